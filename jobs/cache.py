@@ -1,0 +1,195 @@
+"""cleanup-redis-cache: report the cache's state; optionally give TTL-less cache keys a TTL.
+
+Keys expire by TTL; this job only looks (SCAN with a bounded COUNT, never KEYS or FLUSH) and,
+with `fix_missing_ttl`, sets a TTL on cache keys that have none (`EXPIRE ... NX`, so a TTL the
+app sets meanwhile is never overwritten).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs.exitcodes import ExitCode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PrefixReport:
+    prefix: str
+    keys: int = 0
+    without_ttl: int = 0
+    ttl_set: int = 0
+
+
+@dataclass
+class CacheReport:
+    used_memory_bytes: int
+    used_memory_human: str
+    maxmemory_bytes: int
+    maxmemory_policy: str
+    keyspace_hits: int
+    keyspace_misses: int
+    evicted_keys: int
+    expired_keys: int
+    total_keys: int
+    prefixes: list[PrefixReport] = field(default_factory=list)
+    max_keys: int = 0
+    truncated: bool = False
+    """True when --max-keys stopped the scan before it saw every key."""
+    fix_missing_ttl: int | None = None
+    dry_run: bool = False
+    interrupted: bool = False
+
+    @property
+    def hit_rate(self) -> float | None:
+        total = self.keyspace_hits + self.keyspace_misses
+        return round(self.keyspace_hits / total, 4) if total else None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.INTERRUPTED if self.interrupted else ExitCode.OK
+
+    def lines(self) -> list[str]:
+        limit = f"{self.maxmemory_bytes} bytes" if self.maxmemory_bytes else "no limit"
+        rate = f"{self.hit_rate:.1%}" if self.hit_rate is not None else "n/a (no lookups yet)"
+        out = [
+            f"memory: {self.used_memory_human} used, maxmemory {limit}, policy {self.maxmemory_policy}",
+            f"hit rate: {rate} ({self.keyspace_hits} hits, {self.keyspace_misses} misses); "
+            f"evicted {self.evicted_keys}, expired {self.expired_keys}; {self.total_keys} keys in db",
+        ]
+        for p in self.prefixes:
+            line = f"{p.prefix}*: {p.keys} keys, {p.without_ttl} without TTL"
+            if self.fix_missing_ttl is not None:
+                verb = "would set" if self.dry_run else "set"
+                line += f", {verb} TTL {self.fix_missing_ttl}s on {p.ttl_set}"
+            out.append(line)
+        if self.truncated:
+            out.append(f"scan stopped at --max-keys {self.max_keys}: counts are partial")
+        if self.interrupted:
+            out.append("interrupted: the report is partial")
+        return out
+
+
+def glob_escape(prefix: str) -> str:
+    """A prefix as a literal in a Redis MATCH pattern."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", prefix)
+
+
+def _int(info: dict[str, Any], key: str) -> int:
+    return int(info.get(key, 0) or 0)
+
+
+def inspect_cache(
+    client: Any,
+    prefixes: tuple[str, ...],
+    *,
+    max_keys: int = 100_000,
+    scan_count: int = 500,
+    fix_missing_ttl: int | None = None,
+    dry_run: bool = False,
+    stop: threading.Event | None = None,
+) -> CacheReport:
+    """Scan each prefix's keys (at most `max_keys` in all) and report; see module doc."""
+    info = client.info()
+    report = CacheReport(
+        used_memory_bytes=_int(info, "used_memory"),
+        used_memory_human=str(info.get("used_memory_human", "")),
+        maxmemory_bytes=_int(info, "maxmemory"),
+        maxmemory_policy=str(info.get("maxmemory_policy", "")),
+        keyspace_hits=_int(info, "keyspace_hits"),
+        keyspace_misses=_int(info, "keyspace_misses"),
+        evicted_keys=_int(info, "evicted_keys"),
+        expired_keys=_int(info, "expired_keys"),
+        total_keys=int(client.dbsize()),
+        max_keys=max_keys,
+        fix_missing_ttl=fix_missing_ttl,
+        dry_run=dry_run,
+    )
+    seen = 0
+    for prefix in prefixes:
+        entry = PrefixReport(prefix)
+        report.prefixes.append(entry)
+        cursor = 0
+        while True:
+            if stop is not None and stop.is_set():
+                report.interrupted = True
+                return report
+            if seen >= max_keys:
+                report.truncated = True
+                return report
+            cursor, keys = client.scan(cursor, match=glob_escape(prefix) + "*", count=scan_count)
+            keys = keys[: max_keys - seen]
+            seen += len(keys)
+            _inspect_page(client, keys, entry, fix_missing_ttl, dry_run)
+            if cursor == 0:
+                break
+        log.info(
+            "prefix scanned",
+            extra={"prefix": prefix, "keys": entry.keys, "without_ttl": entry.without_ttl},
+        )
+    return report
+
+
+def _inspect_page(
+    client: Any, keys: list[Any], entry: PrefixReport, fix: int | None, dry_run: bool
+) -> None:
+    if not keys:
+        return
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.ttl(key)
+    ttls = pipe.execute()
+    no_ttl = [k for k, t in zip(keys, ttls, strict=True) if t == -1]  # -2: gone since SCAN
+    entry.keys += sum(1 for t in ttls if t != -2)
+    entry.without_ttl += len(no_ttl)
+    if fix is None or not no_ttl:
+        return
+    if dry_run:
+        entry.ttl_set += len(no_ttl)
+        return
+    pipe = client.pipeline(transaction=False)
+    for key in no_ttl:
+        pipe.expire(key, fix, nx=True)
+    entry.ttl_set += sum(1 for ok in pipe.execute() if ok)
+
+
+def connect(url: str, timeout: float) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def cleanup_redis_cache(
+    url: str,
+    prefixes: tuple[str, ...],
+    *,
+    timeout: float = 5.0,
+    **options: Any,
+) -> CacheReport:
+    """Connect to Redis and run `inspect_cache`, turning Redis errors into DependencyError."""
+    import redis
+
+    from jobs.errors import DependencyError
+    from jobs.redact import redact_url
+
+    client = connect(url, timeout)
+    try:
+        return inspect_cache(client, prefixes, **options)
+    except redis.exceptions.AuthenticationError as e:
+        raise DependencyError(
+            f"Redis at {redact_url(url)} refused the credentials ({e}); check REDIS_URL"
+        ) from None
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
+        raise DependencyError(
+            f"cannot reach Redis at {redact_url(url)}: {e}. Check REDIS_URL and that the server "
+            "is up"
+        ) from None
+    except redis.exceptions.RedisError as e:
+        raise DependencyError(f"Redis at {redact_url(url)} answered with an error: {e}") from None
+    finally:
+        client.close()

@@ -1,0 +1,372 @@
+"""`cronjobs`: the image's entrypoint, one subcommand per maintenance job.
+
+This module only parses flags, calls the job functions, renders their results and exits with
+the documented code (jobs/exitcodes.py). Heavy libraries are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from jobs import __version__, catalogue, logs, options
+from jobs.errors import ConfigError, JobError
+from jobs.redact import scrub
+from jobs.render import table, to_json
+from jobs.settings import Settings, parse_prefixes
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CatalogueGroup(click.Group):
+    """Accepts the seed's snake_case job ids as aliases of the kebab-case subcommands."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        job = catalogue.find(cmd_name)
+        return super().get_command(ctx, job.command if job else cmd_name)
+
+
+@click.group(
+    cls=CatalogueGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="cronjobs")
+@click.option(
+    "--log-format",
+    envvar="CRONJOBS_LOG_FORMAT",
+    show_envvar=True,
+    type=click.Choice(["auto", "json", "text"]),
+    default="auto",
+    show_default=True,
+    help="Logs on stderr: JSON lines (pods), readable text (terminals); auto picks by terminal.",
+)
+@click.option(
+    "--log-level",
+    envvar="CRONJOBS_LOG_LEVEL",
+    show_envvar=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Least severe log level shown.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> None:
+    """Maintenance jobs for the app, one subcommand each, for Kubernetes CronJobs.
+
+    Exit codes: 0 done or nothing to do, 1 the job failed, 2 usage or configuration error,
+    3 skipped (another run holds the lock), 4 interrupted by SIGTERM (committed work stays).
+    """
+    ctx.obj = {"verbose": verbose}
+    logs.configure(log_format, "DEBUG" if verbose else log_level)
+
+
+def _fail(message: str, code: int, verbose: bool, secrets: set[str]) -> NoReturn:
+    if verbose:
+        traceback.print_exc()
+    click.echo(f"Error: {scrub(message, secrets)}", err=True)
+    sys.exit(code)
+
+
+def job_command(command: str) -> Callable[[F], click.Command]:
+    """A subcommand for a catalogue job: its help from the catalogue, its errors mapped to
+    exit codes with secrets scrubbed."""
+    job = catalogue.BY_COMMAND[command]
+
+    def decorate(f: F) -> click.Command:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> None:
+            ctx = click.get_current_context()
+            verbose = bool(ctx.obj and ctx.obj.get("verbose"))
+            try:
+                f(*args, **kwargs)
+            except JobError as e:
+                _fail(str(e), e.exit_code, verbose, _secrets(kwargs))
+
+        doc = f"{job.description}\n\nDefault schedule: '{job.schedule}' (UTC). Seed name: {job.id}."
+        return cli.command(command, help=doc)(wrapper)
+
+    return decorate
+
+
+def _secrets(kwargs: dict[str, Any]) -> set[str]:
+    try:
+        return settings_from(kwargs).secrets()
+    except ConfigError:
+        return {kwargs.get("qdrant_api_key") or ""}
+
+
+def settings_from(kwargs: dict[str, Any]) -> Settings:
+    """Settings from the flags a command took (click already read their env vars)."""
+    prefixes: tuple[str, ...] = ()
+    for value in kwargs.get("cache_prefixes") or ():
+        prefixes += parse_prefixes(value)
+    settings = Settings(
+        database_url=kwargs.get("database_url") or None,
+        redis_url=kwargs.get("redis_url") or None,
+        qdrant_url=kwargs.get("qdrant_url") or None,
+        qdrant_api_key=kwargs.get("qdrant_api_key") or None,
+        qdrant_path=kwargs.get("qdrant_path") or None,
+        cache_prefixes=prefixes or Settings.cache_prefixes,
+        timeout=kwargs.get("timeout") or Settings.timeout,
+        lock_timeout=kwargs.get("lock_timeout") or Settings.lock_timeout,
+    )
+    logs.add_secrets(settings.secrets())
+    return settings
+
+
+def finish(result: Any, output: str) -> NoReturn:
+    click.echo(to_json(result) if output == "json" else "\n".join(result.lines()))
+    sys.exit(int(result.exit_code))
+
+
+@cli.command("list")
+@options.output
+def list_jobs(output: str) -> None:
+    """List the jobs: id, subcommand, default schedule (UTC), description."""
+    if output == "json":
+        click.echo(to_json(list(catalogue.JOBS)))
+        return
+    rows = [
+        {"command": j.command, "schedule": j.schedule, "id": j.id, "description": j.description}
+        for j in catalogue.JOBS
+    ]
+    click.echo(table(rows, ["command", "schedule", "id", "description"]))
+
+
+@job_command("cleanup-old-sessions")
+@options.database
+@options.older_than_days(90)
+@options.batch_size
+@options.dry_run
+@options.timeouts
+@options.output
+def cleanup_old_sessions(**kw: Any) -> None:
+    from jobs.runner import run_database_job
+    from jobs.sessions import cleanup_old_sessions as cleanup
+
+    result = run_database_job(
+        catalogue.BY_COMMAND["cleanup-old-sessions"],
+        settings_from(kw),
+        lambda engine, stop: cleanup(
+            engine,
+            older_than_days=kw["older_than_days"],
+            batch_size=kw["batch_size"],
+            dry_run=kw["dry_run"],
+            stop=stop,
+        ),
+        lock=not kw["dry_run"],
+    )
+    finish(result, kw["output"])
+
+
+def _days(day: date | None, since: date | None, until: date | None) -> list[date]:
+    from jobs.analytics import days_between
+
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    if day and (since or until):
+        raise click.UsageError("give --date, or --since/--until, not both")
+    if until and not since:
+        raise click.UsageError("--until needs --since")
+    if since and until and until < since:
+        raise click.UsageError(f"--until {until} is before --since {since}: swap them")
+    if since:
+        return days_between(since, until or yesterday)
+    return [day or yesterday]
+
+
+_date = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@job_command("aggregate-daily-analytics")
+@options.database
+@click.option("--date", "day", type=_date, help="The UTC day to aggregate. [default: yesterday]")
+@click.option("--since", type=_date, help="Backfill from this UTC day (inclusive).")
+@click.option(
+    "--until", type=_date, help="Backfill up to this UTC day (inclusive). [default: yesterday]"
+)
+@options.dry_run
+@options.timeouts
+@options.output
+def aggregate_daily_analytics(**kw: Any) -> None:
+    from jobs.analytics import aggregate
+    from jobs.runner import run_database_job
+
+    days = _days(*(kw[k].date() if kw[k] else None for k in ("day", "since", "until")))
+    result = run_database_job(
+        catalogue.BY_COMMAND["aggregate-daily-analytics"],
+        settings_from(kw),
+        lambda engine, stop: aggregate(engine, days, dry_run=kw["dry_run"], stop=stop),
+        lock=not kw["dry_run"],
+    )
+    finish(result, kw["output"])
+
+
+@job_command("cleanup-old-analytics")
+@options.database
+@options.older_than_days(365)
+@options.batch_size
+@click.option(
+    "--aggregate-missing/--no-aggregate-missing",
+    default=True,
+    show_default=True,
+    help="Aggregate old days that have no daily figures before deleting their raw events; "
+    "with --no-aggregate-missing such days make the job fail and nothing is deleted.",
+)
+@options.dry_run
+@options.timeouts
+@options.output
+def cleanup_old_analytics(**kw: Any) -> None:
+    from jobs.analytics import cleanup_old_analytics as cleanup
+    from jobs.runner import run_database_job
+
+    result = run_database_job(
+        catalogue.BY_COMMAND["cleanup-old-analytics"],
+        settings_from(kw),
+        lambda engine, stop: cleanup(
+            engine,
+            older_than_days=kw["older_than_days"],
+            batch_size=kw["batch_size"],
+            aggregate_missing=kw["aggregate_missing"],
+            dry_run=kw["dry_run"],
+            stop=stop,
+        ),
+        lock=not kw["dry_run"],
+    )
+    finish(result, kw["output"])
+
+
+@job_command("cleanup-redis-cache")
+@options.redis
+@options.cache_prefixes
+@click.option(
+    "--fix-missing-ttl",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="Give cache keys that have no TTL this TTL (EXPIRE NX: never shortens an app's TTL).",
+)
+@click.option(
+    "--max-keys",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Stop scanning after this many keys in all.",
+)
+@options.dry_run
+@options.timeouts
+@options.output
+def cleanup_redis_cache(**kw: Any) -> None:
+    from jobs.cache import cleanup_redis_cache as inspect
+    from jobs.runner import run
+
+    settings = settings_from(kw)
+    url = settings.require_redis()
+    result = run(
+        catalogue.BY_COMMAND["cleanup-redis-cache"],
+        lambda stop: inspect(
+            url,
+            settings.cache_prefixes,
+            timeout=settings.timeout,
+            max_keys=kw["max_keys"],
+            fix_missing_ttl=kw["fix_missing_ttl"],
+            dry_run=kw["dry_run"],
+            stop=stop,
+        ),
+    )
+    finish(result, kw["output"])
+
+
+@job_command("health-check")
+@options.database
+@options.redis
+@options.qdrant
+@options.timeouts
+@options.output
+def health_check(**kw: Any) -> None:
+    from jobs.health import health_check as check
+    from jobs.runner import run
+
+    settings = settings_from(kw)
+    if not (settings.database_url or settings.redis_url or settings.qdrant_configured):
+        raise ConfigError(
+            "nothing to check: set at least one of DATABASE_URL, REDIS_URL, QDRANT_URL or "
+            "QDRANT_PATH"
+        )
+    finish(run(catalogue.BY_COMMAND["health-check"], lambda _stop: check(settings)), kw["output"])
+
+
+@cli.command("init-db")
+@options.database
+@options.dry_run
+@options.timeouts
+def init_db(**kw: Any) -> None:
+    """Create the tables the jobs use where they are missing (never alters or drops).
+
+    For development stacks and the demo; in production the app owns its schema.
+    """
+    from jobs.schema import create_missing
+
+    try:
+        created = create_missing(settings_from(kw), dry_run=kw["dry_run"])
+    except JobError as e:
+        _fail(str(e), e.exit_code, False, set())
+    verb = "would create" if kw["dry_run"] else "created"
+    click.echo(f"{verb}: {', '.join(created)}" if created else "all tables exist")
+
+
+@cli.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    default="cronjobs-demo",
+    show_default=True,
+    help="Where to put the SQLite database and the Qdrant folder.",
+)
+@click.option(
+    "--sessions",
+    type=click.IntRange(min=10),
+    default=3000,
+    show_default=True,
+    help="How many chat sessions to create.",
+)
+@click.option(
+    "--events",
+    type=click.IntRange(min=10),
+    default=40_000,
+    show_default=True,
+    help="How many analytics events to create.",
+)
+@options.redis
+@options.output
+def demo(directory: str, sessions: int, events: int, redis_url: str | None, output: str) -> None:
+    """Run every job on an embedded default: a fresh SQLite file and a local Qdrant folder.
+
+    Creates realistic sample data spread over ~400 days, then runs all five jobs through the
+    same code as production and prints what each did. Redis is used if REDIS_URL is set.
+    """
+    from jobs.demo import run_demo
+
+    try:
+        outcome = run_demo(directory, sessions=sessions, events=events, redis_url=redis_url)
+    except JobError as e:
+        _fail(str(e), e.exit_code, False, set())
+    if output == "json":
+        click.echo(to_json(outcome))
+    else:
+        for step in outcome.steps:
+            click.echo(f"== {step.command}: {step.status}")
+            for line in step.lines:
+                click.echo(f"   {line}")
+        click.echo(outcome.footer)
+    sys.exit(int(outcome.exit_code))
+
+
+def main() -> None:
+    cli(prog_name="cronjobs")

@@ -1,0 +1,314 @@
+"""The one module that talks to the Kubernetes API (and the only one importing `kubernetes`).
+
+It loads configuration explicitly (never `kubernetes.config.load_config()`, whose in-cluster
+fallback prints to stdout), sends raw JSON requests through the official client's ApiClient (auth,
+TLS and proxies stay the client's job; objects stay plain dicts), and translates every API or
+network error once, in `_request`, into the flat exceptions of `jobs.cronctl.errors`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+import yaml
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from jobs.cronctl.errors import (
+    ApiError,
+    ConfigError,
+    Conflict,
+    CronctlError,
+    Forbidden,
+    NotFound,
+    Unreachable,
+)
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How to reach the cluster. The CLI fills it from flags/env; the FastAPI app from its own."""
+
+    kubeconfig: str | None = None
+    """Path(s) to kubeconfig (os.pathsep-separated like $KUBECONFIG); None: in-cluster if in a pod,
+    else ~/.kube/config."""
+    context: str | None = None
+    request_timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> ClientSettings:
+        return cls(
+            kubeconfig=os.environ.get("KUBECONFIG") or None,
+            context=os.environ.get("CRONCTL_CONTEXT") or None,
+            request_timeout=float(os.environ.get("CRONCTL_REQUEST_TIMEOUT", "30")),
+        )
+
+
+class KubeApi:
+    """A connected client: `namespace` and `user` come from the kubeconfig context (or the pod)."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        configuration = k8s_client.Configuration()
+        self.namespace, self.user = _load(settings, configuration)
+        self.host = str(configuration.host)
+        self._client = k8s_client.ApiClient(configuration)
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- the choke point -----------------------------------------------------------------------
+
+    def _request(
+        self,
+        verb: str,
+        resource: str,
+        method: str,
+        path: str,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        stream: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send one request; return the decoded JSON (or the raw response when `stream`).
+
+        `verb` and `resource` ("batch/cronjobs", "/pods/log") name the RBAC permission the call
+        needs, so a 403 says exactly which rule is missing.
+        """
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            params = self._client.param_serialize(
+                method=method,
+                resource_path=path,
+                query_params=query or None,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            read_timeout = timeout or self.settings.request_timeout
+            response = self._client.call_api(
+                *params, _request_timeout=(min(10.0, read_timeout), read_timeout)
+            )
+            if response.status >= 400:
+                raw = response.read()
+                raise _translate(response.status, raw, verb, resource, namespace, name)
+            if stream:
+                return response.response
+            return json.loads(response.read() or b"null")
+        except CronctlError:
+            raise
+        except k8s_client.ApiException as e:  # status 0: TLS errors, bad arguments
+            if e.status:
+                raise _translate(e.status, e.body, verb, resource, namespace, name) from e
+            raise Unreachable(_unreachable(self.host, str(e.reason))) from e
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise Unreachable(_unreachable(self.host, _reason(e))) from e
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def list(self, resource: str, namespace: str | None, selector: str | None = None) -> list[Obj]:
+        """List `batch/cronjobs`, `batch/jobs` or `/pods` in a namespace (None: all namespaces)."""
+        query = [("labelSelector", selector)] if selector else []
+        result = self._request(
+            "list", resource, "GET", _path(resource, namespace), namespace=namespace, query=query
+        )
+        return list(result.get("items") or [])
+
+    def get(self, resource: str, namespace: str, name: str) -> Obj:
+        path = _path(resource, namespace, name)
+        return dict(self._request("get", resource, "GET", path, namespace=namespace, name=name))
+
+    def merge_patch(self, resource: str, namespace: str, name: str, patch: Obj) -> Obj:
+        path = _path(resource, namespace, name)
+        return dict(
+            self._request(
+                "patch",
+                resource,
+                "PATCH",
+                path,
+                namespace=namespace,
+                name=name,
+                body=patch,
+                content_type=MERGE_PATCH,
+            )
+        )
+
+    def create(self, resource: str, namespace: str, body: Obj) -> Obj:
+        name = body.get("metadata", {}).get("name")
+        path = _path(resource, namespace)
+        return dict(
+            self._request(
+                "create", resource, "POST", path, namespace=namespace, name=name, body=body
+            )
+        )
+
+    def delete(self, resource: str, namespace: str, name: str) -> Obj:
+        path = _path(resource, namespace, name)
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        return dict(
+            self._request(
+                "delete", resource, "DELETE", path, namespace=namespace, name=name, body=body
+            )
+        )
+
+    def pod_log(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        follow: bool = False,
+        timeout: float | None = None,
+    ) -> Iterator[str]:
+        """The pod's log, line by line (streamed as it comes when `follow`)."""
+        query = [("follow", "true")] if follow else []
+        if container:
+            query.append(("container", container))
+        path = _path("/pods", namespace, pod) + "/log"
+        response = self._request(
+            "get",
+            "/pods/log",
+            "GET",
+            path,
+            namespace=namespace,
+            name=pod,
+            query=query,
+            stream=True,
+            timeout=timeout,
+        )
+        buffer = b""
+        try:
+            for chunk in response.stream(4096):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", "replace")
+            if buffer:
+                yield buffer.decode("utf-8", "replace")
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise Unreachable(_unreachable(self.host, _reason(e))) from e
+        finally:
+            response.release_conn()
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+_KINDS = {"batch/cronjobs": "CronJob", "batch/jobs": "Job", "/pods": "Pod", "/pods/log": "Pod"}
+
+
+def _path(resource: str, namespace: str | None, name: str | None = None) -> str:
+    group, _, plural = resource.rpartition("/")
+    base = f"/apis/{group}/v1" if group else "/api/v1"
+    if namespace:
+        base += f"/namespaces/{quote(namespace, safe='')}"
+    base += f"/{plural}"
+    return base + (f"/{quote(name, safe='')}" if name else "")
+
+
+def _translate(
+    status: int,
+    raw: bytes | str | None,
+    verb: str,
+    resource: str,
+    namespace: str | None,
+    name: str | None,
+) -> CronctlError:
+    try:
+        detail = str(json.loads(raw or b"{}").get("message") or "")
+    except (ValueError, AttributeError):
+        detail = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw or "")[:300]
+    kind = _KINDS.get(resource, resource)
+    if status == 404 and name:
+        return NotFound(kind, name, namespace)
+    if status == 403:
+        return Forbidden(verb, resource, namespace, detail)
+    if status == 409:
+        what = f'{kind} "{name}"' if name else kind
+        return Conflict(f"conflict on {what}: {detail or 'it changed or already exists'}")
+    if status == 401:
+        return ApiError(
+            "the API server rejected the credentials (401 Unauthorized): renew them "
+            "(log in again) or check --kubeconfig/--context",
+            status,
+        )
+    return ApiError(f"the API server refused to {verb} {kind}: {status} {detail}".strip(), status)
+
+
+def _reason(e: BaseException) -> str:
+    inner = getattr(e, "reason", None)
+    return str(inner or e)
+
+
+def _unreachable(host: str, reason: str) -> str:
+    return (
+        f"cannot reach the Kubernetes API at {host} ({reason}): check that the cluster is up, "
+        "your network/VPN, and --kubeconfig/--context"
+    )
+
+
+def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
+    """Fill `configuration`; return (default namespace, user name for audit annotations)."""
+    fallback_user = os.environ.get("USER") or _login() or "unknown"
+    in_cluster = os.environ.get("KUBERNETES_SERVICE_HOST")
+    if in_cluster and not settings.kubeconfig and not settings.context:
+        try:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        except ConfigException as e:
+            raise ConfigError(f"cannot load the in-cluster configuration: {e}") from e
+        namespace = SA_NAMESPACE.read_text().strip() if SA_NAMESPACE.exists() else "default"
+        return namespace, fallback_user
+    paths = settings.kubeconfig or str(Path("~/.kube/config").expanduser())
+    existing = [p for p in paths.split(os.pathsep) if p and Path(p).expanduser().is_file()]
+    if not existing:
+        raise ConfigError(
+            f"no cluster configured: no kubeconfig at {paths} and not running in a pod. "
+            "Pass --kubeconfig (or set KUBECONFIG) and --context, or run cronctl in-cluster"
+        )
+    config_file = os.pathsep.join(existing)
+    try:
+        contexts, active = k8s_config.list_kube_config_contexts(config_file)
+        if settings.context:
+            matches = [c for c in contexts if c.get("name") == settings.context]
+            if not matches:
+                names = ", ".join(sorted(str(c.get("name")) for c in contexts)) or "none"
+                raise ConfigError(
+                    f'context "{settings.context}" not found in {config_file} '
+                    f"(contexts: {names}): pass one of them to --context"
+                )
+            active = matches[0]
+        k8s_config.load_kube_config(
+            config_file=config_file,
+            context=settings.context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except (ConfigException, yaml.YAMLError, ValueError, TypeError, AttributeError) as e:
+        raise ConfigError(f"cannot use kubeconfig {config_file}: {e}") from e
+    ctx = (active or {}).get("context") or {}
+    return str(ctx.get("namespace") or "default"), str(ctx.get("user") or fallback_user)
+
+
+def _login() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None

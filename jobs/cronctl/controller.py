@@ -1,0 +1,378 @@
+"""`CronJobController`: the Python API behind `cronctl`, importable by the FastAPI app too.
+
+It finds the chart's CronJobs by label selector and works on plain dicts and dataclasses; all API
+calls go through `jobs.cronctl.api.KubeApi`. Listing costs two calls whatever the number of
+CronJobs (one list of CronJobs, one list of Jobs joined in memory by ownerReferences uid).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from jobs.cronctl import model
+from jobs.cronctl.errors import ConfigError, CronctlError, HelmManaged, Refused, WaitTimeout
+from jobs.cronctl.model import CronJobInfo, Obj, Run
+
+if TYPE_CHECKING:
+    from jobs.cronctl.api import ClientSettings, KubeApi
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SELECTOR = "app.kubernetes.io/name=cronjobs"
+CRONJOBS, JOBS, PODS = "batch/cronjobs", "batch/jobs", "/pods"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The outcome of suspend/resume for one CronJob."""
+
+    name: str
+    namespace: str
+    action: str
+    """suspended, already suspended, resumed, not suspended."""
+    changed: bool
+    warning: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Triggered:
+    job: Obj
+    """The Job as created (or, with dry_run, as it would be created)."""
+    dry_run: bool
+
+    @property
+    def name(self) -> str:
+        return str(self.job["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str:
+        return str(self.job["metadata"].get("namespace") or "")
+
+
+class CronJobController:
+    """List, describe, suspend, resume and trigger the chart's CronJobs.
+
+    `namespace` defaults to the kubeconfig context's (or the pod's); `all_namespaces` lists
+    across all of them; `selector` picks the chart's CronJobs.
+    """
+
+    def __init__(
+        self,
+        api: KubeApi,
+        *,
+        namespace: str | None = None,
+        all_namespaces: bool = False,
+        selector: str = DEFAULT_SELECTOR,
+        poll_interval: float = 2.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.api = api
+        self.namespace = namespace or api.namespace
+        self.all_namespaces = all_namespaces
+        self.selector = selector
+        self.poll_interval = poll_interval
+        self.clock = clock
+
+    @classmethod
+    def connect(cls, settings: ClientSettings | None = None, **kwargs: Any) -> CronJobController:
+        """Load the configuration (explicitly: in-cluster or kubeconfig) and build a controller."""
+        from jobs.cronctl.api import ClientSettings, KubeApi
+
+        return cls(KubeApi(settings or ClientSettings.from_env()), **kwargs)
+
+    def close(self) -> None:
+        self.api.close()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    @property
+    def _scope(self) -> str | None:
+        return None if self.all_namespaces else self.namespace
+
+    def _ns_for_name(self) -> str:
+        if self.all_namespaces:
+            raise ConfigError("a CronJob name needs one namespace: use -n NAMESPACE instead of -A")
+        return self.namespace
+
+    def list(self, selector: str | None = None) -> list[CronJobInfo]:
+        """Every CronJob matching the selector, with its runs: exactly two API calls."""
+        cronjobs = self.api.list(CRONJOBS, self._scope, selector or self.selector)
+        if not cronjobs:
+            return []
+        by_owner = model.index_jobs(self.api.list(JOBS, self._scope))
+        now = self.clock()
+        infos = [
+            model.summarize(cj, by_owner.get(str(cj["metadata"].get("uid")), []), now)
+            for cj in cronjobs
+        ]
+        return sorted(infos, key=lambda i: (i.namespace, i.name))
+
+    def _get(self, name: str) -> Obj:
+        return self.api.get(CRONJOBS, self._ns_for_name(), name)
+
+    def _owned_jobs(self, cronjob: Obj) -> list[Obj]:
+        namespace = cronjob["metadata"]["namespace"]
+        uid = str(cronjob["metadata"].get("uid"))
+        return [j for j in self.api.list(JOBS, namespace) if model.owner_uid(j) == uid]
+
+    def describe(self, name: str) -> CronJobInfo:
+        """One CronJob with all its runs (newest first): two API calls."""
+        cronjob = self._get(name)
+        return model.summarize(cronjob, self._owned_jobs(cronjob), self.clock())
+
+    def history(self, name: str) -> list[Run]:
+        return list(self.describe(name).runs)
+
+    # -- suspend / resume -----------------------------------------------------------------------
+
+    def _targets(self, names: tuple[str, ...], selector: str | None, all_: bool) -> list[Obj]:
+        modes = sum([bool(names), selector is not None, all_])
+        if modes != 1:
+            raise ConfigError("name the CronJobs, or pass -l SELECTOR, or --all (exactly one)")
+        if names:
+            return [self._get(name) for name in dict.fromkeys(names)]  # all exist, or none changes
+        targets = self.api.list(CRONJOBS, self._scope, selector or self.selector)
+        if not targets:
+            raise CronctlError(
+                f'no CronJob matches "{selector or self.selector}" in '
+                + (f'namespace "{self.namespace}"' if self._scope else "any namespace")
+            )
+        return targets
+
+    def suspend(
+        self,
+        names: tuple[str, ...] = (),
+        *,
+        selector: str | None = None,
+        all: bool = False,
+        reason: str | None = None,
+        who: str | None = None,
+    ) -> list[Change]:
+        """Set spec.suspend=true (never toggle) and record who, when and why in annotations."""
+        changes = []
+        for cj in self._targets(names, selector, all):
+            meta = cj["metadata"]
+            if cj.get("spec", {}).get("suspend"):
+                changes.append(Change(meta["name"], meta["namespace"], "already suspended", False))
+                continue
+            annotations = {
+                model.SUSPENDED_BY: who or self.api.user,
+                model.SUSPENDED_AT: model.iso(self.clock()),
+                model.SUSPEND_REASON: reason,  # None removes a stale one
+            }
+            patch = {"metadata": {"annotations": annotations}, "spec": {"suspend": True}}
+            self.api.merge_patch(CRONJOBS, meta["namespace"], meta["name"], patch)
+            changes.append(Change(meta["name"], meta["namespace"], "suspended", True))
+        return changes
+
+    def resume(
+        self, names: tuple[str, ...] = (), *, selector: str | None = None, all: bool = False
+    ) -> list[Change]:
+        """Set spec.suspend=false (never toggle) and clear the suspend annotations."""
+        changes = []
+        for cj in self._targets(names, selector, all):
+            meta, spec = cj["metadata"], cj.get("spec", {})
+            stale = set(model.SUSPEND_ANNOTATIONS) & set(meta.get("annotations") or {})
+            warning = None
+            if spec.get("startingDeadlineSeconds") is None:
+                warning = (
+                    f"CronJob {meta['name']} has no startingDeadlineSeconds: if it missed runs "
+                    "while suspended, the controller may start one at once"
+                )
+            if not spec.get("suspend") and not stale:
+                changes.append(Change(meta["name"], meta["namespace"], "not suspended", False))
+                continue
+            patch = {
+                "metadata": {"annotations": dict.fromkeys(model.SUSPEND_ANNOTATIONS)},
+                "spec": {"suspend": False},
+            }
+            self.api.merge_patch(CRONJOBS, meta["namespace"], meta["name"], patch)
+            action = "resumed" if spec.get("suspend") else "not suspended"
+            changes.append(Change(meta["name"], meta["namespace"], action, True, warning))
+        return changes
+
+    # -- trigger / wait / logs ------------------------------------------------------------------
+
+    def trigger(
+        self,
+        name: str,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        job_name: str | None = None,
+        who: str | None = None,
+    ) -> Triggered:
+        """Create a Job from the CronJob as `kubectl create job --from=cronjob/NAME` does.
+
+        Refuses (Refused, exit 3) when the CronJob's concurrencyPolicy is Forbid and one of its
+        Jobs is still running, unless `force`: the controller's status.active ignores manual
+        Jobs, so this looks at the owned Jobs themselves.
+        """
+        if job_name is not None and not model.valid_job_name(job_name):
+            raise ConfigError(
+                f'invalid Job name "{job_name}": use at most 63 lowercase letters, digits and '
+                "'-', starting and ending with a letter or digit"
+            )
+        cronjob = self._get(name)
+        if not force and cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid":
+            running = [
+                j["metadata"]["name"] for j in self._owned_jobs(cronjob) if not model.is_finished(j)
+            ]
+            if running:
+                raise Refused(
+                    f"CronJob {name} forbids concurrent runs and Job {', '.join(running)} is "
+                    "still running: wait for it, or pass --force to start another anyway"
+                )
+        job = model.build_manual_job(
+            cronjob,
+            job_name or model.manual_job_name(name, self.clock()),
+            triggered_by=who or self.api.user,
+        )
+        if dry_run:
+            return Triggered(job, dry_run=True)
+        return Triggered(self.api.create(JOBS, cronjob["metadata"]["namespace"], job), False)
+
+    def wait(
+        self,
+        job_name: str,
+        namespace: str | None = None,
+        *,
+        timeout: float = 600.0,
+        on_log: Callable[[str, str], None] | None = None,
+        on_progress: Callable[[Run], None] | None = None,
+    ) -> Run:
+        """Poll the Job until it succeeds or fails; stream its pods' logs to `on_log(pod, line)`.
+
+        Raises WaitTimeout (exit 5) after `timeout` seconds; the Job keeps running.
+        """
+        namespace = namespace or self.namespace
+        deadline = time.monotonic() + timeout
+        streamed: set[str] = set()
+        last_result = None
+        while True:
+            job = self.api.get(JOBS, namespace, job_name)
+            if on_log is not None:
+                self._stream_new_pods(namespace, job_name, streamed, deadline, on_log)
+                job = self.api.get(JOBS, namespace, job_name)
+            run = model.run_from_job(job, self.clock())
+            if on_progress is not None and run.result != last_result:
+                on_progress(run)
+                last_result = run.result
+            if model.is_finished(job):
+                return run
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(
+                    f"gave up waiting for Job {job_name} after {timeout:g}s (it is "
+                    f"{run.result.lower()} and keeps running): follow it with "
+                    f"`cronctl logs --job {job_name} NAME` or `kubectl get job {job_name}`"
+                )
+            time.sleep(min(self.poll_interval, remaining))
+
+    def _stream_new_pods(
+        self,
+        namespace: str,
+        job_name: str,
+        streamed: set[str],
+        deadline: float,
+        on_log: Callable[[str, str], None],
+    ) -> None:
+        pods = self.api.list(PODS, namespace, f"job-name={job_name}")
+        for pod in sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp"))):
+            pod_name = pod["metadata"]["name"]
+            phase = pod.get("status", {}).get("phase")
+            if pod_name in streamed or phase not in ("Running", "Succeeded", "Failed"):
+                continue
+            streamed.add(pod_name)
+            remaining = max(deadline - time.monotonic(), 0.1)
+            for line in self.api.pod_log(
+                namespace, pod_name, _container(pod), follow=True, timeout=remaining
+            ):
+                on_log(pod_name, line)
+
+    def job_for_logs(self, name: str, job: str | None = None) -> str:
+        """The Job whose logs `cronctl logs NAME` shows: --job, or the CronJob's newest run."""
+        info = self.describe(name)
+        if job is not None:
+            if not any(run.name == job for run in info.runs):
+                raise CronctlError(
+                    f'Job "{job}" is not a run of CronJob {name} in namespace '
+                    f'"{info.namespace}": see `cronctl history {name}`'
+                )
+            return job
+        if not info.runs:
+            raise CronctlError(
+                f"CronJob {name} has no runs (or they were cleaned up): trigger one with "
+                f"`cronctl trigger {name}`"
+            )
+        return info.runs[0].name
+
+    def logs(self, name: str, job: str | None = None) -> Iterator[tuple[str, str]]:
+        """(pod, line) for every pod of the chosen run, oldest pod first."""
+        job_name = self.job_for_logs(name, job)
+        namespace = self._ns_for_name()
+        pods = self.api.list(PODS, namespace, f"job-name={job_name}")
+        if not pods:
+            raise CronctlError(
+                f"Job {job_name} has no pods left (deleted with the Job or by its TTL): "
+                "nothing to show"
+            )
+        for pod in sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp"))):
+            for line in self.api.pod_log(namespace, pod["metadata"]["name"], _container(pod)):
+                yield pod["metadata"]["name"], line
+
+    # -- the seed's scheduler_service, mapped ---------------------------------------------------
+
+    def get_jobs(self) -> list[dict[str, Any]]:
+        """Seed: scheduler_service.get_jobs(): the CronJobs as dicts (`cronctl list -o json`)."""
+        return [info.to_dict() for info in self.list()]
+
+    def pause_job(self, name: str, reason: str | None = None, who: str | None = None) -> Change:
+        """Seed: scheduler_service.pause_job(id): suspend one CronJob."""
+        return self.suspend((name,), reason=reason, who=who)[0]
+
+    def resume_job(self, name: str) -> Change:
+        """Seed: scheduler_service.resume_job(id): resume one CronJob."""
+        return self.resume((name,))[0]
+
+    def trigger_job(self, name: str, force: bool = False, who: str | None = None) -> Triggered:
+        """Seed: the manual-trigger endpoint: start a run now."""
+        return self.trigger(name, force=force, who=who)
+
+    def remove_job(self, name: str, force: bool = False) -> None:
+        """Seed: scheduler_service.remove_job(id): delete the CronJob.
+
+        Refuses (HelmManaged) for a CronJob a Helm release owns unless `force`: the next
+        `helm upgrade` would bring it back. Disable the job in the chart's values instead.
+        Needs `permissions.REMOVE_RULES` (delete on batch/cronjobs).
+        """
+        cronjob = self._get(name)
+        if model.is_helm_managed(cronjob) and not force:
+            meta = cronjob["metadata"]
+            release = (meta.get("annotations") or {}).get(model.HELM_RELEASE) or (
+                meta.get("labels") or {}
+            ).get("app.kubernetes.io/instance", "?")
+            key = (meta.get("labels") or {}).get("app.kubernetes.io/component", name)
+            raise HelmManaged(
+                f'CronJob {name} is managed by Helm release "{release}": disable the job in '
+                f"the chart's values (jobs.{key}) and run `helm upgrade`, or suspend it; "
+                "deleting it here would be undone by the next upgrade (force=True deletes anyway)"
+            )
+        self.api.delete(CRONJOBS, cronjob["metadata"]["namespace"], name)
+
+
+def _container(pod: Obj) -> str | None:
+    containers = pod.get("spec", {}).get("containers") or []
+    return str(containers[0]["name"]) if len(containers) > 1 else None

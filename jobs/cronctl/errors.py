@@ -1,0 +1,83 @@
+"""The few flat exceptions cronctl raises; every library error is translated into one of these.
+
+`jobs.cronctl.api` is the only place that turns Kubernetes client and network errors into these
+(kr8s-style: one choke point). Each carries the exit code the CLI returns, from `ExitCode`.
+"""
+
+from __future__ import annotations
+
+from jobs.exitcodes import ExitCode
+
+RBAC_HINT = (
+    "grant it to the controller's ServiceAccount (the chart's `controller.rbac` values create "
+    "that Role), or ask your cluster admin"
+)
+
+
+class CronctlError(Exception):
+    """Base class: the message says what happened and what to do."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+
+class ConfigError(CronctlError):
+    """No cluster configured, a missing context, a malformed kubeconfig or a bad argument."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ApiError(CronctlError):
+    """The API server answered with an error not covered by a subclass."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(ApiError):
+    def __init__(self, kind: str, name: str, namespace: str | None) -> None:
+        where = f' in namespace "{namespace}"' if namespace else ""
+        super().__init__(
+            f'{kind} "{name}" not found{where}: check the name (`cronctl list`) and the '
+            "namespace (-n/--namespace, -A)",
+            status=404,
+        )
+        self.kind, self.name, self.namespace = kind, name, namespace
+
+
+class Forbidden(ApiError):
+    def __init__(self, verb: str, resource: str, namespace: str | None, detail: str = "") -> None:
+        scope = f'in namespace "{namespace}"' if namespace else "cluster-wide"
+        group, _, plural = resource.rpartition("/")
+        api_group = f'API group "{group}"' if group else "the core API group"
+        super().__init__(
+            f'forbidden: cronctl needs the "{verb}" verb on "{plural}" ({api_group}) {scope}; '
+            f"{RBAC_HINT}." + (f" The server said: {detail}" if detail else ""),
+            status=403,
+        )
+        self.verb, self.resource, self.namespace = verb, resource, namespace
+
+
+class Conflict(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=409)
+
+
+class Unreachable(CronctlError):
+    """The API server could not be reached (connection refused, DNS, TLS, timeout)."""
+
+
+class Refused(CronctlError):
+    """cronctl refuses to act: a run is active and the CronJob forbids concurrency."""
+
+    exit_code = ExitCode.SKIPPED
+
+
+class HelmManaged(CronctlError):
+    """remove_job on a CronJob that a Helm release owns, without force."""
+
+
+class WaitTimeout(CronctlError):
+    """`trigger --wait` gave up before the Job finished; the Job keeps running."""
+
+    exit_code = ExitCode.TIMEOUT

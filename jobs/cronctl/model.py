@@ -1,0 +1,275 @@
+"""Plain data: what cronctl reports about CronJobs and their runs, built from API dicts.
+
+Pure functions only (no I/O), so the FastAPI app, the CLI and the tests share them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from jobs.cronctl import schedule as sched
+
+PREFIX = "cronctl.cronjobs.dev/"
+SUSPENDED_BY = PREFIX + "suspended-by"
+SUSPENDED_AT = PREFIX + "suspended-at"
+SUSPEND_REASON = PREFIX + "suspend-reason"
+SUSPEND_ANNOTATIONS = (SUSPENDED_BY, SUSPENDED_AT, SUSPEND_REASON)
+TRIGGERED_BY = PREFIX + "triggered-by"
+"""cronctl's one addition to the Job kubectl would build: who triggered it."""
+
+MANUAL = "cronjob.kubernetes.io/instantiate"  # set to "manual" by kubectl create job --from
+SCHEDULED_AT = "batch.kubernetes.io/cronjob-scheduled-timestamp"  # set by the CronJob controller
+HELM_RELEASE = "meta.helm.sh/release-name"
+
+Obj = dict[str, Any]
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One Job owned by a CronJob."""
+
+    name: str
+    namespace: str
+    trigger: str
+    """"scheduled" (the CronJob controller's annotation), "manual" (kubectl's or cronctl's), or
+    "unknown" (a controller older than Kubernetes 1.28 set neither)."""
+    result: str
+    """Succeeded, Failed, Running, Suspended or Pending."""
+    created: datetime | None
+    started: datetime | None
+    finished: datetime | None
+    duration_seconds: float | None
+    triggered_by: str | None = None
+    message: str | None = None
+
+    def to_dict(self) -> Obj:
+        d = asdict(self)
+        for key in ("created", "started", "finished"):
+            d[key] = iso(d[key])
+        return d
+
+
+@dataclass(frozen=True)
+class CronJobInfo:
+    """A CronJob as `cronctl list`/`describe` show it."""
+
+    name: str
+    namespace: str
+    schedule: str
+    schedule_description: str
+    time_zone: str | None
+    suspended: bool
+    active: int
+    last_schedule: datetime | None
+    last_success: datetime | None
+    last_result: str | None
+    last_job: str | None
+    next_run: datetime | None
+    concurrency_policy: str
+    starting_deadline_seconds: int | None
+    helm_release: str | None
+    component: str | None
+    suspended_by: str | None = None
+    suspended_at: str | None = None
+    suspend_reason: str | None = None
+    runs: tuple[Run, ...] = field(default=())
+
+    def to_dict(self, with_runs: bool = False) -> Obj:
+        d = asdict(self)
+        for key in ("last_schedule", "last_success", "next_run"):
+            d[key] = iso(d[key])
+        d.pop("runs")
+        if with_runs:
+            d["runs"] = [run.to_dict() for run in self.runs]
+        return d
+
+
+def owner_uid(job: Obj) -> str | None:
+    """The uid of the CronJob that controls this Job, if any."""
+    for ref in job.get("metadata", {}).get("ownerReferences") or ():
+        if ref.get("kind") == "CronJob" and ref.get("controller"):
+            return str(ref.get("uid"))
+    return None
+
+
+def _condition(job: Obj, *types: str) -> Obj | None:
+    for cond in job.get("status", {}).get("conditions") or ():
+        if cond.get("type") in types and cond.get("status") == "True":
+            return dict(cond)
+    return None
+
+
+def job_result(job: Obj) -> str:
+    if _condition(job, "Complete", "SuccessCriteriaMet"):
+        return "Succeeded"
+    if _condition(job, "Failed", "FailureTarget"):
+        return "Failed"
+    if job.get("spec", {}).get("suspend"):
+        return "Suspended"
+    status = job.get("status", {})
+    if status.get("active") or status.get("startTime"):
+        return "Running"
+    return "Pending"
+
+
+def is_finished(job: Obj) -> bool:
+    return job_result(job) in ("Succeeded", "Failed")
+
+
+def run_from_job(job: Obj, now: datetime) -> Run:
+    meta = job.get("metadata", {})
+    annotations = meta.get("annotations") or {}
+    if annotations.get(MANUAL) == "manual":
+        trigger = "manual"
+    elif SCHEDULED_AT in annotations:
+        trigger = "scheduled"
+    else:
+        trigger = "unknown"
+    status = job.get("status", {})
+    result = job_result(job)
+    started = parse_time(status.get("startTime"))
+    finished = parse_time(status.get("completionTime"))
+    done = _condition(job, "Complete", "SuccessCriteriaMet", "Failed", "FailureTarget")
+    if finished is None and done is not None:
+        finished = parse_time(done.get("lastTransitionTime"))
+    end = finished or (now if result == "Running" else None)
+    duration = (end - started).total_seconds() if started and end else None
+    failed = _condition(job, "Failed")
+    return Run(
+        name=meta.get("name", ""),
+        namespace=meta.get("namespace", ""),
+        trigger=trigger,
+        result=result,
+        created=parse_time(meta.get("creationTimestamp")),
+        started=started,
+        finished=finished if result in ("Succeeded", "Failed") else None,
+        duration_seconds=duration,
+        triggered_by=annotations.get(TRIGGERED_BY),
+        message=(failed or {}).get("message") or (failed or {}).get("reason"),
+    )
+
+
+def _run_key(run: Run) -> datetime:
+    return run.created or run.started or datetime.min.replace(tzinfo=UTC)
+
+
+def index_jobs(jobs: list[Obj]) -> dict[str, list[Obj]]:
+    """Jobs grouped by the uid of the CronJob that controls them: the in-memory join."""
+    by_owner: dict[str, list[Obj]] = {}
+    for job in jobs:
+        uid = owner_uid(job)
+        if uid:
+            by_owner.setdefault(uid, []).append(job)
+    return by_owner
+
+
+def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
+    """A CronJob and the Jobs it owns (any order) as a CronJobInfo; runs newest first."""
+    meta, spec = cronjob.get("metadata", {}), cronjob.get("spec", {})
+    status = cronjob.get("status", {})
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    runs = tuple(sorted((run_from_job(j, now) for j in jobs), key=_run_key, reverse=True))
+    finished = [r for r in runs if r.result in ("Succeeded", "Failed")]
+    successes = [r.finished for r in runs if r.result == "Succeeded" and r.finished]
+    last_success = max(
+        [t for t in [parse_time(status.get("lastSuccessfulTime")), *successes] if t],
+        default=None,
+    )
+    active = max(len(status.get("active") or ()), sum(r.result == "Running" for r in runs))
+    suspended = bool(spec.get("suspend"))
+    schedule = str(spec.get("schedule", ""))
+    time_zone = spec.get("timeZone")
+    return CronJobInfo(
+        name=meta.get("name", ""),
+        namespace=meta.get("namespace", ""),
+        schedule=schedule,
+        schedule_description=sched.describe(schedule),
+        time_zone=time_zone,
+        suspended=suspended,
+        active=active,
+        last_schedule=parse_time(status.get("lastScheduleTime")),
+        last_success=last_success,
+        last_result=finished[0].result if finished else None,
+        last_job=finished[0].name if finished else None,
+        next_run=None if suspended else sched.next_run(schedule, time_zone, now),
+        concurrency_policy=spec.get("concurrencyPolicy", "Allow"),
+        starting_deadline_seconds=spec.get("startingDeadlineSeconds"),
+        helm_release=annotations.get(HELM_RELEASE)
+        or (labels.get("app.kubernetes.io/instance") if is_helm_managed(cronjob) else None),
+        component=labels.get("app.kubernetes.io/component"),
+        suspended_by=annotations.get(SUSPENDED_BY),
+        suspended_at=annotations.get(SUSPENDED_AT),
+        suspend_reason=annotations.get(SUSPEND_REASON),
+        runs=runs,
+    )
+
+
+def is_helm_managed(cronjob: Obj) -> bool:
+    meta = cronjob.get("metadata", {})
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    return labels.get("app.kubernetes.io/managed-by") == "Helm" or HELM_RELEASE in annotations
+
+
+_NAME_BUDGET = 63 - len("-manual-") - len("YYMMDDhhmmss")
+
+
+def manual_job_name(cronjob_name: str, now: datetime) -> str:
+    """`<cronjob name, cut to 43>-manual-<UTC yymmddhhmmss>`: always a valid 63-char name."""
+    stem = cronjob_name[:_NAME_BUDGET].rstrip("-.")
+    return f"{stem}-manual-{now.astimezone(UTC):%y%m%d%H%M%S}"
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def valid_job_name(name: str) -> bool:
+    return len(name) <= 63 and bool(_DNS_LABEL.match(name))
+
+
+def build_manual_job(cronjob: Obj, name: str, triggered_by: str | None = None) -> Obj:
+    """The Job `kubectl create job NAME --from=cronjob/X` builds, plus cronctl's triggered-by.
+
+    annotations: instantiate=manual, then the job template's annotations copied over it; labels:
+    the job template's; one controller ownerReference without blockOwnerDeletion (which would
+    need the cronjobs/finalizers permission); spec: the job template's spec unchanged.
+    """
+    meta = cronjob.get("metadata", {})
+    template = cronjob.get("spec", {}).get("jobTemplate", {})
+    template_meta = template.get("metadata") or {}
+    annotations: dict[str, str] = {MANUAL: "manual"}
+    if triggered_by:
+        annotations[TRIGGERED_BY] = triggered_by
+    annotations.update(template_meta.get("annotations") or {})
+    job_meta: Obj = {"name": name, "namespace": meta.get("namespace")}
+    if template_meta.get("labels"):
+        job_meta["labels"] = dict(template_meta["labels"])
+    job_meta["annotations"] = annotations
+    job_meta["ownerReferences"] = [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+            "controller": True,
+        }
+    ]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": job_meta,
+        "spec": copy.deepcopy(template.get("spec") or {}),
+    }

@@ -1,0 +1,20 @@
+"""Exactly the Kubernetes API verbs cronctl uses: the chart's controller Role is tested against it.
+
+Each entry is (apiGroup, resource, verbs), in the shape of a Role rule. `--wait` and `logs` poll
+(get/list) rather than watch, so no `watch` verb is needed.
+"""
+
+from __future__ import annotations
+
+Rule = tuple[str, str, tuple[str, ...]]
+
+RULES: tuple[Rule, ...] = (
+    ("batch", "cronjobs", ("get", "list", "patch")),
+    ("batch", "jobs", ("get", "list", "create")),
+    ("", "pods", ("get", "list")),
+    ("", "pods/log", ("get",)),
+)
+"""list/describe/history/suspend/resume/trigger/logs."""
+
+REMOVE_RULES: tuple[Rule, ...] = (("batch", "cronjobs", ("delete",)),)
+"""Only `CronJobController.remove_job(force=True)` deletes a CronJob; grant this separately."""

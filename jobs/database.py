@@ -1,0 +1,142 @@
+"""Connecting to the database, translating its errors, and the one-run-at-a-time lock."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy.engine import make_url
+
+from jobs.errors import ConfigError, DependencyError, JobError, Skipped
+from jobs.redact import redact_url
+
+log = logging.getLogger(__name__)
+
+
+def connect(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Engine:
+    """An engine for the jobs: UTC sessions, bounded connect and lock waits, no pool growth.
+
+    On PostgreSQL a batch that waits more than `lock_timeout` for a row lock the app holds
+    fails instead of making the app wait behind it. SQLite write transactions begin with
+    BEGIN IMMEDIATE, so the rows a batch selects cannot change before it deletes them.
+    """
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as e:
+        raise ConfigError(f"DATABASE_URL is malformed: {e}") from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": lock_timeout})
+        _sqlite_begin_immediate(engine)
+        return engine
+    options = f"-c lock_timeout={int(lock_timeout * 1000)} -c TimeZone=UTC"
+    return create_engine(
+        parsed,
+        pool_size=2,
+        max_overflow=2,
+        pool_pre_ping=False,
+        connect_args={
+            "connect_timeout": max(1, int(timeout)),
+            "options": options,
+            "application_name": "cronjobs",
+        },
+    )
+
+
+def _sqlite_begin_immediate(engine: Engine) -> None:
+    # SQLAlchemy's documented recipe: let SQLAlchemy, not pysqlite, emit BEGIN.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def describe(engine: Engine) -> str:
+    """Where the engine points, without the password."""
+    return redact_url(engine.url.render_as_string(hide_password=True))
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translate_errors(
+    engine: Engine, action: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+) -> R:
+    """Run `action`, turning database errors into JobErrors that say what to do."""
+    try:
+        return action(*args, **kwargs)
+    except exc.OperationalError as e:
+        reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+        if "lock timeout" in reason or "database is locked" in reason:
+            raise DependencyError(
+                f"a batch waited too long for rows the app holds locked ({reason}); committed "
+                "batches stay, the next run continues. Raise CRONJOBS_LOCK_TIMEOUT if this repeats"
+            ) from None
+        raise DependencyError(
+            f"cannot use the database at {describe(engine)}: {reason}. Check DATABASE_URL and "
+            "that the server is up and reachable"
+        ) from None
+    except exc.ProgrammingError as e:
+        reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+        raise JobError(
+            f"the database at {describe(engine)} rejected a query: {reason}. Does DATABASE_URL "
+            "point at the app's database, and do the tables match jobs/models.py?"
+        ) from None
+    except exc.SQLAlchemyError as e:
+        raise JobError(f"database error at {describe(engine)}: {e}") from None
+
+
+def lock_key(job_id: str) -> int:
+    """A stable 64-bit advisory lock key per job."""
+    digest = hashlib.sha256(f"cronjobs:{job_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def exclusive(engine: Engine, job_id: str) -> Iterator[None]:
+    """Hold the job's lock for the block, or raise Skipped if another run holds it.
+
+    PostgreSQL: a session-level advisory lock on a connection of its own (released when the
+    connection closes, so a killed pod never leaves it behind). SQLite: an flock on a file
+    beside the database (same host only; an in-memory database needs no lock).
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(job_id)})
+            if not got.scalar():
+                raise Skipped(
+                    f"another run of {job_id} is in progress (advisory lock held); skipped"
+                )
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(job_id)})
+                conn.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    path = f"{database}.{job_id}.lock"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Skipped(
+                f"another run of {job_id} is in progress ({path} is locked); skipped"
+            ) from None
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,31 @@
+"""The few exceptions a job can end with, each carrying its exit code.
+
+Library errors (SQLAlchemy, redis, qdrant) are translated into these once, at the boundary
+where the call is made; the CLI prints `Error: <message>` and exits with `exit_code`.
+"""
+
+from __future__ import annotations
+
+from jobs.exitcodes import ExitCode
+
+
+class JobError(Exception):
+    """The job failed; the message says what happened and what to do."""
+
+    exit_code = ExitCode.FAILED
+
+
+class ConfigError(JobError):
+    """A setting is missing or malformed: retrying will not help."""
+
+    exit_code = ExitCode.USAGE
+
+
+class DependencyError(JobError):
+    """A database, Redis or Qdrant could not be reached or answered with an error."""
+
+
+class Skipped(JobError):
+    """Another run of the same job holds the lock; this run did nothing."""
+
+    exit_code = ExitCode.SKIPPED

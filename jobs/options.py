@@ -1,0 +1,125 @@
+"""Click options shared by the `cronjobs` subcommands, one decorator each.
+
+Every setting is also an environment variable (named in `jobs.settings.ENV`), shown in --help.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from jobs.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_TIMEOUT, ENV
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(f: F) -> F:
+        for d in reversed(decorators):
+            f = d(f)
+        return f
+
+    return apply
+
+
+database = click.option(
+    "--database-url",
+    envvar=ENV["database_url"],
+    show_envvar=True,
+    metavar="URL",
+    help="The app's database: postgresql://user:password@host:5432/db or sqlite:///path.",
+)
+redis = click.option(
+    "--redis-url",
+    envvar=ENV["redis_url"],
+    show_envvar=True,
+    metavar="URL",
+    help="The cache: redis://[:password@]host:6379/0.",
+)
+qdrant = _stack(
+    click.option(
+        "--qdrant-url",
+        envvar=ENV["qdrant_url"],
+        show_envvar=True,
+        metavar="URL",
+        help="Qdrant server, http(s)://host:6333.",
+    ),
+    click.option(
+        "--qdrant-api-key",
+        envvar=ENV["qdrant_api_key"],
+        show_envvar=True,
+        metavar="KEY",
+        help="Qdrant API key (never logged).",
+    ),
+    click.option(
+        "--qdrant-path",
+        envvar=ENV["qdrant_path"],
+        show_envvar=True,
+        metavar="DIR",
+        help="A local Qdrant folder (embedded mode) instead of a server.",
+    ),
+)
+cache_prefixes = click.option(
+    "--cache-prefix",
+    "cache_prefixes",
+    envvar=ENV["cache_prefixes"],
+    show_envvar=True,
+    multiple=True,
+    metavar="PREFIX",
+    help="Cache key prefix to inspect; repeat the flag, or comma-separate in the variable. "
+    "[default: cache:]",
+)
+timeouts = _stack(
+    click.option(
+        "--timeout",
+        envvar=ENV["timeout"],
+        show_envvar=True,
+        type=click.FloatRange(min=0.1),
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long to wait for a connection or a check.",
+    ),
+    click.option(
+        "--lock-timeout",
+        envvar=ENV["lock_timeout"],
+        show_envvar=True,
+        type=click.FloatRange(min=0.1),
+        default=DEFAULT_LOCK_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long a batch may wait for a row lock the app holds.",
+    ),
+)
+output = click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Result summary on stdout: readable text, or JSON for machines.",
+)
+dry_run = click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+batch_size = click.option(
+    "--batch-size",
+    envvar="CRONJOBS_BATCH_SIZE",
+    show_envvar=True,
+    type=click.IntRange(1, 100_000),
+    default=5000,
+    show_default=True,
+    metavar="ROWS",
+    help="Rows per delete batch; each batch is its own short transaction.",
+)
+
+
+def older_than_days(default: int) -> Callable[[F], F]:
+    return click.option(
+        "--older-than-days",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        metavar="DAYS",
+        help="Delete what is older than this many days.",
+    )

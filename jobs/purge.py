@@ -1,0 +1,131 @@
+"""Delete rows older than a cutoff in short batches, each batch its own transaction.
+
+Shared by `cleanup-old-sessions` and `cleanup-old-analytics`. Each batch selects the next ids
+(keyset: `id > last id`, so no batch rescans what earlier ones deleted), locks them
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL: rows the app is using are left for the next run),
+deletes their child rows, then the rows themselves with `id = ANY(:ids)` and the age condition
+checked again, and commits. A stop request is honoured between batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ARRAY, BigInteger, Connection, Engine, bindparam, delete, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from jobs.retention import Retention
+
+log = logging.getLogger(__name__)
+
+SQLITE_MAX_PARAMS = 30_000
+
+
+@dataclass
+class PurgeResult:
+    table: str
+    cutoff: datetime
+    deleted: int = 0
+    children_deleted: int = 0
+    batches: int = 0
+    longest_batch_seconds: float = 0.0
+    dry_run: bool = False
+    interrupted: bool = False
+
+
+def _in(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        # One array parameter: a stable, cheap plan at any batch size.
+        return column == func.any(bindparam("ids", ids, type_=ARRAY(BigInteger)))
+    return column.in_(ids)  # type: ignore[no-any-return]
+
+
+def count_old(conn: Connection, rule: Retention, cutoff: datetime) -> tuple[int, int]:
+    """How many rows (and child rows) are older than the cutoff."""
+    table = rule.table
+    old_ids = select(table.c.id).where(rule.age_of < cutoff)
+    rows = conn.scalar(select(func.count()).select_from(old_ids.subquery())) or 0
+    children = 0
+    for fk in rule.children:
+        children += conn.scalar(select(func.count()).where(fk.in_(old_ids))) or 0
+    return rows, children
+
+
+def purge(
+    engine: Engine,
+    rule: Retention,
+    cutoff: datetime,
+    *,
+    batch_size: int = 5000,
+    dry_run: bool = False,
+    stop: threading.Event | None = None,
+) -> PurgeResult:
+    """Delete `rule.table`'s rows older than `cutoff` (and their children), batch by batch."""
+    result = PurgeResult(table=rule.name, cutoff=cutoff, dry_run=dry_run)
+    if dry_run:
+        with engine.connect() as conn:
+            result.deleted, result.children_deleted = count_old(conn, rule, cutoff)
+        log.info(
+            "dry run: would delete",
+            extra={
+                "table": rule.name,
+                "rows": result.deleted,
+                "child_rows": result.children_deleted,
+            },
+        )
+        return result
+
+    dialect = engine.dialect.name
+    table, id_col = rule.table, rule.table.c.id
+    # SQLite caps bound parameters per statement; PostgreSQL gets one array parameter.
+    if dialect != "postgresql":
+        batch_size = min(batch_size, SQLITE_MAX_PARAMS)
+    last_id: int | None = None
+    while not (stop is not None and stop.is_set()):
+        started = time.monotonic()
+        with engine.begin() as conn:
+            query = select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(batch_size)
+            if last_id is not None:
+                query = query.where(id_col > last_id)
+            if dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(conn.scalars(query))
+            if not ids:
+                break
+            children = 0
+            for fk in rule.children:
+                children += conn.execute(delete(fk.table).where(_in(fk, ids, dialect))).rowcount
+            deleted = conn.execute(
+                delete(table).where(_in(id_col, ids, dialect), rule.age_of < cutoff)
+            ).rowcount
+        elapsed = time.monotonic() - started
+        last_id = ids[-1]
+        result.batches += 1
+        result.deleted += deleted
+        result.children_deleted += children
+        result.longest_batch_seconds = max(result.longest_batch_seconds, elapsed)
+        log.info(
+            "batch committed",
+            extra={
+                "table": rule.name,
+                "batch": result.batches,
+                "rows": deleted,
+                "child_rows": children,
+                "total": result.deleted,
+                "seconds": round(elapsed, 4),
+            },
+        )
+        if len(ids) < batch_size:
+            break
+    else:
+        result.interrupted = True
+        log.warning(
+            "stop requested: finished the batch in hand, the next run continues",
+            extra={"table": rule.name, "deleted": result.deleted},
+        )
+    return result

@@ -1,0 +1,100 @@
+"""Running one job: run id and job id on every log line, SIGTERM handling, the job lock,
+and database errors translated once."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jobs import logs
+from jobs.catalogue import Job
+from jobs.errors import JobError, Skipped
+from jobs.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT; jobs check it between batches."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.warning(
+            "received %s: finishing the batch in hand, then stopping", signal.Signals(signum).name
+        )
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run(job: Job, work: Callable[[threading.Event], R]) -> R:
+    """Run `work` as one logged run of `job`: start, finish (with duration), or failure."""
+    with logs.bind(job=job.command, run_id=uuid.uuid4().hex[:12]), stop_on_signals() as stop:
+        log.info("started")
+        started = time.monotonic()
+        try:
+            result = work(stop)
+        except Skipped as e:
+            log.warning(str(e), extra={"exit_code": int(e.exit_code)})
+            raise
+        except JobError as e:
+            log.error(
+                "failed: %s",
+                e,
+                extra={
+                    "exit_code": int(e.exit_code),
+                    "seconds": round(time.monotonic() - started, 3),
+                },
+            )
+            raise
+        summary: Any = getattr(result, "lines", lambda: [])()
+        log.info(
+            "finished",
+            extra={
+                "exit_code": int(getattr(result, "exit_code", 0)),
+                "seconds": round(time.monotonic() - started, 3),
+                "summary": "; ".join(summary),
+            },
+        )
+        return result
+
+
+def run_database_job(
+    job: Job,
+    settings: Settings,
+    work: Callable[[Engine, threading.Event], R],
+    *,
+    lock: bool = True,
+) -> R:
+    """`run` for a job on the database: connect lazily, hold the job's lock, translate errors."""
+    from jobs.database import connect, exclusive, translate_errors
+
+    engine = connect(settings.require_database(), settings.timeout, settings.lock_timeout)
+
+    def body(stop: threading.Event) -> R:
+        if not lock:
+            return work(engine, stop)
+        with exclusive(engine, job.id):
+            return work(engine, stop)
+
+    try:
+        return run(job, lambda stop: translate_errors(engine, body, stop))
+    finally:
+        engine.dispose()

@@ -1,0 +1,195 @@
+"""Configuration: a frozen Settings object, read from the environment or from CLI flags.
+
+`ENV` names every variable once; the CLI's options use the same names (`show_envvar`), so
+`cronjobs <job> --help` documents them. Nothing here connects to anything: validation is
+syntax only, and cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from jobs.errors import ConfigError
+from jobs.redact import redact_url
+
+ENV = {
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "qdrant_url": "QDRANT_URL",
+    "qdrant_api_key": "QDRANT_API_KEY",
+    "qdrant_path": "QDRANT_PATH",
+    "cache_prefixes": "CRONJOBS_CACHE_PREFIXES",
+    "timeout": "CRONJOBS_TIMEOUT",
+    "lock_timeout": "CRONJOBS_LOCK_TIMEOUT",
+}
+
+DEFAULT_CACHE_PREFIXES = ("cache:",)
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_LOCK_TIMEOUT = 5.0
+
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
+_SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
+_REDIS_SCHEMES = {"redis", "rediss", "unix"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    """SQLAlchemy URL, normalised to the psycopg 3 driver for PostgreSQL."""
+    redis_url: str | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = field(default=None, repr=False)
+    qdrant_path: str | None = None
+    cache_prefixes: tuple[str, ...] = DEFAULT_CACHE_PREFIXES
+    timeout: float = DEFAULT_TIMEOUT
+    """Seconds to wait for a connection or a health check."""
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    """Seconds a delete may wait for a row lock the app holds before the batch gives up."""
+
+    def __post_init__(self) -> None:
+        if self.database_url is not None:
+            object.__setattr__(self, "database_url", parse_database_url(self.database_url))
+        if self.redis_url is not None:
+            check_redis_url(self.redis_url)
+        if self.qdrant_url is not None:
+            check_http_url(self.qdrant_url, ENV["qdrant_url"])
+        if self.qdrant_url and self.qdrant_path:
+            raise ConfigError(
+                f"both {ENV['qdrant_url']} and {ENV['qdrant_path']} are set: use the server URL "
+                "or the local folder, not both"
+            )
+        for name in ("timeout", "lock_timeout"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ConfigError(f"{ENV[name]} must be a positive number of seconds, got {value}")
+        if not self.cache_prefixes or not all(self.cache_prefixes):
+            raise ConfigError(f"{ENV['cache_prefixes']} must list at least one non-empty prefix")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from environment variables (empty values count as unset)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            return env.get(ENV[name]) or None
+
+        return cls(
+            database_url=get("database_url"),
+            redis_url=get("redis_url"),
+            qdrant_url=get("qdrant_url"),
+            qdrant_api_key=get("qdrant_api_key"),
+            qdrant_path=get("qdrant_path"),
+            cache_prefixes=parse_prefixes(get("cache_prefixes")),
+            timeout=parse_seconds(get("timeout"), ENV["timeout"], DEFAULT_TIMEOUT),
+            lock_timeout=parse_seconds(
+                get("lock_timeout"), ENV["lock_timeout"], DEFAULT_LOCK_TIMEOUT
+            ),
+        )
+
+    def require_database(self) -> str:
+        if not self.database_url:
+            raise ConfigError(
+                f"{ENV['database_url']} is not set: give the app's database URL, e.g. "
+                "postgresql://user:password@host:5432/app (or --database-url)"
+            )
+        return self.database_url
+
+    def require_redis(self) -> str:
+        if not self.redis_url:
+            raise ConfigError(
+                f"{ENV['redis_url']} is not set: give the cache's URL, e.g. "
+                "redis://host:6379/0 (or --redis-url)"
+            )
+        return self.redis_url
+
+    @property
+    def qdrant_configured(self) -> bool:
+        return bool(self.qdrant_url or self.qdrant_path)
+
+    def secrets(self) -> set[str]:
+        """Every secret value these settings hold, to scrub from logs and messages."""
+        found = {self.qdrant_api_key or ""}
+        for url in (self.database_url, self.redis_url, self.qdrant_url):
+            if url:
+                try:
+                    password = urlsplit(url).password
+                except ValueError:
+                    password = None
+                if password:
+                    found.update({password, unquote(password)})
+        return {s for s in found if s}
+
+
+def parse_database_url(url: str) -> str:
+    """Check a database URL and normalise it for SQLAlchemy with psycopg 3."""
+    name = ENV["database_url"]
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise ConfigError(f"{name} is malformed ({e}): {redact_url(url)}") from None
+    scheme = parts.scheme.lower()
+    if scheme in _SQLITE_SCHEMES:
+        if not url.startswith(f"{parts.scheme}:///"):
+            raise ConfigError(
+                f"{name} for SQLite needs three slashes and a path, e.g. sqlite:///data/app.db; "
+                f"got {redact_url(url)}"
+            )
+        return url
+    if scheme not in _POSTGRES_SCHEMES:
+        raise ConfigError(
+            f"{name} has an unsupported scheme {parts.scheme!r}: use postgresql://... or "
+            f"sqlite:///path; got {redact_url(url)}"
+        )
+    if not parts.hostname and "host" not in parse_qs(parts.query):
+        raise ConfigError(f"{name} has no host: expected postgresql://user:password@host:5432/db")
+    if not parts.path.strip("/"):
+        raise ConfigError(f"{name} names no database: add /dbname, got {redact_url(url)}")
+    del port  # parsed above only to reject a non-numeric port
+    return "postgresql+psycopg" + url[len(parts.scheme) :]
+
+
+def check_redis_url(url: str) -> None:
+    name = ENV["redis_url"]
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as e:
+        raise ConfigError(f"{name} is malformed ({e}): {redact_url(url)}") from None
+    if parts.scheme not in _REDIS_SCHEMES:
+        raise ConfigError(
+            f"{name} must start with redis://, rediss:// or unix://; got {redact_url(url)}"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"{name} has no host: expected redis://host:6379/0")
+    db = parts.path.strip("/")
+    if parts.scheme != "unix" and db and not db.isdigit():
+        raise ConfigError(f"{name} database must be a number (redis://host:6379/0), got {db!r}")
+
+
+def check_http_url(url: str, name: str) -> None:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as e:
+        raise ConfigError(f"{name} is malformed ({e}): {redact_url(url)}") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"{name} must be http(s)://host:port, got {redact_url(url)}")
+
+
+def parse_prefixes(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return DEFAULT_CACHE_PREFIXES
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+def parse_seconds(value: str | None, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
