@@ -18,7 +18,7 @@ from typing import Any
 
 from jobs.redact import scrub
 
-_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context", default={})
+_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context")
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged as data.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
@@ -27,7 +27,7 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "ta
 @contextmanager
 def bind(**fields: str) -> Iterator[None]:
     """Add fields (job, run_id) to every record logged inside the block."""
-    token = _context.set({**_context.get(), **fields})
+    token = _context.set({**_context.get({}), **fields})
     try:
         yield
     finally:
@@ -44,7 +44,7 @@ class _ContextAndScrub(logging.Filter):
         self.secrets = set(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in _context.get().items():
+        for key, value in _context.get({}).items():
             setattr(record, key, value)
         message = record.getMessage()
         clean = scrub(message, self.secrets)

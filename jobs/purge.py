@@ -41,7 +41,7 @@ class PurgeResult:
 def _in(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         # One array parameter: a stable, cheap plan at any batch size.
-        return column == func.any(bindparam("ids", ids, type_=ARRAY(BigInteger)))
+        return column == func.any(bindparam("ids", ids, type_=ARRAY(BigInteger)))  # type: ignore[no-any-return]
     return column.in_(ids)  # type: ignore[no-any-return]
 
 

@@ -7,6 +7,7 @@ The one place to change what the cleanup jobs delete. Ages are defaults; each jo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import Column, ColumnElement, Table, func
 
@@ -19,7 +20,7 @@ class Retention:
     age_of: ColumnElement[object]
     """The expression a row's age is measured on."""
     days: int
-    children: tuple[Column[int], ...] = ()
+    children: tuple[Column[Any], ...] = ()
     """Foreign-key columns of child rows deleted in the same transaction as their parent
     (explicitly, so it works whether or not the database enforces ON DELETE CASCADE)."""
     whole_days: bool = False
@@ -40,7 +41,7 @@ SESSIONS: tuple[Retention, ...] = (
         table=ChatSession.__table__,  # type: ignore[arg-type]
         age_of=_last_activity(ChatSession),
         days=90,
-        children=(ChatMessage.__table__.c.session_id,),
+        children=(cast(Column[Any], ChatMessage.__table__.c.session_id),),
     ),
     Retention(
         table=PeptideInfoSession.__table__,  # type: ignore[arg-type]

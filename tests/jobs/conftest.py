@@ -1,0 +1,41 @@
+"""Real servers for the jobs' tests: PostgreSQL 15 and Redis, started by the suite itself
+(pytest-postgresql, pytest-redis; see ../shared/RECIPES.md), SQLite files, and Qdrant's
+embedded local mode. Helpers are in helpers.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_postgresql import factories
+from sqlalchemy import Engine
+
+from jobs.models import Base
+from tests.jobs.helpers import pg_url
+
+PG_CTL = Path(__file__).resolve().parent.parent / "pg_ctl"
+
+postgresql_proc = factories.postgresql_proc(executable=str(PG_CTL))
+postgresql = factories.postgresql("postgresql_proc")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind, as the URL a user would give in DATABASE_URL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    conn = request.getfixturevalue("postgresql")
+    return pg_url(request.getfixturevalue("postgresql_proc"), conn.info.dbname)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on `db_url` with the app's schema created."""
+    from jobs.database import connect
+    from jobs.settings import parse_database_url
+
+    eng = connect(parse_database_url(db_url))
+    Base.metadata.create_all(eng)
+    yield eng
+    eng.dispose()

@@ -1,0 +1,64 @@
+"""Helpers for the jobs' tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select
+
+from jobs.models import ChatMessage, ChatSession, PeptideInfoSession
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 6, 15, 12, 0, 0, tzinfo=UTC)
+_OURS = ("DATABASE_", "REDIS_", "QDRANT_", "CRONJOBS_")
+
+
+def pg_url(proc: Any, dbname: str, password: str | None = None) -> str:
+    auth = proc.user if password is None else f"{proc.user}:{password}"
+    return f"postgresql://{auth}@{proc.host}:{proc.port}/{dbname}"
+
+
+def cronjobs(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the real `cronjobs` entrypoint in a subprocess, as a pod would."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
+    full_env.update({"CRONJOBS_LOG_FORMAT": "json", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *args], capture_output=True, text=True, env=full_env,
+        cwd=REPO, timeout=timeout, check=False,
+    )
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+    """Run `cronjobs` in-process with click's runner; returns exit_code, stdout, stderr."""
+    from click.testing import CliRunner
+
+    from jobs.cli import cli
+
+    clean: dict[str, str | None] = {k: None for k in os.environ if k.startswith(_OURS)}
+    return CliRunner().invoke(cli, ["--log-format", "json", *args], env={**clean, **(env or {})})
+
+
+def insert_sessions(engine: Engine, rows: list[tuple[int, datetime, datetime | None]],
+                    messages_per_session: int = 0) -> None:
+    """Insert chat sessions and peptide info sessions with the same ids and timestamps."""
+    sessions = [{"id": i, "user_id": f"u{i}", "created_at": c, "updated_at": u} for i, c, u in rows]
+    with engine.begin() as conn:
+        conn.execute(insert(ChatSession), sessions)
+        conn.execute(insert(PeptideInfoSession), [{**s, "peptide": "BPC-157"} for s in sessions])
+        messages = [{"session_id": i, "role": "user", "content": "hi", "created_at": c}
+                    for i, c, _ in rows for _ in range(messages_per_session)]
+        if messages:
+            conn.execute(insert(ChatMessage), messages)
+
+
+def count(engine: Engine, model: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(model)) or 0)
+
+
+__all__ = ["NOW", "REPO", "count", "cronjobs", "insert_sessions", "invoke", "pg_url", "timedelta"]
