@@ -1,0 +1,290 @@
+{{/*
+The `helm create` helper set, plus the job resolution and validation every template shares.
+*/}}
+
+{{/* Chart name. */}}
+{{- define "cronjobs.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name prefix of every resource. Truncated at 63 characters (DNS label); CronJob names add the
+job key and are checked against the 52-character limit in "cronjobs.jobs".
+*/}}
+{{- define "cronjobs.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Chart name and version, for the helm.sh/chart label. */}}
+{{- define "cronjobs.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Common labels (cronctl selects CronJobs on app.kubernetes.io/name). */}}
+{{- define "cronjobs.labels" -}}
+helm.sh/chart: {{ include "cronjobs.chart" . }}
+{{ include "cronjobs.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels. */}}
+{{- define "cronjobs.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cronjobs.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Name of the ServiceAccount the jobs' pods use. */}}
+{{- define "cronjobs.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "cronjobs.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference; the tag defaults to the chart's appVersion. */}}
+{{- define "cronjobs.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion (toString .Values.image.tag)) }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the connection settings; fails when `existingSecret` mode lacks a name.
+*/}}
+{{- define "cronjobs.secretName" -}}
+{{- if eq .Values.connection.mode "existingSecret" }}
+{{- if not .Values.connection.existingSecret }}
+{{- fail "ERROR: connection.mode is \"existingSecret\" but connection.existingSecret is empty: set it to the name of the Secret holding DATABASE_URL, REDIS_URL, QDRANT_URL and QDRANT_API_KEY (e.g. --set connection.existingSecret=cronjobs-connection), or use connection.mode=chartSecret" }}
+{{- end }}
+{{- .Values.connection.existingSecret }}
+{{- else }}
+{{- printf "%s-connection" (include "cronjobs.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The `cronjobs` subcommands a job may run: the `command`s of jobs/catalogue.py (a test keeps this
+list in sync with the catalogue).
+*/}}
+{{- define "cronjobs.subcommands" -}}
+cleanup-old-sessions aggregate-daily-analytics cleanup-old-analytics cleanup-redis-cache health-check
+{{- end }}
+
+{{/*
+The keys a job entry may set on top of `jobDefaults`.
+*/}}
+{{- define "cronjobs.jobOnlyKeys" -}}
+enabled schedule every args subcommand
+{{- end }}
+
+{{/*
+Convert `every` (15m, 2h, 1d, 7d) to a cron expression; fail when cron cannot express it evenly.
+Input: dict with "where" (values path) and "every".
+*/}}
+{{- define "cronjobs.everyToCron" -}}
+{{- $every := toString .every }}
+{{- $hint := printf "use minutes that divide 60 (1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m), hours that divide 24 (1h, 2h, 3h, 4h, 6h, 8h, 12h), 1d or 7d; or set %s.schedule to a cron expression instead" (trimSuffix ".every" .where) }}
+{{- if not (regexMatch "^[1-9][0-9]*[mhd]$" $every) }}
+{{- fail (printf "ERROR: %s: %q is not an interval; write a number and a unit m, h or d (e.g. 15m, 2h, 1d): %s" .where $every $hint) }}
+{{- end }}
+{{- $n := int64 (trimSuffix "m" (trimSuffix "h" (trimSuffix "d" $every))) }}
+{{- $unit := regexFind "[mhd]$" $every }}
+{{- $minutes := $n }}
+{{- if eq $unit "h" }}{{ $minutes = mul $n 60 }}{{ end }}
+{{- if eq $unit "d" }}{{ $minutes = mul $n 1440 }}{{ end }}
+{{- if and (lt $minutes 60) (eq (mod 60 $minutes) 0) }}
+{{- if eq $minutes 1 }}* * * * *{{ else }}*/{{ $minutes }} * * * *{{ end }}
+{{- else if and (lt $minutes 1440) (eq (mod $minutes 60) 0) (eq (mod 1440 $minutes) 0) }}
+{{- $hours := div $minutes 60 }}
+{{- if eq $hours 1 }}0 * * * *{{ else }}0 */{{ $hours }} * * *{{ end }}
+{{- else if eq $minutes 1440 }}0 0 * * *
+{{- else if eq $minutes 10080 }}0 0 * * 0
+{{- else }}
+{{- fail (printf "ERROR: %s: %q cannot be expressed evenly as a cron schedule (cron repeats within the hour, the day or the week, so the gap at the boundary would differ); %s" .where $every $hint) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Validate a cron schedule the way Kubernetes' parser (robfig/cron, standard 5 fields) reads it:
+5 fields, each a comma list of `*`, `?` (day fields), N, N-M, with an optional /STEP; month and
+day-of-week names (JAN, SUN); or one of the @ macros. Input: dict with "where" and "schedule".
+*/}}
+{{- define "cronjobs.validateSchedule" -}}
+{{- $where := .where }}
+{{- $s := trim (toString .schedule) }}
+{{- $example := "e.g. \"0 2 * * *\" (02:00 daily) or \"*/30 * * * *\" (every 30 minutes)" }}
+{{- $macros := list "@yearly" "@annually" "@monthly" "@weekly" "@daily" "@midnight" "@hourly" }}
+{{- if regexMatch "(^|\\s)(CRON_)?TZ=" $s }}
+{{- fail (printf "ERROR: %s: %q: do not put a time zone in the schedule; set %s.timeZone instead (Kubernetes rejects TZ= in schedules)" $where $s (trimSuffix ".schedule" $where)) }}
+{{- else if hasPrefix "@" $s }}
+{{- if not (has $s $macros) }}
+{{- fail (printf "ERROR: %s: %q is not a cron macro Kubernetes accepts; use one of %s, or for an interval set `every` (e.g. every: 15m)" $where $s (join ", " $macros)) }}
+{{- end }}
+{{- else }}
+{{- $fields := regexSplit "\\s+" $s -1 }}
+{{- if ne (len $fields) 5 }}
+{{- fail (printf "ERROR: %s: %q has %d fields; a cron schedule has 5 (minute hour day-of-month month day-of-week), %s, or use a macro such as @daily" $where $s (len $fields) $example) }}
+{{- end }}
+{{- $specs := list (list "minute" 0 59 "") (list "hour" 0 23 "") (list "day-of-month" 1 31 "") (list "month" 1 12 "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC") (list "day-of-week" 0 6 "SUN MON TUE WED THU FRI SAT") }}
+{{- range $i, $field := $fields }}
+{{- $spec := index $specs $i }}
+{{- $fname := index $spec 0 }}{{ $min := index $spec 1 }}{{ $max := index $spec 2 }}
+{{- $names := splitList " " (index $spec 3) }}
+{{- $bad := printf "ERROR: %s: %q: the %s field %q" $where $s $fname $field }}
+{{- $range := printf "%s is %d-%d" $fname $min $max }}
+{{- if eq $fname "month" }}{{ $range = "month is 1-12 or JAN-DEC" }}{{ end }}
+{{- if eq $fname "day-of-week" }}{{ $range = "day-of-week is 0-6 (0 = Sunday) or SUN-SAT" }}{{ end }}
+{{- range $item := splitList "," $field }}
+{{- if not (regexMatch "^(\\*|\\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?$" $item) }}
+{{- fail (printf "%s is not valid cron syntax: each comma-separated item is *, N, N-M, optionally followed by /STEP; %s" $bad $example) }}
+{{- end }}
+{{- $parts := splitList "/" $item }}
+{{- $base := index $parts 0 }}
+{{- if gt (len $parts) 1 }}
+{{- if lt (int64 (index $parts 1)) 1 }}
+{{- fail (printf "%s has a step of 0; a step must be at least 1" $bad) }}
+{{- end }}
+{{- end }}
+{{- if eq $base "?" }}
+{{- if not (or (eq $fname "day-of-month") (eq $fname "day-of-week")) }}
+{{- fail (printf "%s uses ?, which is allowed only in the day-of-month and day-of-week fields; use *" $bad) }}
+{{- end }}
+{{- else if ne $base "*" }}
+{{- $ends := splitList "-" $base }}
+{{- $values := list }}
+{{- range $v := $ends }}
+{{- if regexMatch "^[0-9]+$" $v }}
+{{- $values = append $values (int64 $v) }}
+{{- else if and (ne (index $names 0) "") (has (upper $v) $names) }}
+{{- $pos := 0 }}
+{{- range $j, $name := $names }}{{ if eq $name (upper $v) }}{{ $pos = $j }}{{ end }}{{ end }}
+{{- $values = append $values (add $pos $min) }}
+{{- else }}
+{{- fail (printf "%s: %q is not a number or a name; %s" $bad $v $range) }}
+{{- end }}
+{{- end }}
+{{- range $v := $values }}
+{{- if or (lt (int64 $v) (int64 $min)) (gt (int64 $v) (int64 $max)) }}
+{{- fail (printf "%s is out of range: %s" $bad $range) }}
+{{- end }}
+{{- end }}
+{{- if and (eq (len $values) 2) (gt (int64 (index $values 0)) (int64 (index $values 1))) }}
+{{- fail (printf "%s has a range whose start is after its end; write it as START-END with START <= END" $bad) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+A schedule in words, for NOTES.txt: the common forms; anything else is shown as is.
+*/}}
+{{- define "cronjobs.scheduleWords" -}}
+{{- $s := . }}
+{{- $f := regexSplit "\\s+" $s -1 }}
+{{- $days := list "Sunday" "Monday" "Tuesday" "Wednesday" "Thursday" "Friday" "Saturday" }}
+{{- if eq $s "@hourly" }}every hour
+{{- else if or (eq $s "@daily") (eq $s "@midnight") }}daily at 00:00
+{{- else if eq $s "@weekly" }}weekly on Sunday at 00:00
+{{- else if eq $s "@monthly" }}monthly on day 1 at 00:00
+{{- else if or (eq $s "@yearly") (eq $s "@annually") }}yearly on 1 January at 00:00
+{{- else if ne (len $f) 5 }}{{ $s }}
+{{- else if eq $s "* * * * *" }}every minute
+{{- else if regexMatch "^\\*/[0-9]+ \\* \\* \\* \\*$" $s }}every {{ trimPrefix "*/" (index $f 0) }} minutes
+{{- else if regexMatch "^[0-9]+ \\* \\* \\* \\*$" $s }}every hour at minute {{ index $f 0 }}
+{{- else if regexMatch "^[0-9]+ \\*/[0-9]+ \\* \\* \\*$" $s }}every {{ trimPrefix "*/" (index $f 1) }} hours{{ if ne (int64 (index $f 0)) 0 }} at minute {{ index $f 0 }}{{ end }}
+{{- else if regexMatch "^[0-9]+ [0-9]+ \\* \\* \\*$" $s }}daily at {{ printf "%02d:%02d" (int64 (index $f 1)) (int64 (index $f 0)) }}
+{{- else if regexMatch "^[0-9]+ [0-9]+ \\* \\* [0-6]$" $s }}weekly on {{ index $days (int64 (index $f 4)) }} at {{ printf "%02d:%02d" (int64 (index $f 1)) (int64 (index $f 0)) }}
+{{- else if regexMatch "^[0-9]+ [0-9]+ [0-9]+ \\* \\*$" $s }}monthly on day {{ index $f 2 }} at {{ printf "%02d:%02d" (int64 (index $f 1)) (int64 (index $f 0)) }}
+{{- else }}at cron "{{ $s }}"
+{{- end }}
+{{- end }}
+
+{{/* A Prometheus duration (90m, 26h, 8d, 1w) in seconds. */}}
+{{- define "cronjobs.durationSeconds" -}}
+{{- $d := toString . }}
+{{- $n := int64 (regexFind "^[0-9]+" $d) }}
+{{- $unit := regexFind "[smhdw]$" $d }}
+{{- $factors := dict "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800 }}
+{{- mul $n (get $factors $unit) }}
+{{- end }}
+
+{{/*
+The enabled jobs, resolved and validated, as YAML: a map from job key to its settings (every
+`jobDefaults` key filled in, `schedule` resolved from `every`, plus `name` and `subcommand`).
+Every template that needs the jobs goes through here, so every check fails at install time.
+*/}}
+{{- define "cronjobs.jobs" -}}
+{{- $root := . }}
+{{- $fullname := include "cronjobs.fullname" . }}
+{{- $subcommands := splitList " " (include "cronjobs.subcommands" .) }}
+{{- $allowed := concat (keys .Values.jobDefaults) (splitList " " (include "cronjobs.jobOnlyKeys" .)) }}
+{{- $out := dict }}
+{{- range $key, $job := .Values.jobs }}
+{{- $where := printf "jobs.%s" $key }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $key) }}
+{{- fail (printf "ERROR: job key %q is not a valid name: job keys become part of the CronJob name, so use lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. %q)" $key (regexReplaceAll "[^a-z0-9-]+" (lower $key) "-" | trimAll "-")) }}
+{{- end }}
+{{- if not (kindIs "map" $job) }}
+{{- fail (printf "ERROR: %s must be a map of settings (enabled, schedule, args, ...), not %q" $where (toString $job)) }}
+{{- end }}
+{{- range $k, $_ := $job }}
+{{- if not (has $k $allowed) }}
+{{- fail (printf "ERROR: %s.%s is not a job setting; allowed: %s" $where $k (join ", " (sortAlpha $allowed))) }}
+{{- end }}
+{{- end }}
+{{- $enabled := true }}
+{{- if hasKey $job "enabled" }}{{ if not (kindIs "invalid" $job.enabled) }}{{ $enabled = $job.enabled }}{{ end }}{{ end }}
+{{- if $enabled }}
+{{- $cfg := deepCopy $root.Values.jobDefaults }}
+{{- range $k, $v := $job }}
+{{- if not (kindIs "invalid" $v) }}{{ $_ := set $cfg $k $v }}{{ end }}
+{{- end }}
+{{- $subcommand := $key }}
+{{- if and (hasKey $job "subcommand") $job.subcommand }}{{ $subcommand = $job.subcommand }}{{ end }}
+{{- if not (has $subcommand $subcommands) }}
+{{- if eq $subcommand $key }}
+{{- fail (printf "ERROR: %s: %q is not a cronjobs subcommand, so this job needs `subcommand:` naming the one to run (one of %s), e.g. --set %s.subcommand=health-check" $where $key (join ", " $subcommands) $where) }}
+{{- else }}
+{{- fail (printf "ERROR: %s.subcommand: %q is not a cronjobs subcommand; use one of %s" $where $subcommand (join ", " $subcommands)) }}
+{{- end }}
+{{- end }}
+{{- $schedule := "" }}
+{{- if and (hasKey $job "every") $job.every }}
+{{- $schedule = include "cronjobs.everyToCron" (dict "where" (printf "%s.every" $where) "every" $job.every) }}
+{{- else if and (hasKey $job "schedule") $job.schedule }}
+{{- $schedule = trim (toString $job.schedule) }}
+{{- include "cronjobs.validateSchedule" (dict "where" (printf "%s.schedule" $where) "schedule" $schedule) }}
+{{- else }}
+{{- fail (printf "ERROR: %s has neither `schedule` nor `every`: set one, e.g. --set %s.schedule=\"0 2 * * *\" or --set %s.every=1h" $where $where $where) }}
+{{- end }}
+{{- $name := printf "%s-%s" $fullname $key }}
+{{- if gt (len $name) 52 }}
+{{- fail (printf "ERROR: CronJob name %q is %d characters; Kubernetes allows 52 (it appends 11 to name each Job). Shorten the release name, set fullnameOverride (now %q), or use a shorter job key than %q" $name (len $name) $fullname $key) }}
+{{- end }}
+{{- $_ := set $cfg "schedule" $schedule }}
+{{- $_ := set $cfg "subcommand" $subcommand }}
+{{- $_ := set $cfg "name" $name }}
+{{- $_ := set $cfg "args" (default list $cfg.args) }}
+{{- $_ := unset $cfg "every" }}
+{{- $_ := unset $cfg "enabled" }}
+{{- $_ := set $out $key $cfg }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}

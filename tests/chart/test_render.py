@@ -1,0 +1,361 @@
+"""The chart lints, renders, and every rendered document is a valid Kubernetes object.
+
+Real helm 4 binary; schemas from kubernetes-validate (strict: unknown fields are errors). That
+library checks neither cron syntax, enum values nor time zones: the other test modules do.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+from chart_helpers import CHART, CI_VALUES, by_kind, cronjobs_by_component, run_helm
+
+from jobs.catalogue import JOBS
+
+K8S_VERSIONS = ("1.30.0", "1.35.0")
+CATALOGUE_KEYS = {job.command for job in JOBS}
+
+# PrometheusRule is a CRD kubernetes-validate has no schema for: the part of the Prometheus
+# Operator's CRD (monitoring.coreos.com/v1) the chart uses, strict.
+PROMETHEUS_RULE_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "metadata": {"type": "object", "required": ["name"]},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["groups"],
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name", "rules"],
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "rules": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["alert", "expr"],
+                                    "properties": {
+                                        "alert": {"type": "string", "pattern": "^[A-Za-z_]\\w*$"},
+                                        "expr": {"type": "string", "minLength": 1},
+                                        "for": {
+                                            "type": "string",
+                                            "pattern": "^[0-9]+(ms|s|m|h|d|w|y)$",
+                                        },
+                                        "labels": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                        "annotations": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+# What each render must contain: kind -> count.
+EXPECTED_KINDS = {
+    "defaults": {"CronJob": 5, "ServiceAccount": 1, "Secret": 1, "Role": 1},
+    "all-features-values": {
+        "CronJob": 5,
+        "ServiceAccount": 1,
+        "Secret": 1,
+        "Role": 1,
+        "RoleBinding": 1,
+        "NetworkPolicy": 1,
+        "PrometheusRule": 5,
+    },
+    "existing-secret-values": {"CronJob": 5},
+    "custom-job-values": {"CronJob": 5, "ServiceAccount": 1, "Secret": 1, "Role": 1},
+    "every-values": {"CronJob": 6, "ServiceAccount": 1, "Secret": 1, "Role": 1},
+}
+
+
+def test_every_ci_values_file_has_expectations() -> None:
+    assert {p.stem for p in CI_VALUES} == set(EXPECTED_KINDS) - {"defaults"}
+
+
+@pytest.mark.parametrize("values", [None, *CI_VALUES], ids=lambda p: p.stem if p else "defaults")
+def test_helm_lint_strict(helm_bin: Path, values: Path | None) -> None:
+    args = ["lint", "--strict", str(CHART)] + (["-f", str(values)] if values else [])
+    proc = run_helm(helm_bin, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 chart(s) failed" in proc.stdout
+    assert "[WARNING]" not in proc.stdout and "[ERROR]" not in proc.stdout
+
+
+def test_renders_have_the_expected_kinds(all_renders: dict[str, list[dict[str, Any]]]) -> None:
+    for name, docs in all_renders.items():
+        assert dict(Counter(doc["kind"] for doc in docs)) == EXPECTED_KINDS[name], name
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_every_document_is_valid_kubernetes(
+    all_renders: dict[str, list[dict[str, Any]]], version: str
+) -> None:
+    checked = 0
+    for name, docs in all_renders.items():
+        for doc in docs:
+            where = f"{name}: {doc['kind']}/{doc['metadata']['name']}"
+            if doc["kind"] == "PrometheusRule":
+                jsonschema.validate(doc, PROMETHEUS_RULE_SCHEMA)
+            else:
+                try:
+                    kubernetes_validate.validate(doc, version, strict=True)
+                except kubernetes_validate.ValidationError as e:
+                    pytest.fail(f"{where} is not valid for Kubernetes {version}: {e.message}")
+            checked += 1
+    assert checked == sum(sum(kinds.values()) for kinds in EXPECTED_KINDS.values())
+
+
+def test_resource_names_are_within_kubernetes_limits(
+    all_renders: dict[str, list[dict[str, Any]]],
+) -> None:
+    for docs in all_renders.values():
+        for doc in docs:
+            limit = 52 if doc["kind"] == "CronJob" else 63
+            assert len(doc["metadata"]["name"]) <= limit, doc["metadata"]["name"]
+
+
+def test_default_cronjobs_have_safe_settings(default_docs: list[dict[str, Any]]) -> None:
+    cronjobs = cronjobs_by_component(default_docs)
+    assert set(cronjobs) == CATALOGUE_KEYS
+    for key, cj in cronjobs.items():
+        spec = cj["spec"]
+        assert cj["metadata"]["name"] == f"cronjobs-{key}"
+        assert spec["timeZone"] == "Etc/UTC"
+        assert spec["concurrencyPolicy"] == "Forbid"
+        assert spec["suspend"] is False
+        assert spec["startingDeadlineSeconds"] == 300
+        assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 5)
+        job = spec["jobTemplate"]["spec"]
+        assert job["backoffLimit"] == 2
+        assert job["ttlSecondsAfterFinished"] == 604800
+        assert job["template"]["spec"]["restartPolicy"] == "Never"
+        # Exit 2 (config error) and 3 (skipped, lock held) fail at once; drains are ignored.
+        assert job["podFailurePolicy"]["rules"] == [
+            {
+                "action": "FailJob",
+                "onExitCodes": {"containerName": "cronjobs", "operator": "In", "values": [2, 3]},
+            },
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+        ]
+        containers = job["template"]["spec"]["containers"]
+        assert [c["name"] for c in containers] == ["cronjobs"]
+        assert containers[0]["image"] == "cronjobs:0.1.0"
+
+
+def test_exit_codes_in_pod_failure_policy_match_the_entrypoint(
+    default_docs: list[dict[str, Any]],
+) -> None:
+    from jobs.exitcodes import ExitCode
+
+    for cj in by_kind(default_docs, "CronJob"):
+        rule = cj["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"][0]
+        assert rule["onExitCodes"]["values"] == [ExitCode.USAGE, ExitCode.SKIPPED]
+
+
+def test_labels_let_cronctl_select_the_cronjobs(all_renders: dict[str, list[dict[str, Any]]]) -> None:
+    for docs in all_renders.values():
+        for cj in by_kind(docs, "CronJob"):
+            component = cj["metadata"]["labels"]["app.kubernetes.io/component"]
+            for labels in (
+                cj["metadata"]["labels"],
+                cj["spec"]["jobTemplate"]["metadata"]["labels"],
+                cj["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"],
+            ):
+                assert labels["app.kubernetes.io/name"] == "cronjobs"
+                assert labels["app.kubernetes.io/instance"] == "cronjobs"
+                assert labels["app.kubernetes.io/managed-by"] == "Helm"
+                assert labels["app.kubernetes.io/version"] == "0.1.0"
+                assert labels["helm.sh/chart"] == "cronjobs-0.1.0"
+                assert labels["app.kubernetes.io/component"] == component
+            assert cj["metadata"]["name"].endswith(component)
+
+
+def test_connection_settings_come_from_the_secret(all_renders: dict[str, list[dict[str, Any]]]) -> None:
+    expected_secret = {
+        "existing-secret-values": ("app-connection", {
+            "DATABASE_URL": "database-url", "REDIS_URL": "redis-url", "QDRANT_URL": "qdrant-url",
+        }),
+    }
+    default = ("cronjobs-connection", {v: v for v in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "QDRANT_API_KEY")})
+    for name, docs in all_renders.items():
+        secret_name, keys = expected_secret.get(name, default)
+        for cj in by_kind(docs, "CronJob"):
+            env = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
+            assert env[0] == {"name": "CRONJOBS_LOG_FORMAT", "value": "json"}
+            refs = {
+                e["name"]: e["valueFrom"]["secretKeyRef"]
+                for e in env
+                if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]
+            }
+            assert {k: r["key"] for k, r in refs.items()} == keys, name
+            assert {r["name"] for r in refs.values()} == {secret_name}
+            assert all(r["optional"] is True for r in refs.values())
+        if name == "existing-secret-values":
+            assert by_kind(docs, "Secret") == []
+
+
+def test_chart_secret_holds_the_given_values(ci_docs: dict[str, list[dict[str, Any]]]) -> None:
+    (secret,) = by_kind(ci_docs["all-features-values"], "Secret")
+    assert secret["metadata"]["name"] == "cronjobs-connection"
+    assert secret["stringData"]["DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert set(secret["stringData"]) == {"DATABASE_URL", "REDIS_URL", "QDRANT_URL", "QDRANT_API_KEY"}
+
+
+def test_every_is_rendered_as_cron(ci_docs: dict[str, list[dict[str, Any]]]) -> None:
+    cronjobs = cronjobs_by_component(ci_docs["every-values"])
+    assert cronjobs["health-check"]["spec"]["schedule"] == "*/15 * * * *"
+    assert cronjobs["cleanup-redis-cache"]["spec"]["schedule"] == "0 */2 * * *"
+    assert cronjobs["daily-health-check"]["spec"]["schedule"] == "0 0 * * *"
+    assert cronjobs["daily-health-check"]["spec"]["timeZone"] == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("every", "cron"),
+    [
+        ("1m", "* * * * *"),
+        ("5m", "*/5 * * * *"),
+        ("30m", "*/30 * * * *"),
+        ("60m", "0 * * * *"),
+        ("1h", "0 * * * *"),
+        ("120m", "0 */2 * * *"),
+        ("8h", "0 */8 * * *"),
+        ("24h", "0 0 * * *"),
+        ("1d", "0 0 * * *"),
+        ("7d", "0 0 * * 0"),
+    ],
+)
+def test_every_conversions(render: Any, every: str, cron: str) -> None:
+    docs = render("--set", f"jobs.health-check.every={every}", "--show-only", "templates/cronjob.yaml")
+    assert cronjobs_by_component(docs)["health-check"]["spec"]["schedule"] == cron
+
+
+def test_custom_job_runs_its_subcommand(ci_docs: dict[str, list[dict[str, Any]]]) -> None:
+    cronjobs = cronjobs_by_component(ci_docs["custom-job-values"])
+    assert "cleanup-old-analytics" not in cronjobs  # enabled: false
+    assert cronjobs["cleanup-redis-cache"]["spec"]["suspend"] is True
+    extra = cronjobs["sessions-dry-run"]
+    assert extra["metadata"]["name"] == "cronjobs-sessions-dry-run"
+    assert extra["spec"]["schedule"] == "30 1 * * 1-5"
+    container = extra["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["cleanup-old-sessions", "--dry-run", "--batch-size", "1000"]
+    assert extra["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 1800
+
+
+def test_set_suspend_on_one_job(render: Any) -> None:
+    docs = render("--set", "jobs.health-check.suspend=true")
+    suspended = {k: cj["spec"]["suspend"] for k, cj in cronjobs_by_component(docs).items()}
+    assert suspended == {key: key == "health-check" for key in CATALOGUE_KEYS}
+
+
+def test_explicit_zero_is_honoured(ci_docs: dict[str, list[dict[str, Any]]]) -> None:
+    cj = cronjobs_by_component(ci_docs["all-features-values"])["cleanup-old-sessions"]
+    assert cj["spec"]["startingDeadlineSeconds"] == 0
+    assert cj["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 0
+    assert cj["spec"]["concurrencyPolicy"] == "Replace"
+
+
+def test_all_features_plumbing(ci_docs: dict[str, list[dict[str, Any]]]) -> None:
+    docs = ci_docs["all-features-values"]
+    cronjobs = cronjobs_by_component(docs)
+    health = cronjobs["health-check"]
+    assert health["spec"]["timeZone"] == "America/Argentina/Buenos_Aires"
+    assert cronjobs["cleanup-old-sessions"]["spec"]["timeZone"] == "Europe/Berlin"
+    pod = cronjobs["cleanup-old-sessions"]["spec"]["jobTemplate"]["spec"]["template"]
+    assert pod["metadata"]["labels"]["tier"] == "maintenance"
+    assert pod["metadata"]["labels"]["team"] == "platform"
+    assert pod["metadata"]["annotations"] == {"example.com/owner": "platform"}
+    spec = pod["spec"]
+    assert spec["serviceAccountName"] == "maintenance-jobs"
+    assert spec["imagePullSecrets"] == [{"name": "regcred"}]
+    assert spec["priorityClassName"] == "low-priority"
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert spec["tolerations"][0]["key"] == "dedicated"
+    assert "nodeAffinity" in spec["affinity"]
+    assert {v["name"] for v in spec["volumes"]} == {"tmp", "ca-bundle"}
+    (container,) = spec["containers"]
+    assert container["image"] == "registry.example.com/platform/cronjobs:0.1.0-rc1"
+    assert container["imagePullPolicy"] == "Always"
+    names = [e["name"] for e in container["env"]]
+    assert names[-2:] == ["CRONJOBS_EXTRA", "EXTRA_FOR_SESSIONS"]  # chart-wide, then the job's
+    assert container["envFrom"] == [{"configMapRef": {"name": "cronjobs-tuning", "optional": True}}]
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", "/etc/ssl/custom"}
+    health_container = health["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert health_container["resources"]["limits"] == {"memory": "128Mi"}
+    assert health_container["args"] == ["health-check", "-o", "json"]
+
+
+def test_network_policy_allows_only_dns_and_the_backends(
+    ci_docs: dict[str, list[dict[str, Any]]],
+) -> None:
+    (policy,) = by_kind(ci_docs["all-features-values"], "NetworkPolicy")
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "cronjobs",
+        "app.kubernetes.io/instance": "cronjobs",
+    }
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == []
+    ports = [sorted((p["port"], p["protocol"]) for p in rule["ports"]) for rule in spec["egress"]]
+    assert ports == [
+        [(53, "TCP"), (53, "UDP")],
+        [(5432, "TCP")],
+        [(6379, "TCP")],
+        [(6333, "TCP"), (6334, "TCP")],
+        [(443, "TCP")],
+    ]
+    assert all(rule.get("to") for rule in spec["egress"])  # every peer configured in this file
+    assert spec["egress"][0]["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+    assert spec["egress"][1]["to"][0]["podSelector"]["matchLabels"] == {"app": "postgres"}
+
+
+def test_prometheus_rules_per_job(ci_docs: dict[str, list[dict[str, Any]]]) -> None:
+    docs = ci_docs["all-features-values"]
+    rules = {doc["metadata"]["name"]: doc for doc in by_kind(docs, "PrometheusRule")}
+    assert set(rules) == {cj["metadata"]["name"] for cj in by_kind(docs, "CronJob")}
+    health = rules["cronjobs-health-check"]
+    assert health["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    (group,) = health["spec"]["groups"]
+    alerts = {rule["alert"]: rule for rule in group["rules"]}
+    assert set(alerts) == {"CronJobLastRunFailed", "CronJobNoRecentSuccess", "CronJobSuspendedTooLong"}
+    failed = alerts["CronJobLastRunFailed"]["expr"]
+    assert 'kube_job_failed{namespace="maint", condition="true"}' in failed
+    assert 'owner_kind="CronJob", owner_name="cronjobs-health-check"' in failed
+    no_success = alerts["CronJobNoRecentSuccess"]["expr"]
+    assert "kube_cronjob_status_last_successful_time" in no_success
+    assert "> 5400" in no_success  # health-check's window: 90m
+    suspended = alerts["CronJobSuspendedTooLong"]
+    assert suspended["expr"] == 'kube_cronjob_spec_suspend{namespace="maint", cronjob="cronjobs-health-check"} == 1'
+    assert suspended["for"] == "6h"
+    for rule in group["rules"]:
+        assert rule["labels"]["severity"] == "critical"
+        assert rule["labels"]["cronjob"] == "cronjobs-health-check"
+        assert rule["expr"].count("(") == rule["expr"].count(")")
+    weekly = rules["cronjobs-cleanup-old-analytics"]["spec"]["groups"][0]["rules"][1]["expr"]
+    assert "> 691200" in weekly  # 8d
+    # Prometheus templating must survive Helm's: $labels is left for Prometheus to expand.
+    assert "{{ $labels.job_name }}" in alerts["CronJobLastRunFailed"]["annotations"]["description"]
