@@ -162,7 +162,7 @@ def days_missing_figures(conn: Connection, before: datetime) -> list[date]:
     last = (before - timedelta(microseconds=1)).date()
     done = set(
         conn.scalars(
-            select(daily.c.day.distinct()).where(daily.c.day >= first, daily.c.day <= last)
+            select(daily.c.day).distinct().where(daily.c.day >= first, daily.c.day <= last)
         )
     )
     missing = []

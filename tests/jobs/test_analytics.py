@@ -1,0 +1,128 @@
+"""aggregate-daily-analytics and cleanup-old-analytics on SQLite and a real PostgreSQL 15."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Engine, insert, select
+
+from jobs.analytics import aggregate, cleanup_old_analytics, days_between
+from jobs.models import AnalyticsEvent, DailyAnalytics
+from tests.jobs.helpers import NOW, count, invoke
+
+DAY = date(2026, 6, 14)
+START = datetime(2026, 6, 14, tzinfo=UTC)
+
+
+def add_events(engine: Engine, rows: list[tuple[str, str | None, datetime]]) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(AnalyticsEvent), [
+            {"event_type": t, "user_id": u, "occurred_at": at} for t, u, at in rows])
+
+
+def figures(engine: Engine) -> dict[tuple[date, str], tuple[int, int]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(DailyAnalytics)).all()
+    return {(r.day, r.event_type): (r.event_count, r.unique_users) for r in rows}
+
+
+def test_aggregates_one_utc_day_in_sql_and_is_idempotent(engine: Engine) -> None:
+    add_events(engine, [
+        ("page_view", "a", START - timedelta(microseconds=1)),  # the day before: not counted
+        ("page_view", "a", START),  # first instant of the day
+        ("page_view", "a", START + timedelta(hours=3)),
+        ("page_view", "b", START + timedelta(hours=5)),
+        ("page_view", None, START + timedelta(hours=6)),  # anonymous: counted, not a user
+        ("search", "c", START + timedelta(days=1) - timedelta(microseconds=1)),  # last instant
+        ("search", "c", START + timedelta(days=1)),  # the next day: not counted
+    ])
+    first = aggregate(engine, [DAY])
+    assert [(d.day, d.events, d.event_types) for d in first.days] == [(DAY, 5, 2)]
+    expected = {(DAY, "page_view"): (4, 2), (DAY, "search"): (1, 1)}
+    assert figures(engine) == expected
+    aggregate(engine, [DAY])  # twice: the same rows, no duplicates
+    assert figures(engine) == expected
+    # Late events are picked up by a rerun (upsert, not insert-once).
+    add_events(engine, [("search", "d", START + timedelta(hours=1))])
+    aggregate(engine, [DAY])
+    assert figures(engine)[(DAY, "search")] == (2, 2)
+
+
+def test_backfill_matches_a_python_reference_and_dry_run_writes_nothing(engine: Engine) -> None:
+    rows = []
+    for i in range(300):
+        at = START - timedelta(hours=7 * i)
+        rows.append((("view", "click", "search")[i % 3], f"user{i % 17}", at))
+    add_events(engine, rows)
+    since, until = (START - timedelta(hours=7 * 299)).date(), DAY
+    reference: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    users: dict[tuple[date, str], set[str]] = defaultdict(set)
+    for t, u, at in rows:
+        reference[(at.date(), t)][0] += 1
+        users[(at.date(), t)].add(u)
+    expected = {k: (v[0], len(users[k])) for k, v in reference.items()}
+
+    dry = aggregate(engine, days_between(since, until), dry_run=True)
+    assert sum(d.events for d in dry.days) == 300
+    assert count(engine, DailyAnalytics) == 0
+
+    aggregate(engine, days_between(since, until))
+    assert figures(engine) == expected
+
+
+def test_cleanup_aggregates_missing_days_before_deleting(engine: Engine) -> None:
+    cutoff = datetime(2025, 6, 15, tzinfo=UTC)  # NOW - 365 days, rounded down to midnight
+    add_events(engine, [
+        ("view", "a", cutoff - timedelta(days=3)),
+        ("view", "b", cutoff - timedelta(seconds=1)),  # last second of the last old day
+        ("view", "c", cutoff),  # first instant of the first kept day
+        ("view", "d", cutoff + timedelta(hours=11)),  # newer than NOW - 365d exactly, same day
+    ])
+    before = figures(engine)
+    assert before == {}
+    result = cleanup_old_analytics(engine, now=NOW, batch_size=1)
+    assert result.cutoff == cutoff
+    assert result.aggregated_first == [date(2025, 6, 12), date(2025, 6, 14)]
+    assert result.purge is not None and result.purge.deleted == 2 and result.purge.batches == 2
+    assert count(engine, AnalyticsEvent) == 2
+    # The deleted days' figures exist: nothing was lost.
+    assert figures(engine) == {(date(2025, 6, 12), "view"): (1, 1), (date(2025, 6, 14), "view"): (1, 1)}
+    again = cleanup_old_analytics(engine, now=NOW)
+    assert again.aggregated_first == [] and again.purge is not None and again.purge.deleted == 0
+
+
+def test_cleanup_refuses_without_figures_and_touches_nothing(engine: Engine, db_url: str) -> None:
+    add_events(engine, [("view", "a", datetime.now(UTC) - timedelta(days=400))])
+    result = invoke("cleanup-old-analytics", "--no-aggregate-missing", env={"DATABASE_URL": db_url})
+    assert result.exit_code == 1
+    assert "have raw events but no daily figures" in result.stderr
+    assert "nothing was deleted" in result.stderr
+    assert "cronjobs aggregate-daily-analytics --since" in result.stderr
+    assert count(engine, AnalyticsEvent) == 1 and count(engine, DailyAnalytics) == 0
+
+
+def test_cleanup_dry_run_changes_nothing(engine: Engine, db_url: str) -> None:
+    add_events(engine, [("view", "a", datetime.now(UTC) - timedelta(days=400))] * 3)
+    result = invoke("cleanup-old-analytics", "--dry-run", env={"DATABASE_URL": db_url})
+    assert result.exit_code == 0, result.stderr
+    assert "would aggregate first 1 days" in result.stdout
+    assert "analytics_events: would delete 3 rows" in result.stdout
+    assert count(engine, AnalyticsEvent) == 3 and count(engine, DailyAnalytics) == 0
+
+
+def test_aggregate_cli_date_options(engine: Engine, db_url: str) -> None:
+    add_events(engine, [("view", "a", START + timedelta(hours=1))])
+    env = {"DATABASE_URL": db_url}
+    ok = invoke("aggregate-daily-analytics", "--date", "2026-06-14", env=env)
+    assert ok.exit_code == 0, ok.stderr
+    assert "2026-06-14: 1 events, 1 event types" in ok.stdout
+    backfill = invoke("aggregate-daily-analytics", "--since", "2026-06-10", "--until",
+                      "2026-06-14", "-o", "json", env=env)
+    assert backfill.exit_code == 0 and backfill.stdout.count('"day"') == 5
+    both = invoke("aggregate-daily-analytics", "--date", "2026-06-14", "--since", "2026-06-10", env=env)
+    assert both.exit_code == 2 and "not both" in both.stderr
+    swapped = invoke("aggregate-daily-analytics", "--since", "2026-06-14", "--until", "2026-06-10", env=env)
+    assert swapped.exit_code == 2 and "swap them" in swapped.stderr
+    bad = invoke("aggregate-daily-analytics", "--date", "14/06/2026", env=env)
+    assert bad.exit_code == 2 and "'14/06/2026' does not match the format '%Y-%m-%d'" in bad.stderr
