@@ -71,7 +71,7 @@ class KubeApi:
         self._client = k8s_client.ApiClient(configuration)
 
     def close(self) -> None:
-        self._client.close()
+        self._client.close()  # type: ignore[no-untyped-call]
 
     # -- the choke point -----------------------------------------------------------------------
 
@@ -110,11 +110,11 @@ class KubeApi:
                 *params, _request_timeout=(min(10.0, read_timeout), read_timeout)
             )
             if response.status >= 400:
-                raw = response.read()
+                raw = response.read()  # type: ignore[no-untyped-call]
                 raise _translate(response.status, raw, verb, resource, namespace, name)
             if stream:
                 return response.response
-            return json.loads(response.read() or b"null")
+            return json.loads(response.read() or b"null")  # type: ignore[no-untyped-call]
         except CronctlError:
             raise
         except k8s_client.ApiException as e:  # status 0: TLS errors, bad arguments
@@ -271,7 +271,7 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
     in_cluster = os.environ.get("KUBERNETES_SERVICE_HOST")
     if in_cluster and not settings.kubeconfig and not settings.context:
         try:
-            k8s_config.load_incluster_config(client_configuration=configuration)
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except ConfigException as e:
             raise ConfigError(f"cannot load the in-cluster configuration: {e}") from e
         namespace = SA_NAMESPACE.read_text().strip() if SA_NAMESPACE.exists() else "default"
@@ -285,7 +285,7 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
         )
     config_file = os.pathsep.join(existing)
     try:
-        contexts, active = k8s_config.list_kube_config_contexts(config_file)
+        contexts, active = k8s_config.list_kube_config_contexts(config_file)  # type: ignore[no-untyped-call]
         if settings.context:
             matches = [c for c in contexts if c.get("name") == settings.context]
             if not matches:
@@ -295,7 +295,7 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
                     f"(contexts: {names}): pass one of them to --context"
                 )
             active = matches[0]
-        k8s_config.load_kube_config(
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=config_file,
             context=settings.context,
             client_configuration=configuration,

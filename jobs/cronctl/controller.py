@@ -106,7 +106,7 @@ class CronJobController:
             raise ConfigError("a CronJob name needs one namespace: use -n NAMESPACE instead of -A")
         return self.namespace
 
-    def list(self, selector: str | None = None) -> list[CronJobInfo]:
+    def list_cronjobs(self, selector: str | None = None) -> list[CronJobInfo]:
         """Every CronJob matching the selector, with its runs: exactly two API calls."""
         cronjobs = self.api.list(CRONJOBS, self._scope, selector or self.selector)
         if not cronjobs:
@@ -138,17 +138,17 @@ class CronJobController:
     # -- suspend / resume -----------------------------------------------------------------------
 
     def _targets(self, names: tuple[str, ...], selector: str | None, all_: bool) -> list[Obj]:
-        modes = sum([bool(names), selector is not None, all_])
-        if modes != 1:
-            raise ConfigError("name the CronJobs, or pass -l SELECTOR, or --all (exactly one)")
+        if names and (selector is not None or all_):
+            raise ConfigError("name the CronJobs, or select them with -l/--all, not both")
         if names:
             return [self._get(name) for name in dict.fromkeys(names)]  # all exist, or none changes
-        targets = self.api.list(CRONJOBS, self._scope, selector or self.selector)
+        if selector is None and not all_:
+            raise ConfigError("name the CronJobs, or pass -l SELECTOR, or --all")
+        selector = selector or self.selector
+        targets = self.api.list(CRONJOBS, self._scope, selector)
         if not targets:
-            raise CronctlError(
-                f'no CronJob matches "{selector or self.selector}" in '
-                + (f'namespace "{self.namespace}"' if self._scope else "any namespace")
-            )
+            where = f'namespace "{self.namespace}"' if self._scope else "any namespace"
+            raise CronctlError(f'no CronJob matches "{selector}" in {where}: check -l and -n/-A')
         return targets
 
     def suspend(
@@ -337,7 +337,7 @@ class CronJobController:
 
     def get_jobs(self) -> list[dict[str, Any]]:
         """Seed: scheduler_service.get_jobs(): the CronJobs as dicts (`cronctl list -o json`)."""
-        return [info.to_dict() for info in self.list()]
+        return [info.to_dict() for info in self.list_cronjobs()]
 
     def pause_job(self, name: str, reason: str | None = None, who: str | None = None) -> Change:
         """Seed: scheduler_service.pause_job(id): suspend one CronJob."""

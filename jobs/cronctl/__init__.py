@@ -1,0 +1,40 @@
+"""cronctl: list, describe, suspend, resume and trigger the chart's CronJobs.
+
+`CronJobController` (jobs.cronctl.controller) is the Python API, for the FastAPI app too;
+`jobs.cronctl.cli` is the `cronctl` command. Only `jobs.cronctl.api` imports `kubernetes`, and only
+when a controller connects.
+"""
+
+from jobs.cronctl.controller import DEFAULT_SELECTOR, Change, CronJobController, Triggered
+from jobs.cronctl.errors import (
+    ApiError,
+    ConfigError,
+    Conflict,
+    CronctlError,
+    Forbidden,
+    HelmManaged,
+    NotFound,
+    Refused,
+    Unreachable,
+    WaitTimeout,
+)
+from jobs.cronctl.model import CronJobInfo, Run
+
+__all__ = [
+    "DEFAULT_SELECTOR",
+    "ApiError",
+    "Change",
+    "ConfigError",
+    "Conflict",
+    "CronJobController",
+    "CronJobInfo",
+    "CronctlError",
+    "Forbidden",
+    "HelmManaged",
+    "NotFound",
+    "Refused",
+    "Run",
+    "Triggered",
+    "Unreachable",
+    "WaitTimeout",
+]

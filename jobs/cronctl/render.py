@@ -1,0 +1,157 @@
+"""Rendering for the CLI: tables for people, JSON/YAML with a stable shape for programs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from jobs.cronctl.model import CronJobInfo, Run
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = [
+        "   ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def dump(data: Any, output: str) -> str:
+    if output == "yaml":
+        import yaml
+
+        return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False)).rstrip()
+    return json.dumps(data, indent=2)
+
+
+def span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(abs(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600}h"
+
+
+def ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    delta = (now - when).total_seconds()
+    return f"{span(delta)} ago" if delta >= 0 else f"in {span(delta)}"
+
+
+def until(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    return f"in {span((when - now).total_seconds())} ({stamp(when)})"
+
+
+def stamp(when: datetime | None) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "-"
+
+
+def cronjobs_table(infos: Sequence[CronJobInfo], now: datetime, wide: bool, ns: bool) -> str:
+    headers = [
+        "NAME",
+        "SCHEDULE",
+        "TIMEZONE",
+        "SUSPENDED",
+        "ACTIVE",
+        "LAST SCHEDULE",
+        "LAST SUCCESS",
+        "LAST RESULT",
+        "NEXT RUN",
+    ]
+    if ns:
+        headers.insert(0, "NAMESPACE")
+    if wide:
+        headers += ["CONCURRENCY", "LAST JOB", "RELEASE"]
+    rows = []
+    for i in infos:
+        words = f" ({i.schedule_description})" if i.schedule_description else ""
+        row = [
+            i.name,
+            i.schedule + words,
+            i.time_zone or "UTC (default)",
+            "yes" if i.suspended else "no",
+            str(i.active),
+            ago(i.last_schedule, now),
+            ago(i.last_success, now),
+            i.last_result or "-",
+            "- (suspended)" if i.suspended else until(i.next_run, now),
+        ]
+        if ns:
+            row.insert(0, i.namespace)
+        if wide:
+            row += [i.concurrency_policy, i.last_job or "-", i.helm_release or "-"]
+        rows.append(row)
+    return table(headers, rows)
+
+
+def runs_table(runs: Sequence[Run], now: datetime, wide: bool = False) -> str:
+    headers = ["JOB", "TRIGGER", "STARTED", "DURATION", "RESULT"]
+    if wide:
+        headers += ["TRIGGERED BY", "MESSAGE"]
+    rows = []
+    for r in runs:
+        row = [
+            r.name,
+            r.trigger,
+            ago(r.started or r.created, now),
+            span(r.duration_seconds),
+            r.result,
+        ]
+        if wide:
+            row += [r.triggered_by or "-", r.message or "-"]
+        rows.append(row)
+    return table(headers, rows)
+
+
+def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
+    suspended = "yes" if info.suspended else "no"
+    if info.suspended and info.suspended_by:
+        suspended += f" (by {info.suspended_by} at {info.suspended_at}"
+        suspended += f": {info.suspend_reason})" if info.suspend_reason else ")"
+    fields = [
+        ("Name", info.name),
+        ("Namespace", info.namespace),
+        ("Schedule", f"{info.schedule} ({info.schedule_description or 'unreadable'})"),
+        ("Time zone", info.time_zone or "UTC (controller default)"),
+        ("Suspended", suspended),
+        ("Concurrency policy", info.concurrency_policy),
+        (
+            "Starting deadline",
+            f"{info.starting_deadline_seconds}s"
+            if info.starting_deadline_seconds is not None
+            else "none",
+        ),
+        ("Active runs", str(info.active)),
+        (
+            "Last schedule",
+            f"{ago(info.last_schedule, now)} ({stamp(info.last_schedule)})"
+            if info.last_schedule
+            else "-",
+        ),
+        (
+            "Last success",
+            f"{ago(info.last_success, now)} ({stamp(info.last_success)})"
+            if info.last_success
+            else "-",
+        ),
+        ("Last result", f"{info.last_result} ({info.last_job})" if info.last_result else "-"),
+        ("Next run", "- (suspended)" if info.suspended else until(info.next_run, now)),
+        ("Helm release", info.helm_release or "-"),
+    ]
+    width = max(len(k) for k, _ in fields) + 1
+    text = "\n".join(f"{k + ':':<{width}} {v}" for k, v in fields)
+    shown = info.runs[:runs]
+    text += f"\n\nRecent runs ({len(shown)} of {len(info.runs)}):\n"
+    text += runs_table(shown, now) if shown else "  none"
+    return text

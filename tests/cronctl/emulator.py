@@ -1,0 +1,314 @@
+"""kmock's KubernetesEmulator, extended where cronctl's behaviour depends on the API server.
+
+No real API server can run here (no container engine, no kube-apiserver in any registry), so the
+tests use kmock's emulator over real HTTP on loopback with the official client and the real
+kubectl. `CronctlEmulator` closes the gaps that matter (see ../../../shared/RECIPES.md); each
+extension says why it exists. A background thread with its own event loop serves it, so the
+synchronous client and subprocesses (kubectl) can call it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import itertools
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp.web
+import attrs
+import kmock
+from kmock._internal import enums, rendering
+
+VERBS = {
+    enums.action.LIST: "list",
+    enums.action.FETCH: "get",
+    enums.action.WATCH: "watch",
+    enums.action.CREATE: "create",
+    enums.action.UPDATE: "patch",
+    enums.action.DELETE: "delete",
+}
+_counter = itertools.count(1000)
+
+
+def _term(term: str) -> tuple[str, str, set[str]]:
+    """One selector term as (key, op, values); ops: =, !=, in, notin, exists, !exists."""
+    term = term.strip()
+    if m := re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)", term):
+        return m[1], m[2], {v.strip() for v in m[3].split(",") if v.strip()}
+    if m := re.fullmatch(r"([\w./-]+)\s*(!=|==|=)\s*([\w./-]*)", term):
+        return m[1], "!=" if m[2] == "!=" else "=", {m[3]}
+    if term.startswith("!"):
+        return term[1:].strip(), "!exists", set()
+    return term, "exists", set()
+
+
+def selector_matches(selector: str, labels: dict[str, str]) -> bool:
+    """Equality- and set-based label selectors, as the API server evaluates them."""
+    terms = [t for t in re.split(r",(?![^()]*\))", selector) if t.strip()]
+    for key, op, values in map(_term, terms):
+        value = labels.get(key)
+        ok = {
+            "=": value in values,
+            "!=": value not in values,
+            "in": value in values,
+            "notin": value not in values,
+            "exists": key in labels,
+            "!exists": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def status(code: int, reason: str, message: str) -> aiohttp.web.Response:
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    return aiohttp.web.json_response(body, status=code)
+
+
+@attrs.define(kw_only=True)
+class CronctlEmulator(kmock.KubernetesEmulator):
+    """The emulator plus: selectors, object metadata, conflicts, 403s, pod logs, a call count."""
+
+    calls: list[tuple[str, str]] = attrs.field(factory=list)
+    """Every request (method, path?query): the bounded-calls test and the bench count these."""
+    forbidden: set[tuple[str, str]] = attrs.field(factory=set)
+    """(verb, "group/resource") pairs answered 403 like the API server's RBAC, for the tests of
+    the Forbidden message."""
+    pod_logs: dict[tuple[str, str], str] = attrs.field(factory=dict)
+    """(namespace, pod) -> log text: kmock has no pods/log subresource."""
+    job_outcomes: dict[str, tuple[str, str]] = attrs.field(factory=dict)
+    """namespace -> (result, log): Jobs created there "run" at once (a stand-in for the Job
+    controller, which does not exist here) — status set, one pod with that log."""
+
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        query = f"?{request.url.query_string}" if request.url.query_string else ""
+        self.calls.append((str(request.method.value), request.url.path + query))
+        # kubectl sends protobuf bodies on create; the API server answers 415 to content it
+        # cannot decode, and kubectl then falls back to JSON (kmock itself would answer 500).
+        if "protobuf" in request.headers.get("Content-Type", ""):
+            return aiohttp.web.Response(status=415, text="protobuf not supported")
+        if request.resource is None or request.action is None:
+            return await super()._handle(request)
+        res = request.resource
+        plural = f"{res.plural}/{request.subresource}" if request.subresource else res.plural
+        verb = VERBS.get(request.action, str(request.action))
+        # RBAC: 403 with the API server's wording, so the Forbidden translation is exercised.
+        if (verb, f"{res.group}/{plural}") in self.forbidden:
+            group = f'in API group "{res.group}"'
+            scope = (
+                f'in the namespace "{request.namespace}"'
+                if request.namespace
+                else "at the cluster scope"
+            )
+            return status(
+                403,
+                "Forbidden",
+                f"{plural}{'.' + res.group if res.group else ''} is "
+                f'forbidden: User "tester" cannot {verb} resource "{plural}" '
+                f"{group} {scope}",
+            )
+        if res.plural == "pods" and request.subresource == "log":
+            return self._serve_log(request)
+        if request.action == enums.action.CREATE and isinstance(request.data, dict):
+            self._fill_metadata(request)
+        is_patch = request.action == enums.action.UPDATE and isinstance(request.data, dict)
+        if is_patch and (conflict := self._check_version(request)) is not None:
+            return conflict
+        response = await super()._handle(request)
+        if (
+            request.action == enums.action.CREATE
+            and res.plural == "jobs"
+            and request.namespace in self.job_outcomes
+            and response.status < 300
+        ):
+            self._run_job(request)
+        return response
+
+    def _fill_metadata(self, request: rendering.Request) -> None:
+        """The API server sets uid, resourceVersion, creationTimestamp and the namespace; owner
+        references join Jobs to CronJobs by uid, so these must exist."""
+        meta = request.data.setdefault("metadata", {})
+        meta.setdefault("namespace", request.namespace)
+        meta["uid"] = str(uuid.uuid4())
+        meta["resourceVersion"] = str(next(_counter))
+        meta.setdefault("creationTimestamp", _now())
+
+    def _check_version(self, request: rendering.Request) -> aiohttp.web.Response | None:
+        """409 when a patch carries a stale metadata.resourceVersion (optimistic concurrency);
+        every accepted patch bumps the resourceVersion."""
+        key = (request.resource, request.namespace, request.name)
+        meta = request.data.setdefault("metadata", {})
+        if key in self.objects and not self.objects[key].deleted:
+            current = self.objects[key].get("metadata", {}).get("resourceVersion")
+            wanted = meta.get("resourceVersion")
+            if wanted is not None and wanted != current:
+                return status(
+                    409,
+                    "Conflict",
+                    f"Operation cannot be fulfilled on "
+                    f'{request.resource.plural} "{request.name}": the object has been '
+                    "modified; please apply your changes to the latest version",
+                )
+        meta["resourceVersion"] = str(next(_counter))
+        return None
+
+    def _serve_log(self, request: rendering.Request) -> aiohttp.web.Response:
+        key = (request.namespace or "", request.name or "")
+        if key not in self.pod_logs:
+            return status(404, "NotFound", f'pods "{request.name}" not found')
+        return aiohttp.web.Response(text=self.pod_logs[key], content_type="text/plain")
+
+    def _run_job(self, request: rendering.Request) -> None:
+        ns, name = request.namespace or "", request.data["metadata"]["name"]
+        result, text = self.job_outcomes[ns]
+        now = _now()
+        cond = "Complete" if result == "Succeeded" else "Failed"
+        st: dict[str, Any] = {
+            "startTime": now,
+            "conditions": [
+                {
+                    "type": cond,
+                    "status": "True",
+                    "lastTransitionTime": now,
+                    "reason": "BackoffLimitExceeded" if cond == "Failed" else "Completed",
+                    "message": "Job has reached the specified backoff limit"
+                    if cond == "Failed"
+                    else "",
+                }
+            ],
+        }
+        if cond == "Complete":
+            st.update(succeeded=1, completionTime=now)
+        else:
+            st.update(failed=1)
+        self.objects["batch/v1/jobs", ns, name].patch({"status": st})
+        pod = f"{name}-x7k2p"
+        self.objects["v1/pods", ns, pod] = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": pod,
+                "namespace": ns,
+                "creationTimestamp": now,
+                "uid": str(uuid.uuid4()),
+                "labels": {"job-name": name, "batch.kubernetes.io/job-name": name},
+            },
+            "spec": {"containers": [{"name": "job"}]},
+            "status": {"phase": "Succeeded" if cond == "Complete" else "Failed"},
+        }
+        self.pod_logs[(ns, pod)] = text
+
+    async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
+        """Honour labelSelector (kmock ignores it) and give lists their kind/apiVersion, which
+        kubectl needs to decode them."""
+        result: dict[str, Any] = dict(await super()._serve_list(request))  # type: ignore[arg-type]
+        selector = request.params.get("labelSelector")
+        if selector:
+            result["items"] = [
+                i
+                for i in result["items"]
+                if selector_matches(selector, i.get("metadata", {}).get("labels") or {})
+            ]
+        assert request.resource is not None
+        info = self.resources.get(request.resource)
+        kind = info.kind if info is not None and info.kind else request.resource.plural.title()
+        group = request.resource.group
+        result["kind"] = f"{kind}List"
+        result["apiVersion"] = f"{group}/{request.resource.version}" if group else "v1"
+        result["metadata"] = {"resourceVersion": str(next(_counter))}
+        return result
+
+    @contextmanager
+    def deny(self, verb: str, resource: str) -> Iterator[None]:
+        self.forbidden.add((verb, resource))
+        try:
+            yield
+        finally:
+            self.forbidden.discard((verb, resource))
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EmulatorThread:
+    """Serve a CronctlEmulator on 127.0.0.1 from a background thread with its own event loop."""
+
+    def __init__(self) -> None:
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # keep stderr for cronctl
+        self.emulator = CronctlEmulator()
+        self.emulator.resources.load_bundled()  # discovery, for kubectl
+        self.port = 0
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="kmock", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._serve())
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        async with self.emulator, kmock.Server(self.emulator) as server:
+            self.port = server.port
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> EmulatorThread:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the emulator did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def call(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> Any:
+        """A plain HTTP request to the emulator, to seed objects (not counted by tests)."""
+        import urllib.request
+
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": content_type}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def kubeconfig(self, namespace: str, user: str = "tester") -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "emulator",
+            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
+            "users": [{"name": user, "user": {"token": "test-token"}}],
+            "contexts": [
+                {
+                    "name": "emulator",
+                    "context": {"cluster": "emulator", "user": user, "namespace": namespace},
+                }
+            ],
+        }

@@ -1,0 +1,84 @@
+"""Next-run computation across time zones and DST transitions, with the CronJob controller's
+(robfig/cron) rules: a wall-clock time skipped by spring-forward does not run that day; one in
+the hour repeated by fall-back runs on both occurrences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from jobs.cronctl.schedule import describe, next_run, next_runs, zone
+
+
+def local(ts: list[datetime], tz: str) -> list[str]:
+    return [t.astimezone(zone(tz)).isoformat() for t in ts]
+
+
+def test_new_york_spring_forward_skips_the_missing_time() -> None:
+    # 2025-03-09: 02:00 EST jumps to 03:00 EDT, so 02:30 does not exist that day.
+    after = datetime(2025, 3, 8, 12, 0, tzinfo=UTC)
+    runs = next_runs("30 2 * * *", "America/New_York", after, 2)
+    assert local(runs, "America/New_York") == [
+        "2025-03-10T02:30:00-04:00",
+        "2025-03-11T02:30:00-04:00",
+    ]
+
+
+def test_new_york_fall_back_runs_in_both_repeated_hours() -> None:
+    # 2025-11-02: 02:00 EDT falls back to 01:00 EST, so 01:30 happens twice.
+    after = datetime(2025, 11, 1, 12, 0, tzinfo=UTC)
+    runs = next_runs("30 1 * * *", "America/New_York", after, 3)
+    assert local(runs, "America/New_York") == [
+        "2025-11-02T01:30:00-04:00",
+        "2025-11-02T01:30:00-05:00",
+        "2025-11-03T01:30:00-05:00",
+    ]
+    # From between the two occurrences, the next one is the second 01:30 (EST).
+    between = datetime(2025, 11, 2, 5, 45, tzinfo=UTC)  # 01:45 EDT
+    assert next_run("30 1 * * *", "America/New_York", between) == datetime(
+        2025, 11, 2, 6, 30, tzinfo=UTC
+    )
+
+
+def test_berlin_every_six_hours_keeps_wall_clock_across_spring_forward() -> None:
+    # 2025-03-30: 02:00 CET jumps to 03:00 CEST; runs stay at 00/06/12/18 local time.
+    after = datetime(2025, 3, 29, 20, 0, tzinfo=UTC)
+    runs = next_runs("0 */6 * * *", "Europe/Berlin", after, 3)
+    assert local(runs, "Europe/Berlin") == [
+        "2025-03-30T00:00:00+01:00",
+        "2025-03-30T06:00:00+02:00",
+        "2025-03-30T12:00:00+02:00",
+    ]
+    assert (runs[1] - runs[0]).total_seconds() == 5 * 3600  # the lost hour
+
+
+def test_berlin_fall_back_daily_run_happens_once_outside_the_repeated_hour() -> None:
+    after = datetime(2025, 10, 25, 12, 0, tzinfo=UTC)
+    runs = next_runs("0 4 * * *", "Europe/Berlin", after, 2)
+    assert local(runs, "Europe/Berlin") == [
+        "2025-10-26T04:00:00+01:00",
+        "2025-10-27T04:00:00+01:00",
+    ]
+
+
+def test_time_zone_changes_the_instant_and_default_is_utc() -> None:
+    after = datetime(2025, 6, 1, 0, 0, tzinfo=UTC)
+    assert next_run("0 2 * * *", None, after) == datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
+    assert next_run("0 2 * * *", "Asia/Tokyo", after) == datetime(2025, 6, 1, 17, 0, tzinfo=UTC)
+    assert next_run("@daily", "UTC", after) == datetime(2025, 6, 2, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "tz"),
+    [("not a schedule", None), ("0 2 * * *", "Mars/Olympus"), ("0 0 30 2 *", None)],
+)
+def test_invalid_or_impossible_schedule_has_no_next_run(schedule: str, tz: str | None) -> None:
+    assert next_run(schedule, tz, datetime(2025, 1, 1, tzinfo=UTC)) is None
+
+
+def test_schedule_in_words() -> None:
+    assert describe("0 2 * * *") == "At 02:00"
+    assert describe("*/30 * * * *") == "Every 30 minutes"
+    assert describe("@hourly") == "Every hour"
+    assert describe("nonsense") == ""
