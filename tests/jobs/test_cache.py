@@ -1,0 +1,78 @@
+"""cleanup-redis-cache against a real Redis server (pytest-redis)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jobs.cache import inspect_cache
+from tests.jobs.helpers import invoke
+
+
+def url(proc: Any) -> str:
+    return f"redis://{proc.host}:{proc.port}/0"
+
+
+def test_reports_keys_per_prefix_and_ttl_less_keys(redisdb: Any) -> None:
+    for i in range(30):
+        redisdb.set(f"cache:page:{i}", "x", ex=600)
+    for i in range(7):
+        redisdb.set(f"cache:page:stale{i}", "x")  # no TTL
+    redisdb.set("cache*odd:1", "x")  # a prefix with a glob character
+    redisdb.set("session:abc", "x")  # not a cache key: never touched
+    redisdb.get("cache:page:1")
+    redisdb.get("missing")
+
+    report = inspect_cache(redisdb, ("cache:", "cache*odd:"), scan_count=5)
+    by_prefix = {p.prefix: (p.keys, p.without_ttl) for p in report.prefixes}
+    assert by_prefix == {"cache:": (37, 7), "cache*odd:": (1, 1)}
+    assert report.total_keys == 39
+    assert report.keyspace_hits >= 1 and report.keyspace_misses >= 1
+    assert report.truncated is False and report.used_memory_bytes > 0
+    assert redisdb.ttl("session:abc") == -1
+
+
+def test_fix_missing_ttl_never_overrides_an_existing_ttl(redisdb: Any, redis_proc: Any) -> None:
+    redisdb.set("cache:a", "x")
+    redisdb.set("cache:b", "x", ex=50)
+    redisdb.set("other:c", "x")
+
+    dry = invoke("cleanup-redis-cache", "--fix-missing-ttl", "3600", "--dry-run",
+                 env={"REDIS_URL": url(redis_proc)})
+    assert dry.exit_code == 0, dry.stderr
+    assert "cache:*: 2 keys, 1 without TTL, would set TTL 3600s on 1" in dry.stdout
+    assert redisdb.ttl("cache:a") == -1
+
+    fixed = invoke("cleanup-redis-cache", "--fix-missing-ttl", "3600", "-o", "json",
+                   env={"REDIS_URL": url(redis_proc)})
+    assert fixed.exit_code == 0, fixed.stderr
+    assert json.loads(fixed.stdout)["prefixes"][0]["ttl_set"] == 1
+    assert 3590 < redisdb.ttl("cache:a") <= 3600
+    assert redisdb.ttl("cache:b") <= 50  # the app's TTL stands
+    assert redisdb.ttl("other:c") == -1  # not a cache prefix
+
+
+def test_max_keys_bounds_the_scan_and_no_keys_or_flush_is_used(redisdb: Any, redis_proc: Any) -> None:
+    redisdb.mset({f"cache:{i}": "x" for i in range(500)})
+    redisdb.config_resetstat()
+    result = invoke("cleanup-redis-cache", "--max-keys", "100", env={"REDIS_URL": url(redis_proc)})
+    assert result.exit_code == 0, result.stderr
+    assert "scan stopped at --max-keys 100: counts are partial" in result.stdout
+    assert "cache:*: 100 keys" in result.stdout
+    used = set(redisdb.info("commandstats"))
+    assert "cmdstat_scan" in used
+    assert not used & {"cmdstat_keys", "cmdstat_flushdb", "cmdstat_flushall", "cmdstat_del"}
+
+
+def test_unreachable_redis_fails_with_a_clear_message_and_no_password() -> None:
+    result = invoke("cleanup-redis-cache", env={"REDIS_URL": "redis://:hunter2secret@127.0.0.1:1/0",
+                                                "CRONJOBS_TIMEOUT": "1"})
+    assert result.exit_code == 1
+    assert "Error: cannot reach Redis at redis://:***@127.0.0.1:1/0" in result.stderr
+    assert "hunter2secret" not in result.stderr + result.stdout
+
+
+def test_missing_redis_url_is_a_configuration_error() -> None:
+    result = invoke("cleanup-redis-cache")
+    assert result.exit_code == 2
+    assert "Error: REDIS_URL is not set" in result.stderr
