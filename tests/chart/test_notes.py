@@ -1,0 +1,64 @@
+"""NOTES.txt, as `helm install --dry-run=client` prints it (no cluster needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chart_helpers import CHART, run_helm
+
+
+def notes(helm: Path, *args: str, release: str = "cronjobs") -> str:
+    proc = run_helm(helm, "install", release, str(CHART), "--dry-run=client", "-n", "maint", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert "NOTES:" in proc.stdout
+    return proc.stdout.split("NOTES:", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def default_notes(helm_bin: Path) -> str:
+    return notes(helm_bin)
+
+
+def test_notes_list_each_job_with_schedule_words_and_trigger_command(default_notes: str) -> None:
+    expected = {
+        "cleanup-old-sessions": ("0 2 * * *", "daily at 02:00"),
+        "aggregate-daily-analytics": ("0 1 * * *", "daily at 01:00"),
+        "cleanup-old-analytics": ("0 3 * * 0", "weekly on Sunday at 03:00"),
+        "cleanup-redis-cache": ("0 */6 * * *", "every 6 hours"),
+        "health-check": ("*/30 * * * *", "every 30 minutes"),
+    }
+    assert "5 CronJob(s)" in default_notes
+    for key, (schedule, words) in expected.items():
+        name = f"cronjobs-{key}"
+        assert f"* {name}: cronjobs {key}\n" in default_notes
+        assert f'schedule: "{schedule}" ({words}, Etc/UTC)' in default_notes
+        assert (
+            f"kubectl create job {name}-manual-$(date +%s) --from=cronjob/{name} -n maint"
+            in default_notes
+        )
+
+
+def test_notes_warn_about_empty_connection_settings(default_notes: str) -> None:
+    assert "WARNING: no connection settings are set" in default_notes
+
+
+def test_notes_show_suspended_and_every_jobs(helm_bin: Path) -> None:
+    text = notes(
+        helm_bin, "--set", "jobs.health-check.suspend=true", "--set", "jobs.cleanup-redis-cache.every=2h",
+        "--set", "connection.mode=existingSecret", "--set", "connection.existingSecret=conn",
+    )
+    assert "* cronjobs-health-check: cronjobs health-check  [SUSPENDED]" in text
+    assert "* cronjobs-cleanup-old-sessions: cronjobs cleanup-old-sessions\n" in text
+    assert 'schedule: "0 */2 * * *" (every 2 hours, Etc/UTC)' in text
+    assert "WARNING" not in text
+
+
+def test_manual_job_name_stays_within_63_characters(helm_bin: Path) -> None:
+    """A 52-character CronJob name plus `-manual-<10 digits>` would exceed a Job name's limit."""
+    text = notes(helm_bin, "--set", "fullnameOverride=maintenance-prod-eu-west-1")
+    cronjob = "maintenance-prod-eu-west-1-aggregate-daily-analytics"
+    assert len(cronjob) == 52
+    prefix = cronjob[:45]
+    assert f"kubectl create job {prefix}-manual-$(date +%s) --from=cronjob/{cronjob} " in text
+    assert len(f"{prefix}-manual-1700000000") <= 63
