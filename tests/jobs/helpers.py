@@ -23,13 +23,20 @@ def pg_url(proc: Any, dbname: str, password: str | None = None) -> str:
     return f"postgresql://{auth}@{proc.host}:{proc.port}/{dbname}"
 
 
-def cronjobs(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cronjobs(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run the real `cronjobs` entrypoint in a subprocess, as a pod would."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
     full_env.update({"CRONJOBS_LOG_FORMAT": "json", **(env or {})})
     return subprocess.run(
-        [sys.executable, "-m", "jobs", *args], capture_output=True, text=True, env=full_env,
-        cwd=REPO, timeout=timeout, check=False,
+        [sys.executable, "-m", "jobs", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=REPO,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -43,15 +50,19 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(cli, ["--log-format", "json", *args], env={**clean, **(env or {})})
 
 
-def insert_sessions(engine: Engine, rows: list[tuple[int, datetime, datetime | None]],
-                    messages_per_session: int = 0) -> None:
+def insert_sessions(
+    engine: Engine, rows: list[tuple[int, datetime, datetime | None]], messages_per_session: int = 0
+) -> None:
     """Insert chat sessions and peptide info sessions with the same ids and timestamps."""
     sessions = [{"id": i, "user_id": f"u{i}", "created_at": c, "updated_at": u} for i, c, u in rows]
     with engine.begin() as conn:
         conn.execute(insert(ChatSession), sessions)
         conn.execute(insert(PeptideInfoSession), [{**s, "peptide": "BPC-157"} for s in sessions])
-        messages = [{"session_id": i, "role": "user", "content": "hi", "created_at": c}
-                    for i, c, _ in rows for _ in range(messages_per_session)]
+        messages = [
+            {"session_id": i, "role": "user", "content": "hi", "created_at": c}
+            for i, c, _ in rows
+            for _ in range(messages_per_session)
+        ]
         if messages:
             conn.execute(insert(ChatMessage), messages)
 

@@ -17,8 +17,10 @@ START = datetime(2026, 6, 14, tzinfo=UTC)
 
 def add_events(engine: Engine, rows: list[tuple[str, str | None, datetime]]) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(AnalyticsEvent), [
-            {"event_type": t, "user_id": u, "occurred_at": at} for t, u, at in rows])
+        conn.execute(
+            insert(AnalyticsEvent),
+            [{"event_type": t, "user_id": u, "occurred_at": at} for t, u, at in rows],
+        )
 
 
 def figures(engine: Engine) -> dict[tuple[date, str], tuple[int, int]]:
@@ -28,15 +30,18 @@ def figures(engine: Engine) -> dict[tuple[date, str], tuple[int, int]]:
 
 
 def test_aggregates_one_utc_day_in_sql_and_is_idempotent(engine: Engine) -> None:
-    add_events(engine, [
-        ("page_view", "a", START - timedelta(microseconds=1)),  # the day before: not counted
-        ("page_view", "a", START),  # first instant of the day
-        ("page_view", "a", START + timedelta(hours=3)),
-        ("page_view", "b", START + timedelta(hours=5)),
-        ("page_view", None, START + timedelta(hours=6)),  # anonymous: counted, not a user
-        ("search", "c", START + timedelta(days=1) - timedelta(microseconds=1)),  # last instant
-        ("search", "c", START + timedelta(days=1)),  # the next day: not counted
-    ])
+    add_events(
+        engine,
+        [
+            ("page_view", "a", START - timedelta(microseconds=1)),  # the day before: not counted
+            ("page_view", "a", START),  # first instant of the day
+            ("page_view", "a", START + timedelta(hours=3)),
+            ("page_view", "b", START + timedelta(hours=5)),
+            ("page_view", None, START + timedelta(hours=6)),  # anonymous: counted, not a user
+            ("search", "c", START + timedelta(days=1) - timedelta(microseconds=1)),  # last instant
+            ("search", "c", START + timedelta(days=1)),  # the next day: not counted
+        ],
+    )
     first = aggregate(engine, [DAY])
     assert [(d.day, d.events, d.event_types) for d in first.days] == [(DAY, 5, 2)]
     expected = {(DAY, "page_view"): (4, 2), (DAY, "search"): (1, 1)}
@@ -73,12 +78,15 @@ def test_backfill_matches_a_python_reference_and_dry_run_writes_nothing(engine: 
 
 def test_cleanup_aggregates_missing_days_before_deleting(engine: Engine) -> None:
     cutoff = datetime(2025, 6, 15, tzinfo=UTC)  # NOW - 365 days, rounded down to midnight
-    add_events(engine, [
-        ("view", "a", cutoff - timedelta(days=3)),
-        ("view", "b", cutoff - timedelta(seconds=1)),  # last second of the last old day
-        ("view", "c", cutoff),  # first instant of the first kept day
-        ("view", "d", cutoff + timedelta(hours=11)),  # newer than NOW - 365d exactly, same day
-    ])
+    add_events(
+        engine,
+        [
+            ("view", "a", cutoff - timedelta(days=3)),
+            ("view", "b", cutoff - timedelta(seconds=1)),  # last second of the last old day
+            ("view", "c", cutoff),  # first instant of the first kept day
+            ("view", "d", cutoff + timedelta(hours=11)),  # newer than NOW - 365d exactly, same day
+        ],
+    )
     before = figures(engine)
     assert before == {}
     result = cleanup_old_analytics(engine, now=NOW, batch_size=1)
@@ -87,7 +95,10 @@ def test_cleanup_aggregates_missing_days_before_deleting(engine: Engine) -> None
     assert result.purge is not None and result.purge.deleted == 2 and result.purge.batches == 2
     assert count(engine, AnalyticsEvent) == 2
     # The deleted days' figures exist: nothing was lost.
-    assert figures(engine) == {(date(2025, 6, 12), "view"): (1, 1), (date(2025, 6, 14), "view"): (1, 1)}
+    assert figures(engine) == {
+        (date(2025, 6, 12), "view"): (1, 1),
+        (date(2025, 6, 14), "view"): (1, 1),
+    }
     again = cleanup_old_analytics(engine, now=NOW)
     assert again.aggregated_first == [] and again.purge is not None and again.purge.deleted == 0
 
@@ -117,12 +128,24 @@ def test_aggregate_cli_date_options(engine: Engine, db_url: str) -> None:
     ok = invoke("aggregate-daily-analytics", "--date", "2026-06-14", env=env)
     assert ok.exit_code == 0, ok.stderr
     assert "2026-06-14: 1 events, 1 event types" in ok.stdout
-    backfill = invoke("aggregate-daily-analytics", "--since", "2026-06-10", "--until",
-                      "2026-06-14", "-o", "json", env=env)
+    backfill = invoke(
+        "aggregate-daily-analytics",
+        "--since",
+        "2026-06-10",
+        "--until",
+        "2026-06-14",
+        "-o",
+        "json",
+        env=env,
+    )
     assert backfill.exit_code == 0 and backfill.stdout.count('"day"') == 5
-    both = invoke("aggregate-daily-analytics", "--date", "2026-06-14", "--since", "2026-06-10", env=env)
+    both = invoke(
+        "aggregate-daily-analytics", "--date", "2026-06-14", "--since", "2026-06-10", env=env
+    )
     assert both.exit_code == 2 and "not both" in both.stderr
-    swapped = invoke("aggregate-daily-analytics", "--since", "2026-06-14", "--until", "2026-06-10", env=env)
+    swapped = invoke(
+        "aggregate-daily-analytics", "--since", "2026-06-14", "--until", "2026-06-10", env=env
+    )
     assert swapped.exit_code == 2 and "swap them" in swapped.stderr
     bad = invoke("aggregate-daily-analytics", "--date", "14/06/2026", env=env)
     assert bad.exit_code == 2 and "'14/06/2026' does not match the format '%Y-%m-%d'" in bad.stderr

@@ -37,14 +37,25 @@ def test_fix_missing_ttl_never_overrides_an_existing_ttl(redisdb: Any, redis_pro
     redisdb.set("cache:b", "x", ex=50)
     redisdb.set("other:c", "x")
 
-    dry = invoke("cleanup-redis-cache", "--fix-missing-ttl", "3600", "--dry-run",
-                 env={"REDIS_URL": url(redis_proc)})
+    dry = invoke(
+        "cleanup-redis-cache",
+        "--fix-missing-ttl",
+        "3600",
+        "--dry-run",
+        env={"REDIS_URL": url(redis_proc)},
+    )
     assert dry.exit_code == 0, dry.stderr
     assert "cache:*: 2 keys, 1 without TTL, would set TTL 3600s on 1" in dry.stdout
     assert redisdb.ttl("cache:a") == -1
 
-    fixed = invoke("cleanup-redis-cache", "--fix-missing-ttl", "3600", "-o", "json",
-                   env={"REDIS_URL": url(redis_proc)})
+    fixed = invoke(
+        "cleanup-redis-cache",
+        "--fix-missing-ttl",
+        "3600",
+        "-o",
+        "json",
+        env={"REDIS_URL": url(redis_proc)},
+    )
     assert fixed.exit_code == 0, fixed.stderr
     assert json.loads(fixed.stdout)["prefixes"][0]["ttl_set"] == 1
     assert 3590 < redisdb.ttl("cache:a") <= 3600
@@ -52,7 +63,9 @@ def test_fix_missing_ttl_never_overrides_an_existing_ttl(redisdb: Any, redis_pro
     assert redisdb.ttl("other:c") == -1  # not a cache prefix
 
 
-def test_max_keys_bounds_the_scan_and_no_keys_or_flush_is_used(redisdb: Any, redis_proc: Any) -> None:
+def test_max_keys_bounds_the_scan_and_no_keys_or_flush_is_used(
+    redisdb: Any, redis_proc: Any
+) -> None:
     redisdb.mset({f"cache:{i}": "x" for i in range(500)})
     redisdb.config_resetstat()
     result = invoke("cleanup-redis-cache", "--max-keys", "100", env={"REDIS_URL": url(redis_proc)})
@@ -65,8 +78,10 @@ def test_max_keys_bounds_the_scan_and_no_keys_or_flush_is_used(redisdb: Any, red
 
 
 def test_unreachable_redis_fails_with_a_clear_message_and_no_password() -> None:
-    result = invoke("cleanup-redis-cache", env={"REDIS_URL": "redis://:hunter2secret@127.0.0.1:1/0",
-                                                "CRONJOBS_TIMEOUT": "1"})
+    result = invoke(
+        "cleanup-redis-cache",
+        env={"REDIS_URL": "redis://:hunter2secret@127.0.0.1:1/0", "CRONJOBS_TIMEOUT": "1"},
+    )
     assert result.exit_code == 1
     assert "Error: cannot reach Redis at redis://:***@127.0.0.1:1/0" in result.stderr
     assert "hunter2secret" not in result.stderr + result.stdout

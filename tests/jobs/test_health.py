@@ -16,26 +16,34 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_all_dependencies_healthy(postgresql: Any, postgresql_proc: Any, redis_proc: Any,
-                                  tmp_path: Path) -> None:
+def test_all_dependencies_healthy(
+    postgresql: Any, postgresql_proc: Any, redis_proc: Any, tmp_path: Path
+) -> None:
     from qdrant_client import QdrantClient
 
     QdrantClient(path=str(tmp_path / "q")).close()
-    env = {"DATABASE_URL": pg_url(postgresql_proc, postgresql.info.dbname),
-           "REDIS_URL": f"redis://{redis_proc.host}:{redis_proc.port}/0",
-           "QDRANT_PATH": str(tmp_path / "q")}
+    env = {
+        "DATABASE_URL": pg_url(postgresql_proc, postgresql.info.dbname),
+        "REDIS_URL": f"redis://{redis_proc.host}:{redis_proc.port}/0",
+        "QDRANT_PATH": str(tmp_path / "q"),
+    }
     result = invoke("health-check", "-o", "json", env=env)
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["healthy"] is True
     assert [(c["name"], c["status"]) for c in report["checks"]] == [
-        ("database", "ok"), ("redis", "ok"), ("qdrant", "ok")]
+        ("database", "ok"),
+        ("redis", "ok"),
+        ("qdrant", "ok"),
+    ]
     assert all(c["latency_ms"] >= 0 for c in report["checks"])
 
 
 def test_database_down_fails_and_unconfigured_is_skipped() -> None:
-    env = {"DATABASE_URL": f"postgresql://app:s3cr3tpw@127.0.0.1:{closed_port()}/app",
-           "CRONJOBS_TIMEOUT": "1"}
+    env = {
+        "DATABASE_URL": f"postgresql://app:s3cr3tpw@127.0.0.1:{closed_port()}/app",
+        "CRONJOBS_TIMEOUT": "1",
+    }
     result = invoke("health-check", env=env)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()

@@ -21,15 +21,27 @@ def remaining_ids(engine: Engine, model: type) -> set[int]:
 
 
 def test_boundary_last_activity_and_null_updated_at(engine: Engine) -> None:
-    insert_sessions(engine, [
-        # id, created_at, updated_at
-        (1, CUTOFF - SECOND, None),  # old by creation, never updated: deleted
-        (2, CUTOFF, None),  # exactly at the cutoff: not older, kept
-        (3, CUTOFF + SECOND, None),  # newer: kept
-        (4, CUTOFF - timedelta(days=300), CUTOFF - SECOND),  # last active before cutoff: deleted
-        (5, CUTOFF - timedelta(days=300), CUTOFF + SECOND),  # created long ago, active since: kept
-        (6, CUTOFF - timedelta(days=300), CUTOFF),  # last activity exactly at cutoff: kept
-    ], messages_per_session=3)
+    insert_sessions(
+        engine,
+        [
+            # id, created_at, updated_at
+            (1, CUTOFF - SECOND, None),  # old by creation, never updated: deleted
+            (2, CUTOFF, None),  # exactly at the cutoff: not older, kept
+            (3, CUTOFF + SECOND, None),  # newer: kept
+            (
+                4,
+                CUTOFF - timedelta(days=300),
+                CUTOFF - SECOND,
+            ),  # last active before cutoff: deleted
+            (
+                5,
+                CUTOFF - timedelta(days=300),
+                CUTOFF + SECOND,
+            ),  # created long ago, active since: kept
+            (6, CUTOFF - timedelta(days=300), CUTOFF),  # last activity exactly at cutoff: kept
+        ],
+        messages_per_session=3,
+    )
     result = cleanup_old_sessions(engine, now=NOW)
     assert remaining_ids(engine, ChatSession) == {2, 3, 5, 6}
     assert remaining_ids(engine, PeptideInfoSession) == {2, 3, 5, 6}
@@ -63,13 +75,16 @@ def test_batches_idempotence_and_dry_run(engine: Engine) -> None:
 def test_cli_runs_the_job_and_reports_json(engine: Engine, db_url: str) -> None:
     now = datetime.now(UTC)
     insert_sessions(engine, [(1, now - timedelta(days=400), None), (2, now, None)])
-    result = invoke("cleanup-old-sessions", "--batch-size", "1", "-o", "json",
-                    env={"DATABASE_URL": db_url})
+    result = invoke(
+        "cleanup-old-sessions", "--batch-size", "1", "-o", "json", env={"DATABASE_URL": db_url}
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["exit_code"] == 0 and data["interrupted"] is False
     assert [(t["table"], t["deleted"]) for t in data["tables"]] == [
-        ("chat_sessions", 1), ("peptide_info_sessions", 1)]
+        ("chat_sessions", 1),
+        ("peptide_info_sessions", 1),
+    ]
     assert remaining_ids(engine, ChatSession) == {2}
     # Every log line is JSON on stderr with the job and run id.
     lines = [json.loads(line) for line in result.stderr.splitlines()]

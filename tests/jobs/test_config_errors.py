@@ -1,0 +1,91 @@
+"""Bad input gets a clear error, a documented exit code, and touches nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.errors import ConfigError
+from jobs.settings import Settings
+from tests.jobs.helpers import invoke
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "DATABASE_URL is not set"),
+        ({"DATABASE_URL": "mysql://u:p@h/db"}, "DATABASE_URL has an unsupported scheme 'mysql'"),
+        ({"DATABASE_URL": "postgresql://u:pw@host:notaport/db"}, "DATABASE_URL is malformed"),
+        ({"DATABASE_URL": "postgresql://u:pw@/db"}, "DATABASE_URL has no host"),
+        ({"DATABASE_URL": "postgresql://u:pw@host:5432"}, "DATABASE_URL names no database"),
+        ({"DATABASE_URL": "sqlite://relative.db"}, "needs three slashes and a path"),
+        (
+            {"DATABASE_URL": "sqlite:////tmp/x.db", "CRONJOBS_TIMEOUT": "soon"},
+            "Invalid value for '--timeout'",
+        ),
+    ],
+)
+def test_bad_database_settings_exit_2_naming_the_variable(
+    env: dict[str, str], message: str
+) -> None:
+    result = invoke("cleanup-old-sessions", env=env)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert "pw@" not in result.stderr
+
+
+def test_password_never_shown_in_a_malformed_url_message() -> None:
+    result = invoke("cleanup-old-sessions", env={"DATABASE_URL": "oracle://admin:Tr0ub4dor@db/x"})
+    assert result.exit_code == 2
+    assert "oracle://admin:***@db/x" in result.stderr
+    assert "Tr0ub4dor" not in result.stderr
+
+
+def test_database_down_exit_1_says_what_to_do_and_hides_the_password() -> None:
+    result = invoke(
+        "cleanup-old-sessions",
+        env={
+            "DATABASE_URL": "postgresql://app:Sup3rSecret@127.0.0.1:1/app",
+            "CRONJOBS_TIMEOUT": "1",
+        },
+    )
+    assert result.exit_code == 1
+    assert (
+        "Error: cannot use the database at postgresql+psycopg://app:***@127.0.0.1:1/app"
+        in result.stderr
+    )
+    assert "Check DATABASE_URL and that the server is up" in result.stderr
+    assert "Sup3rSecret" not in result.stderr + result.stdout
+
+
+def test_wrong_flag_is_a_usage_error() -> None:
+    result = invoke("cleanup-old-sessions", "--batch-sise", "10")
+    assert result.exit_code == 2
+    assert "No such option '--batch-sise'. Did you mean '--batch-size'?" in result.stderr
+    zero = invoke("cleanup-old-sessions", "--batch-size", "0")
+    assert zero.exit_code == 2 and "0 is not in the range 1<=x<=100000" in zero.stderr
+
+
+def test_unknown_job_is_a_usage_error() -> None:
+    result = invoke("cleanup-everything")
+    assert result.exit_code == 2 and "No such command 'cleanup-everything'" in result.stderr
+
+
+def test_settings_from_env_validates_and_normalises() -> None:
+    s = Settings.from_env(
+        {
+            "DATABASE_URL": "postgres://u:p@db:5432/app",
+            "REDIS_URL": "",
+            "CRONJOBS_CACHE_PREFIXES": "cache:, pages: ,",
+            "QDRANT_API_KEY": "k3y",
+        }
+    )
+    assert s.database_url == "postgresql+psycopg://u:p@db:5432/app"
+    assert s.redis_url is None and s.cache_prefixes == ("cache:", "pages:")
+    assert s.secrets() == {"p", "k3y"}
+    assert "k3y" not in repr(s)
+    with pytest.raises(ConfigError, match="REDIS_URL must start with redis://"):
+        Settings.from_env({"REDIS_URL": "http://cache:6379"})
+    with pytest.raises(ConfigError, match="both QDRANT_URL and QDRANT_PATH are set"):
+        Settings.from_env({"QDRANT_URL": "http://q:6333", "QDRANT_PATH": "/data"})
+    with pytest.raises(ConfigError, match="CRONJOBS_TIMEOUT must be a number"):
+        Settings.from_env({"CRONJOBS_TIMEOUT": "fast"})

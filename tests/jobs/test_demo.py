@@ -1,0 +1,64 @@
+"""`cronjobs demo`: the README's first command, on the embedded default."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+
+from jobs.models import AnalyticsEvent, ChatSession, DailyAnalytics
+from tests.jobs.helpers import cronjobs
+
+
+def test_demo_runs_every_job_and_reports(tmp_path: Path) -> None:
+    result = cronjobs(
+        "demo",
+        "--dir",
+        str(tmp_path / "demo"),
+        "--sessions",
+        "300",
+        "--events",
+        "4000",
+        "-o",
+        "json",
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    steps = {s["command"]: s for s in outcome["steps"]}
+    assert list(steps) == [
+        "seed",
+        "aggregate-daily-analytics",
+        "cleanup-old-sessions",
+        "cleanup-old-analytics",
+        "cleanup-redis-cache",
+        "health-check",
+    ]
+    assert steps["cleanup-redis-cache"]["status"] == "skipped"
+    assert all(s["status"] == "ok" for c, s in steps.items() if c != "cleanup-redis-cache")
+    assert "qdrant    ok" in "\n".join(steps["health-check"]["lines"])
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'demo' / 'demo.db'}")
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ChatSession)) > 0
+        assert conn.scalar(select(func.count()).select_from(DailyAnalytics)) > 0
+        oldest = conn.scalar(select(func.min(AnalyticsEvent.occurred_at)))
+        newest = conn.scalar(select(func.max(AnalyticsEvent.occurred_at)))
+    assert (newest - oldest).days <= 366, "events older than a year were deleted"
+    engine.dispose()
+
+
+def test_demo_text_output_names_each_job(tmp_path: Path) -> None:
+    result = cronjobs(
+        "demo", "--dir", str(tmp_path), "--sessions", "50", "--events", "500", timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    for command in (
+        "aggregate-daily-analytics",
+        "cleanup-old-sessions",
+        "cleanup-old-analytics",
+        "cleanup-redis-cache: skipped",
+        "health-check: ok",
+    ):
+        assert f"== {command}" in result.stdout

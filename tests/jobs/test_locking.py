@@ -1,0 +1,55 @@
+"""Two runs of the same job at once never both work: the second reports it skipped (exit 3)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from jobs.database import lock_key
+from jobs.models import Base
+from tests.jobs.helpers import invoke, pg_url
+
+
+def test_postgres_advisory_lock_makes_the_second_run_skip(
+    postgresql: Any, postgresql_proc: Any
+) -> None:
+    from jobs.database import connect
+
+    url = pg_url(postgresql_proc, postgresql.info.dbname)
+    engine = connect(url.replace("postgresql://", "postgresql+psycopg://"))
+    Base.metadata.create_all(engine)
+    with engine.connect() as other_run:
+        other_run.execute(
+            text("SELECT pg_advisory_lock(:k)"), {"k": lock_key("cleanup_old_sessions")}
+        )
+        result = invoke("cleanup-old-sessions", env={"DATABASE_URL": url})
+        assert result.exit_code == 3
+        assert "another run of cleanup_old_sessions is in progress" in result.stderr
+        # A different job is not blocked by it.
+        other = invoke("cleanup-old-analytics", env={"DATABASE_URL": url})
+        assert other.exit_code == 0, other.stderr
+        other_run.execute(text("SELECT pg_advisory_unlock_all()"))
+    again = invoke("cleanup-old-sessions", env={"DATABASE_URL": url})
+    assert again.exit_code == 0, again.stderr
+    engine.dispose()
+
+
+def test_sqlite_file_lock_makes_the_second_run_skip(tmp_path: Path) -> None:
+    from jobs.database import connect
+
+    db = tmp_path / "app.db"
+    Base.metadata.create_all(connect(f"sqlite:///{db}"))
+    fd = os.open(f"{db}.cleanup_old_sessions.lock", os.O_CREAT | os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        result = invoke("cleanup-old-sessions", env={"DATABASE_URL": f"sqlite:///{db}"})
+        assert result.exit_code == 3
+        assert "is locked); skipped" in result.stderr
+        dry = invoke("cleanup-old-sessions", "--dry-run", env={"DATABASE_URL": f"sqlite:///{db}"})
+        assert dry.exit_code == 0, "a dry run reads only and needs no lock"
+    finally:
+        os.close(fd)
