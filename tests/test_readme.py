@@ -1,0 +1,87 @@
+"""The README stays true: the commands it shows run, and its output and tables match."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobs import catalogue
+from jobs.exitcodes import ExitCode
+from jobs.settings import ENV
+
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text()
+
+
+def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_", "REDIS_", "QDRANT_", "CRONJOBS_", "KUBECONFIG"))}
+    env["COLUMNS"] = "100"
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, check=False, timeout=120)
+
+
+def console_blocks() -> dict[str, str]:
+    """`$ command` -> the output printed under it, for every ```console block."""
+    found = {}
+    for block in re.findall(r"```console\n(.*?)```", README, re.S):
+        lines = block.splitlines()
+        if len(lines) > 1 and lines[0].startswith("$ ") and not lines[1].startswith("$ "):
+            found[lines[0][2:]] = "\n".join(lines[1:]) + "\n"
+    return found
+
+
+def table_rows(heading: str) -> list[list[str]]:
+    section = README.split(heading, 1)[1]
+    rows = re.findall(r"^\|(.+)\|$", section.split("\n## ", 1)[0], re.M)
+    return [[c.strip().strip("`") for c in row.split("|")] for row in rows[2:]]
+
+
+@pytest.mark.parametrize(
+    ("shown", "module_args"),
+    [("cronjobs --help", ("jobs", "--help")), ("cronjobs list", ("jobs", "list")),
+     ("cronctl --help", ("jobs.cronctl", "--help"))],
+)
+def test_documented_output_matches(shown: str, module_args: tuple[str, ...]) -> None:
+    blocks = console_blocks()
+    assert shown in blocks, f"the README shows no output for `{shown}`"
+    result = run(*module_args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == blocks[shown]
+
+
+def test_quick_start_demo_runs_and_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    assert "$ make demo" in README and "$ make test" in README
+    assert "cronjobs demo" in (REPO / "Makefile").read_text()
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+    shown = re.search(r"```text\n(== seed.*?)```", README, re.S)
+    assert shown is not None
+    result = run("jobs", "demo", "--dir", str(tmp_path), "--sessions", "300", "--events", "3000")
+    assert result.returncode == 0, result.stderr
+
+    def shape(text: str) -> list[str]:  # the lines, with the numbers that vary blanked out
+        return [re.sub(r"[\d.:T+-]+", "#", line) for line in text.strip().splitlines()]
+
+    assert shape(result.stdout)[: len(shape(shown.group(1)))] == shape(shown.group(1))
+
+
+def test_jobs_table_is_the_catalogue() -> None:
+    rows = table_rows("## The jobs")
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (j.command, j.id, j.schedule) for j in catalogue.JOBS]
+
+
+def test_exit_code_table_is_the_enum() -> None:
+    rows = table_rows("## Exit codes")
+    assert [int(r[0]) for r in rows] == [int(c) for c in ExitCode]
+
+
+def test_configuration_table_names_every_variable() -> None:
+    documented = {r[0] for r in table_rows("## Configuration")}
+    assert set(ENV.values()) <= documented
+    assert {"CRONJOBS_BATCH_SIZE", "CRONJOBS_LOG_FORMAT", "CRONJOBS_LOG_LEVEL"} <= documented
