@@ -79,8 +79,10 @@ def undocumented(values: dict[str, Any], docs: dict[str, str]) -> list[str]:
     def covered(path: str, value: Any) -> bool:
         if path in docs:
             return True
-        return isinstance(value, dict) and bool(value) and all(
-            covered(f"{path}.{k}", v) for k, v in value.items()
+        return (
+            isinstance(value, dict)
+            and bool(value)
+            and all(covered(f"{path}.{k}", v) for k, v in value.items())
         )
 
     missing = []
@@ -90,7 +92,11 @@ def undocumented(values: dict[str, Any], docs: dict[str, str]) -> list[str]:
         parent_documented_alone = parent in docs and not any(
             p.startswith(parent + ".") for p in docs
         )
-        if not parent_documented_alone and not covered(path, value) and not _under_doc_only(path, docs):
+        if (
+            not parent_documented_alone
+            and not covered(path, value)
+            and not _under_doc_only(path, docs)
+        ):
             missing.append(path)
     # Report the keys themselves, not the maps that contain them.
     missing = [p for p in missing if not any(m.startswith(p + ".") for m in missing)]
@@ -108,7 +114,13 @@ def _under_doc_only(path: str, docs: dict[str, str]) -> bool:
 
 
 def _type(value: Any) -> str:
-    for kind, name in ((bool, "bool"), (int, "int"), (str, "string"), (list, "list"), (dict, "object")):
+    for kind, name in (
+        (bool, "bool"),
+        (int, "int"),
+        (str, "string"),
+        (list, "list"),
+        (dict, "object"),
+    ):
         if isinstance(value, kind):
             return name
     return "null"
@@ -145,7 +157,10 @@ def main(argv: list[str]) -> int:
     new = render_readme(readme, values_text)
     if "--check" in argv:
         if new != readme:
-            print("charts/cronjobs/README.md is stale: run python charts/values_table.py", file=sys.stderr)
+            print(
+                "charts/cronjobs/README.md is stale: run python charts/values_table.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     readme_path.write_text(new)

@@ -36,5 +36,3 @@ def cronjobs_by_component(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any
 
 
 Render = Callable[..., list[dict[str, Any]]]
-
-

@@ -16,7 +16,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chart_helpers import CHART, CI_VALUES, NAMESPACE, RELEASE, Render, parse_docs, run_helm  # noqa: E402
+from chart_helpers import CHART, CI_VALUES, NAMESPACE, RELEASE, Render, parse_docs, run_helm
+
 
 @pytest.fixture(scope="session")
 def render(helm_bin: Path) -> Render:

@@ -12,77 +12,182 @@ import pytest
 SET = "--set"
 BAD = [
     # (id, helm args, substrings of the message)
-    ("cron-4-fields", [SET, "jobs.health-check.schedule=*/30 * * *"],
-     ['jobs.health-check.schedule: "*/30 * * *" has 4 fields; a cron schedule has 5']),
-    ("cron-minute-range", [SET, "jobs.health-check.schedule=61 * * * *"],
-     ['the minute field "61" is out of range: minute is 0-59']),
-    ("cron-hour-range", [SET, "jobs.cleanup-old-sessions.schedule=0 24 * * *"],
-     ["jobs.cleanup-old-sessions.schedule", 'hour field "24" is out of range: hour is 0-23']),
-    ("cron-dom-zero", [SET, "jobs.health-check.schedule=0 0 0 * *"],
-     ["day-of-month is 1-31"]),
-    ("cron-dow-7", [SET, "jobs.health-check.schedule=0 0 * * 7"],
-     ["day-of-week is 0-6 (0 = Sunday) or SUN-SAT"]),
-    ("cron-month-name", [SET, "jobs.health-check.schedule=0 0 * FOO *"],
-     ['"FOO" is not a number or a name; month is 1-12 or JAN-DEC']),
-    ("cron-reversed-range", [SET, "jobs.health-check.schedule=0 5-2 * * *"],
-     ["has a range whose start is after its end"]),
-    ("cron-step-zero", [SET, "jobs.health-check.schedule=*/0 * * * *"],
-     ["has a step of 0; a step must be at least 1"]),
-    ("cron-syntax", [SET, "jobs.health-check.schedule=0 0 * * mon;tue"],
-     ["is not valid cron syntax"]),
-    ("cron-question-mark-in-hour", [SET, "jobs.health-check.schedule=0 ? * * *"],
-     ["allowed only in the day-of-month and day-of-week fields"]),
-    ("cron-every-macro", [SET, "jobs.health-check.schedule=@every 5m"],
-     ['"@every 5m" is not a cron macro Kubernetes accepts', "set `every`"]),
-    ("cron-tz-prefix", [SET, "jobs.health-check.schedule=CRON_TZ=Europe/Paris 0 0 * * *"],
-     ["set jobs.health-check.timeZone instead"]),
-    ("no-schedule", [SET, "jobs.health-check.schedule=null"],
-     ["jobs.health-check has neither `schedule` nor `every`"]),
-    ("every-7m", [SET, "jobs.health-check.every=7m"],
-     ['jobs.health-check.every: "7m" cannot be expressed evenly as a cron schedule',
-      "minutes that divide 60"]),
-    ("every-5h", [SET, "jobs.health-check.every=5h"],
-     ['"5h" cannot be expressed evenly', "hours that divide 24"]),
+    (
+        "cron-4-fields",
+        [SET, "jobs.health-check.schedule=*/30 * * *"],
+        ['jobs.health-check.schedule: "*/30 * * *" has 4 fields; a cron schedule has 5'],
+    ),
+    (
+        "cron-minute-range",
+        [SET, "jobs.health-check.schedule=61 * * * *"],
+        ['the minute field "61" is out of range: minute is 0-59'],
+    ),
+    (
+        "cron-hour-range",
+        [SET, "jobs.cleanup-old-sessions.schedule=0 24 * * *"],
+        ["jobs.cleanup-old-sessions.schedule", 'hour field "24" is out of range: hour is 0-23'],
+    ),
+    ("cron-dom-zero", [SET, "jobs.health-check.schedule=0 0 0 * *"], ["day-of-month is 1-31"]),
+    (
+        "cron-dow-7",
+        [SET, "jobs.health-check.schedule=0 0 * * 7"],
+        ["day-of-week is 0-6 (0 = Sunday) or SUN-SAT"],
+    ),
+    (
+        "cron-month-name",
+        [SET, "jobs.health-check.schedule=0 0 * FOO *"],
+        ['"FOO" is not a number or a name; month is 1-12 or JAN-DEC'],
+    ),
+    (
+        "cron-reversed-range",
+        [SET, "jobs.health-check.schedule=0 5-2 * * *"],
+        ["has a range whose start is after its end"],
+    ),
+    (
+        "cron-step-zero",
+        [SET, "jobs.health-check.schedule=*/0 * * * *"],
+        ["has a step of 0; a step must be at least 1"],
+    ),
+    (
+        "cron-syntax",
+        [SET, "jobs.health-check.schedule=0 0 * * mon;tue"],
+        ["is not valid cron syntax"],
+    ),
+    (
+        "cron-question-mark-in-hour",
+        [SET, "jobs.health-check.schedule=0 ? * * *"],
+        ["allowed only in the day-of-month and day-of-week fields"],
+    ),
+    (
+        "cron-every-macro",
+        [SET, "jobs.health-check.schedule=@every 5m"],
+        ['"@every 5m" is not a cron macro Kubernetes accepts', "set `every`"],
+    ),
+    (
+        "cron-tz-prefix",
+        [SET, "jobs.health-check.schedule=CRON_TZ=Europe/Paris 0 0 * * *"],
+        ["set jobs.health-check.timeZone instead"],
+    ),
+    (
+        "no-schedule",
+        [SET, "jobs.health-check.schedule=null"],
+        ["jobs.health-check has neither `schedule` nor `every`"],
+    ),
+    (
+        "every-7m",
+        [SET, "jobs.health-check.every=7m"],
+        [
+            'jobs.health-check.every: "7m" cannot be expressed evenly as a cron schedule',
+            "minutes that divide 60",
+        ],
+    ),
+    (
+        "every-5h",
+        [SET, "jobs.health-check.every=5h"],
+        ['"5h" cannot be expressed evenly', "hours that divide 24"],
+    ),
     ("every-90m", [SET, "jobs.health-check.every=90m"], ['"90m" cannot be expressed evenly']),
     ("every-3d", [SET, "jobs.health-check.every=3d"], ['"3d" cannot be expressed evenly']),
-    ("every-no-unit", [SET, "jobs.health-check.every=15 minutes"],
-     ["/jobs/health-check/every", "does not match pattern"]),
-    ("unknown-key-in-job", [SET, "jobs.health-check.scheduel=0 0 * * *"],
-     ["/jobs/health-check", "additional properties 'scheduel' not allowed"]),
-    ("unknown-top-level-key", [SET, "jbos.health-check.suspend=true"],
-     ["additional properties 'jbos' not allowed"]),
-    ("unknown-job-key", [SET, "jobs.nightly-cleanup.schedule=@daily"],
-     ['jobs.nightly-cleanup: "nightly-cleanup" is not a cronjobs subcommand',
-      "needs `subcommand:`", "health-check"]),
-    ("unknown-subcommand", [SET, "jobs.nightly.subcommand=vacuum", SET, "jobs.nightly.schedule=@daily"],
-     ["/jobs/nightly/subcommand", "value must be one of"]),
-    ("job-name-not-dns", [SET, "jobs.Health_Check.schedule=@daily"],
-     ['job key "Health_Check" is not a valid name', "lower-case letters, digits and '-'",
-      '(e.g. "health-check")']),
-    ("concurrency-policy", [SET, "jobs.health-check.concurrencyPolicy=Sometimes"],
-     ["/jobs/health-check/concurrencyPolicy", "value must be one of 'Forbid', 'Allow', 'Replace'"]),
-    ("default-concurrency-policy", [SET, "jobDefaults.concurrencyPolicy=forbid"],
-     ["/jobDefaults/concurrencyPolicy", "value must be one of"]),
-    ("negative-starting-deadline", [SET, "jobs.health-check.startingDeadlineSeconds=-1"],
-     ["/jobs/health-check/startingDeadlineSeconds", "minimum: got -1, want 0"]),
-    ("zero-active-deadline", [SET, "jobDefaults.activeDeadlineSeconds=0"],
-     ["/jobDefaults/activeDeadlineSeconds", "minimum: got 0, want 1"]),
-    ("negative-ttl", [SET, "jobs.health-check.ttlSecondsAfterFinished=-5"],
-     ["/jobs/health-check/ttlSecondsAfterFinished", "minimum"]),
-    ("time-zone-not-iana", [SET, "jobs.health-check.timeZone=Mars/Olympus_Mons"],
-     ["/jobs/health-check/timeZone", "'Mars/Olympus_Mons' does not match pattern"]),
-    ("time-zone-abbreviation", [SET, "jobDefaults.timeZone=CEST"],
-     ["/jobDefaults/timeZone", "does not match pattern"]),
+    (
+        "every-no-unit",
+        [SET, "jobs.health-check.every=15 minutes"],
+        ["/jobs/health-check/every", "does not match pattern"],
+    ),
+    (
+        "unknown-key-in-job",
+        [SET, "jobs.health-check.scheduel=0 0 * * *"],
+        ["/jobs/health-check", "additional properties 'scheduel' not allowed"],
+    ),
+    (
+        "unknown-top-level-key",
+        [SET, "jbos.health-check.suspend=true"],
+        ["additional properties 'jbos' not allowed"],
+    ),
+    (
+        "unknown-job-key",
+        [SET, "jobs.nightly-cleanup.schedule=@daily"],
+        [
+            'jobs.nightly-cleanup: "nightly-cleanup" is not a cronjobs subcommand',
+            "needs `subcommand:`",
+            "health-check",
+        ],
+    ),
+    (
+        "unknown-subcommand",
+        [SET, "jobs.nightly.subcommand=vacuum", SET, "jobs.nightly.schedule=@daily"],
+        ["/jobs/nightly/subcommand", "value must be one of"],
+    ),
+    (
+        "job-name-not-dns",
+        [SET, "jobs.Health_Check.schedule=@daily"],
+        [
+            'job key "Health_Check" is not a valid name',
+            "lower-case letters, digits and '-'",
+            '(e.g. "health-check")',
+        ],
+    ),
+    (
+        "concurrency-policy",
+        [SET, "jobs.health-check.concurrencyPolicy=Sometimes"],
+        [
+            "/jobs/health-check/concurrencyPolicy",
+            "value must be one of 'Forbid', 'Allow', 'Replace'",
+        ],
+    ),
+    (
+        "default-concurrency-policy",
+        [SET, "jobDefaults.concurrencyPolicy=forbid"],
+        ["/jobDefaults/concurrencyPolicy", "value must be one of"],
+    ),
+    (
+        "negative-starting-deadline",
+        [SET, "jobs.health-check.startingDeadlineSeconds=-1"],
+        ["/jobs/health-check/startingDeadlineSeconds", "minimum: got -1, want 0"],
+    ),
+    (
+        "zero-active-deadline",
+        [SET, "jobDefaults.activeDeadlineSeconds=0"],
+        ["/jobDefaults/activeDeadlineSeconds", "minimum: got 0, want 1"],
+    ),
+    (
+        "negative-ttl",
+        [SET, "jobs.health-check.ttlSecondsAfterFinished=-5"],
+        ["/jobs/health-check/ttlSecondsAfterFinished", "minimum"],
+    ),
+    (
+        "time-zone-not-iana",
+        [SET, "jobs.health-check.timeZone=Mars/Olympus_Mons"],
+        ["/jobs/health-check/timeZone", "'Mars/Olympus_Mons' does not match pattern"],
+    ),
+    (
+        "time-zone-abbreviation",
+        [SET, "jobDefaults.timeZone=CEST"],
+        ["/jobDefaults/timeZone", "does not match pattern"],
+    ),
     ("time-zone-local", [SET, "jobDefaults.timeZone=Local"], ["/jobDefaults/timeZone"]),
-    ("existing-secret-without-name", [SET, "connection.mode=existingSecret"],
-     ['connection.mode is "existingSecret" but connection.existingSecret is empty',
-      "set it to the name of the Secret"]),
-    ("connection-mode", [SET, "connection.mode=vault"],
-     ["/connection/mode", "value must be one of 'existingSecret', 'chartSecret'"]),
-    ("alert-window", [SET, "jobs.health-check.alerts.noSuccessWindow=1.5h"],
-     ["/jobs/health-check/alerts/noSuccessWindow", "does not match pattern"]),
-    ("args-not-strings", [SET, "jobs.health-check.args[0]=--timeout", SET, "jobs.health-check.args[1]=5"],
-     ["/jobs/health-check/args/1", "got number, want string"]),
+    (
+        "existing-secret-without-name",
+        [SET, "connection.mode=existingSecret"],
+        [
+            'connection.mode is "existingSecret" but connection.existingSecret is empty',
+            "set it to the name of the Secret",
+        ],
+    ),
+    (
+        "connection-mode",
+        [SET, "connection.mode=vault"],
+        ["/connection/mode", "value must be one of 'existingSecret', 'chartSecret'"],
+    ),
+    (
+        "alert-window",
+        [SET, "jobs.health-check.alerts.noSuccessWindow=1.5h"],
+        ["/jobs/health-check/alerts/noSuccessWindow", "does not match pattern"],
+    ),
+    (
+        "args-not-strings",
+        [SET, "jobs.health-check.args[0]=--timeout", SET, "jobs.health-check.args[1]=5"],
+        ["/jobs/health-check/args/1", "got number, want string"],
+    ),
 ]
 
 
@@ -116,19 +221,38 @@ def test_long_release_name_fits_with_fullname_override(render: Callable[..., lis
 
 @pytest.mark.parametrize(
     "schedule",
-    ["0 0 ? * MON-FRI", "0 0 1,15 JAN-jun/2 *", "5/10 * * * *", "0 9-17/2 * * 1-5", "@weekly",
-     "@midnight", "0  2  *  *  *"],
+    [
+        "0 0 ? * MON-FRI",
+        "0 0 1,15 JAN-jun/2 *",
+        "5/10 * * * *",
+        "0 9-17/2 * * 1-5",
+        "@weekly",
+        "@midnight",
+        "0  2  *  *  *",
+    ],
 )
 def test_valid_cron_forms_are_accepted(render: Callable[..., list], schedule: str) -> None:
-    docs = render(SET, f"jobs.health-check.schedule={schedule}".replace(",", "\\,"),
-                  "--show-only", "templates/cronjob.yaml")
+    docs = render(
+        SET,
+        f"jobs.health-check.schedule={schedule}".replace(",", "\\,"),
+        "--show-only",
+        "templates/cronjob.yaml",
+    )
     (cj,) = [d for d in docs if d["metadata"]["name"] == "cronjobs-health-check"]
     assert cj["spec"]["schedule"] == schedule.strip()
 
 
 @pytest.mark.parametrize(
-    "zone", ["UTC", "Etc/UTC", "Etc/GMT+5", "Europe/Paris", "America/Argentina/Buenos_Aires",
-             "America/Port-au-Prince", "Antarctica/DumontDUrville"],
+    "zone",
+    [
+        "UTC",
+        "Etc/UTC",
+        "Etc/GMT+5",
+        "Europe/Paris",
+        "America/Argentina/Buenos_Aires",
+        "America/Port-au-Prince",
+        "Antarctica/DumontDUrville",
+    ],
 )
 def test_iana_time_zones_are_accepted(render: Callable[..., list], zone: str) -> None:
     docs = render(SET, f"jobDefaults.timeZone={zone}", "--show-only", "templates/cronjob.yaml")

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,17 +28,25 @@ from jobs.catalogue import JOBS
 def test_default_jobs_are_the_catalogue_with_its_schedules(
     default_docs: list[dict[str, Any]],
 ) -> None:
-    rendered = {key: cj["spec"]["schedule"] for key, cj in cronjobs_by_component(default_docs).items()}
+    rendered = {
+        key: cj["spec"]["schedule"] for key, cj in cronjobs_by_component(default_docs).items()
+    }
     assert rendered == {job.command: job.schedule for job in JOBS}
 
 
 def test_default_jobs_agree_with_cronjobs_list_json(default_docs: list[dict[str, Any]]) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "jobs", "list", "-o", "json"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
     )
     listed = {entry["command"]: entry["schedule"] for entry in json.loads(proc.stdout)}
-    rendered = {key: cj["spec"]["schedule"] for key, cj in cronjobs_by_component(default_docs).items()}
+    rendered = {
+        key: cj["spec"]["schedule"] for key, cj in cronjobs_by_component(default_docs).items()
+    }
     assert rendered == listed
 
 
@@ -104,7 +113,9 @@ def test_log_format_env_is_a_choice_of_the_cli(default_docs: list[dict[str, Any]
         assert value in option.type.choices  # type: ignore[attr-defined]
 
 
-def test_secret_env_vars_are_the_ones_the_entrypoint_reads(default_docs: list[dict[str, Any]]) -> None:
+def test_secret_env_vars_are_the_ones_the_entrypoint_reads(
+    default_docs: list[dict[str, Any]],
+) -> None:
     from jobs.settings import ENV
 
     for cj in by_kind(default_docs, "CronJob"):
@@ -123,7 +134,7 @@ def test_active_deadline_is_shorter_than_each_jobs_interval(
         for cj in by_kind(docs, "CronJob"):
             it = croniter(cj["spec"]["schedule"], start)
             times = [it.get_next(datetime) for _ in range(50)]
-            shortest = min((b - a).total_seconds() for a, b in zip(times, times[1:], strict=False))
+            shortest = min((b - a).total_seconds() for a, b in pairwise(times))
             deadline = cj["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
             assert deadline < shortest, f"{name}: {cj['metadata']['name']}"
 

@@ -44,7 +44,9 @@ def test_rendered_manifests_are_up_to_date(helm_bin: Path, tmp_path: Path) -> No
     out = tmp_path / "cronjobs.yaml"
     subprocess.run(
         ["sh", str(K8S / "render.sh"), str(out)],
-        check=True, timeout=60, env={**os.environ, "HELM": str(helm_bin)},
+        check=True,
+        timeout=60,
+        env={**os.environ, "HELM": str(helm_bin)},
     )
     assert out.read_text() == (K8S / "cronjobs.yaml").read_text(), (
         "k8s/cronjobs.yaml is stale: run `sh k8s/render.sh` and commit the result"
@@ -65,7 +67,10 @@ def test_plain_manifests_carry_no_secret() -> None:
 
 def test_kustomize_builds_the_release_into_its_namespace(k8s_docs: list[dict[str, Any]]) -> None:
     assert Counter(d["kind"] for d in k8s_docs) == {
-        "Namespace": 1, "ServiceAccount": 1, "Role": 1, "CronJob": 5,
+        "Namespace": 1,
+        "ServiceAccount": 1,
+        "Role": 1,
+        "CronJob": 5,
     }
     (namespace,) = by_kind(k8s_docs, "Namespace")
     assert namespace["metadata"]["name"] == "cronjobs"
@@ -92,7 +97,9 @@ def test_image_and_namespace_can_be_patched(kubectl_bin: Path, tmp_path: Path) -
     overlay = {
         "resources": [os.path.relpath(K8S, tmp_path)],
         "namespace": "maintenance",
-        "images": [{"name": "cronjobs", "newName": "registry.example.com/cronjobs", "newTag": "1.2.3"}],
+        "images": [
+            {"name": "cronjobs", "newName": "registry.example.com/cronjobs", "newTag": "1.2.3"}
+        ],
     }
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
     docs = kustomize(kubectl_bin, tmp_path)

@@ -45,8 +45,15 @@ def test_notes_warn_about_empty_connection_settings(default_notes: str) -> None:
 
 def test_notes_show_suspended_and_every_jobs(helm_bin: Path) -> None:
     text = notes(
-        helm_bin, "--set", "jobs.health-check.suspend=true", "--set", "jobs.cleanup-redis-cache.every=2h",
-        "--set", "connection.mode=existingSecret", "--set", "connection.existingSecret=conn",
+        helm_bin,
+        "--set",
+        "jobs.health-check.suspend=true",
+        "--set",
+        "jobs.cleanup-redis-cache.every=2h",
+        "--set",
+        "connection.mode=existingSecret",
+        "--set",
+        "connection.existingSecret=conn",
     )
     assert "* cronjobs-health-check: cronjobs health-check  [SUSPENDED]" in text
     assert "* cronjobs-cleanup-old-sessions: cronjobs cleanup-old-sessions\n" in text

@@ -35,14 +35,22 @@ def test_every_value_is_documented(values_table: ModuleType) -> None:
     docs = values_table.parse_docs(text)
     assert values_table.undocumented(yaml.safe_load(text), docs) == []
     readme = (CHART / "README.md").read_text()
-    for path in ("jobs.health-check.schedule", "jobDefaults.timeZone", "controller.rbac.allowRemove",
-                 "connection.existingSecret", "metrics.prometheusRule.enabled", "networkPolicy.enabled"):
+    for path in (
+        "jobs.health-check.schedule",
+        "jobDefaults.timeZone",
+        "controller.rbac.allowRemove",
+        "connection.existingSecret",
+        "metrics.prometheusRule.enabled",
+        "networkPolicy.enabled",
+    ):
         assert f"| `{path}` |" in readme
 
 
 def test_an_undocumented_key_is_caught(values_table: ModuleType) -> None:
-    text = (CHART / "values.yaml").read_text().replace(
-        "  # -- Image tag; defaults to the chart's appVersion.\n", ""
+    text = (
+        (CHART / "values.yaml")
+        .read_text()
+        .replace("  # -- Image tag; defaults to the chart's appVersion.\n", "")
     )
     docs = values_table.parse_docs(text)
     assert values_table.undocumented(yaml.safe_load(text), docs) == ["image.tag"]
@@ -50,5 +58,7 @@ def test_an_undocumented_key_is_caught(values_table: ModuleType) -> None:
 
 def test_table_shows_defaults_and_descriptions(values_table: ModuleType) -> None:
     readme = (CHART / "README.md").read_text()
-    assert '| `jobDefaults.concurrencyPolicy` | string | `"Forbid"` | What to do when a run' in readme
-    assert '| `jobs.health-check.activeDeadlineSeconds` | int | `600` |' in readme
+    assert (
+        '| `jobDefaults.concurrencyPolicy` | string | `"Forbid"` | What to do when a run' in readme
+    )
+    assert "| `jobs.health-check.activeDeadlineSeconds` | int | `600` |" in readme

@@ -160,7 +160,10 @@ def test_default_cronjobs_have_safe_settings(default_docs: list[dict[str, Any]])
                 "action": "FailJob",
                 "onExitCodes": {"containerName": "cronjobs", "operator": "In", "values": [2, 3]},
             },
-            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
         ]
         containers = job["template"]["spec"]["containers"]
         assert [c["name"] for c in containers] == ["cronjobs"]
@@ -177,7 +180,9 @@ def test_exit_codes_in_pod_failure_policy_match_the_entrypoint(
         assert rule["onExitCodes"]["values"] == [ExitCode.USAGE, ExitCode.SKIPPED]
 
 
-def test_labels_let_cronctl_select_the_cronjobs(all_renders: dict[str, list[dict[str, Any]]]) -> None:
+def test_labels_let_cronctl_select_the_cronjobs(
+    all_renders: dict[str, list[dict[str, Any]]],
+) -> None:
     for docs in all_renders.values():
         for cj in by_kind(docs, "CronJob"):
             component = cj["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -195,13 +200,23 @@ def test_labels_let_cronctl_select_the_cronjobs(all_renders: dict[str, list[dict
             assert cj["metadata"]["name"].endswith(component)
 
 
-def test_connection_settings_come_from_the_secret(all_renders: dict[str, list[dict[str, Any]]]) -> None:
+def test_connection_settings_come_from_the_secret(
+    all_renders: dict[str, list[dict[str, Any]]],
+) -> None:
     expected_secret = {
-        "existing-secret-values": ("app-connection", {
-            "DATABASE_URL": "database-url", "REDIS_URL": "redis-url", "QDRANT_URL": "qdrant-url",
-        }),
+        "existing-secret-values": (
+            "app-connection",
+            {
+                "DATABASE_URL": "database-url",
+                "REDIS_URL": "redis-url",
+                "QDRANT_URL": "qdrant-url",
+            },
+        ),
     }
-    default = ("cronjobs-connection", {v: v for v in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "QDRANT_API_KEY")})
+    default = (
+        "cronjobs-connection",
+        {v: v for v in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "QDRANT_API_KEY")},
+    )
     for name, docs in all_renders.items():
         secret_name, keys = expected_secret.get(name, default)
         for cj in by_kind(docs, "CronJob"):
@@ -223,7 +238,12 @@ def test_chart_secret_holds_the_given_values(ci_docs: dict[str, list[dict[str, A
     (secret,) = by_kind(ci_docs["all-features-values"], "Secret")
     assert secret["metadata"]["name"] == "cronjobs-connection"
     assert secret["stringData"]["DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert set(secret["stringData"]) == {"DATABASE_URL", "REDIS_URL", "QDRANT_URL", "QDRANT_API_KEY"}
+    assert set(secret["stringData"]) == {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "QDRANT_URL",
+        "QDRANT_API_KEY",
+    }
 
 
 def test_every_is_rendered_as_cron(ci_docs: dict[str, list[dict[str, Any]]]) -> None:
@@ -250,7 +270,9 @@ def test_every_is_rendered_as_cron(ci_docs: dict[str, list[dict[str, Any]]]) -> 
     ],
 )
 def test_every_conversions(render: Any, every: str, cron: str) -> None:
-    docs = render("--set", f"jobs.health-check.every={every}", "--show-only", "templates/cronjob.yaml")
+    docs = render(
+        "--set", f"jobs.health-check.every={every}", "--show-only", "templates/cronjob.yaml"
+    )
     assert cronjobs_by_component(docs)["health-check"]["spec"]["schedule"] == cron
 
 
@@ -341,7 +363,11 @@ def test_prometheus_rules_per_job(ci_docs: dict[str, list[dict[str, Any]]]) -> N
     assert health["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     (group,) = health["spec"]["groups"]
     alerts = {rule["alert"]: rule for rule in group["rules"]}
-    assert set(alerts) == {"CronJobLastRunFailed", "CronJobNoRecentSuccess", "CronJobSuspendedTooLong"}
+    assert set(alerts) == {
+        "CronJobLastRunFailed",
+        "CronJobNoRecentSuccess",
+        "CronJobSuspendedTooLong",
+    }
     failed = alerts["CronJobLastRunFailed"]["expr"]
     assert 'kube_job_failed{namespace="maint", condition="true"}' in failed
     assert 'owner_kind="CronJob", owner_name="cronjobs-health-check"' in failed
@@ -349,7 +375,10 @@ def test_prometheus_rules_per_job(ci_docs: dict[str, list[dict[str, Any]]]) -> N
     assert "kube_cronjob_status_last_successful_time" in no_success
     assert "> 5400" in no_success  # health-check's window: 90m
     suspended = alerts["CronJobSuspendedTooLong"]
-    assert suspended["expr"] == 'kube_cronjob_spec_suspend{namespace="maint", cronjob="cronjobs-health-check"} == 1'
+    assert (
+        suspended["expr"]
+        == 'kube_cronjob_spec_suspend{namespace="maint", cronjob="cronjobs-health-check"} == 1'
+    )
     assert suspended["for"] == "6h"
     for rule in group["rules"]:
         assert rule["labels"]["severity"] == "critical"
@@ -359,3 +388,15 @@ def test_prometheus_rules_per_job(ci_docs: dict[str, list[dict[str, Any]]]) -> N
     assert "> 691200" in weekly  # 8d
     # Prometheus templating must survive Helm's: $labels is left for Prometheus to expand.
     assert "{{ $labels.job_name }}" in alerts["CronJobLastRunFailed"]["annotations"]["description"]
+
+
+def test_network_policy_without_peers_limits_egress_to_the_ports(render: Any) -> None:
+    docs = render(
+        "--set", "networkPolicy.enabled=true", "--show-only", "templates/networkpolicy.yaml"
+    )
+    (policy,) = docs
+    egress = policy["spec"]["egress"]
+    assert len(egress) == 4  # DNS, database, Redis, Qdrant; nothing else
+    assert "to" in egress[0]  # DNS: kube-dns only
+    assert all("to" not in rule for rule in egress[1:])  # any destination, on these ports only
+    assert [p["port"] for p in egress[1]["ports"]] == [5432]

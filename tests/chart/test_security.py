@@ -22,8 +22,17 @@ def _restricted_violations(pod: dict[str, Any]) -> list[str]:
         if spec.get(key):
             problems.append(key)
     for volume in spec.get("volumes", []):
-        allowed = {"name", "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-                   "persistentVolumeClaim", "projected", "secret"}
+        allowed = {
+            "name",
+            "configMap",
+            "csi",
+            "downwardAPI",
+            "emptyDir",
+            "ephemeral",
+            "persistentVolumeClaim",
+            "projected",
+            "secret",
+        }
         if set(volume) - allowed:
             problems.append(f"volume {volume['name']}: {set(volume) - allowed}")
     if psc.get("seccompProfile", {}).get("type") not in ("RuntimeDefault", "Localhost"):
@@ -44,7 +53,9 @@ def _restricted_violations(pod: dict[str, Any]) -> list[str]:
         if sc.get("runAsUser", psc.get("runAsUser")) in (0, None):
             problems.append(f"{name}: needs a numeric non-zero runAsUser")
         if sc.get("seccompProfile", psc.get("seccompProfile", {})).get("type") not in (
-            "RuntimeDefault", "Localhost"):
+            "RuntimeDefault",
+            "Localhost",
+        ):
             problems.append(f"{name}: seccompProfile")
         if c.get("ports") and any(p.get("hostPort") for p in c["ports"]):
             problems.append(f"{name}: hostPort")
@@ -66,7 +77,9 @@ def test_every_pod_passes_the_restricted_profile(
 def test_restricted_check_catches_a_weakened_pod(render: Any) -> None:
     """The check above can fail: a job that re-enables privilege escalation is flagged."""
     docs = render("--set", "jobs.health-check.securityContext.allowPrivilegeEscalation=true")
-    (cj,) = [d for d in by_kind(docs, "CronJob") if d["metadata"]["name"] == "cronjobs-health-check"]
+    (cj,) = [
+        d for d in by_kind(docs, "CronJob") if d["metadata"]["name"] == "cronjobs-health-check"
+    ]
     # A per-job securityContext replaces the default as a whole, so more than one rule breaks.
     problems = _restricted_violations(cj["spec"]["jobTemplate"]["spec"]["template"])
     assert "cronjobs: allowPrivilegeEscalation must be false" in problems
@@ -100,7 +113,9 @@ def _rules(role: dict[str, Any]) -> set[tuple[str, str, tuple[str, ...]]]:
     return out
 
 
-def _expected(*rule_sets: tuple[tuple[str, str, tuple[str, ...]], ...]) -> set[tuple[str, str, tuple[str, ...]]]:
+def _expected(
+    *rule_sets: tuple[tuple[str, str, tuple[str, ...]], ...],
+) -> set[tuple[str, str, tuple[str, ...]]]:
     merged: dict[tuple[str, str], set[str]] = {}
     for rules in rule_sets:
         for group, resource, verbs in rules:
@@ -108,20 +123,26 @@ def _expected(*rule_sets: tuple[tuple[str, str, tuple[str, ...]], ...]) -> set[t
     return {(g, r, tuple(sorted(v))) for (g, r), v in merged.items()}
 
 
-def test_controller_role_grants_exactly_what_cronctl_uses(default_docs: list[dict[str, Any]]) -> None:
+def test_controller_role_grants_exactly_what_cronctl_uses(
+    default_docs: list[dict[str, Any]],
+) -> None:
     (role,) = by_kind(default_docs, "Role")
     assert role["metadata"]["name"] == "cronjobs-controller"
     assert _rules(role) == _expected(RULES)
     assert by_kind(default_docs, "RoleBinding") == []  # no subjects given
 
 
-def test_allow_remove_adds_only_delete_on_cronjobs(ci_docs: dict[str, list[dict[str, Any]]]) -> None:
+def test_allow_remove_adds_only_delete_on_cronjobs(
+    ci_docs: dict[str, list[dict[str, Any]]],
+) -> None:
     docs = ci_docs["all-features-values"]
     (role,) = by_kind(docs, "Role")
     assert _rules(role) == _expected(RULES, REMOVE_RULES)
     (binding,) = by_kind(docs, "RoleBinding")
     assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cronjobs-controller",
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "cronjobs-controller",
     }
     assert [s["name"] for s in binding["subjects"]] == ["platform-oncall", "cronctl"]
 
