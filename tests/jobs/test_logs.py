@@ -1,0 +1,40 @@
+"""Logs: JSON lines in a pod, readable text on a terminal; secrets scrubbed in both."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from jobs import logs
+from jobs.redact import redact_url, scrub
+from tests.jobs.helpers import cronjobs
+
+
+def test_text_format_is_readable_and_carries_job_and_run_id(tmp_path: object) -> None:
+    result = cronjobs("--log-format", "text", "health-check", env={"QDRANT_URL": "http://127.0.0.1:1",
+                                                                    "CRONJOBS_TIMEOUT": "1"})
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert "INFO" in first and "[health-check] [" in first and first.endswith("started")
+    assert not result.stderr.lstrip().startswith("{")
+
+
+def test_json_lines_scrub_registered_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure("json", "INFO", secrets={"p4ssw0rd"})
+    log = logging.getLogger("jobs.test")
+    with logs.bind(job="health-check", run_id="abc123"):
+        log.warning("could not connect with %s", "postgresql://app:p4ssw0rd@db/app")
+        log.info("key is %s", "p4ssw0rd")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [e["message"] for e in lines] == [
+        "could not connect with postgresql://app:***@db/app", "key is ***"]
+    assert {(e["job"], e["run_id"]) for e in lines} == {("health-check", "abc123")}
+    logging.getLogger().handlers.clear()
+
+
+def test_redact_url_keeps_everything_but_the_password() -> None:
+    assert redact_url("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert redact_url("postgresql://u@db/app") == "postgresql://u@db/app"
+    assert scrub("dsn postgresql://u:x@y/z and k", {"k"}) == "dsn postgresql://u:***@y/z and ***"
