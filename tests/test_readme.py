@@ -19,11 +19,21 @@ README = (REPO / "README.md").read_text()
 
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_", "REDIS_", "QDRANT_", "CRONJOBS_", "KUBECONFIG"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "REDIS_", "QDRANT_", "CRONJOBS_", "KUBECONFIG"))
+    }
     env["COLUMNS"] = "100"
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=False,
+        timeout=120,
+    )
 
 
 def console_blocks() -> dict[str, str]:
@@ -44,8 +54,11 @@ def table_rows(heading: str) -> list[list[str]]:
 
 @pytest.mark.parametrize(
     ("shown", "module_args"),
-    [("cronjobs --help", ("jobs", "--help")), ("cronjobs list", ("jobs", "list")),
-     ("cronctl --help", ("jobs.cronctl", "--help"))],
+    [
+        ("cronjobs --help", ("jobs", "--help")),
+        ("cronjobs list", ("jobs", "list")),
+        ("cronctl --help", ("jobs.cronctl", "--help")),
+    ],
 )
 def test_documented_output_matches(shown: str, module_args: tuple[str, ...]) -> None:
     blocks = console_blocks()
@@ -73,7 +86,8 @@ def test_quick_start_demo_runs_and_prints_what_the_readme_shows(tmp_path: Path) 
 def test_jobs_table_is_the_catalogue() -> None:
     rows = table_rows("## The jobs")
     assert [(r[0], r[1], r[2]) for r in rows] == [
-        (j.command, j.id, j.schedule) for j in catalogue.JOBS]
+        (j.command, j.id, j.schedule) for j in catalogue.JOBS
+    ]
 
 
 def test_exit_code_table_is_the_enum() -> None:

@@ -13,8 +13,12 @@ from tests.jobs.helpers import cronjobs
 
 
 def test_text_format_is_readable_and_carries_job_and_run_id(tmp_path: object) -> None:
-    result = cronjobs("--log-format", "text", "health-check", env={"QDRANT_URL": "http://127.0.0.1:1",
-                                                                    "CRONJOBS_TIMEOUT": "1"})
+    result = cronjobs(
+        "--log-format",
+        "text",
+        "health-check",
+        env={"QDRANT_URL": "http://127.0.0.1:1", "CRONJOBS_TIMEOUT": "1"},
+    )
     assert result.returncode == 1
     first = result.stderr.splitlines()[0]
     assert "INFO" in first and "[health-check] [" in first and first.endswith("started")
@@ -29,7 +33,9 @@ def test_json_lines_scrub_registered_secrets(capsys: pytest.CaptureFixture[str])
         log.info("key is %s", "p4ssw0rd")
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [e["message"] for e in lines] == [
-        "could not connect with postgresql://app:***@db/app", "key is ***"]
+        "could not connect with postgresql://app:***@db/app",
+        "key is ***",
+    ]
     assert {(e["job"], e["run_id"]) for e in lines} == {("health-check", "abc123")}
     logging.getLogger().handlers.clear()
 
