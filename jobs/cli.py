@@ -74,23 +74,27 @@ def _fail(message: str, code: int, verbose: bool, secrets: set[str]) -> NoReturn
     sys.exit(code)
 
 
+def handles_errors(f: F) -> F:
+    """Map a command's JobErrors to `Error: ...` on stderr and the error's exit code."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        ctx = click.get_current_context()
+        try:
+            f(*args, **kwargs)
+        except JobError as e:
+            _fail(str(e), e.exit_code, bool(ctx.obj and ctx.obj.get("verbose")), _secrets(kwargs))
+
+    return wrapper  # type: ignore[return-value]
+
+
 def job_command(command: str) -> Callable[[F], click.Command]:
-    """A subcommand for a catalogue job: its help from the catalogue, its errors mapped to
-    exit codes with secrets scrubbed."""
+    """A subcommand for a catalogue job, its help taken from the catalogue."""
     job = catalogue.BY_COMMAND[command]
+    doc = f"{job.description}\n\nDefault schedule: '{job.schedule}' (UTC). Seed name: {job.id}."
 
     def decorate(f: F) -> click.Command:
-        @functools.wraps(f)
-        def wrapper(*args: Any, **kwargs: Any) -> None:
-            ctx = click.get_current_context()
-            verbose = bool(ctx.obj and ctx.obj.get("verbose"))
-            try:
-                f(*args, **kwargs)
-            except JobError as e:
-                _fail(str(e), e.exit_code, verbose, _secrets(kwargs))
-
-        doc = f"{job.description}\n\nDefault schedule: '{job.schedule}' (UTC). Seed name: {job.id}."
-        return cli.command(command, help=doc)(wrapper)
+        return cli.command(command, help=doc)(handles_errors(f))
 
     return decorate
 
@@ -305,6 +309,7 @@ def health_check(**kw: Any) -> None:
 @options.database
 @options.dry_run
 @options.timeouts
+@handles_errors
 def init_db(**kw: Any) -> None:
     """Create the tables the jobs use where they are missing (never alters or drops).
 
@@ -312,10 +317,7 @@ def init_db(**kw: Any) -> None:
     """
     from jobs.schema import create_missing
 
-    try:
-        created = create_missing(settings_from(kw), dry_run=kw["dry_run"])
-    except JobError as e:
-        _fail(str(e), e.exit_code, False, set())
+    created = create_missing(settings_from(kw), dry_run=kw["dry_run"])
     verb = "would create" if kw["dry_run"] else "created"
     click.echo(f"{verb}: {', '.join(created)}" if created else "all tables exist")
 
@@ -345,6 +347,7 @@ def init_db(**kw: Any) -> None:
 )
 @options.redis
 @options.output
+@handles_errors
 def demo(directory: str, sessions: int, events: int, redis_url: str | None, output: str) -> None:
     """Run every job on an embedded default: a fresh SQLite file and a local Qdrant folder.
 
@@ -353,10 +356,7 @@ def demo(directory: str, sessions: int, events: int, redis_url: str | None, outp
     """
     from jobs.demo import run_demo
 
-    try:
-        outcome = run_demo(directory, sessions=sessions, events=events, redis_url=redis_url)
-    except JobError as e:
-        _fail(str(e), e.exit_code, False, set())
+    outcome = run_demo(directory, sessions=sessions, events=events, redis_url=redis_url)
     if output == "json":
         click.echo(to_json(outcome))
     else:

@@ -89,3 +89,17 @@ def test_settings_from_env_validates_and_normalises() -> None:
         Settings.from_env({"QDRANT_URL": "http://q:6333", "QDRANT_PATH": "/data"})
     with pytest.raises(ConfigError, match="CRONJOBS_TIMEOUT must be a number"):
         Settings.from_env({"CRONJOBS_TIMEOUT": "fast"})
+
+
+def test_init_db_creates_missing_tables_once(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    dry = invoke("init-db", "--dry-run", env={"DATABASE_URL": url})
+    assert dry.exit_code == 0 and dry.stdout.startswith(
+        "would create: analytics_events, chat_sessions"
+    )
+    first = invoke("init-db", env={"DATABASE_URL": url})
+    assert first.exit_code == 0 and "daily_analytics" in first.stdout
+    again = invoke("init-db", env={"DATABASE_URL": url})
+    assert again.exit_code == 0 and again.stdout.strip() == "all tables exist"
+    missing = invoke("init-db")
+    assert missing.exit_code == 2 and "DATABASE_URL is not set" in missing.stderr
