@@ -194,20 +194,13 @@ class Cluster:
         self, name: str, *args: Any, namespace: str | None = None, **kwargs: Any
     ) -> dict[str, Any]:
         ns = namespace or self.namespace
-        body = cronjob_body(name, *args, **kwargs)
-        result: dict[str, Any] = self.server.call(
-            "POST", f"/apis/batch/v1/namespaces/{ns}/cronjobs", body
-        )
-        return result
+        return self.server.put("batch/v1/cronjobs", ns, cronjob_body(name, *args, **kwargs))
 
     def add_job(
         self, cronjob: dict[str, Any], name: str, *args: Any, **kwargs: Any
     ) -> dict[str, Any]:
         ns = cronjob["metadata"]["namespace"]
-        result: dict[str, Any] = self.server.call(
-            "POST", f"/apis/batch/v1/namespaces/{ns}/jobs", job_body(cronjob, name, *args, **kwargs)
-        )
-        return result
+        return self.server.put("batch/v1/jobs", ns, job_body(cronjob, name, *args, **kwargs))
 
     def add_pod(self, job: str, pod: str, log: str, phase: str = "Succeeded") -> None:
         body = {
@@ -217,7 +210,7 @@ class Cluster:
             "spec": {"containers": [{"name": "job"}]},
             "status": {"phase": phase},
         }
-        self.server.call("POST", f"/api/v1/namespaces/{self.namespace}/pods", body)
+        self.server.put("v1/pods", self.namespace, body)
         self.emulator.pod_logs[(self.namespace, pod)] = log
 
     def cronjob(self, name: str) -> dict[str, Any]:
