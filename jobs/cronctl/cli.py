@@ -205,7 +205,7 @@ def _configure_logging() -> None:
         root.addHandler(handler)
     if not state().verbose:
         root.setLevel(logging.INFO)
-        logging.getLogger("urllib3").setLevel(logging.WARNING)
+        logging.getLogger("urllib3").setLevel(logging.ERROR)  # retries are not news
         logging.getLogger("kubernetes").setLevel(logging.WARNING)
 
 

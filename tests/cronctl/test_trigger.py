@@ -1,0 +1,153 @@
+"""cronctl trigger: the Job kubectl would build, the Forbid refusal, --wait/--logs/--timeout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from jobs.cronctl.model import TRIGGERED_BY
+from tests.cronctl.conftest import Cluster
+
+NAME = "web-cronjobs-cleanup-old-sessions"
+
+
+def prune(value: Any) -> Any:
+    """Drop nulls and empty maps/lists: Go's typed round-trip adds `resources: {}`,
+    `creationTimestamp: null` and `status: {}`, which mean the same to the API server."""
+    if isinstance(value, dict):
+        pruned = {k: prune(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [prune(v) for v in value]
+    return value
+
+
+def test_dry_run_json_equals_kubectl_create_job_from_cronjob(
+    cluster: Cluster, kubectl_bin: Path
+) -> None:
+    cluster.add_cronjob(NAME)
+    ours = cluster.run("trigger", NAME, "--dry-run", "-o", "json")
+    assert ours.exit_code == 0, ours.stderr
+    job = json.loads(ours.stdout)
+
+    done = subprocess.run(
+        [
+            str(kubectl_bin),
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "-n",
+            cluster.namespace,
+            "create",
+            "job",
+            "from-kubectl",
+            f"--from=cronjob/{NAME}",
+            "--dry-run=client",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    theirs = json.loads(done.stdout)
+
+    # Deliberate differences: the name (ours is predictable) and cronctl's triggered-by.
+    assert job["metadata"].pop("name").startswith(f"{NAME}-manual-")
+    assert theirs["metadata"].pop("name") == "from-kubectl"
+    assert job["metadata"]["annotations"].pop(TRIGGERED_BY) == "tester"
+    assert prune(job) == prune(theirs)
+    assert job["metadata"]["ownerReferences"][0]["controller"] is True
+    assert "blockOwnerDeletion" not in job["metadata"]["ownerReferences"][0]
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert cluster.jobs() == []  # nothing created
+
+
+def test_trigger_creates_a_job_with_a_name_that_fits(cluster: Cluster) -> None:
+    long_name = "web-cronjobs-" + "x" * 39  # 52 characters: the chart's maximum
+    cluster.add_cronjob(long_name)
+
+    result = cluster.run("trigger", long_name)
+
+    assert result.exit_code == 0, result.stderr
+    [job] = cluster.jobs()
+    name = job["metadata"]["name"]
+    assert result.stdout == f"job.batch/{name} created\n"
+    assert len(name) <= 63 and "-manual-" in name and not name.startswith("-")
+    history = cluster.run("history", long_name)
+    assert history.stdout.splitlines()[1].split()[:2] == [name, "manual"]
+
+
+def test_trigger_refuses_when_forbid_and_a_run_is_active(cluster: Cluster) -> None:
+    cj = cluster.add_cronjob(NAME, policy="Forbid")
+    cluster.add_job(cj, f"{NAME}-manual-1", "Running", manual=True)  # not in status.active
+
+    refused = cluster.run("trigger", NAME)
+    assert refused.exit_code == 3
+    assert (
+        f"Error: CronJob {NAME} forbids concurrent runs and Job {NAME}-manual-1 is still "
+        "running" in refused.stderr
+    )
+    assert "--force" in refused.stderr
+    assert len(cluster.jobs()) == 1
+
+    forced = cluster.run("trigger", NAME, "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert len(cluster.jobs()) == 2
+
+
+def test_trigger_allows_concurrent_runs_when_policy_allows(cluster: Cluster) -> None:
+    cj = cluster.add_cronjob(NAME, policy="Allow")
+    cluster.add_job(cj, f"{NAME}-1", "Running")
+    result = cluster.run("trigger", NAME, "--job-name", "by-hand")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "job.batch/by-hand created\n"
+
+    bad = cluster.run("trigger", NAME, "--job-name", "Not_Valid")
+    assert bad.exit_code == 2
+    assert 'Error: invalid Job name "Not_Valid"' in bad.stderr
+
+
+def test_trigger_wait_logs_success(cluster: Cluster) -> None:
+    cluster.add_cronjob(NAME)
+    cluster.emulator.job_outcomes[cluster.namespace] = ("Succeeded", "deleted 12 sessions\n")
+
+    result = cluster.run("trigger", NAME, "--wait", "--logs", "--timeout", "10")
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "deleted 12 sessions"
+    assert lines[1].startswith(f"job.batch/{NAME}-manual-") and " succeeded after " in lines[1]
+    assert "created; waiting up to 10s" in result.stderr and ": Succeeded" in result.stderr
+
+
+def test_trigger_wait_failure_exits_1(cluster: Cluster) -> None:
+    cluster.add_cronjob(NAME)
+    cluster.emulator.job_outcomes[cluster.namespace] = ("Failed", "database unreachable\n")
+
+    result = cluster.run("trigger", NAME, "--wait", "-o", "json")
+
+    assert result.exit_code == 1
+    run = json.loads(result.stdout)
+    assert run["result"] == "Failed" and run["trigger"] == "manual"
+    assert "failed: Job has reached the specified backoff limit" in result.stderr
+
+
+def test_trigger_wait_timeout_exits_5(cluster: Cluster) -> None:
+    cluster.add_cronjob(NAME)  # no job_outcomes: the Job never finishes
+
+    result = cluster.run("trigger", NAME, "--wait", "--timeout", "0.3")
+
+    assert result.exit_code == 5
+    assert "Error: gave up waiting for Job" in result.stderr
+    assert "after 0.3s" in result.stderr and "keeps running" in result.stderr
+
+
+def test_trigger_flag_combinations_are_usage_errors(cluster: Cluster) -> None:
+    cluster.add_cronjob(NAME)
+    logs = cluster.run("trigger", NAME, "--logs")
+    assert logs.exit_code == 2 and "--logs needs --wait" in logs.stderr
+    both = cluster.run("trigger", NAME, "--dry-run", "--wait")
+    assert both.exit_code == 2 and "exclude each other" in both.stderr
