@@ -9,6 +9,7 @@ for naive wall-clock candidates, then maps each onto zero, one or two real insta
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -78,8 +79,12 @@ def next_runs(
     return sorted(found)[:count]
 
 
+@lru_cache(maxsize=1024)
 def next_run(schedule: str, time_zone: str | None, after: datetime) -> datetime | None:
-    """The next run after `after`, or None if the schedule or zone is invalid or never fires."""
+    """The next run after `after`, or None if the schedule or zone is invalid or never fires.
+
+    Cached: a listing passes one `after` for all CronJobs, which share a handful of schedules.
+    """
     try:
         runs = next_runs(schedule, time_zone, after)
     except (ValueError, KeyError, ArithmeticError):
@@ -89,6 +94,7 @@ def next_run(schedule: str, time_zone: str | None, after: datetime) -> datetime 
     return runs[0] if runs else None
 
 
+@lru_cache(maxsize=1024)
 def describe(schedule: str) -> str:
     """The schedule in words ("At 02:00"), or "" when cron-descriptor cannot read it."""
     from cron_descriptor import ExpressionDescriptor, Options
