@@ -176,7 +176,7 @@ class CronctlGroup(click.Group):
             ctx.exit(int(e.exit_code))
 
 
-@click.group(cls=CronctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("cronctl", cls=CronctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @global_options(top=True)
 def cli() -> None:
     """List, describe, suspend, resume and trigger the chart's CronJobs.
