@@ -123,9 +123,12 @@ def inspect_cache(
                 report.truncated = True
                 return report
             cursor, keys = client.scan(cursor, match=glob_escape(prefix) + "*", count=scan_count)
-            keys = keys[: max_keys - seen]
-            seen += len(keys)
-            _inspect_page(client, keys, entry, fix_missing_ttl, dry_run)
+            room = max_keys - seen
+            _inspect_page(client, keys[:room], entry, fix_missing_ttl, dry_run)
+            seen += min(len(keys), room)
+            if len(keys) > room:
+                report.truncated = True
+                return report
             if cursor == 0:
                 break
         log.info(
