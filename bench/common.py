@@ -14,6 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def script(name: str) -> str:
+    """A console script of this interpreter (`cronjobs`, `cronctl`), not a pyenv shim: a shim
+    adds a bash process and its own start-up to every measurement, and drops PYTHONIMPORTTIME."""
+    from pathlib import Path
+    import shutil
+
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else (shutil.which(name) or name)
+
+
 def progress(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -47,6 +57,7 @@ class JobRun:
 def run_job(argv: list[str], env: dict[str, str]) -> JobRun:
     """Run `argv` with JSON logs; wait4() gives exactly this child's peak RSS."""
     full_env = {**os.environ, "CRONJOBS_LOG_FORMAT": "json", **env}
+    argv = [script(argv[0]), *argv[1:]] if argv[0] in ("cronjobs", "cronctl") else argv
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=full_env)

@@ -21,6 +21,8 @@ from typing import Any
 
 import psycopg
 
+from common import script
+
 SESSION_DAYS = 90
 EVENT_DAYS = 365
 
@@ -39,7 +41,7 @@ def events_cutoff(now: datetime) -> datetime:
 def init_schema(url: str) -> None:
     """Create the jobs' tables with the real CLI (so the indexes are the models')."""
     subprocess.run(
-        ["cronjobs", "--log-format", "json", "init-db"],
+        [script("cronjobs"), "--log-format", "json", "init-db"],
         env={**os.environ, "DATABASE_URL": url},
         check=True,
         capture_output=True,
