@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, func, literal, select
+from sqlalchemy import Connection, Engine, Insert, cast, func, literal, select
 from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -59,6 +59,8 @@ class DayFigures:
 @dataclass
 class AggregateResult:
     days: list[DayFigures] = field(default_factory=list)
+    kept: list[date] = field(default_factory=list)
+    """Days past the retention cutoff that already had figures, left as they were."""
     dry_run: bool = False
     interrupted: bool = False
 
@@ -75,6 +77,12 @@ class AggregateResult:
         ]
         if len(self.days) > 7:
             out.insert(1, f"  ... {len(self.days) - 7} earlier days")
+        if self.kept:
+            out.append(
+                f"kept the figures of {len(self.kept)} days older than the retention cutoff "
+                f"({self.kept[0]} .. {self.kept[-1]}): their raw events may be partly deleted; "
+                "--force recomputes them"
+            )
         if self.interrupted:
             out.append("interrupted: days written stay written; rerun to complete the range")
         return out
@@ -127,9 +135,21 @@ def aggregate(
     *,
     dry_run: bool = False,
     stop: threading.Event | None = None,
+    keep_before: date | None = None,
 ) -> AggregateResult:
-    """Aggregate each day in its own short transaction."""
+    """Aggregate each day in its own short transaction.
+
+    Days before `keep_before` that already have figures are left alone: their raw events may
+    already be partly deleted, and recomputing would replace complete figures by partial ones.
+    """
     result = AggregateResult(dry_run=dry_run)
+    if keep_before is not None and days and days[0] < keep_before:
+        with engine.connect() as conn:
+            done = set(
+                conn.scalars(select(daily.c.day).distinct().where(daily.c.day < keep_before))
+            )
+        result.kept = [d for d in days if d in done]
+        days = [d for d in days if d not in done]
     for day in days:
         if stop is not None and stop.is_set():
             result.interrupted = True
@@ -151,33 +171,22 @@ def aggregate(
     return result
 
 
+def _utc_day(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), SqlDate)
+    return func.date(column)  # SQLite holds UTC text: 'YYYY-MM-DD HH:MM:SS...'
+
+
 def days_missing_figures(conn: Connection, before: datetime) -> list[date]:
-    """Days before `before` that have raw events but no daily figures."""
-    oldest = conn.scalar(
-        select(func.min(events.c.occurred_at)).where(events.c.occurred_at < before)
+    """Days before `before` that have raw events but no daily figures (one query)."""
+    day = _utc_day(events.c.occurred_at, conn.dialect.name).label("day")
+    old_days = select(day).where(events.c.occurred_at < before).distinct().subquery()
+    query = (
+        select(old_days.c.day)
+        .where(old_days.c.day.not_in(select(daily.c.day).distinct()))
+        .order_by(old_days.c.day)
     )
-    if oldest is None:
-        return []
-    first = oldest.date() if oldest.tzinfo is None else oldest.astimezone(UTC).date()
-    last = (before - timedelta(microseconds=1)).date()
-    done = set(
-        conn.scalars(
-            select(daily.c.day).distinct().where(daily.c.day >= first, daily.c.day <= last)
-        )
-    )
-    missing = []
-    for day in days_between(first, last):
-        if day in done:
-            continue
-        start, end = day_bounds(day)
-        has_events = conn.scalar(
-            select(events.c.id)
-            .where(events.c.occurred_at >= start, events.c.occurred_at < end)
-            .limit(1)
-        )
-        if has_events is not None:
-            missing.append(day)
-    return missing
+    return [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in conn.scalars(query)]
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """cleanup-redis-cache: report the cache's state; optionally give TTL-less cache keys a TTL.
 
 Keys expire by TTL; this job only looks (SCAN with a bounded COUNT, never KEYS or FLUSH) and,
-with `fix_missing_ttl`, sets a TTL on cache keys that have none (`EXPIRE ... NX`, so a TTL the
-app sets meanwhile is never overwritten).
+with `fix_missing_ttl`, sets a TTL on cache keys that have none (atomically, only if the key still
+has none, so a TTL the app sets meanwhile is never overwritten).
 """
 
 from __future__ import annotations
@@ -155,16 +155,32 @@ def _inspect_page(
     if dry_run:
         entry.ttl_set += len(no_ttl)
         return
+    expire_if_none = client.register_script(_EXPIRE_IF_NO_TTL)
     pipe = client.pipeline(transaction=False)
     for key in no_ttl:
-        pipe.expire(key, fix, nx=True)
+        expire_if_none(keys=[key], args=[fix], client=pipe)
     entry.ttl_set += sum(1 for ok in pipe.execute() if ok)
+
+
+# EXPIRE ... NX needs Redis 7; this does the same, atomically, on any Redis since 2.6.
+_EXPIRE_IF_NO_TTL = """
+if redis.call('TTL', KEYS[1]) == -1 then
+  return redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return 0
+"""
 
 
 def connect(url: str, timeout: float) -> Any:
     import redis
 
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    from jobs.errors import ConfigError
+    from jobs.redact import redact_url
+
+    try:
+        return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    except ValueError as e:
+        raise ConfigError(f"REDIS_URL is malformed ({e}): {redact_url(url)}") from e
 
 
 def cleanup_redis_cache(

@@ -171,7 +171,7 @@ def cleanup_old_sessions(**kw: Any) -> None:
 
 
 def _days(day: date | None, since: date | None, until: date | None) -> list[date]:
-    from jobs.analytics import days_between
+    from jobs.analytics import MAX_BACKFILL_DAYS, days_between
 
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     if day and (since or until):
@@ -180,6 +180,10 @@ def _days(day: date | None, since: date | None, until: date | None) -> list[date
         raise click.UsageError("--until needs --since")
     if since and until and until < since:
         raise click.UsageError(f"--until {until} is before --since {since}: swap them")
+    if since and not until and since > yesterday:
+        raise click.UsageError(f"--since {since} is after yesterday ({yesterday}): give --until")
+    if since and ((until or yesterday) - since).days >= MAX_BACKFILL_DAYS:
+        raise click.UsageError(f"a backfill covers at most {MAX_BACKFILL_DAYS} days: split it")
     if since:
         return days_between(since, until or yesterday)
     return [day or yesterday]
@@ -195,18 +199,32 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 @click.option(
     "--until", type=_date, help="Backfill up to this UTC day (inclusive). [default: yesterday]"
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Recompute days older than the analytics retention (365 days) that already have "
+    "figures; their raw events may be partly deleted, so this can replace complete figures.",
+)
 @options.dry_run
 @options.timeouts
 @options.output
 def aggregate_daily_analytics(**kw: Any) -> None:
     from jobs.analytics import aggregate
+    from jobs.retention import ANALYTICS_EVENTS
     from jobs.runner import run_database_job
 
     days = _days(*(kw[k].date() if kw[k] else None for k in ("day", "since", "until")))
+    retained_from = datetime.now(UTC).date() - timedelta(days=ANALYTICS_EVENTS.days)
     result = run_database_job(
         catalogue.BY_COMMAND["aggregate-daily-analytics"],
         settings_from(kw),
-        lambda engine, stop: aggregate(engine, days, dry_run=kw["dry_run"], stop=stop),
+        lambda engine, stop: aggregate(
+            engine,
+            days,
+            dry_run=kw["dry_run"],
+            stop=stop,
+            keep_before=None if kw["force"] else retained_from,
+        ),
         lock=not kw["dry_run"],
     )
     finish(result, kw["output"])

@@ -29,7 +29,7 @@ def connect(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Engine
     try:
         parsed = make_url(url)
     except exc.ArgumentError as e:
-        raise ConfigError(f"DATABASE_URL is malformed: {e}") from None
+        raise ConfigError(f"DATABASE_URL is malformed: {e}") from e
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": lock_timeout})
         _sqlite_begin_immediate(engine)
@@ -81,19 +81,19 @@ def translate_errors(
             raise DependencyError(
                 f"a batch waited too long for rows the app holds locked ({reason}); committed "
                 "batches stay, the next run continues. Raise CRONJOBS_LOCK_TIMEOUT if this repeats"
-            ) from None
+            ) from e
         raise DependencyError(
             f"cannot use the database at {describe(engine)}: {reason}. Check DATABASE_URL and "
             "that the server is up and reachable"
-        ) from None
+        ) from e
     except exc.ProgrammingError as e:
         reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
         raise JobError(
             f"the database at {describe(engine)} rejected a query: {reason}. Does DATABASE_URL "
             "point at the app's database, and do the tables match jobs/models.py?"
-        ) from None
+        ) from e
     except exc.SQLAlchemyError as e:
-        raise JobError(f"database error at {describe(engine)}: {e}") from None
+        raise JobError(f"database error at {describe(engine)}: {e}") from e
 
 
 def lock_key(job_id: str) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from jobs import catalogue
-from jobs.errors import JobError
+from jobs.errors import ConfigError, JobError
 from jobs.exitcodes import ExitCode
 from jobs.models import AnalyticsEvent, Base, ChatMessage, ChatSession, PeptideInfoSession
 from jobs.settings import Settings
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 EVENT_TYPES = ("page_view", "chat_message_sent", "peptide_search", "session_started", "feedback")
 PEPTIDES = ("BPC-157", "TB-500", "GHK-Cu", "Semaglutide", "Ipamorelin", "CJC-1295")
 DAYS = 400
+MARKER = ".cronjobs-demo"
 
 
 @dataclass
@@ -154,11 +155,17 @@ def run_demo(directory: str, *, sessions: int, events: int, redis_url: str | Non
     from jobs.runner import run, run_database_job
 
     root = Path(directory).resolve()
-    db_path, qdrant_path = root / "demo.db", root / "qdrant"
+    db_path, qdrant_path, marker = root / "demo.db", root / "qdrant", root / MARKER
+    if root.exists() and any(root.iterdir()) and not marker.exists():
+        raise ConfigError(
+            f"{root} is not empty and was not made by `cronjobs demo`: the demo replaces its "
+            "database and Qdrant folder, so give an empty or new --dir"
+        )
     if db_path.exists():
         db_path.unlink()
     shutil.rmtree(qdrant_path, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by `cronjobs demo`; the demo replaces this folder's contents\n")
     settings = Settings(
         database_url=f"sqlite:///{db_path}", redis_url=redis_url, qdrant_path=str(qdrant_path)
     )

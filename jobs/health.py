@@ -7,6 +7,7 @@ reported as skipped; any configured one that fails makes the run fail (exit 1).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -83,7 +84,9 @@ def _check_qdrant(settings: Settings) -> str:
         client = QdrantClient(path=settings.qdrant_path)
     else:
         client = QdrantClient(
-            url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=int(settings.timeout)
+            url=settings.qdrant_url,
+            api_key=settings.qdrant_api_key,
+            timeout=math.ceil(settings.timeout),
         )
     try:
         collections = client.get_collections().collections

@@ -1,10 +1,19 @@
 """Delete rows older than a cutoff in short batches, each batch its own transaction.
 
 Shared by `cleanup-old-sessions` and `cleanup-old-analytics`. Each batch selects the next ids
-(keyset: `id > last id`, so no batch rescans what earlier ones deleted), locks them
-(`FOR UPDATE SKIP LOCKED` on PostgreSQL: rows the app is using are left for the next run),
-deletes their child rows, then the rows themselves with `id = ANY(:ids)` and the age condition
-checked again, and commits. A stop request is honoured between batches.
+(keyset: `id > last id`, so no batch rescans what earlier ones deleted) and deletes them with
+their child rows, in one transaction:
+
+- PostgreSQL: one statement, `WITH gone AS (DELETE FROM t WHERE id = ANY(:ids) AND <old>
+  RETURNING id) DELETE FROM child WHERE fk = ANY(:ids) AND fk IN (SELECT id FROM gone)`.
+  The parent DELETE re-checks the age on the row's latest version (a session the app touched
+  since the select is kept, and so are its children); a foreign key without ON DELETE CASCADE
+  is checked at the end of the statement, when the children are gone too. No row locks are
+  taken beyond the delete's own.
+- SQLite: the children of those rows that are still old first, then the rows, inside
+  `BEGIN IMMEDIATE`, which holds the database's write lock from the select on.
+
+A stop request is honoured between batches.
 """
 
 from __future__ import annotations
@@ -45,6 +54,34 @@ def _in(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
     return column.in_(ids)  # type: ignore[no-any-return]
 
 
+def _delete_batch(
+    conn: Connection, rule: Retention, ids: list[int], cutoff: datetime
+) -> tuple[int, int]:
+    """Delete these rows (if still old) and their children; return both counts."""
+    dialect = conn.dialect.name
+    old = rule.age_of < cutoff
+    if dialect == "postgresql":
+        gone = delete(rule.table).where(_in(rule.table.c.id, ids, dialect), old)
+        gone_cte = gone.returning(rule.table.c.id).cte("gone")
+        counts = [select(func.count()).select_from(gone_cte).scalar_subquery()]
+        for i, fk in enumerate(rule.children):
+            child = (
+                delete(fk.table)
+                .where(_in(fk, ids, dialect), fk.in_(select(gone_cte.c.id)))
+                .returning(fk)
+                .cte(f"child_{i}")
+            )
+            counts.append(select(func.count()).select_from(child).scalar_subquery())
+        row = conn.execute(select(*counts)).one()
+        return int(row[0]), sum(int(n) for n in row[1:])
+    still_old = select(rule.table.c.id).where(_in(rule.table.c.id, ids, dialect), old)
+    children = 0
+    for fk in rule.children:
+        children += conn.execute(delete(fk.table).where(fk.in_(still_old))).rowcount
+    deleted = conn.execute(delete(rule.table).where(_in(rule.table.c.id, ids, dialect), old))
+    return deleted.rowcount, children
+
+
 def count_old(conn: Connection, rule: Retention, cutoff: datetime) -> tuple[int, int]:
     """How many rows (and child rows) are older than the cutoff."""
     table = rule.table
@@ -81,7 +118,7 @@ def purge(
         return result
 
     dialect = engine.dialect.name
-    table, id_col = rule.table, rule.table.c.id
+    id_col = rule.table.c.id
     # SQLite caps bound parameters per statement; PostgreSQL gets one array parameter.
     if dialect != "postgresql":
         batch_size = min(batch_size, SQLITE_MAX_PARAMS)
@@ -92,17 +129,10 @@ def purge(
             query = select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(batch_size)
             if last_id is not None:
                 query = query.where(id_col > last_id)
-            if dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
             ids = list(conn.scalars(query))
             if not ids:
                 break
-            children = 0
-            for fk in rule.children:
-                children += conn.execute(delete(fk.table).where(_in(fk, ids, dialect))).rowcount
-            deleted = conn.execute(
-                delete(table).where(_in(id_col, ids, dialect), rule.age_of < cutoff)
-            ).rowcount
+            deleted, children = _delete_batch(conn, rule, ids, cutoff)
         elapsed = time.monotonic() - started
         last_id = ids[-1]
         result.batches += 1

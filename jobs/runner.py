@@ -55,15 +55,12 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
             log.warning(str(e), extra={"exit_code": int(e.exit_code)})
             raise
         except JobError as e:
-            log.error(
-                "failed: %s",
-                e,
-                extra={
-                    "exit_code": int(e.exit_code),
-                    "seconds": round(time.monotonic() - started, 3),
-                },
-            )
+            _log_failure(e, started)
             raise
+        except Exception as e:  # a bug or an untranslated library error: still exit 1, logged
+            error = JobError(f"unexpected {type(e).__name__}: {e} (rerun with -v for details)")
+            _log_failure(error, started)
+            raise error from e
         summary: Any = getattr(result, "lines", lambda: [])()
         log.info(
             "finished",
@@ -74,6 +71,14 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
             },
         )
         return result
+
+
+def _log_failure(error: JobError, started: float) -> None:
+    log.error(
+        "failed: %s",
+        error,
+        extra={"exit_code": int(error.exit_code), "seconds": round(time.monotonic() - started, 3)},
+    )
 
 
 def run_database_job(

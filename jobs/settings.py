@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from jobs.errors import ConfigError
-from jobs.redact import redact_url
+from jobs.redact import redact_url, url_secrets
 
 ENV = {
     "database_url": "DATABASE_URL",
@@ -114,12 +114,7 @@ class Settings:
         found = {self.qdrant_api_key or ""}
         for url in (self.database_url, self.redis_url, self.qdrant_url):
             if url:
-                try:
-                    password = urlsplit(url).password
-                except ValueError:
-                    password = None
-                if password:
-                    found.update({password, unquote(password)})
+                found |= url_secrets(url)
         return {s for s in found if s}
 
 

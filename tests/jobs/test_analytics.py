@@ -149,3 +149,43 @@ def test_aggregate_cli_date_options(engine: Engine, db_url: str) -> None:
     assert swapped.exit_code == 2 and "swap them" in swapped.stderr
     bad = invoke("aggregate-daily-analytics", "--date", "14/06/2026", env=env)
     assert bad.exit_code == 2 and "'14/06/2026' does not match the format '%Y-%m-%d'" in bad.stderr
+
+
+def test_a_backfill_keeps_figures_of_days_past_retention_unless_forced(
+    engine: Engine, db_url: str
+) -> None:
+    old_day = datetime.now(UTC).date() - timedelta(days=400)
+    start = datetime.combine(old_day, datetime.min.time(), tzinfo=UTC)
+    add_events(engine, [("view", "a", start + timedelta(hours=1))] * 3)
+    aggregate(engine, [old_day])  # complete figures: 3 events
+    with engine.begin() as conn:  # the cleanup then deleted part of that day's raw events
+        conn.execute(AnalyticsEvent.__table__.delete().where(AnalyticsEvent.id > 1))
+    env = {"DATABASE_URL": db_url}
+    kept = invoke("aggregate-daily-analytics", "--date", old_day.isoformat(), env=env)
+    assert kept.exit_code == 0, kept.stderr
+    assert "kept the figures of 1 days older than the retention cutoff" in kept.stdout
+    assert figures(engine)[(old_day, "view")] == (3, 1)
+    forced = invoke("aggregate-daily-analytics", "--date", old_day.isoformat(), "--force", env=env)
+    assert forced.exit_code == 0 and figures(engine)[(old_day, "view")] == (1, 1)
+
+
+def test_an_event_from_1970_does_not_block_the_cleanup(engine: Engine) -> None:
+    add_events(
+        engine,
+        [
+            ("view", "a", datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)),
+            ("view", "b", datetime(2020, 2, 29, 23, 59, 59, tzinfo=UTC)),
+        ],
+    )
+    result = cleanup_old_analytics(engine, now=NOW)
+    assert result.aggregated_first == [date(1970, 1, 1), date(2020, 2, 29)]
+    assert result.purge is not None and result.purge.deleted == 2
+
+
+def test_date_range_mistakes_are_usage_errors() -> None:
+    future = invoke("aggregate-daily-analytics", "--since", "2999-01-01")
+    assert future.exit_code == 2 and "is after yesterday" in future.stderr
+    huge = invoke("aggregate-daily-analytics", "--since", "1990-01-01", "--until", "2020-01-01")
+    assert huge.exit_code == 2 and "a backfill covers at most 3660 days" in huge.stderr
+    until_only = invoke("aggregate-daily-analytics", "--until", "2020-01-01")
+    assert until_only.exit_code == 2 and "--until needs --since" in until_only.stderr

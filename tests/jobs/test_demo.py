@@ -62,3 +62,12 @@ def test_demo_text_output_names_each_job(tmp_path: Path) -> None:
         "health-check: ok",
     ):
         assert f"== {command}" in result.stdout
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "qdrant").mkdir()
+    (tmp_path / "qdrant" / "precious").write_text("real data")
+    result = cronjobs("demo", "--dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "is not empty and was not made by `cronjobs demo`" in result.stderr
+    assert (tmp_path / "qdrant" / "precious").read_text() == "real data"

@@ -53,3 +53,21 @@ def test_sqlite_file_lock_makes_the_second_run_skip(tmp_path: Path) -> None:
         assert dry.exit_code == 0, "a dry run reads only and needs no lock"
     finally:
         os.close(fd)
+
+
+def test_the_lock_is_released_when_the_run_ends(postgresql: Any, postgresql_proc: Any) -> None:
+    from jobs.database import connect, exclusive
+
+    url = pg_url(postgresql_proc, postgresql.info.dbname).replace(
+        "postgresql://", "postgresql+psycopg://"
+    )
+    engine, observer = connect(url), connect(url)
+    key = {"k": lock_key("health_check_job")}
+    with observer.connect() as conn:
+        with exclusive(engine, "health_check_job"):
+            assert conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar() is False
+        # The run's pooled connection is still open, yet the lock is free again.
+        assert conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar() is True
+        conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+    engine.dispose()
+    observer.dispose()

@@ -44,3 +44,20 @@ def test_redact_url_keeps_everything_but_the_password() -> None:
     assert redact_url("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
     assert redact_url("postgresql://u@db/app") == "postgresql://u@db/app"
     assert scrub("dsn postgresql://u:x@y/z and k", {"k"}) == "dsn postgresql://u:***@y/z and ***"
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("postgresql://app:S3cr/t@db:5432/app", "S3cr/t"),
+        ("postgresql://app:p#a?s@db:5432/app", "p#a?s"),
+        ("postgresql://app:pass@word@db/app", "pass@word"),
+        ("postgresql://app@db:5432/app?password=Hunter2x&sslmode=require", "Hunter2x"),
+    ],
+)
+def test_awkward_passwords_never_reach_the_user(url: str, secret: str) -> None:
+    assert secret not in redact_url(url)
+    result = cronjobs("cleanup-old-sessions", env={"DATABASE_URL": url, "CRONJOBS_TIMEOUT": "1"})
+    assert result.returncode in (1, 2)
+    assert result.stderr.count("Error: ") == 1
+    assert secret not in result.stdout + result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from jobs.models import ChatMessage, ChatSession, PeptideInfoSession
 from jobs.sessions import cleanup_old_sessions
@@ -105,3 +105,50 @@ def test_seed_snake_case_name_still_works(engine: Engine, db_url: str) -> None:
     result = invoke("cleanup_old_sessions", "--dry-run", env={"DATABASE_URL": db_url})
     assert result.exit_code == 0, result.stderr
     assert "chat_sessions: would delete 0 rows" in result.stdout
+
+
+def test_children_go_with_parents_without_on_delete_cascade(engine: Engine) -> None:
+    """The jobs delete child rows themselves: a schema whose foreign key has no ON DELETE
+    CASCADE (NO ACTION) must work too. (The models declare CASCADE, so drop it here.)"""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text("ALTER TABLE chat_messages DROP CONSTRAINT chat_messages_session_id_fkey")
+            )
+            conn.execute(
+                text(
+                    "ALTER TABLE chat_messages ADD CONSTRAINT chat_messages_session_id_fkey "
+                    "FOREIGN KEY (session_id) REFERENCES chat_sessions (id)"
+                )
+            )
+        else:  # SQLite: rebuild the table with a plain foreign key, enforced (PRAGMA is on)
+            conn.execute(text("DROP TABLE chat_messages"))
+            conn.execute(
+                text(
+                    "CREATE TABLE chat_messages (id INTEGER PRIMARY KEY, session_id INTEGER "
+                    "NOT NULL REFERENCES chat_sessions (id), role VARCHAR(16), "
+                    "content TEXT, created_at DATETIME)"
+                )
+            )
+    insert_sessions(
+        engine, [(1, CUTOFF - SECOND, None), (2, CUTOFF + SECOND, None)], messages_per_session=4
+    )
+    result = cleanup_old_sessions(engine, now=NOW)
+    assert (result.tables[0].deleted, result.tables[0].children_deleted) == (1, 4)
+    assert remaining_ids(engine, ChatSession) == {2} and count(engine, ChatMessage) == 4
+
+
+def test_a_session_touched_after_the_select_is_kept_with_its_messages(engine: Engine) -> None:
+    """The delete re-checks the age: ids selected as old, but active by delete time, stay."""
+    from jobs.purge import _delete_batch
+    from jobs.retention import SESSIONS
+
+    insert_sessions(
+        engine,
+        [(1, CUTOFF - SECOND, None), (2, CUTOFF - SECOND, CUTOFF + SECOND)],
+        messages_per_session=2,
+    )
+    with engine.begin() as conn:
+        deleted, children = _delete_batch(conn, SESSIONS[0], [1, 2], CUTOFF)
+    assert (deleted, children) == (1, 2)
+    assert remaining_ids(engine, ChatSession) == {2} and count(engine, ChatMessage) == 2
