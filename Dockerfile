@@ -1,0 +1,92 @@
+# syntax=docker/dockerfile:1
+# The `cronjobs` image: the maintenance jobs (`cronjobs`, the ENTRYPOINT the chart's CronJobs
+# run) and the controller CLI (`cronctl`). Build and publish it as docs/image.md shows:
+#   docker build --build-arg VERSION=0.1.0 -t cronjobs:0.1.0 .
+# Needs BuildKit (the default builder since Docker 23) for the RUN --mount bind mounts.
+
+# Exact patch release and Debian release, so a rebuild gets the same interpreter; bump it on
+# purpose (and consider pinning the digest too: python:3.12.11-slim-bookworm@sha256:...).
+ARG PYTHON_IMAGE=python:3.12.11-slim-bookworm
+
+# ---- builder: turn the source into a wheel (nothing from this stage but the wheel ships) ----
+FROM ${PYTHON_IMAGE} AS builder
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+WORKDIR /src
+
+# The build backend, pinned and hash-checked (requirements/build.txt), so that building without
+# isolation does not fetch whatever setuptools is newest today.
+RUN --mount=type=bind,source=requirements/build.txt,target=/tmp/build.txt \
+    pip install --no-cache-dir --require-hashes --only-binary=:all: -r /tmp/build.txt
+
+COPY pyproject.toml README.md ./
+COPY jobs/ jobs/
+
+# Besides the wheel, write a requirement line naming it with its sha256: installing the lock in
+# hash-checking mode (below) requires every requirement, the wheel included, to carry a hash.
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels .
+WORKDIR /wheels
+RUN for whl in cronjobs-*.whl; do \
+         echo "cronjobs @ file:///wheels/${whl} --hash=sha256:$(sha256sum "${whl}" | cut -d' ' -f1)"; \
+       done > cronjobs.txt
+
+# ---- final: the wheel and its pinned dependencies on a slim Python, nothing else ----
+FROM ${PYTHON_IMAGE}
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/example/cronjobs
+
+LABEL org.opencontainers.image.title="cronjobs" \
+      org.opencontainers.image.description="A web app's maintenance jobs as Kubernetes CronJobs (ENTRYPOINT cronjobs), and cronctl to list, suspend, resume and trigger them." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="MIT"
+
+# Read-only root filesystem: only /tmp (an emptyDir in the chart) is writable, so HOME points
+# there (kubeconfig lookups, anything a library caches under ~) and no .pyc is written at run
+# time (pip compiled the bytecode at install time, below, so start-up stays fast).
+ENV HOME=/tmp \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+
+# One layer: a numeric system user (so runAsNonRoot can verify it without a passwd lookup),
+# then the locked dependencies and the wheel in pip's hash-checking mode (every file verified
+# against requirements/image.txt; wheels only, so no compiler is needed or present). pip's
+# --constraint cannot be used here: a hashed constraints file switches pip to hash-checking
+# mode, and constraints do not satisfy it (every dependency must be a hashed, == pinned
+# requirement), so the lock is installed as requirements; it holds exactly the dependencies of
+# pyproject.toml (tests/image checks), and `pip check` proves the set is complete. Finally pip
+# itself goes: nothing in the running image installs packages.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    --mount=type=bind,source=requirements/image.txt,target=/tmp/image.txt \
+    groupadd --system --gid 10001 cronjobs \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
+         --shell /usr/sbin/nologin cronjobs \
+    && pip install --no-cache-dir --require-hashes --only-binary=:all: \
+         -r /tmp/image.txt -r /wheels/cronjobs.txt \
+    && pip check \
+    && pip uninstall --yes pip \
+    && cronjobs --version \
+    && cronctl --help > /dev/null
+
+# Numeric, so Kubernetes' runAsNonRoot can check it; the chart's securityContext uses the same.
+USER 10001:10001
+WORKDIR /tmp
+
+# A batch job: it runs to completion and Kubernetes reads its exit code (see the exit-code table
+# in docs/architecture.md); there is no long-running process whose health a probe could check.
+HEALTHCHECK NONE
+
+ENTRYPOINT ["cronjobs"]
+CMD ["--help"]
