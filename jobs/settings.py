@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from jobs.errors import ConfigError
 from jobs.redact import redact_url, url_secrets
@@ -118,14 +118,20 @@ class Settings:
         return {s for s in found if s}
 
 
+def _split(url: str, name: str) -> SplitResult:
+    """The URL's parts, or a ConfigError naming the variable (a bad port, say)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as e:
+        raise ConfigError(f"{name} is malformed ({e}): {redact_url(url)}") from None
+    return parts
+
+
 def parse_database_url(url: str) -> str:
     """Check a database URL and normalise it for SQLAlchemy with psycopg 3."""
     name = ENV["database_url"]
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as e:
-        raise ConfigError(f"{name} is malformed ({e}): {redact_url(url)}") from None
+    parts = _split(url, name)
     scheme = parts.scheme.lower()
     if scheme in _SQLITE_SCHEMES:
         if not url.startswith(f"{parts.scheme}:///"):
@@ -143,17 +149,12 @@ def parse_database_url(url: str) -> str:
         raise ConfigError(f"{name} has no host: expected postgresql://user:password@host:5432/db")
     if not parts.path.strip("/"):
         raise ConfigError(f"{name} names no database: add /dbname, got {redact_url(url)}")
-    del port  # parsed above only to reject a non-numeric port
     return "postgresql+psycopg" + url[len(parts.scheme) :]
 
 
 def check_redis_url(url: str) -> None:
     name = ENV["redis_url"]
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError as e:
-        raise ConfigError(f"{name} is malformed ({e}): {redact_url(url)}") from None
+    parts = _split(url, name)
     if parts.scheme not in _REDIS_SCHEMES:
         raise ConfigError(
             f"{name} must start with redis://, rediss:// or unix://; got {redact_url(url)}"
@@ -166,11 +167,7 @@ def check_redis_url(url: str) -> None:
 
 
 def check_http_url(url: str, name: str) -> None:
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError as e:
-        raise ConfigError(f"{name} is malformed ({e}): {redact_url(url)}") from None
+    parts = _split(url, name)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(f"{name} must be http(s)://host:port, got {redact_url(url)}")
 
