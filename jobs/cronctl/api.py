@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import urllib3
 import yaml
@@ -67,8 +67,12 @@ class KubeApi:
         self.settings = settings
         configuration = k8s_client.Configuration()
         self.namespace, self.user = _load(settings, configuration)
-        self.host = str(configuration.host)
+        self.host = str(configuration.host).rstrip("/")
+        self._configuration = configuration
         self._client = k8s_client.ApiClient(configuration)
+        # The client's pool carries TLS (CA, client certs), proxies and retries from the
+        # configuration; requests go straight to it (see `_auth_headers` for why).
+        self._pool: urllib3.PoolManager = self._client.rest_client.pool_manager
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
@@ -95,34 +99,49 @@ class KubeApi:
         `verb` and `resource` ("batch/cronjobs", "/pods/log") name the RBAC permission the call
         needs, so a 403 says exactly which rule is missing.
         """
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {
+            **self._client.default_headers,
+            "Accept": "application/json",
+            "Content-Type": content_type,
+        }
+        url = self.host + path + (f"?{urlencode(query)}" if query else "")
+        read_timeout = timeout or self.settings.request_timeout
         try:
-            params = self._client.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=query or None,
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-            )
-            read_timeout = timeout or self.settings.request_timeout
-            response = self._client.call_api(
-                *params, _request_timeout=(min(10.0, read_timeout), read_timeout)
+            headers.update(self._auth_headers())
+            response = self._pool.request(
+                method,
+                url,
+                body=json.dumps(body) if body is not None else None,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=min(10.0, read_timeout), read=read_timeout),
+                preload_content=False,
             )
             if response.status >= 400:
-                raw = response.read()  # type: ignore[no-untyped-call]
+                raw = response.read()
+                response.release_conn()
                 raise _translate(response.status, raw, verb, resource, namespace, name)
             if stream:
-                return response.response
-            return json.loads(response.read() or b"null")  # type: ignore[no-untyped-call]
-        except CronctlError:
-            raise
-        except k8s_client.ApiException as e:  # status 0: TLS errors, bad arguments
-            if e.status:
-                raise _translate(e.status, e.body, verb, resource, namespace, name) from e
-            raise Unreachable(_unreachable(self.host, str(e.reason))) from e
+                return response
+            try:
+                return json.loads(response.read() or b"null")
+            finally:
+                response.release_conn()
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise Unreachable(_unreachable(self.host, _reason(e))) from e
+
+    def _auth_headers(self) -> dict[str, str]:
+        """The bearer token (refreshed by the client's hook, e.g. for exec plugins), if any.
+
+        `Configuration.auth_settings()` and `RESTClientObject.pool_manager` are the two client
+        internals cronctl relies on; both are the same in kubernetes 29 to 37 (whose
+        `ApiClient.call_api` signature is not).
+        """
+        settings: dict[str, Any] = dict(self._configuration.auth_settings())
+        return {
+            str(s["key"]): str(s["value"])
+            for s in settings.values()
+            if s.get("in") == "header" and s.get("value")
+        }
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -179,7 +198,11 @@ class KubeApi:
         follow: bool = False,
         timeout: float | None = None,
     ) -> Iterator[str]:
-        """The pod's log, line by line (streamed as it comes when `follow`)."""
+        """The pod's log, line by line (streamed as it comes when `follow`).
+
+        When following, a read that waits longer than `timeout` (a silent pod) ends the stream
+        quietly, without its unfinished last line: the caller polls the Job and may follow again.
+        """
         query = [("follow", "true")] if follow else []
         if container:
             query.append(("container", container))
@@ -204,9 +227,14 @@ class KubeApi:
                     yield line.decode("utf-8", "replace")
             if buffer:
                 yield buffer.decode("utf-8", "replace")
+        except urllib3.exceptions.ReadTimeoutError as e:
+            if not follow:
+                raise Unreachable(_unreachable(self.host, _reason(e))) from e
+            log.debug("no log line from pod %s for %ss: polling again", pod, timeout)
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise Unreachable(_unreachable(self.host, _reason(e))) from e
         finally:
+            response.close()  # a followed stream left early must not go back to the pool
             response.release_conn()
 
 

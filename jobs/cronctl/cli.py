@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from jobs.cronctl.controller import DEFAULT_SELECTOR
 from jobs.cronctl.errors import CronctlError
@@ -35,7 +36,6 @@ class State:
     namespace: str | None = None
     all_namespaces: bool = False
     selector: str = DEFAULT_SELECTOR
-    selector_given: bool = False
     output: str = "table"
     verbose: bool = False
     request_timeout: float = 30.0
@@ -51,8 +51,6 @@ def _store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         return value
     state = ctx.find_root().ensure_object(State)
     setattr(state, str(param.name), value)
-    if param.name == "selector":
-        state.selector_given = True
     if param.name == "verbose":
         logging.getLogger().setLevel(logging.DEBUG)
     return value
@@ -141,6 +139,22 @@ def state() -> State:
     return click.get_current_context().find_root().ensure_object(State)
 
 
+def typed_selector() -> str | None:
+    """`-l` when typed on the command line (before or after the command), else None.
+
+    Only a typed selector picks the CronJobs to suspend/resume: one from CRONCTL_SELECTOR (or
+    the default) must not turn a bare `cronctl suspend` into "all of them".
+    """
+    ctx = click.get_current_context()
+    typed = ParameterSource.COMMANDLINE
+    if typed in (
+        ctx.get_parameter_source("selector"),
+        ctx.find_root().get_parameter_source("selector"),
+    ):
+        return state().selector
+    return None
+
+
 def connect() -> CronJobController:
     """Build the controller from the global options (this is where `kubernetes` is imported)."""
     from jobs.cronctl.api import ClientSettings
@@ -156,6 +170,7 @@ def connect() -> CronJobController:
         poll_interval=s.poll_interval,
     )
     click.get_current_context().call_on_close(controller.close)
+    _quiet_libraries()  # again: kubernetes < 37's Configuration() resets urllib3's level
     return controller
 
 
@@ -205,6 +220,11 @@ def _configure_logging() -> None:
         root.addHandler(handler)
     if not state().verbose:
         root.setLevel(logging.INFO)
+    _quiet_libraries()
+
+
+def _quiet_libraries() -> None:
+    if not state().verbose:
         logging.getLogger("urllib3").setLevel(logging.ERROR)  # retries are not news
         logging.getLogger("kubernetes").setLevel(logging.WARNING)
 
@@ -305,9 +325,8 @@ def _changes(changes: list[Any]) -> None:
 @global_options(top=False)
 def suspend(names: tuple[str, ...], all_: bool, reason: str | None) -> None:
     """Suspend CronJobs (NAME..., -l SELECTOR or --all); recorded who/when/why."""
-    c, s = connect(), state()
-    selector = s.selector if s.selector_given else None
-    _changes(c.suspend(names, selector=selector, all=all_, reason=reason))
+    c = connect()
+    _changes(c.suspend(names, selector=typed_selector(), all=all_, reason=reason))
 
 
 @cli.command()
@@ -316,9 +335,8 @@ def suspend(names: tuple[str, ...], all_: bool, reason: str | None) -> None:
 @global_options(top=False)
 def resume(names: tuple[str, ...], all_: bool) -> None:
     """Resume CronJobs (NAME..., -l SELECTOR or --all); clears the suspend annotations."""
-    c, s = connect(), state()
-    selector = s.selector if s.selector_given else None
-    _changes(c.resume(names, selector=selector, all=all_))
+    c = connect()
+    _changes(c.resume(names, selector=typed_selector(), all=all_))
 
 
 @cli.command()

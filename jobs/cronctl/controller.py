@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -149,7 +149,7 @@ class CronJobController:
         if not targets:
             where = f'namespace "{self.namespace}"' if self._scope else "any namespace"
             raise CronctlError(f'no CronJob matches "{selector}" in {where}: check -l and -n/-A')
-        return targets
+        return sorted(targets, key=lambda cj: (cj["metadata"]["namespace"], cj["metadata"]["name"]))
 
     def suspend(
         self,
@@ -255,17 +255,20 @@ class CronJobController:
     ) -> Run:
         """Poll the Job until it succeeds or fails; stream its pods' logs to `on_log(pod, line)`.
 
-        Raises WaitTimeout (exit 5) after `timeout` seconds; the Job keeps running.
+        Raises WaitTimeout (exit 5) after `timeout` seconds, also while a pod's log is streaming
+        (chatty or silent); the Job keeps running.
         """
         namespace = namespace or self.namespace
         deadline = time.monotonic() + timeout
-        streamed: set[str] = set()
+        logs = _LogProgress()
         last_result = None
         while True:
             job = self.api.get(JOBS, namespace, job_name)
-            if on_log is not None:
-                self._stream_new_pods(namespace, job_name, streamed, deadline, on_log)
+            if on_log is not None and not model.is_finished(job):
+                self._follow_logs(namespace, job_name, logs, deadline, on_log)
                 job = self.api.get(JOBS, namespace, job_name)
+            if on_log is not None and model.is_finished(job) and time.monotonic() < deadline:
+                self._follow_logs(namespace, job_name, logs, deadline, on_log)  # the rest
             run = model.run_from_job(job, self.clock())
             if on_progress is not None and run.result != last_result:
                 on_progress(run)
@@ -281,26 +284,47 @@ class CronJobController:
                 )
             time.sleep(min(self.poll_interval, remaining))
 
-    def _stream_new_pods(
+    def _follow_logs(
         self,
         namespace: str,
         job_name: str,
-        streamed: set[str],
+        logs: _LogProgress,
         deadline: float,
         on_log: Callable[[str, str], None],
     ) -> None:
+        """Follow each started pod's log until it ends, falls silent for a read timeout, or the
+        deadline passes; after a running pod's stream, return so that the caller polls the Job.
+
+        A followed log restarts from its first line, so lines already passed on are skipped.
+        """
         pods = self.api.list(PODS, namespace, f"job-name={job_name}")
         for pod in sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp"))):
             pod_name = pod["metadata"]["name"]
             phase = pod.get("status", {}).get("phase")
-            if pod_name in streamed or phase not in ("Running", "Succeeded", "Failed"):
+            if pod_name in logs.done or phase not in ("Running", "Succeeded", "Failed"):
                 continue
-            streamed.add(pod_name)
-            remaining = max(deadline - time.monotonic(), 0.1)
-            for line in self.api.pod_log(
-                namespace, pod_name, _container(pod), follow=True, timeout=remaining
-            ):
-                on_log(pod_name, line)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            read_timeout = min(remaining, self.api.settings.request_timeout)
+            seen = 0
+            lines = self.api.pod_log(
+                namespace, pod_name, _container(pod), follow=True, timeout=read_timeout
+            )
+            try:
+                for line in lines:
+                    seen += 1
+                    if seen > logs.lines.get(pod_name, 0):
+                        logs.lines[pod_name] = seen
+                        on_log(pod_name, line)
+                    if time.monotonic() >= deadline:
+                        return
+            finally:
+                if isinstance(lines, Generator):
+                    lines.close()
+            if phase == "Running":
+                return  # ended or fell silent while running: poll the Job, then follow again
+            logs.done.add(pod_name)  # a finished pod's log is complete
 
     def job_for_logs(self, name: str, job: str | None = None) -> str:
         """The Job whose logs `cronctl logs NAME` shows: --job, or the CronJob's newest run."""
@@ -371,6 +395,14 @@ class CronJobController:
                 "deleting it here would be undone by the next upgrade (force=True deletes anyway)"
             )
         self.api.delete(CRONJOBS, cronjob["metadata"]["namespace"], name)
+
+
+@dataclass
+class _LogProgress:
+    """What `wait` has passed on so far: lines per pod, and the pods whose log has ended."""
+
+    lines: dict[str, int] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)
 
 
 def _container(pod: Obj) -> str | None:

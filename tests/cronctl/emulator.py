@@ -81,6 +81,19 @@ def status(code: int, reason: str, message: str) -> aiohttp.web.Response:
     return aiohttp.web.json_response(body, status=code)
 
 
+@attrs.frozen
+class Outcome:
+    """How a Job created in the emulator runs: its result, its pod's log, and its pace."""
+
+    result: str = "Succeeded"
+    log: str = ""
+    gets: int = 2
+    """The Job finishes on the `gets`-th GET of it (polls by `trigger --wait`)."""
+    pause: float = 0.0
+    """A followed log (follow=true) is served line by line, `pause` seconds apart, as kubelet
+    streams a running container's output; without follow, all at once."""
+
+
 @attrs.define(kw_only=True)
 class CronctlEmulator(kmock.KubernetesEmulator):
     """The emulator plus: selectors, object metadata, conflicts, 403s, pod logs, a call count."""
@@ -92,9 +105,14 @@ class CronctlEmulator(kmock.KubernetesEmulator):
     the Forbidden message."""
     pod_logs: dict[tuple[str, str], str] = attrs.field(factory=dict)
     """(namespace, pod) -> log text: kmock has no pods/log subresource."""
-    job_outcomes: dict[str, tuple[str, str]] = attrs.field(factory=dict)
-    """namespace -> (result, log): Jobs created there "run" at once (a stand-in for the Job
-    controller, which does not exist here) — status set, one pod with that log."""
+    log_pauses: dict[tuple[str, str], float] = attrs.field(factory=dict)
+    """(namespace, pod) -> seconds between lines of a followed log (see Outcome.pause)."""
+    job_outcomes: dict[str, Outcome] = attrs.field(factory=dict)
+    """namespace -> Outcome: Jobs created there "run" (a stand-in for the Job controller, which
+    does not exist here): at once a running pod with the outcome's log, and the Job finishes
+    after `Outcome.gets` GETs of it, so `--wait` has to poll."""
+    running: dict[tuple[str, str], int] = attrs.field(factory=dict)
+    """(namespace, Job) -> GETs left until that running Job finishes."""
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         query = f"?{request.url.query_string}" if request.url.query_string else ""
@@ -124,12 +142,16 @@ class CronctlEmulator(kmock.KubernetesEmulator):
                 f"{group} {scope}",
             )
         if res.plural == "pods" and request.subresource == "log":
-            return self._serve_log(request)
+            return await self._serve_log(request)
+        job_key = (request.namespace or "", request.name or "")
+        if request.action == enums.action.FETCH and job_key in self.running:
+            self.running[job_key] -= 1
+            if self.running[job_key] <= 0:
+                self._finish_job(*job_key)
         if request.action == enums.action.CREATE and isinstance(request.data, dict):
             self._fill_metadata(request)
-        is_patch = request.action == enums.action.UPDATE and isinstance(request.data, dict)
-        if is_patch and (conflict := self._check_version(request)) is not None:
-            return conflict
+        if request.action == enums.action.UPDATE and isinstance(request.data, dict):
+            request.data.setdefault("metadata", {})["resourceVersion"] = str(next(_counter))
         response = await super()._handle(request)
         if (
             request.action == enums.action.CREATE
@@ -149,38 +171,57 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         meta["resourceVersion"] = str(next(_counter))
         meta.setdefault("creationTimestamp", _now())
 
-    def _check_version(self, request: rendering.Request) -> aiohttp.web.Response | None:
-        """409 when a patch carries a stale metadata.resourceVersion (optimistic concurrency);
-        every accepted patch bumps the resourceVersion."""
-        key = (request.resource, request.namespace, request.name)
-        meta = request.data.setdefault("metadata", {})
-        if key in self.objects and not self.objects[key].deleted:
-            current = self.objects[key].get("metadata", {}).get("resourceVersion")
-            wanted = meta.get("resourceVersion")
-            if wanted is not None and wanted != current:
-                return status(
-                    409,
-                    "Conflict",
-                    f"Operation cannot be fulfilled on "
-                    f'{request.resource.plural} "{request.name}": the object has been '
-                    "modified; please apply your changes to the latest version",
-                )
-        meta["resourceVersion"] = str(next(_counter))
-        return None
-
-    def _serve_log(self, request: rendering.Request) -> aiohttp.web.Response:
+    async def _serve_log(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         key = (request.namespace or "", request.name or "")
         if key not in self.pod_logs:
             return status(404, "NotFound", f'pods "{request.name}" not found')
-        return aiohttp.web.Response(text=self.pod_logs[key], content_type="text/plain")
+        text = self.pod_logs[key]
+        pause = self.log_pauses.get(key, 0.0)
+        if request.params.get("follow") != "true" or not pause:
+            return aiohttp.web.Response(text=text, content_type="text/plain")
+        assert request._raw_request is not None
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request._raw_request)
+        try:
+            for line in text.splitlines(keepends=True):
+                await response.write(line.encode())
+                await asyncio.sleep(pause)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client stopped following
+        return response
 
     def _run_job(self, request: rendering.Request) -> None:
+        """Start the Job: status active, one running pod with the outcome's log."""
         ns, name = request.namespace or "", request.data["metadata"]["name"]
-        result, text = self.job_outcomes[ns]
+        outcome = self.job_outcomes[ns]
+        now = _now()
+        self.objects["batch/v1/jobs", ns, name].patch({"status": {"startTime": now, "active": 1}})
+        pod = f"{name}-x7k2p"
+        self.objects["v1/pods", ns, pod] = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": pod,
+                "namespace": ns,
+                "creationTimestamp": now,
+                "uid": str(uuid.uuid4()),
+                "labels": {"job-name": name, "batch.kubernetes.io/job-name": name},
+            },
+            "spec": {"containers": [{"name": "job"}]},
+            "status": {"phase": "Running"},
+        }
+        self.pod_logs[(ns, pod)] = outcome.log
+        self.log_pauses[(ns, pod)] = outcome.pause
+        self.running[(ns, name)] = outcome.gets
+
+    def _finish_job(self, ns: str, name: str) -> None:
+        del self.running[(ns, name)]
+        result = self.job_outcomes[ns].result
         now = _now()
         cond = "Complete" if result == "Succeeded" else "Failed"
         st: dict[str, Any] = {
-            "startTime": now,
+            "active": None,
             "conditions": [
                 {
                     "type": cond,
@@ -198,21 +239,8 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         else:
             st.update(failed=1)
         self.objects["batch/v1/jobs", ns, name].patch({"status": st})
-        pod = f"{name}-x7k2p"
-        self.objects["v1/pods", ns, pod] = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": pod,
-                "namespace": ns,
-                "creationTimestamp": now,
-                "uid": str(uuid.uuid4()),
-                "labels": {"job-name": name, "batch.kubernetes.io/job-name": name},
-            },
-            "spec": {"containers": [{"name": "job"}]},
-            "status": {"phase": "Succeeded" if cond == "Complete" else "Failed"},
-        }
-        self.pod_logs[(ns, pod)] = text
+        phase = "Succeeded" if cond == "Complete" else "Failed"
+        self.objects["v1/pods", ns, f"{name}-x7k2p"].patch({"status": {"phase": phase}})
 
     async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
         """Honour labelSelector (kmock ignores it) and give lists their kind/apiVersion, which

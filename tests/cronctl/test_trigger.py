@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 from jobs.cronctl.model import TRIGGERED_BY
 from tests.cronctl.conftest import Cluster
+from tests.cronctl.emulator import Outcome
 
 NAME = "web-cronjobs-cleanup-old-sessions"
+JOBS_PATH = "/apis/batch/v1/namespaces/{0.namespace}/jobs"
 
 
 def prune(value: Any) -> Any:
@@ -112,20 +115,74 @@ def test_trigger_allows_concurrent_runs_when_policy_allows(cluster: Cluster) -> 
 
 def test_trigger_wait_logs_success(cluster: Cluster) -> None:
     cluster.add_cronjob(NAME)
-    cluster.emulator.job_outcomes[cluster.namespace] = ("Succeeded", "deleted 12 sessions\n")
+    log = "starting\ndeleted 12 sessions\n"
+    cluster.emulator.job_outcomes[cluster.namespace] = Outcome("Succeeded", log, 3, pause=0.05)
 
     result = cluster.run("trigger", NAME, "--wait", "--logs", "--timeout", "10")
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "deleted 12 sessions"
-    assert lines[1].startswith(f"job.batch/{NAME}-manual-") and " succeeded after " in lines[1]
-    assert "created; waiting up to 10s" in result.stderr and ": Succeeded" in result.stderr
+    # The pod's log is followed again after each poll; every line is shown exactly once.
+    assert lines[:2] == ["starting", "deleted 12 sessions"]
+    assert lines[2].startswith(f"job.batch/{NAME}-manual-") and " succeeded after " in lines[2]
+    assert len(lines) == 3
+    assert "created; waiting up to 10s" in result.stderr
+    assert ": Running" in result.stderr and ": Succeeded" in result.stderr
+
+
+def test_trigger_wait_polls_until_the_job_finishes(cluster: Cluster) -> None:
+    cluster.add_cronjob(NAME)
+    cluster.emulator.job_outcomes[cluster.namespace] = Outcome("Succeeded", gets=4)
+    calls = cluster.emulator.calls
+    before = len(calls)
+
+    result = cluster.run("trigger", NAME, "--wait", "--job-name", "polled")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("job.batch/polled succeeded after ")
+    gets = [c for c in calls[before:] if c == ("GET", f"{JOBS_PATH}/polled".format(cluster))]
+    assert len(gets) == 4
+
+
+def test_trigger_wait_logs_of_a_chatty_pod_still_times_out(cluster: Cluster) -> None:
+    """The deadline is checked between log lines: a pod that never stops talking cannot keep
+    `--wait --logs` past --timeout."""
+    cluster.add_cronjob(NAME)
+    chatty = "".join(f"line {i}\n" for i in range(150))  # 3 s at 20 ms a line
+    cluster.emulator.job_outcomes[cluster.namespace] = Outcome(
+        "Succeeded", chatty, gets=100, pause=0.02
+    )
+
+    start = time.monotonic()
+    result = cluster.run("trigger", NAME, "--wait", "--logs", "--timeout", "1")
+
+    assert result.exit_code == 5, result.stderr
+    assert "Error: gave up waiting for Job" in result.stderr and "after 1s" in result.stderr
+    assert time.monotonic() - start < 2.5
+    assert result.stdout.startswith("line 0\n") and "line 149" not in result.stdout
+
+
+def test_trigger_wait_logs_of_a_silent_pod_times_out_not_unreachable(cluster: Cluster) -> None:
+    """A followed log that stays silent longer than the budget is a timeout (exit 5), not an
+    unreachable API (exit 1)."""
+    cluster.add_cronjob(NAME)
+    cluster.emulator.job_outcomes[cluster.namespace] = Outcome(
+        "Succeeded", "migrating\ndone\n", gets=100, pause=3
+    )
+
+    start = time.monotonic()
+    result = cluster.run("trigger", NAME, "--wait", "--logs", "--timeout", "1")
+
+    assert result.exit_code == 5, result.stderr
+    assert "Error: gave up waiting for Job" in result.stderr
+    assert "cannot reach" not in result.stderr
+    assert result.stdout == "migrating\n"
+    assert time.monotonic() - start < 2.5
 
 
 def test_trigger_wait_failure_exits_1(cluster: Cluster) -> None:
     cluster.add_cronjob(NAME)
-    cluster.emulator.job_outcomes[cluster.namespace] = ("Failed", "database unreachable\n")
+    cluster.emulator.job_outcomes[cluster.namespace] = Outcome("Failed", "database unreachable\n")
 
     result = cluster.run("trigger", NAME, "--wait", "-o", "json")
 
