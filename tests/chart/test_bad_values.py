@@ -5,11 +5,16 @@ Schema errors (values.schema.json) name the value's path; template errors start 
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from collections.abc import Callable
+from types import ModuleType
 
 import pytest
+from chart_helpers import CHART, ROOT
 
 SET = "--set"
+TZ_MESSAGE = "value must be 'a time zone name from the IANA tz database"
 BAD = [
     # (id, helm args, substrings of the message)
     (
@@ -142,7 +147,18 @@ BAD = [
     (
         "negative-starting-deadline",
         [SET, "jobs.health-check.startingDeadlineSeconds=-1"],
-        ["/jobs/health-check/startingDeadlineSeconds", "minimum: got -1, want 0"],
+        ["/jobs/health-check/startingDeadlineSeconds", "minimum: got -1, want 10"],
+    ),
+    (
+        # Below 10 s the controller (which looks every 10 s) may never start a run.
+        "starting-deadline-under-10s",
+        [SET, "jobs.health-check.startingDeadlineSeconds=5"],
+        ["/jobs/health-check/startingDeadlineSeconds", "minimum: got 5, want 10"],
+    ),
+    (
+        "starting-deadline-zero",
+        [SET, "jobDefaults.startingDeadlineSeconds=0"],
+        ["/jobDefaults/startingDeadlineSeconds", "minimum: got 0, want 10"],
     ),
     (
         "zero-active-deadline",
@@ -157,14 +173,16 @@ BAD = [
     (
         "time-zone-not-iana",
         [SET, "jobs.health-check.timeZone=Mars/Olympus_Mons"],
-        ["/jobs/health-check/timeZone", "'Mars/Olympus_Mons' does not match pattern"],
+        ["/jobs/health-check/timeZone", TZ_MESSAGE],
     ),
     (
-        "time-zone-abbreviation",
-        [SET, "jobDefaults.timeZone=CEST"],
-        ["/jobDefaults/timeZone", "does not match pattern"],
+        "time-zone-misspelt",
+        [SET, "jobs.health-check.timeZone=Europe/Paaris"],
+        ["at '/jobs/health-check/timeZone': " + TZ_MESSAGE],
     ),
+    ("time-zone-abbreviation", [SET, "jobDefaults.timeZone=CEST"], ["/jobDefaults/timeZone"]),
     ("time-zone-local", [SET, "jobDefaults.timeZone=Local"], ["/jobDefaults/timeZone"]),
+    ("time-zone-factory", [SET, "jobDefaults.timeZone=Factory"], ["/jobDefaults/timeZone"]),
     (
         "existing-secret-without-name",
         [SET, "connection.mode=existingSecret"],
@@ -182,6 +200,34 @@ BAD = [
         "alert-window",
         [SET, "jobs.health-check.alerts.noSuccessWindow=1.5h"],
         ["/jobs/health-check/alerts/noSuccessWindow", "does not match pattern"],
+    ),
+    (
+        # In a values file, `tag: 1.10` is the number 1.1; the schema wants a string.
+        "image-tag-number",
+        ["--set-json", "image.tag=1.10"],
+        ["at '/image/tag': got number, want string"],
+    ),
+    (
+        # Leading zeros are decimal, as Kubernetes reads them (not octal: 070 is 70, not 56).
+        "cron-leading-zero-70",
+        [SET, "jobs.health-check.schedule=070 * * * *"],
+        ['the minute field "070" is out of range: minute is 0-59'],
+    ),
+    (
+        # Not an octal number at all: it must not be read as 0.
+        "cron-leading-zero-99",
+        [SET, "jobs.health-check.schedule=099 * * * *"],
+        ['the minute field "099" is out of range: minute is 0-59'],
+    ),
+    (
+        "cron-leading-zero-hour",
+        [SET, "jobs.cleanup-old-sessions.schedule=0 024 * * *"],
+        ['the hour field "024" is out of range: hour is 0-23'],
+    ),
+    (
+        "cron-many-digits",
+        [SET, "jobs.health-check.schedule=100000000000000000059 * * * *"],
+        ["is out of range: minute is 0-59"],
     ),
     (
         "args-not-strings",
@@ -229,6 +275,7 @@ def test_long_release_name_fits_with_fullname_override(render: Callable[..., lis
         "@weekly",
         "@midnight",
         "0  2  *  *  *",
+        "05 09 * * *",  # leading zeros are decimal: 09:05
     ],
 )
 def test_valid_cron_forms_are_accepted(render: Callable[..., list], schedule: str) -> None:
@@ -252,8 +299,56 @@ def test_valid_cron_forms_are_accepted(render: Callable[..., list], schedule: st
         "America/Argentina/Buenos_Aires",
         "America/Port-au-Prince",
         "Antarctica/DumontDUrville",
+        "GMT",  # legacy names the API server loads, too
+        "US/Eastern",
     ],
 )
 def test_iana_time_zones_are_accepted(render: Callable[..., list], zone: str) -> None:
     docs = render(SET, f"jobDefaults.timeZone={zone}", "--show-only", "templates/cronjob.yaml")
     assert {d["spec"]["timeZone"] for d in docs} == {zone}
+
+
+def test_a_bad_time_zone_message_is_short_and_names_the_key(
+    render_error: Callable[..., str],
+) -> None:
+    """The schema holds ~600 names: the error says what is wrong without listing them."""
+    error = render_error(SET, "jobDefaults.timeZone=Europe/Paaris")
+    assert "at '/jobDefaults/timeZone': " + TZ_MESSAGE in error
+    assert "Africa/Abidjan" not in error
+    assert len(error) < 500
+
+
+def test_schema_time_zones_match_the_tz_database() -> None:
+    """The schema's list is what charts/time_zones.py generates from zoneinfo today."""
+    module = _load_script("time_zones")
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    names = schema["$defs"]["ianaTimeZone"]["enum"]
+    assert names == module.zones()
+    assert {"Etc/UTC", "Europe/Paris", "GMT", "US/Eastern"} <= set(names)
+    assert not {"Local", "localtime", "Factory"} & set(names)
+    assert not [n for n in names if n.startswith(("posix/", "right/"))]
+    assert module.main(["--check"]) == 0
+
+
+def test_a_stale_time_zone_list_is_caught() -> None:
+    module = _load_script("time_zones")
+    text = (CHART / "values.schema.json").read_text()
+    stale = text.replace('"Europe/Paris",\n', "", 1)
+    assert stale != text
+    assert module.updated(stale) == text
+
+
+def test_image_tag_must_be_a_string(render: Callable[..., list]) -> None:
+    docs = render("--set-string", "image.tag=1.10", "--show-only", "templates/cronjob.yaml")
+    images = {
+        d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] for d in docs
+    }
+    assert images == {"cronjobs:1.10"}
+
+
+def _load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "charts" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

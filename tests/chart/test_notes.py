@@ -69,3 +69,16 @@ def test_manual_job_name_stays_within_63_characters(helm_bin: Path) -> None:
     prefix = cronjob[:45]
     assert f"kubectl create job {prefix}-manual-$(date +%s) --from=cronjob/{cronjob} " in text
     assert len(f"{prefix}-manual-1700000000") <= 63
+
+
+def test_notes_read_leading_zeros_as_decimal(helm_bin: Path) -> None:
+    """`09` is nine o'clock (int64 would read it as octal: 0, and "daily at 00:30")."""
+    text = notes(
+        helm_bin,
+        "--set",
+        "jobs.health-check.schedule=30 09 * * *",
+        "--set",
+        "jobs.cleanup-redis-cache.schedule=08 */6 * * *",
+    )
+    assert 'schedule: "30 09 * * *" (daily at 09:30, Etc/UTC)' in text
+    assert 'schedule: "08 */6 * * *" (every 6 hours at minute 08, Etc/UTC)' in text

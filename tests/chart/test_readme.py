@@ -50,7 +50,7 @@ def test_an_undocumented_key_is_caught(values_table: ModuleType) -> None:
     text = (
         (CHART / "values.yaml")
         .read_text()
-        .replace("  # -- Image tag; defaults to the chart's appVersion.\n", "")
+        .replace("  # -- Image tag; defaults to the chart's appVersion.", "  #")
     )
     docs = values_table.parse_docs(text)
     assert values_table.undocumented(yaml.safe_load(text), docs) == ["image.tag"]

@@ -254,26 +254,29 @@ def test_every_is_rendered_as_cron(ci_docs: dict[str, list[dict[str, Any]]]) -> 
     assert cronjobs["daily-health-check"]["spec"]["timeZone"] == "UTC"
 
 
-@pytest.mark.parametrize(
-    ("every", "cron"),
-    [
-        ("1m", "* * * * *"),
-        ("5m", "*/5 * * * *"),
-        ("30m", "*/30 * * * *"),
-        ("60m", "0 * * * *"),
-        ("1h", "0 * * * *"),
-        ("120m", "0 */2 * * *"),
-        ("8h", "0 */8 * * *"),
-        ("24h", "0 0 * * *"),
-        ("1d", "0 0 * * *"),
-        ("7d", "0 0 * * 0"),
-    ],
-)
-def test_every_conversions(render: Any, every: str, cron: str) -> None:
-    docs = render(
-        "--set", f"jobs.health-check.every={every}", "--show-only", "templates/cronjob.yaml"
-    )
-    assert cronjobs_by_component(docs)["health-check"]["spec"]["schedule"] == cron
+EVERY_AS_CRON = {
+    "1m": "* * * * *",
+    "5m": "*/5 * * * *",
+    "30m": "*/30 * * * *",
+    "60m": "0 * * * *",
+    "1h": "0 * * * *",
+    "120m": "0 */2 * * *",
+    "8h": "0 */8 * * *",
+    "24h": "0 0 * * *",
+    "1d": "0 0 * * *",
+    "7d": "0 0 * * 0",
+}
+
+
+def test_every_conversions(render: Any) -> None:
+    """One render, one extra job per interval (jobs without a deadline of their own)."""
+    args = []
+    for every in EVERY_AS_CRON:
+        args += ["--set", f"jobs.every-{every}.subcommand=health-check"]
+        args += ["--set", f"jobs.every-{every}.every={every}"]
+    cronjobs = cronjobs_by_component(render(*args, "--show-only", "templates/cronjob.yaml"))
+    for every, cron in EVERY_AS_CRON.items():
+        assert cronjobs[f"every-{every}"]["spec"]["schedule"] == cron, every
 
 
 def test_custom_job_runs_its_subcommand(ci_docs: dict[str, list[dict[str, Any]]]) -> None:
@@ -296,8 +299,8 @@ def test_set_suspend_on_one_job(render: Any) -> None:
 
 def test_explicit_zero_is_honoured(ci_docs: dict[str, list[dict[str, Any]]]) -> None:
     cj = cronjobs_by_component(ci_docs["all-features-values"])["cleanup-old-sessions"]
-    assert cj["spec"]["startingDeadlineSeconds"] == 0
     assert cj["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 0
+    assert cj["spec"]["jobTemplate"]["spec"]["ttlSecondsAfterFinished"] == 0
     assert cj["spec"]["concurrencyPolicy"] == "Replace"
 
 

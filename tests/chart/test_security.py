@@ -80,9 +80,70 @@ def test_restricted_check_catches_a_weakened_pod(render: Any) -> None:
     (cj,) = [
         d for d in by_kind(docs, "CronJob") if d["metadata"]["name"] == "cronjobs-health-check"
     ]
-    # A per-job securityContext replaces the default as a whole, so more than one rule breaks.
+    # A per-job securityContext is merged into the default: only the rule it breaks is flagged.
     problems = _restricted_violations(cj["spec"]["jobTemplate"]["spec"]["template"])
-    assert "cronjobs: allowPrivilegeEscalation must be false" in problems
+    assert problems == ["cronjobs: allowPrivilegeEscalation must be false"]
+
+
+def _health_check_pod(render: Any, *sets: str) -> dict[str, Any]:
+    args = [arg for s in sets for arg in ("--set", s)]
+    docs = render(*args, "--show-only", "templates/cronjob.yaml")
+    (cj,) = [
+        d for d in by_kind(docs, "CronJob") if d["metadata"]["name"] == "cronjobs-health-check"
+    ]
+    return cj["spec"]["jobTemplate"]["spec"]["template"]
+
+
+def test_a_one_key_override_keeps_the_hardened_defaults(render: Any) -> None:
+    """`--set` of one security key merges: the pod still passes the restricted profile."""
+    pod = _health_check_pod(
+        render,
+        "jobs.health-check.securityContext.runAsUser=2000",
+        "jobs.health-check.podSecurityContext.fsGroup=3000",
+    )
+    assert _restricted_violations(pod) == []
+    (c,) = pod["spec"]["containers"]
+    assert c["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": 2000,
+        "runAsGroup": 10001,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert pod["spec"]["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "fsGroup": 3000,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def test_an_explicit_false_in_a_job_is_honoured(render: Any) -> None:
+    """A merge must not treat false as unset: the job's readOnlyRootFilesystem=false wins."""
+    pod = _health_check_pod(
+        render, "jobs.health-check.securityContext.readOnlyRootFilesystem=false"
+    )
+    (c,) = pod["spec"]["containers"]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is False
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_a_jobs_capability_list_replaces_the_default_list(render: Any) -> None:
+    """Lists are not merged: a job that drops only NET_RAW no longer drops ALL (and is flagged)."""
+    pod = _health_check_pod(
+        render,
+        "jobs.health-check.securityContext.capabilities.drop={NET_RAW}",
+        "jobs.health-check.securityContext.capabilities.add={NET_BIND_SERVICE}",
+    )
+    (c,) = pod["spec"]["containers"]
+    assert c["securityContext"]["capabilities"] == {
+        "drop": ["NET_RAW"],
+        "add": ["NET_BIND_SERVICE"],
+    }
+    assert _restricted_violations(pod) == ["cronjobs: must drop ALL capabilities"]
 
 
 def test_pods_are_hardened_beyond_the_profile(all_renders: dict[str, list[dict[str, Any]]]) -> None:

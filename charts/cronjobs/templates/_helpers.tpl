@@ -101,7 +101,7 @@ Input: dict with "where" (values path) and "every".
 {{- if not (regexMatch "^[1-9][0-9]*[mhd]$" $every) }}
 {{- fail (printf "ERROR: %s: %q is not an interval; write a number and a unit m, h or d (e.g. 15m, 2h, 1d): %s" .where $every $hint) }}
 {{- end }}
-{{- $n := int64 (trimSuffix "m" (trimSuffix "h" (trimSuffix "d" $every))) }}
+{{- $n := atoi (trimSuffix "m" (trimSuffix "h" (trimSuffix "d" $every))) }}
 {{- $unit := regexFind "[mhd]$" $every }}
 {{- $minutes := $n }}
 {{- if eq $unit "h" }}{{ $minutes = mul $n 60 }}{{ end }}
@@ -155,7 +155,7 @@ day-of-week names (JAN, SUN); or one of the @ macros. Input: dict with "where" a
 {{- $parts := splitList "/" $item }}
 {{- $base := index $parts 0 }}
 {{- if gt (len $parts) 1 }}
-{{- if lt (int64 (index $parts 1)) 1 }}
+{{- if lt (atoi (index $parts 1)) 1 }}
 {{- fail (printf "%s has a step of 0; a step must be at least 1" $bad) }}
 {{- end }}
 {{- end }}
@@ -168,7 +168,10 @@ day-of-week names (JAN, SUN); or one of the @ macros. Input: dict with "where" a
 {{- $values := list }}
 {{- range $v := $ends }}
 {{- if regexMatch "^[0-9]+$" $v }}
-{{- $values = append $values (int64 $v) }}
+{{- if gt (len (regexReplaceAll "^0+" $v "")) 2 }}
+{{- fail (printf "%s is out of range: %s" $bad $range) }}
+{{- end }}
+{{- $values = append $values (atoi $v) }}
 {{- else if and (ne (index $names 0) "") (has (upper $v) $names) }}
 {{- $pos := 0 }}
 {{- range $j, $name := $names }}{{ if eq $name (upper $v) }}{{ $pos = $j }}{{ end }}{{ end }}
@@ -207,18 +210,80 @@ A schedule in words, for NOTES.txt: the common forms; anything else is shown as 
 {{- else if eq $s "* * * * *" }}every minute
 {{- else if regexMatch "^\\*/[0-9]+ \\* \\* \\* \\*$" $s }}every {{ trimPrefix "*/" (index $f 0) }} minutes
 {{- else if regexMatch "^[0-9]+ \\* \\* \\* \\*$" $s }}every hour at minute {{ index $f 0 }}
-{{- else if regexMatch "^[0-9]+ \\*/[0-9]+ \\* \\* \\*$" $s }}every {{ trimPrefix "*/" (index $f 1) }} hours{{ if ne (int64 (index $f 0)) 0 }} at minute {{ index $f 0 }}{{ end }}
-{{- else if regexMatch "^[0-9]+ [0-9]+ \\* \\* \\*$" $s }}daily at {{ printf "%02d:%02d" (int64 (index $f 1)) (int64 (index $f 0)) }}
-{{- else if regexMatch "^[0-9]+ [0-9]+ \\* \\* [0-6]$" $s }}weekly on {{ index $days (int64 (index $f 4)) }} at {{ printf "%02d:%02d" (int64 (index $f 1)) (int64 (index $f 0)) }}
-{{- else if regexMatch "^[0-9]+ [0-9]+ [0-9]+ \\* \\*$" $s }}monthly on day {{ index $f 2 }} at {{ printf "%02d:%02d" (int64 (index $f 1)) (int64 (index $f 0)) }}
+{{- else if regexMatch "^[0-9]+ \\*/[0-9]+ \\* \\* \\*$" $s }}every {{ trimPrefix "*/" (index $f 1) }} hours{{ if ne (atoi (index $f 0)) 0 }} at minute {{ index $f 0 }}{{ end }}
+{{- else if regexMatch "^[0-9]+ [0-9]+ \\* \\* \\*$" $s }}daily at {{ printf "%02d:%02d" (atoi (index $f 1)) (atoi (index $f 0)) }}
+{{- else if regexMatch "^[0-9]+ [0-9]+ \\* \\* [0-6]$" $s }}weekly on {{ index $days (atoi (index $f 4)) }} at {{ printf "%02d:%02d" (atoi (index $f 1)) (atoi (index $f 0)) }}
+{{- else if regexMatch "^[0-9]+ [0-9]+ [0-9]+ \\* \\*$" $s }}monthly on day {{ index $f 2 }} at {{ printf "%02d:%02d" (atoi (index $f 1)) (atoi (index $f 0)) }}
 {{- else }}at cron "{{ $s }}"
 {{- end }}
+{{- end }}
+
+{{/*
+The shortest time in seconds between two runs of a schedule, for the forms whose gaps are fixed:
+every minute or every N minutes (a minute step), hourly or every N hours (an hour step) at a
+fixed minute, daily, weekly (so every `every` value). A step that does not divide the hour or the day leaves a shorter gap at the
+boundary (a step of 45 minutes runs at :00 and :45, then 15 minutes later), and that gap counts. Empty for
+any other form. Numbers are read in base 10 (atoi), as Kubernetes reads them.
+*/}}
+{{- define "cronjobs.intervalSeconds" -}}
+{{- $f := regexSplit "\\s+" (trim (toString .)) -1 }}
+{{- $s := join " " $f }}
+{{- if eq $s "@hourly" }}3600
+{{- else if or (eq $s "@daily") (eq $s "@midnight") }}86400
+{{- else if eq $s "@weekly" }}604800
+{{- else if ne (len $f) 5 }}
+{{- else if eq $s "* * * * *" }}60
+{{- else if regexMatch "^\\*/[0-9]+ \\* \\* \\* \\*$" $s }}
+{{- include "cronjobs.stepGap" (list (atoi (trimPrefix "*/" (index $f 0))) 60 60) }}
+{{- else if regexMatch "^[0-9]+ \\* \\* \\* \\*$" $s }}3600
+{{- else if regexMatch "^[0-9]+ \\*/[0-9]+ \\* \\* \\*$" $s }}
+{{- include "cronjobs.stepGap" (list (atoi (trimPrefix "*/" (index $f 1))) 24 3600) }}
+{{- else if regexMatch "^[0-9]+ [0-9]+ \\* \\* \\*$" $s }}86400
+{{- else if regexMatch "^[0-9]+ [0-9]+ \\* \\* [0-9]+$" $s }}604800
+{{- end }}
+{{- end }}
+
+{{/*
+Shortest gap of a field stepped by STEP from its start over a cycle of CYCLE units of SECONDS each: runs at 0, STEP,
+..., k*STEP, then the cycle wraps. Input: list STEP CYCLE SECONDS.
+*/}}
+{{- define "cronjobs.stepGap" -}}
+{{- $step := int64 (index . 0) }}{{ $cycle := int64 (index . 1) }}{{ $unit := int64 (index . 2) }}
+{{- $last := mul (div (sub $cycle 1) $step) $step }}
+{{- if eq $last 0 }}{{ mul $cycle $unit }}
+{{- else }}{{ mul (min $step (sub $cycle $last)) $unit }}
+{{- end }}
+{{- end }}
+
+{{/*
+Deep-merge the map .src into the map .dst, in place, key by key: a map merges into a map; any
+other value (a scalar, an explicit false or 0, a list) replaces; null removes the key (as Helm
+does for chart defaults). Input: dict with "dst" and "src".
+*/}}
+{{- define "cronjobs.mergeInto" -}}
+{{- $dst := .dst }}
+{{- range $k, $v := .src }}
+{{- if kindIs "invalid" $v }}
+{{- $_ := unset $dst $k }}
+{{- else if and (kindIs "map" $v) (kindIs "map" (get $dst $k)) }}
+{{- include "cronjobs.mergeInto" (dict "dst" (get $dst $k) "src" $v) }}
+{{- else }}
+{{- $_ := set $dst $k (deepCopy $v) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The `jobDefaults` keys whose maps a job's map is merged into (the others are replaced).
+*/}}
+{{- define "cronjobs.mergedKeys" -}}
+podSecurityContext securityContext resources alerts podLabels podAnnotations nodeSelector
 {{- end }}
 
 {{/* A Prometheus duration (90m, 26h, 8d, 1w) in seconds. */}}
 {{- define "cronjobs.durationSeconds" -}}
 {{- $d := toString . }}
-{{- $n := int64 (regexFind "^[0-9]+" $d) }}
+{{- $n := atoi (regexFind "^[0-9]+" $d) }}
 {{- $unit := regexFind "[smhdw]$" $d }}
 {{- $factors := dict "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800 }}
 {{- mul $n (get $factors $unit) }}
@@ -233,6 +298,7 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- $root := . }}
 {{- $fullname := include "cronjobs.fullname" . }}
 {{- $subcommands := splitList " " (include "cronjobs.subcommands" .) }}
+{{- $merged := splitList " " (include "cronjobs.mergedKeys" .) }}
 {{- $allowed := concat (keys .Values.jobDefaults) (splitList " " (include "cronjobs.jobOnlyKeys" .)) }}
 {{- $out := dict }}
 {{- range $key, $job := .Values.jobs }}
@@ -253,7 +319,12 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- if $enabled }}
 {{- $cfg := deepCopy $root.Values.jobDefaults }}
 {{- range $k, $v := $job }}
-{{- if not (kindIs "invalid" $v) }}{{ $_ := set $cfg $k $v }}{{ end }}
+{{- if kindIs "invalid" $v }}
+{{- else if and (has $k $merged) (kindIs "map" $v) (kindIs "map" (get $cfg $k)) }}
+{{- include "cronjobs.mergeInto" (dict "dst" (get $cfg $k) "src" $v) }}
+{{- else }}
+{{- $_ := set $cfg $k $v }}
+{{- end }}
 {{- end }}
 {{- $subcommand := $key }}
 {{- if and (hasKey $job "subcommand") $job.subcommand }}{{ $subcommand = $job.subcommand }}{{ end }}
@@ -272,6 +343,18 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- include "cronjobs.validateSchedule" (dict "where" (printf "%s.schedule" $where) "schedule" $schedule) }}
 {{- else }}
 {{- fail (printf "ERROR: %s has neither `schedule` nor `every`: set one, e.g. --set %s.schedule=\"0 2 * * *\" or --set %s.every=1h" $where $where $where) }}
+{{- end }}
+{{- $interval := include "cronjobs.intervalSeconds" $schedule }}
+{{- if $interval }}
+{{- $interval = int64 $interval }}
+{{- $deadline := int64 $cfg.activeDeadlineSeconds }}
+{{- $fit := sub $interval (max (div $interval 5) 30) }}
+{{- if ge $deadline $interval }}
+{{- if and (hasKey $job "activeDeadlineSeconds") (not (kindIs "invalid" $job.activeDeadlineSeconds)) }}
+{{- fail (printf "ERROR: %s.activeDeadlineSeconds (%d) must be shorter than the job's interval (%ds, schedule %q), or a hung run makes the next one be skipped: lower it, e.g. --set %s.activeDeadlineSeconds=%d, or set it to null to use jobDefaults.activeDeadlineSeconds lowered to fit the interval" $where $deadline $interval $schedule $where $fit) }}
+{{- end }}
+{{- $_ := set $cfg "activeDeadlineSeconds" $fit }}
+{{- end }}
 {{- end }}
 {{- $name := printf "%s-%s" $fullname $key }}
 {{- if gt (len $name) 52 }}

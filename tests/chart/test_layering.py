@@ -1,0 +1,190 @@
+"""How a job's settings layer over `jobDefaults`, and the deadline derived from its interval.
+
+Maps (resources, alerts, labels, security contexts, nodeSelector) merge key by key; everything
+else replaces. A job's `activeDeadlineSeconds` must be shorter than its interval; one taken from
+`jobDefaults` is lowered to fit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from chart_helpers import cronjobs_by_component
+from croniter import croniter
+
+SET = "--set"
+
+
+def _job(docs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    return cronjobs_by_component(docs)[key]["spec"]["jobTemplate"]["spec"]
+
+
+def test_a_resources_override_keeps_the_requests(render: Any) -> None:
+    docs = render(
+        SET,
+        "jobs.health-check.resources.limits.memory=1Gi",
+        SET,
+        "jobs.cleanup-old-sessions.resources.limits.memory=null",  # null drops a default key
+        "--show-only",
+        "templates/cronjob.yaml",
+    )
+    (c,) = _job(docs, "health-check")["template"]["spec"]["containers"]
+    assert c["resources"] == {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    (c,) = _job(docs, "cleanup-old-sessions")["template"]["spec"]["containers"]
+    assert c["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {}}
+
+
+def test_an_alerts_override_keeps_the_other_window(render: Any) -> None:
+    """aggregate-daily-analytics has no alerts of its own: one key must not drop the other."""
+    docs = render(
+        SET,
+        "metrics.prometheusRule.enabled=true",
+        SET,
+        "jobs.aggregate-daily-analytics.alerts.noSuccessWindow=2h",
+        "--show-only",
+        "templates/prometheusrule.yaml",
+    )
+    rule = next(d for d in docs if d["metadata"]["name"] == "cronjobs-aggregate-daily-analytics")
+    alerts = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    assert alerts["CronJobSuspendedTooLong"]["for"] == "24h"  # jobDefaults' window, not <nil>
+    assert "> 7200" in alerts["CronJobNoRecentSuccess"]["expr"]  # the job's 2h
+
+
+def test_label_and_selector_maps_merge_with_the_chart_wide_ones(render: Any) -> None:
+    docs = render(
+        SET,
+        "jobDefaults.podLabels.tier=maintenance",
+        SET,
+        "jobDefaults.nodeSelector.kubernetes\\.io/os=linux",
+        SET,
+        "jobDefaults.podAnnotations.owner=platform",
+        SET,
+        "jobs.health-check.podLabels.probe=yes",
+        SET,
+        "jobs.health-check.nodeSelector.pool=small",
+        SET,
+        "jobs.health-check.podAnnotations.owner=sre",
+        "--show-only",
+        "templates/cronjob.yaml",
+    )
+    pod = _job(docs, "health-check")["template"]
+    assert pod["metadata"]["labels"]["tier"] == "maintenance"
+    assert pod["metadata"]["labels"]["probe"] == "yes"
+    assert pod["metadata"]["annotations"] == {"owner": "sre"}
+    assert pod["spec"]["nodeSelector"] == {"kubernetes.io/os": "linux", "pool": "small"}
+    other = _job(docs, "cleanup-old-sessions")["template"]
+    assert "probe" not in other["metadata"]["labels"]
+    assert other["spec"]["nodeSelector"] == {"kubernetes.io/os": "linux"}
+
+
+def test_a_jobs_own_deadline_longer_than_its_interval_is_rejected(render_error: Any) -> None:
+    """health-check sets 600 s; at every 5 minutes a hung run would make the next be skipped."""
+    error = render_error(SET, "jobs.health-check.every=5m")
+    assert (
+        "ERROR: jobs.health-check.activeDeadlineSeconds (600) must be shorter than the job's "
+        'interval (300s, schedule "*/5 * * * *")'
+    ) in error
+    assert "--set jobs.health-check.activeDeadlineSeconds=240" in error
+    assert "or set it to null" in error
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        # A cron step: */10 minutes is 600 s, and the deadline must be strictly shorter.
+        (
+            ["jobs.health-check.schedule=*/10 * * * *"],
+            "activeDeadlineSeconds (600) must be shorter than the job's interval (600s",
+        ),
+        # An hour step that does not divide the day: 0,5,10,15,20 h, then 4 h to midnight.
+        (
+            [
+                "jobs.cleanup-redis-cache.schedule=0 */5 * * *",
+                "jobs.cleanup-redis-cache.activeDeadlineSeconds=14400",
+            ],
+            "activeDeadlineSeconds (14400) must be shorter than the job's interval (14400s",
+        ),
+        # A minute step that does not divide the hour: :00 and :45, then 15 minutes.
+        (
+            [
+                "jobs.health-check.schedule=*/45 * * * *",
+                "jobs.health-check.activeDeadlineSeconds=1200",
+            ],
+            "activeDeadlineSeconds (1200) must be shorter than the job's interval (900s",
+        ),
+    ],
+    ids=["minute-step", "hour-step-uneven", "minute-step-uneven"],
+)
+def test_a_too_long_deadline_is_rejected_for_cron_steps(
+    render_error: Any, sets: list[str], message: str
+) -> None:
+    args = [arg for s in sets for arg in (SET, s)]
+    assert message in render_error(*args)
+
+
+def test_a_default_deadline_is_lowered_to_fit_the_interval(render: Any) -> None:
+    """No deadline of its own: jobDefaults' 3600 s becomes the interval minus a margin."""
+    docs = render(
+        SET,
+        "jobs.health-check.every=5m",
+        SET,
+        "jobs.health-check.activeDeadlineSeconds=null",
+        SET,
+        "jobs.hourly-check.subcommand=health-check",
+        SET,
+        "jobs.hourly-check.schedule=@hourly",
+        SET,
+        "jobs.quick-check.subcommand=health-check",
+        SET,
+        "jobs.quick-check.schedule=*/2 * * * *",
+        SET,
+        "jobs.daily-check.subcommand=health-check",
+        SET,
+        "jobs.daily-check.every=1d",
+        "--show-only",
+        "templates/cronjob.yaml",
+    )
+    deadlines = {
+        key: cj["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
+        for key, cj in cronjobs_by_component(docs).items()
+    }
+    assert deadlines["health-check"] == 240  # 300 s less a fifth
+    assert deadlines["quick-check"] == 90  # 120 s less the 30 s minimum margin
+    assert deadlines["hourly-check"] == 2880  # 3600 s: the default would not be shorter
+    assert deadlines["daily-check"] == 3600  # the default fits a day: kept
+    assert deadlines["cleanup-old-sessions"] == 7200  # its own, and it fits
+
+
+SCHEDULES = [
+    "* * * * *",
+    "*/7 * * * *",
+    "*/45 * * * *",
+    "13 * * * *",
+    "5 */5 * * *",
+    "0 */7 * * *",
+    "30 4 * * *",
+    "0 3 * * 0",
+    "*/90 * * * *",
+    "@weekly",
+]
+
+
+def test_derived_deadlines_are_shorter_than_the_real_gaps(render: Any) -> None:
+    """The template's interval arithmetic agrees with a real cron library (croniter)."""
+    args = [SET, "jobDefaults.activeDeadlineSeconds=10000000"]
+    for i, schedule in enumerate(SCHEDULES):
+        args += [SET, f"jobs.check-{i}.subcommand=health-check"]
+        args += [SET, f"jobs.check-{i}.schedule={schedule}"]
+    cronjobs = cronjobs_by_component(render(*args, "--show-only", "templates/cronjob.yaml"))
+    for i, schedule in enumerate(SCHEDULES):
+        deadline = cronjobs[f"check-{i}"]["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
+        it = croniter(schedule, datetime(2025, 1, 6, tzinfo=UTC))
+        times = [it.get_next(datetime) for _ in range(200)]
+        shortest = min((b - a).total_seconds() for a, b in pairwise(times))
+        assert deadline == shortest - max(shortest // 5, 30), schedule
