@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 MERGE_PATCH = "application/merge-patch+json"
+PAGE_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,34 @@ class KubeApi:
     # -- resources ------------------------------------------------------------------------------
 
     def list(self, resource: str, namespace: str | None, selector: str | None = None) -> list[Obj]:
-        """List `batch/cronjobs`, `batch/jobs` or `/pods` in a namespace (None: all namespaces)."""
-        query = [("labelSelector", selector)] if selector else []
-        result = self._request(
-            "list", resource, "GET", _path(resource, namespace), namespace=namespace, query=query
-        )
-        return list(result.get("items") or [])
+        """List `batch/cronjobs`, `batch/jobs` or `/pods` in a namespace (None: all namespaces).
+
+        Pages of PAGE_SIZE items (`limit`/`continue`), so a large cluster costs a few requests
+        of bounded size; when a continue token expires (410 Gone), starts over once.
+        """
+        path = _path(resource, namespace)
+        items: list[Obj] = []
+        token: str | None = None
+        restarted = False
+        while True:
+            query = [("labelSelector", selector)] if selector else []
+            query.append(("limit", str(PAGE_SIZE)))
+            if token:
+                query.append(("continue", token))
+            try:
+                page = self._request(
+                    "list", resource, "GET", path, namespace=namespace, query=query
+                )
+            except ApiError as e:
+                if e.status != 410 or not token or restarted:
+                    raise
+                log.debug("the list of %s expired while paging: starting over", resource)
+                items, token, restarted = [], None, True
+                continue
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                return items
 
     def get(self, resource: str, namespace: str, name: str) -> Obj:
         path = _path(resource, namespace, name)
@@ -272,6 +295,12 @@ def _translate(
     if status == 409:
         what = f'{kind} "{name}"' if name else kind
         return Conflict(f"conflict on {what}: {detail or 'it changed or already exists'}")
+    if status == 410:
+        return ApiError(
+            f"the list of {kind}s changed too much while cronctl paged through it (410 Gone): "
+            "run the command again",
+            status,
+        )
     if status == 401:
         return ApiError(
             "the API server rejected the credentials (401 Unauthorized): renew them "

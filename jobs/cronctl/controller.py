@@ -1,8 +1,9 @@
 """`CronJobController`: the Python API behind `cronctl`, importable by the FastAPI app too.
 
 It finds the chart's CronJobs by label selector and works on plain dicts and dataclasses; all API
-calls go through `jobs.cronctl.api.KubeApi`. Listing costs two calls whatever the number of
-CronJobs (one list of CronJobs, one list of Jobs joined in memory by ownerReferences uid).
+calls go through `jobs.cronctl.api.KubeApi`. Listing costs two lists whatever the number of
+CronJobs (CronJobs, then Jobs with the same selector, joined in memory by ownerReferences uid),
+each paged by 500 items.
 """
 
 from __future__ import annotations
@@ -107,11 +108,16 @@ class CronJobController:
         return self.namespace
 
     def list_cronjobs(self, selector: str | None = None) -> list[CronJobInfo]:
-        """Every CronJob matching the selector, with its runs: exactly two API calls."""
-        cronjobs = self.api.list(CRONJOBS, self._scope, selector or self.selector)
+        """Every CronJob matching the selector, with its runs.
+
+        Two lists (CronJobs, then Jobs with the same selector: the chart copies its labels onto
+        jobTemplate.metadata.labels, so its Jobs carry them), a request per 500 items each.
+        """
+        selector = selector or self.selector
+        cronjobs = self.api.list(CRONJOBS, self._scope, selector)
         if not cronjobs:
             return []
-        by_owner = model.index_jobs(self.api.list(JOBS, self._scope))
+        by_owner = model.index_jobs(self.api.list(JOBS, self._scope, selector))
         now = self.clock()
         infos = [
             model.summarize(cj, by_owner.get(str(cj["metadata"].get("uid")), []), now)
@@ -123,9 +129,12 @@ class CronJobController:
         return self.api.get(CRONJOBS, self._ns_for_name(), name)
 
     def _owned_jobs(self, cronjob: Obj) -> list[Obj]:
+        """The CronJob's Jobs: listed by its job template's labels (which the CronJob controller
+        and `kubectl create job --from` copy onto every Job), joined by ownerReferences uid."""
         namespace = cronjob["metadata"]["namespace"]
         uid = str(cronjob["metadata"].get("uid"))
-        return [j for j in self.api.list(JOBS, namespace) if model.owner_uid(j) == uid]
+        jobs = self.api.list(JOBS, namespace, model.template_selector(cronjob))
+        return [j for j in jobs if model.owner_uid(j) == uid]
 
     def describe(self, name: str) -> CronJobInfo:
         """One CronJob with all its runs (newest first): two API calls."""

@@ -167,6 +167,13 @@ def _run_key(run: Run) -> datetime:
     return run.created or run.started or datetime.min.replace(tzinfo=UTC)
 
 
+def template_selector(cronjob: Obj) -> str | None:
+    """An equality selector of the job template's labels (which every Job it makes carries)."""
+    template = cronjob.get("spec", {}).get("jobTemplate", {}).get("metadata") or {}
+    labels = template.get("labels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or None
+
+
 def index_jobs(jobs: list[Obj]) -> dict[str, list[Obj]]:
     """Jobs grouped by the uid of the CronJob that controls them: the in-memory join."""
     by_owner: dict[str, list[Obj]] = {}

@@ -10,6 +10,7 @@ synchronous client and subprocesses (kubectl) can call it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import itertools
 import json
@@ -111,6 +112,8 @@ class CronctlEmulator(kmock.KubernetesEmulator):
     """namespace -> Outcome: Jobs created there "run" (a stand-in for the Job controller, which
     does not exist here): at once a running pod with the outcome's log, and the Job finishes
     after `Outcome.gets` GETs of it, so `--wait` has to poll."""
+    expire_continue: int = 0
+    """Answer this many more requests that carry a `continue` token with 410 Gone."""
     running: dict[tuple[str, str], int] = attrs.field(factory=dict)
     """(namespace, Job) -> GETs left until that running Job finishes."""
 
@@ -141,6 +144,10 @@ class CronctlEmulator(kmock.KubernetesEmulator):
                 f'forbidden: User "tester" cannot {verb} resource "{plural}" '
                 f"{group} {scope}",
             )
+        # A continue token expires when etcd compacts past its revision: 410 Gone.
+        if request.params.get("continue") and self.expire_continue > 0:
+            self.expire_continue -= 1
+            return status(410, "Expired", "The provided continue parameter is too old")
         if res.plural == "pods" and request.subresource == "log":
             return await self._serve_log(request)
         job_key = (request.namespace or "", request.name or "")
@@ -244,15 +251,26 @@ class CronctlEmulator(kmock.KubernetesEmulator):
 
     async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
         """Honour labelSelector (kmock ignores it) and give lists their kind/apiVersion, which
-        kubectl needs to decode them."""
+        kubectl needs to decode them. Page like the API server: items in (namespace, name) key
+        order, `limit` per page, an opaque `continue` token for the rest (kmock ignores both),
+        so that cronctl's paging and its bounded request count can be tested."""
         result: dict[str, Any] = dict(await super()._serve_list(request))  # type: ignore[arg-type]
         selector = request.params.get("labelSelector")
+        items = result["items"]
         if selector:
-            result["items"] = [
+            items = [
                 i
-                for i in result["items"]
+                for i in items
                 if selector_matches(selector, i.get("metadata", {}).get("labels") or {})
             ]
+        items.sort(key=_key)
+        token = request.params.get("continue")
+        if token:
+            after = tuple(json.loads(base64.b64decode(token)))
+            items = [i for i in items if _key(i) > after]
+        limit = int(request.params.get("limit") or 0)
+        more = bool(limit) and len(items) > limit
+        result["items"] = items[:limit] if limit else items
         assert request.resource is not None
         info = self.resources.get(request.resource)
         kind = info.kind if info is not None and info.kind else request.resource.plural.title()
@@ -260,6 +278,9 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         result["kind"] = f"{kind}List"
         result["apiVersion"] = f"{group}/{request.resource.version}" if group else "v1"
         result["metadata"] = {"resourceVersion": str(next(_counter))}
+        if more:
+            last = json.dumps(list(_key(result["items"][-1])))
+            result["metadata"]["continue"] = base64.b64encode(last.encode()).decode()
         return result
 
     @contextmanager
@@ -269,6 +290,11 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             yield
         finally:
             self.forbidden.discard((verb, resource))
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata", {})
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 def _now() -> str:

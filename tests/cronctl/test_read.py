@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import yaml
 
+from jobs.cronctl import api
 from tests.cronctl.conftest import Cluster, ts
 
 
@@ -126,6 +128,8 @@ def test_list_makes_two_api_calls_whatever_the_number_of_cronjobs(cluster: Clust
         cj = cluster.add_cronjob(f"web-cronjobs-job-{i}")
         for j in range(2):
             cluster.add_job(cj, f"web-cronjobs-job-{i}-{j}", "Succeeded")
+    other = cluster.add_cronjob("other", labels={"app": "other"})
+    cluster.add_job(other, "other-1")
     calls = cluster.emulator.calls
     before = len(calls)
 
@@ -135,8 +139,51 @@ def test_list_makes_two_api_calls_whatever_the_number_of_cronjobs(cluster: Clust
     items = json.loads(result.stdout)
     assert len(items) == 40 and all(i["last_result"] == "Succeeded" for i in items)
     made = calls[before:]
-    assert [m for m, _ in made] == ["GET", "GET"], made
-    assert "/cronjobs?labelSelector=" in made[0][1] and made[1][1].endswith("/jobs")
+    selector = "labelSelector=app.kubernetes.io/name%3Dcronjobs&limit=500"
+    assert made == [
+        ("GET", f"/apis/batch/v1/namespaces/{cluster.namespace}/cronjobs?{selector}"),
+        ("GET", f"/apis/batch/v1/namespaces/{cluster.namespace}/jobs?{selector}"),
+    ]
+
+
+def test_list_pages_through_large_results(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests grow with pages of items, not with CronJobs; an expired continue token (410
+    Gone) starts the listing over once."""
+    monkeypatch.setattr(api, "PAGE_SIZE", 7)
+    for i in range(40):
+        cj = cluster.add_cronjob(f"web-cronjobs-job-{i:02}")
+        for j in range(2):
+            started = datetime.now(UTC) - timedelta(hours=2 - j)  # the newest run failed
+            result = "Failed" if j else "Succeeded"
+            cluster.add_job(cj, f"web-cronjobs-job-{i:02}-{j}", result, started=started)
+    calls = cluster.emulator.calls
+    before = len(calls)
+
+    result = cluster.run("list", "-o", "json")
+
+    assert result.exit_code == 0, result.stderr
+    items = json.loads(result.stdout)
+    assert [i["name"] for i in items] == [f"web-cronjobs-job-{i:02}" for i in range(40)]
+    assert all(i["last_result"] == "Failed" for i in items)  # every Job page was joined
+    made = [path for _, path in calls[before:]]
+    assert len(made) == 6 + 12  # ceil(40 / 7) pages of CronJobs, ceil(80 / 7) of Jobs
+    assert sum("continue=" in path for path in made) == 5 + 11
+
+    cluster.emulator.expire_continue = 1
+    before = len(calls)
+    again = cluster.run("list", "-o", "json")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout) == items
+    assert len(calls) - before == 6 + 12 + 2  # the 410, and the first page again
+
+    cluster.emulator.expire_continue = 2
+    gone = cluster.run("list", "-o", "json")
+    assert gone.exit_code == 1
+    assert "Error: the list of CronJobs changed too much while cronctl paged" in gone.stderr
+    assert "run the command again" in gone.stderr
+    cluster.emulator.expire_continue = 0
 
 
 def test_describe_shows_recent_runs_scheduled_and_manual(cluster: Cluster) -> None:
