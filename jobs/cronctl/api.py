@@ -8,6 +8,8 @@ network error once, in `_request`, into the flat exceptions of `jobs.cronctl.err
 
 from __future__ import annotations
 
+import base64
+import functools
 import getpass
 import json
 import logging
@@ -37,7 +39,7 @@ from jobs.cronctl.errors import (
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
-SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 MERGE_PATCH = "application/merge-patch+json"
 PAGE_SIZE = 500
 
@@ -67,7 +69,7 @@ class KubeApi:
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         configuration = k8s_client.Configuration()
-        self.namespace, self.user = _load(settings, configuration)
+        self.namespace, self._fallback_user = _load(settings, configuration)
         self.host = str(configuration.host).rstrip("/")
         self._configuration = configuration
         self._client = k8s_client.ApiClient(configuration)
@@ -77,6 +79,30 @@ class KubeApi:
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
+
+    @functools.cached_property
+    def user(self) -> str:
+        """Who is acting, for the audit annotations, asked once (when first needed).
+
+        The API server's own answer (a SelfSubjectReview, authentication.k8s.io/v1, Kubernetes
+        1.28+, allowed to every authenticated user without RBAC); on any error, the kubeconfig
+        context's user or, in a pod, the ServiceAccount (else $USER).
+        """
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        try:
+            review = self._request(
+                "create",
+                "authentication.k8s.io/selfsubjectreviews",
+                "POST",
+                _path("authentication.k8s.io/selfsubjectreviews", None),
+                body=body,
+                timeout=min(5.0, self.settings.request_timeout),
+            )
+            name = review["status"]["userInfo"]["username"]
+        except (CronctlError, KeyError, TypeError) as e:
+            log.debug("no SelfSubjectReview (%s): using %s", e, self._fallback_user)
+            return self._fallback_user
+        return str(name) if name else self._fallback_user
 
     # -- the choke point -----------------------------------------------------------------------
 
@@ -331,8 +357,9 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
             k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except ConfigException as e:
             raise ConfigError(f"cannot load the in-cluster configuration: {e}") from e
-        namespace = SA_NAMESPACE.read_text().strip() if SA_NAMESPACE.exists() else "default"
-        return namespace, fallback_user
+        ns_file = SA_DIR / "namespace"
+        namespace = ns_file.read_text().strip() if ns_file.exists() else "default"
+        return namespace, _service_account(SA_DIR / "token") or fallback_user
     paths = settings.kubeconfig or str(Path("~/.kube/config").expanduser())
     existing = [p for p in paths.split(os.pathsep) if p and Path(p).expanduser().is_file()]
     if not existing:
@@ -362,6 +389,18 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
         raise ConfigError(f"cannot use kubeconfig {config_file}: {e}") from e
     ctx = (active or {}).get("context") or {}
     return str(ctx.get("namespace") or "default"), str(ctx.get("user") or fallback_user)
+
+
+def _service_account(token_file: Path) -> str | None:
+    """`system:serviceaccount:NS:NAME`, the `sub` claim of the pod's token (read, not verified:
+    it only labels the audit annotations), or None."""
+    try:
+        payload = token_file.read_text().strip().split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        subject = claims.get("sub")
+    except (OSError, IndexError, ValueError, AttributeError):
+        return None
+    return subject if isinstance(subject, str) and subject else None
 
 
 def _login() -> str | None:

@@ -363,7 +363,9 @@ def resume(names: tuple[str, ...], all_: bool) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the Job, do not create it.")
 @click.option(
-    "--job-name", metavar="JOB", help="Name the Job (default: <cronjob>-manual-<UTC yymmddhhmmss>)."
+    "--job-name",
+    metavar="JOB",
+    help="Name the Job (default: <cronjob>-manual-<UTC yymmddhhmmss>-<4 random>).",
 )
 @global_options(top=False)
 def trigger(

@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jobs.cronctl import model
-from jobs.cronctl.errors import ConfigError, CronctlError, HelmManaged, Refused, WaitTimeout
+from jobs.cronctl.errors import (
+    ConfigError,
+    Conflict,
+    CronctlError,
+    HelmManaged,
+    Refused,
+    WaitTimeout,
+)
 from jobs.cronctl.model import CronJobInfo, Obj, Run
 
 if TYPE_CHECKING:
@@ -251,7 +258,14 @@ class CronJobController:
         )
         if dry_run:
             return Triggered(job, dry_run=True)
-        return Triggered(self.api.create(JOBS, cronjob["metadata"]["namespace"], job), False)
+        namespace = cronjob["metadata"]["namespace"]
+        try:
+            return Triggered(self.api.create(JOBS, namespace, job), False)
+        except Conflict as e:
+            raise Conflict(
+                f'Job "{job["metadata"]["name"]}" already exists in namespace "{namespace}": '
+                "pass --job-name with another name (or leave it out for a fresh one)"
+            ) from e
 
     def wait(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import re
+import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -199,7 +200,7 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
     active = max(len(status.get("active") or ()), sum(r.result == "Running" for r in runs))
     suspended = bool(spec.get("suspend"))
     schedule = str(spec.get("schedule", ""))
-    time_zone = spec.get("timeZone")
+    time_zone = spec.get("timeZone") or sched.split_zone(schedule)[0]  # legacy CRON_TZ=
     return CronJobInfo(
         name=meta.get("name", ""),
         namespace=meta.get("namespace", ""),
@@ -231,13 +232,17 @@ def is_helm_managed(cronjob: Obj) -> bool:
     return labels.get("app.kubernetes.io/managed-by") == "Helm" or HELM_RELEASE in annotations
 
 
-_NAME_BUDGET = 63 - len("-manual-") - len("YYMMDDhhmmss")
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the API server's generateName alphabet
+_SUFFIX_LENGTH = 4
+_NAME_BUDGET = 63 - len("-manual-") - len("YYMMDDhhmmss") - 1 - _SUFFIX_LENGTH
 
 
 def manual_job_name(cronjob_name: str, now: datetime) -> str:
-    """`<cronjob name, cut to 43>-manual-<UTC yymmddhhmmss>`: always a valid 63-char name."""
+    """`<cronjob name, cut to 38>-manual-<UTC yymmddhhmmss>-<4 random>`: a valid name of at
+    most 63 characters, unique even for two triggers in the same second."""
     stem = cronjob_name[:_NAME_BUDGET].rstrip("-.")
-    return f"{stem}-manual-{now.astimezone(UTC):%y%m%d%H%M%S}"
+    suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(_SUFFIX_LENGTH))
+    return f"{stem}-manual-{now.astimezone(UTC):%y%m%d%H%M%S}-{suffix}"
 
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

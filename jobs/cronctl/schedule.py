@@ -3,7 +3,9 @@
 The CronJob controller (robfig/cron) walks wall-clock fields in `spec.timeZone`: a time that does
 not exist because clocks spring forward is skipped, and a time in an hour that repeats because
 clocks fall back fires on both occurrences. `next_run` follows the same rules: it asks croniter
-for naive wall-clock candidates, then maps each onto zero, one or two real instants.
+for naive wall-clock candidates, then maps each onto zero, one or two real instants. It also
+follows robfig/cron where croniter differs: day-of-month and day-of-week are ANDed when either
+starts with `*`, and a legacy `CRON_TZ=`/`TZ=` prefix sets the zone.
 """
 
 from __future__ import annotations
@@ -30,8 +32,29 @@ _SLACK = timedelta(hours=3)  # larger than any DST shift (Lord Howe 0:30, Troll 
 
 
 def expand(schedule: str) -> str:
-    """`@daily` and friends as five fields; other schedules unchanged."""
-    return _MACROS.get(schedule.strip().lower(), schedule.strip())
+    """`@daily` and friends as five fields; other schedules unchanged (any TZ= prefix dropped)."""
+    _, schedule = split_zone(schedule)
+    return _MACROS.get(schedule.lower(), schedule)
+
+
+def split_zone(schedule: str) -> tuple[str | None, str]:
+    """A legacy `CRON_TZ=Zone ` or `TZ=Zone ` prefix, as robfig/cron reads it, and the rest."""
+    schedule = schedule.strip()
+    for prefix in ("CRON_TZ=", "TZ="):
+        if schedule.startswith(prefix):
+            zone_name, _, rest = schedule[len(prefix) :].partition(" ")
+            return zone_name, rest.strip()
+    return None, schedule
+
+
+def _day_or(expr: str) -> bool:
+    """Whether day-of-month and day-of-week are ORed, as robfig/cron decides: ANDed when either
+    field starts with `*` (or `?`), so `0 0 */2 * 1` fires only on Mondays that are odd days;
+    ORed when both are restricted (`0 0 1 * 1`: the 1st, and every Monday)."""
+    fields = expr.split()
+    if len(fields) != 5:
+        return True
+    return not (fields[2][:1] in "*?" or fields[4][:1] in "*?")
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -58,15 +81,17 @@ def next_runs(
 ) -> list[datetime]:
     """The next `count` run instants strictly after `after` (aware), in UTC.
 
+    A legacy `CRON_TZ=`/`TZ=` prefix in the schedule names the zone (over `time_zone`).
     Raises ValueError for a malformed schedule or time zone.
     """
-    tz = zone(time_zone)
+    prefixed, _ = split_zone(schedule)
+    tz = zone(prefixed or time_zone)
     expr = expand(schedule)
     if not croniter.is_valid(expr):
         raise ValueError(f"invalid cron schedule {schedule!r}")
     after = after.astimezone(UTC)
     start = after.astimezone(tz).replace(tzinfo=None) - _SLACK
-    it = croniter(expr, start)
+    it = croniter(expr, start, day_or=_day_or(expr))
     found: list[datetime] = []
     for _ in range(10_000):
         naive: datetime = it.get_next(datetime)
@@ -87,9 +112,7 @@ def next_run(schedule: str, time_zone: str | None, after: datetime) -> datetime 
     """
     try:
         runs = next_runs(schedule, time_zone, after)
-    except (ValueError, KeyError, ArithmeticError):
-        return None
-    except Exception:  # croniter raises its own errors for schedules that never match
+    except ValueError:  # ours, and croniter's (CroniterBadCronError, CroniterBadDateError...)
         return None
     return runs[0] if runs else None
 

@@ -112,6 +112,11 @@ class CronctlEmulator(kmock.KubernetesEmulator):
     """namespace -> Outcome: Jobs created there "run" (a stand-in for the Job controller, which
     does not exist here): at once a running pod with the outcome's log, and the Job finishes
     after `Outcome.gets` GETs of it, so `--wait` has to poll."""
+    unauthorized: bool = False
+    """Answer every request 401, as for an expired or revoked token."""
+    identity: str | None = None
+    """The user a SelfSubjectReview reports (Kubernetes 1.28+); None: 404, as an older API
+    server answers (kmock has no such endpoint). Tests of the audit identity set it."""
     expire_continue: int = 0
     """Answer this many more requests that carry a `continue` token with 410 Gone."""
     running: dict[tuple[str, str], int] = attrs.field(factory=dict)
@@ -124,6 +129,11 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         # cannot decode, and kubectl then falls back to JSON (kmock itself would answer 500).
         if "protobuf" in request.headers.get("Content-Type", ""):
             return aiohttp.web.Response(status=415, text="protobuf not supported")
+        # Authentication fails before anything else, as on the API server.
+        if self.unauthorized:
+            return status(401, "Unauthorized", "Unauthorized")
+        if request.url.path == "/apis/authentication.k8s.io/v1/selfsubjectreviews":
+            return self._review(request)
         if request.resource is None or request.action is None:
             return await super()._handle(request)
         res = request.resource
@@ -177,6 +187,17 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         meta["uid"] = str(uuid.uuid4())
         meta["resourceVersion"] = str(next(_counter))
         meta.setdefault("creationTimestamp", _now())
+
+    def _review(self, request: rendering.Request) -> aiohttp.web.Response:
+        if request.method.value != "POST" or self.identity is None:
+            return status(404, "NotFound", "the server could not find the requested resource")
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "SelfSubjectReview",
+            "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": {"username": self.identity, "groups": ["system:authenticated"]}},
+        }
+        return aiohttp.web.json_response(body, status=201)
 
     async def _serve_log(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         key = (request.namespace or "", request.name or "")

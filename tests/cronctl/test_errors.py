@@ -12,7 +12,6 @@ import yaml
 from click.testing import CliRunner
 
 from jobs.cronctl.cli import cli
-from jobs.cronctl.errors import Forbidden
 from tests.cronctl.conftest import ROOT, Cluster
 
 
@@ -74,14 +73,18 @@ def test_forbidden_names_the_missing_verb_and_resource(cluster: Cluster) -> None
     )
 
 
-def test_forbidden_rules_are_exactly_the_permissions_module() -> None:
-    """Every verb cronctl can be refused is one the chart's Role grants from RULES."""
-    from jobs.cronctl.permissions import REMOVE_RULES, RULES
-
-    granted = {(g, r, v) for g, r, verbs in RULES + REMOVE_RULES for v in verbs}
-    assert ("batch", "cronjobs", "patch") in granted and ("", "pods/log", "get") in granted
-    assert not any(v == "watch" for _, _, v in granted)
-    assert Forbidden("get", "/pods/log", "ns").resource == "/pods/log"
+def test_rejected_credentials_exit_1_with_what_to_do(cluster: Cluster) -> None:
+    cluster.add_cronjob("web-cronjobs-health-check")
+    cluster.emulator.unauthorized = True
+    try:
+        result = cluster.run("list")
+    finally:
+        cluster.emulator.unauthorized = False
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: the API server rejected the credentials (401 Unauthorized): renew them (log in "
+        "again) or check --kubeconfig/--context\n"
+    )
 
 
 def test_unreachable_api_exits_1_without_traceback(tmp_path: Path) -> None:

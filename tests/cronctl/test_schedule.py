@@ -82,3 +82,44 @@ def test_schedule_in_words() -> None:
     assert describe("*/30 * * * *") == "Every 30 minutes"
     assert describe("@hourly") == "Every hour"
     assert describe("nonsense") == ""
+
+
+def dates(runs: list[datetime]) -> list[str]:
+    return [t.date().isoformat() for t in runs]
+
+
+def test_day_of_month_and_week_are_anded_when_either_starts_with_a_star() -> None:
+    """robfig/cron (the CronJob controller) ANDs the two day fields when either starts with `*`.
+    Hand-computed: January 2025's Mondays are the 6th, 13th, 20th, 27th; February's the 3rd,
+    10th, 17th, 24th; the 1st of Feb..Jun 2025 is a Sat, Sat, Tue, Thu, Sun."""
+    after = datetime(2025, 1, 1, tzinfo=UTC)
+    # Mondays that are odd days (Vixie cron and croniter's default would OR: Jan 3, 5, 6, 7).
+    assert dates(next_runs("0 0 */2 * 1", None, after, 4)) == [
+        "2025-01-13",
+        "2025-01-27",
+        "2025-02-03",
+        "2025-02-17",
+    ]
+    # The 1st, when it is a Sunday, Tuesday, Thursday or Saturday (Jan 1 is a Wednesday).
+    assert dates(next_runs("0 0 1 * */2", None, after, 3)) == [
+        "2025-02-01",
+        "2025-03-01",
+        "2025-04-01",
+    ]
+    # Both restricted: ORed (the 1st, and every Monday), as in robfig/cron.
+    assert dates(next_runs("0 0 1,15 * 1", None, after, 4)) == [
+        "2025-01-06",
+        "2025-01-13",
+        "2025-01-15",
+        "2025-01-20",
+    ]
+    assert dates(next_runs("0 0 * * 1", None, after, 2)) == ["2025-01-06", "2025-01-13"]
+
+
+@pytest.mark.parametrize("prefix", ["CRON_TZ=Asia/Tokyo ", "TZ=Asia/Tokyo "])
+def test_legacy_time_zone_prefix_sets_the_zone(prefix: str) -> None:
+    after = datetime(2025, 6, 1, 0, 0, tzinfo=UTC)
+    assert next_run(prefix + "0 2 * * *", None, after) == datetime(2025, 6, 1, 17, 0, tzinfo=UTC)
+    assert next_run(prefix + "@daily", None, after) == datetime(2025, 6, 1, 15, 0, tzinfo=UTC)
+    assert describe(prefix + "0 2 * * *") == "At 02:00"
+    assert next_run("TZ=Mars/Olympus 0 2 * * *", None, after) is None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,23 @@ def test_trigger_creates_a_job_with_a_name_that_fits(cluster: Cluster) -> None:
     assert history.stdout.splitlines()[1].split()[:2] == [name, "manual"]
 
 
+def test_two_triggers_in_the_same_second_get_different_names(cluster: Cluster) -> None:
+    long_name = "web-cronjobs-" + "x" * 39  # 52 characters: the chart's maximum
+    cluster.add_cronjob(long_name, policy="Allow")
+    second = datetime(2025, 6, 1, 14, 3, 7, tzinfo=UTC)
+    controller = cluster.controller(clock=lambda: second)
+    try:
+        first, again = controller.trigger(long_name), controller.trigger(long_name)
+    finally:
+        controller.close()
+
+    assert first.name != again.name
+    for job in (first, again):
+        assert len(job.name) <= 63
+        assert re.fullmatch(rf"{long_name[:38]}-manual-250601140307-[a-z0-9]{{4}}", job.name)
+    assert sorted(j["metadata"]["name"] for j in cluster.jobs()) == sorted([first.name, again.name])
+
+
 def test_trigger_refuses_when_forbid_and_a_run_is_active(cluster: Cluster) -> None:
     cj = cluster.add_cronjob(NAME, policy="Forbid")
     cluster.add_job(cj, f"{NAME}-manual-1", "Running", manual=True)  # not in status.active
@@ -107,6 +126,14 @@ def test_trigger_allows_concurrent_runs_when_policy_allows(cluster: Cluster) -> 
     result = cluster.run("trigger", NAME, "--job-name", "by-hand")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "job.batch/by-hand created\n"
+
+    taken = cluster.run("trigger", NAME, "--job-name", "by-hand")
+    assert taken.exit_code == 1
+    assert taken.stderr == (
+        f'Error: Job "by-hand" already exists in namespace "{cluster.namespace}": pass '
+        "--job-name with another name (or leave it out for a fresh one)\n"
+    )
+    assert len(cluster.jobs()) == 2
 
     bad = cluster.run("trigger", NAME, "--job-name", "Not_Valid")
     assert bad.exit_code == 2
