@@ -289,7 +289,7 @@ def logs(name: str, job: str | None) -> None:
     job_name = c.job_for_logs(name, job)
     log.info("Logs of Job %s:", job_name)
     current = None
-    for pod, line in c.logs(name, job_name):
+    for pod, line in c.job_logs(job_name):
         if pod != current:
             log.info("--- pod %s", pod)
             current = pod

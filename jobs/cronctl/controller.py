@@ -367,8 +367,11 @@ class CronJobController:
         return info.runs[0].name
 
     def logs(self, name: str, job: str | None = None) -> Iterator[tuple[str, str]]:
-        """(pod, line) for every pod of the chosen run, oldest pod first."""
-        job_name = self.job_for_logs(name, job)
+        """(pod, line) for every pod of the chosen run (see `job_for_logs`), oldest pod first."""
+        return self.job_logs(self.job_for_logs(name, job))
+
+    def job_logs(self, job_name: str) -> Iterator[tuple[str, str]]:
+        """(pod, line) for every pod of a Job already resolved by `job_for_logs`."""
         namespace = self._ns_for_name()
         pods = self.api.list(PODS, namespace, f"job-name={job_name}")
         if not pods:

@@ -12,6 +12,10 @@ RBAC_HINT = (
     "grant it to the controller's ServiceAccount (the chart's `controller.rbac` values create "
     "that Role), or ask your cluster admin"
 )
+CLUSTER_RBAC_HINT = (
+    "that takes a ClusterRole and ClusterRoleBinding (the chart's namespaced Role cannot grant "
+    "it): ask your cluster admin, or use -n NAMESPACE instead of -A"
+)
 
 
 class CronctlError(Exception):
@@ -52,7 +56,8 @@ class Forbidden(ApiError):
         api_group = f'API group "{group}"' if group else "the core API group"
         super().__init__(
             f'forbidden: cronctl needs the "{verb}" verb on "{plural}" ({api_group}) {scope}; '
-            f"{RBAC_HINT}." + (f" The server said: {detail}" if detail else ""),
+            f"{RBAC_HINT if namespace else CLUSTER_RBAC_HINT}."
+            + (f" The server said: {detail}" if detail else ""),
             status=403,
         )
         self.verb, self.resource, self.namespace = verb, resource, namespace

@@ -256,8 +256,12 @@ def test_logs_of_the_newest_run_or_a_given_job(cluster: Cluster) -> None:
     cluster.add_pod("web-cronjobs-health-check-old", "old-abcde", "database ok\n")
     cluster.add_pod("web-cronjobs-health-check-new", "new-abcde", "database ok\nredis ok\n")
 
+    calls = cluster.emulator.calls
+    before = len(calls)
     newest = cluster.run("logs", "web-cronjobs-health-check")
     assert newest.exit_code == 0, newest.stderr
+    made = [path.split("?")[0].rsplit("/", 1)[-1] for _, path in calls[before:]]
+    assert made == ["web-cronjobs-health-check", "jobs", "pods", "log"]  # the Job resolved once
     assert newest.stdout == "database ok\nredis ok\n"
     assert "Logs of Job web-cronjobs-health-check-new" in newest.stderr
 
