@@ -40,6 +40,7 @@ class JobRun:
     """ru_maxrss of that process (and nothing else)."""
     stdout: str
     logs: list[dict[str, Any]] = field(default_factory=list)
+    timed_out: bool = False
 
     def lines(self, message: str) -> list[dict[str, Any]]:
         return [r for r in self.logs if r.get("message") == message]
@@ -54,14 +55,26 @@ class JobRun:
         return max((float(r["seconds"]) for r in self.lines(message)), default=0.0)
 
 
-def run_job(argv: list[str], env: dict[str, str]) -> JobRun:
-    """Run `argv` with JSON logs; wait4() gives exactly this child's peak RSS."""
+def run_job(argv: list[str], env: dict[str, str], timeout: float | None = None) -> JobRun:
+    """Run `argv` with JSON logs; wait4() gives exactly this child's peak RSS. Past `timeout`
+    seconds the job gets SIGTERM (it stops after the batch in hand), then SIGKILL 15 s later."""
     full_env = {**os.environ, "CRONJOBS_LOG_FORMAT": "json", **env}
     argv = [script(argv[0]), *argv[1:]] if argv[0] in ("cronjobs", "cronctl") else argv
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=full_env)
-        _, status, usage = os.wait4(proc.pid, 0)
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            elapsed = time.perf_counter() - started
+            if timeout is not None and elapsed > timeout and not timed_out:
+                proc.terminate()
+                timed_out = True
+            elif timeout is not None and elapsed > timeout + 15:
+                proc.kill()
+            time.sleep(0.02)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -73,7 +86,9 @@ def run_job(argv: list[str], env: dict[str, str]) -> JobRun:
             logs.append(json.loads(line))
         except ValueError:
             logs.append({"message": "(not json)", "text": line})
-    return JobRun(argv, proc.returncode, wall, usage.ru_maxrss / 1024, stdout, logs)
+    run = JobRun(argv, proc.returncode, wall, usage.ru_maxrss / 1024, stdout, logs)
+    run.timed_out = timed_out
+    return run
 
 
 def median(values: list[float]) -> float:

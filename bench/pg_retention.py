@@ -138,11 +138,11 @@ def ref_batched_any(server: PgServer, db: str, kind: Kind, batch: int = BATCH) -
     return Result("(b) batched = ANY", time.perf_counter() - started, rows, longest, batches)
 
 
-def the_job(server: PgServer, db: str, kind: Kind, batch: int = BATCH) -> tuple[Result, JobRun]:
-    run = run_job(
-        ["cronjobs", kind.job, "--batch-size", str(batch), "-o", "json"],
-        {"DATABASE_URL": server.url(db)},
-    )
+def the_job(
+    server: PgServer, db: str, kind: Kind, batch: int = BATCH, *, timeout: float | None = None
+) -> tuple[Result, JobRun]:
+    """The real `cronjobs` subcommand as its own process."""
+    run = run_job(["cronjobs", kind.job, "--batch-size", str(batch), "-o", "json"], {"DATABASE_URL": server.url(db)}, timeout)
     batches = run.lines("batch committed")
     rows = sum(int(b["rows"]) + int(b.get("child_rows", 0)) for b in batches)
     result = Result(
@@ -154,7 +154,11 @@ def the_job(server: PgServer, db: str, kind: Kind, batch: int = BATCH) -> tuple[
         wall=run.wall,
         rss_mb=run.peak_rss_mb,
     )
-    if run.returncode != 0:
+    if run.timed_out:
+        result.ok = False
+        result.note = f"STOPPED after {timeout:.0f}s (SIGTERM), {len(batches)} batches done; "
+        result.seconds = run.wall
+    elif run.returncode != 0:
         result.ok = False
         result.note = f"exit {run.returncode}: " + "; ".join(
             str(r.get("message")) for r in run.logs if r.get("level") in ("error", "warning")
@@ -164,12 +168,13 @@ def the_job(server: PgServer, db: str, kind: Kind, batch: int = BATCH) -> tuple[
     return result, run
 
 
-VARIANTS = ("job", "(a) one DELETE", "(b) batched = ANY")
+VARIANTS = ("(b) batched = ANY", "(a) one DELETE", "job")
+TIMEOUT_FACTOR = 10  # the job is stopped past 10x (b)'s time (at least 60 s): a miss either way
 
 
-def _run_variant(server: PgServer, db: str, kind: Kind, variant: str) -> Result:
-    if variant == "job":
-        return the_job(server, db, kind)[0]
+def _run_variant(server: PgServer, db: str, kind: Kind, variant: str, timeout: float | None = None) -> Result:
+    if variant.startswith("job"):
+        return the_job(server, db, kind, timeout=timeout)[0]
     if variant.startswith("(a)"):
         return ref_single_delete(server, db, kind)
     return ref_batched_any(server, db, kind)
@@ -240,17 +245,19 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
 
 def bench(server: PgServer, kind_name: str, sizes: list[int], repeat: int, explain: bool) -> list[str]:
     kind = KINDS[kind_name]
+    variants = VARIANTS
     rows_out: list[dict[str, Any]] = []
     explains: list[str] = []
     for n in sizes:
         tpl, want = template(server, kind, n)
-        results: dict[str, list[Result]] = {v: [] for v in VARIANTS}
+        results: dict[str, list[Result]] = {v: [] for v in variants}
         for rep in range(repeat):
-            order = VARIANTS[rep % 3 :] + VARIANTS[: rep % 3]
-            for variant in order:
+            for variant in variants:
                 db = "run"
                 server.create(db, template=tpl)
-                r = _run_variant(server, db, kind, variant)
+                ref = results["(b) batched = ANY"]
+                timeout = max(60.0, TIMEOUT_FACTOR * ref[-1].seconds) if ref else None
+                r = _run_variant(server, db, kind, variant, timeout)
                 verify(server, db, kind, want, r)
                 server.drop(db)
                 progress(
@@ -267,7 +274,7 @@ def bench(server: PgServer, kind_name: str, sizes: list[int], repeat: int, expla
             _TEMPLATES.pop(tpl)
         ref_b = median([r.seconds for r in results["(b) batched = ANY"]])
         ref_b_tx = median([r.longest_tx for r in results["(b) batched = ANY"]])
-        for variant in VARIANTS:
+        for variant in variants:
             rs = results[variant]
             secs = median([r.seconds for r in rs])
             rows = rs[0].rows
@@ -283,8 +290,8 @@ def bench(server: PgServer, kind_name: str, sizes: list[int], repeat: int, expla
                     "longest tx s": tx,
                     "tx / (b)": tx / ref_b_tx if ref_b_tx else None,
                     "batches": rs[0].batches,
-                    "process wall s": median([r.wall for r in rs if r.wall is not None]) if variant == "job" else None,
-                    "peak RSS MB": max(r.rss_mb for r in rs if r.rss_mb is not None) if variant == "job" else None,
+                    "process wall s": median([r.wall for r in rs if r.wall is not None]) if variant.startswith("job") else None,
+                    "peak RSS MB": max(r.rss_mb for r in rs if r.rss_mb is not None) if variant.startswith("job") else None,
                     "verified": "ok" if all(r.ok for r in rs) else "FAILED",
                     "note": "; ".join(sorted({r.note.strip() for r in rs if r.note.strip()})),
                 }

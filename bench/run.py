@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -58,6 +59,8 @@ def machine() -> str:
 
 
 def main() -> int:
+    # SIGTERM (e.g. `timeout`) unwinds like Ctrl-C, so the throwaway server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of: {', '.join(ALL)}")
     parser.add_argument("--sizes", help="chat session counts, e.g. 100k,1m")

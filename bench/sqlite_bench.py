@@ -61,7 +61,7 @@ def seed_file(path: Path, sessions: int, events: int, now: datetime) -> None:
         )
         con.execute(sessions_sql("peptide_info_sessions", "peptide, data", "'PEP' || i, json_object('mass', i)", p, ph))
         types = ",".join(f"('{t}')" for t in ("page_view", "chat_message", "search", "peptide_lookup", "login", "logout", "signup", "export"))
-        con.execute(f"CREATE TEMP TABLE types(k INTEGER PRIMARY KEY, t TEXT)")
+        con.execute("CREATE TEMP TABLE types(k INTEGER PRIMARY KEY, t TEXT)")
         con.execute(f"INSERT INTO types(t) VALUES {types}")
         con.execute(
             series.format(n=events)
@@ -125,10 +125,10 @@ def ref_single(path: Path, kind: str, cutoff: str) -> tuple[float, int, float, i
     con = _connect(path)
     rows = 0
     con.execute("BEGIN IMMEDIATE")
-    for table, age, child in TARGETS[kind]:
+    for tbl, age, child in TARGETS[kind]:
         if child:
-            rows += con.execute(f"DELETE FROM {child[0]} WHERE {child[1]} IN (SELECT id FROM {table} WHERE {age} < ?)", (cutoff,)).rowcount
-        rows += con.execute(f"DELETE FROM {table} WHERE {age} < ?", (cutoff,)).rowcount
+            rows += con.execute(f"DELETE FROM {child[0]} WHERE {child[1]} IN (SELECT id FROM {tbl} WHERE {age} < ?)", (cutoff,)).rowcount
+        rows += con.execute(f"DELETE FROM {tbl} WHERE {age} < ?", (cutoff,)).rowcount
     con.execute("COMMIT")
     con.close()
     s = time.perf_counter() - started
@@ -140,19 +140,19 @@ def ref_batched(path: Path, kind: str, cutoff: str) -> tuple[float, int, float, 
     con = _connect(path)
     rows = batches = 0
     longest = 0.0
-    for table, age, child in TARGETS[kind]:
+    for tbl, age, child in TARGETS[kind]:
         last = 0
         while True:
             t0 = time.perf_counter()
             con.execute("BEGIN IMMEDIATE")
-            ids = [r[0] for r in con.execute(f"SELECT id FROM {table} WHERE {age} < ? AND id > ? ORDER BY id LIMIT ?", (cutoff, last, BATCH))]
+            ids = [r[0] for r in con.execute(f"SELECT id FROM {tbl} WHERE {age} < ? AND id > ? ORDER BY id LIMIT ?", (cutoff, last, BATCH))]
             if not ids:
                 con.execute("COMMIT")
                 break
             marks = ",".join("?" * len(ids))
             if child:
                 rows += con.execute(f"DELETE FROM {child[0]} WHERE {child[1]} IN ({marks})", ids).rowcount
-            rows += con.execute(f"DELETE FROM {table} WHERE id IN ({marks})", ids).rowcount
+            rows += con.execute(f"DELETE FROM {tbl} WHERE id IN ({marks})", ids).rowcount
             con.execute("COMMIT")
             batches += 1
             longest = max(longest, time.perf_counter() - t0)
