@@ -8,8 +8,10 @@ count and checksum must equal what a correct run keeps.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime
 from typing import Any
 
@@ -139,14 +141,15 @@ def ref_batched_any(server: PgServer, db: str, kind: Kind, batch: int = BATCH) -
 
 
 def the_job(
-    server: PgServer, db: str, kind: Kind, batch: int = BATCH, *, timeout: float | None = None
+    server: PgServer, db: str, kind: Kind, batch: int = BATCH, *, fixed: bool = False, timeout: float | None = None
 ) -> tuple[Result, JobRun]:
-    """The real `cronjobs` subcommand as its own process."""
-    run = run_job(["cronjobs", kind.job, "--batch-size", str(batch), "-o", "json"], {"DATABASE_URL": server.url(db)}, timeout)
+    """The real `cronjobs` subcommand as its own process; `fixed`: with bench/fixes.py applied."""
+    argv = [sys.executable, str(Path(__file__).with_name("fixes.py"))] if fixed else ["cronjobs"]
+    run = run_job([*argv, kind.job, "--batch-size", str(batch), "-o", "json"], {"DATABASE_URL": server.url(db)}, timeout)
     batches = run.lines("batch committed")
     rows = sum(int(b["rows"]) + int(b.get("child_rows", 0)) for b in batches)
     result = Result(
-        "job",
+        "job + proposed fix" if fixed else "job",
         run.work_seconds,
         rows,
         run.longest("batch committed"),
@@ -168,13 +171,13 @@ def the_job(
     return result, run
 
 
-VARIANTS = ("(b) batched = ANY", "(a) one DELETE", "job")
+VARIANTS = ("(b) batched = ANY", "(a) one DELETE", "job", "job + proposed fix")
 TIMEOUT_FACTOR = 10  # the job is stopped past 10x (b)'s time (at least 60 s): a miss either way
 
 
 def _run_variant(server: PgServer, db: str, kind: Kind, variant: str, timeout: float | None = None) -> Result:
     if variant.startswith("job"):
-        return the_job(server, db, kind, timeout=timeout)[0]
+        return the_job(server, db, kind, fixed=variant != "job", timeout=timeout)[0]
     if variant.startswith("(a)"):
         return ref_single_delete(server, db, kind)
     return ref_batched_any(server, db, kind)
@@ -214,8 +217,9 @@ def verify(server: PgServer, db: str, kind: Kind, want: dict[str, tuple[int, int
 
 
 def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of the job's own batch select (built as jobs/purge.py builds
-    it), for the first batch and for a batch halfway through, in a rolled-back transaction."""
+    """EXPLAIN (ANALYZE, BUFFERS) of the job's batch select (built as jobs/purge.py builds it:
+    keyset, no row locks since c91130c), for the first batch and for a batch halfway through, in
+    a rolled-back transaction; then the job's delete statement for the first batch."""
     from sqlalchemy import select
     from sqlalchemy.dialects import postgresql
 
@@ -234,18 +238,60 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
             query = select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(BATCH)
             if last_id is not None:
                 query = query.where(id_col > last_id)
-            query = query.with_for_update(skip_locked=True)
             compiled = query.compile(dialect=postgresql.dialect(paramstyle="pyformat"))  # type: ignore[call-arg]
             plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(compiled), compiled.params).fetchall()  # type: ignore[arg-type]
             out.append(f"-- {label}: {' '.join(str(compiled).split())}")
             out += [r[0] for r in plan]
         conn.rollback()
+    out += _explain_job_delete(server, db, rule, cutoff)
     return "\n".join(out)
 
 
-def bench(server: PgServer, kind_name: str, sizes: list[int], repeat: int, explain: bool) -> list[str]:
+def _explain_job_delete(server: PgServer, db: str, rule: Any, cutoff: datetime) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the statement(s) the job's current code sends to delete its
+    first batch: captured from jobs.purge (whatever its form) in a rolled-back transaction,
+    then explained in another rolled-back transaction. Beside it, (b)'s two DELETEs."""
+    from sqlalchemy import create_engine, event, select
+
+    import jobs.purge as purge
+
+    if not hasattr(purge, "_delete_batch"):
+        return ["-- (jobs.purge has no _delete_batch: delete statements not captured)"]
+    engine = create_engine(server.url(db), connect_args={"options": "-c TimeZone=UTC"})
+    captured: list[tuple[str, Any]] = []
+    id_col = rule.table.c.id
+    with engine.connect() as conn:
+        ids = list(conn.scalars(select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(BATCH)))
+        conn.rollback()
+        event.listen(conn, "before_cursor_execute", lambda _c, _cur, stmt, params, *_: captured.append((stmt, params)))
+        with conn.begin() as tx:
+            purge._delete_batch(conn, rule, ids, cutoff)
+            tx.rollback()
+    engine.dispose()
+    out = [f"-- the job's delete of that first batch ({len(ids)} ids), as jobs/purge.py sends it:"]
+    statements = captured + [
+        (f"DELETE FROM {child.table.name} WHERE {child.name} = ANY(%(ids)s::bigint[])", {"ids": ids})
+        for child in rule.children
+    ] + [(f"DELETE FROM {rule.name} WHERE id = ANY(%(ids)s::bigint[])", {"ids": ids})]
+    with server.connect(db, autocommit=False) as pg:
+        for i, (stmt, params) in enumerate(statements):
+            if i == len(captured):
+                pg.rollback()
+                out.append("-- (b)'s two statements for the same batch, children first:")
+            text = " ".join(stmt.split())
+            shown = text if len(text) < 400 else text[:400] + " ..."
+            plan = pg.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + stmt, params).fetchall()  # type: ignore[arg-type]
+            out.append(f"-- {shown}")
+            out += [r[0] for r in plan if "{" not in r[0] or len(r[0]) < 200]
+        pg.rollback()
+    return out
+
+
+def bench(
+    server: PgServer, kind_name: str, sizes: list[int], repeat: int, explain: bool, with_fix: bool = False
+) -> list[str]:
     kind = KINDS[kind_name]
-    variants = VARIANTS
+    variants = VARIANTS if with_fix else VARIANTS[:3]
     rows_out: list[dict[str, Any]] = []
     explains: list[str] = []
     for n in sizes:
@@ -258,7 +304,10 @@ def bench(server: PgServer, kind_name: str, sizes: list[int], repeat: int, expla
                 ref = results["(b) batched = ANY"]
                 timeout = max(60.0, TIMEOUT_FACTOR * ref[-1].seconds) if ref else None
                 r = _run_variant(server, db, kind, variant, timeout)
-                verify(server, db, kind, want, r)
+                if r.note.startswith("STOPPED"):
+                    r.note += "not verified (incomplete by design)"
+                else:
+                    verify(server, db, kind, want, r)
                 server.drop(db)
                 progress(
                     f"{kind.job} n={n:,} rep {rep + 1}/{repeat} {variant}: {r.seconds:.2f}s, "

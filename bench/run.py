@@ -67,6 +67,7 @@ def main() -> int:
     parser.add_argument("--events", help="analytics event counts, e.g. 1m,5m (the largest is used for aggregation)")
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     parser.add_argument("--repeat", type=int, help="runs per variant at each size (median reported)")
+    parser.add_argument("--with-fix", action="store_true", help="also run the job with bench/fixes.py's proposed fix (retention)")
     parser.add_argument("--no-explain", action="store_true", help="skip EXPLAIN of the batch select")
     args = parser.parse_args()
 
@@ -91,7 +92,7 @@ def main() -> int:
                 import pg_retention
 
                 for kind, sizes_ in (("sessions", sizes), ("analytics", events)):
-                    for block in pg_retention.bench(server, kind, sizes_, repeat, not args.no_explain):
+                    for block in pg_retention.bench(server, kind, sizes_, repeat, not args.no_explain, args.with_fix):
                         emit(block)
             if "aggregation" in only:
                 import pg_aggregation
@@ -115,8 +116,9 @@ def main() -> int:
         script = HERE / "cronctl_list.py"
         if script.exists():
             progress("running bench/cronctl_list.py")
-            cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
-            rc = subprocess.run(cmd).returncode
+            emit("\n### `cronctl list` at scale (bench/cronctl_list.py)\n\n```")
+            rc = subprocess.run([sys.executable, str(script)]).returncode
+            emit("```")
             if rc:
                 emit(f"\nbench/cronctl_list.py exited {rc}")
         else:
