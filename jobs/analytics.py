@@ -122,11 +122,11 @@ def aggregate_day(conn: Connection, day: date, *, dry_run: bool = False) -> DayF
     """Upsert one day's figures; in a dry run, compute them only."""
     query = _figures_query(day)
     if dry_run:
-        rows = conn.execute(query).all()
+        counts = [int(row.event_count) for row in conn.execute(query)]
     else:
-        conn.execute(_upsert(conn.dialect.name, query))
-        rows = conn.execute(select(daily.c.event_count).where(daily.c.day == day)).all()
-    return DayFigures(day=day, event_types=len(rows), events=sum(int(r.event_count) for r in rows))
+        upsert = _upsert(conn.dialect.name, query).returning(daily.c.event_count)
+        counts = [int(n) for n in conn.scalars(upsert)]
+    return DayFigures(day=day, event_types=len(counts), events=sum(counts))
 
 
 def aggregate(

@@ -4,8 +4,9 @@ Shared by `cleanup-old-sessions` and `cleanup-old-analytics`. Each batch selects
 (keyset: `id > last id`, so no batch rescans what earlier ones deleted) and deletes them with
 their child rows, in one transaction:
 
-- PostgreSQL: one statement, `WITH gone AS (DELETE FROM t WHERE id = ANY(:ids) AND <old>
-  RETURNING id) DELETE FROM child WHERE fk = ANY(:ids) AND fk IN (SELECT id FROM gone)`.
+- PostgreSQL: one statement, `WITH gone AS (DELETE FROM t WHERE id = ANY(:ids) AND id BETWEEN
+  :first AND :last AND <old> RETURNING id) DELETE FROM child WHERE fk = ANY(ARRAY(SELECT id
+  FROM gone))`.
   The parent DELETE re-checks the age on the row's latest version (a session the app touched
   since the select is kept, and so are its children); a foreign key without ON DELETE CASCADE
   is checked at the end of the statement, when the children are gone too. No row locks are
@@ -34,6 +35,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    literal,
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -71,23 +73,19 @@ def _delete_batch(
     dialect = conn.dialect.name
     old = rule.age_of < cutoff
     if dialect == "postgresql":
-        # The id range (tight: ids come from a keyset select ordered by id) steers the planner
-        # to a primary-key range scan; with `= ANY` alone it may scan the age index instead,
-        # reading every remaining old row per batch.
-        in_batch = and_(
-            _in(rule.table.c.id, ids, dialect), rule.table.c.id.between(ids[0], ids[-1])
-        )
-        gone = delete(rule.table).where(in_batch, old)
-        gone_cte = gone.returning(rule.table.c.id).cte("gone")
-        counts = [select(func.count()).select_from(gone_cte).scalar_subquery()]
+        # The id range (tight: ids come sorted from the keyset select) makes the parent delete a
+        # primary-key range scan; with `= ANY` alone the planner may scan the age index and read
+        # every remaining old row per batch. Children go by `fk = ANY(ARRAY(ids deleted))`: an
+        # index scan whose plan does not hang on the CTE's unknowable row estimate.
+        id_col = rule.table.c.id
+        in_batch = and_(_in(id_col, ids, dialect), id_col.between(ids[0], ids[-1]))
+        gone = delete(rule.table).where(in_batch, old).returning(id_col).cte("gone")
+        gone_ids = func.array(select(gone.c.id).scalar_subquery()).cast(ARRAY(BigInteger))
+        counts = [select(func.count()).select_from(gone).scalar_subquery()]
         for i, fk in enumerate(rule.children):
-            child = (
-                delete(fk.table)
-                .where(_in(fk, ids, dialect), fk.in_(select(gone_cte.c.id)))
-                .returning(fk)
-                .cte(f"child_{i}")
-            )
-            counts.append(select(func.count()).select_from(child).scalar_subquery())
+            child = delete(fk.table).where(fk == func.any(gone_ids))
+            child_cte = child.returning(literal(1)).cte(f"child_{i}")
+            counts.append(select(func.count()).select_from(child_cte).scalar_subquery())
         row = conn.execute(select(*counts)).one()
         return int(row[0]), sum(int(n) for n in row[1:])
     still_old = select(rule.table.c.id).where(_in(rule.table.c.id, ids, dialect), old)
