@@ -13,7 +13,7 @@ deps: ## system packages (PostgreSQL 15, Redis) and Python packages the tests ne
 
 lint: ## ruff (lint + format check) and strict mypy
 	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check jobs
+	$(PYTHON) -m ruff format --check jobs tests bench charts
 	$(PYTHON) -m mypy
 
 unit: ## the test suite only (assumes `make deps`)

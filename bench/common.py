@@ -17,8 +17,8 @@ from typing import Any
 def script(name: str) -> str:
     """A console script of this interpreter (`cronjobs`, `cronctl`), not a pyenv shim: a shim
     adds a bash process and its own start-up to every measurement, and drops PYTHONIMPORTTIME."""
-    from pathlib import Path
     import shutil
+    from pathlib import Path
 
     here = Path(sys.executable).parent / name
     return str(here) if here.exists() else (shutil.which(name) or name)
@@ -111,12 +111,15 @@ def fmt(value: Any, digits: int = 2) -> str:
 def table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A Markdown table (pastes straight into bench/README.md)."""
     cells = [[fmt(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    widths = [
+        max(len(c), *(len(row[i]) for row in cells)) if cells else len(c)
+        for i, c in enumerate(columns)
+    ]
     out = [f"\n### {title}\n"]
-    out.append("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |")
+    out.append("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)) + " |")
     out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in cells:
-        out.append("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |")
+        out.append("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + " |")
     return "\n".join(out)
 
 

@@ -78,7 +78,17 @@ class PgServer:
         opts += f" -p {self.port} -k {self.dir}"
         env = {**os.environ, "PG_BIN": str(PG_BIN)}
         subprocess.run(
-            [str(PG_CTL), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"],
+            [
+                str(PG_CTL),
+                "-D",
+                str(self.data),
+                "-o",
+                opts,
+                "-l",
+                str(self.dir / "log"),
+                "-w",
+                "start",
+            ],
             check=True,
             capture_output=True,
             env=env,
@@ -136,4 +146,7 @@ class PgServer:
 
     def exists(self, name: str) -> bool:
         with self.connect() as c:
-            return c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+            return (
+                c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+                is not None
+            )

@@ -67,7 +67,11 @@ def bench(server: PgServer, events: int, repeat: int) -> list[str]:
     }
     rows_out: list[dict[str, Any]] = []
     for label, flags in cases.items():
-        days = [yesterday] if label == "one day" else [yesterday - timedelta(days=i) for i in range(364, -1, -1)]
+        days = (
+            [yesterday]
+            if label == "one day"
+            else [yesterday - timedelta(days=i) for i in range(364, -1, -1)]
+        )
         job_s, job_tx, job_wall, ref_s, ref_tx, rss = [], [], [], [], [], []
         same = True
         for rep in range(max(repeat, 3 if label == "one day" else repeat)):
@@ -101,16 +105,45 @@ def bench(server: PgServer, events: int, repeat: int) -> list[str]:
         js, rs = median(job_s), median(ref_s)
         common = {"case": label, "days": len(days), "daily rows": len(want)}
         rows_out.append(
-            {**common, "variant": "job", "seconds": js, "x of reference": js / rs, "longest tx s": median(job_tx),
-             "process wall s": median(job_wall), "peak RSS MB": max(rss), "identical": "yes" if same else "NO"}
+            {
+                **common,
+                "variant": "job",
+                "seconds": js,
+                "x of reference": js / rs,
+                "longest tx s": median(job_tx),
+                "process wall s": median(job_wall),
+                "peak RSS MB": max(rss),
+                "identical": "yes" if same else "NO",
+            }
         )
         rows_out.append(
-            {**common, "variant": "reference: upsert per day", "seconds": rs, "x of reference": 1.0,
-             "longest tx s": median(ref_tx)}
+            {
+                **common,
+                "variant": "reference: upsert per day",
+                "seconds": rs,
+                "x of reference": 1.0,
+                "longest tx s": median(ref_tx),
+            }
         )
-    cols = ["case", "variant", "days", "daily rows", "seconds", "x of reference", "longest tx s",
-            "process wall s", "peak RSS MB", "identical"]
-    out = [table(f"aggregate-daily-analytics on PostgreSQL over {events:,} events (job time is its own `finished` figure)", rows_out, cols)]
+    cols = [
+        "case",
+        "variant",
+        "days",
+        "daily rows",
+        "seconds",
+        "x of reference",
+        "longest tx s",
+        "process wall s",
+        "peak RSS MB",
+        "identical",
+    ]
+    out = [
+        table(
+            f"aggregate-daily-analytics on PostgreSQL over {events:,} events (job time is its own `finished` figure)",
+            rows_out,
+            cols,
+        )
+    ]
     bars = ["\nBars for aggregate-daily-analytics (within 1.25x of the reference, identical rows):"]
     for r in rows_out:
         if r["variant"] == "job":

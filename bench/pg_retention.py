@@ -8,10 +8,8 @@ count and checksum must equal what a correct run keeps.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import datetime
 from typing import Any
 
@@ -126,10 +124,12 @@ def ref_batched_any(server: PgServer, db: str, kind: Kind, batch: int = BATCH) -
                     break
                 for child, fk in t.children:
                     rows += conn.execute(
-                        f"DELETE FROM {child} WHERE {fk} = ANY(%s::bigint[])", (ids,)  # type: ignore[arg-type]
+                        f"DELETE FROM {child} WHERE {fk} = ANY(%s::bigint[])",
+                        (ids,),  # type: ignore[arg-type]
                     ).rowcount
                 rows += conn.execute(
-                    f"DELETE FROM {t.table} WHERE id = ANY(%s::bigint[])", (ids,)  # type: ignore[arg-type]
+                    f"DELETE FROM {t.table} WHERE id = ANY(%s::bigint[])",
+                    (ids,),  # type: ignore[arg-type]
                 ).rowcount
                 conn.commit()
                 batches += 1
@@ -141,15 +141,18 @@ def ref_batched_any(server: PgServer, db: str, kind: Kind, batch: int = BATCH) -
 
 
 def the_job(
-    server: PgServer, db: str, kind: Kind, batch: int = BATCH, *, fixed: bool = False, timeout: float | None = None
+    server: PgServer, db: str, kind: Kind, batch: int = BATCH, *, timeout: float | None = None
 ) -> tuple[Result, JobRun]:
-    """The real `cronjobs` subcommand as its own process; `fixed`: with bench/fixes.py applied."""
-    argv = [sys.executable, str(Path(__file__).with_name("fixes.py"))] if fixed else ["cronjobs"]
-    run = run_job([*argv, kind.job, "--batch-size", str(batch), "-o", "json"], {"DATABASE_URL": server.url(db)}, timeout)
+    """The real `cronjobs` subcommand as its own process."""
+    run = run_job(
+        ["cronjobs", kind.job, "--batch-size", str(batch), "-o", "json"],
+        {"DATABASE_URL": server.url(db)},
+        timeout,
+    )
     batches = run.lines("batch committed")
     rows = sum(int(b["rows"]) + int(b.get("child_rows", 0)) for b in batches)
     result = Result(
-        "job + proposed fix" if fixed else "job",
+        "job",
         run.work_seconds,
         rows,
         run.longest("batch committed"),
@@ -163,21 +166,26 @@ def the_job(
         result.seconds = run.wall
     elif run.returncode != 0:
         result.ok = False
-        result.note = f"exit {run.returncode}: " + "; ".join(
-            str(r.get("message")) for r in run.logs if r.get("level") in ("error", "warning")
-        )[:200]
+        result.note = (
+            f"exit {run.returncode}: "
+            + "; ".join(
+                str(r.get("message")) for r in run.logs if r.get("level") in ("error", "warning")
+            )[:200]
+        )
     if kind.name == "analytics" and run.lines("day aggregated"):
         result.note += " (aggregated days first!)"
     return result, run
 
 
-VARIANTS = ("(b) batched = ANY", "(a) one DELETE", "job", "job + proposed fix")
+VARIANTS = ("(b) batched = ANY", "(a) one DELETE", "job")
 TIMEOUT_FACTOR = 10  # the job is stopped past 10x (b)'s time (at least 60 s): a miss either way
 
 
-def _run_variant(server: PgServer, db: str, kind: Kind, variant: str, timeout: float | None = None) -> Result:
+def _run_variant(
+    server: PgServer, db: str, kind: Kind, variant: str, timeout: float | None = None
+) -> Result:
     if variant.startswith("job"):
-        return the_job(server, db, kind, fixed=variant != "job", timeout=timeout)[0]
+        return the_job(server, db, kind, timeout=timeout)[0]
     if variant.startswith("(a)"):
         return ref_single_delete(server, db, kind)
     return ref_batched_any(server, db, kind)
@@ -204,7 +212,9 @@ def template(server: PgServer, kind: Kind, n: int) -> tuple[str, dict[str, tuple
     return name, want
 
 
-def verify(server: PgServer, db: str, kind: Kind, want: dict[str, tuple[int, int]], result: Result) -> None:
+def verify(
+    server: PgServer, db: str, kind: Kind, want: dict[str, tuple[int, int]], result: Result
+) -> None:
     with server.connect(db) as conn:
         got = seed.actual(conn, list(want))
     bad = [t for t in want if got[t] != want[t]]
@@ -239,7 +249,9 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
             if last_id is not None:
                 query = query.where(id_col > last_id)
             compiled = query.compile(dialect=postgresql.dialect(paramstyle="pyformat"))  # type: ignore[call-arg]
-            plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(compiled), compiled.params).fetchall()  # type: ignore[arg-type]
+            plan = conn.execute(
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(compiled), compiled.params
+            ).fetchall()  # type: ignore[arg-type]
             out.append(f"-- {label}: {' '.join(str(compiled).split())}")
             out += [r[0] for r in plan]
         conn.rollback()
@@ -261,18 +273,31 @@ def _explain_job_delete(server: PgServer, db: str, rule: Any, cutoff: datetime) 
     captured: list[tuple[str, Any]] = []
     id_col = rule.table.c.id
     with engine.connect() as conn:
-        ids = list(conn.scalars(select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(BATCH)))
+        ids = list(
+            conn.scalars(select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(BATCH))
+        )
         conn.rollback()
-        event.listen(conn, "before_cursor_execute", lambda _c, _cur, stmt, params, *_: captured.append((stmt, params)))
+        event.listen(
+            conn,
+            "before_cursor_execute",
+            lambda _c, _cur, stmt, params, *_: captured.append((stmt, params)),
+        )
         with conn.begin() as tx:
             purge._delete_batch(conn, rule, ids, cutoff)
             tx.rollback()
     engine.dispose()
     out = [f"-- the job's delete of that first batch ({len(ids)} ids), as jobs/purge.py sends it:"]
-    statements = captured + [
-        (f"DELETE FROM {child.table.name} WHERE {child.name} = ANY(%(ids)s::bigint[])", {"ids": ids})
-        for child in rule.children
-    ] + [(f"DELETE FROM {rule.name} WHERE id = ANY(%(ids)s::bigint[])", {"ids": ids})]
+    statements = (
+        captured
+        + [
+            (
+                f"DELETE FROM {child.table.name} WHERE {child.name} = ANY(%(ids)s::bigint[])",
+                {"ids": ids},
+            )
+            for child in rule.children
+        ]
+        + [(f"DELETE FROM {rule.name} WHERE id = ANY(%(ids)s::bigint[])", {"ids": ids})]
+    )
     with server.connect(db, autocommit=False) as pg:
         for i, (stmt, params) in enumerate(statements):
             if i == len(captured):
@@ -288,10 +313,10 @@ def _explain_job_delete(server: PgServer, db: str, rule: Any, cutoff: datetime) 
 
 
 def bench(
-    server: PgServer, kind_name: str, sizes: list[int], repeat: int, explain: bool, with_fix: bool = False
+    server: PgServer, kind_name: str, sizes: list[int], repeat: int, explain: bool
 ) -> list[str]:
     kind = KINDS[kind_name]
-    variants = VARIANTS if with_fix else VARIANTS[:3]
+    variants = VARIANTS
     rows_out: list[dict[str, Any]] = []
     explains: list[str] = []
     for n in sizes:
@@ -316,7 +341,9 @@ def bench(
                 results[variant].append(r)
         if explain and n == max(sizes):
             server.create("explain", template=tpl)
-            explains.append(f"-- {kind.job} at n={n:,}\n" + explain_batch_select(server, "explain", kind))
+            explains.append(
+                f"-- {kind.job} at n={n:,}\n" + explain_batch_select(server, "explain", kind)
+            )
             server.drop("explain")
         if kind.name == "sessions":
             server.drop(tpl)
@@ -339,15 +366,30 @@ def bench(
                     "longest tx s": tx,
                     "tx / (b)": tx / ref_b_tx if ref_b_tx else None,
                     "batches": rs[0].batches,
-                    "process wall s": median([r.wall for r in rs if r.wall is not None]) if variant.startswith("job") else None,
-                    "peak RSS MB": max(r.rss_mb for r in rs if r.rss_mb is not None) if variant.startswith("job") else None,
+                    "process wall s": median([r.wall for r in rs if r.wall is not None])
+                    if variant.startswith("job")
+                    else None,
+                    "peak RSS MB": max(r.rss_mb for r in rs if r.rss_mb is not None)
+                    if variant.startswith("job")
+                    else None,
                     "verified": "ok" if all(r.ok for r in rs) else "FAILED",
                     "note": "; ".join(sorted({r.note.strip() for r in rs if r.note.strip()})),
                 }
             )
     cols = [
-        "size", "variant", "rows deleted", "seconds", "rows/s", "x of (b)", "longest tx s",
-        "tx / (b)", "batches", "process wall s", "peak RSS MB", "verified", "note",
+        "size",
+        "variant",
+        "rows deleted",
+        "seconds",
+        "rows/s",
+        "x of (b)",
+        "longest tx s",
+        "tx / (b)",
+        "batches",
+        "process wall s",
+        "peak RSS MB",
+        "verified",
+        "note",
     ]
     unit = "sessions" if kind_name == "sessions" else "events"
     out = [table(f"{kind.job} on PostgreSQL (sizes in {unit}; median of {repeat})", rows_out, cols)]

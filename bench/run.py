@@ -61,22 +61,39 @@ def machine() -> str:
 def main() -> int:
     # SIGTERM (e.g. `timeout`) unwinds like Ctrl-C, so the throwaway server is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of: {', '.join(ALL)}")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only", default=",".join(ALL), help=f"comma-separated subset of: {', '.join(ALL)}"
+    )
     parser.add_argument("--sizes", help="chat session counts, e.g. 100k,1m")
-    parser.add_argument("--events", help="analytics event counts, e.g. 1m,5m (the largest is used for aggregation)")
+    parser.add_argument(
+        "--events", help="analytics event counts, e.g. 1m,5m (the largest is used for aggregation)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
-    parser.add_argument("--repeat", type=int, help="runs per variant at each size (median reported)")
-    parser.add_argument("--with-fix", action="store_true", help="also run the job with bench/fixes.py's proposed fix (retention)")
-    parser.add_argument("--no-explain", action="store_true", help="skip EXPLAIN of the batch select")
+    parser.add_argument(
+        "--repeat", type=int, help="runs per variant at each size (median reported)"
+    )
+    parser.add_argument(
+        "--no-explain", action="store_true", help="skip EXPLAIN of the batch select"
+    )
     args = parser.parse_args()
 
     only = [o.strip() for o in args.only.split(",") if o.strip()]
     unknown = set(only) - set(ALL)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
-    sizes = [size(s) for s in args.sizes.split(",")] if args.sizes else list(QUICK_SIZES if args.quick else FULL_SIZES)
-    events = [size(s) for s in args.events.split(",")] if args.events else list(QUICK_EVENTS if args.quick else FULL_EVENTS)
+    sizes = (
+        [size(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else list(QUICK_SIZES if args.quick else FULL_SIZES)
+    )
+    events = (
+        [size(s) for s in args.events.split(",")]
+        if args.events
+        else list(QUICK_EVENTS if args.quick else FULL_EVENTS)
+    )
     repeat = args.repeat or (1 if args.quick else 2)
 
     started = time.perf_counter()
@@ -87,12 +104,17 @@ def main() -> int:
         from pg import SETTINGS, PgServer
 
         with PgServer() as server:
-            emit(f"PostgreSQL {server.version()}, settings: " + ", ".join(f"{k}={v}" for k, v in SETTINGS.items()))
+            emit(
+                f"PostgreSQL {server.version()}, settings: "
+                + ", ".join(f"{k}={v}" for k, v in SETTINGS.items())
+            )
             if "retention" in only:
                 import pg_retention
 
                 for kind, sizes_ in (("sessions", sizes), ("analytics", events)):
-                    for block in pg_retention.bench(server, kind, sizes_, repeat, not args.no_explain, args.with_fix):
+                    for block in pg_retention.bench(
+                        server, kind, sizes_, repeat, not args.no_explain
+                    ):
                         emit(block)
             if "aggregation" in only:
                 import pg_aggregation

@@ -20,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-
 from common import script
 
 SESSION_DAYS = 90
 EVENT_DAYS = 365
 
-EVENT_TYPES = "ARRAY['page_view','chat_message','search','peptide_lookup','login','logout','signup','export']"
+EVENT_TYPES = (
+    "ARRAY['page_view','chat_message','search','peptide_lookup','login','logout','signup','export']"
+)
 
 
 def sessions_cutoff(now: datetime) -> datetime:
@@ -59,7 +60,9 @@ def _secondary_indexes(conn: psycopg.Connection[Any], tables: list[str]) -> list
     ]
 
 
-def _load(conn: psycopg.Connection[Any], tables: list[str], statements: list[tuple[str, dict[str, Any]]]) -> None:
+def _load(
+    conn: psycopg.Connection[Any], tables: list[str], statements: list[tuple[str, dict[str, Any]]]
+) -> None:
     """Run the inserts with secondary indexes dropped and FK triggers off, then rebuild."""
     indexes = _secondary_indexes(conn, tables)
     with conn.transaction():
@@ -98,7 +101,10 @@ def seed_sessions(conn: psycopg.Connection[Any], n: int, now: datetime) -> None:
         conn,
         ["chat_sessions", "chat_messages", "peptide_info_sessions"],
         [
-            (_sessions_sql("chat_sessions", "title", "'session ' || i"), {"n": n, "half": n // 2, "now": now}),
+            (
+                _sessions_sql("chat_sessions", "title", "'session ' || i"),
+                {"n": n, "half": n // 2, "now": now},
+            ),
             (
                 """INSERT INTO chat_messages (id, session_id, role, content, created_at)
 SELECT m, (m - 1) / 5 + 1, CASE WHEN m %% 2 = 0 THEN 'assistant' ELSE 'user' END,
@@ -107,14 +113,20 @@ FROM generate_series(1::bigint, 5 * %(n)s) m""",
                 {"n": n, "now": now},
             ),
             (
-                _sessions_sql("peptide_info_sessions", "peptide, data", "'PEP' || i, json_build_object('mass', i)"),
+                _sessions_sql(
+                    "peptide_info_sessions",
+                    "peptide, data",
+                    "'PEP' || i, json_build_object('mass', i)",
+                ),
                 {"n": p, "half": p // 2, "now": now},
             ),
         ],
     )
 
 
-def seed_events(conn: psycopg.Connection[Any], n: int, now: datetime, *, aggregate_before: datetime | None) -> None:
+def seed_events(
+    conn: psycopg.Connection[Any], n: int, now: datetime, *, aggregate_before: datetime | None
+) -> None:
     statements: list[tuple[str, dict[str, Any]]] = [
         (
             f"""INSERT INTO analytics_events (id, event_type, user_id, properties, occurred_at)
@@ -157,7 +169,9 @@ def _kept_conditions(kind: str, cutoff: datetime) -> dict[str, str]:
     return {"analytics_events": f"occurred_at >= {c}", "daily_analytics": "true"}
 
 
-def expected(conn: psycopg.Connection[Any], kind: str, cutoff: datetime) -> dict[str, tuple[int, int]]:
+def expected(
+    conn: psycopg.Connection[Any], kind: str, cutoff: datetime
+) -> dict[str, tuple[int, int]]:
     """(count, checksum) per table of the rows a correct run keeps, and the row counts it deletes."""
     out: dict[str, tuple[int, int]] = {}
     for table, where in _kept_conditions(kind, cutoff).items():

@@ -59,8 +59,28 @@ def seed_file(path: Path, sessions: int, events: int, now: datetime) -> None:
             "SELECT i, (i - 1) / 5 + 1, CASE WHEN i % 2 = 0 THEN 'assistant' ELSE 'user' END, "
             f"hex(randomblob(16)) || hex(randomblob(16)) || hex(randomblob(16)), {_ts(f'{j} - (i % 400)')} FROM g"
         )
-        con.execute(sessions_sql("peptide_info_sessions", "peptide, data", "'PEP' || i, json_object('mass', i)", p, ph))
-        types = ",".join(f"('{t}')" for t in ("page_view", "chat_message", "search", "peptide_lookup", "login", "logout", "signup", "export"))
+        con.execute(
+            sessions_sql(
+                "peptide_info_sessions",
+                "peptide, data",
+                "'PEP' || i, json_object('mass', i)",
+                p,
+                ph,
+            )
+        )
+        types = ",".join(
+            f"('{t}')"
+            for t in (
+                "page_view",
+                "chat_message",
+                "search",
+                "peptide_lookup",
+                "login",
+                "logout",
+                "signup",
+                "export",
+            )
+        )
         con.execute("CREATE TEMP TABLE types(k INTEGER PRIMARY KEY, t TEXT)")
         con.execute(f"INSERT INTO types(t) VALUES {types}")
         con.execute(
@@ -82,7 +102,9 @@ def seed_file(path: Path, sessions: int, events: int, now: datetime) -> None:
     con.close()
 
 
-def checksum(con: sqlite3.Connection, table: str, where: str = "1", params: tuple[Any, ...] = ()) -> tuple[int, str]:
+def checksum(
+    con: sqlite3.Connection, table: str, where: str = "1", params: tuple[Any, ...] = ()
+) -> tuple[int, str]:
     h = hashlib.md5()
     n = 0
     for row in con.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY id", params):
@@ -98,7 +120,12 @@ def expected_sessions(con: sqlite3.Connection, cutoff: str) -> dict[str, tuple[i
     age = "coalesce(updated_at, created_at) >= ?"
     return {
         "chat_sessions": checksum(con, "chat_sessions", age, (cutoff,)),
-        "chat_messages": checksum(con, "chat_messages", f"session_id IN (SELECT id FROM chat_sessions WHERE {age})", (cutoff,)),
+        "chat_messages": checksum(
+            con,
+            "chat_messages",
+            f"session_id IN (SELECT id FROM chat_sessions WHERE {age})",
+            (cutoff,),
+        ),
         "peptide_info_sessions": checksum(con, "peptide_info_sessions", age, (cutoff,)),
     }
 
@@ -108,8 +135,10 @@ def expected_events(con: sqlite3.Connection, cutoff: str) -> dict[str, tuple[int
 
 
 TARGETS = {
-    "sessions": (("chat_sessions", "coalesce(updated_at, created_at)", ("chat_messages", "session_id")),
-                 ("peptide_info_sessions", "coalesce(updated_at, created_at)", None)),
+    "sessions": (
+        ("chat_sessions", "coalesce(updated_at, created_at)", ("chat_messages", "session_id")),
+        ("peptide_info_sessions", "coalesce(updated_at, created_at)", None),
+    ),
     "analytics": (("analytics_events", "occurred_at", None),),
 }
 
@@ -127,7 +156,10 @@ def ref_single(path: Path, kind: str, cutoff: str) -> tuple[float, int, float, i
     con.execute("BEGIN IMMEDIATE")
     for tbl, age, child in TARGETS[kind]:
         if child:
-            rows += con.execute(f"DELETE FROM {child[0]} WHERE {child[1]} IN (SELECT id FROM {tbl} WHERE {age} < ?)", (cutoff,)).rowcount
+            rows += con.execute(
+                f"DELETE FROM {child[0]} WHERE {child[1]} IN (SELECT id FROM {tbl} WHERE {age} < ?)",
+                (cutoff,),
+            ).rowcount
         rows += con.execute(f"DELETE FROM {tbl} WHERE {age} < ?", (cutoff,)).rowcount
     con.execute("COMMIT")
     con.close()
@@ -145,13 +177,21 @@ def ref_batched(path: Path, kind: str, cutoff: str) -> tuple[float, int, float, 
         while True:
             t0 = time.perf_counter()
             con.execute("BEGIN IMMEDIATE")
-            ids = [r[0] for r in con.execute(f"SELECT id FROM {tbl} WHERE {age} < ? AND id > ? ORDER BY id LIMIT ?", (cutoff, last, BATCH))]
+            ids = [
+                r[0]
+                for r in con.execute(
+                    f"SELECT id FROM {tbl} WHERE {age} < ? AND id > ? ORDER BY id LIMIT ?",
+                    (cutoff, last, BATCH),
+                )
+            ]
             if not ids:
                 con.execute("COMMIT")
                 break
             marks = ",".join("?" * len(ids))
             if child:
-                rows += con.execute(f"DELETE FROM {child[0]} WHERE {child[1]} IN ({marks})", ids).rowcount
+                rows += con.execute(
+                    f"DELETE FROM {child[0]} WHERE {child[1]} IN ({marks})", ids
+                ).rowcount
             rows += con.execute(f"DELETE FROM {tbl} WHERE id IN ({marks})", ids).rowcount
             con.execute("COMMIT")
             batches += 1
@@ -180,7 +220,15 @@ def ref_aggregate(path: Path, days: list[date]) -> tuple[float, float]:
     for day in days:
         t0 = time.perf_counter()
         con.execute("BEGIN IMMEDIATE")
-        con.execute(UPSERT, (day.isoformat(), now, f"{day} 00:00:00.000000", f"{day + timedelta(days=1)} 00:00:00.000000"))
+        con.execute(
+            UPSERT,
+            (
+                day.isoformat(),
+                now,
+                f"{day} 00:00:00.000000",
+                f"{day + timedelta(days=1)} 00:00:00.000000",
+            ),
+        )
         con.execute("COMMIT")
         longest = max(longest, time.perf_counter() - t0)
     con.close()
@@ -207,22 +255,35 @@ def _bench(work: Path, sessions: int, events: int, repeat: int) -> list[str]:
         "analytics": expected_events(con, seed.events_cutoff(now).strftime(FMT)),
     }
     con.close()
-    progress(f"seeded SQLite {sessions:,} sessions, {events:,} events in {time.perf_counter() - t0:.1f}s")
+    progress(
+        f"seeded SQLite {sessions:,} sessions, {events:,} events in {time.perf_counter() - t0:.1f}s"
+    )
     rows_out: list[dict[str, Any]] = []
     jobs = {"sessions": "cleanup-old-sessions", "analytics": "cleanup-old-analytics"}
     for kind, job in jobs.items():
-        results: dict[str, list[tuple[float, int, float, int, float | None, float | None, bool]]] = {}
+        results: dict[
+            str, list[tuple[float, int, float, int, float | None, float | None, bool]]
+        ] = {}
         for rep in range(repeat):
             for variant in ("job", "(a) one DELETE", "(b) batched IN (...)"):
                 db = work / "run.db"
                 shutil.copyfile(tpl, db)
-                cutoff = (seed.sessions_cutoff if kind == "sessions" else seed.events_cutoff)(seed.now_utc()).strftime(FMT)
+                cutoff = (seed.sessions_cutoff if kind == "sessions" else seed.events_cutoff)(
+                    seed.now_utc()
+                ).strftime(FMT)
                 wall = rss = None
                 if variant == "job":
-                    run = run_job(["cronjobs", job, "--batch-size", str(BATCH), "-o", "json"], {"DATABASE_URL": f"sqlite:///{db}"})
+                    run = run_job(
+                        ["cronjobs", job, "--batch-size", str(BATCH), "-o", "json"],
+                        {"DATABASE_URL": f"sqlite:///{db}"},
+                    )
                     batch_lines = run.lines("batch committed")
-                    r = (run.work_seconds, sum(int(b["rows"]) + int(b.get("child_rows", 0)) for b in batch_lines),
-                         run.longest("batch committed"), len(batch_lines))
+                    r = (
+                        run.work_seconds,
+                        sum(int(b["rows"]) + int(b.get("child_rows", 0)) for b in batch_lines),
+                        run.longest("batch committed"),
+                        len(batch_lines),
+                    )
                     wall, rss = run.wall, run.peak_rss_mb
                     ok = run.returncode == 0
                 elif variant.startswith("(a)"):
@@ -234,22 +295,41 @@ def _bench(work: Path, sessions: int, events: int, repeat: int) -> list[str]:
                 con.close()
                 ok = ok and got == want[kind]
                 results.setdefault(variant, []).append((*r, wall, rss, ok))
-                progress(f"sqlite {job} rep {rep + 1} {variant}: {r[0]:.2f}s, {r[1]:,} rows, verified {ok}")
+                progress(
+                    f"sqlite {job} rep {rep + 1} {variant}: {r[0]:.2f}s, {r[1]:,} rows, verified {ok}"
+                )
         ref_b = median([x[0] for x in results["(b) batched IN (...)"]])
         for variant, rs in results.items():
             secs = median([x[0] for x in rs])
-            rows_out.append({
-                "job": job, "size": f"{sessions:,} sessions" if kind == "sessions" else f"{events:,} events",
-                "variant": variant, "rows deleted": rs[0][1], "seconds": secs, "rows/s": rs[0][1] / secs,
-                "x of (b)": ref_b / secs, "longest tx s": median([x[2] for x in rs]), "batches": rs[0][3],
-                "process wall s": median([x[4] for x in rs]) if rs[0][4] is not None else None,
-                "peak RSS MB": max(x[5] for x in rs) if rs[0][5] is not None else None,
-                "verified": "ok" if all(x[6] for x in rs) else "FAILED",
-            })
+            rows_out.append(
+                {
+                    "job": job,
+                    "size": f"{sessions:,} sessions"
+                    if kind == "sessions"
+                    else f"{events:,} events",
+                    "variant": variant,
+                    "rows deleted": rs[0][1],
+                    "seconds": secs,
+                    "rows/s": rs[0][1] / secs,
+                    "x of (b)": ref_b / secs,
+                    "longest tx s": median([x[2] for x in rs]),
+                    "batches": rs[0][3],
+                    "process wall s": median([x[4] for x in rs]) if rs[0][4] is not None else None,
+                    "peak RSS MB": max(x[5] for x in rs) if rs[0][5] is not None else None,
+                    "verified": "ok" if all(x[6] for x in rs) else "FAILED",
+                }
+            )
     # aggregation backfill, 365 days
     yesterday = date.today() - timedelta(days=1)
     days = [yesterday - timedelta(days=i) for i in range(364, -1, -1)]
-    agg: dict[str, list[float]] = {"job": [], "ref": [], "job_tx": [], "ref_tx": [], "wall": [], "rss": []}
+    agg: dict[str, list[float]] = {
+        "job": [],
+        "ref": [],
+        "job_tx": [],
+        "ref_tx": [],
+        "wall": [],
+        "rss": [],
+    }
     same = True
     for rep in range(repeat):
         for variant in ("job", "ref"):
@@ -260,8 +340,19 @@ def _bench(work: Path, sessions: int, events: int, repeat: int) -> list[str]:
             c.commit()
             c.close()
             if variant == "job":
-                run = run_job(["cronjobs", "aggregate-daily-analytics", "--since", days[0].isoformat(), "--until", days[-1].isoformat(), "-o", "json"],
-                              {"DATABASE_URL": f"sqlite:///{db}"})
+                run = run_job(
+                    [
+                        "cronjobs",
+                        "aggregate-daily-analytics",
+                        "--since",
+                        days[0].isoformat(),
+                        "--until",
+                        days[-1].isoformat(),
+                        "-o",
+                        "json",
+                    ],
+                    {"DATABASE_URL": f"sqlite:///{db}"},
+                )
                 agg["job"].append(run.work_seconds)
                 agg["job_tx"].append(run.longest("day aggregated"))
                 agg["wall"].append(run.wall)
@@ -274,19 +365,57 @@ def _bench(work: Path, sessions: int, events: int, repeat: int) -> list[str]:
         a = sqlite3.connect(work / "agg_job.db").execute(q).fetchall()
         b = sqlite3.connect(work / "agg_ref.db").execute(q).fetchall()
         same = same and a == b and len(a) > 0
-        progress(f"sqlite aggregate backfill rep {rep + 1}: job {agg['job'][-1]:.2f}s, reference {agg['ref'][-1]:.2f}s, identical {a == b}")
+        progress(
+            f"sqlite aggregate backfill rep {rep + 1}: job {agg['job'][-1]:.2f}s, reference {agg['ref'][-1]:.2f}s, identical {a == b}"
+        )
     js, rs_ = median(agg["job"]), median(agg["ref"])
     agg_rows = [
-        {"case": "365-day backfill", "variant": "job", "seconds": js, "x of reference": js / rs_,
-         "longest tx s": median(agg["job_tx"]), "process wall s": median(agg["wall"]), "peak RSS MB": max(agg["rss"]),
-         "identical": "yes" if same else "NO"},
-        {"case": "365-day backfill", "variant": "reference: upsert per day", "seconds": rs_, "x of reference": 1.0,
-         "longest tx s": median(agg["ref_tx"])},
+        {
+            "case": "365-day backfill",
+            "variant": "job",
+            "seconds": js,
+            "x of reference": js / rs_,
+            "longest tx s": median(agg["job_tx"]),
+            "process wall s": median(agg["wall"]),
+            "peak RSS MB": max(agg["rss"]),
+            "identical": "yes" if same else "NO",
+        },
+        {
+            "case": "365-day backfill",
+            "variant": "reference: upsert per day",
+            "seconds": rs_,
+            "x of reference": 1.0,
+            "longest tx s": median(agg["ref_tx"]),
+        },
     ]
-    cols = ["job", "size", "variant", "rows deleted", "seconds", "rows/s", "x of (b)", "longest tx s", "batches",
-            "process wall s", "peak RSS MB", "verified"]
+    cols = [
+        "job",
+        "size",
+        "variant",
+        "rows deleted",
+        "seconds",
+        "rows/s",
+        "x of (b)",
+        "longest tx s",
+        "batches",
+        "process wall s",
+        "peak RSS MB",
+        "verified",
+    ]
     return [
         table(f"SQLite (embedded default): retention (median of {repeat})", rows_out, cols),
-        table(f"SQLite: aggregate-daily-analytics over {events:,} events (median of {repeat})", agg_rows,
-              ["case", "variant", "seconds", "x of reference", "longest tx s", "process wall s", "peak RSS MB", "identical"]),
+        table(
+            f"SQLite: aggregate-daily-analytics over {events:,} events (median of {repeat})",
+            agg_rows,
+            [
+                "case",
+                "variant",
+                "seconds",
+                "x of reference",
+                "longest tx s",
+                "process wall s",
+                "peak RSS MB",
+                "identical",
+            ],
+        ),
     ]
