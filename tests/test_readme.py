@@ -99,3 +99,15 @@ def test_configuration_table_names_every_variable() -> None:
     documented = {r[0] for r in table_rows("## Configuration")}
     assert set(ENV.values()) <= documented
     assert {"CRONJOBS_BATCH_SIZE", "CRONJOBS_LOG_FORMAT", "CRONJOBS_LOG_LEVEL"} <= documented
+
+
+def test_flags_table_names_real_flags() -> None:
+    from jobs.cli import cli
+
+    table = README.split("Each job's own flags", 1)[1].split("\n\n", 2)[1]
+    rows = re.findall(r"^\| `([a-z-]+)` \| (.+) \|$", table, re.M)
+    assert [r[0] for r in rows] == [j.command for j in catalogue.JOBS]
+    for command, flags in rows:
+        known = {o for p in cli.commands[command].params for o in (*p.opts, *p.secondary_opts)}
+        for flag in re.findall(r"`(--[a-z-]+)", flags):
+            assert flag in known, f"README lists {flag} for {command}"
