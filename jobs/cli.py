@@ -130,6 +130,15 @@ def finish(result: Any, output: str) -> NoReturn:
     sys.exit(int(result.exit_code))
 
 
+def run_on_database(command: str, kw: dict[str, Any], work: Callable[..., Any]) -> NoReturn:
+    """Run a database job's `work(engine, stop)` under its lock (none for a dry run), then
+    print the result and exit with its code."""
+    from jobs.runner import run_database_job
+
+    job = catalogue.BY_COMMAND[command]
+    finish(run_database_job(job, settings_from(kw), work, lock=not kw["dry_run"]), kw["output"])
+
+
 @cli.command("list")
 @options.output
 def list_jobs(output: str) -> None:
@@ -152,12 +161,11 @@ def list_jobs(output: str) -> None:
 @options.timeouts
 @options.output
 def cleanup_old_sessions(**kw: Any) -> None:
-    from jobs.runner import run_database_job
     from jobs.sessions import cleanup_old_sessions as cleanup
 
-    result = run_database_job(
-        catalogue.BY_COMMAND["cleanup-old-sessions"],
-        settings_from(kw),
+    run_on_database(
+        "cleanup-old-sessions",
+        kw,
         lambda engine, stop: cleanup(
             engine,
             older_than_days=kw["older_than_days"],
@@ -165,9 +173,7 @@ def cleanup_old_sessions(**kw: Any) -> None:
             dry_run=kw["dry_run"],
             stop=stop,
         ),
-        lock=not kw["dry_run"],
     )
-    finish(result, kw["output"])
 
 
 def _days(day: date | None, since: date | None, until: date | None) -> list[date]:
@@ -211,13 +217,12 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 def aggregate_daily_analytics(**kw: Any) -> None:
     from jobs.analytics import aggregate
     from jobs.retention import ANALYTICS_EVENTS
-    from jobs.runner import run_database_job
 
     days = _days(*(kw[k].date() if kw[k] else None for k in ("day", "since", "until")))
     retained_from = datetime.now(UTC).date() - timedelta(days=ANALYTICS_EVENTS.days)
-    result = run_database_job(
-        catalogue.BY_COMMAND["aggregate-daily-analytics"],
-        settings_from(kw),
+    run_on_database(
+        "aggregate-daily-analytics",
+        kw,
         lambda engine, stop: aggregate(
             engine,
             days,
@@ -225,9 +230,7 @@ def aggregate_daily_analytics(**kw: Any) -> None:
             stop=stop,
             keep_before=None if kw["force"] else retained_from,
         ),
-        lock=not kw["dry_run"],
     )
-    finish(result, kw["output"])
 
 
 @job_command("cleanup-old-analytics")
@@ -246,11 +249,10 @@ def aggregate_daily_analytics(**kw: Any) -> None:
 @options.output
 def cleanup_old_analytics(**kw: Any) -> None:
     from jobs.analytics import cleanup_old_analytics as cleanup
-    from jobs.runner import run_database_job
 
-    result = run_database_job(
-        catalogue.BY_COMMAND["cleanup-old-analytics"],
-        settings_from(kw),
+    run_on_database(
+        "cleanup-old-analytics",
+        kw,
         lambda engine, stop: cleanup(
             engine,
             older_than_days=kw["older_than_days"],
@@ -259,9 +261,7 @@ def cleanup_old_analytics(**kw: Any) -> None:
             dry_run=kw["dry_run"],
             stop=stop,
         ),
-        lock=not kw["dry_run"],
     )
-    finish(result, kw["output"])
 
 
 @job_command("cleanup-redis-cache")
@@ -271,7 +271,8 @@ def cleanup_old_analytics(**kw: Any) -> None:
     "--fix-missing-ttl",
     type=click.IntRange(min=1),
     metavar="SECONDS",
-    help="Give cache keys that have no TTL this TTL (EXPIRE NX: never shortens an app's TTL).",
+    help="Give cache keys that have no TTL this TTL (only if they still have none: an app's "
+    "TTL is never changed).",
 )
 @click.option(
     "--max-keys",
