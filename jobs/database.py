@@ -111,18 +111,16 @@ def exclusive(engine: Engine, job_id: str) -> Iterator[None]:
     beside the database (same host only; an in-memory database needs no lock).
     """
     if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(job_id)})
-            if not got.scalar():
+        key = {"k": lock_key(job_id)}
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar():
                 raise Skipped(
                     f"another run of {job_id} is in progress (advisory lock held); skipped"
                 )
-            conn.commit()
             try:
                 yield
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(job_id)})
-                conn.commit()
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
         return
     database = engine.url.database
     if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
