@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, cast, func, literal, select
+from sqlalchemy import Connection, Engine, Insert, bindparam, cast, func, select
 from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -88,25 +88,28 @@ class AggregateResult:
         return out
 
 
-def _figures_query(day: date) -> Any:
-    start, end = day_bounds(day)
-    return (
-        select(
-            literal(day, SqlDate).label("day"),
-            events.c.event_type,
-            func.count().label("event_count"),
-            func.count(events.c.user_id.distinct()).label("unique_users"),
-            literal(datetime.now(UTC), daily.c.updated_at.type).label("updated_at"),
-        )
-        .where(events.c.occurred_at >= start, events.c.occurred_at < end)
-        .group_by(events.c.event_type)
+# One day's figures, with the day and its bounds as parameters: built once, so each day only
+# binds values (SQLAlchemy's compiled cache then serves every day).
+_FIGURES = (
+    select(
+        bindparam("day", type_=SqlDate).label("day"),
+        events.c.event_type,
+        func.count().label("event_count"),
+        func.count(events.c.user_id.distinct()).label("unique_users"),
+        bindparam("now", type_=daily.c.updated_at.type).label("updated_at"),
     )
+    .where(
+        events.c.occurred_at >= bindparam("start", type_=events.c.occurred_at.type),
+        events.c.occurred_at < bindparam("end", type_=events.c.occurred_at.type),
+    )
+    .group_by(events.c.event_type)
+)
 
 
-def _upsert(dialect: str, query: Any) -> Insert:
+def _upsert(dialect: str) -> Insert:
     module: Any = postgresql if dialect == "postgresql" else sqlite
     insert = module.insert(daily).from_select(
-        ["day", "event_type", "event_count", "unique_users", "updated_at"], query
+        ["day", "event_type", "event_count", "unique_users", "updated_at"], _FIGURES
     )
     return insert.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=["day", "event_type"],
@@ -115,17 +118,20 @@ def _upsert(dialect: str, query: Any) -> Insert:
             "unique_users": insert.excluded.unique_users,
             "updated_at": insert.excluded.updated_at,
         },
-    )
+    ).returning(daily.c.event_count)
+
+
+_UPSERTS = {dialect: _upsert(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def aggregate_day(conn: Connection, day: date, *, dry_run: bool = False) -> DayFigures:
     """Upsert one day's figures; in a dry run, compute them only."""
-    query = _figures_query(day)
+    start, end = day_bounds(day)
+    params = {"day": day, "start": start, "end": end, "now": datetime.now(UTC)}
     if dry_run:
-        counts = [int(row.event_count) for row in conn.execute(query)]
+        counts = [int(row.event_count) for row in conn.execute(_FIGURES, params)]
     else:
-        upsert = _upsert(conn.dialect.name, query).returning(daily.c.event_count)
-        counts = [int(n) for n in conn.scalars(upsert)]
+        counts = [int(n) for n in conn.scalars(_UPSERTS[conn.dialect.name], params)]
     return DayFigures(day=day, event_types=len(counts), events=sum(counts))
 
 
