@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_postgresql import factories
@@ -20,22 +21,37 @@ postgresql_proc = factories.postgresql_proc(executable=str(PG_CTL))
 postgresql = factories.postgresql("postgresql_proc")
 
 
+@pytest.fixture
+def pg_db_url(postgresql: Any, postgresql_proc: Any) -> str:
+    """An empty PostgreSQL database, as the URL a user would give in DATABASE_URL."""
+    return pg_url(postgresql_proc, postgresql.info.dbname)
+
+
+@pytest.fixture
+def pg_engine(pg_db_url: str) -> Iterator[Engine]:
+    """An engine on `pg_db_url` with the app's schema created."""
+    yield from _engine_with_schema(pg_db_url)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of each kind, as the URL a user would give in DATABASE_URL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'app.db'}"
-    conn = request.getfixturevalue("postgresql")
-    return pg_url(request.getfixturevalue("postgresql_proc"), conn.info.dbname)
+    return str(request.getfixturevalue("pg_db_url"))
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """An engine on `db_url` with the app's schema created."""
+    yield from _engine_with_schema(db_url)
+
+
+def _engine_with_schema(url: str) -> Iterator[Engine]:
     from jobs.database import connect
     from jobs.settings import parse_database_url
 
-    eng = connect(parse_database_url(db_url))
+    eng = connect(parse_database_url(url))
     Base.metadata.create_all(eng)
     yield eng
     eng.dispose()

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from tests.jobs.helpers import invoke, pg_url
+from tests.jobs.helpers import invoke
 
 
 def closed_port() -> int:
@@ -16,14 +16,12 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_all_dependencies_healthy(
-    postgresql: Any, postgresql_proc: Any, redis_proc: Any, tmp_path: Path
-) -> None:
+def test_all_dependencies_healthy(pg_db_url: str, redis_proc: Any, tmp_path: Path) -> None:
     from qdrant_client import QdrantClient
 
     QdrantClient(path=str(tmp_path / "q")).close()
     env = {
-        "DATABASE_URL": pg_url(postgresql_proc, postgresql.info.dbname),
+        "DATABASE_URL": pg_db_url,
         "REDIS_URL": f"redis://{redis_proc.host}:{redis_proc.port}/0",
         "QDRANT_PATH": str(tmp_path / "q"),
     }

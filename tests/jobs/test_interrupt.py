@@ -7,23 +7,18 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
-from jobs.database import connect
-from jobs.models import Base
-from tests.jobs.helpers import REPO, cronjobs, pg_url
+from tests.jobs.helpers import REPO, cronjobs
 
 SESSIONS = 40_000
 
 
 def test_sigterm_finishes_the_batch_in_hand_and_the_next_run_completes(
-    postgresql: Any, postgresql_proc: Any
+    pg_engine: Engine, pg_db_url: str
 ) -> None:
-    url = pg_url(postgresql_proc, postgresql.info.dbname)
-    engine = connect(url.replace("postgresql://", "postgresql+psycopg://"))
-    Base.metadata.create_all(engine)
+    url, engine = pg_db_url, pg_engine
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -80,4 +75,3 @@ def test_sigterm_finishes_the_batch_in_hand_and_the_next_run_completes(
     again = cronjobs("cleanup-old-sessions", env={"DATABASE_URL": url})
     assert again.returncode == 0, again.stderr
     assert f"chat_sessions: deleted {sessions} rows and {sessions} child rows" in again.stdout
-    engine.dispose()

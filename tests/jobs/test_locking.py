@@ -5,24 +5,19 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from jobs.database import lock_key
 from jobs.models import Base
-from tests.jobs.helpers import invoke, pg_url
+from tests.jobs.helpers import invoke
 
 
 def test_postgres_advisory_lock_makes_the_second_run_skip(
-    postgresql: Any, postgresql_proc: Any
+    pg_engine: Engine, pg_db_url: str
 ) -> None:
-    from jobs.database import connect
-
-    url = pg_url(postgresql_proc, postgresql.info.dbname)
-    engine = connect(url.replace("postgresql://", "postgresql+psycopg://"))
-    Base.metadata.create_all(engine)
-    with engine.connect() as other_run:
+    url = pg_db_url
+    with pg_engine.connect() as other_run:
         other_run.execute(
             text("SELECT pg_advisory_lock(:k)"), {"k": lock_key("cleanup_old_sessions")}
         )
@@ -35,7 +30,6 @@ def test_postgres_advisory_lock_makes_the_second_run_skip(
         other_run.execute(text("SELECT pg_advisory_unlock_all()"))
     again = invoke("cleanup-old-sessions", env={"DATABASE_URL": url})
     assert again.exit_code == 0, again.stderr
-    engine.dispose()
 
 
 def test_sqlite_file_lock_makes_the_second_run_skip(tmp_path: Path) -> None:
@@ -55,19 +49,16 @@ def test_sqlite_file_lock_makes_the_second_run_skip(tmp_path: Path) -> None:
         os.close(fd)
 
 
-def test_the_lock_is_released_when_the_run_ends(postgresql: Any, postgresql_proc: Any) -> None:
+def test_the_lock_is_released_when_the_run_ends(pg_engine: Engine, pg_db_url: str) -> None:
     from jobs.database import connect, exclusive
+    from jobs.settings import parse_database_url
 
-    url = pg_url(postgresql_proc, postgresql.info.dbname).replace(
-        "postgresql://", "postgresql+psycopg://"
-    )
-    engine, observer = connect(url), connect(url)
+    observer = connect(parse_database_url(pg_db_url))
     key = {"k": lock_key("health_check_job")}
     with observer.connect() as conn:
-        with exclusive(engine, "health_check_job"):
+        with exclusive(pg_engine, "health_check_job"):
             assert conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar() is False
         # The run's pooled connection is still open, yet the lock is free again.
         assert conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar() is True
         conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
-    engine.dispose()
     observer.dispose()
