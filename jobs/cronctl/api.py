@@ -49,8 +49,8 @@ class ClientSettings:
     """How to reach the cluster. The CLI fills it from flags/env; the FastAPI app from its own."""
 
     kubeconfig: str | None = None
-    """Path(s) to kubeconfig (os.pathsep-separated like $KUBECONFIG); None: in-cluster if in a pod,
-    else ~/.kube/config."""
+    """Path(s) to kubeconfig (os.pathsep-separated, merged in order, as kubectl does); None:
+    $KUBECONFIG as kubectl reads it, else in-cluster if in a pod, else ~/.kube/config."""
     context: str | None = None
     request_timeout: float = 30.0
 
@@ -352,7 +352,9 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
     """Fill `configuration`; return (default namespace, user name for audit annotations)."""
     fallback_user = os.environ.get("USER") or _login() or "unknown"
     in_cluster = os.environ.get("KUBERNETES_SERVICE_HOST")
-    if in_cluster and not settings.kubeconfig and not settings.context:
+    # Like kubectl (and the CLI's --kubeconfig envvar): $KUBECONFIG unless a path is given.
+    kubeconfig = settings.kubeconfig or os.environ.get("KUBECONFIG") or None
+    if in_cluster and not kubeconfig and not settings.context:
         try:
             k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except ConfigException as e:
@@ -360,7 +362,7 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
         ns_file = SA_DIR / "namespace"
         namespace = ns_file.read_text().strip() if ns_file.exists() else "default"
         return namespace, _service_account(SA_DIR / "token") or fallback_user
-    paths = settings.kubeconfig or str(Path("~/.kube/config").expanduser())
+    paths = kubeconfig or str(Path("~/.kube/config").expanduser())
     existing = [p for p in paths.split(os.pathsep) if p and Path(p).expanduser().is_file()]
     if not existing:
         raise ConfigError(

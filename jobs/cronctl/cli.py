@@ -8,174 +8,26 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
-from click.core import ParameterSource
 
-from jobs.cronctl.controller import DEFAULT_SELECTOR
+from jobs import __version__
 from jobs.cronctl.errors import CronctlError
+from jobs.cronctl.options import (
+    State,
+    connect,
+    connection_options,
+    echo,
+    output_option,
+    quiet_libraries,
+    selection_options,
+    state,
+    typed_selector,
+)
 from jobs.exitcodes import ExitCode
 
-if TYPE_CHECKING:
-    from jobs.cronctl.controller import CronJobController
-
 log = logging.getLogger("cronctl")
-F = TypeVar("F", bound=Callable[..., Any])
-OUTPUTS = ("table", "wide", "json", "yaml")
-
-
-@dataclass
-class State:
-    """Global options; set on the group or after a subcommand (`cronctl list -o json`)."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str | None = None
-    all_namespaces: bool = False
-    selector: str = DEFAULT_SELECTOR
-    output: str = "table"
-    verbose: bool = False
-    request_timeout: float = 30.0
-    poll_interval: float = 2.0
-
-    @property
-    def structured(self) -> bool:
-        return self.output in ("json", "yaml")
-
-
-def _store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    if value is None or value is False:  # not given: no option has a click-level default
-        return value
-    state = ctx.find_root().ensure_object(State)
-    setattr(state, str(param.name), value)
-    if param.name == "verbose":
-        logging.getLogger().setLevel(logging.DEBUG)
-    return value
-
-
-def global_options(top: bool) -> Callable[[F], F]:
-    """The shared options: with env vars and defaults on the group, repeatable after a command."""
-
-    def env(name: str) -> dict[str, Any]:
-        return {"envvar": name, "show_envvar": True} if top else {}
-
-    def default(value: Any) -> dict[str, Any]:
-        return {"show_default": str(value)} if top else {}  # State holds the real default
-
-    common: dict[str, Any] = {"expose_value": False, "callback": _store, "is_eager": True}
-    options = [
-        click.option(
-            "--kubeconfig",
-            type=click.Path(dir_okay=False),
-            **env("KUBECONFIG"),
-            help="Path to the kubeconfig file (default: in-cluster, else ~/.kube/config).",
-            **common,
-        ),
-        click.option(
-            "--context", **env("CRONCTL_CONTEXT"), help="The kubeconfig context to use.", **common
-        ),
-        click.option(
-            "-n",
-            "--namespace",
-            **env("CRONCTL_NAMESPACE"),
-            help="Namespace (default: the context's).",
-            **common,
-        ),
-        click.option(
-            "-A",
-            "--all-namespaces",
-            is_flag=True,
-            **env("CRONCTL_ALL_NAMESPACES"),
-            help="List across all namespaces.",
-            **common,
-        ),
-        click.option(
-            "-l",
-            "--selector",
-            **env("CRONCTL_SELECTOR"),
-            **default(DEFAULT_SELECTOR),
-            help="Label selector for the chart's CronJobs.",
-            **common,
-        ),
-        click.option(
-            "-o",
-            "--output",
-            type=click.Choice(OUTPUTS),
-            **env("CRONCTL_OUTPUT"),
-            **default("table"),
-            help="Output format.",
-            **common,
-        ),
-        click.option(
-            "--request-timeout",
-            type=click.FloatRange(min=0.1),
-            **env("CRONCTL_REQUEST_TIMEOUT"),
-            **default(30.0),
-            help="Seconds to wait for each API call.",
-            **common,
-        ),
-        click.option(
-            "--poll-interval",
-            type=click.FloatRange(min=0.01),
-            hidden=True,
-            **env("CRONCTL_POLL_INTERVAL"),
-            **common,
-        ),
-        click.option("-v", "--verbose", is_flag=True, help="Debug logs and tracebacks.", **common),
-    ]
-
-    def decorate(f: F) -> F:
-        for option in reversed(options):
-            f = option(f)
-        return f
-
-    return decorate
-
-
-def state() -> State:
-    return click.get_current_context().find_root().ensure_object(State)
-
-
-def typed_selector() -> str | None:
-    """`-l` when typed on the command line (before or after the command), else None.
-
-    Only a typed selector picks the CronJobs to suspend/resume: one from CRONCTL_SELECTOR (or
-    the default) must not turn a bare `cronctl suspend` into "all of them".
-    """
-    ctx = click.get_current_context()
-    typed = ParameterSource.COMMANDLINE
-    if typed in (
-        ctx.get_parameter_source("selector"),
-        ctx.find_root().get_parameter_source("selector"),
-    ):
-        return state().selector
-    return None
-
-
-def connect() -> CronJobController:
-    """Build the controller from the global options (this is where `kubernetes` is imported)."""
-    from jobs.cronctl.api import ClientSettings
-    from jobs.cronctl.controller import CronJobController
-
-    s = state()
-    settings = ClientSettings(s.kubeconfig, s.context, s.request_timeout)
-    controller = CronJobController.connect(
-        settings,
-        namespace=s.namespace,
-        all_namespaces=s.all_namespaces,
-        selector=s.selector,
-        poll_interval=s.poll_interval,
-    )
-    click.get_current_context().call_on_close(controller.close)
-    _quiet_libraries()  # again: kubernetes < 37's Configuration() resets urllib3's level
-    return controller
-
-
-def echo(text: str) -> None:
-    click.echo(text)
 
 
 class CronctlGroup(click.Group):
@@ -192,7 +44,8 @@ class CronctlGroup(click.Group):
 
 
 @click.group("cronctl", cls=CronctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@global_options(top=True)
+@click.version_option(__version__, "--version", prog_name="cronctl")
+@connection_options(top=True)
 def cli() -> None:
     """List, describe, suspend, resume and trigger the chart's CronJobs.
 
@@ -220,17 +73,13 @@ def _configure_logging() -> None:
         root.addHandler(handler)
     if not state().verbose:
         root.setLevel(logging.INFO)
-    _quiet_libraries()
-
-
-def _quiet_libraries() -> None:
-    if not state().verbose:
-        logging.getLogger("urllib3").setLevel(logging.ERROR)  # retries are not news
-        logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    quiet_libraries()
 
 
 @cli.command("list")
-@global_options(top=False)
+@selection_options()
+@output_option("table", "wide", "json", "yaml")
+@connection_options(top=False)
 def list_cmd() -> None:
     """NAME, SCHEDULE (in words), TIMEZONE, SUSPENDED, ACTIVE, LAST SCHEDULE/SUCCESS/RESULT, NEXT
     RUN."""
@@ -249,7 +98,8 @@ def list_cmd() -> None:
 
 @cli.command()
 @click.argument("name")
-@global_options(top=False)
+@output_option("table", "json", "yaml")
+@connection_options(top=False)
 def describe(name: str) -> None:
     """One CronJob in detail, with its recent runs (scheduled or manual)."""
     from jobs.cronctl import render
@@ -264,7 +114,8 @@ def describe(name: str) -> None:
 
 @cli.command()
 @click.argument("name")
-@global_options(top=False)
+@output_option("table", "wide", "json", "yaml")
+@connection_options(top=False)
 def history(name: str) -> None:
     """The CronJob's runs, newest first: job, trigger, started, duration, result."""
     from jobs.cronctl import render
@@ -282,7 +133,7 @@ def history(name: str) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--job", "job", metavar="JOB", help="A run of the CronJob (default: the newest).")
-@global_options(top=False)
+@connection_options(top=False)
 def logs(name: str, job: str | None) -> None:
     """Print the logs of the CronJob's newest run (or of --job JOB)."""
     c = connect()
@@ -322,7 +173,9 @@ def _changes(changes: list[Any]) -> None:
     show_envvar=True,
     help="Why: recorded in the cronctl.cronjobs.dev/suspend-reason annotation.",
 )
-@global_options(top=False)
+@selection_options("With -l or --all: select")
+@output_option("table", "json", "yaml")
+@connection_options(top=False)
 def suspend(names: tuple[str, ...], all_: bool, reason: str | None) -> None:
     """Suspend CronJobs (NAME..., -l SELECTOR or --all); recorded who/when/why."""
     c = connect()
@@ -332,7 +185,9 @@ def suspend(names: tuple[str, ...], all_: bool, reason: str | None) -> None:
 @cli.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--all", "all_", is_flag=True, help="Every CronJob matching -l.")
-@global_options(top=False)
+@selection_options("With -l or --all: select")
+@output_option("table", "json", "yaml")
+@connection_options(top=False)
 def resume(names: tuple[str, ...], all_: bool) -> None:
     """Resume CronJobs (NAME..., -l SELECTOR or --all); clears the suspend annotations."""
     c = connect()
@@ -367,7 +222,8 @@ def resume(names: tuple[str, ...], all_: bool) -> None:
     metavar="JOB",
     help="Name the Job (default: <cronjob>-manual-<UTC yymmddhhmmss>-<4 random>).",
 )
-@global_options(top=False)
+@output_option("table", "json", "yaml")
+@connection_options(top=False)
 def trigger(
     name: str,
     wait: bool,

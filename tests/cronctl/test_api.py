@@ -99,6 +99,7 @@ def test_in_cluster_configuration(
     monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(sa / "token"))
     monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(sa / "ca.crt"))
     monkeypatch.setattr(api, "SA_DIR", sa)
+    monkeypatch.delenv("KUBECONFIG", raising=False)  # $KUBECONFIG would win, as in kubectl
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(cluster.server.port))
 

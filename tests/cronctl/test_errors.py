@@ -117,7 +117,10 @@ def test_unreachable_api_exits_1_without_traceback(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["list", "-o", "xml"], "Invalid value for '-o' / '--output': 'xml' is not one of"),
+        (
+            ["list", "-o", "xml"],
+            "Invalid value for '-o' / '--output' (env var: 'CRONCTL_OUTPUT'): 'xml' is not one of",
+        ),
         (["frobnicate"], "No such command 'frobnicate'"),
         (["trigger"], "Missing argument 'NAME'"),
         (["suspend", "--wait"], "No such option '--wait'"),

@@ -107,7 +107,7 @@ def test_list_all_namespaces_and_selector(cluster: Cluster) -> None:
     assert "Forbid" in everywhere.stdout  # wide adds the concurrency policy
 
     ops = cluster.run(
-        "-l", "app.kubernetes.io/name=cronjobs,tier in (ops,dev)", "list", "-o", "json"
+        "list", "-l", "app.kubernetes.io/name=cronjobs,tier in (ops,dev)", "-o", "json"
     )
     assert ops.exit_code == 0, ops.stderr
     assert [i["name"] for i in json.loads(ops.stdout)] == ["tool"]

@@ -149,6 +149,6 @@ def test_selector_from_the_environment_does_not_select_for_suspend_or_resume(
     everything = cluster.run("suspend", "--all", env=env)
     assert everything.exit_code == 0, everything.stderr
     assert everything.stdout == "cronjob.batch/web-cronjobs-health-check suspended\n"
-    typed = cluster.run("-l", "app.kubernetes.io/name=cronjobs", "resume", env=env)
+    typed = cluster.run("resume", "-l", "app.kubernetes.io/name=cronjobs", env=env)
     assert typed.exit_code == 0, typed.stderr
     assert typed.stdout == "cronjob.batch/web-cronjobs-health-check resumed\n"

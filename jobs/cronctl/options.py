@@ -1,0 +1,218 @@
+"""cronctl's shared options, as decorators, and the state they fill (the CLI layer only).
+
+Three groups, so that each command offers only what it honours:
+- `connection_options`: how to reach the cluster (every command, on the group too);
+- `selection_options`: `-A` and `-l` (only the commands that select several CronJobs);
+- `output_option(...)`: `-o` with the formats the command renders.
+The group's copies carry the env vars and defaults; a command's copies only repeat the flags, so
+that `cronctl list -o json` and `cronctl -n ns list` both work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from click.core import ParameterSource
+
+from jobs.cronctl.controller import DEFAULT_SELECTOR
+
+if TYPE_CHECKING:
+    from jobs.cronctl.controller import CronJobController
+
+F = TypeVar("F", bound=Callable[..., Any])
+OUTPUTS = ("table", "wide", "json", "yaml")
+STRUCTURED = ("json", "yaml")
+
+
+@dataclass
+class State:
+    """The options given, on the group or after a subcommand (`cronctl list -o json`)."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    selector: str = DEFAULT_SELECTOR
+    output: str = "table"
+    verbose: bool = False
+    request_timeout: float = 30.0
+    poll_interval: float = 2.0
+
+    @property
+    def structured(self) -> bool:
+        return self.output in STRUCTURED
+
+
+def state() -> State:
+    return click.get_current_context().find_root().ensure_object(State)
+
+
+def _store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is None or value is False:  # not given: no option has a click-level default
+        return value
+    setattr(ctx.find_root().ensure_object(State), str(param.name), value)
+    if param.name == "verbose":
+        logging.getLogger().setLevel(logging.DEBUG)
+    return value
+
+
+_COMMON: dict[str, Any] = {"expose_value": False, "callback": _store, "is_eager": True}
+
+
+def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    def decorate(f: F) -> F:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def connection_options(top: bool) -> Callable[[F], F]:
+    """--kubeconfig, --context, -n, --request-timeout, -v: with env vars on the group."""
+
+    def env(name: str) -> dict[str, Any]:
+        return {"envvar": name, "show_envvar": True} if top else {}
+
+    def default(value: Any) -> dict[str, Any]:
+        return {"show_default": str(value)} if top else {}  # State holds the real default
+
+    return _apply(
+        [
+            click.option(
+                "--kubeconfig",
+                type=click.Path(dir_okay=False),
+                **env("KUBECONFIG"),
+                help="Path to the kubeconfig file, or a list of them separated by ':' "
+                "(default: in-cluster, else ~/.kube/config).",
+                **_COMMON,
+            ),
+            click.option(
+                "--context",
+                **env("CRONCTL_CONTEXT"),
+                help="The kubeconfig context to use.",
+                **_COMMON,
+            ),
+            click.option(
+                "-n",
+                "--namespace",
+                **env("CRONCTL_NAMESPACE"),
+                help="Namespace (default: the context's).",
+                **_COMMON,
+            ),
+            click.option(
+                "--request-timeout",
+                type=click.FloatRange(min=0.1),
+                **env("CRONCTL_REQUEST_TIMEOUT"),
+                **default(30.0),
+                help="Seconds to wait for each API call.",
+                **_COMMON,
+            ),
+            click.option(
+                "--poll-interval",
+                type=click.FloatRange(min=0.01),
+                hidden=True,
+                **env("CRONCTL_POLL_INTERVAL"),
+                **_COMMON,
+            ),
+            click.option(
+                "-v", "--verbose", is_flag=True, help="Debug logs and tracebacks.", **_COMMON
+            ),
+        ]
+    )
+
+
+def selection_options(what: str = "List") -> Callable[[F], F]:
+    """-A and -l, for the commands that act on a set of CronJobs."""
+    return _apply(
+        [
+            click.option(
+                "-A",
+                "--all-namespaces",
+                is_flag=True,
+                envvar="CRONCTL_ALL_NAMESPACES",
+                show_envvar=True,
+                help=f"{what} across all namespaces.",
+                **_COMMON,
+            ),
+            click.option(
+                "-l",
+                "--selector",
+                envvar="CRONCTL_SELECTOR",
+                show_envvar=True,
+                show_default=DEFAULT_SELECTOR,
+                help="Label selector for the chart's CronJobs.",
+                **_COMMON,
+            ),
+        ]
+    )
+
+
+class _OutputOption(click.Option):
+    """-o. CRONCTL_OUTPUT=wide, set for `list`, reads as `table` on a command without a wide
+    form (typed on the command line, `-o wide` there is an error)."""
+
+    def value_from_envvar(self, ctx: click.Context) -> Any:
+        value = super().value_from_envvar(ctx)
+        choices = getattr(self.type, "choices", ())
+        return "table" if value == "wide" and "wide" not in choices else value
+
+
+def output_option(*formats: str) -> Callable[[F], F]:
+    """-o with the formats this command renders (default table)."""
+    return click.option(
+        "-o",
+        "--output",
+        cls=_OutputOption,
+        type=click.Choice(formats),
+        envvar="CRONCTL_OUTPUT",
+        show_envvar=True,
+        show_default="table",
+        help="Output format.",
+        **_COMMON,
+    )
+
+
+def typed_selector() -> str | None:
+    """`-l` when typed on the command line, else None.
+
+    Only a typed selector picks the CronJobs to suspend/resume: one from CRONCTL_SELECTOR (or
+    the default) must not turn a bare `cronctl suspend` into "all of them".
+    """
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("selector") == ParameterSource.COMMANDLINE:
+        return state().selector
+    return None
+
+
+def connect() -> CronJobController:
+    """Build the controller from the options (this is where `kubernetes` is imported)."""
+    from jobs.cronctl.api import ClientSettings
+    from jobs.cronctl.controller import CronJobController
+
+    s = state()
+    settings = ClientSettings(s.kubeconfig, s.context, s.request_timeout)
+    controller = CronJobController.connect(
+        settings,
+        namespace=s.namespace,
+        all_namespaces=s.all_namespaces,
+        selector=s.selector,
+        poll_interval=s.poll_interval,
+    )
+    click.get_current_context().call_on_close(controller.close)
+    quiet_libraries()  # again: kubernetes < 37's Configuration() resets urllib3's level
+    return controller
+
+
+def quiet_libraries() -> None:
+    if not state().verbose:
+        logging.getLogger("urllib3").setLevel(logging.ERROR)  # retries are not news
+        logging.getLogger("kubernetes").setLevel(logging.WARNING)
+
+
+def echo(text: str) -> None:
+    click.echo(text)
