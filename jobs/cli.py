@@ -7,6 +7,8 @@ the documented code (jobs/exitcodes.py). Heavy libraries are imported inside the
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -17,11 +19,12 @@ import click
 
 from jobs import __version__, catalogue, logs, options
 from jobs.errors import ConfigError, JobError
-from jobs.redact import scrub
+from jobs.redact import forget, remember, scrub
 from jobs.render import table, to_json
-from jobs.settings import Settings, parse_prefixes
+from jobs.settings import ENV, Settings, parse_prefixes, secrets_of
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("jobs.cli")
 
 
 class CatalogueGroup(click.Group):
@@ -63,27 +66,43 @@ def cli(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> N
     Exit codes: 0 done or nothing to do, 1 the job failed, 2 usage or configuration error,
     3 skipped (another run holds the lock), 4 interrupted by SIGTERM (committed work stays).
     """
-    ctx.obj = {"verbose": verbose}
+    forget()
+    remember(secrets_of(*(os.environ.get(ENV[k]) for k in _SECRET_SETTINGS)))
+    ctx.obj = {"verbose": verbose, "json": logs.resolve_format(log_format) == "json"}
     logs.configure(log_format, "DEBUG" if verbose else log_level)
 
 
-def _fail(message: str, code: int, verbose: bool, secrets: set[str]) -> NoReturn:
-    if verbose:
-        traceback.print_exc()
-    click.echo(f"Error: {scrub(message, secrets)}", err=True)
-    sys.exit(code)
+_SECRET_SETTINGS = ("database_url", "redis_url", "qdrant_url", "qdrant_api_key")
+
+
+def _fail(error: JobError, obj: dict[str, Any]) -> NoReturn:
+    """`Error: <message>` on stderr (and a JSON log line in JSON mode, unless the run logged
+    its failure already), a traceback only with -v, every part scrubbed; exit with the code."""
+    message = scrub(str(error))
+    if obj.get("verbose"):
+        click.echo(scrub(traceback.format_exc()).rstrip(), err=True)
+    if obj.get("json") and not error.logged:
+        log.error("%s", message, extra={"exit_code": int(error.exit_code)})
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(int(error.exit_code))
 
 
 def handles_errors(f: F) -> F:
-    """Map a command's JobErrors to `Error: ...` on stderr and the error's exit code."""
+    """Map a command's errors to `Error: ...` on stderr and the documented exit code: a
+    JobError's own, 1 for anything unexpected (a bug, an untranslated library error)."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        ctx = click.get_current_context()
+        obj = click.get_current_context().obj or {}
+        remember(secrets_of(*(kwargs.get(k) for k in _SECRET_SETTINGS)))
         try:
             f(*args, **kwargs)
         except JobError as e:
-            _fail(str(e), e.exit_code, bool(ctx.obj and ctx.obj.get("verbose")), _secrets(kwargs))
+            _fail(e, obj)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click renders usage errors itself (exit 2)
+        except Exception as e:
+            _fail(JobError(f"unexpected {type(e).__name__}: {e} (rerun with -v for details)"), obj)
 
     return wrapper  # type: ignore[return-value]
 
@@ -97,13 +116,6 @@ def job_command(command: str) -> Callable[[F], click.Command]:
         return cli.command(command, help=doc)(handles_errors(f))
 
     return decorate
-
-
-def _secrets(kwargs: dict[str, Any]) -> set[str]:
-    try:
-        return settings_from(kwargs).secrets()
-    except ConfigError:
-        return {kwargs.get("qdrant_api_key") or ""}
 
 
 def settings_from(kwargs: dict[str, Any]) -> Settings:
@@ -121,7 +133,6 @@ def settings_from(kwargs: dict[str, Any]) -> Settings:
         timeout=kwargs.get("timeout") or Settings.timeout,
         lock_timeout=kwargs.get("lock_timeout") or Settings.lock_timeout,
     )
-    logs.add_secrets(settings.secrets())
     return settings
 
 

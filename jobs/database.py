@@ -28,8 +28,11 @@ def connect(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Engine
     """
     try:
         parsed = make_url(url)
-    except exc.ArgumentError as e:
-        raise ConfigError(f"DATABASE_URL is malformed: {e}") from e
+    except (exc.ArgumentError, ValueError):  # its message may quote the URL: say nothing of it
+        raise ConfigError(
+            "DATABASE_URL is malformed: expected postgresql://user:password@host:5432/db or "
+            "sqlite:///path"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": lock_timeout})
         _sqlite_begin_immediate(engine)

@@ -13,6 +13,8 @@ class JobError(Exception):
     """The job failed; the message says what happened and what to do."""
 
     exit_code = ExitCode.FAILED
+    logged = False
+    """Set once the run has logged this error, so the entrypoint does not log it twice."""
 
 
 class ConfigError(JobError):

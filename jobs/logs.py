@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from jobs.redact import scrub
+from jobs.redact import remember, scrub
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context")
 
@@ -39,21 +39,20 @@ def _extra(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class _ContextAndScrub(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = set(secrets)
+    """Adds the bound fields, and scrubs secrets from the message, its data and traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in _context.get({}).items():
             setattr(record, key, value)
         message = record.getMessage()
-        clean = scrub(message, self.secrets)
+        clean = scrub(message)
         if clean != message or record.args:
             record.msg, record.args = clean, None
-        if record.exc_info and self.secrets:
-            record.exc_text = scrub(
-                logging.Formatter().formatException(record.exc_info), self.secrets
-            )
+        for key, value in _extra(record).items():
+            if isinstance(value, str):
+                setattr(record, key, scrub(value))
+        if record.exc_info:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
 
@@ -98,19 +97,14 @@ def resolve_format(fmt: str) -> str:
     return "text" if sys.stderr.isatty() else "json"
 
 
-_filter = _ContextAndScrub(())
-
-
-def add_secrets(secrets: Iterable[str]) -> None:
-    """Scrub these values from every later log line (called once settings are known)."""
-    _filter.secrets.update(s for s in secrets if s)
+_filter = _ContextAndScrub()
 
 
 def configure(fmt: str = "auto", level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     """Send logs to stderr in the chosen format; call once per process."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if resolve_format(fmt) == "json" else TextFormatter())
-    add_secrets(secrets)
+    remember(secrets)
     handler.addFilter(_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

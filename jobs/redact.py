@@ -1,10 +1,13 @@
-"""Keep secrets (passwords in URLs, API keys) out of logs and error messages."""
+"""Keep secrets (passwords in URLs, API keys) out of logs and error messages.
+
+One registry per process: the entrypoint `remember`s every secret value it is given (before it
+parses anything), and every log line, error message and traceback passes through `scrub`.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 MASK = "***"
 # user:password@ in any scheme://... text; the password may hold '/', '#', '?' or '@' (the
@@ -14,7 +17,21 @@ _PASSWORD_IN_URL = re.compile(
 )
 # password=... in a query string (libpq accepts ?password=, ?sslpassword=)
 _PASSWORD_PARAM = re.compile(r"(?P<key>(?:ssl)?password=)[^&\s]+", re.I)
-SECRET_PARAMS = {"password", "sslpassword"}
+
+_known: set[str] = set()
+MIN_SECRET = 3
+"""Shorter values are not masked where they stand alone: masking every 'p' of a message would
+make it unreadable and hide nothing a guess would not find."""
+
+
+def remember(secrets: Iterable[str]) -> None:
+    """Scrub these values from every later message of this process (or invocation)."""
+    _known.update(s for s in secrets if len(s) >= MIN_SECRET)
+
+
+def forget() -> None:
+    """Start a new invocation with no remembered secrets (the CLI calls it first)."""
+    _known.clear()
 
 
 def redact_url(url: str) -> str:
@@ -22,20 +39,11 @@ def redact_url(url: str) -> str:
     return scrub(url, ())
 
 
-def url_secrets(url: str) -> set[str]:
-    """The secret values a URL carries: its password and any password= parameter."""
-    found = {m.group("pw") for m in _PASSWORD_IN_URL.finditer(url)}
-    try:
-        found |= {unquote(p) for p in found}
-        found |= {v for k, v in parse_qsl(urlsplit(url).query) if k.lower() in SECRET_PARAMS}
-    except ValueError:
-        pass
-    return {s for s in found if s}
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """The text with every known secret, and any password in a URL, replaced by ***."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """The text with every remembered secret, these `secrets`, and any password in a URL
+    replaced by ***."""
+    given = (s for s in secrets if len(s) >= MIN_SECRET)
+    for secret in sorted(_known.union(given), key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _PASSWORD_PARAM.sub(rf"\g<key>{MASK}", text)
     return _PASSWORD_IN_URL.sub(rf"\g<head>:{MASK}@", text)

@@ -52,6 +52,7 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
         try:
             result = work(stop)
         except Skipped as e:
+            e.logged = True
             log.warning(str(e), extra={"exit_code": int(e.exit_code)})
             raise
         except JobError as e:
@@ -74,6 +75,7 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
 
 
 def _log_failure(error: JobError, started: float) -> None:
+    error.logged = True
     log.error(
         "failed: %s",
         error,

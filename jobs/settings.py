@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from jobs.errors import ConfigError
-from jobs.redact import redact_url, url_secrets
+from jobs.urls import secrets_in, split
 
 ENV = {
     "database_url": "DATABASE_URL",
@@ -111,55 +110,40 @@ class Settings:
 
     def secrets(self) -> set[str]:
         """Every secret value these settings hold, to scrub from logs and messages."""
-        found = {self.qdrant_api_key or ""}
-        for url in (self.database_url, self.redis_url, self.qdrant_url):
-            if url:
-                found |= url_secrets(url)
-        return {s for s in found if s}
-
-
-def _split(url: str, name: str) -> SplitResult:
-    """The URL's parts, or a ConfigError naming the variable (a bad port, say)."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError as e:
-        raise ConfigError(f"{name} is malformed ({e}): {redact_url(url)}") from None
-    return parts
+        return secrets_of(self.database_url, self.redis_url, self.qdrant_url, self.qdrant_api_key)
 
 
 def parse_database_url(url: str) -> str:
     """Check a database URL and normalise it for SQLAlchemy with psycopg 3."""
     name = ENV["database_url"]
-    parts = _split(url, name)
-    scheme = parts.scheme.lower()
+    scheme = url.partition(":")[0].lower()
     if scheme in _SQLITE_SCHEMES:
-        if not url.startswith(f"{parts.scheme}:///"):
+        if not url.lower().startswith(f"{scheme}:///"):
             raise ConfigError(
-                f"{name} for SQLite needs three slashes and a path, e.g. sqlite:///data/app.db; "
-                f"got {redact_url(url)}"
+                f"{name} for SQLite needs three slashes and a path, e.g. sqlite:///data/app.db"
             )
         return url
-    if scheme not in _POSTGRES_SCHEMES:
+    parts = split(url, name, needs_host=False)
+    if parts.scheme.lower() not in _POSTGRES_SCHEMES:
         raise ConfigError(
             f"{name} has an unsupported scheme {parts.scheme!r}: use postgresql://... or "
-            f"sqlite:///path; got {redact_url(url)}"
+            f"sqlite:///path; got {parts.display()}"
         )
-    if not parts.hostname and "host" not in parse_qs(parts.query):
+    if not parts.host and "host" not in dict(parts.params()):
         raise ConfigError(f"{name} has no host: expected postgresql://user:password@host:5432/db")
     if not parts.path.strip("/"):
-        raise ConfigError(f"{name} names no database: add /dbname, got {redact_url(url)}")
+        raise ConfigError(f"{name} names no database: add /dbname, got {parts.display()}")
     return "postgresql+psycopg" + url[len(parts.scheme) :]
 
 
 def check_redis_url(url: str) -> None:
     name = ENV["redis_url"]
-    parts = _split(url, name)
+    parts = split(url, name, needs_host=False)
     if parts.scheme not in _REDIS_SCHEMES:
         raise ConfigError(
-            f"{name} must start with redis://, rediss:// or unix://; got {redact_url(url)}"
+            f"{name} must start with redis://, rediss:// or unix://; got {parts.display()}"
         )
-    if parts.scheme != "unix" and not parts.hostname:
+    if parts.scheme != "unix" and not parts.host:
         raise ConfigError(f"{name} has no host: expected redis://host:6379/0")
     db = parts.path.strip("/")
     if parts.scheme != "unix" and db and not db.isdigit():
@@ -167,9 +151,20 @@ def check_redis_url(url: str) -> None:
 
 
 def check_http_url(url: str, name: str) -> None:
-    parts = _split(url, name)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(f"{name} must be http(s)://host:port, got {redact_url(url)}")
+    parts = split(url, name, needs_host=False)
+    if parts.scheme not in {"http", "https"} or not parts.host:
+        raise ConfigError(f"{name} must be http(s)://host:port, got {parts.display()}")
+
+
+def secrets_of(
+    database_url: str | None, redis_url: str | None, qdrant_url: str | None, api_key: str | None
+) -> set[str]:
+    """The secret values in these settings, whether or not they are valid."""
+    found = {api_key or ""}
+    for url in (database_url, redis_url, qdrant_url):
+        if url:
+            found |= secrets_in(url)
+    return {s for s in found if s}
 
 
 def parse_prefixes(value: str | None) -> tuple[str, ...]:

@@ -14,7 +14,10 @@ from tests.jobs.helpers import invoke
     [
         ({}, "DATABASE_URL is not set"),
         ({"DATABASE_URL": "mysql://u:p@h/db"}, "DATABASE_URL has an unsupported scheme 'mysql'"),
-        ({"DATABASE_URL": "postgresql://u:pw@host:notaport/db"}, "DATABASE_URL is malformed"),
+        (
+            {"DATABASE_URL": "postgresql://u:pw@host:notaport/db"},
+            "DATABASE_URL cannot be read one way only: the port",
+        ),
         ({"DATABASE_URL": "postgresql://u:pw@/db"}, "DATABASE_URL has no host"),
         ({"DATABASE_URL": "postgresql://u:pw@host:5432"}, "DATABASE_URL names no database"),
         ({"DATABASE_URL": "sqlite://relative.db"}, "needs three slashes and a path"),
