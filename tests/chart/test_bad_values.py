@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -202,10 +203,16 @@ BAD = [
         ["/jobs/health-check/alerts/noSuccessWindow", "does not match pattern"],
     ),
     (
-        # In a values file, `tag: 1.10` is the number 1.1; the schema wants a string.
-        "image-tag-number",
+        # In a values file, `tag: 1.10` is the number 1.1: rejected, saying how to quote it.
+        "image-tag-decimal-number",
         ["--set-json", "image.tag=1.10"],
-        ["at '/image/tag': got number, want string"],
+        ["at '/image/tag'", "quote a tag with a dot", "--set-string image.tag=1.10"],
+    ),
+    ("image-tag-bool", [SET, "image.tag=true"], ["at '/image/tag'", "a string or a whole number"]),
+    (
+        "image-digest-not-sha256",
+        [SET, "image.digest=latest"],
+        ["at '/image/digest'", "does not match pattern"],
     ),
     (
         # Leading zeros are decimal, as Kubernetes reads them (not octal: 070 is 70, not 56).
@@ -340,12 +347,35 @@ def test_a_stale_time_zone_list_is_caught() -> None:
     assert module.updated(stale) == text
 
 
-def test_image_tag_must_be_a_string(render: Callable[..., list]) -> None:
-    docs = render("--set-string", "image.tag=1.10", "--show-only", "templates/cronjob.yaml")
-    images = {
+def _images(docs: list) -> set[str]:
+    return {
         d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] for d in docs
     }
-    assert images == {"cronjobs:1.10"}
+
+
+def test_image_tag_as_a_string(render: Callable[..., list]) -> None:
+    docs = render("--set-string", "image.tag=1.10", "--show-only", "templates/cronjob.yaml")
+    assert _images(docs) == {"cronjobs:1.10"}
+
+
+@pytest.mark.parametrize("tag", ["2", "20240101", "1700000000"])
+def test_a_whole_number_tag_works_with_plain_set(
+    render: Callable[..., list], tag: str, tmp_path: Path
+) -> None:
+    """`--set image.tag=2` (helm reads an int) and `tag: 2` in a values file (a float) both
+    render the tag as written, not "got number" nor 2e+07."""
+    docs = render(SET, f"image.tag={tag}", "--show-only", "templates/cronjob.yaml")
+    assert _images(docs) == {f"cronjobs:{tag}"}
+    values = tmp_path / "values.yaml"
+    values.write_text(f"image:\n  tag: {tag}\n")
+    docs = render("-f", str(values), "--show-only", "templates/cronjob.yaml")
+    assert _images(docs) == {f"cronjobs:{tag}"}
+
+
+def test_image_digest_pins_the_image(render: Callable[..., list]) -> None:
+    digest = "sha256:" + "0123456789abcdef" * 4
+    docs = render(SET, f"image.digest={digest}", "--show-only", "templates/cronjob.yaml")
+    assert _images(docs) == {f"cronjobs:0.1.0@{digest}"}
 
 
 def _load_script(name: str) -> ModuleType:

@@ -75,8 +75,14 @@ def test_every_pod_passes_the_restricted_profile(
 
 
 def test_restricted_check_catches_a_weakened_pod(render: Any) -> None:
-    """The check above can fail: a job that re-enables privilege escalation is flagged."""
-    docs = render("--set", "jobs.health-check.securityContext.allowPrivilegeEscalation=true")
+    """The check above can fail: a job that re-enables privilege escalation is flagged (rendered
+    with the opt-out, as the chart rejects it otherwise: test_pod_security.py)."""
+    docs = render(
+        "--set",
+        "jobs.health-check.securityContext.allowPrivilegeEscalation=true",
+        "--set",
+        "podSecurity.allowNonRestricted=true",
+    )
     (cj,) = [
         d for d in by_kind(docs, "CronJob") if d["metadata"]["name"] == "cronjobs-health-check"
     ]
@@ -132,9 +138,11 @@ def test_an_explicit_false_in_a_job_is_honoured(render: Any) -> None:
 
 
 def test_a_jobs_capability_list_replaces_the_default_list(render: Any) -> None:
-    """Lists are not merged: a job that drops only NET_RAW no longer drops ALL (and is flagged)."""
+    """Lists are not merged: a job that drops only NET_RAW no longer drops ALL (and is flagged;
+    rendered with the opt-out, as the chart rejects it otherwise)."""
     pod = _health_check_pod(
         render,
+        "podSecurity.allowNonRestricted=true",
         "jobs.health-check.securityContext.capabilities.drop={NET_RAW}",
         "jobs.health-check.securityContext.capabilities.add={NET_BIND_SERVICE}",
     )

@@ -57,9 +57,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* Image reference; the tag defaults to the chart's appVersion. */}}
+{{/*
+Image reference: repository:tag, the tag defaulting to the chart's appVersion, plus @digest when
+`image.digest` is set. A whole-number tag (`--set image.tag=2`, or `tag: 2` in a values file,
+which YAML reads as a number) is written as that number.
+*/}}
 {{- define "cronjobs.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion (toString .Values.image.tag)) }}
+{{- $tag := .Values.image.tag }}
+{{- if kindIs "float64" $tag }}{{ $tag = printf "%d" (int64 $tag) }}{{ end }}
+{{- $ref := printf "%s:%s" .Values.image.repository (default .Chart.AppVersion (toString $tag)) }}
+{{- with .Values.image.digest }}{{ $ref = printf "%s@%s" $ref . }}{{ end }}
+{{- $ref }}
 {{- end }}
 
 {{/*
@@ -301,6 +309,7 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- $merged := splitList " " (include "cronjobs.mergedKeys" .) }}
 {{- $allowed := concat (keys .Values.jobDefaults) (splitList " " (include "cronjobs.jobOnlyKeys" .)) }}
 {{- $out := dict }}
+{{- $problems := list }}
 {{- range $key, $job := .Values.jobs }}
 {{- $where := printf "jobs.%s" $key }}
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $key) }}
@@ -360,6 +369,9 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- if gt (len $name) 52 }}
 {{- fail (printf "ERROR: CronJob name %q is %d characters; Kubernetes allows 52 (it appends 11 to name each Job). Shorten the release name, set fullnameOverride (now %q), or use a shorter job key than %q" $name (len $name) $fullname $key) }}
 {{- end }}
+{{- $jobProblems := include "cronjobs.podSecurityProblems" (dict "root" $root "key" $key "job" $job "cfg" $cfg) | fromJsonArray }}
+{{- $problems = concat $problems $jobProblems }}
+{{- $_ := set $cfg "podSecurityProblems" $jobProblems }}
 {{- $_ := set $cfg "schedule" $schedule }}
 {{- $_ := set $cfg "subcommand" $subcommand }}
 {{- $_ := set $cfg "name" $name }}
@@ -369,5 +381,130 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- $_ := set $out $key $cfg }}
 {{- end }}
 {{- end }}
+{{- $problems = uniq $problems }}
+{{- if and $problems (not .Values.podSecurity.allowNonRestricted) }}
+{{- fail (printf "ERROR: %s. These values break the \"restricted\" Pod Security Standard (https://kubernetes.io/docs/concepts/security/pod-security-standards/): a namespace that enforces it rejects the pods, and the jobs need none of these privileges. Fix them; or, to render them anyway, set podSecurity.allowNonRestricted=true (the install notes then list them)" (join "; " $problems)) }}
+{{- end }}
 {{- toYaml $out }}
+{{- end }}
+
+{{/*
+Where a job setting comes from, for messages: `jobs.<key>.<path>` when the job's own entry sets
+it (even to null), else `jobDefaults.<path>`. Input: dict with "key", "job" (the job's values) and
+"path" (a list of keys).
+*/}}
+{{- define "cronjobs.valuePath" -}}
+{{- $node := .job }}
+{{- $found := true }}
+{{- range $k := .path }}
+{{- if and $found (kindIs "map" $node) (hasKey $node $k) }}{{ $node = get $node $k }}{{ else }}{{ $found = false }}{{ end }}
+{{- end }}
+{{- if $found }}jobs.{{ .key }}{{ else }}jobDefaults{{ end }}.{{ join "." .path }}
+{{- end }}
+
+{{/*
+The settings of one job's pod that break the "restricted" Pod Security Standard
+(https://kubernetes.io/docs/concepts/security/pod-security-standards/), as a JSON list of
+messages that each start with the value path. Every control of the Baseline and Restricted
+profiles that the chart's values can reach is checked: the pod and container securityContext
+(host process, privileged, capabilities, AppArmor, SELinux, /proc mount, seccomp, sysctls,
+privilege escalation, non-root, non-zero user), the AppArmor pod annotations, and the volume
+types of `extraVolumes`. Host namespaces, host ports and probes cannot be set through the values
+(the schema rejects them). Input: dict with "root", "key", "job" (its values) and "cfg" (resolved).
+*/}}
+{{- define "cronjobs.podSecurityProblems" -}}
+{{- $key := .key }}{{ $job := .job }}{{ $cfg := .cfg }}
+{{- $problems := list }}
+{{- $psc := default dict $cfg.podSecurityContext }}
+{{- $sc := default dict $cfg.securityContext }}
+{{- $seccompTypes := list "RuntimeDefault" "Localhost" }}
+{{- $seLinuxTypes := list "" "container_t" "container_init_t" "container_kvm_t" "container_engine_t" }}
+{{- $safeSysctls := list "kernel.shm_rmid_forced" "net.ipv4.ip_local_port_range" "net.ipv4.ip_unprivileged_port_start" "net.ipv4.tcp_syncookies" "net.ipv4.ping_group_range" "net.ipv4.ip_local_reserved_ports" "net.ipv4.tcp_keepalive_time" "net.ipv4.tcp_fin_timeout" "net.ipv4.tcp_keepalive_intvl" "net.ipv4.tcp_keepalive_probes" }}
+{{- range $section := list "podSecurityContext" "securityContext" }}
+{{- $ctx := $sc }}
+{{- if eq $section "podSecurityContext" }}{{ $ctx = $psc }}{{ end }}
+{{- $at := dict "key" $key "job" $job }}
+{{- if and (hasKey $ctx "runAsNonRoot") (eq (toString $ctx.runAsNonRoot) "false") }}
+{{- $problems = append $problems (printf "%s is false: the jobs must run as a non-root user; set it to true (or remove it)" (include "cronjobs.valuePath" (merge (dict "path" (list $section "runAsNonRoot")) $at))) }}
+{{- end }}
+{{- if and (hasKey $ctx "runAsUser") (eq (toString $ctx.runAsUser) "0") }}
+{{- $problems = append $problems (printf "%s is 0 (root): use a non-zero user, e.g. 10001 (the image's user)" (include "cronjobs.valuePath" (merge (dict "path" (list $section "runAsUser")) $at))) }}
+{{- end }}
+{{- with $ctx.seccompProfile }}
+{{- if and (hasKey . "type") (not (has (toString .type) $seccompTypes)) }}
+{{- $problems = append $problems (printf "%s is %q: use RuntimeDefault (or Localhost with a profile of your own)" (include "cronjobs.valuePath" (merge (dict "path" (list $section "seccompProfile" "type")) $at)) (toString .type)) }}
+{{- end }}
+{{- end }}
+{{- with $ctx.appArmorProfile }}
+{{- if and (hasKey . "type") (not (has (toString .type) $seccompTypes)) }}
+{{- $problems = append $problems (printf "%s is %q: use RuntimeDefault or Localhost, or leave it unset" (include "cronjobs.valuePath" (merge (dict "path" (list $section "appArmorProfile" "type")) $at)) (toString .type)) }}
+{{- end }}
+{{- end }}
+{{- with $ctx.seLinuxOptions }}
+{{- $se := . }}
+{{- if not (has (toString (default "" .type)) $seLinuxTypes) }}
+{{- $problems = append $problems (printf "%s is %q: leave it unset or use container_t, container_init_t, container_kvm_t or container_engine_t" (include "cronjobs.valuePath" (merge (dict "path" (list $section "seLinuxOptions" "type")) $at)) (toString .type)) }}
+{{- end }}
+{{- range $field := list "user" "role" }}
+{{- if get $se $field }}
+{{- $problems = append $problems (printf "%s is set: a custom SELinux %s is not allowed; remove it" (include "cronjobs.valuePath" (merge (dict "path" (list $section "seLinuxOptions" $field)) $at)) $field) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with $ctx.windowsOptions }}
+{{- if eq (toString .hostProcess) "true" }}
+{{- $problems = append $problems (printf "%s is true: HostProcess containers get privileged access to the host; remove it" (include "cronjobs.valuePath" (merge (dict "path" (list $section "windowsOptions" "hostProcess")) $at))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $at := dict "key" $key "job" $job }}
+{{- range $i, $sysctl := default list $psc.sysctls }}
+{{- if not (has (toString (get $sysctl "name")) $safeSysctls) }}
+{{- $problems = append $problems (printf "%s[%d] is %q, not one of the safe sysctls (%s): remove it" (include "cronjobs.valuePath" (merge (dict "path" (list "podSecurityContext" "sysctls")) $at)) $i (toString (get $sysctl "name")) (join ", " $safeSysctls)) }}
+{{- end }}
+{{- end }}
+{{- if eq (toString $sc.privileged) "true" }}
+{{- $problems = append $problems (printf "%s is true: a privileged container disables most security mechanisms; remove it" (include "cronjobs.valuePath" (merge (dict "path" (list "securityContext" "privileged")) $at))) }}
+{{- end }}
+{{- if ne (toString $sc.allowPrivilegeEscalation) "false" }}
+{{- $problems = append $problems (printf "%s is %s: it must be false" (include "cronjobs.valuePath" (merge (dict "path" (list "securityContext" "allowPrivilegeEscalation")) $at)) (ternary "not set" (toString $sc.allowPrivilegeEscalation) (kindIs "invalid" $sc.allowPrivilegeEscalation))) }}
+{{- end }}
+{{- $caps := default dict $sc.capabilities }}
+{{- if not (has "ALL" (default list $caps.drop)) }}
+{{- $problems = append $problems (printf "%s is %s: it must include ALL" (include "cronjobs.valuePath" (merge (dict "path" (list "securityContext" "capabilities" "drop")) $at)) (ternary "not set" (toJson $caps.drop) (kindIs "invalid" $caps.drop))) }}
+{{- end }}
+{{- $added := without (default list $caps.add) "NET_BIND_SERVICE" }}
+{{- if $added }}
+{{- $problems = append $problems (printf "%s adds %s: only NET_BIND_SERVICE may be added back; remove the others" (include "cronjobs.valuePath" (merge (dict "path" (list "securityContext" "capabilities" "add")) $at)) (join ", " $added)) }}
+{{- end }}
+{{- if and (hasKey $sc "procMount") (not (has (toString (default "" $sc.procMount)) (list "" "Default"))) }}
+{{- $problems = append $problems (printf "%s is %q: the default /proc masks are required; use Default or remove it" (include "cronjobs.valuePath" (merge (dict "path" (list "securityContext" "procMount")) $at)) (toString $sc.procMount)) }}
+{{- end }}
+{{- $nonRoot := or (eq (toString $sc.runAsNonRoot) "true") (and (not (hasKey $sc "runAsNonRoot")) (eq (toString $psc.runAsNonRoot) "true")) }}
+{{- if and (not $nonRoot) (not (hasKey $sc "runAsNonRoot")) (not (hasKey $psc "runAsNonRoot")) }}
+{{- $problems = append $problems (printf "neither %s nor %s is set: set one to true" (include "cronjobs.valuePath" (merge (dict "path" (list "securityContext" "runAsNonRoot")) $at)) (include "cronjobs.valuePath" (merge (dict "path" (list "podSecurityContext" "runAsNonRoot")) $at))) }}
+{{- end }}
+{{- $seccompSet := false }}
+{{- range $ctx := list $sc $psc }}{{ with $ctx.seccompProfile }}{{ if .type }}{{ $seccompSet = true }}{{ end }}{{ end }}{{ end }}
+{{- if not $seccompSet }}
+{{- $problems = append $problems (printf "neither %s nor %s is set: set one to RuntimeDefault" (include "cronjobs.valuePath" (merge (dict "path" (list "securityContext" "seccompProfile" "type")) $at)) (include "cronjobs.valuePath" (merge (dict "path" (list "podSecurityContext" "seccompProfile" "type")) $at))) }}
+{{- end }}
+{{- range $name, $value := default dict $cfg.podAnnotations }}
+{{- if hasPrefix "container.apparmor.security.beta.kubernetes.io/" $name }}
+{{- $v := toString $value }}
+{{- if not (or (eq $v "") (eq $v "runtime/default") (hasPrefix "localhost/" $v)) }}
+{{- $problems = append $problems (printf "%s is %q: use runtime/default or localhost/<profile>, or remove it" (include "cronjobs.valuePath" (merge (dict "path" (list "podAnnotations" $name)) $at)) $v) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $volumeTypes := list "configMap" "csi" "downwardAPI" "emptyDir" "ephemeral" "persistentVolumeClaim" "projected" "secret" }}
+{{- range $i, $volume := .root.Values.extraVolumes }}
+{{- $sources := without (keys $volume | sortAlpha) "name" }}
+{{- $bad := list }}
+{{- range $s := $sources }}{{ if not (has $s $volumeTypes) }}{{ $bad = append $bad $s }}{{ end }}{{ end }}
+{{- if $bad }}
+{{- $problems = append $problems (printf "extraVolumes[%d] (%q) is a %s volume: only %s volumes are allowed; use a PersistentVolumeClaim for other storage" $i (toString $volume.name) (join ", " $bad) (join ", " $volumeTypes)) }}
+{{- end }}
+{{- end }}
+{{- toJson $problems }}
 {{- end }}
