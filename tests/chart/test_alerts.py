@@ -1,0 +1,245 @@
+"""The PrometheusRule's alerts, evaluated by the real promtool (Debian package `prometheus`).
+
+The rendered `spec.groups` become a rules file: `promtool check rules` on every job's group, and
+`promtool test rules` on the health-check job's group with synthetic kube-state-metrics series
+(sampled every minute: a gap over the 5-minute lookback would end the series), each alert firing
+and staying silent. promtool compares annotations exactly, so each expected alert lists them:
+they are what the operator reads and runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+from chart_helpers import NAMESPACE, Render, by_kind
+
+from jobs.cronctl.cli import cli as cronctl
+
+CJ = "cronjobs-health-check"
+NS = NAMESPACE
+RULE_ARGS = ("--set", "metrics.prometheusRule.enabled=true")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> Path:
+    found = os.environ.get("PROMTOOL") or shutil.which("promtool")
+    if not found and Path("/usr/bin/promtool").exists():
+        found = "/usr/bin/promtool"
+    if not found:
+        pytest.fail(
+            "promtool not found (set PROMTOOL, or install the Debian package `prometheus`: "
+            "`make deps` installs it)"
+        )
+    return Path(found)
+
+
+@pytest.fixture(scope="module")
+def rules(render: Render) -> list[dict[str, Any]]:
+    docs = by_kind(render(*RULE_ARGS), "PrometheusRule")
+    assert len(docs) == 5
+    return docs
+
+
+@pytest.fixture(scope="module")
+def rule_files(rules: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """all.yaml: every job's group; health-check.yaml: that job's group only."""
+    folder = tmp_path_factory.mktemp("rules")
+    groups = [group for doc in rules for group in doc["spec"]["groups"]]
+    (folder / "all.yaml").write_text(yaml.safe_dump({"groups": groups}))
+    (hc,) = [g for g in groups if g["name"] == CJ]
+    (folder / "health-check.yaml").write_text(yaml.safe_dump({"groups": [hc]}))
+    return folder
+
+
+def _run(promtool: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(promtool), *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def test_promtool_accepts_every_rule(promtool: Path, rule_files: Path) -> None:
+    proc = _run(promtool, "check", "rules", "all.yaml", cwd=rule_files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS: 15 rules found" in proc.stdout
+
+
+def _series(name: str, values: str, **labels: str) -> dict[str, str]:
+    body = ", ".join(f'{k}="{v}"' for k, v in {"namespace": NS, **labels}.items())
+    return {"series": f"{name}{{{body}}}", "values": values}
+
+
+def _job(job: str, start: int, failed: int, owner: str = CJ) -> list[dict[str, str]]:
+    """A Job of `owner` started at `start` (s), failed or not, as kube-state-metrics shows it."""
+    return [
+        _series("kube_job_owner", "1x400", job_name=job, owner_kind="CronJob",
+                owner_name=owner, owner_is_controller="true"),
+        _series("kube_job_status_start_time", f"{start}x400", job_name=job),
+        _series("kube_job_failed", f"{failed}x400", job_name=job, condition="true"),
+    ]  # fmt: skip
+
+
+def _cronjob(*, suspend: str = "0x400", last_success: str | None = "0x400") -> list[dict[str, str]]:
+    series = [
+        _series("kube_cronjob_created", "0x400", cronjob=CJ),
+        _series("kube_cronjob_spec_suspend", suspend, cronjob=CJ),
+    ]
+    if last_success is not None:
+        series.append(_series("kube_cronjob_status_last_successful_time", last_success, cronjob=CJ))
+    return series
+
+
+LABELS = {"namespace": NS, "cronjob": CJ, "severity": "warning"}
+
+FAILED = {
+    "exp_labels": {**LABELS, "job_name": f"{CJ}-2", "condition": "true"},
+    "exp_annotations": {
+        "summary": f"The last run of CronJob {NS}/{CJ} failed",
+        "description": (
+            f"Job {CJ}-2 of CronJob {NS}/{CJ} (cronjobs health-check) failed. Its logs: "
+            f"cronctl logs {CJ} --job {CJ}-2 -n {NS} (or kubectl logs -n {NS} job/{CJ}-2); "
+            f"its runs: cronctl history {CJ} -n {NS}"
+        ),
+    },
+}
+NO_SUCCESS = {
+    "exp_labels": LABELS,
+    "exp_annotations": {
+        "summary": f"CronJob {NS}/{CJ} has not succeeded for 90m",
+        "description": (
+            f'No run of CronJob {NS}/{CJ} (schedule "*/30 * * * *", Etc/UTC) succeeded within '
+            f"90m. Its runs: cronctl history {CJ} -n {NS}; start one now: "
+            f"cronctl trigger {CJ} -n {NS}"
+        ),
+    },
+}
+SUSPENDED = {
+    "exp_labels": LABELS,
+    "exp_annotations": {
+        "summary": f"CronJob {NS}/{CJ} has been suspended for more than 6h",
+        "description": (
+            f"Who suspended it and why: cronctl describe {CJ} -n {NS}. Resume it with: "
+            f"cronctl resume {CJ} -n {NS} (or kubectl patch cronjob {CJ} -n {NS} "
+            """-p '{"spec":{"suspend":false}}')"""
+        ),
+    },
+}
+
+
+def _case(name: str, series: list[dict[str, str]], *checks: tuple[str, str, list]) -> dict:
+    return {
+        "name": name,
+        "interval": "1m",
+        "input_series": series,
+        "alert_rule_test": [
+            {"eval_time": at, "alertname": alert, "exp_alerts": expected}
+            for alert, at, expected in checks
+        ],
+    }
+
+
+CASES = [
+    _case(
+        "the newest run failed: fires after failedFor; another CronJob's failure does not count",
+        _job(f"{CJ}-1", 600, 0) + _job(f"{CJ}-2", 1200, 1)
+        + _job("cronjobs-cleanup-redis-cache-1", 1800, 1, owner="cronjobs-cleanup-redis-cache"),
+        ("CronJobLastRunFailed", "30s", []),
+        ("CronJobLastRunFailed", "5m", [FAILED]),
+    ),
+    _case(
+        "an older run failed, the newest succeeded: silent",
+        _job(f"{CJ}-1", 600, 1) + _job(f"{CJ}-2", 1200, 0),
+        ("CronJobLastRunFailed", "5m", []),
+    ),
+    _case(
+        "last success at 0: silent within the 90m window, fires after it",
+        _cronjob(),
+        ("CronJobNoRecentSuccess", "80m", []),
+        ("CronJobNoRecentSuccess", "100m", [NO_SUCCESS]),
+    ),
+    _case(
+        "never succeeded: counted from creation",
+        _cronjob(last_success=None),
+        ("CronJobNoRecentSuccess", "80m", []),
+        ("CronJobNoRecentSuccess", "100m", [NO_SUCCESS]),
+    ),
+    _case(
+        "succeeds every minute: silent",
+        _cronjob(last_success="0+60x400"),
+        ("CronJobNoRecentSuccess", "100m", []),
+    ),
+    _case(
+        "suspended: no success alert; the suspended alert fires after 6h",
+        _cronjob(suspend="1x400"),
+        ("CronJobNoRecentSuccess", "100m", []),
+        ("CronJobSuspendedTooLong", "359m", []),
+        ("CronJobSuspendedTooLong", "361m", [SUSPENDED]),
+    ),
+    _case(
+        "not suspended: silent",
+        _cronjob(suspend="0x400", last_success="0+60x400"),
+        ("CronJobSuspendedTooLong", "361m", []),
+    ),
+]  # fmt: skip
+
+
+def test_each_alert_fires_and_stays_silent(promtool: Path, rule_files: Path) -> None:
+    tests = {"rule_files": ["health-check.yaml"], "evaluation_interval": "1m", "tests": CASES}
+    (rule_files / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    proc = _run(promtool, "test", "rules", "tests.yaml", cwd=rule_files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout
+
+
+def _cronctl_commands(text: str) -> list[list[str]]:
+    """The `cronctl ...` commands in an alert's text, as argument lists: each runs to the end of
+    its sentence or clause (".", ";", ",") or to a "(" aside."""
+    tokens = text.replace("{{ $labels.job_name }}", "JOB").split()
+    commands = []
+    for i, token in enumerate(tokens):
+        if token != "cronctl":
+            continue
+        command = []
+        for arg in tokens[i + 1 :]:
+            if arg.startswith("("):
+                break
+            command.append(arg.rstrip(".;,"))
+            if arg != command[-1]:
+                break
+        commands.append(command)
+    return commands
+
+
+def test_every_cronctl_command_in_an_alert_parses_and_names_a_cronjob(
+    render: Render, rules: list[dict[str, Any]]
+) -> None:
+    """What an alert tells the operator to run is a valid cronctl command line (parsed by the
+    real CLI) whose NAME is a CronJob the chart renders (not a job key)."""
+    cronjobs = {d["metadata"]["name"] for d in by_kind(render(*RULE_ARGS), "CronJob")}
+    seen = set()
+    for doc in rules:
+        for rule in doc["spec"]["groups"][0]["rules"]:
+            for command in _cronctl_commands(" ".join(rule["annotations"].values())):
+                ctx = cronctl.make_context("cronctl", list(command))
+                rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+                name, sub, args = cronctl.resolve_command(ctx, rest)
+                assert sub is not None, command
+                try:
+                    params = sub.make_context(name, args, parent=ctx).params
+                except click.UsageError as e:
+                    pytest.fail(f"{rule['alert']}: `cronctl {' '.join(command)}`: {e}")
+                names = params.get("names") or (params["name"],)
+                assert set(names) <= cronjobs, f"{rule['alert']}: {command}"
+                seen.add((rule["alert"], name))
+    assert {alert for alert, _ in seen} == {
+        "CronJobLastRunFailed",
+        "CronJobNoRecentSuccess",
+        "CronJobSuspendedTooLong",
+    }
+    assert ("CronJobSuspendedTooLong", "resume") in seen
