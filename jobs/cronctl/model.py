@@ -213,7 +213,9 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
         last_success=last_success,
         last_result=finished[0].result if finished else None,
         last_job=finished[0].name if finished else None,
-        next_run=None if suspended else sched.next_run(schedule, time_zone, now),
+        next_run=None
+        if suspended
+        else sched.next_run(schedule, time_zone, now, _anchor(cronjob, schedule)),
         concurrency_policy=spec.get("concurrencyPolicy", "Allow"),
         starting_deadline_seconds=spec.get("startingDeadlineSeconds"),
         helm_release=annotations.get(HELM_RELEASE)
@@ -224,6 +226,15 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
         suspend_reason=annotations.get(SUSPEND_REASON),
         runs=runs,
     )
+
+
+def _anchor(cronjob: Obj, schedule: str) -> datetime | None:
+    """Where an `@every` schedule counts from, as the controller does: the last schedule time,
+    else the creation time (None for cron expressions, which need none)."""
+    if not schedule.strip().lower().startswith("@every"):
+        return None
+    status, meta = cronjob.get("status", {}), cronjob.get("metadata", {})
+    return parse_time(status.get("lastScheduleTime")) or parse_time(meta.get("creationTimestamp"))
 
 
 def is_helm_managed(cronjob: Obj) -> bool:

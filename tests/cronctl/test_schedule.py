@@ -4,11 +4,11 @@ the hour repeated by fall-back runs on both occurrences."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.cronctl.schedule import describe, next_run, next_runs, zone
+from jobs.cronctl.schedule import describe, next_run, next_runs, ticks, upcoming, zone
 
 
 def local(ts: list[datetime], tz: str) -> list[str]:
@@ -88,32 +88,67 @@ def dates(runs: list[datetime]) -> list[str]:
     return [t.date().isoformat() for t in runs]
 
 
-def test_day_of_month_and_week_are_anded_when_either_starts_with_a_star() -> None:
-    """robfig/cron (the CronJob controller) ANDs the two day fields when either starts with `*`.
-    Hand-computed: January 2025's Mondays are the 6th, 13th, 20th, 27th; February's the 3rd,
-    10th, 17th, 24th; the 1st of Feb..Jun 2025 is a Sat, Sat, Tue, Thu, Sun."""
+def test_day_fields_follow_robfig_cron_v3_star_bit_rule() -> None:
+    """robfig/cron v3 (the CronJob controller's parser) ANDs day-of-month and day-of-week only
+    when either field has the star bit: `*` or `?` with no step, or a step of 1. A step above 1
+    (`*/2`) clears it, so the fields are ORed, as when both are restricted. Hand-computed:
+    2025-01-01 is a Wednesday; January's Mondays are the 6th, 13th, 20th, 27th."""
     after = datetime(2025, 1, 1, tzinfo=UTC)
-    # Mondays that are odd days (Vixie cron and croniter's default would OR: Jan 3, 5, 6, 7).
+    # `*/2` ORs: odd days, and every Monday (the old code ANDed: Jan 13, 27, Feb 3, 17).
     assert dates(next_runs("0 0 */2 * 1", None, after, 4)) == [
-        "2025-01-13",
-        "2025-01-27",
-        "2025-02-03",
-        "2025-02-17",
+        "2025-01-03",
+        "2025-01-05",
+        "2025-01-06",
+        "2025-01-07",
     ]
-    # The 1st, when it is a Sunday, Tuesday, Thursday or Saturday (Jan 1 is a Wednesday).
+    # The 1st, and Sundays, Tuesdays, Thursdays, Saturdays (`*/2` in day-of-week: 0,2,4,6).
     assert dates(next_runs("0 0 1 * */2", None, after, 3)) == [
-        "2025-02-01",
-        "2025-03-01",
-        "2025-04-01",
+        "2025-01-02",
+        "2025-01-04",
+        "2025-01-05",
     ]
-    # Both restricted: ORed (the 1st, and every Monday), as in robfig/cron.
+    # A bare `*` (or `*/1`) ANDs: every day that is a Monday.
+    assert dates(next_runs("0 0 * * 1", None, after, 2)) == ["2025-01-06", "2025-01-13"]
+    assert dates(next_runs("0 0 */1 * 1", None, after, 2)) == ["2025-01-06", "2025-01-13"]
+    assert dates(next_runs("0 0 1 * *", None, after, 2)) == ["2025-02-01", "2025-03-01"]
+    # Both restricted: ORed (the 1st and 15th, and every Monday).
     assert dates(next_runs("0 0 1,15 * 1", None, after, 4)) == [
         "2025-01-06",
         "2025-01-13",
         "2025-01-15",
         "2025-01-20",
     ]
-    assert dates(next_runs("0 0 * * 1", None, after, 2)) == ["2025-01-06", "2025-01-13"]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        # robfig/cron v3's own TestNext cases, as five fields (after Mon 2012-07-09 23:35).
+        ("0 0 */5 Apr,Aug,Oct Mon", "2012-08-01"),  # ORed: the 1st of August
+        ("0 0 */5 Oct Mon", "2012-10-01"),
+        ("0 0 * Feb Mon", "2013-02-04"),  # ANDed: `*` in day-of-month
+        ("0 0 * Feb Mon/2", "2013-02-01"),  # Mon, Wed, Fri in February: Feb 1 is a Friday
+    ],
+)
+def test_robfig_next_cases(schedule: str, expected: str) -> None:
+    after = datetime(2012, 7, 9, 23, 35, tzinfo=UTC)
+    assert dates(next_runs(schedule, None, after, 1)) == [expected]
+
+
+def test_every_descriptor_is_a_constant_delay_from_the_anchor() -> None:
+    """`@every` is accepted by the API server (robfig's ParseStandard): a delay in Go's
+    duration syntax, counted from the last schedule time (or the creation), whole seconds."""
+    anchor = datetime(2025, 6, 1, 10, 7, tzinfo=UTC)
+    after = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    runs = next_runs("@every 1h30m", "Europe/Berlin", after, 3, anchor=anchor)
+    assert [t.strftime("%H:%M") for t in runs] == ["13:07", "14:37", "16:07"]
+    assert next_runs("@every 90s", None, anchor, 1) == [anchor + timedelta(seconds=90)]
+    assert next_runs("@every 300ms", None, anchor, 1) == [anchor + timedelta(seconds=1)]
+    assert describe("@every 1h30m") == "Every 1h30m"
+    assert next_run("@every 1x", None, after) is None
+    assert ticks("@every 6h", None, anchor, anchor + timedelta(days=1), anchor=anchor) == [
+        anchor + timedelta(hours=h) for h in (6, 12, 18, 24)
+    ]
 
 
 @pytest.mark.parametrize("prefix", ["CRON_TZ=Asia/Tokyo ", "TZ=Asia/Tokyo "])
@@ -123,3 +158,23 @@ def test_legacy_time_zone_prefix_sets_the_zone(prefix: str) -> None:
     assert next_run(prefix + "@daily", None, after) == datetime(2025, 6, 1, 15, 0, tzinfo=UTC)
     assert describe(prefix + "0 2 * * *") == "At 02:00"
     assert next_run("TZ=Mars/Olympus 0 2 * * *", None, after) is None
+
+
+def test_upcoming_marks_what_a_dst_change_skips_doubles_or_shifts() -> None:
+    def marks(schedule: str, tz: str, after: datetime, count: int) -> list[tuple[str, str]]:
+        return [(s.local, s.dst or "-") for s in upcoming(schedule, tz, after, count)]
+
+    assert marks("30 2 * * *", "America/New_York", datetime(2025, 3, 8, 12, tzinfo=UTC), 1) == [
+        ("2025-03-09T02:30", "skipped"),
+        ("2025-03-10T02:30", "-"),
+    ]
+    assert marks("30 1 * * *", "America/New_York", datetime(2025, 11, 1, 12, tzinfo=UTC), 3) == [
+        ("2025-11-02T01:30", "repeated"),
+        ("2025-11-02T01:30", "repeated"),
+        ("2025-11-03T01:30", "-"),
+    ]
+    assert marks("0 */6 * * *", "Europe/Berlin", datetime(2025, 3, 29, 20, tzinfo=UTC), 3) == [
+        ("2025-03-30T00:00", "-"),
+        ("2025-03-30T06:00", "shifted"),
+        ("2025-03-30T12:00", "-"),
+    ]
