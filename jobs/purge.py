@@ -1,18 +1,23 @@
 """Delete rows older than a cutoff in short batches, each batch its own transaction.
 
-Shared by `cleanup-old-sessions` and `cleanup-old-analytics`. Each batch selects the next ids
-(keyset: `id > last id`, so no batch rescans what earlier ones deleted) and deletes them with
-their child rows, in one transaction:
+Used by `cleanup-old-sessions` (`cleanup-old-analytics` deletes day by day, see
+`jobs.analytics`). Each batch selects the next ids (keyset: `id > last id`, so no batch rescans
+what earlier ones deleted) and deletes them with their child rows, in one transaction:
 
-- PostgreSQL: one statement, `WITH gone AS (DELETE FROM t WHERE id = ANY(:ids) AND id BETWEEN
+- PostgreSQL: first the batch's rows are locked `FOR UPDATE SKIP LOCKED`, then their children
+  the same way; a row the app holds (locked, being updated, or a child being inserted, which
+  holds the parent's key-share lock), or whose child rows the app holds, is skipped, counted as
+  in use and left for the next run. So a batch never waits on the app, and an app write waits
+  on a batch at most for that batch. Then one statement deletes the rows it locked: `WITH gone AS (DELETE FROM t WHERE id = ANY(:ids) AND id BETWEEN
   :first AND :last AND <old> RETURNING id) DELETE FROM child WHERE fk = ANY(ARRAY(SELECT id
   FROM gone))`.
   The parent DELETE re-checks the age on the row's latest version (a session the app touched
   since the select is kept, and so are its children); a foreign key without ON DELETE CASCADE
-  is checked at the end of the statement, when the children are gone too. No row locks are
-  taken beyond the delete's own.
+  is checked at the end of the statement, when the children are gone too. Children cannot
+  appear in between: inserting one needs a key-share lock on its parent, which the batch holds.
 - SQLite: the children of those rows that are still old first, then the rows, inside
-  `BEGIN IMMEDIATE`, which holds the database's write lock from the select on.
+  `BEGIN IMMEDIATE`, which holds the database's write lock from the select on (SQLite has no
+  row locks, so nothing is ever in use).
 
 A stop request is honoured between batches.
 """
@@ -29,6 +34,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Column,
     Connection,
     Engine,
     and_,
@@ -38,6 +44,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from jobs.retention import Retention
@@ -55,8 +62,16 @@ class PurgeResult:
     children_deleted: int = 0
     batches: int = 0
     longest_batch_seconds: float = 0.0
+    in_use: int = 0
+    """Rows skipped because the app held them (or their child rows) locked: left for the next
+    run. Always 0 on SQLite and in a dry run."""
     dry_run: bool = False
     interrupted: bool = False
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """`1 row`, `2 rows`: a count for the summary lines."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
 
 
 def _in(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
@@ -94,6 +109,38 @@ def _delete_batch(
         children += conn.execute(delete(fk.table).where(fk.in_(still_old))).rowcount
     deleted = conn.execute(delete(rule.table).where(_in(rule.table.c.id, ids, dialect), old))
     return deleted.rowcount, children
+
+
+def _lock_batch(conn: Connection, rule: Retention, ids: list[int]) -> list[int]:
+    """PostgreSQL: lock these rows and their children `FOR UPDATE SKIP LOCKED`; return the
+    ids (sorted) locked with every child row, the ones this batch may delete without waiting."""
+    id_col = rule.table.c.id
+    in_batch = and_(_in(id_col, ids, "postgresql"), id_col.between(ids[0], ids[-1]))
+    locked = sorted(conn.scalars(select(id_col).where(in_batch).with_for_update(skip_locked=True)))
+    for fk in rule.children:
+        if not locked:
+            break
+        busy = set(conn.scalars(_parents_with_children_held(fk), {"parents": locked}))
+        locked = [i for i in locked if i not in busy]
+    return locked
+
+
+def _parents_with_children_held(fk: Column[Any]) -> Select[Any]:
+    """Of `:parents`, those with a child row this transaction could not lock (SKIP LOCKED).
+
+    The locked and the visible children are counted in one statement (one snapshot), after
+    the parents are locked, so no child can be added meanwhile.
+    """
+    parents = fk == func.any(bindparam("parents", type_=ARRAY(BigInteger)))
+    mine = select(fk.label("fk")).where(parents).with_for_update(skip_locked=True).cte("mine")
+    held = select(mine.c.fk, func.count().label("n")).group_by(mine.c.fk).subquery("held")
+    every = select(fk.label("fk"), func.count().label("n")).where(parents).group_by(fk)
+    every_sq = every.subquery("every")
+    return (
+        select(every_sq.c.fk)
+        .outerjoin(held, held.c.fk == every_sq.c.fk)
+        .where(func.coalesce(held.c.n, 0) < every_sq.c.n)
+    )
 
 
 def count_old(conn: Connection, rule: Retention, cutoff: datetime) -> tuple[int, int]:
@@ -146,12 +193,14 @@ def purge(
             ids = list(conn.scalars(query))
             if not ids:
                 break
-            deleted, children = _delete_batch(conn, rule, ids, cutoff)
+            mine = _lock_batch(conn, rule, ids) if dialect == "postgresql" else ids
+            deleted, children = _delete_batch(conn, rule, mine, cutoff) if mine else (0, 0)
         elapsed = time.monotonic() - started
         last_id = ids[-1]
         result.batches += 1
         result.deleted += deleted
         result.children_deleted += children
+        result.in_use += len(ids) - len(mine)
         result.longest_batch_seconds = max(result.longest_batch_seconds, elapsed)
         log.info(
             "batch committed",
@@ -160,6 +209,7 @@ def purge(
                 "batch": result.batches,
                 "rows": deleted,
                 "child_rows": children,
+                "in_use": len(ids) - len(mine),
                 "total": result.deleted,
                 "seconds": round(elapsed, 4),
             },

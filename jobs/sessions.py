@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from jobs.exitcodes import ExitCode
-from jobs.purge import PurgeResult, purge
+from jobs.purge import PurgeResult, plural, purge
 from jobs.retention import SESSIONS, Retention
 
 
@@ -32,13 +32,23 @@ class CleanupResult:
 
     def lines(self) -> list[str]:
         verb = "would delete" if self.dry_run else "deleted"
-        out = [f"cutoff: {self.cutoff.isoformat()} (older than {self.older_than_days} days)"]
-        for t in self.tables:
-            extra = f" and {t.children_deleted} child rows" if t.children_deleted else ""
-            out.append(f"{t.table}: {verb} {t.deleted} rows{extra} in {t.batches} batches")
+        days = plural(self.older_than_days, "day")
+        out = [f"cutoff: {self.cutoff.isoformat()} (older than {days})"]
+        out += [f"{t.table}: {verb} {deleted(t)}" for t in self.tables]
         if self.interrupted:
             out.append("interrupted: committed batches stay; the next run completes the work")
         return out
+
+
+def deleted(t: PurgeResult) -> str:
+    """`5 rows and 12 child rows in 1 batch; 1 row in use, left for the next run`."""
+    children = f" and {plural(t.children_deleted, 'child row')}" if t.children_deleted else ""
+    text = f"{plural(t.deleted, 'row')}{children}"
+    if not t.dry_run:
+        text += f" in {plural(t.batches, 'batch', 'batches')}"
+    if t.in_use:
+        text += f"; {plural(t.in_use, 'row')} in use, left for the next run"
+    return text
 
 
 def cutoff_for(rule: Retention, days: int, now: datetime) -> datetime:

@@ -97,14 +97,14 @@ def test_cli_dry_run_changes_nothing(engine: Engine, db_url: str) -> None:
     insert_sessions(engine, [(1, NOW - timedelta(days=400), None)], messages_per_session=2)
     result = invoke("cleanup-old-sessions", "--dry-run", env={"DATABASE_URL": db_url})
     assert result.exit_code == 0, result.stderr
-    assert "chat_sessions: would delete 1 rows and 2 child rows" in result.stdout
+    assert "chat_sessions: would delete 1 row and 2 child rows\n" in result.stdout
     assert count(engine, ChatSession) == 1 and count(engine, ChatMessage) == 2
 
 
 def test_seed_snake_case_name_still_works(engine: Engine, db_url: str) -> None:
     result = invoke("cleanup_old_sessions", "--dry-run", env={"DATABASE_URL": db_url})
     assert result.exit_code == 0, result.stderr
-    assert "chat_sessions: would delete 0 rows" in result.stdout
+    assert "chat_sessions: would delete 0 rows\n" in result.stdout
 
 
 def test_children_go_with_parents_without_on_delete_cascade(engine: Engine) -> None:
