@@ -190,7 +190,14 @@ def cleanup_old_sessions(**kw: Any) -> None:
 def _days(day: date | None, since: date | None, until: date | None) -> list[date]:
     from jobs.analytics import MAX_BACKFILL_DAYS, days_between
 
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    today = datetime.now(UTC).date()
+    yesterday = today - timedelta(days=1)
+    for flag, value in (("--date", day), ("--since", since), ("--until", until)):
+        if value and value > today:
+            raise click.UsageError(
+                f"{flag} {value} is in the future (today is {today} UTC): there is nothing to "
+                "aggregate yet"
+            )
     if day and (since or until):
         raise click.UsageError("give --date, or --since/--until, not both")
     if until and not since:

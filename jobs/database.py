@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
@@ -51,6 +52,24 @@ def connect(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Engine
     )
 
 
+def require_existing(url: str) -> None:
+    """A job never creates a database: a SQLite file that is not there is a configuration error
+    (only `cronjobs init-db` creates one)."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or path in (None, "", ":memory:"):
+        return
+    if parsed.query.get("uri") or path.startswith("file:"):
+        return  # a SQLite URI names its own mode (mode=rw refuses to create)
+    if not os.path.exists(path):
+        folder = os.path.dirname(os.path.abspath(path))
+        missing = "" if os.path.isdir(folder) else f" (nor does its folder {folder})"
+        raise ConfigError(
+            f"DATABASE_URL names the SQLite file {path}, which does not exist{missing}: check the "
+            "path, or create a development database with `cronjobs init-db`"
+        )
+
+
 def _sqlite_begin_immediate(engine: Engine) -> None:
     # SQLAlchemy's documented recipe: let SQLAlchemy, not pysqlite, emit BEGIN.
     @event.listens_for(engine, "connect")
@@ -68,6 +87,23 @@ def describe(engine: Engine) -> str:
     return redact_url(engine.url.render_as_string(hide_password=True))
 
 
+# SQLite: `no such table: x`, `no such column: x`; PostgreSQL (UndefinedTable, UndefinedColumn):
+# `relation "x" does not exist`, `column "x" does not exist`, `column x.y does not exist`.
+_MISSING = (
+    re.compile(r"no such (?P<what>table|column): (?P<name>\S+)"),
+    re.compile(r"(?P<what>relation|column) (?P<name>\"[^\"]+\"|\S+) does not exist"),
+)
+
+
+def _missing(reason: str) -> str | None:
+    """`table x` or `column y` when the error says the schema lacks it."""
+    for pattern in _MISSING:
+        if m := pattern.search(reason):
+            what = "table" if m.group("what") == "relation" else m.group("what")
+            return f"{what} {m.group('name')}"
+    return None
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -78,8 +114,24 @@ def translate_errors(
     """Run `action`, turning database errors into JobErrors that say what to do."""
     try:
         return action(*args, **kwargs)
-    except exc.OperationalError as e:
+    except (exc.OperationalError, exc.ProgrammingError) as e:
         reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+        if missing := _missing(reason):
+            raise ConfigError(
+                f"the database at {describe(engine)} has no {missing}: is DATABASE_URL the app's database, and do its tables "
+                "match jobs/models.py? For a development database, `cronjobs init-db` creates "
+                "them"
+            ) from e
+        if "unable to open database file" in reason:
+            raise ConfigError(
+                f"cannot open the SQLite file of DATABASE_URL ({describe(engine)}): does its "
+                "folder exist, and may this user write there?"
+            ) from e
+        if isinstance(e, exc.ProgrammingError):
+            raise JobError(
+                f"the database at {describe(engine)} rejected a query: {reason}. Does DATABASE_URL "
+                "point at the app's database, and do the tables match jobs/models.py?"
+            ) from e
         if "lock timeout" in reason or "database is locked" in reason:
             raise DependencyError(
                 f"a batch waited too long for rows the app holds locked ({reason}); committed "
@@ -88,12 +140,6 @@ def translate_errors(
         raise DependencyError(
             f"cannot use the database at {describe(engine)}: {reason}. Check DATABASE_URL and "
             "that the server is up and reachable"
-        ) from e
-    except exc.ProgrammingError as e:
-        reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
-        raise JobError(
-            f"the database at {describe(engine)} rejected a query: {reason}. Does DATABASE_URL "
-            "point at the app's database, and do the tables match jobs/models.py?"
         ) from e
     except exc.SQLAlchemyError as e:
         raise JobError(f"database error at {describe(engine)}: {e}") from e

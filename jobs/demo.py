@@ -166,19 +166,20 @@ def run_demo(directory: str, *, sessions: int, events: int, redis_url: str | Non
     shutil.rmtree(qdrant_path, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
     marker.write_text("made by `cronjobs demo`; the demo replaces this folder's contents\n")
-    settings = Settings(
-        database_url=f"sqlite:///{db_path}", redis_url=redis_url, qdrant_path=str(qdrant_path)
-    )
-    outcome = DemoOutcome(str(settings.database_url), str(qdrant_path))
+    database_url = f"sqlite:///{db_path}"
+    outcome = DemoOutcome(database_url, str(qdrant_path))
     rng = random.Random(42)
     now = datetime.now(UTC)
 
-    engine = connect(str(settings.database_url))
+    engine = connect(database_url)
     try:
         summary = seed(engine, sessions=sessions, events=events, now=now, rng=rng)
     finally:
         engine.dispose()
     outcome.steps.append(Step("seed", "ok", 0, [summary, seed_qdrant(qdrant_path, rng)]))
+    settings = Settings(
+        database_url=database_url, redis_url=redis_url, qdrant_path=str(qdrant_path)
+    )
 
     def job(command: str) -> catalogue.Job:
         return catalogue.BY_COMMAND[command]

@@ -110,6 +110,12 @@ def _timed(name: str, check: Callable[[Settings], str], settings: Settings) -> C
 
 
 def health_check(settings: Settings) -> HealthReport:
+    """Check every configured dependency at once; a setting that cannot work (a SQLite file
+    that is not there) is a ConfigError before any check starts."""
+    if settings.database_url:
+        from jobs.database import require_existing
+
+        require_existing(settings.database_url)
     checks: list[tuple[str, bool, Callable[[Settings], str]]] = [
         ("database", settings.database_url is not None, _check_database),
         ("redis", settings.redis_url is not None, _check_redis),

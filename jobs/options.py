@@ -10,9 +10,28 @@ from typing import Any, TypeVar
 
 import click
 
-from jobs.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_TIMEOUT, ENV
+from jobs.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_TIMEOUT, ENV, MAX_SECONDS, MIN_SECONDS
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Seconds(click.FloatRange):
+    """A finite number of seconds in range: `inf` and `nan` are refused, not crashed on."""
+
+    name = "seconds"
+
+    def __init__(self) -> None:
+        super().__init__(min=MIN_SECONDS, max=MAX_SECONDS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if rv != rv:  # nan passes every range comparison
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return rv
+
+
+MAX_DAYS = 36_500
+"""A hundred years: any age beyond it is a typo, and beyond ~2.9 million days dates overflow."""
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -76,7 +95,7 @@ timeouts = _stack(
         "--timeout",
         envvar=ENV["timeout"],
         show_envvar=True,
-        type=click.FloatRange(min=0.1),
+        type=Seconds(),
         default=DEFAULT_TIMEOUT,
         show_default=True,
         metavar="SECONDS",
@@ -86,7 +105,7 @@ timeouts = _stack(
         "--lock-timeout",
         envvar=ENV["lock_timeout"],
         show_envvar=True,
-        type=click.FloatRange(min=0.1),
+        type=Seconds(),
         default=DEFAULT_LOCK_TIMEOUT,
         show_default=True,
         metavar="SECONDS",
@@ -117,7 +136,7 @@ batch_size = click.option(
 def older_than_days(default: int) -> Callable[[F], F]:
     return click.option(
         "--older-than-days",
-        type=click.IntRange(min=1),
+        type=click.IntRange(1, MAX_DAYS),
         default=default,
         show_default=True,
         metavar="DAYS",

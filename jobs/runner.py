@@ -91,9 +91,11 @@ def run_database_job(
     lock: bool = True,
 ) -> R:
     """`run` for a job on the database: connect lazily, hold the job's lock, translate errors."""
-    from jobs.database import connect, exclusive, translate_errors
+    from jobs.database import connect, exclusive, require_existing, translate_errors
 
-    engine = connect(settings.require_database(), settings.timeout, settings.lock_timeout)
+    url = settings.require_database()
+    require_existing(url)
+    engine = connect(url, settings.timeout, settings.lock_timeout)
 
     def body(stop: threading.Event) -> R:
         if not lock:

@@ -28,6 +28,7 @@ ENV = {
 DEFAULT_CACHE_PREFIXES = ("cache:",)
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_LOCK_TIMEOUT = 5.0
+MIN_SECONDS, MAX_SECONDS = 0.1, 3600.0
 
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
@@ -62,10 +63,21 @@ class Settings:
             )
         for name in ("timeout", "lock_timeout"):
             value = getattr(self, name)
-            if not value > 0:
-                raise ConfigError(f"{ENV[name]} must be a positive number of seconds, got {value}")
+            if not MIN_SECONDS <= value <= MAX_SECONDS:  # also false for nan
+                raise ConfigError(
+                    f"{ENV[name]} must be a number of seconds from {MIN_SECONDS} to "
+                    f"{MAX_SECONDS:.0f}, got {value}"
+                )
         if not self.cache_prefixes or not all(self.cache_prefixes):
-            raise ConfigError(f"{ENV['cache_prefixes']} must list at least one non-empty prefix")
+            raise ConfigError(
+                f"{ENV['cache_prefixes']} must list at least one non-empty prefix (an empty one "
+                "would match every key), e.g. cache:"
+            )
+        if self.qdrant_path is not None and not os.path.isdir(self.qdrant_path):
+            raise ConfigError(
+                f"{ENV['qdrant_path']} {self.qdrant_path!r} is not a folder: give the local Qdrant "
+                f"folder the app uses, or {ENV['qdrant_url']} for a server"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -168,15 +180,28 @@ def secrets_of(
 
 
 def parse_prefixes(value: str | None) -> tuple[str, ...]:
+    """Comma-separated prefixes; an empty one is an error, never a match-everything prefix."""
     if value is None:
         return DEFAULT_CACHE_PREFIXES
-    return tuple(p.strip() for p in value.split(",") if p.strip())
+    prefixes = tuple(p.strip() for p in value.split(","))
+    if not all(prefixes):
+        raise ConfigError(
+            f"{ENV['cache_prefixes']} / --cache-prefix holds an empty prefix ({value!r}): an empty "
+            "prefix would match every key; give prefixes like cache:,session:"
+        )
+    return prefixes
 
 
 def parse_seconds(value: str | None, name: str, default: float) -> float:
     if value is None:
         return default
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+        raise ConfigError(
+            f"{name} must be a number of seconds from {MIN_SECONDS} to {MAX_SECONDS:.0f}, "
+            f"got {value!r}"
+        )
+    return seconds

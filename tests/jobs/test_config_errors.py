@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from jobs.errors import ConfigError
@@ -78,7 +80,7 @@ def test_settings_from_env_validates_and_normalises() -> None:
         {
             "DATABASE_URL": "postgres://u:p@db:5432/app",
             "REDIS_URL": "",
-            "CRONJOBS_CACHE_PREFIXES": "cache:, pages: ,",
+            "CRONJOBS_CACHE_PREFIXES": "cache:, pages: ",
             "QDRANT_API_KEY": "k3y",
         }
     )
@@ -106,3 +108,106 @@ def test_init_db_creates_missing_tables_once(tmp_path: object) -> None:
     assert again.exit_code == 0 and again.stdout.strip() == "all tables exist"
     missing = invoke("init-db")
     assert missing.exit_code == 2 and "DATABASE_URL is not set" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--timeout", "inf"], {}, "Invalid value for '--timeout'"),
+        (["--lock-timeout", "inf"], {}, "Invalid value for '--lock-timeout'"),
+        (["--timeout", "nan"], {}, "'nan' is not a number of seconds"),
+        ([], {"CRONJOBS_LOCK_TIMEOUT": "1e309"}, "Invalid value for '--lock-timeout'"),
+        (["--older-than-days", "99999999"], {}, "99999999 is not in the range 1<=x<=36500"),
+    ],
+)
+def test_numbers_out_of_range_are_exit_2_not_a_crash(
+    args: list[str], env: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    db = tmp_path / "app.db"
+    db.touch()
+    result = invoke(
+        "cleanup-old-sessions", "--dry-run", *args, env={"DATABASE_URL": f"sqlite:///{db}", **env}
+    )
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+
+
+def test_settings_refuse_infinite_seconds_from_env() -> None:
+    with pytest.raises(ConfigError, match="CRONJOBS_LOCK_TIMEOUT must be a number of seconds"):
+        Settings.from_env({"CRONJOBS_LOCK_TIMEOUT": "1e309"})
+    with pytest.raises(ConfigError, match="CRONJOBS_TIMEOUT must be a number of seconds"):
+        Settings(timeout=float("nan"))
+
+
+@pytest.mark.parametrize("flag", ["--date", "--since", "--until"])
+def test_a_future_day_is_refused(flag: str, tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    db.touch()
+    args = [flag, "9999-12-31"] + (["--since", "2026-01-01"] if flag == "--until" else [])
+    result = invoke("aggregate-daily-analytics", *args, env={"DATABASE_URL": f"sqlite:///{db}"})
+    assert result.exit_code == 2, result.stderr
+    assert f"{flag} 9999-12-31 is in the future" in result.stderr
+
+
+JOBS_ON_THE_DATABASE = [
+    ["cleanup-old-sessions"],
+    ["cleanup-old-sessions", "--dry-run"],
+    ["cleanup-old-analytics", "--dry-run"],
+    ["aggregate-daily-analytics", "--dry-run"],
+    ["health-check"],
+]
+
+
+@pytest.mark.parametrize("args", JOBS_ON_THE_DATABASE)
+@pytest.mark.parametrize("where", ["relative.db", "missing-folder/app.db"])
+def test_a_missing_sqlite_file_is_exit_2_and_nothing_is_created(
+    args: list[str], where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args, env={"DATABASE_URL": f"sqlite:///{where}"})
+    assert result.exit_code == 2, result.stderr
+    assert "DATABASE_URL names the SQLite file" in result.stderr
+    assert "cronjobs init-db" in result.stderr
+    if "/" in where:
+        assert "nor does its folder" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", JOBS_ON_THE_DATABASE[:4])
+def test_a_database_without_the_tables_says_so(
+    args: list[str], db_url: str, tmp_path: Path
+) -> None:
+    if db_url.startswith("sqlite"):
+        Path(db_url.removeprefix("sqlite:///")).touch()
+    result = invoke(*args, env={"DATABASE_URL": db_url})
+    assert result.exit_code == 2, result.stderr
+    assert "has no table" in result.stderr and "cronjobs init-db" in result.stderr
+    assert "server is up" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--cache-prefix", ""], {}),
+        (["--cache-prefix", "cache:,"], {}),
+        ([], {"CRONJOBS_CACHE_PREFIXES": ","}),
+    ],
+)
+def test_an_empty_cache_prefix_is_an_error(args: list[str], env: dict[str, str]) -> None:
+    result = invoke("cleanup-redis-cache", *args, env={"REDIS_URL": "redis://127.0.0.1:1/0", **env})
+    assert result.exit_code == 2, result.stderr
+    assert "holds an empty prefix" in result.stderr
+
+
+def test_a_qdrant_path_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    result = invoke("health-check", env={"QDRANT_PATH": str(tmp_path / "nope")})
+    assert result.exit_code == 2, result.stderr
+    assert "QDRANT_PATH" in result.stderr and "is not a folder" in result.stderr
+    assert not (tmp_path / "nope").exists()
+
+
+def test_init_db_in_a_missing_folder_says_so(tmp_path: Path) -> None:
+    result = invoke("init-db", env={"DATABASE_URL": f"sqlite:///{tmp_path}/no/such/app.db"})
+    assert result.exit_code == 2, result.stderr
+    assert "does its folder exist" in result.stderr
