@@ -323,7 +323,10 @@ def test_all_features_plumbing(ci_docs: dict[str, list[dict[str, Any]]]) -> None
     assert "nodeAffinity" in spec["affinity"]
     assert {v["name"] for v in spec["volumes"]} == {"tmp", "ca-bundle"}
     (container,) = spec["containers"]
-    assert container["image"] == "registry.example.com/platform/cronjobs:0.1.0-rc1"
+    assert container["image"] == (
+        "registry.example.com/platform/cronjobs:0.1.0-rc1@"
+        "sha256:fc2e5657807da8718c223e04bb392bf2293ae18ee1d229a1b47238d0be703e97"
+    )
     assert container["imagePullPolicy"] == "Always"
     names = [e["name"] for e in container["env"]]
     assert names[-2:] == ["CRONJOBS_EXTRA", "EXTRA_FOR_SESSIONS"]  # chart-wide, then the job's

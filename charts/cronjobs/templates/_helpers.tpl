@@ -508,3 +508,25 @@ types of `extraVolumes`. Host namespaces, host ports and probes cannot be set th
 {{- end }}
 {{- toJson $problems }}
 {{- end }}
+
+{{/*
+The checkov findings (https://www.checkov.io, run by tests/chart/test_checkov.py) that do not
+apply to a job's CronJob, as a JSON list of `CHECK=reason` for `checkov.io/skipN` annotations. Each
+is skipped only while the value it depends on keeps it from applying: set resources.limits.cpu,
+image.digest or image.pullPolicy Always and the check runs again. Input: dict with "root" and "job".
+*/}}
+{{- define "cronjobs.checkovSkips" -}}
+{{- $skips := list }}
+{{- $image := .root.Values.image }}
+{{- if not (dig "limits" "cpu" "" (default dict .job.resources)) }}
+{{- $skips = append $skips "CKV_K8S_11=no CPU limit on purpose: a limit throttles a batch job without protecting the node, and the CPU request reserves its share; set resources.limits.cpu to add one" }}
+{{- end }}
+{{- $skips = append $skips "CKV_K8S_35=cronjobs reads DATABASE_URL, REDIS_URL, QDRANT_URL and QDRANT_API_KEY from the environment only; each comes from a Secret by secretKeyRef, never inline" }}
+{{- if not $image.digest }}
+{{- $skips = append $skips "CKV_K8S_43=image.digest is not set, so the image is pulled by tag; set image.digest to pin it" }}
+{{- end }}
+{{- if ne $image.pullPolicy "Always" }}
+{{- $skips = append $skips (printf "CKV_K8S_15=image.pullPolicy is %s: a node reuses the image it has, which is the tested one when image.digest is set or tags are immutable; set image.pullPolicy to Always otherwise" $image.pullPolicy) }}
+{{- end }}
+{{- toJson $skips }}
+{{- end }}
