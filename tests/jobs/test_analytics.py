@@ -184,7 +184,10 @@ def test_an_event_from_1970_does_not_block_the_cleanup(engine: Engine) -> None:
 
 def test_date_range_mistakes_are_usage_errors() -> None:
     future = invoke("aggregate-daily-analytics", "--since", "2999-01-01")
-    assert future.exit_code == 2 and "is after yesterday" in future.stderr
+    assert future.exit_code == 2 and "--since 2999-01-01 is in the future" in future.stderr
+    today = datetime.now(UTC).date().isoformat()
+    no_end = invoke("aggregate-daily-analytics", "--since", today)
+    assert no_end.exit_code == 2 and "is after yesterday" in no_end.stderr
     huge = invoke("aggregate-daily-analytics", "--since", "1990-01-01", "--until", "2020-01-01")
     assert huge.exit_code == 2 and "a backfill covers at most 3660 days" in huge.stderr
     until_only = invoke("aggregate-daily-analytics", "--until", "2020-01-01")
