@@ -172,8 +172,15 @@ class KubeApi:
 
     # -- resources ------------------------------------------------------------------------------
 
-    def list(self, resource: str, namespace: str | None, selector: str | None = None) -> list[Obj]:
-        """List `batch/cronjobs`, `batch/jobs` or `/pods` in a namespace (None: all namespaces).
+    def list(
+        self,
+        resource: str,
+        namespace: str | None,
+        selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Obj]:
+        """List `batch/cronjobs`, `batch/jobs`, `/pods` or `/events` in a namespace (None: all
+        namespaces), by label and field selector.
 
         Pages of PAGE_SIZE items (`limit`/`continue`), so a large cluster costs a few requests
         of bounded size; when a continue token expires (410 Gone), starts over once.
@@ -184,6 +191,8 @@ class KubeApi:
         restarted = False
         while True:
             query = [("labelSelector", selector)] if selector else []
+            if field_selector:
+                query.append(("fieldSelector", field_selector))
             query.append(("limit", str(PAGE_SIZE)))
             if token:
                 query.append(("continue", token))
@@ -289,7 +298,13 @@ class KubeApi:
 
 # -- helpers ------------------------------------------------------------------------------------
 
-_KINDS = {"batch/cronjobs": "CronJob", "batch/jobs": "Job", "/pods": "Pod", "/pods/log": "Pod"}
+_KINDS = {
+    "batch/cronjobs": "CronJob",
+    "batch/jobs": "Job",
+    "/pods": "Pod",
+    "/pods/log": "Pod",
+    "/events": "Event",
+}
 
 
 def _path(resource: str, namespace: str | None, name: str | None = None) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from jobs import __version__
+from jobs.cronctl import cli_why
 from jobs.cronctl.errors import CronctlError
 from jobs.cronctl.options import (
     State,
@@ -272,6 +273,11 @@ def trigger(
         if run.message:
             log.error("Job %s failed: %s", run.name, run.message)
         raise click.exceptions.Exit(int(ExitCode.FAILED))
+
+
+cli.add_command(cli_why.next_cmd)
+cli.add_command(cli_why.explain)
+cli.add_command(cli_why.check)
 
 
 def main() -> None:

@@ -12,10 +12,10 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs.cronctl import model
+from jobs.cronctl import diagnose, model, results
 from jobs.cronctl.errors import (
     ConfigError,
     Conflict,
@@ -143,13 +143,66 @@ class CronJobController:
         jobs = self.api.list(JOBS, namespace, model.template_selector(cronjob))
         return [j for j in jobs if model.owner_uid(j) == uid]
 
-    def describe(self, name: str) -> CronJobInfo:
-        """One CronJob with all its runs (newest first): two API calls."""
+    def describe(self, name: str, results: bool = True) -> CronJobInfo:
+        """One CronJob with all its runs (newest first), each with its exit code and summary
+        while its pod exists: three API calls (two without `results`)."""
         cronjob = self._get(name)
-        return model.summarize(cronjob, self._owned_jobs(cronjob), self.clock())
+        info = model.summarize(cronjob, self._owned_jobs(cronjob), self.clock())
+        return diagnose.with_pods(self, cronjob, info) if results else info
 
     def history(self, name: str) -> list[Run]:
         return list(self.describe(name).runs)
+
+    def explain(self, name: str, since: datetime | None = None) -> diagnose.Explanation:
+        """Every tick since `since` (default: the last 7 days, or since the creation), matched
+        to its Job, each missed one with the controller's reason; the last failure; Events;
+        what to do. See jobs.cronctl.ticks for the rules."""
+        return diagnose.explain(self, name, since)
+
+    def upcoming(self, name: str, count: int = 5) -> diagnose.Upcoming:
+        """The next `count` runs in the CronJob's time zone, with DST-skipped times marked."""
+        return diagnose.upcoming(self, name, count)
+
+    def check(
+        self,
+        names: tuple[str, ...] = (),
+        *,
+        selector: str | None = None,
+        all: bool = False,
+        max_age: timedelta | None = None,
+        max_suspended: timedelta | None = None,
+        max_failures: int = 0,
+    ) -> list[diagnose.Health]:
+        """Is each CronJob healthy: succeeded within its window (default: twice its longest
+        interval), not suspended past `max_suspended` (default: the window), and no more
+        than `max_failures` failed runs in a row. Two lists (or a get per NAME and a list)."""
+        if names and (selector is not None or all):
+            raise ConfigError("name the CronJobs, or select them with -l/--all, not both")
+        if not names and selector is None and not all:
+            raise ConfigError("name the CronJobs, or pass -l SELECTOR, or --all")
+        now = self.clock()
+        if names:
+            pairs = [(cj, self._owned_jobs(cj)) for cj in (self._get(n) for n in names)]
+        else:
+            chosen = selector or self.selector
+            cronjobs = self.api.list(CRONJOBS, self._scope, chosen)
+            by_owner = model.index_jobs(self.api.list(JOBS, self._scope, chosen))
+            pairs = [(cj, by_owner.get(str(cj["metadata"].get("uid")), [])) for cj in cronjobs]
+            if not pairs:
+                where = f'namespace "{self.namespace}"' if self._scope else "any namespace"
+                raise CronctlError(f'no CronJob matches "{chosen}" in {where}: check -l and -n/-A')
+        checked = [
+            diagnose.health(
+                model.summarize(cj, jobs, now),
+                now,
+                model.parse_time(cj["metadata"].get("creationTimestamp")),
+                max_age=max_age,
+                max_suspended=max_suspended,
+                max_failures=max_failures,
+            )
+            for cj, jobs in pairs
+        ]
+        return sorted(checked, key=lambda h: (h.namespace, h.name))
 
     # -- suspend / resume -----------------------------------------------------------------------
 
@@ -297,7 +350,8 @@ class CronJobController:
                 on_progress(run)
                 last_result = run.result
             if model.is_finished(job):
-                return run
+                pods = self.api.list(PODS, namespace, f"job-name={job_name}")
+                return results.attach([run], pods)[0]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise WaitTimeout(
@@ -351,7 +405,7 @@ class CronJobController:
 
     def job_for_logs(self, name: str, job: str | None = None) -> str:
         """The Job whose logs `cronctl logs NAME` shows: --job, or the CronJob's newest run."""
-        info = self.describe(name)
+        info = self.describe(name, results=False)
         if job is not None:
             if not any(run.name == job for run in info.runs):
                 raise CronctlError(

@@ -9,7 +9,7 @@ import copy
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobs.cronctl import schedule as sched
@@ -56,10 +56,21 @@ class Run:
     duration_seconds: float | None
     triggered_by: str | None = None
     message: str | None = None
+    reason: str | None = None
+    """Why a failed Job failed: BackoffLimitExceeded, DeadlineExceeded, PodFailurePolicy..."""
+    scheduled_at: datetime | None = None
+    """The tick a scheduled run was created for (the controller's annotation, or its name)."""
+    exit_code: int | None = None
+    """The container's exit code (from its pod, while the pod exists)."""
+    summary: Obj | None = None
+    """The run's one-line JSON summary from the container's termination message, if any."""
+    termination_message: str | None = None
+    """A termination message that is not a summary (with FallbackToLogsOnError: the log's
+    tail when the container failed without writing one)."""
 
     def to_dict(self) -> Obj:
         d = asdict(self)
-        for key in ("created", "started", "finished"):
+        for key in ("created", "started", "finished", "scheduled_at"):
             d[key] = iso(d[key])
         return d
 
@@ -87,12 +98,24 @@ class CronJobInfo:
     suspended_by: str | None = None
     suspended_at: str | None = None
     suspend_reason: str | None = None
+    suspended_for_seconds: float | None = None
+    """How long it has been suspended (from cronctl's suspended-at annotation), if known."""
+    last_trigger: str | None = None
+    """The newest run's trigger: scheduled, manual or unknown."""
+    last_failure: datetime | None = None
+    """When the newest failed run still kept ended."""
+    streak: tuple[str, int] | None = None
+    """(Succeeded|Failed, n): the newest n finished runs all had that result."""
+    missed: int | None = None
+    """Ticks of the last 24 hours that did not run, suspension aside (None: not known, e.g. a
+    schedule cronctl cannot read)."""
     runs: tuple[Run, ...] = field(default=())
 
     def to_dict(self, with_runs: bool = False) -> Obj:
         d = asdict(self)
-        for key in ("last_schedule", "last_success", "next_run"):
+        for key in ("last_schedule", "last_success", "next_run", "last_failure"):
             d[key] = iso(d[key])
+        d["streak"] = {"result": self.streak[0], "count": self.streak[1]} if self.streak else None
         d.pop("runs")
         if with_runs:
             d["runs"] = [run.to_dict() for run in self.runs]
@@ -134,10 +157,15 @@ def is_finished(job: Obj) -> bool:
 def run_from_job(job: Obj, now: datetime) -> Run:
     meta = job.get("metadata", {})
     annotations = meta.get("annotations") or {}
+    scheduled_at = None
     if annotations.get(MANUAL) == "manual":
         trigger = "manual"
     elif SCHEDULED_AT in annotations:
         trigger = "scheduled"
+        scheduled_at = parse_time(annotations[SCHEDULED_AT])
+    elif m := _CONTROLLER_NAME.search(str(meta.get("name", ""))):
+        trigger = "scheduled"  # <cronjob>-<minutes since the epoch>, before the annotation
+        scheduled_at = datetime.fromtimestamp(int(m[1]) * 60, UTC)
     else:
         trigger = "unknown"
     status = job.get("status", {})
@@ -161,7 +189,12 @@ def run_from_job(job: Obj, now: datetime) -> Run:
         duration_seconds=duration,
         triggered_by=annotations.get(TRIGGERED_BY),
         message=(failed or {}).get("message") or (failed or {}).get("reason"),
+        reason=(failed or {}).get("reason"),
+        scheduled_at=scheduled_at,
     )
+
+
+_CONTROLLER_NAME = re.compile(r"-(\d{8,10})$")
 
 
 def _run_key(run: Run) -> datetime:
@@ -201,6 +234,11 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
     suspended = bool(spec.get("suspend"))
     schedule = str(spec.get("schedule", ""))
     time_zone = spec.get("timeZone") or sched.split_zone(schedule)[0]  # legacy CRON_TZ=
+    suspended_since = parse_time(annotations.get(SUSPENDED_AT))
+    failures = [r for r in runs if r.result == "Failed"]
+    from jobs.cronctl import ticks  # ticks builds on this module
+
+    day = ticks.verdicts(cronjob, runs, (), now, since=now - timedelta(days=1))
     return CronJobInfo(
         name=meta.get("name", ""),
         namespace=meta.get("namespace", ""),
@@ -224,6 +262,13 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
         suspended_by=annotations.get(SUSPENDED_BY),
         suspended_at=annotations.get(SUSPENDED_AT),
         suspend_reason=annotations.get(SUSPEND_REASON),
+        suspended_for_seconds=(now - suspended_since).total_seconds()
+        if suspended and suspended_since
+        else None,
+        last_trigger=runs[0].trigger if runs else None,
+        last_failure=max([t for r in failures if (t := r.finished or r.created)], default=None),
+        streak=ticks.streak(runs),
+        missed=ticks.missed(day) if day or sched.next_run(schedule, time_zone, now) else None,
         runs=runs,
     )
 

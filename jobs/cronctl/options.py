@@ -11,8 +11,10 @@ that `cronctl list -o json` and `cronctl -n ns list` both work.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -216,3 +218,41 @@ def quiet_libraries() -> None:
 
 def echo(text: str) -> None:
     click.echo(text)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    """`90m`, `36h`, `7d`, `1d12h`, `2w`: a positive duration."""
+
+    name = "DURATION"
+    _PART = re.compile(r"(\d+)([smhdw])")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, timedelta):
+            return value
+        text = str(value).strip().lower()
+        parts = self._PART.findall(text)
+        if not text or "".join(n + u for n, u in parts) != text:
+            self.fail(f"{value!r} is not a duration: use e.g. 90m, 36h, 7d or 1d12h", param, ctx)
+        seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+        if seconds <= 0:
+            self.fail("the duration must be longer than 0s", param, ctx)
+        return timedelta(seconds=seconds)
+
+
+class Since(Duration):
+    """A duration back from now (`24h`, `7d`) or a UTC time (`2026-11-30T10:00Z`)."""
+
+    name = "DURATION|TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value).strip()
+        if text[:1].isdigit() and ("-" in text or ":" in text):
+            try:
+                when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                self.fail(f"{value!r} is not an ISO time (2026-11-30T10:00Z)", param, ctx)
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return super().convert(value, param, ctx)

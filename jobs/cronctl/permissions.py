@@ -15,8 +15,10 @@ RULES: tuple[Rule, ...] = (
     ("batch", "jobs", ("get", "list", "create")),
     ("", "pods", ("get", "list")),
     ("", "pods/log", ("get",)),
+    ("", "events", ("list",)),
 )
-"""list/describe/history/suspend/resume/trigger/logs."""
+"""list/describe/history/suspend/resume/trigger/logs; `explain` lists the CronJob's and its
+Jobs' Events (list only: it never gets one by name, nor watches)."""
 
 REMOVE_RULES: tuple[Rule, ...] = (("batch", "cronjobs", ("delete",)),)
 """Only `CronJobController.remove_job(force=True)` deletes a CronJob; grant this separately."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.cronctl.model import CronJobInfo, Run
+from jobs.cronctl.results import exit_meaning, summary_line
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -57,6 +58,21 @@ def stamp(when: datetime | None) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "-"
 
 
+def suspended_for(info: CronJobInfo) -> str:
+    if not info.suspended:
+        return "no"
+    if info.suspended_for_seconds is None:
+        return "yes"
+    return f"yes ({span(info.suspended_for_seconds)})"
+
+
+def streak(value: tuple[str, int] | None) -> str:
+    """`3 failed`, `12 ok`, or `-` without finished runs."""
+    if value is None:
+        return "-"
+    return f"{value[1]} {'ok' if value[0] == 'Succeeded' else 'failed'}"
+
+
 def cronjobs_table(infos: Sequence[CronJobInfo], now: datetime, wide: bool, ns: bool) -> str:
     headers = [
         "NAME",
@@ -67,12 +83,15 @@ def cronjobs_table(infos: Sequence[CronJobInfo], now: datetime, wide: bool, ns: 
         "LAST SCHEDULE",
         "LAST SUCCESS",
         "LAST RESULT",
+        "LAST FAILURE",
+        "STREAK",
+        "MISSED",
         "NEXT RUN",
     ]
     if ns:
         headers.insert(0, "NAMESPACE")
     if wide:
-        headers += ["CONCURRENCY", "LAST JOB", "RELEASE"]
+        headers += ["TRIGGER", "CONCURRENCY", "LAST JOB", "RELEASE"]
     rows = []
     for i in infos:
         words = f" ({i.schedule_description})" if i.schedule_description else ""
@@ -80,17 +99,25 @@ def cronjobs_table(infos: Sequence[CronJobInfo], now: datetime, wide: bool, ns: 
             i.name,
             i.schedule + words,
             i.time_zone or "UTC (default)",
-            "yes" if i.suspended else "no",
+            suspended_for(i),
             str(i.active),
             ago(i.last_schedule, now),
             ago(i.last_success, now),
             i.last_result or "-",
+            ago(i.last_failure, now),
+            streak(i.streak),
+            "-" if i.missed is None else str(i.missed),
             "- (suspended)" if i.suspended else until(i.next_run, now),
         ]
         if ns:
             row.insert(0, i.namespace)
         if wide:
-            row += [i.concurrency_policy, i.last_job or "-", i.helm_release or "-"]
+            row += [
+                i.last_trigger or "-",
+                i.concurrency_policy,
+                i.last_job or "-",
+                i.helm_release or "-",
+            ]
         rows.append(row)
     return table(headers, rows)
 
@@ -98,7 +125,7 @@ def cronjobs_table(infos: Sequence[CronJobInfo], now: datetime, wide: bool, ns: 
 def runs_table(runs: Sequence[Run], now: datetime, wide: bool = False) -> str:
     headers = ["JOB", "TRIGGER", "STARTED", "DURATION", "RESULT"]
     if wide:
-        headers += ["TRIGGERED BY", "MESSAGE"]
+        headers += ["EXIT", "SUMMARY", "TRIGGERED BY", "MESSAGE"]
     rows = []
     for r in runs:
         row = [
@@ -109,9 +136,27 @@ def runs_table(runs: Sequence[Run], now: datetime, wide: bool = False) -> str:
             r.result,
         ]
         if wide:
-            row += [r.triggered_by or "-", r.message or "-"]
+            row += [
+                "-" if r.exit_code is None else str(r.exit_code),
+                summary_line(r.summary) or "-",
+                r.triggered_by or "-",
+                r.message or "-",
+            ]
         rows.append(row)
     return table(headers, rows)
+
+
+def failure_line(info: CronJobInfo, now: datetime) -> str:
+    """`2h ago, web-x-1: BackoffLimitExceeded, exit 2 (USAGE: ...)` or `-`."""
+    failed = next((r for r in info.runs if r.result == "Failed"), None)
+    if failed is None:
+        return ago(info.last_failure, now)
+    text = f"{ago(failed.finished or failed.created, now)}, {failed.name}"
+    if failed.reason:
+        text += f": {failed.reason}"
+    if failed.exit_code is not None:
+        text += f", exit {failed.exit_code} ({exit_meaning(failed.exit_code)})"
+    return text
 
 
 def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
@@ -146,6 +191,9 @@ def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
             else "-",
         ),
         ("Last result", f"{info.last_result} ({info.last_job})" if info.last_result else "-"),
+        ("Last failure", failure_line(info, now)),
+        ("Streak", streak(info.streak)),
+        ("Missed (24h)", "-" if info.missed is None else str(info.missed)),
         ("Next run", "- (suspended)" if info.suspended else until(info.next_run, now)),
         ("Helm release", info.helm_release or "-"),
     ]
@@ -154,4 +202,8 @@ def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
     shown = info.runs[:runs]
     text += f"\n\nRecent runs ({len(shown)} of {len(info.runs)}):\n"
     text += runs_table(shown, now) if shown else "  none"
+    results = [(r.name, summary_line(r.summary)) for r in shown if r.summary]
+    if results:
+        text += "\n\nRun results (from the termination message):\n"
+        text += "\n".join(f"  {name}: {line}" for name, line in results)
     return text

@@ -26,7 +26,12 @@ from click.testing import CliRunner, Result  # noqa: E402
 from jobs.cronctl.api import ClientSettings  # noqa: E402
 from jobs.cronctl.cli import cli  # noqa: E402
 from jobs.cronctl.controller import CronJobController  # noqa: E402
-from tests.cronctl.emulator import CronctlEmulator, EmulatorThread  # noqa: E402
+from tests.cronctl.emulator import (  # noqa: E402
+    CronctlEmulator,
+    EmulatorThread,
+    History,
+    event_body,
+)
 
 _namespaces = itertools.count(1)
 LABELS = {
@@ -51,16 +56,19 @@ def cronjob_body(
     deadline: int | None = 300,
     labels: dict[str, str] | None = None,
     status: dict[str, Any] | None = None,
+    created: datetime | None = None,
+    annotations: dict[str, str] | None = None,
+    keep: tuple[int, int] = (3, 1),
 ) -> dict[str, Any]:
-    """A CronJob shaped like the chart's."""
+    """A CronJob shaped like the chart's (created `created`, default: when stored)."""
     component = {"app.kubernetes.io/component": name.removeprefix("web-cronjobs-")}
     all_labels = {**LABELS, **component} if labels is None else labels
     spec: dict[str, Any] = {
         "schedule": schedule,
         "concurrencyPolicy": policy,
         "suspend": suspend,
-        "successfulJobsHistoryLimit": 3,
-        "failedJobsHistoryLimit": 1,
+        "successfulJobsHistoryLimit": keep[0],
+        "failedJobsHistoryLimit": keep[1],
         "jobTemplate": {
             "metadata": {
                 "labels": dict(all_labels),
@@ -111,6 +119,10 @@ def cronjob_body(
         body["metadata"]["annotations"] = {}
     if status:
         body["status"] = status
+    if created is not None:
+        body["metadata"]["creationTimestamp"] = ts(created)
+    if annotations:
+        body["metadata"]["annotations"] = {**body["metadata"]["annotations"], **annotations}
     return body
 
 
@@ -202,16 +214,57 @@ class Cluster:
         ns = cronjob["metadata"]["namespace"]
         return self.server.put("batch/v1/jobs", ns, job_body(cronjob, name, *args, **kwargs))
 
-    def add_pod(self, job: str, pod: str, log: str, phase: str = "Succeeded") -> None:
+    def add_pod(
+        self,
+        job: str,
+        pod: str,
+        log: str,
+        phase: str = "Succeeded",
+        *,
+        cronjob: dict[str, Any] | None = None,
+        exit_code: int | None = None,
+        message: str = "",
+    ) -> None:
+        """A pod of `job`: with `cronjob`, labelled as the Job controller labels it (the pod
+        template's labels); with `exit_code`, terminated as the kubelet reports it, with its
+        termination message."""
+        labels = {"job-name": job}
+        if cronjob is not None:
+            template = cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]
+            labels = {**template["labels"], "job-name": job, "batch.kubernetes.io/job-name": job}
+        status: dict[str, Any] = {"phase": phase}
+        if exit_code is not None:
+            terminated = {
+                "exitCode": exit_code,
+                "reason": "Completed" if exit_code == 0 else "Error",
+                "message": message,
+                "finishedAt": ts(datetime.now(UTC)),
+            }
+            status["containerStatuses"] = [{"name": "job", "state": {"terminated": terminated}}]
         body = {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": pod, "labels": {"job-name": job}},
+            "metadata": {"name": pod, "labels": labels},
             "spec": {"containers": [{"name": "job"}]},
-            "status": {"phase": phase},
+            "status": status,
         }
         self.server.put("v1/pods", self.namespace, body)
         self.emulator.pod_logs[(self.namespace, pod)] = log
+
+    def add_history(self, cronjob: dict[str, Any], history: History) -> None:
+        """Store what `simulate_controller` says the CronJob controller left behind."""
+        ns = cronjob["metadata"]["namespace"]
+        for job in history.jobs:
+            self.server.put("batch/v1/jobs", ns, job)
+        for event in history.events:
+            self.server.put("v1/events", ns, event)
+        if history.last_schedule is not None:
+            cronjob.setdefault("status", {})["lastScheduleTime"] = ts(history.last_schedule)
+            self.server.put("batch/v1/cronjobs", ns, cronjob)
+
+    def add_event(self, kind: str, name: str, reason: str, message: str, at: datetime) -> None:
+        event = event_body(at, kind, name, "Warning", reason, message)
+        self.server.put("v1/events", self.namespace, event)
 
     def cronjob(self, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self.server.call(

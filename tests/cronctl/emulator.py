@@ -93,6 +93,11 @@ class Outcome:
     pause: float = 0.0
     """A followed log (follow=true) is served line by line, `pause` seconds apart, as kubelet
     streams a running container's output; without follow, all at once."""
+    exit_code: int | None = None
+    """The container's exit code (default: 0 if Succeeded, else 1), reported by the kubelet in
+    the pod's status.containerStatuses[0].state.terminated, as on a real node."""
+    message: str = ""
+    """The termination message the kubelet copies from terminationMessagePath."""
 
 
 @attrs.define(kw_only=True)
@@ -234,7 +239,17 @@ class CronctlEmulator(kmock.KubernetesEmulator):
                 "namespace": ns,
                 "creationTimestamp": now,
                 "uid": str(uuid.uuid4()),
-                "labels": {"job-name": name, "batch.kubernetes.io/job-name": name},
+                # The Job controller copies the pod template's labels and adds its own.
+                "labels": {
+                    **(
+                        (
+                            request.data.get("spec", {}).get("template", {}).get("metadata") or {}
+                        ).get("labels")
+                        or {}
+                    ),
+                    "job-name": name,
+                    "batch.kubernetes.io/job-name": name,
+                },
             },
             "spec": {"containers": [{"name": "job"}]},
             "status": {"phase": "Running"},
@@ -268,7 +283,18 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             st.update(failed=1)
         self.objects["batch/v1/jobs", ns, name].patch({"status": st})
         phase = "Succeeded" if cond == "Complete" else "Failed"
-        self.objects["v1/pods", ns, f"{name}-x7k2p"].patch({"status": {"phase": phase}})
+        outcome = self.job_outcomes[ns]
+        code = outcome.exit_code if outcome.exit_code is not None else int(phase == "Failed")
+        terminated = {
+            "exitCode": code,
+            "reason": "Completed" if code == 0 else "Error",
+            "finishedAt": now,
+            "message": outcome.message,
+        }
+        container = {"name": "job", "state": {"terminated": terminated}}
+        self.objects["v1/pods", ns, f"{name}-x7k2p"].patch(
+            {"status": {"phase": phase, "containerStatuses": [container]}}
+        )
 
     async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
         """Honour labelSelector (kmock ignores it) and give lists their kind/apiVersion, which
@@ -284,6 +310,9 @@ class CronctlEmulator(kmock.KubernetesEmulator):
                 for i in items
                 if selector_matches(selector, i.get("metadata", {}).get("labels") or {})
             ]
+        fields = request.params.get("fieldSelector")
+        if fields:
+            items = [i for i in items if fields_match(fields, i)]
         items.sort(key=_key)
         token = request.params.get("continue")
         if token:
@@ -311,6 +340,20 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             yield
         finally:
             self.forbidden.discard((verb, resource))
+
+
+def fields_match(selector: str, obj: dict[str, Any]) -> bool:
+    """Equality field selectors (`involvedObject.kind=CronJob,involvedObject.name=x`, `!=`),
+    as the API server evaluates them for Events (kmock ignores fieldSelector)."""
+    for term in selector.split(","):
+        negate = "!=" in term
+        path, _, want = term.partition("!=" if negate else "=")
+        value: Any = obj
+        for part in path.strip().lstrip("=").split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if (str(value or "") == want.lstrip("=").strip()) == negate:
+            return False
+    return True
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -412,3 +455,228 @@ class EmulatorThread:
                 }
             ],
         }
+
+
+@attrs.frozen
+class History:
+    """What the CronJob controller leaves behind: Jobs, Events and status (see `simulate`)."""
+
+    jobs: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    last_schedule: datetime.datetime | None
+
+
+def simulate_controller(
+    cronjob: dict[str, Any],
+    now: datetime.datetime,
+    *,
+    run_for: datetime.timedelta = datetime.timedelta(seconds=40),
+    long_runs: dict[datetime.datetime, datetime.timedelta] | None = None,
+    failed: set[datetime.datetime] | None = None,
+    suspended: list[tuple[datetime.datetime, datetime.datetime | None]] = (),  # type: ignore[assignment]
+    down: list[tuple[datetime.datetime, datetime.datetime]] = (),  # type: ignore[assignment]
+    event_ttl: datetime.timedelta = datetime.timedelta(hours=1),
+) -> History:
+    """An emulation of the real CronJob controller (pkg/controller/cronjob, syncCronJob and
+    mostRecentScheduleTime) over a CronJob's past, since no kube-controller-manager runs here.
+
+    It syncs at every tick, when a Job it owns finishes, and when a suspension or an outage
+    (`down`: the controller not running) ends. A sync does nothing while suspended; otherwise it
+    takes the most recent unmet tick since lastScheduleTime (or the creation), clamped to
+    `now - startingDeadlineSeconds`, so older ticks are dropped without an event; warns
+    TooManyMissedTimes past 100 unmet ticks; under Forbid, skips with JobAlreadyActive while a
+    Job runs (the skipped tick starts when that Job ends, if still due); else creates
+    `<name>-<minutes since epoch>` with the scheduled-timestamp annotation (SuccessfulCreate),
+    and SawCompletedJob when it finishes. Then it deletes finished Jobs beyond the history
+    limits (SuccessfulDelete). The API server keeps Events for `event_ttl` (--event-ttl, 1h).
+
+    Ticks come from jobs.cronctl.schedule (tested on its own against robfig/cron's cases).
+    """
+    import heapq
+
+    from jobs.cronctl import schedule as sched
+
+    spec, meta = cronjob["spec"], cronjob["metadata"]
+    name = meta["name"]
+    created = datetime.datetime.fromisoformat(meta["creationTimestamp"].replace("Z", "+00:00"))
+    zone = spec.get("timeZone")
+    deadline = spec.get("startingDeadlineSeconds")
+    ticks = sched.ticks(spec["schedule"], zone, created, now, anchor=created)
+    long_runs, failed = long_runs or {}, failed or set()
+    syncs = [
+        *ticks,
+        *(b for _, b in suspended if b and b <= now),
+        *(b for _, b in down if b <= now),
+    ]
+    heapq.heapify(syncs)
+    jobs: list[dict[str, Any]] = []
+    running: list[tuple[datetime.datetime, datetime.datetime, str]] = []  # (start, end, job)
+    events: list[dict[str, Any]] = []
+    last: datetime.datetime | None = None
+
+    def event(
+        at: datetime.datetime, kind: str, obj: str, type_: str, reason: str, msg: str
+    ) -> None:
+        if at > now - event_ttl:
+            events.append(event_body(at, kind, obj, type_, reason, msg))
+
+    seen: set[datetime.datetime] = set()
+    while syncs:
+        t = heapq.heappop(syncs)
+        if t > now or t in seen:
+            continue
+        seen.add(t)
+        if any(a <= t < b for a, b in down) or any(
+            a <= t and (b is None or t < b) for a, b in suspended
+        ):
+            continue
+        earliest = last or created
+        if deadline is not None:
+            earliest = max(earliest, t - datetime.timedelta(seconds=deadline))
+        unmet = [x for x in ticks if earliest < x <= t]
+        if not unmet:
+            continue
+        if len(unmet) > 100:
+            event(
+                t,
+                "CronJob",
+                name,
+                "Warning",
+                "TooManyMissedTimes",
+                "too many missed start "
+                "times. Set or decrease .spec.startingDeadlineSeconds or check clock skew",
+            )
+        scheduled = unmet[-1]
+        active = [job for start, end, job in running if start <= t < end]
+        if spec.get("concurrencyPolicy") == "Forbid" and active:
+            event(
+                t,
+                "CronJob",
+                name,
+                "Normal",
+                "JobAlreadyActive",
+                "Not starting job because "
+                "prior execution is running and concurrency policy is Forbid",
+            )
+            continue
+        job_name = f"{name}-{int(scheduled.timestamp()) // 60}"
+        end = t + long_runs.get(scheduled, run_for)
+        result = "Failed" if scheduled in failed else "Succeeded"
+        if end > now:
+            result = "Running"
+        jobs.append(_job(cronjob, job_name, scheduled, t, end, result))
+        running.append((t, end, job_name))
+        last = scheduled
+        event(t, "CronJob", name, "Normal", "SuccessfulCreate", f"Created job {job_name}")
+        if end <= now:
+            heapq.heappush(syncs, end)
+            event(
+                end,
+                "CronJob",
+                name,
+                "Normal",
+                "SawCompletedJob",
+                f"Saw completed job: {job_name}, condition: {'Complete' if result == 'Succeeded' else 'Failed'}",
+            )
+            if result == "Failed":
+                event(
+                    end,
+                    "Job",
+                    job_name,
+                    "Warning",
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                )
+    for result, key, default in (
+        ("Succeeded", "successfulJobsHistoryLimit", 3),
+        ("Failed", "failedJobsHistoryLimit", 1),
+    ):
+        done = [j for j in jobs if _result(j) == result]
+        for old in done[: max(0, len(done) - spec.get(key, default))]:
+            jobs.remove(old)
+    return History(jobs, events, last)
+
+
+def _result(job: dict[str, Any]) -> str:
+    conds = job["status"].get("conditions") or []
+    return (
+        "Succeeded"
+        if any(c["type"] == "Complete" for c in conds)
+        else ("Failed" if conds else "Running")
+    )
+
+
+def _stamp(t: datetime.datetime) -> str:
+    return t.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _job(
+    cronjob: dict[str, Any],
+    name: str,
+    scheduled: datetime.datetime,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    result: str,
+) -> dict[str, Any]:
+    meta = cronjob["metadata"]
+    status: dict[str, Any] = {"startTime": _stamp(start)}
+    if result == "Succeeded":
+        status.update(
+            completionTime=_stamp(end),
+            succeeded=1,
+            conditions=[{"type": "Complete", "status": "True", "lastTransitionTime": _stamp(end)}],
+        )
+    elif result == "Failed":
+        status.update(
+            failed=1,
+            conditions=[
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "lastTransitionTime": _stamp(end),
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                }
+            ],
+        )
+    else:
+        status["active"] = 1
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "labels": dict(cronjob["spec"]["jobTemplate"]["metadata"]["labels"]),
+            "annotations": {"batch.kubernetes.io/cronjob-scheduled-timestamp": _stamp(scheduled)},
+            "creationTimestamp": _stamp(start),
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "CronJob",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": cronjob["spec"]["jobTemplate"]["spec"],
+        "status": status,
+    }
+
+
+def event_body(
+    at: datetime.datetime, kind: str, obj: str, type_: str, reason: str, message: str
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{obj}.{uuid.uuid4().hex[:16]}"},
+        "involvedObject": {"kind": kind, "name": obj, "apiVersion": "batch/v1"},
+        "reason": reason,
+        "message": message,
+        "type": type_,
+        "count": 1,
+        "firstTimestamp": _stamp(at),
+        "lastTimestamp": _stamp(at),
+        "source": {"component": "cronjob-controller" if kind == "CronJob" else "job-controller"},
+    }

@@ -45,6 +45,10 @@ def test_list_table_shows_schedule_in_words_results_and_next_run(cluster: Cluste
         "SUCCESS",
         "LAST",
         "RESULT",
+        "LAST",
+        "FAILURE",
+        "STREAK",
+        "MISSED",
         "NEXT",
         "RUN",
     ]
@@ -86,6 +90,11 @@ def test_list_json_has_a_stable_shape(cluster: Cluster) -> None:
         "suspended_by",
         "suspended_at",
         "suspend_reason",
+        "suspended_for_seconds",
+        "last_trigger",
+        "last_failure",
+        "streak",
+        "missed",
     ]
     assert item["active"] == 1  # the manual run counts, though status.active ignores it
     assert item["last_result"] == "Succeeded" and item["last_job"] == "web-cronjobs-health-check-1"

@@ -1,0 +1,124 @@
+"""`cronctl next`, `explain` and `check`: the commands that say what will run, what did not and
+why, and whether the jobs are healthy. Registered on the `cronctl` group by jobs.cronctl.cli."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import click
+
+from jobs.cronctl.options import (
+    Duration,
+    Since,
+    connect,
+    connection_options,
+    echo,
+    output_option,
+    selection_options,
+    state,
+    typed_selector,
+)
+from jobs.exitcodes import ExitCode
+
+log = logging.getLogger("cronctl")
+
+
+@click.command("next")
+@click.argument("name")
+@click.option(
+    "--count", type=click.IntRange(1, 1000), default=5, show_default=True, help="How many runs."
+)
+@output_option("table", "json", "yaml")
+@connection_options(top=False)
+def next_cmd(name: str, count: int) -> None:
+    """The next runs in the CronJob's time zone and in UTC, marking the runs a DST change
+    skips, doubles or shifts."""
+    from jobs.cronctl import render, render_why
+
+    c, s = connect(), state()
+    result = c.upcoming(name, count)
+    if result.info.suspended:
+        log.warning("CronJob %s is suspended: these runs happen only once it is resumed.", name)
+    if s.structured:
+        echo(render.dump(result.to_dict(), s.output))
+    else:
+        echo(render_why.upcoming(result))
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--since",
+    type=Since(),
+    help="Start of the window: a duration back (24h, 7d) or a UTC time "
+    "(default: 7d, or since the CronJob's creation).",
+)
+@output_option("table", "json", "yaml")
+@connection_options(top=False)
+def explain(name: str, since: timedelta | datetime | None) -> None:
+    """Every tick the schedule should have fired, matched to its Job; each missed tick with its
+    reason (suspended, Forbid, startingDeadlineSeconds, too many missed, controller); the last
+    failure with its exit code's meaning; the Events; and what to do."""
+    from jobs.cronctl import render, render_why
+
+    c, s = connect(), state()
+    start = c.clock() - since if isinstance(since, timedelta) else since
+    result = c.explain(name, start)
+    if s.structured:
+        echo(render.dump(result.to_dict(), s.output))
+    else:
+        echo(render_why.explanation(result, c.clock()))
+
+
+@click.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--all", "all_", is_flag=True, help="Every CronJob matching -l.")
+@click.option(
+    "--max-age",
+    type=Duration(),
+    help="A success must be newer than this (default: twice the schedule's longest interval).",
+)
+@click.option(
+    "--max-suspended",
+    type=Duration(),
+    help="Suspended for longer is a problem (default: the --max-age window).",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Failed runs in a row allowed before it is a problem.",
+)
+@selection_options("With -l or --all: select")
+@output_option("table", "json", "yaml")
+@connection_options(top=False)
+def check(
+    names: tuple[str, ...],
+    all_: bool,
+    max_age: timedelta | None,
+    max_suspended: timedelta | None,
+    max_failures: int,
+) -> None:
+    """Exit 0 if every selected CronJob succeeded within its window, is not suspended too long
+    and has no failure streak; else exit 1 with one line per problem (for CI, cron from
+    outside, and monitoring without Prometheus)."""
+    from jobs.cronctl import render, render_why
+
+    c, s = connect(), state()
+    checked = c.check(
+        names,
+        selector=typed_selector(),
+        all=all_,
+        max_age=max_age,
+        max_suspended=max_suspended,
+        max_failures=max_failures,
+    )
+    ok = not any(h.problems for h in checked)
+    if s.structured:
+        echo(render.dump({"ok": ok, "checked": [h.to_dict() for h in checked]}, s.output))
+    else:
+        echo(render_why.health(checked))
+    if not ok:
+        raise click.exceptions.Exit(int(ExitCode.FAILED))
