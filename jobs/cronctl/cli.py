@@ -26,7 +26,6 @@ from jobs.cronctl.options import (
     state,
     typed_selector,
 )
-from jobs.exitcodes import ExitCode
 
 log = logging.getLogger("cronctl")
 
@@ -200,7 +199,8 @@ def resume(names: tuple[str, ...], all_: bool) -> None:
 @click.option(
     "--wait",
     is_flag=True,
-    help="Follow the Job to completion: exit 0 succeeded, 1 failed, 5 timed out.",
+    help="Follow the Job to completion: exit 0 succeeded, the job's own 2/3/4, 1 other "
+    "failures, 5 timed out.",
 )
 @click.option(
     "--timeout",
@@ -270,9 +270,13 @@ def trigger(
     else:
         echo(f"job.batch/{run.name} {run.result.lower()} after {render.span(run.duration_seconds)}")
     if run.result != "Succeeded":
+        from jobs.cronctl.results import exit_code_for, exit_meaning
+
         if run.message:
             log.error("Job %s failed: %s", run.name, run.message)
-        raise click.exceptions.Exit(int(ExitCode.FAILED))
+        if run.exit_code is not None:
+            log.error("exit code %s (%s)", run.exit_code, exit_meaning(run.exit_code))
+        raise click.exceptions.Exit(exit_code_for(run))
 
 
 cli.add_command(cli_why.next_cmd)

@@ -10,6 +10,7 @@ import click
 
 from jobs.cronctl.options import (
     Duration,
+    Instant,
     Since,
     connect,
     connection_options,
@@ -29,15 +30,21 @@ log = logging.getLogger("cronctl")
 @click.option(
     "--count", type=click.IntRange(1, 1000), default=5, show_default=True, help="How many runs."
 )
+@click.option(
+    "--from",
+    "from_",
+    type=Instant(),
+    help="Runs after this time instead of now (e.g. across a DST change).",
+)
 @output_option("table", "json", "yaml")
 @connection_options(top=False)
-def next_cmd(name: str, count: int) -> None:
+def next_cmd(name: str, count: int, from_: datetime | None) -> None:
     """The next runs in the CronJob's time zone and in UTC, marking the runs a DST change
     skips, doubles or shifts."""
     from jobs.cronctl import render, render_why
 
     c, s = connect(), state()
-    result = c.upcoming(name, count)
+    result = c.upcoming(name, count, after=from_)
     if result.info.suspended:
         log.warning("CronJob %s is suspended: these runs happen only once it is resumed.", name)
     if s.structured:

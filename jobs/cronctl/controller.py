@@ -159,9 +159,12 @@ class CronJobController:
         what to do. See jobs.cronctl.ticks for the rules."""
         return diagnose.explain(self, name, since)
 
-    def upcoming(self, name: str, count: int = 5) -> diagnose.Upcoming:
-        """The next `count` runs in the CronJob's time zone, with DST-skipped times marked."""
-        return diagnose.upcoming(self, name, count)
+    def upcoming(
+        self, name: str, count: int = 5, after: datetime | None = None
+    ) -> diagnose.Upcoming:
+        """The next `count` runs (after `after`, default now) in the CronJob's time zone, with
+        the times a DST change skips, repeats or shifts marked."""
+        return diagnose.upcoming(self, name, count, after)
 
     def check(
         self,

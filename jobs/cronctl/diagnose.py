@@ -18,6 +18,7 @@ from jobs.cronctl import model, results, ticks
 from jobs.cronctl import schedule as sched
 from jobs.cronctl.errors import CronctlError
 from jobs.cronctl.model import CronJobInfo, Obj, Run
+from jobs.cronctl.render import span
 from jobs.cronctl.ticks import Event, Verdict
 
 if TYPE_CHECKING:
@@ -195,9 +196,11 @@ class Upcoming:
         }
 
 
-def upcoming(c: CronJobController, name: str, count: int) -> Upcoming:
+def upcoming(
+    c: CronJobController, name: str, count: int, after: datetime | None = None
+) -> Upcoming:
     cronjob = c._get(name)
-    now = c.clock()
+    now = after or c.clock()
     info = model.summarize(cronjob, [], now)
     anchor = model.parse_time(cronjob.get("status", {}).get("lastScheduleTime")) or (
         model.parse_time(cronjob["metadata"].get("creationTimestamp"))
@@ -251,7 +254,6 @@ def health(
     window = max_age or default_window(info, now)
     problems = []
     label = f"{info.namespace}/{info.name}"
-    span = sched.span
     if info.suspended:
         since = info.suspended_for_seconds
         limit = max_suspended or window
@@ -259,7 +261,7 @@ def health(
             problems.append(f"{label}: suspended (since when unknown: suspended without cronctl)")
         elif limit is not None and since > limit.total_seconds():
             problems.append(
-                f"{label}: suspended for {span(timedelta(seconds=int(since)))}, over {span(limit)}"
+                f"{label}: suspended for {span(since)}, over {span(limit.total_seconds())}"
             )
     if info.streak and info.streak[0] == "Failed" and info.streak[1] > max_failures:
         problems.append(f"{label}: the last {info.streak[1]} run(s) failed")
@@ -267,11 +269,13 @@ def health(
         reference = info.last_success or created
         if reference is not None and now - reference > window:
             what = (
-                f"last success {span(timedelta(seconds=int((now - reference).total_seconds())))} ago"
+                f"last success {span((now - reference).total_seconds())} ago"
                 if info.last_success
                 else "never succeeded"
             )
-            problems.append(f"{label}: no successful run within {span(window)} ({what})")
+            problems.append(
+                f"{label}: no successful run within {span(window.total_seconds())} ({what})"
+            )
     if window is None:
         problems.append(f"{label}: schedule {info.schedule!r} cannot be read: pass --max-age")
     return Health(

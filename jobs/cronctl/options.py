@@ -242,6 +242,21 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
         return timedelta(seconds=seconds)
 
 
+class Instant(click.ParamType):  # type: ignore[type-arg]
+    """An ISO time (`2026-03-08T00:00Z`; UTC without an offset)."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO time (2026-11-30T10:00Z)", param, ctx)
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 class Since(Duration):
     """A duration back from now (`24h`, `7d`) or a UTC time (`2026-11-30T10:00Z`)."""
 
@@ -250,9 +265,5 @@ class Since(Duration):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         text = str(value).strip()
         if text[:1].isdigit() and ("-" in text or ":" in text):
-            try:
-                when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                self.fail(f"{value!r} is not an ISO time (2026-11-30T10:00Z)", param, ctx)
-            return when if when.tzinfo else when.replace(tzinfo=UTC)
+            return Instant().convert(text, param, ctx)
         return super().convert(value, param, ctx)
