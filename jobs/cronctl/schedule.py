@@ -248,7 +248,24 @@ def ticks(
     anchor: datetime | None = None,
     limit: int = 100_000,
 ) -> list[datetime]:
-    """Every instant in (start, end] the schedule fires (at most `limit`, the oldest dropped)."""
+    """Every instant in (start, end] the schedule fires (at most `limit`, the oldest dropped).
+
+    Cached: a listing asks the same window for every CronJob, which share a few schedules.
+    """
+    if every(schedule) is None:
+        anchor = None  # only @every counts from an anchor
+    return list(_ticks(schedule, time_zone, start, end, anchor, limit))
+
+
+@lru_cache(maxsize=512)
+def _ticks(
+    schedule: str,
+    time_zone: str | None,
+    start: datetime,
+    end: datetime,
+    anchor: datetime | None,
+    limit: int,
+) -> tuple[datetime, ...]:
     found: list[datetime] = []
     for slot in slots(schedule, time_zone, start, anchor):
         if slot.at is None:
@@ -256,7 +273,7 @@ def ticks(
         if slot.at > end:
             break
         found.append(slot.at)
-    return found[-limit:]
+    return tuple(found[-limit:])
 
 
 @lru_cache(maxsize=1024)
