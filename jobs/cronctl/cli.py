@@ -47,10 +47,12 @@ class CronctlGroup(click.Group):
 @click.version_option(__version__, "--version", prog_name="cronctl")
 @connection_options(top=True)
 def cli() -> None:
-    """List, describe, suspend, resume and trigger the chart's CronJobs.
+    """List, describe, explain, check, suspend, resume and trigger the chart's CronJobs.
 
-    Exit codes: 0 ok, 1 failed (or API error), 2 usage or configuration error, 3 trigger refused
-    (a run is active and the CronJob forbids concurrency), 5 `trigger --wait` timed out.
+    Exit codes: 0 ok; 1 failed (an API error, a triggered Job that failed, or `check` found a
+    problem); 2 usage or configuration error (or a triggered Job that exited 2); 3 trigger
+    refused: a run is active and the CronJob forbids concurrency (or a triggered Job that
+    exited 3, skipped); 4 a triggered Job was interrupted; 5 `trigger --wait` timed out.
     """
     _configure_logging()
 
@@ -81,8 +83,13 @@ def _configure_logging() -> None:
 @output_option("table", "wide", "json", "yaml")
 @connection_options(top=False)
 def list_cmd() -> None:
-    """NAME, SCHEDULE (in words), TIMEZONE, SUSPENDED, ACTIVE, LAST SCHEDULE/SUCCESS/RESULT, NEXT
-    RUN."""
+    """The CronJobs: schedule, last result, failures, missed ticks, next run.
+
+    Columns: NAME, SCHEDULE (in words), TIMEZONE, SUSPENDED (and for how long), ACTIVE, LAST
+    SCHEDULE/SUCCESS/RESULT, LAST FAILURE, STREAK (finished runs in a row with the newest
+    one's result), MISSED (ticks of the last 24h that did not run, suspension aside), NEXT RUN;
+    -o wide adds TRIGGER (the newest run's: scheduled/manual), CONCURRENCY, LAST JOB, RELEASE.
+    Two API requests whatever the number of CronJobs."""
     from jobs.cronctl import render
 
     c, s = connect(), state()

@@ -39,8 +39,11 @@ log = logging.getLogger("cronctl")
 @output_option("table", "json", "yaml")
 @connection_options(top=False)
 def next_cmd(name: str, count: int, from_: datetime | None) -> None:
-    """The next runs in the CronJob's time zone and in UTC, marking the runs a DST change
-    skips, doubles or shifts."""
+    """The next runs, in the CronJob's time zone and in UTC, with DST marks.
+
+    Marks the wall-clock times a DST change skips (no run that day), repeats (two runs) or
+    shifts (the gap to the previous run is not the usual one), as the CronJob controller's
+    parser (robfig/cron v3) fires them."""
     from jobs.cronctl import render, render_why
 
     c, s = connect(), state()
@@ -64,9 +67,12 @@ def next_cmd(name: str, count: int, from_: datetime | None) -> None:
 @output_option("table", "json", "yaml")
 @connection_options(top=False)
 def explain(name: str, since: timedelta | datetime | None) -> None:
-    """Every tick the schedule should have fired, matched to its Job; each missed tick with its
-    reason (suspended, Forbid, startingDeadlineSeconds, too many missed, controller); the last
-    failure with its exit code's meaning; the Events; and what to do."""
+    """Which ticks did not run and why; the last failure; what to do.
+
+    Every tick the schedule should have fired in the window, matched to its Job; each missed
+    tick with its reason (suspended, forbid, deadline, too-many-missed, controller); ticks older
+    than the Jobs and Events the cluster keeps are "unknown". Then the last failure (reason,
+    exit code and its meaning, the run's summary), the Events, and one line saying what to do."""
     from jobs.cronctl import render, render_why
 
     c, s = connect(), state()
@@ -108,9 +114,11 @@ def check(
     max_suspended: timedelta | None,
     max_failures: int,
 ) -> None:
-    """Exit 0 if every selected CronJob succeeded within its window, is not suspended too long
-    and has no failure streak; else exit 1 with one line per problem (for CI, cron from
-    outside, and monitoring without Prometheus)."""
+    """Whether the jobs are healthy: exit 0, or 1 with one line per problem.
+
+    Healthy: a success within the window (default twice the schedule's longest interval, like
+    the chart's alert), not suspended past --max-suspended, no more than --max-failures failed
+    runs in a row. For CI, cron from outside, and monitoring that cannot read Prometheus."""
     from jobs.cronctl import render, render_why
 
     c, s = connect(), state()

@@ -32,7 +32,17 @@ def test_version() -> None:
     assert result.output == f"cronctl, version {__version__}\n"
 
 
-@pytest.mark.parametrize("command", ["trigger", "describe", "history", "logs"])
+def test_help_documents_every_exit_code() -> None:
+    from jobs.exitcodes import ExitCode
+
+    out = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
+    documented = out.split("Exit codes: ", 1)[1].split(" Options:")[0]
+    for code in ExitCode:
+        assert f"{int(code)} " in documented, code
+    assert "`check` found a problem" in documented and "exited 2" in documented
+
+
+@pytest.mark.parametrize("command", ["trigger", "describe", "history", "logs", "next", "explain"])
 def test_commands_on_one_cronjob_offer_no_selection(command: str) -> None:
     offered = options_of(command)
     assert "--namespace" in offered and "--kubeconfig" in offered
