@@ -264,7 +264,10 @@ def health(
                 f"{label}: suspended for {span(since)}, over {span(limit.total_seconds())}"
             )
     if info.streak and info.streak[0] == "Failed" and info.streak[1] > max_failures:
-        problems.append(f"{label}: the last {info.streak[1]} run(s) failed")
+        n = info.streak[1]
+        problems.append(
+            f"{label}: the last {n} runs failed" if n > 1 else f"{label}: the last run failed"
+        )
     if window is not None and not info.suspended:
         reference = info.last_success or created
         if reference is not None and now - reference > window:

@@ -53,7 +53,8 @@ def explanation(e: Explanation, now: datetime) -> str:
         + f" in {info.time_zone or 'UTC (default)'}",
         f"Window: since {stamp(e.since)} ({ago(e.since, now)}): {len(e.verdicts)} ticks, "
         f"{counts['ran']} ran, {counts['late']} late, {counts['missed']} missed, "
-        f"{counts['unknown']} unknown (their Jobs may have been deleted by the history limits)",
+        f"{counts['unknown']} unknown"
+        + (" (older than the Jobs and Events the cluster keeps)" if counts["unknown"] else ""),
     ]
     missed = [(v.at, v.reason or "", v.detail or "") for v in e.verdicts if v.outcome == "missed"]
     if missed:

@@ -117,7 +117,7 @@ def test_check_reports_each_problem_and_exits_1(cluster: Cluster) -> None:
         f"{ns}/web-cronjobs-cleanup-old-sessions: no successful run within 2d0h (last success "
         "2d23h ago)",
         f"{ns}/web-cronjobs-cleanup-redis-cache: suspended for 2d0h, over 12h00m",
-        f"{ns}/web-cronjobs-health-check: the last 3 run(s) failed",
+        f"{ns}/web-cronjobs-health-check: the last 3 runs failed",
     ]
 
     tolerant = cluster.run("check", "web-cronjobs-health-check", "--max-failures", "3")
