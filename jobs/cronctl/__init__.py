@@ -1,4 +1,4 @@
-"""cronctl: list, describe, suspend, resume and trigger the chart's CronJobs.
+"""cronctl: list, describe, explain, check, suspend, resume and trigger the chart's CronJobs.
 
 `CronJobController` (jobs.cronctl.controller) is the Python API, for the FastAPI app too;
 `jobs.cronctl.cli` is the `cronctl` command. Only `jobs.cronctl.api` imports `kubernetes`, and only
@@ -6,6 +6,7 @@ when a controller connects.
 """
 
 from jobs.cronctl.controller import DEFAULT_SELECTOR, Change, CronJobController, Triggered
+from jobs.cronctl.diagnose import Explanation, Health, Upcoming
 from jobs.cronctl.errors import (
     ApiError,
     ConfigError,
@@ -29,12 +30,15 @@ __all__ = [
     "CronJobController",
     "CronJobInfo",
     "CronctlError",
+    "Explanation",
     "Forbidden",
+    "Health",
     "HelmManaged",
     "NotFound",
     "Refused",
     "Run",
     "Triggered",
     "Unreachable",
+    "Upcoming",
     "WaitTimeout",
 ]

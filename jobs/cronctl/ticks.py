@@ -17,6 +17,7 @@ Pure functions: `verdicts(cronjob, runs, events, now, since)`.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -236,7 +237,8 @@ def verdicts(
             detail += (f" by {who}" if who else "") + (f": {why}" if why else "")
             out.append(Verdict(tick, "missed", None, "suspended", detail))
             continue
-        acted_next = next((t for t in acted if t > tick), None)
+        j = bisect.bisect_right(acted, tick)
+        acted_next = acted[j] if j < len(acted) else None
         later = ticks[i + 1] if i + 1 < len(ticks) else None
         if _minute(tick) in missed_by_event:
             out.append(Verdict(tick, "missed", None, "deadline", "MissSchedule event"))
@@ -276,7 +278,7 @@ def verdicts(
             )
             continue
         if acted_next is not None and later is not None and later <= acted_next:
-            gap = sum(1 for t in ticks if tick <= t <= acted_next)
+            gap = bisect.bisect_right(ticks, acted_next) - i  # unmet ticks until it acted
             reason = "too-many-missed" if gap > TOO_MANY else "controller"
             out.append(
                 Verdict(
