@@ -6,8 +6,11 @@ FallbackToLogsOnError`); the kubelet copies it into the pod's
 `status.containerStatuses[].state.terminated.message`, where it stays as long as the pod does,
 after the log has rotated away. The summary's shape (`SUMMARY_KEYS`; unknown keys are kept):
 
-    {"job": "cleanup-old-sessions", "run_id": "...", "exit_code": 0, "outcome": "ok",
+    {"job": "cleanup-old-sessions", "run_id": "3f9c2a1b7d4e", "exit_code": 0, "outcome": "ok",
      "counts": {"deleted": 12}, "duration_seconds": 1.93}
+
+plus "error" (the scrubbed one-line message) when the run failed. A message is a summary when it
+is a JSON object with "job" and "exit_code"; anything else is kept as `termination_message`.
 
 Pure functions (no I/O): the controller lists the pods, these read them.
 """
@@ -144,4 +147,6 @@ def summary_line(summary: Obj | None) -> str | None:
         parts.append(f"in {summary['duration_seconds']:.1f}s")
     if summary.get("run_id"):
         parts.append(f"(run {summary['run_id']})")
+    if summary.get("error"):
+        parts.append(f"error: {summary['error']}")
     return " ".join(parts) or str(summary.get("outcome") or "")

@@ -146,7 +146,9 @@ def test_trigger_wait_exits_with_the_jobs_own_code(
     """2 configuration, 3 skipped, 4 interrupted pass through; any other failure is 1 (a 5
     from the job is not cronctl's timeout)."""
     cluster.add_cronjob(NAME)
-    message = json.dumps({**SUMMARY, "exit_code": code, "outcome": "failed"})
+    message = json.dumps(
+        {**SUMMARY, "exit_code": code, "outcome": "failed", "error": "REDIS_URL is not set"}
+    )
     cluster.emulator.job_outcomes[cluster.namespace] = Outcome(
         "Failed", exit_code=code, message=message
     )
@@ -155,6 +157,8 @@ def test_trigger_wait_exits_with_the_jobs_own_code(
 
     assert result.exit_code == exit_code, result.stderr
     assert f"exit code {code} (" in result.stderr
+    history = cluster.run("history", NAME, "-o", "wide").stdout
+    assert "error: REDIS_URL is not set" in history
 
 
 def test_trigger_wait_json_carries_the_summary(cluster: Cluster) -> None:
