@@ -179,33 +179,15 @@ class CronJobController:
         """Is each CronJob healthy: succeeded within its window (default: twice its longest
         interval), not suspended past `max_suspended` (default: the window), and no more
         than `max_failures` failed runs in a row. Two lists (or a get per NAME and a list)."""
-        if names and (selector is not None or all):
-            raise ConfigError("name the CronJobs, or select them with -l/--all, not both")
-        if not names and selector is None and not all:
-            raise ConfigError("name the CronJobs, or pass -l SELECTOR, or --all")
-        now = self.clock()
-        if names:
-            pairs = [(cj, self._owned_jobs(cj)) for cj in (self._get(n) for n in names)]
-        else:
-            chosen = selector or self.selector
-            cronjobs = self.api.list(CRONJOBS, self._scope, chosen)
-            by_owner = model.index_jobs(self.api.list(JOBS, self._scope, chosen))
-            pairs = [(cj, by_owner.get(str(cj["metadata"].get("uid")), [])) for cj in cronjobs]
-            if not pairs:
-                where = f'namespace "{self.namespace}"' if self._scope else "any namespace"
-                raise CronctlError(f'no CronJob matches "{chosen}" in {where}: check -l and -n/-A')
-        checked = [
-            diagnose.health(
-                model.summarize(cj, jobs, now),
-                now,
-                model.parse_time(cj["metadata"].get("creationTimestamp")),
-                max_age=max_age,
-                max_suspended=max_suspended,
-                max_failures=max_failures,
-            )
-            for cj, jobs in pairs
-        ]
-        return sorted(checked, key=lambda h: (h.namespace, h.name))
+        return diagnose.check(
+            self,
+            names,
+            selector=selector,
+            all_=all,
+            max_age=max_age,
+            max_suspended=max_suspended,
+            max_failures=max_failures,
+        )
 
     # -- suspend / resume -----------------------------------------------------------------------
 

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from jobs.cronctl import model, results, ticks
 from jobs.cronctl import schedule as sched
-from jobs.cronctl.errors import CronctlError
+from jobs.cronctl.errors import ConfigError, CronctlError
 from jobs.cronctl.model import CronJobInfo, Obj, Run
 from jobs.cronctl.render import span
 from jobs.cronctl.ticks import Event, Verdict
 
 if TYPE_CHECKING:
     from jobs.cronctl.controller import CronJobController
+
+CRONJOBS, JOBS = "batch/cronjobs", "batch/jobs"
 
 EVENTS = "/events"
 PODS = "/pods"
@@ -287,3 +289,43 @@ def health(
         window.total_seconds() if window else None,
         tuple(problems),
     )
+
+
+def check(
+    c: CronJobController,
+    names: tuple[str, ...],
+    *,
+    selector: str | None,
+    all_: bool,
+    max_age: timedelta | None,
+    max_suspended: timedelta | None,
+    max_failures: int,
+) -> list[Health]:
+    """See CronJobController.check: a get per NAME plus its Jobs, or two lists."""
+    if names and (selector is not None or all_):
+        raise ConfigError("name the CronJobs, or select them with -l/--all, not both")
+    if not names and selector is None and not all_:
+        raise ConfigError("name the CronJobs, or pass -l SELECTOR, or --all")
+    now = c.clock()
+    if names:
+        pairs = [(cj, c._owned_jobs(cj)) for cj in (c._get(n) for n in names)]
+    else:
+        chosen = selector or c.selector
+        cronjobs = c.api.list(CRONJOBS, c._scope, chosen)
+        by_owner = model.index_jobs(c.api.list(JOBS, c._scope, chosen))
+        pairs = [(cj, by_owner.get(str(cj["metadata"].get("uid")), [])) for cj in cronjobs]
+        if not pairs:
+            where = f'namespace "{c.namespace}"' if c._scope else "any namespace"
+            raise CronctlError(f'no CronJob matches "{chosen}" in {where}: check -l and -n/-A')
+    checked = [
+        health(
+            model.summarize(cj, jobs, now),
+            now,
+            model.parse_time(cj["metadata"].get("creationTimestamp")),
+            max_age=max_age,
+            max_suspended=max_suspended,
+            max_failures=max_failures,
+        )
+        for cj, jobs in pairs
+    ]
+    return sorted(checked, key=lambda h: (h.namespace, h.name))
