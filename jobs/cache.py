@@ -3,6 +3,12 @@
 Keys expire by TTL; this job only looks (SCAN with a bounded COUNT, never KEYS or FLUSH) and,
 with `fix_missing_ttl`, sets a TTL on cache keys that have none (atomically, only if the key still
 has none, so a TTL the app sets meanwhile is never overwritten).
+
+The hit rate it reports is the app's: Redis counts every key lookup as a keyspace hit or miss,
+the TTL reads of this job included, and no command that reads a TTL skips the counters (TTL, PTTL,
+TYPE, EXISTS, OBJECT, EXPIRETIME, SCAN ... TYPE and scripts all count; measured on Redis 7.0). So
+the job keeps a tally of its own lookups in one small hash (`OWN_LOOKUPS`, tied to the server's
+run_id, so a restart or CONFIG RESETSTAT starts it anew) and reports the counters net of it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class CacheReport:
     maxmemory_bytes: int
     maxmemory_policy: str
     keyspace_hits: int
+    """Hits of the app's lookups: the server's counter less this job's own lookups."""
     keyspace_misses: int
     evicted_keys: int
     expired_keys: int
@@ -44,6 +51,9 @@ class CacheReport:
     fix_missing_ttl: int | None = None
     dry_run: bool = False
     interrupted: bool = False
+    own_lookups: int = 0
+    """Lookups of this job's earlier runs (since the server's stats began), left out of the
+    hits and misses above; this run's own are added to the tally for the next."""
 
     @property
     def hit_rate(self) -> float | None:
@@ -59,11 +69,12 @@ class CacheReport:
         rate = f"{self.hit_rate:.1%}" if self.hit_rate is not None else "n/a (no lookups yet)"
         out = [
             f"memory: {self.used_memory_human} used, maxmemory {limit}, policy {self.maxmemory_policy}",
-            f"hit rate: {rate} ({self.keyspace_hits} hits, {self.keyspace_misses} misses); "
-            f"evicted {self.evicted_keys}, expired {self.expired_keys}; {self.total_keys} keys in db",
+            f"hit rate: {rate} ({_n(self.keyspace_hits, 'hit')}, "
+            f"{_n(self.keyspace_misses, 'miss', 'misses')} by the app; this job's own "
+            f"{_n(self.own_lookups, 'lookup')} left out); evicted {self.evicted_keys}, expired {self.expired_keys}; {self.total_keys} keys in db",
         ]
         for p in self.prefixes:
-            line = f"{p.prefix}*: {p.keys} keys, {p.without_ttl} without TTL"
+            line = f"{p.prefix}*: {_n(p.keys, 'key')}, {p.without_ttl} without TTL"
             if self.fix_missing_ttl is not None:
                 verb = "would set" if self.dry_run else "set"
                 line += f", {verb} TTL {self.fix_missing_ttl}s on {p.ttl_set}"
@@ -73,6 +84,56 @@ class CacheReport:
         if self.interrupted:
             out.append("interrupted: the report is partial")
         return out
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+OWN_LOOKUPS = "cronjobs:cleanup-redis-cache:own-lookups"
+_TALLY_DAYS = 30
+
+
+@dataclass
+class _Tally:
+    hits: int = 0
+    misses: int = 0
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _past_lookups(client: Any, server: str, hits: int, misses: int) -> tuple[_Tally, _Tally]:
+    """This job's lookups before this run (valid for this server's counters), and this run's
+    first: the read of the tally itself."""
+    stored = {_text(k): _text(v) for k, v in client.hgetall(OWN_LOOKUPS).items()}
+    this_run = _Tally(hits=1) if stored else _Tally(misses=1)
+    past = _Tally(int(stored.get("hits", 0)), int(stored.get("misses", 0)))
+    if stored.get("server") != server or past.hits > hits or past.misses > misses:
+        past = _Tally()  # a restart or CONFIG RESETSTAT zeroed the counters since
+    return past, this_run
+
+
+def _record_lookups(client: Any, server: str, past: _Tally, this_run: _Tally) -> None:
+    """Writes do not count as lookups; a refused write (a read-only replica, OOM) only costs
+    the next report its exactness."""
+    import redis
+
+    pipe = client.pipeline(transaction=True)
+    pipe.hset(
+        OWN_LOOKUPS,
+        mapping={
+            "server": server,
+            "hits": past.hits + this_run.hits,
+            "misses": past.misses + this_run.misses,
+        },
+    )
+    pipe.expire(OWN_LOOKUPS, _TALLY_DAYS * 86400)
+    try:
+        pipe.execute()
+    except redis.exceptions.RedisError as e:
+        log.warning("could not record this run's own lookups: %s", e)
 
 
 def glob_escape(prefix: str) -> str:
@@ -96,21 +157,40 @@ def inspect_cache(
 ) -> CacheReport:
     """Scan each prefix's keys (at most `max_keys` in all) and report; see module doc."""
     info = client.info()
+    server = str(info.get("run_id", ""))
+    hits, misses = _int(info, "keyspace_hits"), _int(info, "keyspace_misses")
+    past, this_run = _past_lookups(client, server, hits, misses)
     report = CacheReport(
         used_memory_bytes=_int(info, "used_memory"),
         used_memory_human=str(info.get("used_memory_human", "")),
         maxmemory_bytes=_int(info, "maxmemory"),
         maxmemory_policy=str(info.get("maxmemory_policy", "")),
-        keyspace_hits=_int(info, "keyspace_hits"),
-        keyspace_misses=_int(info, "keyspace_misses"),
+        keyspace_hits=hits - past.hits,
+        keyspace_misses=misses - past.misses,
         evicted_keys=_int(info, "evicted_keys"),
         expired_keys=_int(info, "expired_keys"),
-        total_keys=int(client.dbsize()),
+        total_keys=int(client.dbsize()) - this_run.hits,  # the tally hash is not a cache key
         max_keys=max_keys,
         fix_missing_ttl=fix_missing_ttl,
         dry_run=dry_run,
+        own_lookups=past.hits + past.misses,
     )
-    seen = 0
+    try:
+        _scan(client, report, prefixes, scan_count, this_run, stop)
+    finally:
+        _record_lookups(client, server, past, this_run)
+    return report
+
+
+def _scan(
+    client: Any,
+    report: CacheReport,
+    prefixes: tuple[str, ...],
+    scan_count: int,
+    tally: _Tally,
+    stop: threading.Event | None,
+) -> None:
+    seen, max_keys = 0, report.max_keys
     for prefix in prefixes:
         entry = PrefixReport(prefix)
         report.prefixes.append(entry)
@@ -118,28 +198,28 @@ def inspect_cache(
         while True:
             if stop is not None and stop.is_set():
                 report.interrupted = True
-                return report
+                return
             if seen >= max_keys:
                 report.truncated = True
-                return report
+                return
             cursor, keys = client.scan(cursor, match=glob_escape(prefix) + "*", count=scan_count)
+            keys = [k for k in keys if _text(k) != OWN_LOOKUPS]
             room = max_keys - seen
-            _inspect_page(client, keys[:room], entry, fix_missing_ttl, dry_run)
+            _inspect_page(client, keys[:room], entry, report, tally)
             seen += min(len(keys), room)
             if len(keys) > room:
                 report.truncated = True
-                return report
+                return
             if cursor == 0:
                 break
         log.info(
             "prefix scanned",
             extra={"prefix": prefix, "keys": entry.keys, "without_ttl": entry.without_ttl},
         )
-    return report
 
 
 def _inspect_page(
-    client: Any, keys: list[Any], entry: PrefixReport, fix: int | None, dry_run: bool
+    client: Any, keys: list[Any], entry: PrefixReport, report: CacheReport, tally: _Tally
 ) -> None:
     if not keys:
         return
@@ -147,25 +227,40 @@ def _inspect_page(
     for key in keys:
         pipe.ttl(key)
     ttls = pipe.execute()
+    _count(tally, ttls)
     no_ttl = [k for k, t in zip(keys, ttls, strict=True) if t == -1]  # -2: gone since SCAN
     entry.keys += sum(1 for t in ttls if t != -2)
     entry.without_ttl += len(no_ttl)
+    fix = report.fix_missing_ttl
     if fix is None or not no_ttl:
         return
-    if dry_run:
+    if report.dry_run:
         entry.ttl_set += len(no_ttl)
         return
     expire_if_none = client.register_script(_EXPIRE_IF_NO_TTL)
     pipe = client.pipeline(transaction=False)
     for key in no_ttl:
         expire_if_none(keys=[key], args=[fix], client=pipe)
-    entry.ttl_set += sum(1 for ok in pipe.execute() if ok)
+    done = pipe.execute()
+    _count(tally, done)
+    entry.ttl_set += sum(1 for ok in done if ok == 1)
+
+
+def _count(tally: _Tally, ttls: list[Any]) -> None:
+    """Each TTL read is a keyspace hit, or a miss (-2) for a key gone since SCAN."""
+    misses = sum(1 for t in ttls if t == -2)
+    tally.misses += misses
+    tally.hits += len(ttls) - misses
 
 
 # EXPIRE ... NX needs Redis 7; this does the same, atomically, on any Redis since 2.6.
 _EXPIRE_IF_NO_TTL = """
-if redis.call('TTL', KEYS[1]) == -1 then
+local ttl = redis.call('TTL', KEYS[1])
+if ttl == -1 then
   return redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+if ttl == -2 then
+  return -2
 end
 return 0
 """

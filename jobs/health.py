@@ -1,16 +1,17 @@
 """health-check: is each configured dependency reachable, and how fast does it answer?
 
-Each check runs with the configured timeout, all three at once. An unconfigured dependency is
-reported as skipped; any configured one that fails makes the run fail (exit 1).
+Each check runs with the configured timeout, all three at once; its latency is the round trip
+alone (not the import of the client library). A dependency that fails, or answers only after
+the timeout, fails the run (exit 1); an unconfigured one is reported as skipped.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from jobs.exitcodes import ExitCode
@@ -52,61 +53,114 @@ class HealthReport:
         return out
 
 
-def _check_database(settings: Settings) -> str:
+# Each check is (prepare, probe): `prepare` imports the client library (seconds for
+# qdrant-client), untimed; `probe` is the round trip that is timed and bounded by the timeout.
+Probe = Callable[[], str]
+
+
+def _database(settings: Settings) -> Probe:
     from sqlalchemy import text
 
     from jobs.database import connect
 
-    engine = connect(settings.require_database(), settings.timeout, settings.lock_timeout)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return engine.dialect.name
-    finally:
-        engine.dispose()
+    def probe() -> str:
+        engine = connect(settings.require_database(), settings.timeout, settings.lock_timeout)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return engine.dialect.name
+        finally:
+            engine.dispose()
+
+    return probe
 
 
-def _check_redis(settings: Settings) -> str:
+def _redis(settings: Settings) -> Probe:
     from jobs.cache import connect
 
-    client = connect(settings.require_redis(), settings.timeout)
-    try:
-        client.ping()
-        return f"redis {client.info('server').get('redis_version', '?')}"
-    finally:
-        client.close()
+    def probe() -> str:
+        client = connect(settings.require_redis(), settings.timeout)
+        try:
+            client.ping()
+            return f"redis {client.info('server').get('redis_version', '?')}"
+        finally:
+            client.close()
+
+    return probe
 
 
-def _check_qdrant(settings: Settings) -> str:
+def _qdrant(settings: Settings) -> Probe:
     from qdrant_client import QdrantClient
 
-    if settings.qdrant_path:
-        client = QdrantClient(path=settings.qdrant_path)
-    else:
-        client = QdrantClient(
-            url=settings.qdrant_url,
-            api_key=settings.qdrant_api_key,
-            timeout=math.ceil(settings.timeout),
-        )
-    try:
-        collections = client.get_collections().collections
-        where = "local" if settings.qdrant_path else "server"
-        return f"{where}, {len(collections)} collections"
-    finally:
-        client.close()
+    def probe() -> str:
+        if settings.qdrant_path:
+            client = QdrantClient(path=settings.qdrant_path)
+        else:
+            client = QdrantClient(
+                url=settings.qdrant_url,
+                api_key=settings.qdrant_api_key,
+                timeout=math.ceil(settings.timeout),
+                check_compatibility=False,
+            )
+        try:
+            collections = client.get_collections().collections
+            where = "local" if settings.qdrant_path else "server"
+            return f"{where}, {len(collections)} collections"
+        finally:
+            client.close()
+
+    return probe
 
 
-def _timed(name: str, check: Callable[[Settings], str], settings: Settings) -> Check:
-    started = time.perf_counter()
-    try:
-        detail = check(settings)
-    except Exception as e:  # any failure of a dependency is a finding, not a crash
-        reason = scrub(
-            str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__,
-            settings.secrets(),
-        )
-        return Check(name, FAILED, round((time.perf_counter() - started) * 1000, 1), reason)
-    return Check(name, OK, round((time.perf_counter() - started) * 1000, 1), detail)
+def _reason(e: BaseException) -> str:
+    text = str(e).strip()
+    return scrub(text.splitlines()[0] if text else type(e).__name__)
+
+
+class _Timed(threading.Thread):
+    """One check in a daemon thread: a dependency that never answers cannot hold up the run
+    (or the process's exit) past the timeout."""
+
+    def __init__(self, name: str, prepare: Callable[[Settings], Probe], settings: Settings):
+        super().__init__(name=f"health-{name}", daemon=True)
+        self.check = Check(name, FAILED)
+        self.prepare, self.settings = prepare, settings
+        self.ready = threading.Event()
+        self.started_at = 0.0
+
+    def run(self) -> None:
+        try:
+            probe = self.prepare(self.settings)
+        except Exception as e:
+            self.check.detail = _reason(e)
+            self.ready.set()
+            return
+        self.started_at = time.perf_counter()
+        self.ready.set()
+        try:
+            self.check.detail, self.check.status = probe(), OK
+        except Exception as e:  # any failure of a dependency is a finding, not a crash
+            self.check.detail = _reason(e)
+        self.check.latency_ms = round((time.perf_counter() - self.started_at) * 1000, 1)
+
+    def result(self, timeout: float) -> Check:
+        self.ready.wait()
+        self.join(max(0.0, self.started_at + timeout - time.perf_counter()))
+        if self.is_alive():
+            return Check(
+                self.check.name,
+                FAILED,
+                round(timeout * 1000, 1),
+                f"no answer within the timeout of {timeout:g} s",
+            )
+        if (
+            self.check.status == OK
+            and self.check.latency_ms is not None
+            and (self.check.latency_ms > timeout * 1000)
+        ):
+            self.check.status = FAILED
+            self.check.detail = f"answered after the timeout of {timeout:g} s ({self.check.detail})"
+        return self.check
 
 
 def health_check(settings: Settings) -> HealthReport:
@@ -116,21 +170,27 @@ def health_check(settings: Settings) -> HealthReport:
         from jobs.database import require_existing
 
         require_existing(settings.database_url)
-    checks: list[tuple[str, bool, Callable[[Settings], str]]] = [
-        ("database", settings.database_url is not None, _check_database),
-        ("redis", settings.redis_url is not None, _check_redis),
-        ("qdrant", settings.qdrant_configured, _check_qdrant),
+    checks: list[tuple[str, bool, Callable[[Settings], Probe]]] = [
+        ("database", settings.database_url is not None, _database),
+        ("redis", settings.redis_url is not None, _redis),
+        ("qdrant", settings.qdrant_configured, _qdrant),
     ]
     report = HealthReport()
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {name: pool.submit(_timed, name, fn, settings) for name, on, fn in checks if on}
-        for name, on, _ in checks:
-            check = futures[name].result() if on else Check(name, SKIPPED, detail="not configured")
-            report.checks.append(check)
-            level = logging.WARNING if check.status == FAILED else logging.INFO
-            log.log(
-                level,
-                "dependency checked",
-                extra={"dependency": name, "status": check.status, "latency_ms": check.latency_ms},
-            )
+    running = {name: _Timed(name, fn, settings) for name, on, fn in checks if on}
+    for started in running.values():
+        started.start()
+    for name, _, _ in checks:
+        thread = running.get(name)
+        check = (
+            thread.result(settings.timeout)
+            if thread is not None
+            else Check(name, SKIPPED, detail="not configured")
+        )
+        report.checks.append(check)
+        level = logging.WARNING if check.status == FAILED else logging.INFO
+        log.log(
+            level,
+            "dependency checked",
+            extra={"dependency": name, "status": check.status, "latency_ms": check.latency_ms},
+        )
     return report

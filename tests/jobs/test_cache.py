@@ -91,3 +91,48 @@ def test_missing_redis_url_is_a_configuration_error() -> None:
     result = invoke("cleanup-redis-cache")
     assert result.exit_code == 2
     assert "Error: REDIS_URL is not set" in result.stderr
+
+
+def _app_lookups(client: Any, hits: int, misses: int) -> None:
+    for i in range(hits):
+        client.get(f"cache:page:{i}")
+    for i in range(misses):
+        client.get(f"cache:absent:{i}")
+
+
+def test_the_reported_hit_rate_is_the_apps_not_raised_by_the_jobs_own_lookups(
+    redisdb: Any,
+) -> None:
+    """Every TTL the job reads counts as a keyspace hit in Redis; the report must still show
+    the app's figures, run after run."""
+    for i in range(40):
+        redisdb.set(f"cache:page:{i}", "x", ex=600)
+    redisdb.config_resetstat()
+    _app_lookups(redisdb, hits=6, misses=2)
+
+    first = inspect_cache(redisdb, ("cache:",), scan_count=7)
+    assert (first.keyspace_hits, first.keyspace_misses) == (6, 2)
+    assert first.prefixes[0].keys == 40 and first.total_keys == 40
+    _app_lookups(redisdb, hits=3, misses=1)
+    second = inspect_cache(redisdb, ("cache:",), scan_count=7)
+    third = inspect_cache(redisdb, ("cache:",), fix_missing_ttl=60, scan_count=7)
+    assert (second.keyspace_hits, second.keyspace_misses) == (9, 3)
+    assert (third.keyspace_hits, third.keyspace_misses) == (9, 3)
+    assert second.own_lookups == 41 and third.total_keys == 40
+    assert (
+        "hit rate: 75.0% (9 hits, 3 misses by the app; this job's own 82 lookups left out)"
+        in (third.lines()[1])
+    )
+
+    redisdb.config_resetstat()  # the counters start again: so does the job's tally
+    _app_lookups(redisdb, hits=1, misses=0)
+    after_reset = inspect_cache(redisdb, ("cache:",))
+    assert (after_reset.keyspace_hits, after_reset.keyspace_misses) == (1, 0)
+
+
+def test_the_tally_is_not_a_cache_key(redisdb: Any) -> None:
+    redisdb.set("cron:x", "1")
+    inspect_cache(redisdb, ("cron",))
+    report = inspect_cache(redisdb, ("cron",))
+    assert report.prefixes[0].keys == 1 and report.prefixes[0].without_ttl == 1
+    assert redisdb.ttl("cronjobs:cleanup-redis-cache:own-lookups") > 0
