@@ -389,11 +389,22 @@ def demo(directory: str, sessions: int, events: int, redis_url: str | None, outp
     """Run every job on an embedded default: a fresh SQLite file and a local Qdrant folder.
 
     Creates realistic sample data spread over ~400 days, then runs all five jobs through the
-    same code as production and prints what each did. Redis is used if REDIS_URL is set.
+    same code as production and prints what each did. Redis is used if REDIS_URL is set. The
+    jobs' logs go to DIR/demo.log (to stderr with -v).
     """
-    from jobs.demo import run_demo
+    from jobs.demo import prepare_dir, run_demo
 
-    outcome = run_demo(directory, sessions=sessions, events=events, redis_url=redis_url)
+    root = prepare_dir(directory)
+    obj = click.get_current_context().obj or {}
+    if not obj.get("verbose"):  # the jobs' logs go to a file; the terminal gets a line a step
+        logs.to_file(root / "demo.log")
+    outcome = run_demo(
+        root,
+        sessions=sessions,
+        events=events,
+        redis_url=redis_url,
+        progress=lambda step: click.echo(f"running {step} ...", err=True),
+    )
     if output == "json":
         click.echo(to_json(outcome))
     else:

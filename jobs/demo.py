@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +54,7 @@ class DemoOutcome:
     def footer(self) -> str:
         return (
             f"database: {self.database_url}\nqdrant:   {self.qdrant_path}\n"
+            f"logs:     {Path(self.qdrant_path).parent / 'demo.log'}\n"
             "Run one job again, e.g.:\n"
             f"  cronjobs cleanup-old-sessions --database-url {self.database_url} --dry-run"
         )
@@ -148,24 +150,40 @@ def seed_qdrant(path: Path, rng: random.Random) -> str:
         client.close()
 
 
-def run_demo(directory: str, *, sessions: int, events: int, redis_url: str | None) -> DemoOutcome:
+def prepare_dir(directory: str) -> Path:
+    """The demo's folder, emptied of an earlier demo; a folder it did not make is refused."""
+    root = Path(directory).resolve()
+    if root.exists() and any(root.iterdir()) and not (root / MARKER).exists():
+        raise ConfigError(
+            f"{root} is not empty and was not made by `cronjobs demo`: the demo replaces its "
+            "database and Qdrant folder, so give an empty or new --dir"
+        )
+    (root / "demo.db").unlink(missing_ok=True)
+    shutil.rmtree(root / "qdrant", ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text(
+        "made by `cronjobs demo`; the demo replaces this folder's contents\n"
+    )
+    return root
+
+
+def run_demo(
+    root: Path,
+    *,
+    sessions: int,
+    events: int,
+    redis_url: str | None,
+    progress: Callable[[str], None] = lambda _step: None,
+) -> DemoOutcome:
+    """Seed `root` (made by `prepare_dir`) and run every job on it; `progress(step)` is called
+    as each step starts."""
     from jobs import analytics, cache, health
     from jobs import sessions as session_jobs
     from jobs.database import connect
     from jobs.runner import run, run_database_job
 
-    root = Path(directory).resolve()
-    db_path, qdrant_path, marker = root / "demo.db", root / "qdrant", root / MARKER
-    if root.exists() and any(root.iterdir()) and not marker.exists():
-        raise ConfigError(
-            f"{root} is not empty and was not made by `cronjobs demo`: the demo replaces its "
-            "database and Qdrant folder, so give an empty or new --dir"
-        )
-    if db_path.exists():
-        db_path.unlink()
-    shutil.rmtree(qdrant_path, ignore_errors=True)
-    root.mkdir(parents=True, exist_ok=True)
-    marker.write_text("made by `cronjobs demo`; the demo replaces this folder's contents\n")
+    db_path, qdrant_path = root / "demo.db", root / "qdrant"
+    progress("seed")
     database_url = f"sqlite:///{db_path}"
     outcome = DemoOutcome(database_url, str(qdrant_path))
     rng = random.Random(42)
@@ -227,6 +245,7 @@ def run_demo(directory: str, *, sessions: int, events: int, redis_url: str | Non
         ),
     ]
     for command, call in work:
+        progress(command)
         if call is None:
             outcome.steps.append(
                 Step(

@@ -105,7 +105,7 @@ def _qdrant(settings: Settings) -> Probe:
         try:
             collections = client.get_collections().collections
             where = "local" if settings.qdrant_path else "server"
-            return f"{where}, {len(collections)} collections"
+            return f"{where}, {len(collections)} collection{'' if len(collections) == 1 else 's'}"
         finally:
             client.close()
 

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from jobs.redact import remember, scrub
@@ -98,6 +99,14 @@ def resolve_format(fmt: str) -> str:
 
 
 _filter = _ContextAndScrub()
+
+
+def to_file(path: Path) -> None:
+    """Send every later log line to `path` (JSON lines) instead of stderr, scrubbed alike."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(_filter)
+    logging.getLogger().handlers[:] = [handler]
 
 
 def configure(fmt: str = "auto", level: str = "INFO", secrets: Iterable[str] = ()) -> None:

@@ -17,7 +17,8 @@ What differs from the image, and why:
 - `image_run` runs a command as the chart's CronJob runs the image: the venv's `cronjobs` as
   the entrypoint, HOME and TMPDIR at the only writable folder, in a private mount namespace where
   the root filesystem and the venv are remounted read-only (readOnlyRootFilesystem), from a
-  read-only working directory. It runs as root in that namespace, not as uid 10001: the
+  read-only working directory (as a normal user: inside a user namespace, where it may mount).
+  It runs as root in that namespace, not as uid 10001: the
   interpreter lives under /root, which uid 10001 cannot read; a read-only mount refuses writes
   whatever the uid.
 """
@@ -205,6 +206,9 @@ def image_run(image_venv: ImageVenv, tmp_path_factory: pytest.TempPathFactory) -
     """`image_run(*argv, scratch=..., env=...)`: argv[0] is `cronjobs` or `cronctl` (or `sh`)."""
     if not shutil.which("unshare"):
         pytest.fail("`unshare` (util-linux) is needed to mimic the read-only root filesystem")
+    # A mount namespace needs CAP_SYS_ADMIN: a normal user gets it inside a user namespace of
+    # its own, where it is root (and nothing more outside).
+    userns = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
 
     def run(
         *argv: str,
@@ -214,7 +218,7 @@ def image_run(image_venv: ImageVenv, tmp_path_factory: pytest.TempPathFactory) -
     ) -> ImageRun:
         scratch = scratch or tmp_path_factory.mktemp("tmp")
         command = [
-            "unshare", "--mount", "--propagation", "private",
+            "unshare", *userns, "--mount", "--propagation", "private",
             "sh", "-c", _READ_ONLY_ROOT, "sh", str(scratch), str(image_venv.root), *argv,
         ]  # fmt: skip
         full_env = {

@@ -71,3 +71,25 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "is not empty and was not made by `cronjobs demo`" in result.stderr
     assert (tmp_path / "qdrant" / "precious").read_text() == "real data"
+
+
+def test_demo_shows_a_line_per_step_and_keeps_the_logs_in_a_file(tmp_path: Path) -> None:
+    args = ("demo", "--dir", str(tmp_path), "--sessions", "50", "--events", "500")
+    result = cronjobs("--log-format", "text", *args, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"running {step} ..."
+        for step in (
+            "seed",
+            "aggregate-daily-analytics",
+            "cleanup-old-sessions",
+            "cleanup-old-analytics",
+            "cleanup-redis-cache",
+            "health-check",
+        )
+    ]
+    logged = [json.loads(line) for line in (tmp_path / "demo.log").read_text().splitlines()]
+    assert {e["job"] for e in logged if e["message"] == "finished"} >= {"cleanup-old-sessions"}
+    assert f"logs:     {tmp_path / 'demo.log'}" in result.stdout
+    verbose = cronjobs("--log-format", "text", "-v", *args, timeout=120)
+    assert verbose.returncode == 0 and "INFO" in verbose.stderr
