@@ -64,6 +64,13 @@ class CacheReport:
     def exit_code(self) -> ExitCode:
         return ExitCode.INTERRUPTED if self.interrupted else ExitCode.OK
 
+    def counts(self) -> dict[str, int]:
+        return {
+            "keys": sum(p.keys for p in self.prefixes),
+            "without_ttl": sum(p.without_ttl for p in self.prefixes),
+            "ttl_set": sum(p.ttl_set for p in self.prefixes),
+        }
+
     def lines(self) -> list[str]:
         limit = f"{self.maxmemory_bytes} bytes" if self.maxmemory_bytes else "no limit"
         rate = f"{self.hit_rate:.1%}" if self.hit_rate is not None else "n/a (no lookups yet)"

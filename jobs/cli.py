@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from jobs import __version__, catalogue, logs, options
+from jobs import __version__, catalogue, logs, options, summary
 from jobs.errors import ConfigError, JobError
 from jobs.redact import forget, remember, scrub
 from jobs.render import table, to_json
@@ -81,8 +81,11 @@ def _fail(error: JobError, obj: dict[str, Any]) -> NoReturn:
     message = scrub(str(error))
     if obj.get("verbose"):
         click.echo(scrub(traceback.format_exc()).rstrip(), err=True)
-    if obj.get("json") and not error.logged:
-        log.error("%s", message, extra={"exit_code": int(error.exit_code)})
+    if not error.logged:  # not from a run (a setting refused before it started): say so too
+        if obj.get("json"):
+            log.error("%s", message, extra={"exit_code": int(error.exit_code)})
+        name = click.get_current_context().info_name or "cronjobs"
+        summary.write(summary.line(name, None, error.exit_code, 0.0, error=message))
     click.echo(f"Error: {message}", err=True)
     sys.exit(int(error.exit_code))
 

@@ -43,6 +43,9 @@ class HealthReport:
     def exit_code(self) -> ExitCode:
         return ExitCode.OK if self.healthy else ExitCode.FAILED
 
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for c in self.checks if c.status == s) for s in (OK, FAILED, SKIPPED)}
+
     def lines(self) -> list[str]:
         out = []
         for c in self.checks:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobs import logs
+from jobs import logs, summary
 from jobs.catalogue import Job
 from jobs.errors import JobError, Skipped
 from jobs.settings import Settings
@@ -45,32 +45,44 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 
 def run(job: Job, work: Callable[[threading.Event], R]) -> R:
-    """Run `work` as one logged run of `job`: start, finish (with duration), or failure."""
-    with logs.bind(job=job.command, run_id=uuid.uuid4().hex[:12]), stop_on_signals() as stop:
+    """Run `work` as one logged run of `job`: start, finish (with duration), or failure; the
+    outcome also goes to the container's termination message (jobs/summary.py)."""
+    run_id = uuid.uuid4().hex[:12]
+    with logs.bind(job=job.command, run_id=run_id), stop_on_signals() as stop:
         log.info("started")
         started = time.monotonic()
+
+        def ended(code: int, counts: dict[str, int] | None = None, error: str = "") -> None:
+            seconds = time.monotonic() - started
+            summary.write(summary.line(job.command, run_id, code, seconds, counts, error))
+
         try:
             result = work(stop)
         except Skipped as e:
             e.logged = True
             log.warning(str(e), extra={"exit_code": int(e.exit_code)})
+            ended(e.exit_code, error=str(e))
             raise
         except JobError as e:
             _log_failure(e, started)
+            ended(e.exit_code, error=str(e))
             raise
         except Exception as e:  # a bug or an untranslated library error: still exit 1, logged
             error = JobError(f"unexpected {type(e).__name__}: {e} (rerun with -v for details)")
             _log_failure(error, started)
+            ended(error.exit_code, error=str(error))
             raise error from e
-        summary: Any = getattr(result, "lines", lambda: [])()
+        code = int(getattr(result, "exit_code", 0))
+        summary_lines: Any = getattr(result, "lines", lambda: [])()
         log.info(
             "finished",
             extra={
-                "exit_code": int(getattr(result, "exit_code", 0)),
+                "exit_code": code,
                 "seconds": round(time.monotonic() - started, 3),
-                "summary": "; ".join(summary),
+                "summary": "; ".join(summary_lines),
             },
         )
+        ended(code, summary.counts_of(result))
         return result
 
 

@@ -168,6 +168,9 @@ def test_default_cronjobs_have_safe_settings(default_docs: list[dict[str, Any]])
         containers = job["template"]["spec"]["containers"]
         assert [c["name"] for c in containers] == ["cronjobs"]
         assert containers[0]["image"] == "cronjobs:0.1.0"
+        # The run's one-line JSON summary outlives its logs (cronctl history reads it).
+        assert containers[0]["terminationMessagePath"] == "/dev/termination-log"
+        assert containers[0]["terminationMessagePolicy"] == "FallbackToLogsOnError"
 
 
 def test_exit_codes_in_pod_failure_policy_match_the_entrypoint(
