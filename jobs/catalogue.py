@@ -1,28 +1,14 @@
-"""The job catalogue: the single source of truth for which jobs exist and when they run.
+"""The built-in jobs, registered in the job registry (jobs/registry.py) like any app's job.
 
-The `cronjobs` CLI, the Helm chart's default values and the README are checked against this
-module by the test suite (tests/jobs/test_catalogue.py, tests/chart/...).
+The registry is the single source of truth for which jobs exist and when they run: `cronjobs
+list`, `cronjobs chart-values`, the Helm chart's default values and the README are checked
+against it by the test suite. The built-ins' subcommands, with their own flags, are in
+jobs/cli.py; an app's jobs get theirs from `@job(...)`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Job:
-    id: str
-    """The seed's snake_case name (still accepted as a subcommand alias)."""
-    command: str
-    """The kebab-case `cronjobs` subcommand, and the key under `jobs:` in the chart's values."""
-    schedule: str
-    """Default cron schedule, UTC."""
-    description: str
-    needs: tuple[str, ...]
-    """Which dependencies the job talks to: "database", "redis", "qdrant"."""
-    mutating: bool
-    """Whether the job changes data (and so takes --dry-run)."""
-
+from jobs.registry import Job, register
 
 JOBS: tuple[Job, ...] = (
     Job(
@@ -79,10 +65,8 @@ JOBS: tuple[Job, ...] = (
     ),
 )
 
+for _builtin in JOBS:
+    register(_builtin)
+
 BY_COMMAND: dict[str, Job] = {job.command: job for job in JOBS}
 BY_ID: dict[str, Job] = {job.id: job for job in JOBS}
-
-
-def find(name: str) -> Job | None:
-    """Look a job up by its subcommand or its seed id (`cleanup_old_sessions`)."""
-    return BY_COMMAND.get(name) or BY_ID.get(name)

@@ -6,33 +6,62 @@ the documented code (jobs/exitcodes.py). Heavy libraries are imported inside the
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from jobs import __version__, catalogue, logs, options, summary
-from jobs.errors import ConfigError, JobError
-from jobs.redact import forget, remember, scrub
+from jobs import __version__, catalogue, logs, options, registry
+from jobs.cliutil import (
+    SECRET_SETTINGS,
+    finish,
+    handles_errors,
+    run_on_database,
+    settings_from,
+)
+from jobs.errors import ConfigError
+from jobs.redact import forget, remember
 from jobs.render import table, to_json
-from jobs.settings import ENV, Settings, parse_prefixes, secrets_of
+from jobs.settings import ENV, secrets_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("jobs.cli")
 
 
 class CatalogueGroup(click.Group):
-    """Accepts the seed's snake_case job ids as aliases of the kebab-case subcommands."""
+    """The subcommands of the job registry: the built-ins (written below, with their own
+    flags), and the app's registered jobs, found on first need (jobs/discovery.py); the seed's
+    snake_case ids are aliases."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        job = catalogue.find(cmd_name)
+        job = registry.find(cmd_name)
+        if job is None and cmd_name not in self.commands:
+            _discover(ctx)
+            job = registry.find(cmd_name)
+        if job is not None and not job.builtin:
+            from jobs.cli_app import command_for
+
+            return command_for(job)
         return super().get_command(ctx, job.command if job else cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _discover(ctx)
+        return sorted(set(self.commands) | {j.command for j in registry.registered()})
+
+
+def _discover(ctx: click.Context) -> None:
+    """Find the app's jobs; a module that fails to import or registers wrongly is exit 2."""
+    from jobs.discovery import discover
+
+    try:
+        discover()
+    except ConfigError as e:
+        click.echo(f"Error: {e}", err=True)
+        ctx.exit(int(e.exit_code))
 
 
 @click.group(
@@ -67,47 +96,9 @@ def cli(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> N
     3 skipped (another run holds the lock), 4 interrupted by SIGTERM (committed work stays).
     """
     forget()
-    remember(secrets_of(*(os.environ.get(ENV[k]) for k in _SECRET_SETTINGS)))
+    remember(secrets_of(*(os.environ.get(ENV[k]) for k in SECRET_SETTINGS)))
     ctx.obj = {"verbose": verbose, "json": logs.resolve_format(log_format) == "json"}
     logs.configure(log_format, "DEBUG" if verbose else log_level)
-
-
-_SECRET_SETTINGS = ("database_url", "redis_url", "qdrant_url", "qdrant_api_key")
-
-
-def _fail(error: JobError, obj: dict[str, Any]) -> NoReturn:
-    """`Error: <message>` on stderr (and a JSON log line in JSON mode, unless the run logged
-    its failure already), a traceback only with -v, every part scrubbed; exit with the code."""
-    message = scrub(str(error))
-    if obj.get("verbose"):
-        click.echo(scrub(traceback.format_exc()).rstrip(), err=True)
-    if not error.logged:  # not from a run (a setting refused before it started): say so too
-        if obj.get("json"):
-            log.error("%s", message, extra={"exit_code": int(error.exit_code)})
-        name = click.get_current_context().info_name or "cronjobs"
-        summary.write(summary.line(name, None, error.exit_code, 0.0, error=message))
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(int(error.exit_code))
-
-
-def handles_errors(f: F) -> F:
-    """Map a command's errors to `Error: ...` on stderr and the documented exit code: a
-    JobError's own, 1 for anything unexpected (a bug, an untranslated library error)."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        obj = click.get_current_context().obj or {}
-        remember(secrets_of(*(kwargs.get(k) for k in _SECRET_SETTINGS)))
-        try:
-            f(*args, **kwargs)
-        except JobError as e:
-            _fail(e, obj)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise  # click renders usage errors itself (exit 2)
-        except Exception as e:
-            _fail(JobError(f"unexpected {type(e).__name__}: {e} (rerun with -v for details)"), obj)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def job_command(command: str) -> Callable[[F], click.Command]:
@@ -121,48 +112,24 @@ def job_command(command: str) -> Callable[[F], click.Command]:
     return decorate
 
 
-def settings_from(kwargs: dict[str, Any]) -> Settings:
-    """Settings from the flags a command took (click already read their env vars)."""
-    prefixes: tuple[str, ...] = ()
-    for value in kwargs.get("cache_prefixes") or ():
-        prefixes += parse_prefixes(value)
-    settings = Settings(
-        database_url=kwargs.get("database_url") or None,
-        redis_url=kwargs.get("redis_url") or None,
-        qdrant_url=kwargs.get("qdrant_url") or None,
-        qdrant_api_key=kwargs.get("qdrant_api_key") or None,
-        qdrant_path=kwargs.get("qdrant_path") or None,
-        cache_prefixes=prefixes or Settings.cache_prefixes,
-        timeout=kwargs.get("timeout") or Settings.timeout,
-        lock_timeout=kwargs.get("lock_timeout") or Settings.lock_timeout,
-    )
-    return settings
-
-
-def finish(result: Any, output: str) -> NoReturn:
-    click.echo(to_json(result) if output == "json" else "\n".join(result.lines()))
-    sys.exit(int(result.exit_code))
-
-
-def run_on_database(command: str, kw: dict[str, Any], work: Callable[..., Any]) -> NoReturn:
-    """Run a database job's `work(engine, stop)` under its lock (none for a dry run), then
-    print the result and exit with its code."""
-    from jobs.runner import run_database_job
-
-    job = catalogue.BY_COMMAND[command]
-    finish(run_database_job(job, settings_from(kw), work, lock=not kw["dry_run"]), kw["output"])
-
-
 @cli.command("list")
 @options.output
 def list_jobs(output: str) -> None:
-    """List the jobs: id, subcommand, default schedule (UTC), description."""
+    """List the jobs, built-in and the app's: subcommand, default schedule (UTC), id,
+    description."""
+    _discover(click.get_current_context())
+    jobs = registry.registered()
     if output == "json":
-        click.echo(to_json(list(catalogue.JOBS)))
+        fields = ("id", "command", "schedule", "every", "description", "needs", "mutating")
+        listed = [
+            {f: getattr(j, f) for f in fields} | {"module": j.module, "builtin": j.builtin}
+            for j in jobs
+        ]
+        click.echo(to_json(listed))
         return
     rows = [
         {"command": j.command, "schedule": j.schedule, "id": j.id, "description": j.description}
-        for j in catalogue.JOBS
+        for j in jobs
     ]
     click.echo(table(rows, ["command", "schedule", "id", "description"]))
 
@@ -417,6 +384,12 @@ def demo(directory: str, sessions: int, events: int, redis_url: str | None, outp
                 click.echo(f"   {line}")
         click.echo(outcome.footer)
     sys.exit(int(outcome.exit_code))
+
+
+from jobs.cli_app import chart_values_command, run_command  # noqa: E402
+
+cli.add_command(run_command)
+cli.add_command(chart_values_command)
 
 
 def main() -> None:

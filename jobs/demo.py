@@ -21,6 +21,7 @@ from jobs import catalogue
 from jobs.errors import ConfigError, JobError
 from jobs.exitcodes import ExitCode
 from jobs.models import AnalyticsEvent, Base, ChatMessage, ChatSession, PeptideInfoSession
+from jobs.registry import Job
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ def run_demo(
         database_url=database_url, redis_url=redis_url, qdrant_path=str(qdrant_path)
     )
 
-    def job(command: str) -> catalogue.Job:
+    def job(command: str) -> Job:
         return catalogue.BY_COMMAND[command]
 
     yesterday = now.date() - timedelta(days=1)

@@ -31,7 +31,7 @@ def to_data(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(to_data(value), indent=2)
+    return json.dumps(to_data(value), indent=2, default=str)
 
 
 def table(rows: list[dict[str, str]], columns: list[str]) -> str:

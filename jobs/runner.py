@@ -14,12 +14,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobs import logs, summary
-from jobs.catalogue import Job
 from jobs.errors import JobError, Skipped
+from jobs.registry import Job
 from jobs.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from jobs.context import JobContext, JobResult
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -119,3 +121,68 @@ def run_database_job(
         return run(job, lambda stop: translate_errors(engine, body, stop))
     finally:
         engine.dispose()
+
+
+def run_registered(
+    job: Job, settings: Settings, *, dry_run: bool = False, args: tuple[str, ...] = ()
+) -> Any:
+    """`run` for a job registered with `@job(...)` (or `cronjobs run MODULE:FUNCTION`): the
+    same run id, logs, lock (when it needs the database), SIGTERM handling and exit codes as
+    the built-ins. An async job's task is cancelled at its next await on SIGTERM."""
+    from jobs.context import JobContext
+
+    assert job.func is not None
+
+    def body(stop: threading.Event) -> JobResult:
+        ctx = JobContext(job.command, settings, stop, dry_run, args, logging.getLogger(job.module))
+        try:
+            if "database" not in job.needs:
+                return _call(job, ctx, dry_run)
+            from jobs.database import exclusive, translate_errors
+
+            def locked() -> JobResult:
+                if dry_run:  # a dry run changes nothing: it may overlap a real run
+                    return _call(job, ctx, dry_run)
+                with exclusive(ctx.engine, job.id):
+                    return _call(job, ctx, dry_run)
+
+            return translate_errors(ctx.engine, locked)
+        finally:
+            ctx.close()
+
+    return run(job, body)
+
+
+def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
+    import asyncio
+    import inspect
+
+    from jobs.context import JobResult
+
+    assert job.func is not None
+    call_args = (ctx,) if job.takes_context else ()
+    if not inspect.iscoroutinefunction(job.func):
+        returned = job.func(*call_args)
+        return JobResult(job.command, returned, dry_run, interrupted=ctx.stop.is_set())
+
+    async def main() -> JobResult:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+
+        def cancel(signum: signal.Signals) -> None:
+            log.warning("received %s: cancelling the job at its next await", signum.name)
+            ctx.stop.set()
+            if task is not None:
+                task.cancel()
+
+        for s in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(s, cancel, s)
+        try:
+            returned = await job.func(*call_args)  # type: ignore[misc]
+        except asyncio.CancelledError:
+            if not ctx.stop.is_set():
+                raise
+            return JobResult(job.command, None, dry_run, interrupted=True)
+        return JobResult(job.command, returned, dry_run, interrupted=ctx.stop.is_set())
+
+    return asyncio.run(main())

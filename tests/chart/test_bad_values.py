@@ -110,18 +110,9 @@ BAD = [
         ["additional properties 'jbos' not allowed"],
     ),
     (
-        "unknown-job-key",
-        [SET, "jobs.nightly-cleanup.schedule=@daily"],
-        [
-            'jobs.nightly-cleanup: "nightly-cleanup" is not a cronjobs subcommand',
-            "needs `subcommand:`",
-            "health-check",
-        ],
-    ),
-    (
-        "unknown-subcommand",
-        [SET, "jobs.nightly.subcommand=vacuum", SET, "jobs.nightly.schedule=@daily"],
-        ["/jobs/nightly/subcommand", "value must be one of"],
+        "subcommand-not-a-name",
+        [SET, "jobs.nightly.subcommand=vacuum;rm", SET, "jobs.nightly.schedule=@daily"],
+        ["/jobs/nightly/subcommand", "does not match"],
     ),
     (
         "job-name-not-dns",

@@ -26,8 +26,11 @@ def test_list_json_is_the_catalogue() -> None:
         "command": "cleanup-old-sessions",
         "schedule": "0 2 * * *",
         "description": catalogue.JOBS[0].description,
+        "every": None,
         "needs": ["database"],
         "mutating": True,
+        "module": "jobs",
+        "builtin": True,
     }
 
 

@@ -63,10 +63,18 @@ Image reference: repository:tag, the tag defaulting to the chart's appVersion, p
 which YAML reads as a number) is written as that number.
 */}}
 {{- define "cronjobs.image" -}}
-{{- $tag := .Values.image.tag }}
+{{- include "cronjobs.imageRef" (dict "image" .Values.image "appVersion" .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+The same for one image map (a job's own `image:` merged over the chart's). Input: dict with
+"image" and "appVersion".
+*/}}
+{{- define "cronjobs.imageRef" -}}
+{{- $tag := .image.tag }}
 {{- if kindIs "float64" $tag }}{{ $tag = printf "%d" (int64 $tag) }}{{ end }}
-{{- $ref := printf "%s:%s" .Values.image.repository (default .Chart.AppVersion (toString $tag)) }}
-{{- with .Values.image.digest }}{{ $ref = printf "%s@%s" $ref . }}{{ end }}
+{{- $ref := printf "%s:%s" .image.repository (default .appVersion (toString $tag)) }}
+{{- with .image.digest }}{{ $ref = printf "%s@%s" $ref . }}{{ end }}
 {{- $ref }}
 {{- end }}
 
@@ -84,19 +92,12 @@ Name of the Secret holding the connection settings; fails when `existingSecret` 
 {{- end }}
 {{- end }}
 
-{{/*
-The `cronjobs` subcommands a job may run: the `command`s of jobs/catalogue.py (a test keeps this
-list in sync with the catalogue).
-*/}}
-{{- define "cronjobs.subcommands" -}}
-cleanup-old-sessions aggregate-daily-analytics cleanup-old-analytics cleanup-redis-cache health-check
-{{- end }}
 
 {{/*
 The keys a job entry may set on top of `jobDefaults`.
 */}}
 {{- define "cronjobs.jobOnlyKeys" -}}
-enabled schedule every args subcommand
+enabled schedule every args subcommand description image command
 {{- end }}
 
 {{/*
@@ -305,7 +306,6 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- define "cronjobs.jobs" -}}
 {{- $root := . }}
 {{- $fullname := include "cronjobs.fullname" . }}
-{{- $subcommands := splitList " " (include "cronjobs.subcommands" .) }}
 {{- $merged := splitList " " (include "cronjobs.mergedKeys" .) }}
 {{- $allowed := concat (keys .Values.jobDefaults) (splitList " " (include "cronjobs.jobOnlyKeys" .)) }}
 {{- $out := dict }}
@@ -337,13 +337,10 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- end }}
 {{- $subcommand := $key }}
 {{- if and (hasKey $job "subcommand") $job.subcommand }}{{ $subcommand = $job.subcommand }}{{ end }}
-{{- if not (has $subcommand $subcommands) }}
-{{- if eq $subcommand $key }}
-{{- fail (printf "ERROR: %s: %q is not a cronjobs subcommand, so this job needs `subcommand:` naming the one to run (one of %s), e.g. --set %s.subcommand=health-check" $where $key (join ", " $subcommands) $where) }}
-{{- else }}
-{{- fail (printf "ERROR: %s.subcommand: %q is not a cronjobs subcommand; use one of %s" $where $subcommand (join ", " $subcommands)) }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$" (toString $subcommand)) }}
+{{- fail (printf "ERROR: %s.subcommand: %q is not a subcommand name: a built-in job (cleanup-old-sessions, health-check, ...), a job the app registered with @job (see `cronjobs list` in its image), or run (with args: [\"module:function\"])" $where (toString $subcommand)) }}
 {{- end }}
-{{- end }}
+{{- $_ := set $cfg "image" (merge (deepCopy (default dict $job.image)) (deepCopy $root.Values.image)) }}
 {{- $schedule := "" }}
 {{- if and (hasKey $job "every") $job.every }}
 {{- $schedule = include "cronjobs.everyToCron" (dict "where" (printf "%s.every" $where) "every" $job.every) }}
@@ -517,7 +514,7 @@ image.digest or image.pullPolicy Always and the check runs again. Input: dict wi
 */}}
 {{- define "cronjobs.checkovSkips" -}}
 {{- $skips := list }}
-{{- $image := .root.Values.image }}
+{{- $image := default .root.Values.image .job.image }}
 {{- if not (dig "limits" "cpu" "" (default dict .job.resources)) }}
 {{- $skips = append $skips "CKV_K8S_11=no CPU limit on purpose: a limit throttles a batch job without protecting the node, and the CPU request reserves its share; set resources.limits.cpu to add one" }}
 {{- end }}

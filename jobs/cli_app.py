@@ -1,0 +1,136 @@
+"""The app's own jobs on the command line: a subcommand per `@job`, `run MODULE:FUNCTION`,
+`chart-values`. CLI layer only: parse, call (jobs.runner, jobs.chart_values), render, exit."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import os
+import sys
+from typing import Any
+
+import click
+
+from jobs import options
+from jobs.cliutil import finish, handles_errors, settings_from
+from jobs.errors import ConfigError
+from jobs.redact import scrub
+from jobs.registry import Job
+
+_BY_NEED = {"database": options.database, "redis": options.redis, "qdrant": options.qdrant}
+
+
+def command_for(job: Job) -> click.Command:
+    """The subcommand of a registered job: its connection flags, --dry-run when it changes
+    data, timeouts, -o, and extra ARGS passed on as `ctx.args`."""
+    schedule = f"every {job.every} ({job.schedule})" if job.every else f"'{job.schedule}'"
+
+    @handles_errors
+    def callback(**kw: Any) -> None:
+        from jobs.runner import run_registered
+
+        settings = settings_from(kw)
+        result = run_registered(
+            job, settings, dry_run=bool(kw.get("dry_run")), args=tuple(kw["args"])
+        )
+        finish(result, kw["output"])
+
+    f: Any = callback
+    for need in reversed(job.needs):
+        f = _BY_NEED[need](f)
+    if job.mutating:
+        f = options.dry_run(f)
+    f = options.timeouts(options.output(f))
+    f = click.argument("args", nargs=-1, type=click.UNPROCESSED)(f)
+    return click.command(
+        job.command,
+        help=f"{job.description}\n\nDefault schedule: {schedule} (UTC). Registered in "
+        f"{job.module}.",
+        context_settings={"ignore_unknown_options": True},
+    )(f)
+
+
+def resolve(target: str) -> Job:
+    """A Job for `module:function` (registered or not), or a ConfigError saying what is wrong."""
+    from jobs.registry import find
+
+    module_name, colon, attr = target.partition(":")
+    if not colon or not module_name or not attr:
+        raise ConfigError(f"{target!r} is not MODULE:FUNCTION, e.g. app.services.cron_jobs:cleanup")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        raise ConfigError(f"cannot import {module_name}: no module named {e.name!r}") from e
+    except Exception as e:
+        reason = scrub(str(e).strip().splitlines()[0] if str(e).strip() else "")
+        raise ConfigError(f"cannot import {module_name}: {type(e).__name__}: {reason}") from e
+    func = getattr(module, attr, None)
+    if not callable(func):
+        raise ConfigError(f"{module_name} has no function {attr!r}")
+    for registered in filter(None, (find(attr.replace("_", "-")), find(attr))):
+        if registered.func is func:
+            return registered
+    required = [
+        p
+        for p in inspect.signature(func).parameters.values()
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if len(required) > 1:
+        raise ConfigError(
+            f"{target} takes {len(required)} arguments ({', '.join(p.name for p in required)}); "
+            "a job takes one, the JobContext, or none"
+        )
+    return Job(
+        id=attr,
+        command=target,
+        schedule="",
+        description=f"{target}, run by `cronjobs run`",
+        needs=(),
+        mutating=True,
+        func=func,
+        module=module_name,
+    )
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("target", metavar="MODULE:FUNCTION")
+@options.database
+@options.redis
+@options.qdrant
+@options.dry_run
+@options.timeouts
+@options.output
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@handles_errors
+def run_command(target: str, **kw: Any) -> None:
+    """Run one function of the app as a job, registered or not (the old
+    `asyncio.run(cron_jobs.x())` way of testing a job), with the same run id, logs, SIGTERM
+    handling and exit codes as every job. The function takes the JobContext, or nothing; with
+    DATABASE_URL set, the run holds the function's database lock. ARGS reach it as ctx.args."""
+    from jobs.runner import run_registered
+
+    job = resolve(target)
+    if job.schedule == "" and kw.get("database_url"):  # not registered: lock on the database
+        job = dataclasses.replace(job, needs=("database",))
+    settings = settings_from(kw)
+    finish(
+        run_registered(job, settings, dry_run=kw["dry_run"], args=tuple(kw["args"])),
+        kw["output"],
+    )
+
+
+@click.command("chart-values")
+@handles_errors
+def chart_values_command() -> None:
+    """Print the chart's `jobs:` values for every job this installation knows (the built-ins
+    and the app's registered ones), so `helm upgrade ... -f <(cronjobs chart-values)` keeps the
+    chart in step with the code."""
+    from jobs.chart_values import values_yaml
+    from jobs.discovery import discover
+    from jobs.registry import registered
+
+    discover()
+    click.echo(values_yaml(registered()), nl=False)

@@ -1,0 +1,82 @@
+"""Finding the app's jobs without editing this project.
+
+Two ways, both importing modules whose `@job(...)` decorators register the jobs:
+- an installed package declares an entry point in its own pyproject.toml:
+
+      [project.entry-points."cronjobs.jobs"]
+      shop = "shop.jobs"          # a module (its @job functions register on import)
+
+- an app that is not packaged names its modules in CRONJOBS_JOB_MODULES (comma-separated;
+  the working directory is importable, as with `python -m`).
+
+Discovery runs only when a command needs the full list (`cronjobs --help`, `list`,
+`chart-values`) or a name that is not a built-in: `cronjobs health-check` imports nothing of the
+app. A module that fails to import is a configuration error naming it (exit 2).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Mapping
+
+from jobs.errors import ConfigError
+from jobs.redact import scrub
+
+GROUP = "cronjobs.jobs"
+ENV = "CRONJOBS_JOB_MODULES"
+
+_done = False
+
+
+def discover(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Import every job module (once per process); return where each came from."""
+    global _done
+    if _done:
+        return []
+    _done = True
+    from importlib.metadata import entry_points
+
+    found: list[str] = []
+    for ep in entry_points(group=GROUP):
+        source = f"entry point {ep.name!r} ({GROUP}) of {_dist(ep)}"
+        _load(ep.value, source, lambda ep=ep: ep.load())
+        found.append(source)
+    env = os.environ if environ is None else environ
+    modules = [m.strip() for m in (env.get(ENV) or "").split(",") if m.strip()]
+    if modules and "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for module in modules:
+        source = f"{ENV} module {module!r}"
+        _load(module, source, lambda module=module: importlib.import_module(module))
+        found.append(source)
+    return found
+
+
+def _dist(ep: object) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"package {dist.name}" if dist is not None else "an installed package"
+
+
+def _load(target: str, source: str, load: object) -> None:
+    from jobs.registry import RegistrationError
+
+    try:
+        load()  # type: ignore[operator]
+    except RegistrationError:
+        raise
+    except ModuleNotFoundError as e:
+        raise ConfigError(
+            f"cannot import {target} ({source}): no module named {e.name!r}; is the app "
+            "installed in this environment (or the working directory its root)?"
+        ) from e
+    except Exception as e:  # the app's own import-time error: say which, and where
+        reason = scrub(str(e).strip().splitlines()[0] if str(e).strip() else "")
+        raise ConfigError(f"cannot import {target} ({source}): {type(e).__name__}: {reason}") from e
+
+
+def reset() -> None:
+    """Forget that discovery ran (tests that register jobs of their own)."""
+    global _done
+    _done = False
