@@ -286,6 +286,22 @@ def trigger(
         raise click.exceptions.Exit(exit_code_for(run))
 
 
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="CRONCTL_SERVE_HOST", show_envvar=True, help="Address to listen on (0.0.0.0 in a pod).")  # fmt: skip
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, envvar="CRONCTL_SERVE_PORT", show_envvar=True, help="Port to listen on.")  # fmt: skip
+@click.option("--tokens-file", type=click.Path(dir_okay=False), envvar="CRONCTL_SERVE_TOKENS_FILE", show_envvar=True, help="Allow changes to holders of a bearer token: a file of `NAME TOKEN` lines (NAME is recorded as the actor).")  # fmt: skip
+@click.option("--trust-user-header", metavar="HEADER", envvar="CRONCTL_SERVE_TRUST_USER_HEADER", show_envvar=True, help="Allow changes to the user an auth proxy names in HEADER (e.g. X-Forwarded-User); only behind a proxy that sets it.")  # fmt: skip
+@click.option("--root-path", default="", envvar="CRONCTL_SERVE_ROOT_PATH", show_envvar=True, help="URL prefix a proxy serves it under.")  # fmt: skip
+@connection_options(top=False)
+def serve_cmd(
+    host: str, port: int, tokens_file: str | None, trust_user_header: str | None, root_path: str
+) -> None:
+    """Serve the dashboard and its JSON API at /cronjobs/ (read-only without an auth method)."""
+    from jobs.cronctl.serve import serve
+
+    serve(connect(), host=host, port=port, tokens_file=tokens_file, trust_user_header=trust_user_header, root_path=root_path)  # fmt: skip
+
+
 cli.add_command(cli_why.next_cmd)
 cli.add_command(cli_why.explain)
 cli.add_command(cli_why.check)

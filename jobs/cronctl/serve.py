@@ -1,0 +1,48 @@
+"""`cronctl serve`: the dashboard (jobs.web) standalone, under uvicorn. Needs the `web` extra;
+imported only when the command runs, so `cronctl --help` and the jobs image do without it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jobs.cronctl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jobs.cronctl.controller import CronJobController
+
+
+def serve(
+    controller: CronJobController,
+    *,
+    host: str,
+    port: int,
+    tokens_file: str | None = None,
+    trust_user_header: str | None = None,
+    root_path: str = "",
+) -> None:
+    """Serve until stopped: read-only, unless `tokens_file` (bearer tokens, `NAME TOKEN` lines)
+    or `trust_user_header` (an auth proxy's user header) names who may change CronJobs."""
+    try:
+        import uvicorn
+
+        from jobs.web.app import create_app
+        from jobs.web.auth import BearerTokens, TrustedHeader
+    except ImportError as e:
+        raise ConfigError(
+            f"cronctl serve needs the web extra ({e.name} is missing): pip install 'cronjobs[web]'"
+        ) from e
+    if tokens_file and trust_user_header:
+        raise ConfigError("choose one auth method: --tokens-file or --trust-user-header")
+    auth: Any = None
+    if tokens_file:
+        try:
+            auth = BearerTokens(Path(tokens_file))
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"--tokens-file: {e}") from e
+    elif trust_user_header:
+        auth = TrustedHeader(trust_user_header)
+    app = create_app(controller, auth=auth, token_sign_in=bool(tokens_file))
+    uvicorn.run(
+        app, host=host, port=port, root_path=root_path, log_config=None, server_header=False
+    )
