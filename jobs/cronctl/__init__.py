@@ -5,7 +5,8 @@
 when a controller connects.
 """
 
-from jobs.cronctl.controller import DEFAULT_SELECTOR, Change, CronJobController, Triggered
+from jobs.cronctl.catchup import CatchUp
+from jobs.cronctl.controller import DEFAULT_SELECTOR, CronJobController, Triggered
 from jobs.cronctl.diagnose import Explanation, Health, Upcoming
 from jobs.cronctl.errors import (
     ApiError,
@@ -20,10 +21,12 @@ from jobs.cronctl.errors import (
     WaitTimeout,
 )
 from jobs.cronctl.model import CronJobInfo, Run
+from jobs.cronctl.suspension import Change
 
 __all__ = [
     "DEFAULT_SELECTOR",
     "ApiError",
+    "CatchUp",
     "Change",
     "ConfigError",
     "Conflict",

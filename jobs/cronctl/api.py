@@ -215,12 +215,16 @@ class KubeApi:
         path = _path(resource, namespace, name)
         return dict(self._request("get", resource, "GET", path, namespace=namespace, name=name))
 
-    def merge_patch(self, resource: str, namespace: str, name: str, patch: Obj) -> Obj:
-        path = _path(resource, namespace, name)
+    def merge_patch(
+        self, resource: str, namespace: str, name: str, patch: Obj, subresource: str = ""
+    ) -> Obj:
+        """A JSON merge patch (of `subresource`, e.g. "status", if given). A `resourceVersion`
+        in the patch's metadata makes it conditional: 409 Conflict if the object changed."""
+        path = _path(resource, namespace, name) + (f"/{subresource}" if subresource else "")
         return dict(
             self._request(
                 "patch",
-                resource,
+                f"{resource}/{subresource}" if subresource else resource,
                 "PATCH",
                 path,
                 namespace=namespace,
@@ -300,6 +304,7 @@ class KubeApi:
 
 _KINDS = {
     "batch/cronjobs": "CronJob",
+    "batch/cronjobs/status": "CronJob",
     "batch/jobs": "Job",
     "/pods": "Pod",
     "/pods/log": "Pod",

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from jobs import __version__
-from jobs.cronctl import cli_why
+from jobs.cronctl import cli_ops, cli_why
 from jobs.cronctl.errors import CronctlError
 from jobs.cronctl.options import (
     State,
@@ -24,7 +24,6 @@ from jobs.cronctl.options import (
     quiet_libraries,
     selection_options,
     state,
-    typed_selector,
 )
 
 log = logging.getLogger("cronctl")
@@ -154,138 +153,6 @@ def logs(name: str, job: str | None) -> None:
         echo(line)
 
 
-def _changes(changes: list[Any]) -> None:
-    from jobs.cronctl import render
-
-    s = state()
-    for change in changes:
-        if change.warning:
-            log.warning("Warning: %s", change.warning)
-    if s.structured:
-        echo(render.dump([ch.to_dict() for ch in changes], s.output))
-        return
-    for ch in changes:
-        prefix = f"{ch.namespace}/" if s.all_namespaces else ""
-        echo(f"cronjob.batch/{prefix}{ch.name} {ch.action}")
-
-
-@cli.command()
-@click.argument("names", nargs=-1, metavar="[NAME]...")
-@click.option(
-    "--all", "all_", is_flag=True, help="Every CronJob matching -l (default: the chart's label)."
-)
-@click.option(
-    "--reason",
-    envvar="CRONCTL_REASON",
-    show_envvar=True,
-    help="Why: recorded in the cronctl.cronjobs.dev/suspend-reason annotation.",
-)
-@selection_options("With -l or --all: select")
-@output_option("table", "json", "yaml")
-@connection_options(top=False)
-def suspend(names: tuple[str, ...], all_: bool, reason: str | None) -> None:
-    """Suspend CronJobs (NAME..., -l SELECTOR or --all); recorded who/when/why."""
-    c = connect()
-    _changes(c.suspend(names, selector=typed_selector(), all=all_, reason=reason))
-
-
-@cli.command()
-@click.argument("names", nargs=-1, metavar="[NAME]...")
-@click.option("--all", "all_", is_flag=True, help="Every CronJob matching -l.")
-@selection_options("With -l or --all: select")
-@output_option("table", "json", "yaml")
-@connection_options(top=False)
-def resume(names: tuple[str, ...], all_: bool) -> None:
-    """Resume CronJobs (NAME..., -l SELECTOR or --all); clears the suspend annotations."""
-    c = connect()
-    _changes(c.resume(names, selector=typed_selector(), all=all_))
-
-
-@cli.command()
-@click.argument("name")
-@click.option(
-    "--wait",
-    is_flag=True,
-    help="Follow the Job to completion: exit 0 succeeded, the job's own 2/3/4, 1 other "
-    "failures, 5 timed out.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=600,
-    show_default=True,
-    envvar="CRONCTL_TIMEOUT",
-    show_envvar=True,
-    help="Seconds --wait waits.",
-)
-@click.option("--logs", "logs_", is_flag=True, help="With --wait: stream the pod's logs.")
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Start even if a run is active and the CronJob forbids concurrency.",
-)
-@click.option("--dry-run", is_flag=True, help="Print the Job, do not create it.")
-@click.option(
-    "--job-name",
-    metavar="JOB",
-    help="Name the Job (default: <cronjob>-manual-<UTC yymmddhhmmss>-<4 random>).",
-)
-@output_option("table", "json", "yaml")
-@connection_options(top=False)
-def trigger(
-    name: str,
-    wait: bool,
-    timeout: float,
-    logs_: bool,
-    force: bool,
-    dry_run: bool,
-    job_name: str | None,
-) -> None:
-    """Start a run now, as `kubectl create job --from=cronjob/NAME` would."""
-    from jobs.cronctl import render
-
-    c, s = connect(), state()
-    if logs_ and not wait:
-        raise click.UsageError("--logs needs --wait")
-    if dry_run and wait:
-        raise click.UsageError("--dry-run and --wait exclude each other")
-    result = c.trigger(name, force=force, dry_run=dry_run, job_name=job_name)
-    suffix = " (dry run)" if dry_run else ""
-    if not wait:
-        if s.structured:
-            echo(render.dump(result.job, s.output))
-        else:
-            echo(f"job.batch/{result.name} created{suffix}")
-        return
-    log.info("job.batch/%s created; waiting up to %gs", result.name, timeout)
-
-    def on_log(pod: str, line: str) -> None:
-        click.echo(line, err=s.structured)
-
-    def on_progress(run: Any) -> None:
-        log.info("Job %s: %s", run.name, run.result)
-
-    run = c.wait(
-        result.name,
-        result.namespace,
-        timeout=timeout,
-        on_log=on_log if logs_ else None,
-        on_progress=on_progress,
-    )
-    if s.structured:
-        echo(render.dump(run.to_dict(), s.output))
-    else:
-        echo(f"job.batch/{run.name} {run.result.lower()} after {render.span(run.duration_seconds)}")
-    if run.result != "Succeeded":
-        from jobs.cronctl.results import exit_code_for, exit_meaning
-
-        if run.message:
-            log.error("Job %s failed: %s", run.name, run.message)
-        if run.exit_code is not None:
-            log.error("exit code %s (%s)", run.exit_code, exit_meaning(run.exit_code))
-        raise click.exceptions.Exit(exit_code_for(run))
-
-
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="CRONCTL_SERVE_HOST", show_envvar=True, help="Address to listen on (0.0.0.0 in a pod).")  # fmt: skip
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, envvar="CRONCTL_SERVE_PORT", show_envvar=True, help="Port to listen on.")  # fmt: skip
@@ -302,6 +169,9 @@ def serve_cmd(
     serve(connect(), host=host, port=port, tokens_file=tokens_file, trust_user_header=trust_user_header, root_path=root_path)  # fmt: skip
 
 
+cli.add_command(cli_ops.suspend)
+cli.add_command(cli_ops.resume)
+cli.add_command(cli_ops.trigger)
 cli.add_command(cli_why.next_cmd)
 cli.add_command(cli_why.explain)
 cli.add_command(cli_why.check)

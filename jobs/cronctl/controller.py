@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs.cronctl import diagnose, model, results
+from jobs.cronctl import diagnose, model, params, results, suspension
 from jobs.cronctl.errors import (
     ConfigError,
     Conflict,
@@ -25,6 +25,7 @@ from jobs.cronctl.errors import (
     WaitTimeout,
 )
 from jobs.cronctl.model import CronJobInfo, Obj, Run
+from jobs.cronctl.suspension import Change
 
 if TYPE_CHECKING:
     from jobs.cronctl.api import ClientSettings, KubeApi
@@ -37,21 +38,6 @@ CRONJOBS, JOBS, PODS = "batch/cronjobs", "batch/jobs", "/pods"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Change:
-    """The outcome of suspend/resume for one CronJob."""
-
-    name: str
-    namespace: str
-    action: str
-    """suspended, already suspended, resumed, not suspended."""
-    changed: bool
-    warning: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -213,49 +199,46 @@ class CronJobController:
         all: bool = False,
         reason: str | None = None,
         who: str | None = None,
+        until: datetime | timedelta | None = None,
+        dry_run: bool = False,
     ) -> list[Change]:
-        """Set spec.suspend=true (never toggle) and record who, when and why in annotations."""
-        changes = []
-        for cj in self._targets(names, selector, all):
-            meta = cj["metadata"]
-            if cj.get("spec", {}).get("suspend"):
-                changes.append(Change(meta["name"], meta["namespace"], "already suspended", False))
-                continue
-            annotations = {
-                model.SUSPENDED_BY: who or self.api.user,
-                model.SUSPENDED_AT: model.iso(self.clock()),
-                model.SUSPEND_REASON: reason,  # None removes a stale one
-            }
-            patch = {"metadata": {"annotations": annotations}, "spec": {"suspend": True}}
-            self.api.merge_patch(CRONJOBS, meta["namespace"], meta["name"], patch)
-            changes.append(Change(meta["name"], meta["namespace"], "suspended", True))
-        return changes
+        """Set spec.suspend=true (never toggle); record who, when, why and until when, and the
+        suspend run's id on the CronJobs it changed. See jobs.cronctl.suspension."""
+        targets = self._targets(names, selector, all)
+        return suspension.suspend(
+            self, targets, reason=reason, who=who, until=until, dry_run=dry_run
+        )
 
     def resume(
-        self, names: tuple[str, ...] = (), *, selector: str | None = None, all: bool = False
+        self,
+        names: tuple[str, ...] = (),
+        *,
+        selector: str | None = None,
+        all: bool = False,
+        expired: bool = False,
+        maintenance: str | None = None,
+        catch_up: str | None = None,
+        who: str | None = None,
+        dry_run: bool = False,
     ) -> list[Change]:
-        """Set spec.suspend=false (never toggle) and clear the suspend annotations."""
-        changes = []
-        for cj in self._targets(names, selector, all):
-            meta, spec = cj["metadata"], cj.get("spec", {})
-            stale = set(model.SUSPEND_ANNOTATIONS) & set(meta.get("annotations") or {})
-            warning = None
-            if spec.get("startingDeadlineSeconds") is None:
-                warning = (
-                    f"CronJob {meta['name']} has no startingDeadlineSeconds: if it missed runs "
-                    "while suspended, the controller may start one at once"
-                )
-            if not spec.get("suspend") and not stale:
-                changes.append(Change(meta["name"], meta["namespace"], "not suspended", False))
-                continue
-            patch = {
-                "metadata": {"annotations": dict.fromkeys(model.SUSPEND_ANNOTATIONS)},
-                "spec": {"suspend": False},
-            }
-            self.api.merge_patch(CRONJOBS, meta["namespace"], meta["name"], patch)
-            action = "resumed" if spec.get("suspend") else "not suspended"
-            changes.append(Change(meta["name"], meta["namespace"], action, True, warning))
-        return changes
+        """Set spec.suspend=false (never toggle), clear the suspend record (the history stays).
+
+        `expired`: only those whose suspension has expired; `maintenance`: only those a suspend
+        run (its id or reason) changed; `catch_up` none|once: see jobs.cronctl.catchup. Without
+        names or -l, `expired` and `maintenance` look at every CronJob of the selector.
+        """
+        if (expired or maintenance is not None) and not names and selector is None:
+            all = True
+        targets = self._targets(names, selector, all)
+        return suspension.resume(
+            self,
+            targets,
+            who=who,
+            expired=expired,
+            maintenance=maintenance,
+            catch_up=catch_up,
+            dry_run=dry_run,
+        )
 
     # -- trigger / wait / logs ------------------------------------------------------------------
 
@@ -267,8 +250,14 @@ class CronJobController:
         dry_run: bool = False,
         job_name: str | None = None,
         who: str | None = None,
+        args: tuple[str, ...] = (),
+        namespace: str | None = None,
     ) -> Triggered:
         """Create a Job from the CronJob as `kubectl create job --from=cronjob/NAME` does.
+
+        `args` are appended to the container's args, each only if the chart allowlisted it for
+        this job (the CronJob's cronctl.cronjobs.dev/allowed-args annotation): anything else is
+        a ConfigError (exit 2) naming the allowlist, and nothing is created.
 
         Refuses (Refused, exit 3) when the CronJob's concurrencyPolicy is Forbid and one of its
         Jobs is still running, unless `force`: the controller's status.active ignores manual
@@ -279,7 +268,8 @@ class CronJobController:
                 f'invalid Job name "{job_name}": use at most 63 lowercase letters, digits and '
                 "'-', starting and ending with a letter or digit"
             )
-        cronjob = self._get(name)
+        cronjob = self.api.get(CRONJOBS, namespace or self._ns_for_name(), name)
+        extra = params.check(cronjob, args)
         if not force and cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid":
             running = [
                 j["metadata"]["name"] for j in self._owned_jobs(cronjob) if not model.is_finished(j)
@@ -293,6 +283,7 @@ class CronJobController:
             cronjob,
             job_name or model.manual_job_name(name, self.clock()),
             triggered_by=who or self.api.user,
+            extra_args=extra,
         )
         if dry_run:
             return Triggered(job, dry_run=True)

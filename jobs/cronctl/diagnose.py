@@ -256,6 +256,12 @@ def health(
     window = max_age or default_window(info, now)
     problems = []
     label = f"{info.namespace}/{info.name}"
+    if info.suspend_expired and info.suspended_until:
+        ago = span((now - info.suspended_until).total_seconds())
+        problems.append(
+            f"{label}: the suspension expired {ago} ago (until {model.iso(info.suspended_until)}): "
+            "`cronctl resume --expired`"
+        )
     if info.suspended:
         since = info.suspended_for_seconds
         limit = max_suspended or window

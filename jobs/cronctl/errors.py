@@ -52,7 +52,7 @@ class NotFound(ApiError):
 class Forbidden(ApiError):
     def __init__(self, verb: str, resource: str, namespace: str | None, detail: str = "") -> None:
         scope = f'in namespace "{namespace}"' if namespace else "cluster-wide"
-        group, _, plural = resource.rpartition("/")
+        group, _, plural = resource.partition("/")  # batch/cronjobs/status, /pods/log
         api_group = f'API group "{group}"' if group else "the core API group"
         super().__init__(
             f'forbidden: cronctl needs the "{verb}" verb on "{plural}" ({api_group}) {scope}; '

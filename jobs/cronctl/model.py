@@ -6,6 +6,7 @@ Pure functions only (no I/O), so the FastAPI app, the CLI and the tests share th
 from __future__ import annotations
 
 import copy
+import json
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,17 @@ PREFIX = "cronctl.cronjobs.dev/"
 SUSPENDED_BY = PREFIX + "suspended-by"
 SUSPENDED_AT = PREFIX + "suspended-at"
 SUSPEND_REASON = PREFIX + "suspend-reason"
-SUSPEND_ANNOTATIONS = (SUSPENDED_BY, SUSPENDED_AT, SUSPEND_REASON)
+SUSPENDED_UNTIL = PREFIX + "suspended-until"
+"""When a suspension expires (UTC): `list`/`check` show it, `resume --expired` ends it."""
+MAINTENANCE = PREFIX + "maintenance"
+"""The id of the suspend run that changed this CronJob: `resume --maintenance ID` ends it."""
+HISTORY = PREFIX + "history"
+"""A short JSON history of suspends and resumes (who, when, why), newest last."""
+SUSPEND_ANNOTATIONS = (SUSPENDED_BY, SUSPENDED_AT, SUSPEND_REASON, SUSPENDED_UNTIL, MAINTENANCE)
+ALLOWED_ARGS = PREFIX + "allowed-args"
+"""On the CronJob, from the chart: the JSON list of arguments `trigger NAME -- ARGS` may add."""
+TRIGGER_ARGS = PREFIX + "trigger-args"
+"""On a triggered Job: the JSON list of arguments cronctl appended."""
 TRIGGERED_BY = PREFIX + "triggered-by"
 """cronctl's one addition to the Job kubectl would build: who triggered it."""
 
@@ -109,11 +120,20 @@ class CronJobInfo:
     missed: int | None = None
     """Ticks of the last 24 hours that did not run, suspension aside (None: not known, e.g. a
     schedule cronctl cannot read)."""
+    suspended_until: datetime | None = None
+    """When the suspension expires (cronctl's suspended-until annotation), if set."""
+    suspend_expired: bool = False
+    """Suspended past its `suspended_until`: `cronctl resume --expired` resumes it."""
+    maintenance: str | None = None
+    """The id of the suspend run that suspended it (`cronctl resume --maintenance ID`)."""
+    changes: tuple[Obj, ...] = field(default=())
+    """The recent suspends and resumes, oldest first: action, by, at, reason, until, run."""
     runs: tuple[Run, ...] = field(default=())
 
     def to_dict(self, with_runs: bool = False) -> Obj:
         d = asdict(self)
-        for key in ("last_schedule", "last_success", "next_run", "last_failure"):
+        d["changes"] = [dict(c) for c in self.changes]
+        for key in ("last_schedule", "last_success", "next_run", "last_failure", "suspended_until"):
             d[key] = iso(d[key])
         d["streak"] = {"result": self.streak[0], "count": self.streak[1]} if self.streak else None
         d.pop("runs")
@@ -235,6 +255,7 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
     schedule = str(spec.get("schedule", ""))
     time_zone = spec.get("timeZone") or sched.split_zone(schedule)[0]  # legacy CRON_TZ=
     suspended_since = parse_time(annotations.get(SUSPENDED_AT))
+    until = parse_time(annotations.get(SUSPENDED_UNTIL)) if suspended else None
     failures = [r for r in runs if r.result == "Failed"]
     from jobs.cronctl import ticks  # ticks builds on this module
 
@@ -269,8 +290,23 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
         last_failure=max([t for r in failures if (t := r.finished or r.created)], default=None),
         streak=ticks.streak(runs),
         missed=ticks.missed(day) if day or sched.next_run(schedule, time_zone, now) else None,
+        suspended_until=until,
+        suspend_expired=bool(suspended and until and until <= now),
+        maintenance=annotations.get(MAINTENANCE) if suspended else None,
+        changes=tuple(changes(cronjob)),
         runs=runs,
     )
+
+
+def changes(cronjob: Obj) -> list[Obj]:
+    """The CronJob's recorded suspends and resumes, oldest first ([] when absent or unreadable:
+    the history is informative, never a reason to refuse a change)."""
+    raw = (cronjob.get("metadata", {}).get("annotations") or {}).get(HISTORY)
+    try:
+        entries = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 def _anchor(cronjob: Obj, schedule: str) -> datetime | None:
@@ -308,12 +344,16 @@ def valid_job_name(name: str) -> bool:
     return len(name) <= 63 and bool(_DNS_LABEL.match(name))
 
 
-def build_manual_job(cronjob: Obj, name: str, triggered_by: str | None = None) -> Obj:
+def build_manual_job(
+    cronjob: Obj, name: str, triggered_by: str | None = None, extra_args: tuple[str, ...] = ()
+) -> Obj:
     """The Job `kubectl create job NAME --from=cronjob/X` builds, plus cronctl's triggered-by.
 
     annotations: instantiate=manual, then the job template's annotations copied over it; labels:
     the job template's; one controller ownerReference without blockOwnerDeletion (which would
-    need the cronjobs/finalizers permission); spec: the job template's spec unchanged.
+    need the cronjobs/finalizers permission); spec: the job template's spec unchanged, except
+    `extra_args` (already checked against the allowlist) appended to the container's args and
+    recorded in the trigger-args annotation.
     """
     meta = cronjob.get("metadata", {})
     template = cronjob.get("spec", {}).get("jobTemplate", {})
@@ -322,6 +362,8 @@ def build_manual_job(cronjob: Obj, name: str, triggered_by: str | None = None) -
     if triggered_by:
         annotations[TRIGGERED_BY] = triggered_by
     annotations.update(template_meta.get("annotations") or {})
+    if extra_args:
+        annotations[TRIGGER_ARGS] = json.dumps(list(extra_args))
     job_meta: Obj = {"name": name, "namespace": meta.get("namespace")}
     if template_meta.get("labels"):
         job_meta["labels"] = dict(template_meta["labels"])
@@ -335,9 +377,8 @@ def build_manual_job(cronjob: Obj, name: str, triggered_by: str | None = None) -
             "controller": True,
         }
     ]
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": job_meta,
-        "spec": copy.deepcopy(template.get("spec") or {}),
-    }
+    spec = copy.deepcopy(template.get("spec") or {})
+    containers = spec.get("template", {}).get("spec", {}).get("containers") or []
+    if extra_args and containers:
+        containers[0]["args"] = [*(containers[0].get("args") or []), *extra_args]
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": job_meta, "spec": spec}

@@ -61,9 +61,10 @@ def stamp(when: datetime | None) -> str:
 def suspended_for(info: CronJobInfo) -> str:
     if not info.suspended:
         return "no"
+    expired = ", expired" if info.suspend_expired else ""
     if info.suspended_for_seconds is None:
-        return "yes"
-    return f"yes ({span(info.suspended_for_seconds)})"
+        return f"yes{' (expired)' if expired else ''}"
+    return f"yes ({span(info.suspended_for_seconds)}{expired})"
 
 
 def streak(value: tuple[str, int] | None) -> str:
@@ -164,6 +165,11 @@ def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
     if info.suspended and info.suspended_by:
         suspended += f" (by {info.suspended_by} at {info.suspended_at}"
         suspended += f": {info.suspend_reason})" if info.suspend_reason else ")"
+    if info.suspended and info.suspended_until:
+        state = "expired at" if info.suspend_expired else "until"
+        suspended += f", {state} {stamp(info.suspended_until)}"
+    if info.maintenance:
+        suspended += f", suspend run {info.maintenance}"
     fields = [
         ("Name", info.name),
         ("Namespace", info.namespace),
@@ -202,8 +208,22 @@ def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
     shown = info.runs[:runs]
     text += f"\n\nRecent runs ({len(shown)} of {len(info.runs)}):\n"
     text += runs_table(shown, now) if shown else "  none"
+    if info.changes:
+        text += "\n\nChanges (suspend/resume, oldest first):\n"
+        text += "\n".join(f"  {change_line(c)}" for c in info.changes)
     results = [(r.name, summary_line(r.summary)) for r in shown if r.summary]
     if results:
         text += "\n\nRun results (from the termination message):\n"
         text += "\n".join(f"  {name}: {line}" for name, line in results)
     return text
+
+
+def change_line(entry: dict[str, Any]) -> str:
+    """`2026-12-01T17:50:05Z suspend by alice: db upgrade (until ..., run m-...)`."""
+    text = f"{entry.get('at', '?')} {entry.get('action', '?')} by {entry.get('by', '?')}"
+    if entry.get("reason"):
+        text += f": {entry['reason']}"
+    extra = [f"until {entry['until']}"] if entry.get("until") else []
+    extra += [f"run {entry['run']}"] if entry.get("run") else []
+    extra += [f"catch-up {entry['catch_up']}"] if entry.get("catch_up") else []
+    return text + (f" ({', '.join(extra)})" if extra else "")

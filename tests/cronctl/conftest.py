@@ -284,13 +284,17 @@ class Cluster:
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
         """Run the cronctl CLI in-process against this namespace; stdout and stderr apart."""
+        return self.run_input(None, *args, env=env)
+
+    def run_input(self, text: str | None, *args: str, env: dict[str, str] | None = None) -> Result:
+        """`run`, with `text` on stdin (answers to a confirmation prompt)."""
         full_env = {
             "KUBECONFIG": str(self.kubeconfig),
             "CRONCTL_POLL_INTERVAL": "0.02",
             "USER": "alice",
             **(env or {}),
         }
-        return CliRunner().invoke(cli, list(args), env=full_env, catch_exceptions=False)
+        return CliRunner().invoke(cli, list(args), input=text, env=full_env, catch_exceptions=False)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import re
 import threading
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -126,6 +126,9 @@ class CronctlEmulator(kmock.KubernetesEmulator):
     """Answer this many more requests that carry a `continue` token with 410 Gone."""
     running: dict[tuple[str, str], int] = attrs.field(factory=dict)
     """(namespace, Job) -> GETs left until that running Job finishes."""
+    before_patch: Callable[[], None] | None = None
+    """Called once, on the emulator's loop, just before the next PATCH is applied: a test
+    stands in for another client changing the object between cronctl's read and its patch."""
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         query = f"?{request.url.query_string}" if request.url.query_string else ""
@@ -173,6 +176,13 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         if request.action == enums.action.CREATE and isinstance(request.data, dict):
             self._fill_metadata(request)
         if request.action == enums.action.UPDATE and isinstance(request.data, dict):
+            if self.before_patch is not None:
+                hook, self.before_patch = self.before_patch, None
+                hook()
+            if refused := self._precondition(request):
+                return refused
+            if request.subresource == "status":
+                request.data = {"status": request.data.get("status")}
             request.data.setdefault("metadata", {})["resourceVersion"] = str(next(_counter))
         response = await super()._handle(request)
         if (
@@ -183,6 +193,27 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         ):
             self._run_job(request)
         return response
+
+    def _precondition(self, request: rendering.Request) -> aiohttp.web.Response | None:
+        """Emulates the API server's optimistic concurrency: a patch that names a
+        `metadata.resourceVersion` applies only to that version, else 409 Conflict (kmock
+        applies every patch). cronctl's suspend/resume rely on it not to lose a concurrent
+        change to the history annotation."""
+        wanted = (request.data.get("metadata") or {}).get("resourceVersion")
+        assert request.resource is not None
+        key = (request.resource, request.namespace, request.name)
+        if wanted is None or key not in self.objects:
+            return None
+        current = (self.objects[key].get("metadata") or {}).get("resourceVersion")
+        if current is not None and str(current) != str(wanted):
+            return status(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {request.resource.plural} "{request.name}": '
+                "the object has been modified; please apply your changes to the latest version "
+                "and try again",
+            )
+        return None
 
     def _fill_metadata(self, request: rendering.Request) -> None:
         """The API server sets uid, resourceVersion, creationTimestamp and the namespace; owner

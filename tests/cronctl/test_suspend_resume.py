@@ -63,6 +63,10 @@ def test_resume_clears_annotations_and_warns_without_starting_deadline(cluster: 
             "action": "not suspended",
             "changed": False,
             "warning": None,
+            "dry_run": False,
+            "until": None,
+            "run": None,
+            "catch_up": None,
         }
     ]
 
