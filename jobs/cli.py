@@ -386,10 +386,14 @@ def demo(directory: str, sessions: int, events: int, redis_url: str | None, outp
     sys.exit(int(outcome.exit_code))
 
 
-from jobs.cli_app import chart_values_command, run_command  # noqa: E402
+from jobs.cli_app import (  # noqa: E402
+    chart_values_command,
+    import_apscheduler_command,
+    run_command,
+)
 
-cli.add_command(run_command)
-cli.add_command(chart_values_command)
+for _command in (run_command, chart_values_command, import_apscheduler_command):
+    cli.add_command(_command)
 
 
 def main() -> None:

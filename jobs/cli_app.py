@@ -8,6 +8,7 @@ import importlib
 import inspect
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -134,3 +135,25 @@ def chart_values_command() -> None:
 
     discover()
     click.echo(values_yaml(registered()), nl=False)
+
+
+@click.command("import-apscheduler")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+@handles_errors
+def import_apscheduler_command(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Read the app's APScheduler registrations (add_job, scheduled_job, CronTrigger,
+    IntervalTrigger, and the scheduler_service wrapper's add_cron_job / add_interval_job) from
+    its Python source, without importing or running it, and print the chart's `jobs:` values
+    for them. What cannot be mapped (jitter, date triggers, seconds, uneven intervals...) is
+    reported per job on stderr. Exit 0 when every job was mapped, 1 when some were not (the
+    others are still printed), 2 for a path that is not there or a file that does not parse."""
+    from jobs.discovery import discover
+    from jobs.migrate import import_apscheduler
+
+    discover()  # a function the installed app registered maps to its own subcommand
+    result = import_apscheduler(list(paths))
+    click.echo(result.values_yaml(), nl=False)
+    for line in result.problems:
+        click.echo(line, err=True)
+    ctx.exit(int(result.exit_code))

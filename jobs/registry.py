@@ -16,6 +16,7 @@ a heavy library: registering a job costs microseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from collections.abc import Callable
@@ -104,14 +105,17 @@ def register(entry: Job) -> Job:
     unknown = set(entry.needs) - set(NEEDS)
     if unknown:
         raise RegistrationError(f"{where}: needs {sorted(unknown)}; choose from {NEEDS}")
-    for other in _registry.values():
-        if entry.command in (other.command, other.id) or entry.id in (other.command, other.id):
-            if other.func is entry.func and other.func is not None:
-                return other  # the same function imported twice (module and entry point)
-            raise RegistrationError(
-                f"{where}: the name is taken by the job registered in {other.module}; give one "
-                "of them another name (@job(name=...))"
-            )
+    taken = {n: other for other in _registry.values() for n in (other.command, other.id)}
+    other = taken.get(entry.command)
+    if other is not None:
+        if other.func is entry.func and other.func is not None:
+            return other  # the same function imported twice (module and entry point)
+        raise RegistrationError(
+            f"{where}: the name {entry.command!r} is taken by the job registered in "
+            f"{other.module}; give one of them another name (@job(name=...))"
+        )
+    if entry.id in taken:  # the function's name is only an alias: fall back to the command's
+        entry = dataclasses.replace(entry, id=entry.command.replace("-", "_"))
     if entry.func is not None:
         _check_signature(entry.func, where)
     _registry[entry.command] = entry

@@ -44,7 +44,16 @@ MAX_KEY = 43
 
 
 def run_target(reference: str) -> dict[str, Any]:
-    """What the chart runs for the function `module:function`: the one place that decides it."""
+    """What the chart runs for the function `module:function`: the one place that decides it.
+    A function the app registered with @job (and `cronjobs` found) runs as its subcommand;
+    any other through `cronjobs run`."""
+    from jobs.registry import registered
+
+    module, _, name = reference.partition(":")
+    for job in registered():
+        func = job.func
+        if func is not None and (func.__module__, func.__name__) == (module, name):
+            return {"subcommand": job.command}
     return {"subcommand": "run", "args": [reference]}
 
 

@@ -1,0 +1,195 @@
+"""The app's own jobs: registration, discovery from CRONJOBS_JOB_MODULES, and the run
+discipline they share with the built-ins (exit codes, lock, SIGTERM, scrubbing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.jobs.helpers import REPO
+
+
+def app_module(tmp_path: Path, source: str, name: str = "appjobs") -> Path:
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+    return tmp_path
+
+
+def cronjobs_at(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRONJOBS_"))}
+    full.update({"CRONJOBS_LOG_FORMAT": "json", "CRONJOBS_JOB_MODULES": "appjobs", **(env or {})})
+    full["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *args], capture_output=True, text=True, env=full,
+        cwd=cwd, timeout=60, check=False,
+    )  # fmt: skip
+
+
+GOOD = """
+    from jobs import JobContext, job
+
+    @job(schedule="0 */4 * * *", description="Tidy up.")
+    def tidy(ctx: JobContext) -> dict:
+        return {"tidied": len(ctx.args)}
+
+    @job("fail-loudly", every="1h")
+    async def fails(ctx):
+        raise RuntimeError("the upstream API said no")
+"""
+
+
+def test_registered_jobs_are_subcommands_with_help(tmp_path: Path) -> None:
+    cwd = app_module(tmp_path, GOOD)
+    listed = cronjobs_at(cwd, "list")
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert "0 */4 * * *" in rows["tidy"] and "Tidy up." in rows["tidy"]
+    assert "0 * * * *" in rows["fail-loudly"]
+    top = cronjobs_at(cwd, "--help")
+    assert "tidy" in top.stdout and "fail-loudly" in top.stdout
+    own = cronjobs_at(cwd, "tidy", "--help")
+    assert "Default schedule: '0 */4 * * *' (UTC). Registered in appjobs." in " ".join(
+        own.stdout.split()
+    )
+    assert "--dry-run" not in own.stdout, "not mutating: no --dry-run"
+
+
+def test_a_job_runs_with_its_args_and_a_raising_job_exits_1(tmp_path: Path) -> None:
+    cwd = app_module(tmp_path, GOOD)
+    ok = cronjobs_at(cwd, "tidy", "-o", "json", "a", "b")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["returned"] == {"tidied": 2}
+    failed = cronjobs_at(cwd, "fail-loudly")
+    assert failed.returncode == 1
+    assert "Error: unexpected RuntimeError: the upstream API said no" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "@job(schedule='0 2 * * *')\ndef cleanup_old_sessions(): pass",
+            "job 'cleanup-old-sessions' (registered in appjobs): the name 'cleanup-old-sessions' "
+            "is taken by the job registered in jobs",
+        ),
+        ("@job(schedule='0 25 * * *')\ndef x(): pass", "hour field '25': '25' is outside 0-23"),
+        ("@job(schedule='0 2 * *')\ndef x(): pass", "4 fields; cron has 5"),
+        ("@job()\ndef x(): pass", "give schedule= (a cron expression"),
+        ("@job(schedule='@daily', every='1h')\ndef x(): pass", "exactly one of them"),
+        ("@job(every='7m')\ndef x(): pass", "every='7m' cannot be a cron schedule"),
+        ("@job('Bad_Name', every='1h')\ndef x(): pass", "the name must be lower-case"),
+        ("@job(every='1h')\ndef x(a, b): pass", "takes 2 arguments without defaults (a, b)"),
+        ("@job(every='1h', needs=('mysql',))\ndef x(): pass", "needs ['mysql']"),
+        ("import not_installed_anywhere", "no module named 'not_installed_anywhere'"),
+        ("raise ValueError('bad config at import')", "ValueError: bad config at import"),
+        ("def broken(:\n    pass", "SyntaxError"),
+    ],
+)
+def test_a_bad_registration_is_exit_2_naming_the_module(
+    tmp_path: Path, source: str, message: str
+) -> None:
+    cwd = app_module(tmp_path, "from jobs import job\n" + source + "\n")
+    for args in (["list"], ["--help"], ["x"]):
+        result = cronjobs_at(cwd, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr, result.stderr
+        assert "appjobs" in result.stderr and "Traceback" not in result.stderr
+    builtin = cronjobs_at(cwd, "health-check", env={"QDRANT_PATH": str(tmp_path)})
+    assert "appjobs" not in builtin.stderr, "a built-in runs without importing the app"
+
+
+def test_an_import_error_is_scrubbed(tmp_path: Path) -> None:
+    cwd = app_module(tmp_path, "import os\nraise RuntimeError(os.environ['DATABASE_URL'])\n")
+    result = cronjobs_at(cwd, "list", env={"DATABASE_URL": "postgresql://app:Sw0rdf1sh!@db/app"})
+    assert result.returncode == 2
+    assert "Sw0rdf1sh" not in result.stderr and "postgresql://app:***@db/app" in result.stderr
+
+
+def test_a_database_job_holds_its_lock(tmp_path: Path) -> None:
+    cwd = app_module(
+        tmp_path,
+        """
+        import time
+        from pathlib import Path
+        from jobs import job
+
+        @job(every="1h", needs=("database",), mutating=True)
+        def slow(ctx):
+            Path("started").touch()
+            while not Path("release").exists():
+                time.sleep(0.05)
+            return "finished"
+        """,
+    )
+    db = tmp_path / "app.db"
+    db.touch()
+    env = {"DATABASE_URL": f"sqlite:///{db}"}
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRONJOBS_"))}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "slow"], cwd=cwd, text=True,
+        env={**full, **env, "CRONJOBS_JOB_MODULES": "appjobs", "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    while not (tmp_path / "started").exists():
+        assert first.poll() is None, first.communicate()
+    second = cronjobs_at(cwd, "slow", env=env)
+    (tmp_path / "release").touch()
+    out, _ = first.communicate(timeout=30)
+    assert second.returncode == 3, second.stderr
+    assert "another run of slow is in progress" in second.stderr
+    assert first.returncode == 0 and out.strip() == "finished"
+    dry = cronjobs_at(cwd, "slow", "--dry-run", env=env)  # a dry run takes no lock: not blocked
+    assert dry.returncode == 0
+
+
+def test_a_sync_job_sees_the_stop_event_and_exits_4(tmp_path: Path) -> None:
+    cwd = app_module(
+        tmp_path,
+        """
+        import time
+        from pathlib import Path
+        from jobs import job
+
+        @job(every="1h")
+        def steps(ctx):
+            done = 0
+            Path("started").touch()
+            while not ctx.stop.is_set():
+                time.sleep(0.05)
+                done += 1
+            return {"steps": done}
+        """,
+    )
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRONJOBS_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "steps"], cwd=cwd, text=True,
+        env={**full, "CRONJOBS_JOB_MODULES": "appjobs", "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    while not (tmp_path / "started").exists():
+        assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 4, err
+    assert out.startswith("steps: ") and "interrupted by SIGTERM" in out
+
+
+def test_run_refuses_what_is_not_a_function(tmp_path: Path) -> None:
+    cwd = app_module(tmp_path, "VALUE = 3\ndef two(a, b): pass\n")
+    for target, message in [
+        ("appjobs", "'appjobs' is not MODULE:FUNCTION"),
+        ("appjobs:VALUE", "appjobs has no function 'VALUE'"),
+        ("appjobs:two", "appjobs:two takes 2 arguments (a, b)"),
+        ("nowhere:f", "cannot import nowhere: no module named 'nowhere'"),
+    ]:
+        result = cronjobs_at(cwd, "run", target, env={"CRONJOBS_JOB_MODULES": ""})
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr
