@@ -11,6 +11,7 @@ CSS = """
 :root { color-scheme: light dark; --ok: #1a7f37; --bad: #cf222e; --warn: #9a6700;
   --run: #0969da; --muted: #6e7781; --line: #d0d7de; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; padding: 0 1rem 2rem;
   max-width: 96rem; }
 header { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1.5rem; }
@@ -33,7 +34,7 @@ q.reason { font-style: italic; }
 button { font: inherit; padding: .35rem .8rem; border-radius: 6px; border: 1px solid var(--line);
   background: Canvas; color: CanvasText; cursor: pointer; min-height: 2.25rem; }
 button.primary { background: var(--run); color: #fff; border-color: var(--run); }
-.actions { display: flex; gap: .4rem; flex-wrap: wrap; }
+.actions { display: flex; gap: .4rem; flex-wrap: wrap; min-width: 10rem; }
 dialog { border: 1px solid var(--line); border-radius: 8px; max-width: 32rem; width: 92vw; }
 dialog textarea { width: 100%; font: inherit; }
 dialog .buttons { display: flex; justify-content: flex-end; gap: .5rem; margin-top: .75rem; }

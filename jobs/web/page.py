@@ -86,6 +86,8 @@ def schedule_cell(info: CronJobInfo) -> str:
 
 def last_result_cell(info: CronJobInfo, now: datetime) -> str:
     cell = badge(info.last_result)
+    if info.active:
+        cell = f'<span class="badge run">Running ({info.active})</span><br>' + cell
     if info.last_job:
         cell += f'<br><span class="muted">{e(info.last_job)}</span>'
     if info.last_failure and info.last_result != "Failed":
