@@ -12,12 +12,14 @@ Rule = tuple[str, str, tuple[str, ...]]
 
 RULES: tuple[Rule, ...] = (
     ("batch", "cronjobs", ("get", "list", "patch")),
+    ("batch", "cronjobs/status", ("patch",)),
     ("batch", "jobs", ("get", "list", "create")),
     ("", "pods", ("get", "list")),
     ("", "pods/log", ("get",)),
     ("", "events", ("list",)),
 )
-"""list/describe/history/suspend/resume/trigger/logs; `explain` lists the CronJob's and its
+"""list/describe/history/suspend/resume/trigger/logs; `resume --catch-up none` patches the
+status subresource (status.lastScheduleTime, as the controller does when it starts a run); `explain` lists the CronJob's and its
 Jobs' Events (list only: it never gets one by name, nor watches)."""
 
 REMOVE_RULES: tuple[Rule, ...] = (("batch", "cronjobs", ("delete",)),)

@@ -182,7 +182,10 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             if refused := self._precondition(request):
                 return refused
             if request.subresource == "status":
-                request.data = {"status": request.data.get("status")}
+                # Emulates the status subresource: only `status` is written (kmock patches the
+                # whole object, whatever the subresource).
+                for key in [k for k in request.data if k != "status"]:
+                    del request.data[key]
             request.data.setdefault("metadata", {})["resourceVersion"] = str(next(_counter))
         response = await super()._handle(request)
         if (
