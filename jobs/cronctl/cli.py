@@ -159,6 +159,7 @@ def logs(name: str, job: str | None) -> None:
 @click.option("--tokens-file", type=click.Path(dir_okay=False), envvar="CRONCTL_SERVE_TOKENS_FILE", show_envvar=True, help="Allow changes to holders of a bearer token: a file of `NAME TOKEN` lines (NAME is recorded as the actor).")  # fmt: skip
 @click.option("--trust-user-header", metavar="HEADER", envvar="CRONCTL_SERVE_TRUST_USER_HEADER", show_envvar=True, help="Allow changes to the user an auth proxy names in HEADER (e.g. X-Forwarded-User); only behind a proxy that sets it.")  # fmt: skip
 @click.option("--root-path", default="", envvar="CRONCTL_SERVE_ROOT_PATH", show_envvar=True, help="URL prefix a proxy serves it under.")  # fmt: skip
+@selection_options("Show CronJobs")
 @connection_options(top=False)
 def serve_cmd(
     host: str, port: int, tokens_file: str | None, trust_user_header: str | None, root_path: str

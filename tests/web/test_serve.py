@@ -80,9 +80,12 @@ def _csrf(url: str) -> dict[str, str]:
     return {"X-CSRF-Token": token, "Cookie": cookie.split(";")[0]}
 
 
-def test_serve_read_only_by_default(cluster: Cluster) -> None:
+def test_serve_read_only_by_default_and_selects_its_release(cluster: Cluster) -> None:
     cluster.add_cronjob("web-cronjobs-health-check")
-    with cronctl_serve(cluster.kubeconfig) as url:
+    other = {"app.kubernetes.io/name": "cronjobs", "app.kubernetes.io/instance": "other"}
+    cluster.add_cronjob("other-cronjobs-health-check", labels=other)
+    selector = "app.kubernetes.io/name=cronjobs,app.kubernetes.io/instance=web"
+    with cronctl_serve(cluster.kubeconfig, "--selector", selector) as url:
         status, listed, _ = _get(f"{url}/cronjobs/api/cronjobs")
         assert status == 200 and [i["name"] for i in listed] == ["web-cronjobs-health-check"]  # type: ignore[union-attr]
         code, body = _post(
