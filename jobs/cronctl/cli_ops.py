@@ -232,7 +232,7 @@ def trigger(
     """Start a run now, as `kubectl create job --from=cronjob/NAME` would.
 
     Arguments after `--` are appended to the container's args, only those the chart
-    allowlisted for the job (jobs.<key>.trigger.allowedArgs): `cronctl trigger NAME -- --dry-run`.
+    allowlisted for the job (jobs.<key>.allowedTriggerArgs): `cronctl trigger NAME -- --dry-run`.
     """
     from jobs.cronctl import render
 

@@ -78,6 +78,8 @@ class Run:
     termination_message: str | None = None
     """A termination message that is not a summary (with FallbackToLogsOnError: the log's
     tail when the container failed without writing one)."""
+    trigger_args: tuple[str, ...] = ()
+    """The arguments `cronctl trigger NAME -- ARG...` appended to this manual run's args."""
 
     def to_dict(self) -> Obj:
         d = asdict(self)
@@ -208,6 +210,7 @@ def run_from_job(job: Obj, now: datetime) -> Run:
         finished=finished if result in ("Succeeded", "Failed") else None,
         duration_seconds=duration,
         triggered_by=annotations.get(TRIGGERED_BY),
+        trigger_args=_json_list(annotations.get(TRIGGER_ARGS)),
         message=(failed or {}).get("message") or (failed or {}).get("reason"),
         reason=(failed or {}).get("reason"),
         scheduled_at=scheduled_at,
@@ -215,6 +218,14 @@ def run_from_job(job: Obj, now: datetime) -> Run:
 
 
 _CONTROLLER_NAME = re.compile(r"-(\d{8,10})$")
+
+
+def _json_list(raw: str | None) -> tuple[str, ...]:
+    try:
+        value = json.loads(raw) if raw else []
+    except ValueError:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def _run_key(run: Run) -> datetime:

@@ -1,6 +1,6 @@
 """Parameterised triggers: the arguments `cronctl trigger NAME -- ARGS` may add to a run.
 
-The chart renders each job's allowlist (`jobs.<key>.trigger.allowedArgs`) as the JSON list in the
+The chart renders each job's allowlist (`jobs.<key>.allowedTriggerArgs`) as the JSON list in the
 CronJob's `cronctl.cronjobs.dev/allowed-args` annotation. An entry is an option name: `--dry-run`
 is a flag (no value); `--date=` (a trailing `=`) takes exactly one value, given as
 `--date=2026-11-30` or `--date 2026-11-30`. Anything else (an option not listed, a flag given a
@@ -30,7 +30,7 @@ def _refuse(name: str, allowed: tuple[str, ...], what: str) -> ConfigError:
     shown = ", ".join(a + ("VALUE" if a.endswith("=") else "") for a in allowed)
     where = f"allowed for {name}: {shown}" if allowed else f"{name} allows no arguments"
     return ConfigError(
-        f"{what}: {where}. The chart's jobs.<key>.trigger.allowedArgs sets the list "
+        f"{what}: {where}. The chart's jobs.<key>.allowedTriggerArgs sets the list "
         "(an entry ending in '=' takes a value)"
     )
 

@@ -140,7 +140,8 @@ def runs_table(runs: Sequence[Run], now: datetime, wide: bool = False) -> str:
             row += [
                 "-" if r.exit_code is None else str(r.exit_code),
                 summary_line(r.summary) or "-",
-                r.triggered_by or "-",
+                (r.triggered_by or "-")
+                + (f" ({' '.join(r.trigger_args)})" if r.trigger_args else ""),
                 r.message or "-",
             ]
         rows.append(row)
