@@ -19,7 +19,12 @@ from test_checkov import _failures, checkov_binary
 
 from jobs.cronctl.permissions import RULES
 
-ON = ["--set", "serve.enabled=true", "--set", "serve.image.repository=registry.example/cronjobs-web"]
+ON = [
+    "--set",
+    "serve.enabled=true",
+    "--set",
+    "serve.image.repository=registry.example/cronjobs-web",
+]
 TOKENS = [*ON, "--set", "serve.auth=tokens", "--set", "serve.tokensSecret=dashboard-tokens"]
 FULL = f"{RELEASE}"  # release "cronjobs": fullname is the release name
 
@@ -62,7 +67,12 @@ def test_on_renders_a_hardened_read_only_dashboard(render: Render) -> None:
     # The Service selects the dashboard's pods, never a CronJob's.
     selector = serve["Service"]["spec"]["selector"]
     assert selector["app.kubernetes.io/component"] == "serve"
-    labels = cronjob_pod and by_kind(docs, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    labels = (
+        cronjob_pod
+        and by_kind(docs, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["metadata"][
+            "labels"
+        ]
+    )
     assert not all(labels.get(k) == v for k, v in selector.items())
     # Viewer: only the reads cronctl uses, bound to the dashboard's own ServiceAccount.
     role, binding = serve["Role"], serve["RoleBinding"]
@@ -74,7 +84,9 @@ def test_on_renders_a_hardened_read_only_dashboard(render: Render) -> None:
         ("batch", "cronjobs/status")
     }
     assert binding["roleRef"]["name"] == f"{FULL}-viewer"
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": f"{FULL}-serve", "namespace": NAMESPACE}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": f"{FULL}-serve", "namespace": NAMESPACE}
+    ]
 
 
 def test_tokens_come_from_a_mounted_secret(render: Render) -> None:
@@ -82,15 +94,28 @@ def test_tokens_come_from_a_mounted_secret(render: Render) -> None:
     pod = serve["Deployment"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert {"name": "CRONCTL_SERVE_TOKENS_FILE", "value": "/etc/cronctl/tokens"} in container["env"]
-    assert {"name": "tokens", "mountPath": "/etc/cronctl", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "tokens", "mountPath": "/etc/cronctl", "readOnly": True} in container[
+        "volumeMounts"
+    ]
     (volume,) = [v for v in pod["volumes"] if v["name"] == "tokens"]
-    assert volume["secret"] == {"secretName": "dashboard-tokens", "items": [{"key": "tokens", "path": "tokens"}]}
+    assert volume["secret"] == {
+        "secretName": "dashboard-tokens",
+        "items": [{"key": "tokens", "path": "tokens"}],
+    }
     assert "secretKeyRef" not in json.dumps(serve["Deployment"])  # no token in the environment
 
 
 def test_header_auth_and_the_controller_role(render: Render) -> None:
     serve = serve_docs(
-        render(*ON, "--set", "serve.auth=header", "--set", "serve.role=controller", "--set", "serve.userHeader=X-Auth-Request-User")
+        render(
+            *ON,
+            "--set",
+            "serve.auth=header",
+            "--set",
+            "serve.role=controller",
+            "--set",
+            "serve.userHeader=X-Auth-Request-User",
+        )
     )
     env = serve["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "CRONCTL_SERVE_TRUST_USER_HEADER", "value": "X-Auth-Request-User"} in env
@@ -115,22 +140,41 @@ def test_network_policy_lets_the_dashboard_reach_the_api(render: Render) -> None
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "serve.enabled=true"], "ERROR: serve.enabled is true but serve.image.repository is empty"),
-        ([*ON, "--set", "serve.auth=tokens"], 'ERROR: serve.auth is "tokens" but serve.tokensSecret is empty'),
-        ([*ON, "--set", "serve.role=controller"], 'ERROR: serve.role is "controller" but serve.auth is "none"'),
+        (
+            ["--set", "serve.enabled=true"],
+            "ERROR: serve.enabled is true but serve.image.repository is empty",
+        ),
+        (
+            [*ON, "--set", "serve.auth=tokens"],
+            'ERROR: serve.auth is "tokens" but serve.tokensSecret is empty',
+        ),
+        (
+            [*ON, "--set", "serve.role=controller"],
+            'ERROR: serve.role is "controller" but serve.auth is "none"',
+        ),
         (
             [*TOKENS, "--set", "serve.role=controller", "--set", "controller.rbac.create=false"],
             'ERROR: serve.role is "controller" but controller.rbac.create is false',
         ),
-        ([*ON, "--set", "serve.role=admin"], "at '/serve/role': value must be one of 'viewer', 'controller'"),
-        ([*ON, "--set", "serve.auth=basic"], "at '/serve/auth': value must be one of 'none', 'tokens', 'header'"),
+        (
+            [*ON, "--set", "serve.role=admin"],
+            "at '/serve/role': value must be one of 'viewer', 'controller'",
+        ),
+        (
+            [*ON, "--set", "serve.auth=basic"],
+            "at '/serve/auth': value must be one of 'none', 'tokens', 'header'",
+        ),
     ],
 )
-def test_bad_combinations_are_refused(render_error: Callable[..., str], args: list[str], message: str) -> None:
+def test_bad_combinations_are_refused(
+    render_error: Callable[..., str], args: list[str], message: str
+) -> None:
     assert message in render_error(*args)
 
 
-def test_a_non_restricted_pod_is_refused_for_the_dashboard_too(render_error: Callable[..., str]) -> None:
+def test_a_non_restricted_pod_is_refused_for_the_dashboard_too(
+    render_error: Callable[..., str],
+) -> None:
     error = render_error(*ON, "--set", "jobDefaults.securityContext.privileged=true")
     assert "jobDefaults.securityContext.privileged is true" in error
 
@@ -151,5 +195,9 @@ def test_checkov_finds_nothing_with_the_dashboard(helm_bin: Path, tmp_path: Path
         parsed = json.loads(out.stdout)
         report = {r["check_type"]: r for r in (parsed if isinstance(parsed, list) else [parsed])}
         assert _failures(report) == [], name
-        scanned = {c["resource"].split(".")[0] for r in report.values() for c in r["results"]["passed_checks"]}
+        scanned = {
+            c["resource"].split(".")[0]
+            for r in report.values()
+            for c in r["results"]["passed_checks"]
+        }
         assert {"Deployment", "Service", "ServiceAccount"} <= scanned, name
