@@ -8,7 +8,7 @@ and triggers the CronJobs.
 
 __version__ = "0.1.0"
 
-from jobs.context import JobContext  # noqa: E402
-from jobs.registry import job  # noqa: E402
+from jobs.context import JobContext
+from jobs.registry import job
 
 __all__ = ["JobContext", "__version__", "job"]
