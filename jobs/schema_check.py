@@ -1,0 +1,251 @@
+"""The retention rules checked against the live database, and turned into SQLAlchemy objects.
+
+`check(engine, rules)` reflects the schema (tables, columns, types, keys, indexes) and returns
+what is wrong: an error (a missing table or column, a timestamp that is not a timestamp, a child
+foreign key that points elsewhere, no unique key for the roll-up's upsert) stops every job with
+exit 2 before it touches a row; a warning says where a rule will be slow and which index helps.
+`tables(engine, rules)` gives the reflected Table objects the jobs build their statements from:
+names are always quoted by SQLAlchemy, never pasted into SQL.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Engine, MetaData, Table, exc, func, inspect, text
+from sqlalchemy import types as sqltypes
+
+from jobs.errors import ConfigError
+from jobs.rules import Age, RetentionRule, Rollup, Rules
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "error" or "warning"
+    rule: str
+    table: str
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        at = f"{self.table}.{self.column}" if self.column else self.table
+        return f"{self.rule}: {at}: {self.message}"
+
+
+def _is_time(kind: Any) -> bool:
+    return isinstance(kind, sqltypes.DateTime | sqltypes.Date)
+
+
+class _Schema:
+    """One inspector's answers, each asked once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.inspector = inspect(engine)
+        self._tables = set(self.inspector.get_table_names())
+        self._columns: dict[str, dict[str, Any]] = {}
+        self._indexes: dict[str, list[dict[str, Any]]] = {}
+
+    def indexes(self, table: str) -> list[dict[str, Any]]:
+        if table not in self._indexes:
+            with warnings.catch_warnings():  # SQLite's expression indexes: read below instead
+                warnings.filterwarnings("ignore", "Skipped unsupported reflection", exc.SAWarning)
+                self._indexes[table] = list(self.inspector.get_indexes(table))
+        return self._indexes[table]
+
+    def has(self, table: str) -> bool:
+        return table in self._tables
+
+    def columns(self, table: str) -> dict[str, Any]:
+        if table not in self._columns:
+            self._columns[table] = {c["name"]: c["type"] for c in self.inspector.get_columns(table)}
+        return self._columns[table]
+
+    def leading_index_columns(self, table: str) -> set[str]:
+        found = set()
+        for index in self.indexes(table):
+            names = index.get("column_names") or []
+            if names and names[0]:
+                found.add(names[0])
+        pk = self.inspector.get_pk_constraint(table).get("constrained_columns") or []
+        return found | set(pk[:1])
+
+    def expression_indexes(self, table: str) -> list[str]:
+        if self.engine.dialect.name == "sqlite":  # not reflected: its CREATE INDEX text
+            query = text("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t")
+            with self.engine.connect() as conn:
+                return [str(sql) for sql in conn.scalars(query, {"t": table}) if sql]
+        return [" ".join(str(e) for e in i.get("expressions") or []) for i in self.indexes(table)]
+
+    def unique_keys(self, table: str) -> list[set[str]]:
+        keys = [set(self.inspector.get_pk_constraint(table).get("constrained_columns") or [])]
+        keys += [set(u["column_names"]) for u in self.inspector.get_unique_constraints(table)]
+        keys += [
+            set(i["column_names"])
+            for i in self.indexes(table)
+            if i.get("unique") and None not in (i.get("column_names") or [None])
+        ]
+        return [k for k in keys if k]
+
+
+def check(engine: Engine, rules: Rules) -> list[Finding]:
+    """Every problem of the rules on this database (errors first)."""
+    schema = _Schema(engine)
+    findings: list[Finding] = []
+    for rule in (*rules.sessions, rules.analytics):
+        findings += _check_rule(schema, rule)
+    findings += _check_rollup(schema, rules.rollup)
+    return sorted(findings, key=lambda f: f.level != "error")
+
+
+def require_valid(engine: Engine, rules: Rules) -> list[Finding]:
+    """`check`, raising a ConfigError (exit 2) that lists the errors; the warnings returned."""
+    findings = check(engine, rules)
+    errors = [f for f in findings if f.level == "error"]
+    if errors:
+        listed = "; ".join(str(f) for f in errors)
+        raise ConfigError(
+            f"the retention rules ({rules.source}) do not match the database: {listed}. Fix the "
+            "rules file (CRONJOBS_RULES) or the schema; nothing was touched"
+        )
+    return findings
+
+
+def _check_rule(schema: _Schema, rule: RetentionRule) -> list[Finding]:
+    name, table = rule.where, rule.table
+    if not schema.has(table):
+        return [Finding("error", name, table, None, "no such table")]
+    out = []
+    columns = schema.columns(table)
+    if rule.primary_key not in columns:
+        out.append(Finding("error", name, table, rule.primary_key, "no such column (primary_key)"))
+    for column in rule.age.columns:
+        if column not in columns:
+            out.append(Finding("error", name, table, column, "no such column (age)"))
+        elif not _is_time(columns[column]):
+            out.append(
+                Finding("error", name, table, column, f"is {columns[column]}, not a timestamp")
+            )
+    if not out:
+        out += _age_index(schema, rule)
+    for child in rule.children:
+        out += _check_child(schema, rule, child.table, child.foreign_key)
+    return out
+
+
+def _age_index(schema: _Schema, rule: RetentionRule) -> list[Finding]:
+    cols = rule.age.columns
+    if len(cols) == 1:
+        if cols[0] in schema.leading_index_columns(rule.table):
+            return []
+        hint = f"CREATE INDEX ON {rule.table} ({cols[0]})"
+    else:
+        if any(all(c in e for c in cols) for e in schema.expression_indexes(rule.table)):
+            return []
+        hint = f"CREATE INDEX ON {rule.table} (({_age_sql(rule.age)}))"
+    return [
+        Finding(
+            "warning", rule.where, rule.table, ", ".join(cols),
+            f"no index on the age: each batch scans the table; {hint} would help",
+        )
+    ]  # fmt: skip
+
+
+def _age_sql(age: Age) -> str:
+    joined = ", ".join(age.columns)
+    return f"coalesce({joined})" if age.mode == "first_of" else f"greatest({joined})"
+
+
+def _check_child(schema: _Schema, rule: RetentionRule, table: str, fk: str) -> list[Finding]:
+    name = rule.where
+    if not schema.has(table):
+        return [Finding("error", name, table, None, "no such table (child)")]
+    if fk not in schema.columns(table):
+        return [Finding("error", name, table, fk, "no such column (child foreign_key)")]
+    out = []
+    declared = [
+        f for f in schema.inspector.get_foreign_keys(table) if f["constrained_columns"] == [fk]
+    ]
+    if declared and not any(
+        f["referred_table"] == rule.table and f["referred_columns"] == [rule.primary_key]
+        for f in declared
+    ):
+        target = f"{declared[0]['referred_table']}.{','.join(declared[0]['referred_columns'])}"
+        out.append(
+            Finding(
+                "error", name, table, fk, f"points at {target}, not {rule.table}.{rule.primary_key}"
+            )
+        )
+    elif not declared:
+        out.append(
+            Finding("warning", name, table, fk,
+                    f"no foreign key declares it refers to {rule.table}.{rule.primary_key}; "
+                    "make sure it holds the parent's ids")
+        )  # fmt: skip
+    if fk not in schema.leading_index_columns(table):
+        out.append(
+            Finding("warning", name, table, fk,
+                    f"no index on the child's foreign key: each batch scans {table}; "
+                    f"CREATE INDEX ON {table} ({fk}) would help")
+        )  # fmt: skip
+    return out
+
+
+def _check_rollup(schema: _Schema, rollup: Rollup) -> list[Finding]:
+    name = "rollup"
+    out = []
+    if not schema.has(rollup.source):
+        out.append(Finding("error", name, rollup.source, None, "no such table (source)"))
+    else:
+        columns = schema.columns(rollup.source)
+        for role in ("timestamp", "group_by", "distinct"):
+            column = getattr(rollup, role)
+            if column not in columns:
+                out.append(
+                    Finding("error", name, rollup.source, column, f"no such column ({role})")
+                )
+        if rollup.timestamp in columns and not _is_time(columns[rollup.timestamp]):
+            kind = columns[rollup.timestamp]
+            out.append(
+                Finding(
+                    "error", name, rollup.source, rollup.timestamp, f"is {kind}, not a timestamp"
+                )
+            )
+    if not schema.has(rollup.target):
+        out.append(Finding("error", name, rollup.target, None, "no such table (target)"))
+        return out
+    columns = schema.columns(rollup.target)
+    for role, column in rollup.columns.items():
+        if column not in columns:
+            out.append(Finding("error", name, rollup.target, column, f"no such column ({role})"))
+    key = {rollup.columns["day"], rollup.columns["group"]}
+    if key <= set(columns) and key not in schema.unique_keys(rollup.target):
+        out.append(
+            Finding("error", name, rollup.target, None,
+                    f"no primary key or unique constraint on exactly ({', '.join(sorted(key))}): "
+                    "the roll-up's upsert needs one")
+        )  # fmt: skip
+    return out
+
+
+def tables(engine: Engine, names: Iterable[str]) -> dict[str, Table]:
+    """The named tables, reflected (real types, quoted names)."""
+    meta = MetaData()
+    return {name: Table(name, meta, autoload_with=engine) for name in dict.fromkeys(names)}
+
+
+def age_expression(table: Table, age: Age, dialect: str) -> ColumnElement[Any]:
+    """What a row's age is measured on: one column, the first that is not NULL, or the latest
+    (NULLs ignored, on SQLite too, whose max() would return NULL)."""
+    cols: list[Column[Any]] = [table.c[c] for c in age.columns]
+    if age.mode == "column":
+        return cols[0]
+    if age.mode == "first_of":
+        return func.coalesce(*cols)
+    if dialect == "postgresql":
+        return func.greatest(*cols)
+    rotations = [func.coalesce(*cols[i:], *cols[:i]) for i in range(len(cols))]
+    return func.max(*rotations)
