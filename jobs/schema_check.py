@@ -53,7 +53,7 @@ class _Schema:
         if table not in self._indexes:
             with warnings.catch_warnings():  # SQLite's expression indexes: read below instead
                 warnings.filterwarnings("ignore", "Skipped unsupported reflection", exc.SAWarning)
-                self._indexes[table] = list(self.inspector.get_indexes(table))
+                self._indexes[table] = [dict(i) for i in self.inspector.get_indexes(table)]
         return self._indexes[table]
 
     def has(self, table: str) -> bool:
