@@ -409,3 +409,29 @@ def test_network_policy_without_peers_limits_egress_to_the_ports(render: Any) ->
     assert "to" in egress[0]  # DNS: kube-dns only
     assert all("to" not in rule for rule in egress[1:])  # any destination, on these ports only
     assert [p["port"] for p in egress[1]["ports"]] == [5432]
+
+
+def test_retention_rules_become_a_read_only_configmap(render: Any, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[cleanup-old-analytics]\ntable = "events"\nage = "at"\ndays = 400\n')
+    docs = render("--set-file", f"retentionRules={rules}")
+    (configmap,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert configmap["data"] == {"rules.toml": rules.read_text()}
+    for cj in cronjobs_by_component(docs).values():
+        pod = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert {"name": "CRONJOBS_RULES", "value": "/etc/cronjobs/rules.toml"} in container["env"]
+        assert {"name": "rules", "mountPath": "/etc/cronjobs", "readOnly": True} in container[
+            "volumeMounts"
+        ]
+        assert {"name": "rules", "configMap": {"name": configmap["metadata"]["name"]}} in pod[
+            "volumes"
+        ]
+    for doc in docs:
+        kubernetes_validate.validate(doc, "1.30.0", strict=True)
+    plain = render()
+    assert not [d for d in plain if d["kind"] == "ConfigMap"]
+    env = cronjobs_by_component(plain)["health-check"]["spec"]["jobTemplate"]["spec"]["template"][
+        "spec"
+    ]["containers"][0]["env"]
+    assert "CRONJOBS_RULES" not in {e["name"] for e in env}
