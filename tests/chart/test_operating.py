@@ -73,3 +73,101 @@ def test_bad_operating_values_are_rejected(
     render_error: Callable[..., str], value: str, message: str
 ) -> None:
     assert message in render_error(SET, value)
+
+
+def _test_pod(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    [pod] = [d for d in docs if d["kind"] == "Pod"]
+    return pod
+
+
+def test_helm_test_runs_health_check_with_the_jobs_settings_and_pod_spec(render: Any) -> None:
+    assert [d for d in render() if d["kind"] == "Pod"] == []  # off by default
+    docs = render(
+        SET,
+        "helmTest.enabled=true",
+        SET,
+        "extraEnv[0].name=HTTPS_PROXY",
+        SET,
+        "extraEnv[0].value=http://proxy:3128",
+    )
+
+    pod = _test_pod(docs)
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    [container] = pod["spec"]["containers"]
+    assert container["args"] == ["health-check"]
+    job_pod = cronjobs_by_component(docs)["health-check"]["spec"]["jobTemplate"]["spec"]["template"]
+    [job_container] = job_pod["spec"]["containers"]
+    assert container["env"] == job_container["env"]  # the connection Secret and extraEnv alike
+    assert container["image"] == job_container["image"]
+    for key in ("securityContext", "resources", "volumeMounts"):
+        assert container[key] == job_container[key], key
+    for key in ("securityContext", "serviceAccountName", "automountServiceAccountToken", "volumes"):
+        assert pod["spec"][key] == job_pod["spec"][key], key
+
+
+def test_helm_test_pod_passes_the_restricted_profile_and_validates(render: Any) -> None:
+    import kubernetes_validate
+    from test_security import _restricted_violations
+
+    on = (SET, "helmTest.enabled=true")
+    pod = _test_pod(
+        render(*on, SET, "connection.mode=existingSecret", SET, "connection.existingSecret=c")
+    )
+
+    assert _restricted_violations(pod) == []
+    for version in ("1.30.0", "1.35.0"):
+        kubernetes_validate.validate(pod, version, strict=True)
+    assert pod["spec"]["containers"][0]["env"][1]["valueFrom"]["secretKeyRef"]["name"] == "c"
+
+
+def test_helm_test_uses_a_health_check_job_under_another_key(render: Any) -> None:
+    docs = render(
+        SET,
+        "helmTest.enabled=true",
+        SET,
+        "jobs.health-check.enabled=false",
+        SET,
+        "jobs.ping-deps.subcommand=health-check",
+        SET,
+        "jobs.ping-deps.schedule=*/5 * * * *",
+        SET,
+        "jobs.ping-deps.resources.limits.memory=64Mi",
+    )
+
+    pod = _test_pod(docs)
+    assert pod["spec"]["containers"][0]["resources"]["limits"]["memory"] == "64Mi"
+
+
+def test_helm_test_pod_has_no_checkov_finding(helm_bin: Any, tmp_path: Any) -> None:
+    import subprocess
+
+    from chart_helpers import CHART, NAMESPACE, run_helm
+    from test_checkov import checkov_binary
+
+    rendered = run_helm(
+        helm_bin,
+        "template",
+        "cronjobs",
+        str(CHART),
+        "-n",
+        NAMESPACE,
+        "--set",
+        "helmTest.enabled=true",
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    target = tmp_path / "rendered.yaml"
+    target.write_text(rendered.stdout)
+    done = subprocess.run(
+        [str(checkov_binary()), "-f", str(target), "--framework", "kubernetes", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(done.stdout)
+    failed = [
+        f"{c['check_id']} {c['resource']}"
+        for c in report["results"]["failed_checks"]
+        if "test-health" in c["resource"]
+    ]
+    assert failed == []
