@@ -104,6 +104,34 @@ class KubeApi:
             return self._fallback_user
         return str(name) if name else self._fallback_user
 
+    def can(self, verb: str, resource: str, namespace: str) -> bool | None:
+        """May the current user `verb` `resource` ("batch/cronjobs", "batch/cronjobs/status")
+        in `namespace`? One SelfSubjectAccessReview (authorization.k8s.io/v1, allowed to every
+        authenticated user without RBAC). None when the review itself fails: unknown."""
+        group, _, plural = resource.partition("/")
+        plural, _, sub = plural.partition("/")
+        attributes = {"namespace": namespace, "verb": verb, "group": group, "resource": plural}
+        if sub:
+            attributes["subresource"] = sub
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
+        try:
+            review = self._request(
+                "create",
+                "authorization.k8s.io/selfsubjectaccessreviews",
+                "POST",
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                body=body,
+                timeout=min(5.0, self.settings.request_timeout),
+            )
+            return bool(review["status"]["allowed"])
+        except (CronctlError, KeyError, TypeError) as e:
+            log.debug("no SelfSubjectAccessReview (%s): the API server decides", e)
+            return None
+
     # -- the choke point -----------------------------------------------------------------------
 
     def _request(

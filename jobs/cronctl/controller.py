@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs.cronctl import diagnose, model, params, results, suspension
+from jobs.cronctl import access, diagnose, model, params, results, suspension
 from jobs.cronctl.errors import (
     ConfigError,
     Conflict,
@@ -270,6 +270,8 @@ class CronJobController:
             )
         cronjob = self.api.get(CRONJOBS, namespace or self._ns_for_name(), name)
         extra = params.check(cronjob, args)
+        if not dry_run:
+            access.require(self.api, "create", JOBS, {cronjob["metadata"]["namespace"]})
         if not force and cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid":
             running = [
                 j["metadata"]["name"] for j in self._owned_jobs(cronjob) if not model.is_finished(j)

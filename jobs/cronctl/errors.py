@@ -50,13 +50,15 @@ class NotFound(ApiError):
 
 
 class Forbidden(ApiError):
-    def __init__(self, verb: str, resource: str, namespace: str | None, detail: str = "") -> None:
+    def __init__(
+        self, verb: str, resource: str, namespace: str | None, detail: str = "", hint: str = ""
+    ) -> None:
         scope = f'in namespace "{namespace}"' if namespace else "cluster-wide"
         group, _, plural = resource.partition("/")  # batch/cronjobs/status, /pods/log
         api_group = f'API group "{group}"' if group else "the core API group"
         super().__init__(
             f'forbidden: cronctl needs the "{verb}" verb on "{plural}" ({api_group}) {scope}; '
-            f"{RBAC_HINT if namespace else CLUSTER_RBAC_HINT}."
+            f"{hint or (RBAC_HINT if namespace else CLUSTER_RBAC_HINT)}."
             + (f" The server said: {detail}" if detail else ""),
             status=403,
         )

@@ -24,3 +24,20 @@ Jobs' Events (list only: it never gets one by name, nor watches)."""
 
 REMOVE_RULES: tuple[Rule, ...] = (("batch", "cronjobs", ("delete",)),)
 """Only `CronJobController.remove_job(force=True)` deletes a CronJob; grant this separately."""
+
+VIEWER_RULES: tuple[Rule, ...] = (
+    ("batch", "cronjobs", ("get", "list")),
+    ("batch", "jobs", ("get", "list")),
+    ("", "pods", ("get", "list")),
+    ("", "pods/log", ("get",)),
+    ("", "events", ("list",)),
+)
+"""The chart's viewer Role: list, describe, history, logs, explain, next, check."""
+
+OPERATOR_RULES: tuple[Rule, ...] = (
+    ("batch", "cronjobs", ("patch",)),
+    ("batch", "cronjobs/status", ("patch",)),
+    ("batch", "jobs", ("create",)),
+)
+"""The chart's operator Role, bound together with the viewer Role: suspend, resume (and its
+--catch-up), trigger."""

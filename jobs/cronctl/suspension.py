@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs.cronctl import catchup, model
+from jobs.cronctl import access, catchup, model
 from jobs.cronctl.errors import ConfigError, Conflict, CronctlError
 from jobs.cronctl.model import Obj
 
@@ -175,6 +175,8 @@ def suspend(
     now = c.clock()
     when = until_time(until, now)
     run = new_run_id(now)
+    if not dry_run:
+        _require(c, targets, "patch", CRONJOBS)
     actor = who or c.api.user
     return [
         _commit(
@@ -227,6 +229,12 @@ def resume(
         targets, runs = by_maintenance(targets, maintenance)
     if expired:
         targets = [cj for cj in targets if _expired(cj, now)]
+    if not dry_run and any(cj.get("spec", {}).get("suspend") for cj in targets):
+        _require(c, targets, "patch", CRONJOBS)
+        if catch_up == "none":
+            _require(c, targets, "patch", f"{CRONJOBS}/status")
+        if catch_up == "once":
+            _require(c, targets, "create", "batch/jobs")
     changes = []
     for cj in targets:
         annotations = cj["metadata"].get("annotations") or {}
@@ -275,3 +283,7 @@ def _catch_up_once(
         return replace(change, warning=f"--catch-up once: no run triggered: {e}")
     done = replace(preview, job=job.name, action=f"cronctl triggered job.batch/{job.name}")
     return replace(change, catch_up=done)
+
+
+def _require(c: CronJobController, targets: list[Obj], verb: str, resource: str) -> None:
+    access.require(c.api, verb, resource, {cj["metadata"]["namespace"] for cj in targets})

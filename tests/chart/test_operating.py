@@ -171,3 +171,46 @@ def test_helm_test_pod_has_no_checkov_finding(helm_bin: Any, tmp_path: Any) -> N
         if "test-health" in c["resource"]
     ]
     assert failed == []
+
+
+def test_viewer_and_operator_roles_are_bound_from_values(render: Any) -> None:
+    from chart_helpers import by_kind
+
+    from jobs.cronctl.permissions import OPERATOR_RULES, VIEWER_RULES
+
+    assert not [r for r in by_kind(render(), "Role") if "cronctl-" in r["metadata"]["name"]]
+    docs = render(
+        SET,
+        "controller.rbac.viewer.subjects[0].kind=Group",
+        SET,
+        "controller.rbac.viewer.subjects[0].name=devs",
+        SET,
+        "controller.rbac.operator.subjects[0].kind=User",
+        SET,
+        "controller.rbac.operator.subjects[0].name=oncall@example.com",
+    )
+
+    roles = {r["metadata"]["name"]: r for r in by_kind(docs, "Role")}
+
+    def rules(role: dict[str, Any]) -> set[tuple[str, str, str]]:
+        return {
+            (g, res, v)
+            for rule in role["rules"]
+            for g in rule["apiGroups"]
+            for res in rule["resources"]
+            for v in rule["verbs"]
+        }
+
+    def expected(table: Any) -> set[tuple[str, str, str]]:
+        return {(g, res, v) for g, res, verbs in table for v in verbs}
+
+    assert rules(roles["cronjobs-cronctl-viewer"]) == expected(VIEWER_RULES)
+    assert rules(roles["cronjobs-cronctl-operator"]) == expected(OPERATOR_RULES)
+    bindings = {b["metadata"]["name"]: b for b in by_kind(docs, "RoleBinding")}
+    assert [s["name"] for s in bindings["cronjobs-cronctl-viewer"]["subjects"]] == [
+        "devs",
+        "oncall@example.com",
+    ]
+    assert [s["name"] for s in bindings["cronjobs-cronctl-operator"]["subjects"]] == [
+        "oncall@example.com"
+    ]

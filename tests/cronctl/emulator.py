@@ -126,6 +126,8 @@ class CronctlEmulator(kmock.KubernetesEmulator):
     """Answer this many more requests that carry a `continue` token with 410 Gone."""
     running: dict[tuple[str, str], int] = attrs.field(factory=dict)
     """(namespace, Job) -> GETs left until that running Job finishes."""
+    access_reviews: bool = True
+    """Answer SelfSubjectAccessReviews (False: 404, as a server without that API)."""
     before_patch: Callable[[], None] | None = None
     """Called once, on the emulator's loop, just before the next PATCH is applied: a test
     stands in for another client changing the object between cronctl's read and its patch."""
@@ -142,6 +144,8 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             return status(401, "Unauthorized", "Unauthorized")
         if request.url.path == "/apis/authentication.k8s.io/v1/selfsubjectreviews":
             return self._review(request)
+        if request.url.path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
+            return await self._access_review(request)
         if request.resource is None or request.action is None:
             return await super()._handle(request)
         res = request.resource
@@ -236,6 +240,23 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             "metadata": {"creationTimestamp": None},
             "status": {"userInfo": {"username": self.identity, "groups": ["system:authenticated"]}},
         }
+        return aiohttp.web.json_response(body, status=201)
+
+    async def _access_review(self, request: rendering.Request) -> aiohttp.web.Response:
+        """Emulates the API server's SelfSubjectAccessReview (authorization.k8s.io/v1): status
+        .allowed is false exactly for the (verb, "group/resource[/subresource]") pairs in
+        `forbidden`, the same set the emulated RBAC answers 403 for. `access_reviews`: None
+        answers 404, as a server without the API (cronctl then lets the API server decide)."""
+        if not self.access_reviews:
+            return status(404, "NotFound", "the server could not find the requested resource")
+        assert request._raw_request is not None
+        body = await request._raw_request.json()
+        attrs_ = body["spec"]["resourceAttributes"]
+        resource = attrs_["resource"] + (
+            f"/{attrs_['subresource']}" if attrs_.get("subresource") else ""
+        )
+        allowed = (attrs_["verb"], f"{attrs_.get('group', '')}/{resource}") not in self.forbidden
+        body["status"] = {"allowed": allowed}
         return aiohttp.web.json_response(body, status=201)
 
     async def _serve_log(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
