@@ -13,23 +13,37 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Insert, bindparam, cast, func, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Connection,
+    Engine,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.errors import JobError
 from jobs.exitcodes import ExitCode
 from jobs.models import AnalyticsEvent, DailyAnalytics
-from jobs.purge import PurgeResult, purge
+from jobs.purge import PurgeResult, plural
 from jobs.retention import ANALYTICS_EVENTS
-from jobs.sessions import cutoff_for
+from jobs.sessions import cutoff_for, deleted
 
 log = logging.getLogger(__name__)
 
-events = AnalyticsEvent.__table__
-daily = DailyAnalytics.__table__
+events: Table = AnalyticsEvent.__table__  # type: ignore[assignment]
+daily: Table = DailyAnalytics.__table__  # type: ignore[assignment]
 
 MAX_BACKFILL_DAYS = 3660
 
@@ -183,16 +197,154 @@ def _utc_day(column: Any, dialect: str) -> Any:
     return func.date(column)  # SQLite holds UTC text: 'YYYY-MM-DD HH:MM:SS...'
 
 
-def days_missing_figures(conn: Connection, before: datetime) -> list[date]:
-    """Days before `before` that have raw events but no daily figures (one query)."""
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+@dataclass
+class Inventory:
+    """The raw events older than the cutoff, per day and event type, beside their figures."""
+
+    events: dict[date, dict[str, int]]
+    figures: dict[date, dict[str, int]]
+
+    @property
+    def missing(self) -> list[date]:
+        """Days with raw events but no daily figures."""
+        return [d for d in self.events if d not in self.figures]
+
+    def kept(self, day: date) -> dict[str, int]:
+        """Event types of `day` whose figures count more events than are left: kept."""
+        counted = self.figures.get(day, {})
+        return {t: n for t, n in self.events[day].items() if counted.get(t, 0) > n}
+
+
+def inventory(conn: Connection, before: datetime) -> Inventory:
+    """One grouped read of the old raw events, and their days' figures."""
     day = _utc_day(events.c.occurred_at, conn.dialect.name).label("day")
-    old_days = select(day).where(events.c.occurred_at < before).distinct().subquery()
-    query = (
-        select(old_days.c.day)
-        .where(old_days.c.day.not_in(select(daily.c.day).distinct()))
-        .order_by(old_days.c.day)
+    old = select(day, events.c.event_type, func.count().label("n"))
+    old = old.where(events.c.occurred_at < before).group_by(day, events.c.event_type)
+    found: dict[date, dict[str, int]] = {}
+    for row in conn.execute(old.order_by(day)):
+        found.setdefault(_as_date(row.day), {})[row.event_type] = int(row.n)
+    figures: dict[date, dict[str, int]] = {}
+    query = select(daily.c.day, daily.c.event_type, daily.c.event_count)
+    for row in conn.execute(query.where(daily.c.day < before.date())):
+        if _as_date(row.day) in found:
+            figures.setdefault(_as_date(row.day), {})[row.event_type] = int(row.event_count)
+    return Inventory(found, figures)
+
+
+class Unit(NamedTuple):
+    """What one transaction of the cleanup did: one UTC day, or one event type of a day."""
+
+    deleted: int
+    in_use: int
+    kept: int
+
+
+def _counted_upsert(dialect: str, rows: Any) -> Any:
+    """Upsert figures from `rows` (a select or a list of dicts); rows already equal stay."""
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    columns = ["day", "event_type", "event_count", "unique_users", "updated_at"]
+    insert = module.insert(daily)
+    insert = insert.from_select(columns, rows) if isinstance(rows, Select) else insert.values(rows)
+    changed = (daily.c.event_count != insert.excluded.event_count) | (
+        daily.c.unique_users != insert.excluded.unique_users
     )
-    return [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in conn.scalars(query)]
+    return insert.on_conflict_do_update(
+        index_elements=["day", "event_type"],
+        set_={c: insert.excluded[c] for c in columns[2:]},
+        where=changed,
+    )
+
+
+def purge_unit(conn: Connection, day: date, event_type: str | None, now: datetime) -> Unit:
+    """Delete the raw events of `day` (of one type, or all), counting them in its figures in
+    the same transaction: each type's figures become exactly the events deleted.
+
+    A type whose figures count more events than are left (the app deleted some, or they came
+    after an earlier cleanup of the day) is kept: recounting would lose events, adding would
+    count some twice. On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED` and a type
+    with any row the app holds is left whole for the next run; counting, deleting and the
+    upsert are one statement, one snapshot, so an event committed meanwhile is neither
+    counted nor deleted. SQLite's BEGIN IMMEDIATE keeps writers out of the transaction.
+    """
+    start, end = day_bounds(day)
+    where = [events.c.occurred_at >= start, events.c.occurred_at < end]
+    if event_type is not None:
+        where.append(events.c.event_type == event_type)
+    if conn.dialect.name == "postgresql":
+        return _purge_unit_pg(conn, day, where, now)
+    users = func.count(events.c.user_id.distinct()).label("users")
+    raw = select(events.c.event_type, func.count().label("n"), users).where(*where)
+    found = conn.execute(raw.group_by(events.c.event_type)).all()
+    counted = {str(t): int(n) for t, n in conn.execute(_figures_of(day))}
+    ok = [r for r in found if counted.get(r.event_type, 0) <= r.n]
+    if ok:
+        rows = [
+            {"day": day, "event_type": r.event_type, "event_count": r.n}
+            | {"unique_users": r.users, "updated_at": now}
+            for r in ok
+        ]
+        conn.execute(_counted_upsert("sqlite", rows))
+        types = [r.event_type for r in ok]
+        conn.execute(delete(events).where(*where, events.c.event_type.in_(types)))
+    deleted = sum(r.n for r in ok)
+    return Unit(deleted, 0, sum(r.n for r in found) - deleted)
+
+
+def _figures_of(day: date) -> Select[Any]:
+    return select(daily.c.event_type, daily.c.event_count).where(daily.c.day == day)
+
+
+def _purge_unit_pg(conn: Connection, day: date, where: list[Any], now: datetime) -> Unit:
+    raw = select(events.c.event_type, func.count().label("n")).where(*where)
+    raw_cte = raw.group_by(events.c.event_type).cte("raw")
+    mine = select(events.c.id, events.c.event_type).where(*where)
+    mine_cte = mine.with_for_update(skip_locked=True).cte("mine")
+    held = select(mine_cte.c.event_type, func.count().label("n"))
+    held_cte = held.group_by(mine_cte.c.event_type).cte("held")
+    counted = _figures_of(day).cte("counted")
+    in_use = func.coalesce(held_cte.c.n, 0) < raw_cte.c.n
+    kept = func.coalesce(counted.c.event_count, 0) > raw_cte.c.n
+    joined = raw_cte.outerjoin(held_cte, held_cte.c.event_type == raw_cte.c.event_type)
+    joined = joined.outerjoin(counted, counted.c.event_type == raw_cte.c.event_type)
+    verdict = (
+        select(raw_cte.c.event_type, raw_cte.c.n, in_use.label("in_use"))
+        .add_columns((kept & ~in_use).label("kept"))
+        .select_from(joined)
+        .cte("verdict")
+    )
+    ok = select(verdict.c.event_type).where(~verdict.c.in_use, ~verdict.c.kept)
+    ids = select(mine_cte.c.id).where(mine_cte.c.event_type.in_(ok)).scalar_subquery()
+    gone = delete(events).where(events.c.id == func.any(func.array(ids).cast(ARRAY(BigInteger))))
+    gone_cte = gone.returning(events.c.event_type, events.c.user_id).cte("gone")
+    figures = select(
+        literal(day, SqlDate),
+        gone_cte.c.event_type,
+        func.count(),
+        func.count(gone_cte.c.user_id.distinct()),
+        literal(now, daily.c.updated_at.type),
+    ).group_by(gone_cte.c.event_type)
+    upsert = _counted_upsert("postgresql", figures).returning(literal(1)).cte("upsert")
+
+    def rows(*where: Any) -> Any:
+        return select(func.coalesce(func.sum(verdict.c.n), 0)).where(*where).scalar_subquery()
+
+    row = conn.execute(
+        select(
+            select(func.count()).select_from(gone_cte).scalar_subquery(),
+            rows(verdict.c.in_use),
+            rows(verdict.c.kept),
+            select(func.count()).select_from(upsert).scalar_subquery(),
+        )
+    ).one()
+    return Unit(int(row[0]), int(row[1]), int(row[2]))
+
+
+def _span(days: list[date]) -> str:
+    return f"{days[0]}" if days[0] == days[-1] else f"{days[0]} .. {days[-1]}"
 
 
 @dataclass
@@ -200,7 +352,11 @@ class AnalyticsCleanupResult:
     older_than_days: int
     cutoff: datetime
     aggregated_first: list[date] = field(default_factory=list)
+    """Days that had no daily figures: each got them in the transaction deleting its events."""
     purge: PurgeResult | None = None
+    kept: int = 0
+    """Old events kept because their figures count more events than are left (see below)."""
+    kept_days: list[date] = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -212,19 +368,27 @@ class AnalyticsCleanupResult:
         return ExitCode.INTERRUPTED if self.interrupted else ExitCode.OK
 
     def lines(self) -> list[str]:
-        verb = "would " if self.dry_run else ""
-        out = [
-            f"cutoff: {self.cutoff.isoformat()} (whole UTC days older than {self.older_than_days} days)"
-        ]
+        days = plural(self.older_than_days, "day")
+        out = [f"cutoff: {self.cutoff.isoformat()} (whole UTC days older than {days})"]
         if self.aggregated_first:
+            verb = "would aggregate" if self.dry_run else "aggregated"
             out.append(
-                f"{verb}aggregate first {len(self.aggregated_first)} days with no daily figures "
-                f"({self.aggregated_first[0]} .. {self.aggregated_first[-1]})"
+                f"{verb} {plural(len(self.aggregated_first), 'day')} with no daily figures "
+                f"({_span(self.aggregated_first)}), each in the transaction deleting its events"
             )
         if self.purge is not None:
-            deleted = "would delete" if self.dry_run else "deleted"
             out.append(
-                f"{self.purge.table}: {deleted} {self.purge.deleted} rows in {self.purge.batches} batches"
+                f"{self.purge.table}: {'would delete' if self.dry_run else 'deleted'} "
+                f"{deleted(self.purge)}"
+            )
+        if self.kept:
+            first, last = self.kept_days[0], self.kept_days[-1]
+            out.append(
+                f"kept {plural(self.kept, 'event')} of {plural(len(self.kept_days), 'day')} "
+                f"({_span(self.kept_days)}) whose daily figures count more events than are left (the "
+                "app deleted some, or they arrived after an earlier cleanup): deleting them would "
+                "count events twice or lose some. `cronjobs aggregate-daily-analytics --force "
+                f"--since {first} --until {last}` makes the figures those of the events left"
             )
         if self.interrupted:
             out.append("interrupted: committed batches stay; the next run completes the work")
@@ -241,25 +405,64 @@ def cleanup_old_analytics(
     stop: threading.Event | None = None,
     now: datetime | None = None,
 ) -> AnalyticsCleanupResult:
-    """Delete raw events of whole UTC days older than the cutoff, never before their figures."""
+    """Delete raw events of whole UTC days older than the cutoff, each counted in the daily
+    figures by the transaction that deletes it: a day at a time, or an event type at a time
+    for a day with more than `batch_size` events."""
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else ANALYTICS_EVENTS.days
     result = AnalyticsCleanupResult(days, cutoff_for(ANALYTICS_EVENTS, days, now), dry_run=dry_run)
     with engine.connect() as conn:
-        missing = days_missing_figures(conn, result.cutoff)
+        found = inventory(conn, result.cutoff)
+    missing = found.missing
     if missing and not aggregate_missing:
         raise JobError(
-            f"{len(missing)} days older than the cutoff have raw events but no daily figures "
-            f"({missing[0]} .. {missing[-1]}); nothing was deleted. Run `cronjobs "
+            f"{plural(len(missing), 'day')} older than the cutoff have raw events but no daily "
+            f"figures ({missing[0]} .. {missing[-1]}); nothing was deleted. Run `cronjobs "
             f"aggregate-daily-analytics --since {missing[0]} --until {missing[-1]}` first, or "
             "drop --no-aggregate-missing"
         )
     result.aggregated_first = missing
-    if missing:
-        done = aggregate(engine, missing, dry_run=dry_run, stop=stop)
-        if done.interrupted:
-            return result
-    result.purge = purge(
-        engine, ANALYTICS_EVENTS, result.cutoff, batch_size=batch_size, dry_run=dry_run, stop=stop
-    )
+    purged = result.purge = PurgeResult(events.name, result.cutoff, dry_run=dry_run)
+    units = [
+        (day, t)
+        for day, types in found.events.items()
+        for t in ([None] if sum(types.values()) <= batch_size else sorted(types))
+    ]
+    if dry_run:
+        for day, types in found.events.items():
+            kept = sum(found.kept(day).values())
+            purged.deleted += sum(types.values()) - kept
+            result.kept += kept
+            result.kept_days += [day] if kept else []
+        return result
+    for day, event_type in units:
+        if stop is not None and stop.is_set():
+            purged.interrupted = True
+            log.warning("stop requested: days done stay done", extra={"deleted": purged.deleted})
+            break
+        started = time.monotonic()
+        with engine.begin() as conn:
+            unit = purge_unit(conn, day, event_type, now)
+        elapsed = time.monotonic() - started
+        purged.batches += 1
+        purged.deleted += unit.deleted
+        purged.in_use += unit.in_use
+        purged.longest_batch_seconds = max(purged.longest_batch_seconds, elapsed)
+        result.kept += unit.kept
+        if unit.kept and day not in result.kept_days:
+            result.kept_days.append(day)
+        log.info(
+            "batch committed",
+            extra={
+                "table": events.name,
+                "batch": purged.batches,
+                "day": day.isoformat(),
+                "event_type": event_type,
+                "rows": unit.deleted,
+                "in_use": unit.in_use,
+                "kept": unit.kept,
+                "total": purged.deleted,
+                "seconds": round(elapsed, 4),
+            },
+        )
     return result
