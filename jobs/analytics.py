@@ -68,6 +68,8 @@ class DayFigures:
     day: date
     event_types: int
     events: int
+    partial: bool = False
+    """The day was not over when it was aggregated: its figures are partial."""
 
 
 @dataclass
@@ -84,18 +86,20 @@ class AggregateResult:
 
     def lines(self) -> list[str]:
         verb = "would write" if self.dry_run else "wrote"
-        total = sum(d.events for d in self.days)
-        out = [f"{len(self.days)} days aggregated ({total} events): {verb} daily figures"]
-        out += [
-            f"  {d.day}: {d.events} events, {d.event_types} event types" for d in self.days[-7:]
-        ]
+        total = plural(sum(d.events for d in self.days), "event")
+        out = [f"{plural(len(self.days), 'day')} aggregated ({total}): {verb} daily figures"]
+        for d in self.days[-7:]:
+            line = f"  {d.day}: {plural(d.events, 'event')}, {plural(d.event_types, 'event type')}"
+            if d.partial:
+                line += " (the day is not over: partial figures; rerun it after it ends)"
+            out.append(line)
         if len(self.days) > 7:
-            out.insert(1, f"  ... {len(self.days) - 7} earlier days")
+            out.insert(1, f"  ... {plural(len(self.days) - 7, 'earlier day')}")
         if self.kept:
             out.append(
-                f"kept the figures of {len(self.kept)} days older than the retention cutoff "
-                f"({self.kept[0]} .. {self.kept[-1]}): their raw events may be partly deleted; "
-                "--force recomputes them"
+                f"kept the figures of {plural(len(self.kept), 'day')} older than the retention "
+                f"cutoff ({self.kept[0]} .. {self.kept[-1]}): their raw events may be partly "
+                "deleted; --force recomputes them"
             )
         if self.interrupted:
             out.append("interrupted: days written stay written; rerun to complete the range")
@@ -138,15 +142,18 @@ def _upsert(dialect: str) -> Insert:
 _UPSERTS = {dialect: _upsert(dialect) for dialect in ("postgresql", "sqlite")}
 
 
-def aggregate_day(conn: Connection, day: date, *, dry_run: bool = False) -> DayFigures:
+def aggregate_day(
+    conn: Connection, day: date, *, dry_run: bool = False, now: datetime | None = None
+) -> DayFigures:
     """Upsert one day's figures; in a dry run, compute them only."""
     start, end = day_bounds(day)
-    params = {"day": day, "start": start, "end": end, "now": datetime.now(UTC)}
+    now = now or datetime.now(UTC)
+    params = {"day": day, "start": start, "end": end, "now": now}
     if dry_run:
         counts = [int(row.event_count) for row in conn.execute(_FIGURES, params)]
     else:
         counts = [int(n) for n in conn.scalars(_UPSERTS[conn.dialect.name], params)]
-    return DayFigures(day=day, event_types=len(counts), events=sum(counts))
+    return DayFigures(day, event_types=len(counts), events=sum(counts), partial=end > now)
 
 
 def aggregate(
@@ -156,6 +163,7 @@ def aggregate(
     dry_run: bool = False,
     stop: threading.Event | None = None,
     keep_before: date | None = None,
+    now: datetime | None = None,
 ) -> AggregateResult:
     """Aggregate each day in its own short transaction.
 
@@ -177,7 +185,7 @@ def aggregate(
             break
         started = time.monotonic()
         with engine.begin() as conn:
-            figures = aggregate_day(conn, day, dry_run=dry_run)
+            figures = aggregate_day(conn, day, dry_run=dry_run, now=now)
         result.days.append(figures)
         log.info(
             "day aggregated" if not dry_run else "dry run: day computed",
@@ -185,6 +193,7 @@ def aggregate(
                 "day": day.isoformat(),
                 "events": figures.events,
                 "event_types": figures.event_types,
+                "partial": figures.partial,
                 "seconds": round(time.monotonic() - started, 4),
             },
         )

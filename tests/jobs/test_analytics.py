@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
@@ -127,7 +128,10 @@ def test_aggregate_cli_date_options(engine: Engine, db_url: str) -> None:
     env = {"DATABASE_URL": db_url}
     ok = invoke("aggregate-daily-analytics", "--date", "2026-06-14", env=env)
     assert ok.exit_code == 0, ok.stderr
-    assert "2026-06-14: 1 events, 1 event types" in ok.stdout
+    assert (
+        "1 day aggregated (1 event): wrote daily figures\n  2026-06-14: 1 event, 1 event type\n"
+        in (ok.stdout)
+    )
     backfill = invoke(
         "aggregate-daily-analytics",
         "--since",
@@ -163,7 +167,7 @@ def test_a_backfill_keeps_figures_of_days_past_retention_unless_forced(
     env = {"DATABASE_URL": db_url}
     kept = invoke("aggregate-daily-analytics", "--date", old_day.isoformat(), env=env)
     assert kept.exit_code == 0, kept.stderr
-    assert "kept the figures of 1 days older than the retention cutoff" in kept.stdout
+    assert "kept the figures of 1 day older than the retention cutoff" in kept.stdout
     assert figures(engine)[(old_day, "view")] == (3, 1)
     forced = invoke("aggregate-daily-analytics", "--date", old_day.isoformat(), "--force", env=env)
     assert forced.exit_code == 0 and figures(engine)[(old_day, "view")] == (1, 1)
@@ -192,3 +196,21 @@ def test_date_range_mistakes_are_usage_errors() -> None:
     assert huge.exit_code == 2 and "a backfill covers at most 3660 days" in huge.stderr
     until_only = invoke("aggregate-daily-analytics", "--until", "2020-01-01")
     assert until_only.exit_code == 2 and "--until needs --since" in until_only.stderr
+
+
+def test_aggregating_today_says_the_figures_are_partial(engine: Engine, db_url: str) -> None:
+    now = datetime.now(UTC)
+    add_events(engine, [("view", "a", now - timedelta(seconds=1))] * 2)
+    env = {"DATABASE_URL": db_url}
+    today = invoke("aggregate-daily-analytics", "--date", now.date().isoformat(), env=env)
+    assert today.exit_code == 0, today.stderr
+    assert (
+        f"  {now.date()}: 2 events, 1 event type (the day is not over: partial figures; "
+        "rerun it after it ends)\n"
+    ) in today.stdout
+    as_json = invoke(
+        "aggregate-daily-analytics", "--date", now.date().isoformat(), "-o", "json", env=env
+    )
+    assert [d["partial"] for d in json.loads(as_json.stdout)["days"]] == [True]
+    yesterday = invoke("aggregate-daily-analytics", "-o", "json", env=env)
+    assert [d["partial"] for d in json.loads(yesterday.stdout)["days"]] == [False]
