@@ -27,6 +27,7 @@ from jobs.errors import ConfigError
 from jobs.redact import forget, remember
 from jobs.render import table, to_json
 from jobs.settings import ENV, secrets_of
+from jobs.urls import secrets_in
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("jobs.cli")
@@ -97,6 +98,8 @@ def cli(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> N
     """
     forget()
     remember(secrets_of(*(os.environ.get(ENV[k]) for k in SECRET_SETTINGS)))
+    remember([os.environ.get("CRONJOBS_PING_URL", "")])  # its token, whole and in parts
+    remember(secrets_in(os.environ.get("CRONJOBS_PING_URL", "")))
     ctx.obj = {"verbose": verbose, "json": logs.resolve_format(log_format) == "json"}
     logs.configure(log_format, "DEBUG" if verbose else log_level)
 

@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobs import logs, summary
+from jobs import logs, pings, summary
 from jobs.errors import JobError, Skipped
+from jobs.exitcodes import ExitCode
 from jobs.registry import Job
 from jobs.settings import Settings
 
@@ -48,15 +49,24 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 def run(job: Job, work: Callable[[threading.Event], R]) -> R:
     """Run `work` as one logged run of `job`: start, finish (with duration), or failure; the
-    outcome also goes to the container's termination message (jobs/summary.py)."""
+    outcome also goes to the container's termination message (jobs/summary.py) and, when
+    CRONJOBS_PING_URL is set, to a dead-man's-switch service (jobs/pings.py)."""
     run_id = uuid.uuid4().hex[:12]
+    ping = pings.PingSettings.from_env()  # a malformed ping URL is exit 2, before the run
     with logs.bind(job=job.command, run_id=run_id), stop_on_signals() as stop:
         log.info("started")
         started = time.monotonic()
+        if ping:
+            pings.notify(ping.url, "start", timeout=ping.timeout, run_id=run_id)
 
         def ended(code: int, counts: dict[str, int] | None = None, error: str = "") -> None:
             seconds = time.monotonic() - started
             summary.write(summary.line(job.command, run_id, code, seconds, counts, error))
+            if ping:  # skipped (3: another run holds the lock) is not a failure of the job
+                event: pings.Event = (
+                    "success" if code in (ExitCode.OK, ExitCode.SKIPPED) else "fail"
+                )
+                pings.notify(ping.url, event, code, timeout=ping.timeout, run_id=run_id)
 
         try:
             result = work(stop)

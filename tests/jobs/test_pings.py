@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,22 @@ def test_the_url_is_scrubbed_from_later_log_lines(monitor: Monitor) -> None:
     pings.notify(monitor.url(), "start")
     assert scrub(f"calling {monitor.url()} now") == "calling *** now"
     assert scrub(f"token {TOKEN}") == "token ***"
+
+
+def test_the_entrypoint_pings_start_and_end_of_a_real_run(monitor: Monitor, tmp_path: Path) -> None:
+    """`cronjobs` itself (a subprocess, as in a pod): /start, then the plain URL on success or
+    /<exit code> on failure, both with the run's rid; the token never in the output."""
+    from tests.jobs.helpers import cronjobs
+
+    env = {"CRONJOBS_PING_URL": monitor.url(), "QDRANT_PATH": str(tmp_path)}
+    ok = cronjobs("health-check", env=env)
+    assert ok.returncode == 0, ok.stderr
+    started, ended = monitor.paths
+    assert started.startswith(f"/ping/{TOKEN}/start?rid=")
+    assert ended == f"/ping/{TOKEN}?" + started.split("?", 1)[1]
+    failed = cronjobs("health-check", env={**env, "DATABASE_URL": "postgresql://u@127.0.0.1:1/x"})
+    assert failed.returncode == 1
+    assert monitor.paths[-1].startswith(f"/ping/{TOKEN}/1?rid=")
+    assert TOKEN not in ok.stdout + ok.stderr + failed.stdout + failed.stderr
+    bad = cronjobs("health-check", env={**env, "CRONJOBS_PING_URL": "ftp://x"})
+    assert bad.returncode == 2 and "CRONJOBS_PING_URL must start with https://" in bad.stderr
