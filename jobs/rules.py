@@ -178,7 +178,9 @@ def _rule(job: str, entry: Any, source: str) -> RetentionRule:
     where = f"{where} rule for table {entry.get('table', '?')!r}"
     unknown = set(entry) - _RULE_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}"
+        )
     for key in ("table", "age", "days"):
         if key not in entry:
             raise ConfigError(f"{where}: `{key}` is missing")
@@ -231,7 +233,9 @@ def _rollup(value: Any, source: str) -> Rollup:
         raise ConfigError(f"{where} is a table of keys: source, timestamp, group_by, ...")
     unknown = set(value) - _ROLLUP_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_ROLLUP_KEYS)}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_ROLLUP_KEYS)}"
+        )
     defaults = Rollup()
     columns = dict(defaults.columns)
     given = value.get("columns", {})
