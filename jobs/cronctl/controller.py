@@ -9,20 +9,18 @@ each paged by 500 items.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs.cronctl import access, diagnose, model, params, results, suspension
+from jobs.cronctl import access, diagnose, follow, model, params, suspension
 from jobs.cronctl.errors import (
     ConfigError,
     Conflict,
     CronctlError,
     HelmManaged,
     Refused,
-    WaitTimeout,
 )
 from jobs.cronctl.model import CronJobInfo, Obj, Run
 from jobs.cronctl.suspension import Change
@@ -310,76 +308,16 @@ class CronJobController:
         """Poll the Job until it succeeds or fails; stream its pods' logs to `on_log(pod, line)`.
 
         Raises WaitTimeout (exit 5) after `timeout` seconds, also while a pod's log is streaming
-        (chatty or silent); the Job keeps running.
+        (chatty or silent); the Job keeps running. See jobs.cronctl.follow.
         """
-        namespace = namespace or self.namespace
-        deadline = time.monotonic() + timeout
-        logs = _LogProgress()
-        last_result = None
-        while True:
-            job = self.api.get(JOBS, namespace, job_name)
-            if on_log is not None and not model.is_finished(job):
-                self._follow_logs(namespace, job_name, logs, deadline, on_log)
-                job = self.api.get(JOBS, namespace, job_name)
-            if on_log is not None and model.is_finished(job) and time.monotonic() < deadline:
-                self._follow_logs(namespace, job_name, logs, deadline, on_log)  # the rest
-            run = model.run_from_job(job, self.clock())
-            if on_progress is not None and run.result != last_result:
-                on_progress(run)
-                last_result = run.result
-            if model.is_finished(job):
-                pods = self.api.list(PODS, namespace, f"job-name={job_name}")
-                return results.attach([run], pods)[0]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(
-                    f"gave up waiting for Job {job_name} after {timeout:g}s (it is "
-                    f"{run.result.lower()} and keeps running): follow it with "
-                    f"`cronctl logs --job {job_name} NAME` or `kubectl get job {job_name}`"
-                )
-            time.sleep(min(self.poll_interval, remaining))
-
-    def _follow_logs(
-        self,
-        namespace: str,
-        job_name: str,
-        logs: _LogProgress,
-        deadline: float,
-        on_log: Callable[[str, str], None],
-    ) -> None:
-        """Follow each started pod's log until it ends, falls silent for a read timeout, or the
-        deadline passes; after a running pod's stream, return so that the caller polls the Job.
-
-        A followed log restarts from its first line, so lines already passed on are skipped.
-        """
-        pods = self.api.list(PODS, namespace, f"job-name={job_name}")
-        for pod in sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp"))):
-            pod_name = pod["metadata"]["name"]
-            phase = pod.get("status", {}).get("phase")
-            if pod_name in logs.done or phase not in ("Running", "Succeeded", "Failed"):
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            read_timeout = min(remaining, self.api.settings.request_timeout)
-            seen = 0
-            lines = self.api.pod_log(
-                namespace, pod_name, _container(pod), follow=True, timeout=read_timeout
-            )
-            try:
-                for line in lines:
-                    seen += 1
-                    if seen > logs.lines.get(pod_name, 0):
-                        logs.lines[pod_name] = seen
-                        on_log(pod_name, line)
-                    if time.monotonic() >= deadline:
-                        return
-            finally:
-                if isinstance(lines, Generator):
-                    lines.close()
-            if phase == "Running":
-                return  # ended or fell silent while running: poll the Job, then follow again
-            logs.done.add(pod_name)  # a finished pod's log is complete
+        return follow.wait(
+            self,
+            job_name,
+            namespace or self.namespace,
+            timeout=timeout,
+            on_log=on_log,
+            on_progress=on_progress,
+        )
 
     def job_for_logs(self, name: str, job: str | None = None) -> str:
         """The Job whose logs `cronctl logs NAME` shows: --job, or the CronJob's newest run."""
@@ -412,7 +350,7 @@ class CronJobController:
                 "nothing to show"
             )
         for pod in sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp"))):
-            for line in self.api.pod_log(namespace, pod["metadata"]["name"], _container(pod)):
+            for line in self.api.pod_log(namespace, pod["metadata"]["name"], follow.container(pod)):
                 yield pod["metadata"]["name"], line
 
     # -- the seed's scheduler_service, mapped ---------------------------------------------------
@@ -453,16 +391,3 @@ class CronJobController:
                 "deleting it here would be undone by the next upgrade (force=True deletes anyway)"
             )
         self.api.delete(CRONJOBS, cronjob["metadata"]["namespace"], name)
-
-
-@dataclass
-class _LogProgress:
-    """What `wait` has passed on so far: lines per pod, and the pods whose log has ended."""
-
-    lines: dict[str, int] = field(default_factory=dict)
-    done: set[str] = field(default_factory=set)
-
-
-def _container(pod: Obj) -> str | None:
-    containers = pod.get("spec", {}).get("containers") or []
-    return str(containers[0]["name"]) if len(containers) > 1 else None
