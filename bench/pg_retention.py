@@ -233,9 +233,14 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
     from sqlalchemy import select
     from sqlalchemy.dialects import postgresql
 
-    from jobs.retention import ANALYTICS_EVENTS, SESSIONS
+    from jobs.retention import SESSIONS
 
-    rule = SESSIONS[0] if kind.name == "sessions" else ANALYTICS_EVENTS
+    if kind.name != "sessions":
+        return (
+            "-- cleanup-old-analytics deletes a UTC day (or one event type of it) per statement "
+            "since issue 9 (jobs.analytics.purge_unit): no keyset batch to explain"
+        )
+    rule = SESSIONS[0]
     cutoff = kind.cutoff(seed.now_utc())
     out = []
     with server.connect(db, autocommit=False) as conn:

@@ -268,8 +268,8 @@ def _counted_upsert(dialect: str, rows: Any) -> Any:
     )
 
 
-def purge_unit(conn: Connection, day: date, event_type: str | None, now: datetime) -> Unit:
-    """Delete the raw events of `day` (of one type, or all), counting them in its figures in
+def purge_unit(conn: Connection, day: date, event_types: list[str] | None, now: datetime) -> Unit:
+    """Delete the raw events of `day` (of these types, or all), counting them in its figures in
     the same transaction: each type's figures become exactly the events deleted.
 
     A type whose figures count more events than are left (the app deleted some, or they came
@@ -281,8 +281,8 @@ def purge_unit(conn: Connection, day: date, event_type: str | None, now: datetim
     """
     start, end = day_bounds(day)
     where = [events.c.occurred_at >= start, events.c.occurred_at < end]
-    if event_type is not None:
-        where.append(events.c.event_type == event_type)
+    if event_types is not None:
+        where.append(events.c.event_type.in_(event_types))
     if conn.dialect.name == "postgresql":
         return _purge_unit_pg(conn, day, where, now)
     users = func.count(events.c.user_id.distinct()).label("users")
@@ -352,6 +352,23 @@ def _purge_unit_pg(conn: Connection, day: date, where: list[Any], now: datetime)
     return Unit(int(row[0]), int(row[1]), int(row[2]))
 
 
+def _chunks(types: dict[str, int], batch_size: int) -> list[list[str] | None]:
+    """A day whole (None) if it has at most `batch_size` events, else its event types in
+    groups of at most `batch_size` events (a type is never split: its unique users are
+    counted over all its events at once)."""
+    if sum(types.values()) <= batch_size:
+        return [None]
+    chunks: list[list[str]] = []
+    size = 0
+    for t, n in sorted(types.items()):
+        if not chunks or size + n > batch_size:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(t)
+        size += n
+    return list(chunks)
+
+
 def _span(days: list[date]) -> str:
     return f"{days[0]}" if days[0] == days[-1] else f"{days[0]} .. {days[-1]}"
 
@@ -415,8 +432,8 @@ def cleanup_old_analytics(
     now: datetime | None = None,
 ) -> AnalyticsCleanupResult:
     """Delete raw events of whole UTC days older than the cutoff, each counted in the daily
-    figures by the transaction that deletes it: a day at a time, or an event type at a time
-    for a day with more than `batch_size` events."""
+    figures by the transaction that deletes it: a day at a time, or a few event types at a
+    time for a day with more than `batch_size` events."""
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else ANALYTICS_EVENTS.days
     result = AnalyticsCleanupResult(days, cutoff_for(ANALYTICS_EVENTS, days, now), dry_run=dry_run)
@@ -433,9 +450,7 @@ def cleanup_old_analytics(
     result.aggregated_first = missing
     purged = result.purge = PurgeResult(events.name, result.cutoff, dry_run=dry_run)
     units = [
-        (day, t)
-        for day, types in found.events.items()
-        for t in ([None] if sum(types.values()) <= batch_size else sorted(types))
+        (day, chunk) for day, types in found.events.items() for chunk in _chunks(types, batch_size)
     ]
     if dry_run:
         for day, types in found.events.items():
@@ -444,14 +459,14 @@ def cleanup_old_analytics(
             result.kept += kept
             result.kept_days += [day] if kept else []
         return result
-    for day, event_type in units:
+    for day, event_types in units:
         if stop is not None and stop.is_set():
             purged.interrupted = True
             log.warning("stop requested: days done stay done", extra={"deleted": purged.deleted})
             break
         started = time.monotonic()
         with engine.begin() as conn:
-            unit = purge_unit(conn, day, event_type, now)
+            unit = purge_unit(conn, day, event_types, now)
         elapsed = time.monotonic() - started
         purged.batches += 1
         purged.deleted += unit.deleted
@@ -466,7 +481,7 @@ def cleanup_old_analytics(
                 "table": events.name,
                 "batch": purged.batches,
                 "day": day.isoformat(),
-                "event_type": event_type,
+                "event_types": event_types,
                 "rows": unit.deleted,
                 "in_use": unit.in_use,
                 "kept": unit.kept,
