@@ -41,3 +41,11 @@ OPERATOR_RULES: tuple[Rule, ...] = (
 )
 """The chart's operator Role, bound together with the viewer Role: suspend, resume (and its
 --catch-up), trigger."""
+
+EXPIRY_RULES: tuple[Rule, ...] = (("batch", "cronjobs", ("get", "list", "patch")),)
+"""The chart's expiry CronJob (`controller.expiry`), which runs `cronctl resume --expired --yes`:
+list the release's CronJobs, patch the expired ones, and get one again when its patch meets a 409
+Conflict. Its permission check (a SelfSubjectAccessReview) and its identity (a SelfSubjectReview)
+are cluster-scoped creates that every authenticated user may make (the built-in
+system:basic-user ClusterRole), and that a namespaced Role could not grant anyway; no
+--catch-up, so neither cronjobs/status nor jobs."""

@@ -527,3 +527,21 @@ image.digest or image.pullPolicy Always and the check runs again. Input: dict wi
 {{- end }}
 {{- toJson $skips }}
 {{- end }}
+
+{{/*
+The expiry CronJob (`controller.expiry`): its name (also of its ServiceAccount and Role: at most
+52 characters) and labels. `app.kubernetes.io/name` is `<name>-cronctl`, not the jobs' name, so
+cronctl's default selector, the dashboard, `suspend --all` and the jobs' NetworkPolicy never
+select it: a maintenance `suspend --all` must not stop the very CronJob that ends suspensions.
+*/}}
+{{- define "cronjobs.expiry.name" -}}
+{{- include "cronjobs.fullname" . | trunc 45 | trimSuffix "-" }}-expiry
+{{- end }}
+
+{{- define "cronjobs.expiry.labels" -}}
+{{- $labels := include "cronjobs.labels" . | fromYaml }}
+{{- $_ := set $labels "app.kubernetes.io/name" (printf "%s-cronctl" (include "cronjobs.name" . | trunc 55 | trimSuffix "-")) }}
+{{- $_ := set $labels "app.kubernetes.io/part-of" (include "cronjobs.name" .) }}
+{{- $_ := set $labels "app.kubernetes.io/component" "expiry" }}
+{{- toYaml $labels }}
+{{- end }}
