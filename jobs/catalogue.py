@@ -38,8 +38,8 @@ JOBS: tuple[Job, ...] = (
         command="cleanup-old-analytics",
         schedule="0 3 * * 0",
         description=(
-            "Delete raw analytics events older than 365 days, aggregating any day that has no "
-            "daily figures first."
+            "Delete raw analytics events older than 365 days, counting every event it deletes in "
+            "daily_analytics in the same transaction."
         ),
         needs=("database",),
         mutating=True,
