@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -37,13 +38,27 @@ from jobs.errors import JobError
 from jobs.exitcodes import ExitCode
 from jobs.models import AnalyticsEvent, DailyAnalytics
 from jobs.purge import PurgeResult, plural
-from jobs.retention import ANALYTICS_EVENTS
+from jobs.retention import ANALYTICS_EVENTS, Retention
 from jobs.sessions import cutoff_for, deleted
 
 log = logging.getLogger(__name__)
 
-events: Table = AnalyticsEvent.__table__  # type: ignore[assignment]
-daily: Table = DailyAnalytics.__table__  # type: ignore[assignment]
+
+@dataclass(frozen=True)
+class AnalyticsTables:
+    """The raw events and the daily figures. Their columns are reached by these keys whatever
+    the app calls them (jobs.rule_tables maps a rules file's names onto them): events `id`,
+    `occurred_at`, `event_type`, `user_id`; daily `day`, `event_type`, `event_count`,
+    `unique_users`, `updated_at`."""
+
+    events: Table
+    daily: Table
+
+
+DEFAULT_TABLES = AnalyticsTables(
+    AnalyticsEvent.__table__,  # type: ignore[arg-type]
+    DailyAnalytics.__table__,  # type: ignore[arg-type]
+)
 
 MAX_BACKFILL_DAYS = 3660
 
@@ -106,53 +121,57 @@ class AggregateResult:
         return out
 
 
-# One day's figures, with the day and its bounds as parameters: built once, so each day only
-# binds values (SQLAlchemy's compiled cache then serves every day).
-_FIGURES = (
-    select(
-        bindparam("day", type_=SqlDate).label("day"),
-        events.c.event_type,
-        func.count().label("event_count"),
-        func.count(events.c.user_id.distinct()).label("unique_users"),
-        bindparam("now", type_=daily.c.updated_at.type).label("updated_at"),
+# One day's figures, with the day and its bounds as parameters: built once per tables, so each
+# day only binds values (SQLAlchemy's compiled cache then serves every day).
+@lru_cache(maxsize=8)
+def _figures(t: AnalyticsTables) -> Select[Any]:
+    events, daily = t.events, t.daily
+    return (
+        select(
+            bindparam("day", type_=SqlDate).label("day"),
+            events.c.event_type,
+            func.count().label("event_count"),
+            func.count(events.c.user_id.distinct()).label("unique_users"),
+            bindparam("now", type_=daily.c.updated_at.type).label("updated_at"),
+        )
+        .where(
+            events.c.occurred_at >= bindparam("start", type_=events.c.occurred_at.type),
+            events.c.occurred_at < bindparam("end", type_=events.c.occurred_at.type),
+        )
+        .group_by(events.c.event_type)
     )
-    .where(
-        events.c.occurred_at >= bindparam("start", type_=events.c.occurred_at.type),
-        events.c.occurred_at < bindparam("end", type_=events.c.occurred_at.type),
-    )
-    .group_by(events.c.event_type)
-)
 
 
-def _upsert(dialect: str) -> Insert:
+_FIGURE_KEYS = ("day", "event_type", "event_count", "unique_users", "updated_at")
+
+
+@lru_cache(maxsize=8)
+def _upsert(t: AnalyticsTables, dialect: str) -> Insert:
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    insert = module.insert(daily).from_select(
-        ["day", "event_type", "event_count", "unique_users", "updated_at"], _FIGURES
-    )
+    daily = t.daily
+    insert = module.insert(daily).from_select([daily.c[k] for k in _FIGURE_KEYS], _figures(t))
     return insert.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=["day", "event_type"],
-        set_={
-            "event_count": insert.excluded.event_count,
-            "unique_users": insert.excluded.unique_users,
-            "updated_at": insert.excluded.updated_at,
-        },
+        index_elements=[daily.c.day, daily.c.event_type],
+        set_={daily.c[k]: insert.excluded[k] for k in _FIGURE_KEYS[2:]},
     ).returning(daily.c.event_count)
 
 
-_UPSERTS = {dialect: _upsert(dialect) for dialect in ("postgresql", "sqlite")}
-
-
 def aggregate_day(
-    conn: Connection, day: date, *, dry_run: bool = False, now: datetime | None = None
+    conn: Connection,
+    day: date,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    tables: AnalyticsTables = DEFAULT_TABLES,
 ) -> DayFigures:
     """Upsert one day's figures; in a dry run, compute them only."""
     start, end = day_bounds(day)
     now = now or datetime.now(UTC)
     params = {"day": day, "start": start, "end": end, "now": now}
     if dry_run:
-        counts = [int(row.event_count) for row in conn.execute(_FIGURES, params)]
+        counts = [int(row.event_count) for row in conn.execute(_figures(tables), params)]
     else:
-        counts = [int(n) for n in conn.scalars(_UPSERTS[conn.dialect.name], params)]
+        counts = [int(n) for n in conn.scalars(_upsert(tables, conn.dialect.name), params)]
     return DayFigures(day, event_types=len(counts), events=sum(counts), partial=end > now)
 
 
@@ -164,6 +183,7 @@ def aggregate(
     stop: threading.Event | None = None,
     keep_before: date | None = None,
     now: datetime | None = None,
+    tables: AnalyticsTables = DEFAULT_TABLES,
 ) -> AggregateResult:
     """Aggregate each day in its own short transaction.
 
@@ -171,6 +191,7 @@ def aggregate(
     already be partly deleted, and recomputing would replace complete figures by partial ones.
     """
     result = AggregateResult(dry_run=dry_run)
+    daily = tables.daily
     if keep_before is not None and days and days[0] < keep_before:
         with engine.connect() as conn:
             done = set(
@@ -185,7 +206,7 @@ def aggregate(
             break
         started = time.monotonic()
         with engine.begin() as conn:
-            figures = aggregate_day(conn, day, dry_run=dry_run, now=now)
+            figures = aggregate_day(conn, day, dry_run=dry_run, now=now, tables=tables)
         result.days.append(figures)
         log.info(
             "day aggregated" if not dry_run else "dry run: day computed",
@@ -228,8 +249,11 @@ class Inventory:
         return {t: n for t, n in self.events[day].items() if counted.get(t, 0) > n}
 
 
-def inventory(conn: Connection, before: datetime) -> Inventory:
+def inventory(
+    conn: Connection, before: datetime, tables: AnalyticsTables = DEFAULT_TABLES
+) -> Inventory:
     """One grouped read of the old raw events, and their days' figures."""
+    events, daily = tables.events, tables.daily
     day = _utc_day(events.c.occurred_at, conn.dialect.name).label("day")
     old = select(day, events.c.event_type, func.count().label("n"))
     old = old.where(events.c.occurred_at < before).group_by(day, events.c.event_type)
@@ -252,23 +276,32 @@ class Unit(NamedTuple):
     kept: int
 
 
-def _counted_upsert(dialect: str, rows: Any) -> Any:
-    """Upsert figures from `rows` (a select or a list of dicts); rows already equal stay."""
+def _counted_upsert(daily: Table, dialect: str, rows: Any) -> Any:
+    """Upsert figures from `rows` (a select or a list of dicts by key); rows already equal
+    stay."""
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    columns = ["day", "event_type", "event_count", "unique_users", "updated_at"]
     insert = module.insert(daily)
-    insert = insert.from_select(columns, rows) if isinstance(rows, Select) else insert.values(rows)
+    if isinstance(rows, Select):
+        insert = insert.from_select([daily.c[k] for k in _FIGURE_KEYS], rows)
+    else:
+        insert = insert.values(rows)
     changed = (daily.c.event_count != insert.excluded.event_count) | (
         daily.c.unique_users != insert.excluded.unique_users
     )
     return insert.on_conflict_do_update(
-        index_elements=["day", "event_type"],
-        set_={c: insert.excluded[c] for c in columns[2:]},
+        index_elements=[daily.c.day, daily.c.event_type],
+        set_={daily.c[k]: insert.excluded[k] for k in _FIGURE_KEYS[2:]},
         where=changed,
     )
 
 
-def purge_unit(conn: Connection, day: date, event_types: list[str] | None, now: datetime) -> Unit:
+def purge_unit(
+    conn: Connection,
+    day: date,
+    event_types: list[str] | None,
+    now: datetime,
+    tables: AnalyticsTables = DEFAULT_TABLES,
+) -> Unit:
     """Delete the raw events of `day` (of these types, or all), counting them in its figures in
     the same transaction: each type's figures become exactly the events deleted.
 
@@ -279,16 +312,17 @@ def purge_unit(conn: Connection, day: date, event_types: list[str] | None, now: 
     upsert are one statement, one snapshot, so an event committed meanwhile is neither
     counted nor deleted. SQLite's BEGIN IMMEDIATE keeps writers out of the transaction.
     """
+    events = tables.events
     start, end = day_bounds(day)
     where = [events.c.occurred_at >= start, events.c.occurred_at < end]
     if event_types is not None:
         where.append(events.c.event_type.in_(event_types))
     if conn.dialect.name == "postgresql":
-        return _purge_unit_pg(conn, day, where, now)
+        return _purge_unit_pg(conn, day, where, now, tables)
     users = func.count(events.c.user_id.distinct()).label("users")
     raw = select(events.c.event_type, func.count().label("n"), users).where(*where)
     found = conn.execute(raw.group_by(events.c.event_type)).all()
-    counted = {str(t): int(n) for t, n in conn.execute(_figures_of(day))}
+    counted = {str(t): int(n) for t, n in conn.execute(_figures_of(tables.daily, day))}
     ok = [r for r in found if counted.get(r.event_type, 0) <= r.n]
     if ok:
         rows = [
@@ -296,25 +330,28 @@ def purge_unit(conn: Connection, day: date, event_types: list[str] | None, now: 
             | {"unique_users": r.users, "updated_at": now}
             for r in ok
         ]
-        conn.execute(_counted_upsert("sqlite", rows))
+        conn.execute(_counted_upsert(tables.daily, "sqlite", rows))
         types = [r.event_type for r in ok]
         conn.execute(delete(events).where(*where, events.c.event_type.in_(types)))
     deleted = sum(r.n for r in ok)
     return Unit(deleted, 0, sum(r.n for r in found) - deleted)
 
 
-def _figures_of(day: date) -> Select[Any]:
+def _figures_of(daily: Table, day: date) -> Select[Any]:
     return select(daily.c.event_type, daily.c.event_count).where(daily.c.day == day)
 
 
-def _purge_unit_pg(conn: Connection, day: date, where: list[Any], now: datetime) -> Unit:
+def _purge_unit_pg(
+    conn: Connection, day: date, where: list[Any], now: datetime, tables: AnalyticsTables
+) -> Unit:
+    events, daily = tables.events, tables.daily
     raw = select(events.c.event_type, func.count().label("n")).where(*where)
     raw_cte = raw.group_by(events.c.event_type).cte("raw")
     mine = select(events.c.id, events.c.event_type).where(*where)
     mine_cte = mine.with_for_update(skip_locked=True).cte("mine")
     held = select(mine_cte.c.event_type, func.count().label("n"))
     held_cte = held.group_by(mine_cte.c.event_type).cte("held")
-    counted = _figures_of(day).cte("counted")
+    counted = _figures_of(daily, day).cte("counted")
     in_use = func.coalesce(held_cte.c.n, 0) < raw_cte.c.n
     kept = func.coalesce(counted.c.event_count, 0) > raw_cte.c.n
     joined = raw_cte.outerjoin(held_cte, held_cte.c.event_type == raw_cte.c.event_type)
@@ -336,7 +373,7 @@ def _purge_unit_pg(conn: Connection, day: date, where: list[Any], now: datetime)
         func.count(gone_cte.c.user_id.distinct()),
         literal(now, daily.c.updated_at.type),
     ).group_by(gone_cte.c.event_type)
-    upsert = _counted_upsert("postgresql", figures).returning(literal(1)).cte("upsert")
+    upsert = _counted_upsert(daily, "postgresql", figures).returning(literal(1)).cte("upsert")
 
     def rows(*where: Any) -> Any:
         return select(func.coalesce(func.sum(verdict.c.n), 0)).where(*where).scalar_subquery()
@@ -430,15 +467,18 @@ def cleanup_old_analytics(
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
+    rule: Retention = ANALYTICS_EVENTS,
+    tables: AnalyticsTables = DEFAULT_TABLES,
 ) -> AnalyticsCleanupResult:
     """Delete raw events of whole UTC days older than the cutoff, each counted in the daily
     figures by the transaction that deletes it: a day at a time, or a few event types at a
     time for a day with more than `batch_size` events."""
     now = now or datetime.now(UTC)
-    days = older_than_days if older_than_days is not None else ANALYTICS_EVENTS.days
-    result = AnalyticsCleanupResult(days, cutoff_for(ANALYTICS_EVENTS, days, now), dry_run=dry_run)
+    days = older_than_days if older_than_days is not None else rule.days
+    result = AnalyticsCleanupResult(days, cutoff_for(rule, days, now), dry_run=dry_run)
+    events = tables.events
     with engine.connect() as conn:
-        found = inventory(conn, result.cutoff)
+        found = inventory(conn, result.cutoff, tables)
     missing = found.missing
     if missing and not aggregate_missing:
         raise JobError(
@@ -466,7 +506,7 @@ def cleanup_old_analytics(
             break
         started = time.monotonic()
         with engine.begin() as conn:
-            unit = purge_unit(conn, day, event_types, now)
+            unit = purge_unit(conn, day, event_types, now, tables)
         elapsed = time.monotonic() - started
         purged.batches += 1
         purged.deleted += unit.deleted

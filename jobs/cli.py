@@ -139,12 +139,14 @@ def list_jobs(output: str) -> None:
 
 @job_command("cleanup-old-sessions")
 @options.database
+@options.rules
 @options.older_than_days(90)
 @options.batch_size
 @options.dry_run
 @options.timeouts
 @options.output
 def cleanup_old_sessions(**kw: Any) -> None:
+    from jobs import rule_tables
     from jobs.sessions import cleanup_old_sessions as cleanup
 
     run_on_database(
@@ -156,8 +158,21 @@ def cleanup_old_sessions(**kw: Any) -> None:
             batch_size=kw["batch_size"],
             dry_run=kw["dry_run"],
             stop=stop,
+            rules=rule_tables.sessions(engine, checked_rules(engine, kw)),
         ),
     )
+
+
+def checked_rules(engine: Any, kw: dict[str, Any]) -> Any:
+    """The rules file's rules (or the defaults), checked against the database first: a
+    mismatch is exit 2 before any row is touched; a slow rule is a warning."""
+    from jobs import rules, schema_check
+
+    loaded = rules.load(kw.get("rules"))
+    if loaded is not rules.DEFAULTS:
+        for finding in schema_check.require_valid(engine, loaded):
+            log.warning("rules: %s", finding)
+    return loaded
 
 
 def _days(day: date | None, since: date | None, until: date | None) -> list[date]:
@@ -191,6 +206,7 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 
 @job_command("aggregate-daily-analytics")
 @options.database
+@options.rules
 @click.option("--date", "day", type=_date, help="The UTC day to aggregate. [default: yesterday]")
 @click.option("--since", type=_date, help="Backfill from this UTC day (inclusive).")
 @click.option(
@@ -206,6 +222,7 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 @options.timeouts
 @options.output
 def aggregate_daily_analytics(**kw: Any) -> None:
+    from jobs import rule_tables
     from jobs.analytics import aggregate
     from jobs.retention import ANALYTICS_EVENTS
 
@@ -220,12 +237,14 @@ def aggregate_daily_analytics(**kw: Any) -> None:
             dry_run=kw["dry_run"],
             stop=stop,
             keep_before=None if kw["force"] else retained_from,
+            tables=rule_tables.analytics(engine, checked_rules(engine, kw))[1],
         ),
     )
 
 
 @job_command("cleanup-old-analytics")
 @options.database
+@options.rules
 @options.older_than_days(365)
 @options.batch_size
 @click.option(
@@ -239,20 +258,23 @@ def aggregate_daily_analytics(**kw: Any) -> None:
 @options.timeouts
 @options.output
 def cleanup_old_analytics(**kw: Any) -> None:
+    from jobs import rule_tables
     from jobs.analytics import cleanup_old_analytics as cleanup
 
-    run_on_database(
-        "cleanup-old-analytics",
-        kw,
-        lambda engine, stop: cleanup(
+    def work(engine: Any, stop: Any) -> Any:
+        rule, tables = rule_tables.analytics(engine, checked_rules(engine, kw))
+        return cleanup(
             engine,
             older_than_days=kw["older_than_days"],
             batch_size=kw["batch_size"],
             aggregate_missing=kw["aggregate_missing"],
             dry_run=kw["dry_run"],
             stop=stop,
-        ),
-    )
+            rule=rule,
+            tables=tables,
+        )
+
+    run_on_database("cleanup-old-analytics", kw, work)
 
 
 @job_command("cleanup-redis-cache")
@@ -392,10 +414,11 @@ def demo(directory: str, sessions: int, events: int, redis_url: str | None, outp
 from jobs.cli_app import (  # noqa: E402
     chart_values_command,
     import_apscheduler_command,
+    retention_group,
     run_command,
 )
 
-for _command in (run_command, chart_values_command, import_apscheduler_command):
+for _command in (run_command, chart_values_command, import_apscheduler_command, retention_group):
     cli.add_command(_command)
 
 

@@ -157,3 +157,38 @@ def import_apscheduler_command(ctx: click.Context, paths: tuple[Path, ...]) -> N
     for line in result.problems:
         click.echo(line, err=True)
     ctx.exit(int(result.exit_code))
+
+
+@click.group("retention")
+def retention_group() -> None:
+    """The retention rules: which tables the cleanups delete from, and how."""
+
+
+@retention_group.command("show")
+@options.rules
+@options.database
+@options.timeouts
+@options.output
+@handles_errors
+def retention_show(**kw: Any) -> None:
+    """Print the effective retention rules (a rules file's, or the built-in tables'); with a
+    database, also the schema check's findings, how many rows each rule would touch now, and
+    the SQL the jobs run there. Exit 2 when the rules do not match the database."""
+    from jobs.retention_report import report
+    from jobs.rules import load
+
+    rules = load(kw["rules"])
+    settings = settings_from(kw)
+    engine = None
+    if settings.database_url:
+        from jobs.database import connect, require_existing, translate_errors
+
+        require_existing(settings.database_url)
+        engine = connect(settings.database_url, settings.timeout, settings.lock_timeout)
+        try:
+            result = translate_errors(engine, report, rules, engine)
+        finally:
+            engine.dispose()
+    else:
+        result = report(rules)
+    finish(result, kw["output"])

@@ -137,8 +137,19 @@ def older_than_days(default: int) -> Callable[[F], F]:
     return click.option(
         "--older-than-days",
         type=click.IntRange(1, MAX_DAYS),
-        default=default,
-        show_default=True,
+        default=None,
         metavar="DAYS",
-        help="Delete what is older than this many days.",
+        help=f"Delete what is older than this many days. [default: {default}, or each rule's "
+        "days with --rules]",
     )
+
+
+rules = click.option(
+    "--rules",
+    envvar="CRONJOBS_RULES",
+    show_envvar=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Retention rules for the app's own schema (TOML); checked against the database before "
+    "anything runs. [default: the built-in tables]",
+)

@@ -51,6 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import Executable
 
 from jobs.retention import Retention
 
@@ -89,18 +90,18 @@ def _in(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
     return column.in_(ids)  # type: ignore[no-any-return]
 
 
-def _delete_batch(
-    conn: Connection, rule: Retention, ids: list[int], cutoff: datetime
-) -> tuple[int, int]:
-    """Delete these rows (if still old) and their children; return both counts."""
-    dialect = conn.dialect.name
+def batch_statements(
+    rule: Retention, ids: list[int], cutoff: datetime, dialect: str
+) -> list[Executable]:
+    """The statements that delete one batch (these rows, if still old, and their children):
+    one on PostgreSQL, returning the counts; children then rows on SQLite."""
     old = rule.age_of < cutoff
+    id_col = rule.table.c.id
     if dialect == "postgresql":
         # The id range (tight: ids come sorted from the keyset select) makes the parent delete a
         # primary-key range scan; with `= ANY` alone the planner may scan the age index and read
         # every remaining old row per batch. Children go by `fk = ANY(ARRAY(ids deleted))`: an
         # index scan whose plan does not hang on the CTE's unknowable row estimate.
-        id_col = rule.table.c.id
         in_batch = and_(_in(id_col, ids, dialect), id_col.between(ids[0], ids[-1]))
         gone = delete(rule.table).where(in_batch, old).returning(id_col).cte("gone")
         gone_ids = func.array(select(gone.c.id).scalar_subquery()).cast(ARRAY(BigInteger))
@@ -109,14 +110,28 @@ def _delete_batch(
             child = delete(fk.table).where(fk == func.any(gone_ids))
             child_cte = child.returning(literal(1)).cte(f"child_{i}")
             counts.append(select(func.count()).select_from(child_cte).scalar_subquery())
-        row = conn.execute(select(*counts)).one()
+        return [select(*counts)]
+    still_old = select(id_col).where(_in(id_col, ids, dialect), old)
+    children: list[Executable] = [delete(fk.table).where(fk.in_(still_old)) for fk in rule.children]
+    return [*children, delete(rule.table).where(_in(id_col, ids, dialect), old)]
+
+
+def _delete_batch(
+    conn: Connection, rule: Retention, ids: list[int], cutoff: datetime
+) -> tuple[int, int]:
+    """Delete these rows (if still old) and their children; return both counts."""
+    statements = batch_statements(rule, ids, cutoff, conn.dialect.name)
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(statements[0]).one()
         return int(row[0]), sum(int(n) for n in row[1:])
-    still_old = select(rule.table.c.id).where(_in(rule.table.c.id, ids, dialect), old)
-    children = 0
-    for fk in rule.children:
-        children += conn.execute(delete(fk.table).where(fk.in_(still_old))).rowcount
-    deleted = conn.execute(delete(rule.table).where(_in(rule.table.c.id, ids, dialect), old))
-    return deleted.rowcount, children
+    children = sum(conn.execute(s).rowcount for s in statements[:-1])  # type: ignore[attr-defined]
+    return conn.execute(statements[-1]).rowcount, children  # type: ignore[attr-defined]
+
+
+def next_batch(rule: Retention, cutoff: datetime, batch_size: int) -> Select[Any]:
+    """The keyset select of the next batch's ids (add `id > last id` after the first)."""
+    id_col = rule.table.c.id
+    return select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(batch_size)
 
 
 def _delete_skipping_held(
@@ -212,7 +227,7 @@ def purge(
     while not (stop is not None and stop.is_set()):
         started = time.monotonic()
         with engine.begin() as conn:
-            query = select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(batch_size)
+            query = next_batch(rule, cutoff, batch_size)
             if last_id is not None:
                 query = query.where(id_col > last_id)
             ids = list(conn.scalars(query))

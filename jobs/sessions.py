@@ -1,4 +1,5 @@
-"""cleanup-old-sessions: delete chat and peptide info sessions inactive for 90 days."""
+"""cleanup-old-sessions: delete chat and peptide info sessions inactive for 90 days (or the
+tables of a rules file, each by its own age)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,9 @@ class CleanupResult:
         verb = "would delete" if self.dry_run else "deleted"
         days = plural(self.older_than_days, "day")
         out = [f"cutoff: {self.cutoff.isoformat()} (older than {days})"]
-        out += [f"{t.table}: {verb} {deleted(t)}" for t in self.tables]
+        for t in self.tables:  # a rules file may give a table an age of its own
+            own = f" (cutoff {t.cutoff.isoformat()})" if t.cutoff != self.cutoff else ""
+            out.append(f"{t.table}: {verb} {deleted(t)}{own}")
         if self.interrupted:
             out.append("interrupted: committed batches stay; the next run completes the work")
         return out
@@ -66,15 +69,18 @@ def cleanup_old_sessions(
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
+    rules: tuple[Retention, ...] = SESSIONS,
 ) -> CleanupResult:
+    """Purge each rule's table in turn (the built-in tables, or a rules file's)."""
     now = now or datetime.now(UTC)
-    days = older_than_days if older_than_days is not None else SESSIONS[0].days
-    result = CleanupResult(days, cutoff_for(SESSIONS[0], days, now), dry_run=dry_run)
-    for rule in SESSIONS:
+    days = older_than_days if older_than_days is not None else rules[0].days
+    result = CleanupResult(days, cutoff_for(rules[0], days, now), dry_run=dry_run)
+    for rule in rules:
         if stop is not None and stop.is_set():
             result.not_started.append(rule.name)
             continue
+        cutoff = cutoff_for(rule, older_than_days or rule.days, now)
         result.tables.append(
-            purge(engine, rule, result.cutoff, batch_size=batch_size, dry_run=dry_run, stop=stop)
+            purge(engine, rule, cutoff, batch_size=batch_size, dry_run=dry_run, stop=stop)
         )
     return result

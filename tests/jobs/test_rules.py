@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,146 @@ def test_a_foreign_key_that_points_elsewhere_is_an_error(
 def test_the_default_rules_match_the_default_schema(engine: Engine) -> None:
     findings = require_valid(engine, DEFAULTS)
     assert all(f.level == "warning" for f in findings)
+
+
+def _seed_other_schema(engine: Engine, now: datetime) -> None:
+    old, new = now - timedelta(days=45), now - timedelta(days=5)
+    with engine.begin() as conn:
+        conn.execute(
+            text('INSERT INTO "Conversations" (conv_id, "last seen", opened) VALUES (:i, :s, :o)'),
+            [
+                {"i": 1, "s": None, "o": old},  # old by opened, never seen again
+                {"i": 2, "s": new, "o": old},  # opened long ago, seen lately: the latest counts
+                {"i": 3, "s": old, "o": old},
+                {"i": 4, "s": None, "o": new},
+            ],
+        )
+        conn.execute(
+            text('INSERT INTO "select" (id, conv, body) VALUES (:i, :c, :b)'),
+            [{"i": i, "c": c, "b": "x"} for i, c in enumerate([1, 1, 2, 3, 4], start=1)],
+        )
+        day = datetime(2020, 1, 2, 12, tzinfo=UTC)
+        conn.execute(
+            text("INSERT INTO events (id, at, kind, who) VALUES (:i, :a, :k, :w)"),
+            [
+                {
+                    "i": i,
+                    "a": day if i <= 6 else now - timedelta(days=1),
+                    "k": "view" if i % 2 else "buy",
+                    "w": f"u{i % 3}",
+                }
+                for i in range(1, 10)
+            ],
+        )
+
+
+def test_every_job_runs_on_a_schema_of_other_names(
+    tmp_path: Path, other_schema: Engine, db_url: str
+) -> None:
+    """cleanup-old-sessions, cleanup-old-analytics and aggregate-daily-analytics on the app's
+    own tables, names quoted (mixed case, a space, a reserved word), then idempotent."""
+    from tests.jobs.helpers import invoke
+
+    now = datetime.now(UTC)
+    _seed_other_schema(other_schema, now)
+    env = {"DATABASE_URL": db_url, "CRONJOBS_RULES": write(tmp_path, RULES)}
+    sessions = invoke("cleanup-old-sessions", "-o", "json", env=env)
+    assert sessions.exit_code == 0, sessions.stderr
+    (table,) = json.loads(sessions.stdout)["tables"]
+    assert (table["table"], table["deleted"], table["children_deleted"]) == ("Conversations", 2, 3)
+    with other_schema.connect() as conn:
+        left = conn.execute(text('SELECT conv_id FROM "Conversations" ORDER BY 1')).scalars().all()
+        kids = conn.execute(text('SELECT conv FROM "select" ORDER BY 1')).scalars().all()
+    assert (left, kids) == ([2, 4], [2, 4])
+    again = invoke("cleanup-old-sessions", "-o", "json", env=env)
+    assert json.loads(again.stdout)["tables"][0]["deleted"] == 0
+
+    analytics = invoke("cleanup-old-analytics", "-o", "json", env=env)
+    assert analytics.exit_code == 0, analytics.stderr
+    assert json.loads(analytics.stdout)["purge"]["deleted"] == 6
+    yesterday = (now - timedelta(days=1)).date().isoformat()
+    aggregated = invoke("aggregate-daily-analytics", "--date", yesterday, env=env)
+    assert aggregated.exit_code == 0, aggregated.stderr
+    with other_schema.connect() as conn:
+        rows = conn.execute(text("SELECT d, kind, n, users FROM per_day ORDER BY d, kind")).all()
+        raw_left = conn.scalar(text("SELECT count(*) FROM events"))
+    by_day = {(str(d)[:10], k): (n, u) for d, k, n, u in rows}
+    assert by_day[("2020-01-02", "view")] == (3, 3) and by_day[("2020-01-02", "buy")] == (3, 3)
+    assert by_day[(yesterday, "view")][0] + by_day[(yesterday, "buy")][0] == 3
+    assert raw_left == 3
+
+
+def test_a_mismatch_stops_the_job_before_it_touches_a_row(
+    tmp_path: Path, other_schema: Engine, db_url: str
+) -> None:
+    from tests.jobs.helpers import invoke
+
+    now = datetime.now(UTC)
+    _seed_other_schema(other_schema, now)
+    body = RULES.replace('"last seen", "opened"', '"last seen", "closed"')
+    env = {"DATABASE_URL": db_url, "CRONJOBS_RULES": write(tmp_path, body)}
+    result = invoke("cleanup-old-sessions", env=env)
+    assert result.exit_code == 2, result.stderr
+    assert "Conversations.closed: no such column (age)" in result.stderr
+    with other_schema.connect() as conn:
+        assert conn.scalar(text('SELECT count(*) FROM "Conversations"')) == 4
+
+
+def test_hostile_names_are_names(tmp_path: Path, db_url: str) -> None:
+    """A table called `x"; DROP TABLE keep; --` is looked up as that name: it does not exist,
+    so the check says so, and nothing is dropped."""
+    from jobs.database import connect
+    from jobs.settings import parse_database_url
+    from tests.jobs.helpers import invoke
+
+    engine = connect(parse_database_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE keep (id INTEGER PRIMARY KEY)"))
+    hostile = 'x"; DROP TABLE keep; --'
+    body = f"[[cleanup-old-sessions]]\ntable = '{hostile}'\nage = \"select\"\ndays = 3\n"
+    env = {"DATABASE_URL": db_url, "CRONJOBS_RULES": write(tmp_path, body)}
+    result = invoke("cleanup-old-sessions", env=env)
+    assert result.exit_code == 2
+    assert f"{hostile}: no such table" in result.stderr
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM keep")) == 0  # still there
+    engine.dispose()
+
+
+def test_retention_show_gives_rules_counts_and_sql(
+    tmp_path: Path, other_schema: Engine, db_url: str
+) -> None:
+    from tests.jobs.helpers import invoke
+
+    now = datetime.now(UTC)
+    _seed_other_schema(other_schema, now)
+    env = {"CRONJOBS_RULES": write(tmp_path, RULES)}
+    offline = invoke("retention", "show", env=env)
+    assert offline.exit_code == 0, offline.stderr
+    assert (
+        "cleanup-old-sessions: Conversations (key conv_id): older than 30 days by the latest of "
+        "last seen, opened; with select.conv" in offline.stdout
+    )
+    shown = invoke("retention", "show", "-o", "json", env={**env, "DATABASE_URL": db_url})
+    assert shown.exit_code == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    sessions, analytics = report["rules"]
+    dry = json.loads(
+        invoke(
+            "cleanup-old-sessions", "--dry-run", "-o", "json", env={**env, "DATABASE_URL": db_url}
+        ).stdout
+    )["tables"][0]
+    assert (
+        (sessions["rows"], sessions["child_rows"])
+        == (dry["deleted"], dry["children_deleted"])
+        == (2, 3)
+    )
+    assert analytics["rows"] == 6
+    assert any('DELETE FROM "select"' in s for s in sessions["sql"]), "names are quoted"
+    assert 'FROM "Conversations"' in sessions["sql"][0]
+    assert "INSERT INTO per_day" in report["rollup_sql"][0]
+    assert report["findings"][0].startswith("warning: ")
+    broken = write(tmp_path, RULES.replace('age = "at"', 'age = "kind"'))
+    bad = invoke("retention", "show", env={"CRONJOBS_RULES": broken, "DATABASE_URL": db_url})
+    assert bad.exit_code == 2 and "error: rollup" not in bad.stdout
+    assert "events.kind: is TEXT, not a timestamp" in bad.stdout

@@ -1,0 +1,97 @@
+"""A rules file turned into what the jobs run on: `Retention` rules and `AnalyticsTables`.
+
+Each table is reflected for its columns' real types, then declared again with only the columns
+the jobs use, each under the key the jobs' code knows it by (`id`, `occurred_at`, `day`, ...)
+and the name the app gave it. So the same statements run on any schema, with every name quoted
+by SQLAlchemy: a name from the file is never SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, Engine, MetaData, Table, inspect
+
+from jobs.analytics import DEFAULT_TABLES, AnalyticsTables
+from jobs.errors import ConfigError
+from jobs.retention import ANALYTICS_EVENTS, SESSIONS, Retention
+from jobs.rules import DEFAULTS, RetentionRule, Rules
+from jobs.schema_check import age_expression
+
+
+def _declare(engine: Engine, meta: MetaData, name: str, keyed: dict[str, str]) -> Table:
+    """`name` with the columns `keyed` (key -> the app's column name), types reflected; the
+    key `id` (or `day` and `event_type` together) is the primary key."""
+    types = {c["name"]: c["type"] for c in inspect(engine).get_columns(name)}
+    pk = {"id"} if "id" in keyed else {"day", "event_type"}
+    columns: list[Column[Any]] = [
+        Column(column, types[column], key=key, primary_key=key in pk)
+        for key, column in keyed.items()
+    ]
+    return Table(name, meta, *columns)
+
+
+def _retention(engine: Engine, rule: RetentionRule, meta: MetaData) -> Retention:
+    keyed = {c: c for c in rule.age.columns}
+    if "id" in keyed and rule.primary_key != "id":
+        raise ConfigError(f"{rule.where}: an age column named 'id' must be the primary key")
+    keyed["id"] = rule.primary_key
+    table = _declare(engine, meta, rule.table, keyed)
+    children = tuple(
+        _declare(engine, meta, child.table, {"fk": child.foreign_key}).c.fk
+        for child in rule.children
+    )
+    age = age_expression(table, rule.age, engine.dialect.name)
+    return Retention(table, age, rule.days, children, rule.whole_days)
+
+
+def sessions(engine: Engine, rules: Rules) -> tuple[Retention, ...]:
+    """cleanup-old-sessions' rules on this database (the built-in ones for the defaults)."""
+    if rules.sessions is DEFAULTS.sessions:
+        return SESSIONS
+    meta = MetaData()
+    return tuple(_retention(engine, rule, meta) for rule in rules.sessions)
+
+
+def analytics(engine: Engine, rules: Rules) -> tuple[Retention, AnalyticsTables]:
+    """cleanup-old-analytics' rule and the roll-up's tables on this database."""
+    if rules.analytics is DEFAULTS.analytics and rules.rollup is DEFAULTS.rollup:
+        return ANALYTICS_EVENTS, DEFAULT_TABLES
+    rule, rollup = rules.analytics, rules.rollup
+    if rule.age.columns != (rollup.timestamp,):
+        raise ConfigError(
+            f"{rule.where}: cleanup-old-analytics deletes whole days of the roll-up's timestamp: "
+            f"set age = {rollup.timestamp!r}"
+        )
+    if rule.table != rollup.source:
+        raise ConfigError(
+            f"{rule.where}: cleanup-old-analytics deletes from the roll-up's source table, "
+            f"{rollup.source!r}: make them the same table"
+        )
+    meta = MetaData()
+    events = _declare(
+        engine,
+        meta,
+        rollup.source,
+        {
+            "id": rule.primary_key,
+            "occurred_at": rollup.timestamp,
+            "event_type": rollup.group_by,
+            "user_id": rollup.distinct,
+        },
+    )
+    cols = rollup.columns
+    daily = _declare(
+        engine,
+        meta,
+        rollup.target,
+        {
+            "day": cols["day"],
+            "event_type": cols["group"],
+            "event_count": cols["count"],
+            "unique_users": cols["distinct"],
+            "updated_at": cols["updated_at"],
+        },
+    )
+    retained = Retention(events, events.c.occurred_at, rule.days, (), rule.whole_days)
+    return retained, AnalyticsTables(events, daily)
