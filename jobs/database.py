@@ -7,12 +7,14 @@ import hashlib
 import logging
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import Pool
 
 from jobs.errors import ConfigError, DependencyError, JobError, Skipped
 from jobs.redact import redact_url
@@ -39,17 +41,28 @@ def connect(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Engine
         _sqlite_begin_immediate(engine)
         return engine
     options = f"-c lock_timeout={int(lock_timeout * 1000)} -c TimeZone=UTC"
-    return create_engine(
+    engine = create_engine(
         parsed,
-        pool_size=2,
-        max_overflow=2,
+        # At most 4 connections, as before (2 + 2 overflow), but all of them kept when
+        # returned: the one holding the job's advisory lock is never closed by the pool.
+        pool_size=4,
+        max_overflow=0,
         pool_pre_ping=False,
+        use_native_hstore=False,  # no hstore columns: skips a pg_type look-up per run
         connect_args={
             "connect_timeout": max(1, int(timeout)),
             "options": options,
             "application_name": "cronjobs",
         },
     )
+    _KEEPING_POOLS.add(engine.pool)
+    return engine
+
+
+# Pools made by connect(): they keep every connection returned to them (no overflow, no
+# recycling), so a session-level lock taken on one of them lasts until the lock is released
+# or the pool is disposed. engine.dispose() makes a new pool, which is not in here.
+_KEEPING_POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
 
 
 def require_existing(url: str) -> None:
@@ -155,21 +168,21 @@ def lock_key(job_id: str) -> int:
 def exclusive(engine: Engine, job_id: str) -> Iterator[None]:
     """Hold the job's lock for the block, or raise Skipped if another run holds it.
 
-    PostgreSQL: a session-level advisory lock on a connection of its own (released when the
-    connection closes, so a killed pod never leaves it behind). SQLite: an flock on a file
-    beside the database (same host only; an in-memory database needs no lock).
+    PostgreSQL: a session-level advisory lock, released when the block ends or when its
+    connection closes (so a killed pod never leaves it behind). On an engine from connect() the
+    lock is taken on a pooled connection that then goes back to the pool, where the work's
+    first transaction picks it up: one connection per run, not a second one just for the lock
+    (the pool keeps it, and the lock outlives the transactions). Other engines get a connection
+    of its own for the lock. SQLite: an flock on a file beside the database (same host only; an
+    in-memory database needs no lock).
     """
     if engine.dialect.name == "postgresql":
-        key = {"k": lock_key(job_id)}
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar():
-                raise Skipped(
-                    f"another run of {job_id} is in progress (advisory lock held); skipped"
-                )
-            try:
+        if engine.pool in _KEEPING_POOLS:
+            with _advisory_lock_on_pool(engine, job_id):
                 yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+        else:
+            with _advisory_lock_own_connection(engine, job_id):
+                yield
         return
     database = engine.url.database
     if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
@@ -187,3 +200,95 @@ def exclusive(engine: Engine, job_id: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+# Sent as the driver's own SQL (pyformat): a statement this small needs no compiling per run.
+_TRY_LOCK = "SELECT pg_try_advisory_lock(%(k)s)"
+_UNLOCK = "SELECT pg_advisory_unlock(%(k)s)"
+
+
+def _skipped(job_id: str) -> Skipped:
+    return Skipped(f"another run of {job_id} is in progress (advisory lock held); skipped")
+
+
+@contextmanager
+def _advisory_lock_own_connection(engine: Engine, job_id: str) -> Iterator[None]:
+    key = {"k": lock_key(job_id)}
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if not conn.exec_driver_sql(_TRY_LOCK, key).scalar():
+            raise _skipped(job_id)
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(_UNLOCK, key)
+
+
+@contextmanager
+def _advisory_lock_on_pool(engine: Engine, job_id: str) -> Iterator[None]:
+    key = {"k": lock_key(job_id)}
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        held = conn.exec_driver_sql(_TRY_LOCK, key).scalar()
+        holder = conn.connection.dbapi_connection
+    if not held:
+        raise _skipped(job_id)
+    pool = engine.pool  # engine.dispose() during the run would replace it
+    watch = _Holder(holder, job_id)
+    for name, fn in watch.listeners():
+        event.listen(pool, name, fn)
+    try:
+        yield
+    finally:
+        for name, fn in watch.listeners():
+            event.remove(pool, name, fn)
+        if watch.checked_out:  # the work left it checked out: its close releases the lock
+            log.debug("the lock's connection is still checked out: released when it closes")
+        elif not watch.lost:
+            _unlock(engine, holder, key)
+
+
+class _Holder:
+    """Follows the pooled connection that holds a job's lock through the pool's events."""
+
+    def __init__(self, dbapi_connection: Any, job_id: str) -> None:
+        self.dbapi_connection = dbapi_connection
+        self.job_id = job_id
+        self.checked_out = False
+        self.lost = False
+        self._listeners = [
+            ("checkout", self._checkout),
+            ("checkin", self._checkin),
+            *((name, self._gone) for name in ("close", "detach", "invalidate")),
+        ]
+
+    def listeners(self) -> list[tuple[str, Callable[..., None]]]:
+        return self._listeners
+
+    def _checkout(self, dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is self.dbapi_connection:
+            self.checked_out = True
+
+    def _checkin(self, dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is self.dbapi_connection:
+            self.checked_out = False
+
+    def _gone(self, dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is self.dbapi_connection and not self.lost:
+            self.lost = True
+            self.checked_out = False
+            log.warning(
+                "the connection holding the lock of %s closed during the run (lock released): "
+                "another run may start before this one ends",
+                self.job_id,
+            )
+
+
+def _unlock(engine: Engine, dbapi_connection: Any, key: dict[str, int]) -> None:
+    """Release the lock on the idle pooled connection that holds it (in autocommit, so the
+    connection goes back to the pool as the pool left it: no transaction open)."""
+    dialect = engine.dialect
+    dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
+    try:
+        with closing(dbapi_connection.cursor()) as cursor:
+            cursor.execute(_UNLOCK, key)
+    finally:
+        dialect.reset_isolation_level(dbapi_connection)

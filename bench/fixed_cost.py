@@ -1,0 +1,158 @@
+"""Issue 15: the fixed per-run cost of a short database job, phase by phase.
+
+`aggregate-daily-analytics --date <yesterday>` on a clone of the analytics template, run as the
+real CLI with bench/phases.py's hook (every psycopg connect, execute, commit, rollback and
+close timed), beside the hand-written upsert (connect, one upsert, commit), alternating, on a
+fresh clone each. With `--before`, a third variant runs the job with the lock as it was before
+issue 15 (a connection of its own, AUTOCOMMIT; `_exclusive_before` in bench/phases.py), so
+before and after are measured side by side in one run.
+
+    python3 bench/fixed_cost.py --events 1m --repeat 7 --before
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import pg_aggregation  # noqa: E402
+import pg_retention  # noqa: E402
+from common import emit, median, progress, table  # noqa: E402
+from pg import PgServer  # noqa: E402
+
+
+def job(server: PgServer, db: str, day: date, before: bool) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        env = {
+            **os.environ,
+            "DATABASE_URL": server.url(db),
+            "CRONJOBS_LOG_FORMAT": "json",
+            "BENCH_PHASES_OUT": out.name,
+            "BENCH_LOCK": "before" if before else "",
+            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        }
+        argv = [sys.executable, "-c", "import phases; phases.main()"]
+        argv += ["aggregate-daily-analytics", "--date", day.isoformat(), "-o", "json"]
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"job failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        record: dict[str, Any] = json.loads(Path(out.name).read_text())
+    finished = [json.loads(x) for x in proc.stderr.splitlines() if '"finished"' in x]
+    record["finished"] = float(finished[-1]["seconds"])
+    return record
+
+
+def reference(server: PgServer, db: str, day: date) -> dict[str, float]:
+    """Connect, one upsert, commit: what the job's `finished` figure is compared with."""
+    started = time.perf_counter()
+    with server.connect(db, autocommit=False) as conn:
+        connected = time.perf_counter()
+        conn.execute(pg_aggregation.UPSERT, {"day": day})
+        upserted = time.perf_counter()
+        conn.commit()
+    done = time.perf_counter()
+    return {
+        "seconds": done - started,
+        "connects": 1,
+        "connect ms": (connected - started) * 1000,
+        "round trips": 2,
+        "upsert ms": (upserted - connected) * 1000,
+        "other SQL ms": (done - upserted) * 1000,
+        "python ms": 0.0,
+    }
+
+
+def summarise(record: dict[str, Any]) -> dict[str, float]:
+    calls = record["calls"]
+    inside = [c for c in calls if 0 <= c["at"] <= record["run_seconds"] * 1000]
+    upsert = [c for c in inside if c["sql"].startswith("INSERT INTO daily_analytics")]
+    out = {
+        "run ms": record["run_seconds"] * 1000,
+        "connects": sum(c["kind"] == "connect" for c in inside),
+        "connect ms": sum(c["ms"] for c in inside if c["kind"] == "connect"),
+        "round trips": sum(c["kind"] in ("execute", "commit", "rollback") for c in inside),
+        "upsert ms": sum(c["ms"] for c in upsert),
+        "other SQL ms": sum(
+            c["ms"] for c in inside if c["kind"] in ("execute", "commit", "rollback")
+        )
+        - sum(c["ms"] for c in upsert),
+    }
+    out["python ms"] = out["run ms"] - out["connect ms"] - out["upsert ms"] - out["other SQL ms"]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", default="1m", help="analytics events, e.g. 1m or 5m")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--before", action="store_true", help="also run the pre-issue-15 lock")
+    parser.add_argument("--trace", action="store_true", help="print one run's calls")
+    args = parser.parse_args()
+    n = int(float(args.events.lower().rstrip("km")) * (1e6 if args.events[-1] in "mM" else 1e3))
+    day = date.today() - timedelta(days=1)
+    variants = ["job", "reference"] + (["job, lock before issue 15"] if args.before else [])
+    with PgServer() as server:
+        tpl, _ = pg_retention.template(server, pg_retention.KINDS["analytics"], n)
+        results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+        traces: dict[str, dict[str, Any]] = {}
+        for rep in range(args.repeat):
+            order = variants[rep % len(variants) :] + variants[: rep % len(variants)]
+            for variant in order:
+                db = "fixed_cost"
+                pg_aggregation._fresh(server, tpl, db)
+                if variant == "reference":
+                    results[variant].append(reference(server, db, day))
+                else:
+                    record = job(server, db, day, before=variant != "job")
+                    traces[variant] = record
+                    # The hook's span of jobs.runner.run: the `finished` figure, unrounded.
+                    results[variant].append({"seconds": record["run_seconds"], **summarise(record)})
+                server.drop(db)
+            progress(
+                f"rep {rep + 1}: "
+                + ", ".join(f"{v} {results[v][-1]['seconds'] * 1000:.1f} ms" for v in variants)
+            )
+    ref = median([r["seconds"] for r in results["reference"]])
+    rows = []
+    for variant in variants:
+        row: dict[str, Any] = {"variant": variant}
+        keys = results[variant][0].keys()
+        for k in keys:
+            row[k] = median([r[k] for r in results[variant]])
+        row["ms"] = row.pop("seconds") * 1000
+        row.pop("run ms", None)
+        row.pop("run ms", None)
+        row["x of reference"] = row["ms"] / (ref * 1000)
+        rows.append(row)
+    cols = ["variant", "ms", "x of reference", "connects", "connect ms", "round trips"]
+    cols += ["upsert ms", "other SQL ms", "python ms"]
+    emit(
+        table(
+            f"aggregate-daily-analytics, one day over {n:,} events: phases (median of "
+            f"{args.repeat}; the job's `finished` figure vs connect + upsert + commit)",
+            rows,
+            cols,
+        )
+    )
+    if args.trace:
+        for variant, record in traces.items():
+            emit(f"\n```\n-- {variant}: every database call of the last run (ms from its start)")
+            for c in record["calls"]:
+                emit(f"{c['at']:8.2f} {c['ms']:7.2f}  {c['kind']:8} {c['sql']}")
+            emit(f"run ends at {record['run_seconds'] * 1000:.2f} ms\n```")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Where the time of one short job run goes: a phase hook loaded into the real `cronjobs`
+process (`python -c "import phases; phases.main()" <args>`), no change to jobs/.
+
+It wraps, at the DBAPI level (psycopg), every connect, execute, commit and rollback, and
+`jobs.runner.run` (whose span is the job's own `finished` figure), and writes one JSON record
+to the file named by BENCH_PHASES_OUT: the run's seconds, and each database call with its start
+(relative to the run's start), duration and SQL. SQLAlchemy's own first-connect queries (server
+version, isolation level, ...) go through psycopg's cursor too, so they are counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_calls: list[dict[str, Any]] = []
+_t0 = time.perf_counter()
+_run: dict[str, float] = {}
+
+
+def _record(kind: str, started: float, sql: str = "") -> None:
+    _calls.append(
+        {"kind": kind, "at": started, "ms": (time.perf_counter() - started) * 1000, "sql": sql}
+    )
+
+
+def _install() -> None:
+    import psycopg
+
+    original_connect = psycopg.Connection.connect.__func__  # type: ignore[attr-defined]
+
+    def connect(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return original_connect(cls, *args, **kwargs)
+        finally:
+            _record("connect", t)
+
+    psycopg.Connection.connect = classmethod(connect)  # type: ignore[assignment,method-assign]
+    psycopg.connect = psycopg.Connection.connect  # the module's alias, which SQLAlchemy calls
+
+    def wrap(owner: Any, name: str, kind: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                sql = args[0] if args else ""
+                if not isinstance(sql, str | bytes):  # psycopg.sql.Composed (type look-ups)
+                    sql = sql.as_string(self) if hasattr(sql, "as_string") else repr(sql)
+                _record(kind, t, " ".join(str(sql).split())[:90])
+
+        setattr(owner, name, wrapper)
+
+    wrap(psycopg.Cursor, "execute", "execute")
+    wrap(psycopg.Connection, "commit", "commit")
+    wrap(psycopg.Connection, "rollback", "rollback")
+    wrap(psycopg.Connection, "close", "close")
+
+    import jobs.runner
+
+    original_run = jobs.runner.run
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        profile = None
+        if os.environ.get("BENCH_PROFILE"):  # cProfile of the run, to that file (pstats)
+            import cProfile
+
+            profile = cProfile.Profile()
+            profile.enable()
+        _run["start"] = time.perf_counter()
+        try:
+            return original_run(*args, **kwargs)
+        finally:
+            _run["end"] = time.perf_counter()
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(os.environ["BENCH_PROFILE"])
+
+    jobs.runner.run = run  # type: ignore[assignment]
+    if os.environ.get("BENCH_LOCK") == "before":
+        import jobs.database
+
+        jobs.database.exclusive = _exclusive_before  # type: ignore[assignment]
+        jobs.database.connect = _connect_before(jobs.database.connect)  # type: ignore[assignment]
+
+
+def _connect_before(connect: Any) -> Any:
+    """jobs.database.connect's PostgreSQL engine before issue 15: pool of 2 + 2 overflow, the
+    dialect's hstore look-up on first connect."""
+
+    def before(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Any:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "postgresql":
+            return connect(url, timeout, lock_timeout)
+        return create_engine(
+            parsed,
+            pool_size=2,
+            max_overflow=2,
+            pool_pre_ping=False,
+            connect_args={
+                "connect_timeout": max(1, int(timeout)),
+                "options": f"-c lock_timeout={int(lock_timeout * 1000)} -c TimeZone=UTC",
+                "application_name": "cronjobs",
+            },
+        )
+
+    return before
+
+
+@contextmanager
+def _exclusive_before(engine: Any, job_id: str) -> Iterator[None]:
+    """jobs.database.exclusive on PostgreSQL before issue 15 (at 64aaeb2), for before/after
+    in one run: the advisory lock on a connection of its own, in AUTOCOMMIT."""
+    from sqlalchemy import text
+
+    from jobs.database import lock_key
+    from jobs.errors import Skipped
+
+    key = {"k": lock_key(job_id)}
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar():
+            raise Skipped(f"another run of {job_id} is in progress (advisory lock held); skipped")
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+
+
+def _dump() -> None:
+    start = _run.get("start", _t0)
+    record = {
+        "run_seconds": _run.get("end", start) - start,
+        "calls": [{**c, "at": (c["at"] - start) * 1000} for c in _calls],
+    }
+    with open(os.environ["BENCH_PHASES_OUT"], "w") as f:
+        json.dump(record, f)
+
+
+def main() -> None:
+    import atexit
+    import sys
+
+    from jobs.cli import main as cronjobs
+
+    _install()
+    atexit.register(_dump)
+    sys.argv[0] = "cronjobs"
+    cronjobs()
