@@ -24,7 +24,7 @@ from jobs.cliutil import (
     settings_from,
 )
 from jobs.errors import ConfigError
-from jobs.redact import forget, remember
+from jobs.redact import forget, remember, scrub
 from jobs.render import table, to_json
 from jobs.settings import ENV, secrets_of
 from jobs.urls import secrets_in
@@ -50,19 +50,36 @@ class CatalogueGroup(click.Group):
         return super().get_command(ctx, job.command if job else cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        _discover(ctx)
+        # --help still shows the built-ins when an app module is broken; running one of the
+        # app's jobs (or `list`) is where the error stops the command.
+        _discover(ctx, fatal=False)
         return sorted(set(self.commands) | {j.command for j in registry.registered()})
 
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:  # fmt: skip
+        # Before click parses anything (--help lists commands, a job's name looks it up, and
+        # either imports the app's modules): every secret known, every log line scrubbed.
+        forget()
+        remember(secrets_of(*(os.environ.get(ENV[k]) for k in SECRET_SETTINGS)))
+        remember([os.environ.get("CRONJOBS_PING_URL", "")])  # its token, whole and in parts
+        remember(secrets_in(os.environ.get("CRONJOBS_PING_URL", "")))
+        logs.configure("auto", "INFO")
+        return super().make_context(info_name, args, parent, **extra)
 
-def _discover(ctx: click.Context) -> None:
-    """Find the app's jobs; a module that fails to import or registers wrongly is exit 2."""
+
+def _discover(ctx: click.Context, *, fatal: bool = True) -> None:
+    """Find the app's jobs; a module that fails to import or registers wrongly is exit 2 (a
+    warning on stderr where only the list of commands needs them)."""
     from jobs.discovery import discover
 
     try:
         discover()
     except ConfigError as e:
-        click.echo(f"Error: {e}", err=True)
-        ctx.exit(int(e.exit_code))
+        click.echo(f"{'Error' if fatal else 'Warning'}: {scrub(str(e))}", err=True)
+        if fatal:
+            ctx.exit(int(e.exit_code))
 
 
 @click.group(
@@ -96,10 +113,6 @@ def cli(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> N
     Exit codes: 0 done or nothing to do, 1 the job failed, 2 usage or configuration error,
     3 skipped (another run holds the lock), 4 interrupted by SIGTERM (committed work stays).
     """
-    forget()
-    remember(secrets_of(*(os.environ.get(ENV[k]) for k in SECRET_SETTINGS)))
-    remember([os.environ.get("CRONJOBS_PING_URL", "")])  # its token, whole and in parts
-    remember(secrets_in(os.environ.get("CRONJOBS_PING_URL", "")))
     ctx.obj = {"verbose": verbose, "json": logs.resolve_format(log_format) == "json"}
     logs.configure(log_format, "DEBUG" if verbose else log_level)
 
@@ -164,13 +177,15 @@ def cleanup_old_sessions(**kw: Any) -> None:
 
 
 def checked_rules(engine: Any, kw: dict[str, Any]) -> Any:
-    """The rules file's rules (or the defaults), checked against the database first: a
-    mismatch is exit 2 before any row is touched; a slow rule is a warning."""
+    """The rules file's rules (or the defaults), those of this command checked against the
+    database first: a mismatch is exit 2 before any row is touched; a slow rule a warning."""
     from jobs import rules, schema_check
 
     loaded = rules.load(kw.get("rules"))
     if loaded is not rules.DEFAULTS:
-        for finding in schema_check.require_valid(engine, loaded):
+        called = registry.find(click.get_current_context().info_name or "")
+        job = called.command if called else None
+        for finding in schema_check.require_valid(engine, loaded, job):
             log.warning("rules: %s", finding)
     return loaded
 

@@ -80,19 +80,32 @@ class JobResult:
 
     @property
     def exit_code(self) -> ExitCode:
+        """The returned object's `exit_code` when it is one `cronjobs` uses (0-4), else 1."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        return ExitCode(int(getattr(self.returned, "exit_code", ExitCode.OK)))
+        code = getattr(self.returned, "exit_code", ExitCode.OK)
+        ours = (
+            ExitCode.OK,
+            ExitCode.FAILED,
+            ExitCode.USAGE,
+            ExitCode.SKIPPED,
+            ExitCode.INTERRUPTED,
+        )
+        return ExitCode(code) if code in ours else ExitCode.FAILED
 
     def counts(self) -> dict[str, int]:
-        if isinstance(self.returned, dict):
-            return {
-                str(k): int(v)
-                for k, v in self.returned.items()
-                if isinstance(v, int) and not isinstance(v, bool)
-            }
-        counts = getattr(self.returned, "counts", None)
-        return dict(counts()) if callable(counts) else {}
+        """The whole numbers the job returned (a dict's, or its result's `counts()`)."""
+        source = self.returned
+        if not isinstance(source, dict):
+            counts = getattr(source, "counts", None)
+            source = counts() if callable(counts) else {}
+        if not isinstance(source, dict):
+            return {}
+        return {
+            str(k): int(v)
+            for k, v in source.items()
+            if isinstance(v, int) and not isinstance(v, bool)
+        }
 
     def lines(self) -> list[str]:
         value = self.returned

@@ -22,6 +22,9 @@ from jobs.redact import redact_url
 log = logging.getLogger(__name__)
 
 
+_EXPECTED = "expected postgresql://USER:PASSWORD@HOST:5432/DB or sqlite:///PATH"
+
+
 def connect(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Engine:
     """An engine for the jobs: UTC sessions, bounded connect and lock waits, no pool growth.
 
@@ -32,10 +35,7 @@ def connect(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Engine
     try:
         parsed = make_url(url)
     except (exc.ArgumentError, ValueError):  # its message may quote the URL: say nothing of it
-        raise ConfigError(
-            "DATABASE_URL is malformed: expected postgresql://user:password@host:5432/db or "
-            "sqlite:///path"
-        ) from None
+        raise ConfigError(f"DATABASE_URL is malformed: {_EXPECTED}") from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": lock_timeout})
         _sqlite_begin_immediate(engine)
@@ -68,7 +68,10 @@ _KEEPING_POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
 def require_existing(url: str) -> None:
     """A job never creates a database: a SQLite file that is not there is a configuration error
     (only `cronjobs init-db` creates one)."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (exc.ArgumentError, ValueError):  # its message may quote the URL: say nothing of it
+        raise ConfigError(f"DATABASE_URL is malformed: {_EXPECTED}") from None
     path = parsed.database
     if parsed.get_backend_name() != "sqlite" or path in (None, "", ":memory:"):
         return

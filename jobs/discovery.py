@@ -28,14 +28,26 @@ GROUP = "cronjobs.jobs"
 ENV = "CRONJOBS_JOB_MODULES"
 
 _done = False
+_failed: ConfigError | None = None
 
 
 def discover(environ: Mapping[str, str] | None = None) -> list[str]:
     """Import every job module (once per process); return where each came from."""
-    global _done
+    global _done, _failed
+    if _failed is not None:
+        raise _failed  # the same error each time it is asked, not a partial registry
     if _done:
         return []
+    try:
+        found = _discover(environ)
+    except ConfigError as e:
+        _failed = e
+        raise
     _done = True
+    return found
+
+
+def _discover(environ: Mapping[str, str] | None) -> list[str]:
     from importlib.metadata import entry_points
 
     found: list[str] = []
@@ -78,5 +90,5 @@ def _load(target: str, source: str, load: object) -> None:
 
 def reset() -> None:
     """Forget that discovery ran (tests that register jobs of their own)."""
-    global _done
-    _done = False
+    global _done, _failed
+    _done, _failed = False, None

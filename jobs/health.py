@@ -66,6 +66,9 @@ def _database(settings: Settings) -> Probe:
 
     from jobs.database import connect
 
+    if settings.require_database().startswith("postgresql"):
+        import psycopg  # noqa: F401  (the driver's import is not the database's latency)
+
     def probe() -> str:
         engine = connect(settings.require_database(), settings.timeout, settings.lock_timeout)
         try:
@@ -79,6 +82,8 @@ def _database(settings: Settings) -> Probe:
 
 
 def _redis(settings: Settings) -> Probe:
+    import redis  # noqa: F401  (loaded here, untimed: cache.connect would import it)
+
     from jobs.cache import connect
 
     def probe() -> str:

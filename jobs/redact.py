@@ -13,7 +13,8 @@ MASK = "***"
 # user:password@ in any scheme://... text; the password may hold '/', '#', '?' or '@' (the
 # last '@' before the host ends it), so match lazily up to an '@' followed by a host.
 _PASSWORD_IN_URL = re.compile(
-    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):(?P<pw>\S+?)@(?=[^@\s]*$|[\w.\[\]-]+[:/?\s]|[\w.-]+$)"
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):(?P<pw>\S+?)@(?=[^@\s]*$|[\w.\[\]-]+[:/?\s]|[\w.-]+$)",
+    re.I,
 )
 # password=... in a query string (libpq accepts ?password=, ?sslpassword=)
 _PASSWORD_PARAM = re.compile(r"(?P<key>(?:ssl)?password=)[^&\s]+", re.I)

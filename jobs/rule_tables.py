@@ -19,27 +19,28 @@ from jobs.rules import DEFAULTS, RetentionRule, Rules
 from jobs.schema_check import age_expression
 
 
-def _declare(engine: Engine, meta: MetaData, name: str, keyed: dict[str, str]) -> Table:
+def _declare(engine: Engine, name: str, keyed: dict[str, str]) -> Table:
     """`name` with the columns `keyed` (key -> the app's column name), types reflected; the
-    key `id` (or `day` and `event_type` together) is the primary key."""
+    key `id` (or `day` and `event_type` together) is the primary key. Each declaration has a
+    MetaData of its own: one table may play two parts (a child of one rule, a parent of
+    another)."""
     types = {c["name"]: c["type"] for c in inspect(engine).get_columns(name)}
     pk = {"id"} if "id" in keyed else {"day", "event_type"}
     columns: list[Column[Any]] = [
         Column(column, types[column], key=key, primary_key=key in pk)
         for key, column in keyed.items()
     ]
-    return Table(name, meta, *columns)
+    return Table(name, MetaData(), *columns)
 
 
-def _retention(engine: Engine, rule: RetentionRule, meta: MetaData) -> Retention:
+def _retention(engine: Engine, rule: RetentionRule) -> Retention:
     keyed = {c: c for c in rule.age.columns}
     if "id" in keyed and rule.primary_key != "id":
         raise ConfigError(f"{rule.where}: an age column named 'id' must be the primary key")
     keyed["id"] = rule.primary_key
-    table = _declare(engine, meta, rule.table, keyed)
+    table = _declare(engine, rule.table, keyed)
     children = tuple(
-        _declare(engine, meta, child.table, {"fk": child.foreign_key}).c.fk
-        for child in rule.children
+        _declare(engine, child.table, {"fk": child.foreign_key}).c.fk for child in rule.children
     )
     age = age_expression(table, rule.age, engine.dialect.name)
     return Retention(table, age, rule.days, children, rule.whole_days)
@@ -49,8 +50,7 @@ def sessions(engine: Engine, rules: Rules) -> tuple[Retention, ...]:
     """cleanup-old-sessions' rules on this database (the built-in ones for the defaults)."""
     if rules.sessions is DEFAULTS.sessions:
         return SESSIONS
-    meta = MetaData()
-    return tuple(_retention(engine, rule, meta) for rule in rules.sessions)
+    return tuple(_retention(engine, rule) for rule in rules.sessions)
 
 
 def analytics(engine: Engine, rules: Rules) -> tuple[Retention, AnalyticsTables]:
@@ -68,10 +68,8 @@ def analytics(engine: Engine, rules: Rules) -> tuple[Retention, AnalyticsTables]
             f"{rule.where}: cleanup-old-analytics deletes from the roll-up's source table, "
             f"{rollup.source!r}: make them the same table"
         )
-    meta = MetaData()
     events = _declare(
         engine,
-        meta,
         rollup.source,
         {
             "id": rule.primary_key,
@@ -83,7 +81,6 @@ def analytics(engine: Engine, rules: Rules) -> tuple[Retention, AnalyticsTables]
     cols = rollup.columns
     daily = _declare(
         engine,
-        meta,
         rollup.target,
         {
             "day": cols["day"],

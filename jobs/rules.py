@@ -217,7 +217,7 @@ def _age(value: Any, where: str) -> Age:
         ((mode, columns),) = value.items()
         if mode in ("first_of", "latest_of") and isinstance(columns, list) and columns:
             names = tuple(identifier(c, f"{where}: age.{mode}") for c in columns)
-            return Age(names, mode)
+            return Age(names, mode if len(names) > 1 else "column")
     raise ConfigError(
         f"{where}: age is a column name, {{ first_of = [columns] }} (the first that is not NULL) "
         f"or {{ latest_of = [columns] }} (the latest), got {value!r}"

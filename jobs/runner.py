@@ -164,16 +164,23 @@ def run_registered(
 
 
 def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
+    """Call the job's function; what it returns may be awaited (an `async def`, or a plain
+    wrapper of one), and is then run on an event loop that SIGTERM cancels at its next await."""
     import asyncio
     import inspect
 
     from jobs.context import JobResult
+    from jobs.errors import ConfigError
 
     assert job.func is not None
-    call_args = (ctx,) if job.takes_context else ()
-    if not inspect.iscoroutinefunction(job.func):
-        returned = job.func(*call_args)
+    returned = job.func(*((ctx,) if job.takes_context else ()))
+    if inspect.isgenerator(returned) or inspect.isasyncgen(returned):
+        raise ConfigError(
+            f"{job.module}.{job.id} yields: a job function returns its result (or None)"
+        )
+    if not inspect.isawaitable(returned):
         return JobResult(job.command, returned, dry_run, interrupted=ctx.stop.is_set())
+    awaitable = returned
 
     async def main() -> JobResult:
         task = asyncio.current_task()
@@ -188,11 +195,16 @@ def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
         for s in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(s, cancel, s)
         try:
-            returned = await job.func(*call_args)  # type: ignore[misc]
+            value = await awaitable
         except asyncio.CancelledError:
             if not ctx.stop.is_set():
                 raise
             return JobResult(job.command, None, dry_run, interrupted=True)
-        return JobResult(job.command, returned, dry_run, interrupted=ctx.stop.is_set())
+        return JobResult(job.command, value, dry_run, interrupted=ctx.stop.is_set())
 
-    return asyncio.run(main())
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return asyncio.run(main())
+    finally:  # closing the loop resets them to the default: the run's own handler again
+        for s, h in handlers.items():
+            signal.signal(s, h)

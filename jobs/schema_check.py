@@ -35,6 +35,12 @@ class Finding:
         return f"{self.rule}: {at}: {self.message}"
 
 
+_NOT_TEXT = (
+    "holds values that are not text (epoch numbers?): SQLite would compare them with the cutoff "
+    "by type, not by time, and every row would look old; store timestamps as ISO text"
+)
+
+
 def _is_time(kind: Any) -> bool:
     return isinstance(kind, sqltypes.DateTime | sqltypes.Date)
 
@@ -64,6 +70,16 @@ class _Schema:
             self._columns[table] = {c["name"]: c["type"] for c in self.inspector.get_columns(table)}
         return self._columns[table]
 
+    def not_text(self, table: str, column: str) -> bool:
+        """SQLite only: whether the column holds values that are not text (epoch numbers, say),
+        which compare with a text cutoff by type, not by time."""
+        if self.engine.dialect.name != "sqlite":
+            return False
+        t, c = (self.engine.dialect.identifier_preparer.quote(n) for n in (table, column))
+        query = text(f"SELECT 1 FROM {t} WHERE typeof({c}) NOT IN ('text', 'null') LIMIT 1")
+        with self.engine.connect() as conn:  # names quoted by the dialect's own preparer
+            return conn.scalar(query) is not None
+
     def leading_index_columns(self, table: str) -> set[str]:
         found = set()
         for index in self.indexes(table):
@@ -91,19 +107,24 @@ class _Schema:
         return [k for k in keys if k]
 
 
-def check(engine: Engine, rules: Rules) -> list[Finding]:
-    """Every problem of the rules on this database (errors first)."""
+def check(engine: Engine, rules: Rules, job: str | None = None) -> list[Finding]:
+    """Every problem of the rules on this database (errors first): of the rules `job` uses
+    (cleanup-old-sessions, cleanup-old-analytics, aggregate-daily-analytics), or of all."""
     schema = _Schema(engine)
     findings: list[Finding] = []
-    for rule in (*rules.sessions, rules.analytics):
-        findings += _check_rule(schema, rule)
-    findings += _check_rollup(schema, rules.rollup)
+    if job in (None, "cleanup-old-sessions"):
+        for rule in rules.sessions:
+            findings += _check_rule(schema, rule)
+    if job in (None, "cleanup-old-analytics"):
+        findings += _check_rule(schema, rules.analytics)
+    if job in (None, "cleanup-old-analytics", "aggregate-daily-analytics"):
+        findings += _check_rollup(schema, rules.rollup)
     return sorted(findings, key=lambda f: f.level != "error")
 
 
-def require_valid(engine: Engine, rules: Rules) -> list[Finding]:
+def require_valid(engine: Engine, rules: Rules, job: str | None = None) -> list[Finding]:
     """`check`, raising a ConfigError (exit 2) that lists the errors; the warnings returned."""
-    findings = check(engine, rules)
+    findings = check(engine, rules, job)
     errors = [f for f in findings if f.level == "error"]
     if errors:
         listed = "; ".join(str(f) for f in errors)
@@ -129,6 +150,8 @@ def _check_rule(schema: _Schema, rule: RetentionRule) -> list[Finding]:
             out.append(
                 Finding("error", name, table, column, f"is {columns[column]}, not a timestamp")
             )
+        elif schema.not_text(table, column):
+            out.append(Finding("error", name, table, column, _NOT_TEXT))
     if not out:
         out += _age_index(schema, rule)
     for child in rule.children:
@@ -207,6 +230,8 @@ def _check_rollup(schema: _Schema, rollup: Rollup) -> list[Finding]:
                 out.append(
                     Finding("error", name, rollup.source, column, f"no such column ({role})")
                 )
+        if rollup.timestamp in columns and schema.not_text(rollup.source, rollup.timestamp):
+            out.append(Finding("error", name, rollup.source, rollup.timestamp, _NOT_TEXT))
         if rollup.timestamp in columns and not _is_time(columns[rollup.timestamp]):
             kind = columns[rollup.timestamp]
             out.append(

@@ -84,6 +84,11 @@ def split(url: str, name: str, *, needs_host: bool = True) -> URL:
     if "@" in tail:
         raise _unclear(name, "an '@' comes after the host (a '/' or '?' ends the host early)")
     userinfo, at, hostport = authority.rpartition("@")
+    if "," in hostport:
+        raise ConfigError(
+            f"{name} names several hosts (h1,h2): give them as query parameters instead, "
+            "e.g. postgresql://user:password@/db?host=h1:5432&host=h2:5432"
+        )
     username = password = None
     if at:
         user, colon, secret = userinfo.partition(":")

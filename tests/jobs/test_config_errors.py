@@ -211,3 +211,12 @@ def test_init_db_in_a_missing_folder_says_so(tmp_path: Path) -> None:
     result = invoke("init-db", env={"DATABASE_URL": f"sqlite:///{tmp_path}/no/such/app.db"})
     assert result.exit_code == 2, result.stderr
     assert "does its folder exist" in result.stderr
+
+
+def test_several_hosts_in_the_url_are_exit_2_with_the_query_form() -> None:
+    result = invoke(
+        "cleanup-old-sessions", env={"DATABASE_URL": "postgresql://u:Pw0rd@h1:5432,h2:5432/db"}
+    )
+    assert result.exit_code == 2, result.stderr
+    assert "names several hosts" in result.stderr and "?host=h1:5432&host=h2:5432" in result.stderr
+    assert "Pw0rd" not in result.stderr

@@ -97,11 +97,14 @@ def test_a_bad_registration_is_exit_2_naming_the_module(
     tmp_path: Path, source: str, message: str
 ) -> None:
     cwd = app_module(tmp_path, "from jobs import job\n" + source + "\n")
-    for args in (["list"], ["--help"], ["x"]):
+    for args in (["list"], ["x"]):
         result = cronjobs_at(cwd, *args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr, result.stderr
         assert "appjobs" in result.stderr and "Traceback" not in result.stderr
+    helped = cronjobs_at(cwd, "--help")  # still shows the built-ins, and says what is wrong
+    assert helped.returncode == 0 and "health-check" in helped.stdout
+    assert "Warning: " in helped.stderr and message in helped.stderr
     builtin = cronjobs_at(cwd, "health-check", env={"QDRANT_PATH": str(tmp_path)})
     assert "appjobs" not in builtin.stderr, "a built-in runs without importing the app"
 
@@ -193,3 +196,72 @@ def test_run_refuses_what_is_not_a_function(tmp_path: Path) -> None:
         result = cronjobs_at(cwd, "run", target, env={"CRONJOBS_JOB_MODULES": ""})
         assert result.returncode == 2, result.stderr
         assert message in result.stderr
+
+
+LEAKY = """
+    import logging, os
+    logging.getLogger("appjobs").warning("connecting with %s", os.environ["DATABASE_URL"])
+    raise ValueError("bad URL " + os.environ["DATABASE_URL"])
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["x"], ["--log-format", "json", "x"]])
+def test_an_app_module_that_prints_the_url_at_import_is_scrubbed(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """The app's modules are imported while click still parses (for --help, or to find a
+    job's name): the secrets are known and the logs scrubbed before that."""
+    cwd = app_module(tmp_path, LEAKY)
+    result = cronjobs_at(cwd, *args, env={"DATABASE_URL": "postgresql://app:Zq9Xbk7wP@db/app"})
+    assert "Zq9Xbk7wP" not in result.stdout + result.stderr
+    assert "postgresql://app:***@db/app" in result.stderr
+
+
+WRAPPED = """
+    import functools
+    from jobs import job
+
+    def retried(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            return f(*args, **kwargs)
+        return wrapper
+
+    @job(every="1h")
+    @retried
+    async def wrapped(ctx):
+        return {"awaited": 1}
+
+    @job(every="1h")
+    def yields(ctx):
+        yield 1
+
+    class Odd:
+        exit_code = 7
+        def lines(self):
+            return ["odd"]
+        def counts(self):
+            return {"n": "x", "m": 2}
+
+    @job(every="1h")
+    def odd(ctx):
+        return Odd()
+"""
+
+
+def test_an_async_job_behind_a_plain_wrapper_is_awaited(tmp_path: Path) -> None:
+    cwd = app_module(tmp_path, WRAPPED)
+    result = cronjobs_at(cwd, "wrapped")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "awaited: 1" and "never awaited" not in result.stderr
+
+
+def test_a_generator_job_and_odd_results_get_documented_codes(tmp_path: Path) -> None:
+    cwd = app_module(tmp_path, WRAPPED)
+    yields = cronjobs_at(cwd, "yields")
+    assert yields.returncode == 2 and "appjobs.yields yields" in yields.stderr
+    log = tmp_path / "termination-log"
+    odd = cronjobs_at(cwd, "odd", env={"CRONJOBS_TERMINATION_LOG": str(log)})
+    assert odd.returncode == 1, "an exit code cronjobs does not use is a failure"
+    summary = json.loads(log.read_text())
+    assert summary["counts"] == {"m": 2} and summary["run_id"]

@@ -334,3 +334,48 @@ def test_retention_show_gives_rules_counts_and_sql(
     bad = invoke("retention", "show", env={"CRONJOBS_RULES": broken, "DATABASE_URL": db_url})
     assert bad.exit_code == 2 and "error: rollup" not in bad.stdout
     assert "events.kind: is TEXT, not a timestamp" in bad.stdout
+
+
+def test_a_file_for_one_job_is_checked_for_that_job_only(tmp_path: Path, db_url: str) -> None:
+    """A rules file of sessions only, on a database without the analytics tables: the sessions
+    job runs (the other sections keep their defaults, checked only by their own jobs)."""
+    from jobs.database import connect
+    from jobs.settings import parse_database_url
+    from tests.jobs.helpers import invoke
+
+    engine = connect(parse_database_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE tokens (id INTEGER PRIMARY KEY, seen TIMESTAMP)"))
+        conn.execute(text("CREATE INDEX ix_tokens_seen ON tokens (seen)"))
+        conn.execute(
+            text("INSERT INTO tokens (id, seen) VALUES (1, :old), (2, :new)"),
+            {"old": datetime.now(UTC) - timedelta(days=40), "new": datetime.now(UTC)},
+        )
+    engine.dispose()
+    body = '[[cleanup-old-sessions]]\ntable = "tokens"\nage = { first_of = ["seen"] }\ndays = 30\n'
+    env = {"DATABASE_URL": db_url, "CRONJOBS_RULES": write(tmp_path, body)}
+    result = invoke("cleanup-old-sessions", "-o", "json", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["tables"][0]["deleted"] == 1
+    other = invoke("cleanup-old-analytics", env=env)
+    assert other.exit_code == 2 and "analytics_events: no such table" in other.stderr
+
+
+def test_sqlite_epoch_numbers_in_a_timestamp_column_are_refused(tmp_path: Path) -> None:
+    """A TIMESTAMP column of integers would compare with the text cutoff by type: every row,
+    even one a year ahead, would look old. The check refuses it before anything is deleted."""
+    from sqlalchemy import create_engine
+
+    from tests.jobs.helpers import invoke
+
+    db = tmp_path / "app.db"
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE tokens (id INTEGER PRIMARY KEY, created_at TIMESTAMP)"))
+        conn.execute(text("INSERT INTO tokens VALUES (1, 1900000000)"))  # 2030, as a number
+    engine.dispose()
+    body = '[[cleanup-old-sessions]]\ntable = "tokens"\nage = "created_at"\ndays = 30\n'
+    env = {"DATABASE_URL": f"sqlite:///{db}", "CRONJOBS_RULES": write(tmp_path, body)}
+    result = invoke("cleanup-old-sessions", env=env)
+    assert result.exit_code == 2, result.stderr
+    assert "tokens.created_at: holds values that are not text" in result.stderr
