@@ -54,7 +54,7 @@ def command_for(job: Job) -> click.Command:
 
 def resolve(target: str) -> Job:
     """A Job for `module:function` (registered or not), or a ConfigError saying what is wrong."""
-    from jobs.registry import find
+    from jobs import registry
 
     module_name, colon, attr = target.partition(":")
     if not colon or not module_name or not attr:
@@ -71,7 +71,7 @@ def resolve(target: str) -> Job:
     func = getattr(module, attr, None)
     if not callable(func):
         raise ConfigError(f"{module_name} has no function {attr!r}")
-    for registered in filter(None, (find(attr.replace("_", "-")), find(attr))):
+    for registered in registry.registered():  # by identity: a renamed job is still found
         if registered.func is func:
             return registered
     required = [

@@ -75,8 +75,8 @@ def settings_from(kwargs: dict[str, Any]) -> Settings:
         qdrant_api_key=kwargs.get("qdrant_api_key") or None,
         qdrant_path=kwargs.get("qdrant_path") or None,
         cache_prefixes=prefixes or Settings.cache_prefixes,
-        timeout=kwargs.get("timeout") or Settings.timeout,
-        lock_timeout=kwargs.get("lock_timeout") or Settings.lock_timeout,
+        timeout=kwargs.get("timeout", Settings.timeout),
+        lock_timeout=kwargs.get("lock_timeout", Settings.lock_timeout),
     )
     return settings
 

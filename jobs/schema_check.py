@@ -65,6 +65,16 @@ class _Schema:
     def has(self, table: str) -> bool:
         return table in self._tables
 
+    def near(self, table: str) -> str:
+        """A hint when the table exists under another case (PostgreSQL folds unquoted names
+        to lower case; the rules file's names are exact)."""
+        same = [t for t in self._tables if t.lower() == table.lower()]
+        return f" (did you mean {same[0]!r}? names are exact)" if same else ""
+
+    def q(self, name: str) -> str:
+        """A name as this database's SQL needs it (quoted when it must be)."""
+        return str(self.engine.dialect.identifier_preparer.quote(name))
+
     def columns(self, table: str) -> dict[str, Any]:
         if table not in self._columns:
             self._columns[table] = {c["name"]: c["type"] for c in self.inspector.get_columns(table)}
@@ -138,7 +148,7 @@ def require_valid(engine: Engine, rules: Rules, job: str | None = None) -> list[
 def _check_rule(schema: _Schema, rule: RetentionRule) -> list[Finding]:
     name, table = rule.where, rule.table
     if not schema.has(table):
-        return [Finding("error", name, table, None, "no such table")]
+        return [Finding("error", name, table, None, f"no such table{schema.near(table)}")]
     out = []
     columns = schema.columns(table)
     if rule.primary_key not in columns:
@@ -164,11 +174,11 @@ def _age_index(schema: _Schema, rule: RetentionRule) -> list[Finding]:
     if len(cols) == 1:
         if cols[0] in schema.leading_index_columns(rule.table):
             return []
-        hint = f"CREATE INDEX ON {rule.table} ({cols[0]})"
+        hint = f"CREATE INDEX ON {schema.q(rule.table)} ({schema.q(cols[0])})"
     else:
         if any(all(c in e for c in cols) for e in schema.expression_indexes(rule.table)):
             return []
-        hint = f"CREATE INDEX ON {rule.table} (({_age_sql(rule.age)}))"
+        hint = f"CREATE INDEX ON {schema.q(rule.table)} (({_age_sql(schema, rule.age)}))"
     return [
         Finding(
             "warning", rule.where, rule.table, ", ".join(cols),
@@ -177,9 +187,11 @@ def _age_index(schema: _Schema, rule: RetentionRule) -> list[Finding]:
     ]  # fmt: skip
 
 
-def _age_sql(age: Age) -> str:
-    joined = ", ".join(age.columns)
-    return f"coalesce({joined})" if age.mode == "first_of" else f"greatest({joined})"
+def _age_sql(schema: _Schema, age: Age) -> str:
+    joined = ", ".join(schema.q(c) for c in age.columns)
+    if age.mode == "first_of":
+        return f"coalesce({joined})"
+    return f"greatest({joined})" if schema.engine.dialect.name == "postgresql" else f"max({joined})"
 
 
 def _check_child(schema: _Schema, rule: RetentionRule, table: str, fk: str) -> list[Finding]:
@@ -212,7 +224,7 @@ def _check_child(schema: _Schema, rule: RetentionRule, table: str, fk: str) -> l
         out.append(
             Finding("warning", name, table, fk,
                     f"no index on the child's foreign key: each batch scans {table}; "
-                    f"CREATE INDEX ON {table} ({fk}) would help")
+                    f"CREATE INDEX ON {schema.q(table)} ({schema.q(fk)}) would help")
         )  # fmt: skip
     return out
 
@@ -221,7 +233,8 @@ def _check_rollup(schema: _Schema, rollup: Rollup) -> list[Finding]:
     name = "rollup"
     out = []
     if not schema.has(rollup.source):
-        out.append(Finding("error", name, rollup.source, None, "no such table (source)"))
+        out.append(Finding("error", name, rollup.source, None,
+                           f"no such table (source){schema.near(rollup.source)}"))  # fmt: skip
     else:
         columns = schema.columns(rollup.source)
         for role in ("timestamp", "group_by", "distinct"):
@@ -240,7 +253,8 @@ def _check_rollup(schema: _Schema, rollup: Rollup) -> list[Finding]:
                 )
             )
     if not schema.has(rollup.target):
-        out.append(Finding("error", name, rollup.target, None, "no such table (target)"))
+        out.append(Finding("error", name, rollup.target, None,
+                           f"no such table (target){schema.near(rollup.target)}"))  # fmt: skip
         return out
     columns = schema.columns(rollup.target)
     for role, column in rollup.columns.items():

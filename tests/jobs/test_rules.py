@@ -133,7 +133,8 @@ def test_the_rules_match_a_schema_of_other_names(tmp_path: Path, other_schema: E
     findings = require_valid(other_schema, rules)
     assert [f.level for f in findings] == ["warning"]
     assert "no index on the age" in findings[0].message
-    assert "CREATE INDEX ON Conversations ((greatest(last seen, opened)))" in findings[0].message
+    assert 'CREATE INDEX ON "Conversations" ((' in findings[0].message
+    assert '"last seen", opened' in findings[0].message, "names quoted as the database needs"
 
 
 @pytest.mark.parametrize(
@@ -145,6 +146,10 @@ def test_the_rules_match_a_schema_of_other_names(tmp_path: Path, other_schema: E
         ),
         (('age = "at"', 'age = "kind"'), "events.kind: is TEXT, not a timestamp"),
         (('table = "events"\nage', 'table = "evts"\nage'), "evts: no such table"),
+        (
+            ('table = "Conversations"', 'table = "conversations"'),
+            "conversations: no such table (did you mean 'Conversations'? names are exact)",
+        ),
         (
             ('foreign_key = "conv"', 'foreign_key = "convo"'),
             "select.convo: no such column (child foreign_key)",
