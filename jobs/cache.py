@@ -8,7 +8,8 @@ The hit rate it reports is the app's: Redis counts every key lookup as a keyspac
 the TTL reads of this job included, and no command that reads a TTL skips the counters (TTL, PTTL,
 TYPE, EXISTS, OBJECT, EXPIRETIME, SCAN ... TYPE and scripts all count; measured on Redis 7.0). So
 the job keeps a tally of its own lookups in one small hash (`OWN_LOOKUPS`, tied to the server's
-run_id, so a restart or CONFIG RESETSTAT starts it anew) and reports the counters net of it.
+run_id and to a count of its own ECHO marks, so a restart or CONFIG RESETSTAT starts it anew)
+and reports the counters net of it.
 """
 
 from __future__ import annotations
@@ -105,37 +106,48 @@ _TALLY_DAYS = 30
 class _Tally:
     hits: int = 0
     misses: int = 0
+    reset: bool = False
+    """The server's counters went down since: the stored tally no longer applies."""
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _past_lookups(client: Any, server: str, hits: int, misses: int) -> tuple[_Tally, _Tally]:
-    """This job's lookups before this run (valid for this server's counters), and this run's
-    first: the read of the tally itself."""
+def _marks(client: Any) -> int:
+    """How many ECHO commands the server has counted: the job sends one per run, so fewer
+    than the last run saw means CONFIG RESETSTAT (or a restart) zeroed the counters since —
+    which the hit counters alone cannot tell once the app has looked up more keys again."""
+    stats = client.info("commandstats").get("cmdstat_echo") or {}
+    return int(stats.get("calls", 0))
+
+
+def _past_lookups(client: Any, server: str) -> tuple[_Tally, _Tally, int]:
+    """This job's lookups before this run (while they still apply to the server's counters),
+    this run's first (the read of the tally itself), and this run's mark."""
     stored = {_text(k): _text(v) for k, v in client.hgetall(OWN_LOOKUPS).items()}
     this_run = _Tally(hits=1) if stored else _Tally(misses=1)
     past = _Tally(int(stored.get("hits", 0)), int(stored.get("misses", 0)))
-    if stored.get("server") != server or past.hits > hits or past.misses > misses:
-        past = _Tally()  # a restart or CONFIG RESETSTAT zeroed the counters since
-    return past, this_run
+    marks = _marks(client)
+    if stored.get("server") != server or marks < int(stored.get("marks", 0)):
+        past = _Tally(reset=True)
+    client.echo("cronjobs: own-lookups mark")
+    return past, this_run, marks + 1
 
 
-def _record_lookups(client: Any, server: str, past: _Tally, this_run: _Tally) -> None:
-    """Writes do not count as lookups; a refused write (a read-only replica, OOM) only costs
-    the next report its exactness."""
+def _record_lookups(client: Any, server: str, past: _Tally, this_run: _Tally, marks: int) -> None:
+    """Add this run's lookups to the tally (HINCRBY: two runs at once both count; after a
+    reset, HSET starts it anew). Writes are not lookups; a refused write (a read-only replica,
+    OOM) only costs the next report its exactness."""
     import redis
 
     pipe = client.pipeline(transaction=True)
-    pipe.hset(
-        OWN_LOOKUPS,
-        mapping={
-            "server": server,
-            "hits": past.hits + this_run.hits,
-            "misses": past.misses + this_run.misses,
-        },
-    )
+    if past.reset:
+        pipe.hset(OWN_LOOKUPS, mapping={"hits": this_run.hits, "misses": this_run.misses})
+    else:
+        pipe.hincrby(OWN_LOOKUPS, "hits", this_run.hits)
+        pipe.hincrby(OWN_LOOKUPS, "misses", this_run.misses)
+    pipe.hset(OWN_LOOKUPS, mapping={"server": server, "marks": marks})
     pipe.expire(OWN_LOOKUPS, _TALLY_DAYS * 86400)
     try:
         pipe.execute()
@@ -166,7 +178,7 @@ def inspect_cache(
     info = client.info()
     server = str(info.get("run_id", ""))
     hits, misses = _int(info, "keyspace_hits"), _int(info, "keyspace_misses")
-    past, this_run = _past_lookups(client, server, hits, misses)
+    past, this_run, marks = _past_lookups(client, server)
     report = CacheReport(
         used_memory_bytes=_int(info, "used_memory"),
         used_memory_human=str(info.get("used_memory_human", "")),
@@ -185,7 +197,7 @@ def inspect_cache(
     try:
         _scan(client, report, prefixes, scan_count, this_run, stop)
     finally:
-        _record_lookups(client, server, past, this_run)
+        _record_lookups(client, server, past, this_run, marks)
     return report
 
 

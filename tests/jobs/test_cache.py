@@ -128,6 +128,12 @@ def test_the_reported_hit_rate_is_the_apps_not_raised_by_the_jobs_own_lookups(
     _app_lookups(redisdb, hits=1, misses=0)
     after_reset = inspect_cache(redisdb, ("cache:",))
     assert (after_reset.keyspace_hits, after_reset.keyspace_misses) == (1, 0)
+    # A reset after which the app alone looks up more than the old tally: still a reset.
+    redisdb.config_resetstat()
+    for _ in range(3):
+        _app_lookups(redisdb, hits=40, misses=5)
+    busy = inspect_cache(redisdb, ("cache:",))
+    assert (busy.keyspace_hits, busy.keyspace_misses) == (120, 15)
 
 
 def test_the_tally_is_not_a_cache_key(redisdb: Any) -> None:
