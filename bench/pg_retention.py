@@ -227,18 +227,18 @@ def verify(
 
 
 def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of the job's batch select (built as jobs/purge.py builds it:
+    """EXPLAIN (ANALYZE, BUFFERS) of the job's batch select (built as jobs/builtin/purge.py builds it:
     keyset, no row locks since c91130c), for the first batch and for a batch halfway through, in
     a rolled-back transaction; then the job's delete statement for the first batch."""
     from sqlalchemy import select
     from sqlalchemy.dialects import postgresql
 
-    from jobs.retention import SESSIONS
+    from jobs.builtin.retention import SESSIONS
 
     if kind.name != "sessions":
         return (
             "-- cleanup-old-analytics deletes a UTC day (or one event type of it) per statement "
-            "since issue 9 (jobs.analytics.purge_unit): no keyset batch to explain"
+            "since issue 9 (jobs.builtin.analytics_cleanup.purge_unit): no keyset batch to explain"
         )
     rule = SESSIONS[0]
     cutoff = kind.cutoff(seed.now_utc())
@@ -266,14 +266,14 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
 
 def _explain_job_delete(server: PgServer, db: str, rule: Any, cutoff: datetime) -> list[str]:
     """EXPLAIN (ANALYZE, BUFFERS) of the statement(s) the job's current code sends to delete its
-    first batch: captured from jobs.purge (whatever its form) in a rolled-back transaction,
+    first batch: captured from jobs.builtin.purge (whatever its form) in a rolled-back transaction,
     then explained in another rolled-back transaction. Beside it, (b)'s two DELETEs."""
     from sqlalchemy import create_engine, event, select
 
-    import jobs.purge as purge
+    import jobs.builtin.purge as purge
 
     if not hasattr(purge, "_delete_batch"):
-        return ["-- (jobs.purge has no _delete_batch: delete statements not captured)"]
+        return ["-- (jobs.builtin.purge has no _delete_batch: delete statements not captured)"]
     engine = create_engine(server.url(db), connect_args={"options": "-c TimeZone=UTC"})
     captured: list[tuple[str, Any]] = []
     id_col = rule.table.c.id
@@ -291,7 +291,9 @@ def _explain_job_delete(server: PgServer, db: str, rule: Any, cutoff: datetime) 
             purge._delete_batch(conn, rule, ids, cutoff)
             tx.rollback()
     engine.dispose()
-    out = [f"-- the job's delete of that first batch ({len(ids)} ids), as jobs/purge.py sends it:"]
+    out = [
+        f"-- the job's delete of that first batch ({len(ids)} ids), as jobs/builtin/purge.py sends it:"
+    ]
     statements = (
         captured
         + [

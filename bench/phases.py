@@ -68,20 +68,34 @@ def _install() -> None:
     original_run = jobs.runner.run
 
     def run(*args: Any, **kwargs: Any) -> Any:
-        profile = None
-        if os.environ.get("BENCH_PROFILE"):  # cProfile of the run, to that file (pstats)
+        # BENCH_PROFILE=FILE.prof: cProfile of the run (pstats); FILE.txt: pyinstrument's
+        # sampled call tree (pip install pyinstrument), which distorts short calls less.
+        target = os.environ.get("BENCH_PROFILE", "")
+        profiler: Any = None
+        if target.endswith(".txt"):
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0001)
+            profiler.start()
+        elif target:
             import cProfile
 
-            profile = cProfile.Profile()
-            profile.enable()
+            profiler = cProfile.Profile()
+            profiler.enable()
         _run["start"] = time.perf_counter()
         try:
             return original_run(*args, **kwargs)
         finally:
             _run["end"] = time.perf_counter()
-            if profile is not None:
-                profile.disable()
-                profile.dump_stats(os.environ["BENCH_PROFILE"])
+            if target.endswith(".txt"):
+                profiler.stop()
+                with open(target, "w") as f:
+                    f.write(
+                        profiler.output_text(show_all=bool(os.environ.get("BENCH_PROFILE_ALL")))
+                    )
+            elif target:
+                profiler.disable()
+                profiler.dump_stats(target)
 
     jobs.runner.run = run  # type: ignore[assignment]
     if os.environ.get("BENCH_LOCK") == "before":

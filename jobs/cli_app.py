@@ -174,8 +174,8 @@ def retention_show(**kw: Any) -> None:
     """Print the effective retention rules (a rules file's, or the built-in tables'); with a
     database, also the schema check's findings, how many rows each rule would touch now, and
     the SQL the jobs run there. Exit 2 when the rules do not match the database."""
-    from jobs.retention_report import report
-    from jobs.rules import load
+    from jobs.builtin.retention_report import report
+    from jobs.builtin.rules import load
 
     rules = load(kw["rules"])
     settings = settings_from(kw)
@@ -192,3 +192,12 @@ def retention_show(**kw: Any) -> None:
     else:
         result = report(rules)
     finish(result, kw["output"])
+
+
+COMMANDS: list[click.Command] = [
+    run_command,
+    chart_values_command,
+    import_apscheduler_command,
+    retention_group,
+]
+"""This module's commands: jobs/cli.py adds them to the group."""

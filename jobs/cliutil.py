@@ -16,7 +16,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from jobs import catalogue, summary
+from jobs import summary
+from jobs.builtin import catalogue
 from jobs.errors import JobError
 from jobs.redact import remember, scrub
 from jobs.render import to_json

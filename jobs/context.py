@@ -57,7 +57,7 @@ class JobContext:
     def redis(self) -> Any:
         """A redis-py client on REDIS_URL."""
         if self._redis is None:
-            from jobs.cache import connect
+            from jobs.builtin.cache import connect
 
             self._redis = connect(self.settings.require_redis(), self.settings.timeout)
         return self._redis

@@ -135,7 +135,7 @@ def translate_errors(
         if missing := _missing(reason):
             raise ConfigError(
                 f"the database at {describe(engine)} has no {missing}: is DATABASE_URL the app's database, and do its tables "
-                "match jobs/models.py? For a development database, `cronjobs init-db` creates "
+                "match jobs/builtin/models.py? For a development database, `cronjobs init-db` creates "
                 "them"
             ) from e
         if "unable to open database file" in reason:
@@ -146,7 +146,7 @@ def translate_errors(
         if isinstance(e, exc.ProgrammingError):
             raise JobError(
                 f"the database at {describe(engine)} rejected a query: {reason}. Does DATABASE_URL "
-                "point at the app's database, and do the tables match jobs/models.py?"
+                "point at the app's database, and do the tables match jobs/builtin/models.py?"
             ) from e
         if "lock timeout" in reason or "database is locked" in reason:
             raise DependencyError(

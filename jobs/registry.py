@@ -9,7 +9,7 @@
         return {"expired": 12}
 
 A job function is `async def` or plain `def` and takes the run's `JobContext` (or nothing, as an
-APScheduler-era function does). The built-in jobs are registered here too (jobs/catalogue.py),
+APScheduler-era function does). The built-in jobs are registered here too (jobs/builtin/catalogue.py),
 so `cronjobs list`, the chart's values and the docs all read one registry. Nothing here imports
 a heavy library: registering a job costs microseconds.
 """

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs import catalogue
+from jobs.builtin import catalogue
 from jobs.exitcodes import ExitCode
 from jobs.settings import ENV
 

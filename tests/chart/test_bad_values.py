@@ -33,7 +33,11 @@ BAD = [
         [SET, "jobs.cleanup-old-sessions.schedule=0 24 * * *"],
         ["jobs.cleanup-old-sessions.schedule", 'hour field "24" is out of range: hour is 0-23'],
     ),
-    ("cron-dom-zero", [SET, "jobs.health-check.schedule=0 0 0 * *"], ["day-of-month is 1-31"]),
+    (
+        "cron-dom-zero",
+        [SET, "jobs.health-check.schedule=0 0 0 * *"],
+        ["day-of-month is 1-31"],
+    ),
     (
         "cron-dow-7",
         [SET, "jobs.health-check.schedule=0 0 * * 7"],
@@ -92,7 +96,11 @@ BAD = [
         [SET, "jobs.health-check.every=5h"],
         ['"5h" cannot be expressed evenly', "hours that divide 24"],
     ),
-    ("every-90m", [SET, "jobs.health-check.every=90m"], ['"90m" cannot be expressed evenly']),
+    (
+        "every-90m",
+        [SET, "jobs.health-check.every=90m"],
+        ['"90m" cannot be expressed evenly'],
+    ),
     ("every-3d", [SET, "jobs.health-check.every=3d"], ['"3d" cannot be expressed evenly']),
     (
         "every-no-unit",
@@ -229,7 +237,12 @@ BAD = [
     ),
     (
         "args-not-strings",
-        [SET, "jobs.health-check.args[0]=--timeout", SET, "jobs.health-check.args[1]=5"],
+        [
+            SET,
+            "jobs.health-check.args[0]=--timeout",
+            SET,
+            "jobs.health-check.args[1]=5",
+        ],
         ["/jobs/health-check/args/1", "got number, want string"],
     ),
 ]
@@ -245,7 +258,9 @@ def test_bad_values_are_rejected_with_a_message(
 
 
 def test_template_errors_say_error(render_error: Callable[..., str]) -> None:
-    assert "ERROR: jobs.health-check.every" in render_error(SET, "jobs.health-check.every=7m")
+    assert "ERROR: jobs.health-check.every" in render_error(
+        SET, "jobs.health-check.every=7m"
+    )
 
 
 def test_too_long_name_with_a_long_release_name(render_error: Callable[..., str]) -> None:

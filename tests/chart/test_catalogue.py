@@ -1,6 +1,6 @@
 """The chart agrees with the job catalogue and the real `cronjobs` CLI.
 
-The catalogue (jobs/catalogue.py, printed by `cronjobs list -o json`) is the single source of
+The catalogue (jobs/builtin/catalogue.py, printed by `cronjobs list -o json`) is the single source of
 truth: the chart's default jobs, their schedules, the subcommands the templates accept and the
 schema's `subcommand` enum all follow it. Container args are parsed by the real click parser.
 """
@@ -21,7 +21,7 @@ import yaml
 from chart_helpers import CHART, ROOT, by_kind, cronjobs_by_component
 from croniter import croniter
 
-from jobs.catalogue import JOBS
+from jobs.builtin.catalogue import JOBS
 
 
 def test_default_jobs_are_the_catalogue_with_its_schedules(

@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 from chart_helpers import CHART, CI_VALUES, by_kind, cronjobs_by_component, run_helm
 
-from jobs.catalogue import JOBS
+from jobs.builtin.catalogue import JOBS
 
 K8S_VERSIONS = ("1.30.0", "1.35.0")
 CATALOGUE_KEYS = {job.command for job in JOBS}

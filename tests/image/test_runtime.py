@@ -13,7 +13,7 @@ import yaml
 from conftest import ImageRunner, ImageVenv
 from image_helpers import REPO
 
-from jobs import catalogue
+from jobs.builtin import catalogue
 from jobs.cli import cli
 from jobs.cronctl.cli import cli as cronctl_cli
 

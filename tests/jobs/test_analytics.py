@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, insert, select
 
-from jobs.analytics import aggregate, cleanup_old_analytics, days_between
-from jobs.models import AnalyticsEvent, DailyAnalytics
+from jobs.builtin.analytics import aggregate, days_between
+from jobs.builtin.analytics_cleanup import cleanup_old_analytics
+from jobs.builtin.models import AnalyticsEvent, DailyAnalytics
 from tests.jobs.helpers import NOW, count, invoke
 
 DAY = date(2026, 6, 14)

@@ -9,7 +9,7 @@ import sys
 import pytest
 from croniter import croniter
 
-from jobs import catalogue
+from jobs.builtin import catalogue
 from jobs.cli import cli
 from tests.jobs.helpers import REPO, cronjobs, invoke
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, text
 
+from jobs.builtin.models import Base
 from jobs.database import lock_key
-from jobs.models import Base
 from tests.jobs.helpers import invoke
 
 

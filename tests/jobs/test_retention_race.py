@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, event, func, insert, select, text
 
-from jobs.analytics import aggregate, cleanup_old_analytics, day_bounds
+from jobs.builtin.analytics import aggregate, day_bounds
+from jobs.builtin.analytics_cleanup import cleanup_old_analytics
+from jobs.builtin.models import AnalyticsEvent, DailyAnalytics
 from jobs.database import connect
-from jobs.models import AnalyticsEvent, DailyAnalytics
 from tests.jobs.helpers import NOW
 
 CUTOFF_DAY = date(2025, 6, 15)  # NOW - 365 days, whole UTC days

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from jobs.builtin.rules import DEFAULTS, Age, load
+from jobs.builtin.schema_check import check, require_valid
 from jobs.errors import ConfigError
-from jobs.rules import DEFAULTS, Age, load
-from jobs.schema_check import check, require_valid
 
 OTHER_SCHEMA = [
     'CREATE TABLE "Conversations" (conv_id INTEGER PRIMARY KEY, "last seen" TIMESTAMP, '

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import Column, Engine, MetaData, Table, inspect
 
-from jobs.analytics import DEFAULT_TABLES, AnalyticsTables
+from jobs.builtin.analytics import DEFAULT_TABLES, AnalyticsTables
+from jobs.builtin.retention import ANALYTICS_EVENTS, SESSIONS, Retention
+from jobs.builtin.rules import DEFAULTS, RetentionRule, Rules
+from jobs.builtin.schema_check import age_expression
 from jobs.errors import ConfigError
-from jobs.retention import ANALYTICS_EVENTS, SESSIONS, Retention
-from jobs.rules import DEFAULTS, RetentionRule, Rules
-from jobs.schema_check import age_expression
 
 
 def _declare(engine: Engine, name: str, keyed: dict[str, str]) -> Table:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from jobs.purge import plural
-from jobs.rules import Age, RetentionRule, Rollup, Rules
+from jobs.builtin.purge import plural
+from jobs.builtin.rules import Age, RetentionRule, Rollup, Rules
 
 
 def _age_words(age: Age) -> str:
@@ -89,7 +89,7 @@ def report(rules: Rules, engine: Any | None = None, now: datetime | None = None)
     result = RetentionReport(rules.source, entries, describe_rollup(rules.rollup))
     if engine is None:
         return result
-    from jobs import schema_check
+    from jobs.builtin import schema_check
     from jobs.database import describe as where
 
     result.database = where(engine)
@@ -102,10 +102,11 @@ def report(rules: Rules, engine: Any | None = None, now: datetime | None = None)
 
 
 def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) -> None:
-    from jobs import rule_tables
-    from jobs.analytics import _upsert, inventory
-    from jobs.purge import batch_statements, count_old, next_batch
-    from jobs.sessions import cutoff_for
+    from jobs.builtin import rule_tables
+    from jobs.builtin.analytics import _upsert
+    from jobs.builtin.analytics_cleanup import inventory
+    from jobs.builtin.purge import batch_statements, count_old, next_batch
+    from jobs.builtin.sessions import cutoff_for
 
     dialect = engine.dialect
 

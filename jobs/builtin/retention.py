@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Column, ColumnElement, Table, func
 
-from jobs.models import AnalyticsEvent, ChatMessage, ChatSession, PeptideInfoSession
+from jobs.builtin.models import AnalyticsEvent, ChatMessage, ChatSession, PeptideInfoSession
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from jobs import catalogue
+from jobs.builtin import catalogue
+from jobs.builtin.models import AnalyticsEvent, Base, ChatMessage, ChatSession, PeptideInfoSession
 from jobs.errors import ConfigError, JobError
 from jobs.exitcodes import ExitCode
-from jobs.models import AnalyticsEvent, Base, ChatMessage, ChatSession, PeptideInfoSession
 from jobs.registry import Job
 from jobs.settings import Settings
 
@@ -178,8 +178,8 @@ def run_demo(
 ) -> DemoOutcome:
     """Seed `root` (made by `prepare_dir`) and run every job on it; `progress(step)` is called
     as each step starts."""
-    from jobs import analytics, cache, health
-    from jobs import sessions as session_jobs
+    from jobs.builtin import analytics, analytics_cleanup, cache, health
+    from jobs.builtin import sessions as session_jobs
     from jobs.database import connect
     from jobs.runner import run, run_database_job
 
@@ -226,7 +226,7 @@ def run_demo(
             lambda: run_database_job(
                 job("cleanup-old-analytics"),
                 settings,
-                lambda e, stop: analytics.cleanup_old_analytics(e, stop=stop),
+                lambda e, stop: analytics_cleanup.cleanup_old_analytics(e, stop=stop),
             ),
         ),
         (

@@ -1,7 +1,7 @@
 """Delete rows older than a cutoff in short batches, each batch its own transaction.
 
 Used by `cleanup-old-sessions` (`cleanup-old-analytics` deletes day by day, see
-`jobs.analytics`). Each batch selects the next ids (keyset: `id > last id`, so no batch rescans
+`jobs.builtin.analytics`). Each batch selects the next ids (keyset: `id > last id`, so no batch rescans
 what earlier ones deleted) and deletes them with their child rows, in one transaction:
 
 - PostgreSQL: the delete below may wait at most FAST_LOCK_WAIT (50 ms, in a savepoint) for a
@@ -53,7 +53,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
-from jobs.retention import Retention
+from jobs.builtin.retention import Retention
 
 log = logging.getLogger(__name__)
 

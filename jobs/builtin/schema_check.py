@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Engine, MetaData, Table, exc, func, inspect, text
 from sqlalchemy import types as sqltypes
 
+from jobs.builtin.rules import Age, RetentionRule, Rollup, Rules
 from jobs.errors import ConfigError
-from jobs.rules import Age, RetentionRule, Rollup, Rules
 
 
 @dataclass(frozen=True)

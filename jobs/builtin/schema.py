@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
+from jobs.builtin.models import Base
 from jobs.database import connect, translate_errors
-from jobs.models import Base
 from jobs.settings import Settings
 
 

@@ -84,7 +84,7 @@ def _database(settings: Settings) -> Probe:
 def _redis(settings: Settings) -> Probe:
     import redis  # noqa: F401  (loaded here, untimed: cache.connect would import it)
 
-    from jobs.cache import connect
+    from jobs.builtin.cache import connect
 
     def probe() -> str:
         client = connect(settings.require_redis(), settings.timeout)

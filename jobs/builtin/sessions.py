@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from jobs.builtin.purge import PurgeResult, plural, purge
+from jobs.builtin.retention import SESSIONS, Retention
 from jobs.exitcodes import ExitCode
-from jobs.purge import PurgeResult, plural, purge
-from jobs.retention import SESSIONS, Retention
 
 
 @dataclass

@@ -4,7 +4,7 @@ how raw analytics roll up into daily figures.
 A TOML file (CRONJOBS_RULES or --rules; the chart mounts one from a ConfigMap) describes the
 app's own schema; without one, the defaults below are today's tables. Every name in the file is
 an identifier, never SQL: it is checked here for shape and quoted by SQLAlchemy wherever it is
-used, and `jobs.schema_check` checks it against the live database before anything runs.
+used, and `jobs.builtin.schema_check` checks it against the live database before anything runs.
 
     [[cleanup-old-sessions]]            # one entry per table the job cleans
     table = "chat_sessions"
