@@ -258,9 +258,7 @@ def test_bad_values_are_rejected_with_a_message(
 
 
 def test_template_errors_say_error(render_error: Callable[..., str]) -> None:
-    assert "ERROR: jobs.health-check.every" in render_error(
-        SET, "jobs.health-check.every=7m"
-    )
+    assert "ERROR: jobs.health-check.every" in render_error(SET, "jobs.health-check.every=7m")
 
 
 def test_too_long_name_with_a_long_release_name(render_error: Callable[..., str]) -> None:
