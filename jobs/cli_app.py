@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +13,6 @@ import click
 from jobs import options
 from jobs.cliutil import finish, handles_errors, settings_from
 from jobs.errors import ConfigError
-from jobs.redact import scrub
 from jobs.registry import Job
 
 _BY_NEED = {"database": options.database, "redis": options.redis, "qdrant": options.qdrant}
@@ -59,15 +55,9 @@ def resolve(target: str) -> Job:
     module_name, colon, attr = target.partition(":")
     if not colon or not module_name or not attr:
         raise ConfigError(f"{target!r} is not MODULE:FUNCTION, e.g. app.services.cron_jobs:cleanup")
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        raise ConfigError(f"cannot import {module_name}: no module named {e.name!r}") from e
-    except Exception as e:
-        reason = scrub(str(e).strip().splitlines()[0] if str(e).strip() else "")
-        raise ConfigError(f"cannot import {module_name}: {type(e).__name__}: {reason}") from e
+    from jobs.discovery import import_module
+
+    module = import_module(module_name, "cronjobs run")
     func = getattr(module, attr, None)
     if not callable(func):
         raise ConfigError(f"{module_name} has no function {attr!r}")

@@ -19,7 +19,9 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any
 
 from jobs.errors import ConfigError
 from jobs.redact import scrub
@@ -53,15 +55,12 @@ def _discover(environ: Mapping[str, str] | None) -> list[str]:
     found: list[str] = []
     for ep in entry_points(group=GROUP):
         source = f"entry point {ep.name!r} ({GROUP}) of {_dist(ep)}"
-        _load(ep.value, source, lambda ep=ep: ep.load())
+        _load(ep.value, source, ep.load)
         found.append(source)
     env = os.environ if environ is None else environ
-    modules = [m.strip() for m in (env.get(ENV) or "").split(",") if m.strip()]
-    if modules and "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    for module in modules:
+    for module in [m.strip() for m in (env.get(ENV) or "").split(",") if m.strip()]:
         source = f"{ENV} module {module!r}"
-        _load(module, source, lambda module=module: importlib.import_module(module))
+        import_module(module, source)
         found.append(source)
     return found
 
@@ -71,11 +70,20 @@ def _dist(ep: object) -> str:
     return f"package {dist.name}" if dist is not None else "an installed package"
 
 
-def _load(target: str, source: str, load: object) -> None:
+def import_module(name: str, source: str) -> ModuleType:
+    """Import one of the app's modules (the working directory importable, as with `python -m`);
+    a failure is a ConfigError naming it and `source`, its message scrubbed."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module: ModuleType = _load(name, source, lambda: importlib.import_module(name))
+    return module
+
+
+def _load(target: str, source: str, load: Callable[[], Any]) -> Any:
     from jobs.registry import RegistrationError
 
     try:
-        load()  # type: ignore[operator]
+        return load()
     except RegistrationError:
         raise
     except ModuleNotFoundError as e:

@@ -52,6 +52,10 @@ class _ContextAndScrub(logging.Filter):
         for key, value in _extra(record).items():
             if isinstance(value, str):
                 setattr(record, key, scrub(value))
+            elif isinstance(value, dict | list | tuple):  # data with a secret inside: as text
+                text = json.dumps(value, default=str)
+                if scrub(text) != text:
+                    setattr(record, key, scrub(text))
         if record.exc_info:
             record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None

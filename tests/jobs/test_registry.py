@@ -191,7 +191,7 @@ def test_run_refuses_what_is_not_a_function(tmp_path: Path) -> None:
         ("appjobs", "'appjobs' is not MODULE:FUNCTION"),
         ("appjobs:VALUE", "appjobs has no function 'VALUE'"),
         ("appjobs:two", "appjobs:two takes 2 arguments (a, b)"),
-        ("nowhere:f", "cannot import nowhere: no module named 'nowhere'"),
+        ("nowhere:f", "cannot import nowhere (cronjobs run): no module named 'nowhere'"),
     ]:
         result = cronjobs_at(cwd, "run", target, env={"CRONJOBS_JOB_MODULES": ""})
         assert result.returncode == 2, result.stderr
