@@ -43,8 +43,7 @@ def command_for(job: Job) -> click.Command:
     return click.command(
         job.command,
         help=f"{job.description}\n\nDefault schedule: {schedule} (UTC). Registered in "
-        f"{job.module}.",
-        context_settings={"ignore_unknown_options": True},
+        f"{job.module}. ARGS reach the job as ctx.args (after `--` if they start with '-').",
     )(f)
 
 
@@ -86,7 +85,7 @@ def resolve(target: str) -> Job:
     )
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True})
+@click.command("run")
 @click.argument("target", metavar="MODULE:FUNCTION")
 @options.database
 @options.redis
@@ -100,7 +99,8 @@ def run_command(target: str, **kw: Any) -> None:
     """Run one function of the app as a job, registered or not (the old
     `asyncio.run(cron_jobs.x())` way of testing a job), with the same run id, logs, SIGTERM
     handling and exit codes as every job. The function takes the JobContext, or nothing; with
-    DATABASE_URL set, the run holds the function's database lock. ARGS reach it as ctx.args."""
+    DATABASE_URL set, the run holds the function's database lock. ARGS reach it as ctx.args
+    (after `--` if they start with '-'): a mistyped flag is an error, never an argument."""
     from jobs.runner import run_registered
 
     job = resolve(target)

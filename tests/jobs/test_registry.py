@@ -66,6 +66,10 @@ def test_a_job_runs_with_its_args_and_a_raising_job_exits_1(tmp_path: Path) -> N
     ok = cronjobs_at(cwd, "tidy", "-o", "json", "a", "b")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["returned"] == {"tidied": 2}
+    typo = cronjobs_at(cwd, "tidy", "--dryrun")
+    assert typo.returncode == 2 and "No such option '--dryrun'" in typo.stderr
+    dashed = cronjobs_at(cwd, "tidy", "-o", "json", "--", "--x")
+    assert json.loads(dashed.stdout)["returned"] == {"tidied": 1}
     failed = cronjobs_at(cwd, "fail-loudly")
     assert failed.returncode == 1
     assert "Error: unexpected RuntimeError: the upstream API said no" in failed.stderr
