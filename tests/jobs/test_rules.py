@@ -384,3 +384,41 @@ def test_sqlite_epoch_numbers_in_a_timestamp_column_are_refused(tmp_path: Path) 
     result = invoke("cleanup-old-sessions", env=env)
     assert result.exit_code == 2, result.stderr
     assert "tokens.created_at: holds values that are not text" in result.stderr
+
+
+def test_a_hostile_name_that_exists_is_used_as_a_name(tmp_path: Path, db_url: str) -> None:
+    """The table `x"; DROP TABLE keep; --` exists (created quoted): the job checks it, counts
+    and deletes its old rows as that table's, and `keep` is untouched."""
+    from jobs.database import connect
+    from jobs.settings import parse_database_url
+    from tests.jobs.helpers import invoke
+
+    hostile, column = 'x"; DROP TABLE keep; --', "When's it from"
+    engine = connect(parse_database_url(db_url))
+    q = engine.dialect.identifier_preparer.quote
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE keep (id INTEGER PRIMARY KEY)"))
+        conn.execute(
+            text(f"CREATE TABLE {q(hostile)} (id INTEGER PRIMARY KEY, {q(column)} TIMESTAMP)")
+        )
+        conn.execute(text(f"CREATE INDEX ix_h ON {q(hostile)} ({q(column)})"))
+        conn.execute(
+            text(f"INSERT INTO {q(hostile)} (id, {q(column)}) VALUES (1, :old), (2, :new)"),
+            {"old": datetime.now(UTC) - timedelta(days=10), "new": datetime.now(UTC)},
+        )
+    rules = {"cleanup-old-sessions": [{"table": hostile, "age": column, "days": 3}]}
+    import tomllib
+
+    body = (
+        "[[cleanup-old-sessions]]\n"
+        f"table = {json.dumps(hostile)}\nage = {json.dumps(column)}\ndays = 3\n"
+    )
+    assert tomllib.loads(body) == rules
+    env = {"DATABASE_URL": db_url, "CRONJOBS_RULES": write(tmp_path, body)}
+    result = invoke("cleanup-old-sessions", "-o", "json", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["tables"][0]["deleted"] == 1
+    with engine.connect() as conn:
+        assert conn.scalar(text(f"SELECT count(*) FROM {q(hostile)}")) == 1
+        assert conn.scalar(text("SELECT count(*) FROM keep")) == 0  # the table is still there
+    engine.dispose()
