@@ -120,28 +120,41 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
     help="Recompute days older than the analytics retention (365 days) that already have "
     "figures; their raw events may be partly deleted, so this can replace complete figures.",
 )
+@click.option(
+    "--ensure-partitions",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    metavar="MONTHS",
+    help="If analytics_events is partitioned (PostgreSQL), first create this month's partition "
+    "and the next MONTHS months' where missing, so inserts never lack one.",
+)
 @options.dry_run
 @options.timeouts
 @options.output
 def aggregate_daily_analytics(**kw: Any) -> None:
     from jobs.builtin import rule_tables
     from jobs.builtin.analytics import aggregate
+    from jobs.builtin.partitions import ensure_ahead
     from jobs.builtin.retention import ANALYTICS_EVENTS
 
     days = _days(*(kw[k].date() if kw[k] else None for k in ("day", "since", "until")))
     retained_from = datetime.now(UTC).date() - timedelta(days=ANALYTICS_EVENTS.days)
-    run_on_database(
-        "aggregate-daily-analytics",
-        kw,
-        lambda engine, stop: aggregate(
+
+    def work(engine: Any, stop: Any) -> Any:
+        tables = rule_tables.analytics(engine, checked_rules(engine, kw))[1]
+        if not kw["dry_run"]:
+            ensure_ahead(engine, tables.events, kw["ensure_partitions"])
+        return aggregate(
             engine,
             days,
             dry_run=kw["dry_run"],
             stop=stop,
             keep_before=None if kw["force"] else retained_from,
-            tables=rule_tables.analytics(engine, checked_rules(engine, kw))[1],
-        ),
-    )
+            tables=tables,
+        )
+
+    run_on_database("aggregate-daily-analytics", kw, work)
 
 
 @job_command("cleanup-old-analytics")
@@ -241,6 +254,12 @@ def health_check(**kw: Any) -> None:
 
 @click.command("init-db")
 @options.database
+@click.option(
+    "--partitioned",
+    is_flag=True,
+    help="PostgreSQL: create analytics_events partitioned by UTC month (RANGE on occurred_at), "
+    "with partitions for the past 13 months and the next 2.",
+)
 @options.dry_run
 @options.timeouts
 @handles_errors
@@ -251,7 +270,9 @@ def init_db(**kw: Any) -> None:
     """
     from jobs.builtin.schema import create_missing
 
-    created = create_missing(settings_from(kw), dry_run=kw["dry_run"])
+    created = create_missing(
+        settings_from(kw), dry_run=kw["dry_run"], partitioned=kw["partitioned"]
+    )
     verb = "would create" if kw["dry_run"] else "created"
     click.echo(f"{verb}: {', '.join(created)}" if created else "all tables exist")
 

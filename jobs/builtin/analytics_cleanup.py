@@ -29,6 +29,7 @@ from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.builtin.analytics import _FIGURE_KEYS, DEFAULT_TABLES, AnalyticsTables, day_bounds
+from jobs.builtin.partitions import PartitionsResult, drop_old_partitions, is_partitioned
 from jobs.builtin.purge import PurgeResult, plural
 from jobs.builtin.retention import ANALYTICS_EVENTS, Retention
 from jobs.builtin.sessions import cutoff_for, deleted
@@ -181,7 +182,10 @@ def _purge_unit_pg(
     )
     ok = select(verdict.c.event_type).where(~verdict.c.in_use, ~verdict.c.kept)
     ids = select(mine_cte.c.id).where(mine_cte.c.event_type.in_(ok)).scalar_subquery()
-    gone = delete(events).where(events.c.id == func.any(func.array(ids).cast(ARRAY(BigInteger))))
+    # The day's bounds again (the rows are `mine`'s): on a partitioned table they prune the
+    # delete to the day's partition instead of probing every partition's key for each id.
+    any_id = events.c.id == func.any(func.array(ids).cast(ARRAY(BigInteger)))
+    gone = delete(events).where(any_id, *where)
     gone_cte = gone.returning(events.c.event_type, events.c.user_id).cte("gone")
     figures = select(
         literal(day, SqlDate),
@@ -237,11 +241,15 @@ class AnalyticsCleanupResult:
     kept: int = 0
     """Old events kept because their figures count more events than are left (see below)."""
     kept_days: list[date] = field(default_factory=list)
+    partitions: PartitionsResult | None = None
+    """On a partitioned table (PostgreSQL): the partitions wholly before the cutoff dropped
+    whole; `purge` is then the per-day path on what is left before the cutoff."""
     dry_run: bool = False
 
     @property
     def interrupted(self) -> bool:
-        return self.purge is None or self.purge.interrupted
+        parts = self.partitions is not None and self.partitions.interrupted
+        return parts or self.purge is None or self.purge.interrupted
 
     @property
     def exit_code(self) -> ExitCode:
@@ -256,6 +264,8 @@ class AnalyticsCleanupResult:
                 f"{verb} {plural(len(self.aggregated_first), 'day')} with no daily figures "
                 f"({_span(self.aggregated_first)}), each in the transaction deleting its events"
             )
+        if self.partitions is not None:
+            out += _partition_lines(self.partitions, self.dry_run)
         if self.purge is not None:
             out.append(
                 f"{self.purge.table}: {'would delete' if self.dry_run else 'deleted'} "
@@ -273,6 +283,38 @@ class AnalyticsCleanupResult:
         if self.interrupted:
             out.append("interrupted: committed batches stay; the next run completes the work")
         return out
+
+
+def _within(day: date, lower: datetime | None, upper: datetime) -> bool:
+    return (lower is None or lower.astimezone(UTC).date() <= day) and (
+        day < upper.astimezone(UTC).date()
+    )
+
+
+def _partition_lines(parts: PartitionsResult, dry_run: bool) -> list[str]:
+    out = []
+    if parts.dropped:
+        names = [p.name for p in parts.dropped]
+        span = names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
+        out.append(
+            f"{'would detach and drop' if dry_run else 'detached and dropped'} "
+            f"{plural(len(names), 'partition')} ({span}) holding {plural(parts.rows, 'event')}, "
+            "every one counted in daily_analytics"
+        )
+    if parts.aggregated:
+        verb = "would aggregate" if dry_run else "aggregated"
+        out.append(
+            f"{verb} {plural(len(parts.aggregated), 'day')} with missing or short figures "
+            f"({_span(parts.aggregated)}) before dropping their partitions"
+        )
+    if parts.kept:
+        out.append(
+            f"kept {plural(len(parts.kept), 'partition')} wholly before the cutoff "
+            f"({', '.join(parts.kept)}): figures that count more events than are left, events "
+            "that arrived meanwhile, or a lock not granted in time; their days go through the "
+            "per-day path below"
+        )
+    return out
 
 
 def cleanup_old_analytics(
@@ -296,6 +338,7 @@ def cleanup_old_analytics(
     events = tables.events
     with engine.connect() as conn:
         found = inventory(conn, result.cutoff, tables)
+        partitioned = is_partitioned(conn, events)
     missing = found.missing
     if missing and not aggregate_missing:
         raise JobError(
@@ -305,6 +348,24 @@ def cleanup_old_analytics(
             "drop --no-aggregate-missing"
         )
     result.aggregated_first = missing
+    if partitioned:
+        parts = result.partitions = drop_old_partitions(
+            engine,
+            result.cutoff,
+            found.events,
+            found.figures,
+            dry_run=dry_run,
+            stop=stop,
+            now=now,
+            tables=tables,
+        )
+        gone = [(p.lower, p.upper) for p in parts.dropped]
+        found.events = {
+            day: types
+            for day, types in found.events.items()
+            if not any(_within(day, lo, hi) for lo, hi in gone)
+        }
+        result.aggregated_first = [d for d in missing if d in found.events]
     purged = result.purge = PurgeResult(events.name, result.cutoff, dry_run=dry_run)
     units = [
         (day, chunk) for day, types in found.events.items() for chunk in _chunks(types, batch_size)

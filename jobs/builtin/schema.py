@@ -2,23 +2,84 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from datetime import UTC, datetime
 
-from jobs.builtin.models import Base
+from sqlalchemy import Connection, MetaData, Table, inspect
+
+from jobs.builtin import partitions
+from jobs.builtin.models import AnalyticsEvent, Base
 from jobs.database import connect, translate_errors
+from jobs.errors import ConfigError
 from jobs.settings import Settings
 
+PAST_MONTHS = 13
+"""Months before the current one that `init-db --partitioned` creates partitions for."""
+AHEAD_MONTHS = 2
 
-def create_missing(settings: Settings, *, dry_run: bool = False) -> list[str]:
-    """Create the tables (and their indexes) that do not exist; return their names."""
+
+def partitioned_events(metadata: MetaData) -> Table:
+    """analytics_events as a RANGE-partitioned table on occurred_at: the partition key must be
+    in every unique constraint, so the primary key is (id, occurred_at); id stays BIGSERIAL."""
+    source: Table = AnalyticsEvent.__table__  # type: ignore[assignment]
+    columns = []
+    for column in source.columns:
+        copy = column._copy()
+        if column.name == "occurred_at":
+            copy.primary_key = True
+        if column.name == "id":
+            copy.autoincrement = True
+        columns.append(copy)
+    return Table(
+        source.name,
+        metadata,
+        *columns,
+        postgresql_partition_by="RANGE (occurred_at)",
+    )
+
+
+def _monthly(conn: Connection, table: Table, now: datetime) -> list[str]:
+    today = now.date()
+    first = partitions.month_start(today, -PAST_MONTHS)
+    return partitions.ensure_months(conn, table, first, partitions.month_start(today, AHEAD_MONTHS))
+
+
+def create_missing(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    partitioned: bool = False,
+    now: datetime | None = None,
+) -> list[str]:
+    """Create the tables (and their indexes) that do not exist; return their names.
+
+    `partitioned` (PostgreSQL only): analytics_events is created partitioned by UTC month, with
+    partitions for the past PAST_MONTHS months and the next AHEAD_MONTHS (the missing ones of
+    an existing partitioned table are added; an unpartitioned one is left as it is).
+    """
     engine = connect(settings.require_database(), settings.timeout, settings.lock_timeout)
+    if partitioned and engine.dialect.name != "postgresql":
+        engine.dispose()
+        raise ConfigError("--partitioned needs PostgreSQL: SQLite has no partitioned tables")
+    events_name = AnalyticsEvent.__tablename__
 
     def work() -> list[str]:
         existing = set(inspect(engine).get_table_names())
         missing = [t for t in Base.metadata.sorted_tables if t.name not in existing]
-        if missing and not dry_run:
-            Base.metadata.create_all(engine, tables=missing)
-        return [t.name for t in missing]
+        names = [t.name for t in missing]
+        if dry_run or not partitioned:
+            if missing and not dry_run:
+                Base.metadata.create_all(engine, tables=missing)
+            return names
+        plain = [t for t in missing if t.name != events_name]
+        with engine.begin() as conn:
+            if plain:
+                Base.metadata.create_all(conn, tables=plain)
+            table = partitioned_events(MetaData())
+            if events_name in names:
+                table.create(conn)
+            if partitions.is_partitioned(conn, table):
+                names += _monthly(conn, table, now or datetime.now(UTC))
+        return names
 
     try:
         return translate_errors(engine, work)

@@ -1,0 +1,163 @@
+"""Issue 15, partitioned analytics events: cleanup-old-analytics on analytics_events
+partitioned by UTC month (`cronjobs init-db --partitioned`) against the same rows in an
+unpartitioned table (the job's per-day delete, and the hand-written batched `= ANY` loop), in
+one run: seconds and WAL bytes (`pg_current_wal_lsn()` before and after, `pg_wal_lsn_diff`).
+
+    python3 bench/pg_partitions.py                 # 5M events over 400 days
+    python3 bench/pg_partitions.py --events 50m    # the issue's size (slow to seed here)
+
+Both templates are seeded by the same generate_series (bench/seed.py), the old days
+pre-aggregated; each variant runs on its own clone after a CHECKPOINT, and the kept rows'
+count and checksum must equal the template's rows at or after the cutoff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import time
+from datetime import timedelta
+from typing import Any
+
+import pg_retention
+import seed
+from common import emit, fmt, progress, run_job, script, table
+from pg import PgServer
+
+
+def size(text: str) -> int:
+    text = text.strip().lower().replace("_", "")
+    mult = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * mult)
+
+
+def _template(server: PgServer, name: str, n: int, now: Any, partitioned: bool) -> None:
+    started = time.perf_counter()
+    server.create(name)
+    url = server.url(name)
+    env = {**os.environ, "DATABASE_URL": url}
+    argv = [script("cronjobs"), "--log-format", "json", "init-db"]
+    subprocess.run(argv + (["--partitioned"] if partitioned else []), env=env, check=True)
+    if partitioned:  # the seed spans 400 days: the months before init-db's 13
+        from sqlalchemy import create_engine
+
+        from jobs.builtin import partitions
+        from jobs.builtin.models import AnalyticsEvent
+
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            first = (now - timedelta(days=401)).date()
+            partitions.ensure_months(conn, AnalyticsEvent.__table__, first, now.date())  # type: ignore[arg-type]
+        engine.dispose()
+    with server.connect(name) as conn:
+        seed.seed_events(conn, n, now, aggregate_before=seed.events_cutoff(now))
+    progress(f"seeded {name} in {time.perf_counter() - started:.1f}s")
+
+
+def _wal(server: PgServer, db: str) -> str:
+    with server.connect(db) as conn:
+        return str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+
+
+def _wal_since(server: PgServer, db: str, lsn: str) -> int:
+    with server.connect(db) as conn:
+        row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (lsn,)).fetchone()
+        return int(row[0])  # type: ignore[index]
+
+
+def run(server: PgServer, n: int) -> list[dict[str, Any]]:
+    now = seed.now_utc()
+    cutoff = seed.events_cutoff(now)
+    _template(server, "tpl_plain", n, now, partitioned=False)
+    _template(server, "tpl_parted", n, now, partitioned=True)
+    with server.connect("tpl_plain") as conn:
+        want = seed.expected(conn, "analytics", cutoff)
+        old = int(
+            conn.execute(
+                "SELECT count(*) FROM analytics_events WHERE occurred_at < %s", (cutoff,)
+            ).fetchone()[0]  # type: ignore[index]
+        )
+    with server.connect("tpl_parted") as conn:
+        assert seed.expected(conn, "analytics", cutoff) == want, "the two seeds differ"
+    kind = pg_retention.KINDS["analytics"]
+    rows = []
+    variants = (
+        ("unpartitioned: (b) batched = ANY", "tpl_plain"),
+        ("unpartitioned: job (per-day delete)", "tpl_plain"),
+        ("partitioned: job (drop partitions)", "tpl_parted"),
+    )
+    for label, tpl in variants:
+        db = "run"
+        server.create(db, tpl)
+        with server.connect(db) as conn:
+            conn.execute("CHECKPOINT")
+        lsn = _wal(server, db)
+        note = ""
+        if label.endswith("= ANY"):
+            ref = pg_retention.ref_batched_any(server, db, kind)
+            seconds, longest = ref.seconds, ref.longest_tx
+        else:
+            job = run_job(
+                ["cronjobs", "cleanup-old-analytics", "--batch-size", "5000", "-o", "json"],
+                {"DATABASE_URL": server.url(db)},
+            )
+            seconds = job.work_seconds
+            longest = max(job.longest("batch committed"), job.longest("partition dropped"))
+            dropped = job.lines("partition dropped")
+            note = f"{len(dropped)} partitions dropped" if dropped else ""
+            if job.returncode != 0:
+                note += f" exit {job.returncode}"
+        wal = _wal_since(server, db, lsn)
+        with server.connect(db) as conn:
+            got = seed.actual(conn, list(want))
+        ok = got == want
+        rows.append(
+            {
+                "variant": label,
+                "seconds": seconds,
+                "WAL MB": wal / 1e6,
+                "longest tx s": longest,
+                "rows removed": old,
+                "verified": "ok" if ok else f"WRONG {got} != {want}",
+                "note": note,
+            }
+        )
+        progress(f"{label}: {seconds:.3f}s, {wal / 1e6:.2f} MB WAL")
+    base = rows[0]
+    for r in rows:
+        r["time x less than (b)"] = base["seconds"] / r["seconds"]
+        r["WAL x less than (b)"] = base["WAL MB"] / r["WAL MB"] if r["WAL MB"] else float("inf")
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", default="5m", help="analytics events, e.g. 5m or 50m")
+    args = parser.parse_args()
+    n = size(args.events)
+    with PgServer() as server:
+        rows = run(server, n)
+        emit(
+            table(
+                f"cleanup-old-analytics, {fmt(n)} events over 400 days, PostgreSQL "
+                f"{server.version()}",
+                rows,
+                [
+                    "variant",
+                    "seconds",
+                    "WAL MB",
+                    "time x less than (b)",
+                    "WAL x less than (b)",
+                    "longest tx s",
+                    "rows removed",
+                    "verified",
+                    "note",
+                ],
+            )
+        )
+    return 0 if all(r["verified"] == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,205 @@
+"""A monthly-partitioned analytics_events on a real PostgreSQL 15: `init-db --partitioned`, the
+partitions kept ahead, and cleanup-old-analytics dropping whole old partitions."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, insert, select, text
+
+from jobs.builtin import partitions
+from jobs.builtin.analytics_cleanup import cleanup_old_analytics
+from jobs.builtin.models import AnalyticsEvent, DailyAnalytics
+from jobs.builtin.schema import create_missing
+from jobs.database import connect
+from jobs.settings import Settings, parse_database_url
+from tests.jobs.helpers import NOW, count, invoke
+
+EVENTS = AnalyticsEvent.__table__
+
+
+@pytest.fixture
+def part_engine(pg_db_url: str) -> Iterator[Engine]:
+    """The jobs' tables with analytics_events partitioned by month around NOW (2026-06-15),
+    plus two older months (2025-03, 2025-04)."""
+    create_missing(Settings(database_url=pg_db_url), partitioned=True, now=NOW)
+    eng = connect(parse_database_url(pg_db_url))
+    with eng.begin() as conn:
+        partitions.ensure_months(conn, EVENTS, date(2025, 3, 1), date(2025, 4, 1))  # type: ignore[arg-type]
+    yield eng
+    eng.dispose()
+
+
+def names(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        query = text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'analytics_events'::regclass ORDER BY 1"
+        )
+        return list(conn.scalars(query))
+
+
+def add(engine: Engine, rows: list[tuple[str, datetime]], n: int = 1) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(AnalyticsEvent),
+            [
+                {"event_type": t, "user_id": f"u{i}", "occurred_at": when}
+                for i in range(n)
+                for t, when in rows
+            ],
+        )
+
+
+def figures(engine: Engine) -> dict[tuple[date, str], int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(DailyAnalytics)).all()
+    return {(r.day, r.event_type): r.event_count for r in rows}
+
+
+def at(day: str, hour: int = 12) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
+
+
+def test_init_db_partitioned_creates_monthly_partitions(pg_db_url: str) -> None:
+    env = {"DATABASE_URL": pg_db_url}
+    result = invoke("init-db", "--partitioned", env=env)
+    assert result.exit_code == 0, result.stderr
+    today = datetime.now(UTC).date()
+    months = [partitions.month_start(today, i) for i in range(-13, 3)]
+    expected = [f"analytics_events_{m.year:04d}_{m.month:02d}" for m in months]
+    eng = connect(parse_database_url(pg_db_url))
+    try:
+        assert names(eng) == expected
+        assert "analytics_events, " in result.stdout and expected[-1] in result.stdout
+        with eng.connect() as conn:
+            assert partitions.is_partitioned(conn, EVENTS)  # type: ignore[arg-type]
+            key = conn.scalar(
+                text(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = 'analytics_events'::regclass AND contype = 'p'"
+                )
+            )
+        assert key == "PRIMARY KEY (id, occurred_at)"
+        add(eng, [("view", datetime.now(UTC))])  # the app's insert: id from its sequence
+        assert count(eng, AnalyticsEvent) == 1
+    finally:
+        eng.dispose()
+    again = invoke("init-db", "--partitioned", env=env)
+    assert again.exit_code == 0 and again.stdout == "all tables exist\n"
+
+
+def test_init_db_partitioned_needs_postgresql(tmp_path: Path) -> None:
+    result = invoke("init-db", "--partitioned", env={"DATABASE_URL": f"sqlite:///{tmp_path}/a.db"})
+    assert result.exit_code == 2
+    assert "--partitioned needs PostgreSQL" in result.stderr
+
+
+def test_ensure_partitions_is_idempotent_and_creates_future_months(
+    part_engine: Engine, pg_db_url: str
+) -> None:
+    assert partitions.ensure_ahead(part_engine, EVENTS, 2, now=NOW) == []  # type: ignore[arg-type]
+    made = partitions.ensure_ahead(part_engine, EVENTS, 4, now=NOW)  # type: ignore[arg-type]
+    assert made == ["analytics_events_2026_09", "analytics_events_2026_10"]
+    assert partitions.ensure_ahead(part_engine, EVENTS, 4, now=NOW) == []  # type: ignore[arg-type]
+    # The aggregation job keeps them ahead of the real clock (default: 2 months).
+    env = {"DATABASE_URL": pg_db_url}
+    result = invoke("aggregate-daily-analytics", "--ensure-partitions", "3", env=env)
+    assert result.exit_code == 0, result.stderr
+    ahead = partitions.month_start(datetime.now(UTC).date(), 3)
+    assert f"analytics_events_{ahead.year:04d}_{ahead.month:02d}" in names(part_engine)
+    add(part_engine, [("view", datetime.combine(ahead, datetime.min.time(), tzinfo=UTC))])
+
+
+def test_unpartitioned_table_gets_no_partitions(pg_engine: Engine) -> None:
+    assert partitions.ensure_ahead(pg_engine, EVENTS, 2, now=NOW) == []  # type: ignore[arg-type]
+
+
+def test_cleanup_drops_old_partitions_counting_every_event(part_engine: Engine) -> None:
+    rows = [
+        ("view", at("2025-03-02")),
+        ("click", at("2025-03-02", 23)),
+        ("view", at("2025-03-31", 23)),
+        ("view", at("2025-04-10")),  # its figures count more events than are left: kept
+        ("click", at("2025-04-10")),
+        ("view", at("2025-05-20")),
+        ("view", at("2025-06-10")),  # boundary partition, before the cutoff (2025-06-15)
+        ("view", at("2025-06-20")),  # boundary partition, after it: stays
+    ]
+    add(part_engine, rows, n=3)
+    with part_engine.begin() as conn:  # pre-aggregated figures: one day right, one counting more
+        for day, kind, n in ((date(2025, 3, 2), "view", 3), (date(2025, 4, 10), "view", 9)):
+            conn.execute(
+                insert(DailyAnalytics).values(
+                    day=day, event_type=kind, event_count=n, unique_users=1, updated_at=NOW
+                )
+            )
+    before = names(part_engine)
+
+    dry = cleanup_old_analytics(part_engine, now=NOW, dry_run=True)
+    assert dry.partitions is not None
+    assert [p.name for p in dry.partitions.dropped] == [
+        "analytics_events_2025_03",
+        "analytics_events_2025_05",
+    ]
+    assert dry.partitions.rows == 12 and dry.partitions.kept == ["analytics_events_2025_04"]
+    assert any("would detach and drop 2 partitions" in line for line in dry.lines())
+    assert names(part_engine) == before and count(part_engine, AnalyticsEvent) == 24
+    assert len(figures(part_engine)) == 2
+
+    result = cleanup_old_analytics(part_engine, now=NOW, batch_size=1)
+    assert result.partitions is not None
+    assert [(p.name, p.rows) for p in result.partitions.dropped] == [
+        ("analytics_events_2025_03", 9),
+        ("analytics_events_2025_05", 3),
+    ]
+    assert result.partitions.kept == ["analytics_events_2025_04"]
+    assert result.partitions.kept_days == [date(2025, 4, 10)]
+    gone = {"analytics_events_2025_03", "analytics_events_2025_05"}
+    assert names(part_engine) == [n for n in before if n not in gone]
+    # Per-day path: the boundary's old day and the kept partition's counted type.
+    assert result.purge is not None and result.purge.deleted == 3 + 3
+    assert result.kept == 3 and result.kept_days == [date(2025, 4, 10)]
+    with part_engine.connect() as conn:
+        left = Counter(
+            (r.occurred_at.date(), r.event_type) for r in conn.execute(select(AnalyticsEvent))
+        )
+    assert left == {(date(2025, 4, 10), "view"): 3, (date(2025, 6, 20), "view"): 3}
+    # Every removed event is counted: figures == events ever inserted for those days.
+    inserted = Counter((when.date(), kind) for kind, when in rows for _ in range(3))
+    counted = figures(part_engine)
+    for key, n in inserted.items():
+        if key[0] < date(2025, 6, 15) and key != (date(2025, 4, 10), "view"):
+            assert counted[key] == n, key
+    assert counted[(date(2025, 4, 10), "view")] == 9  # kept as it was
+    as_json = json.loads(json.dumps(result.partitions.__dict__, default=str))
+    assert as_json["dropped"]
+
+    again = cleanup_old_analytics(part_engine, now=NOW)
+    assert again.partitions is not None and again.partitions.dropped == []
+    assert again.purge is not None and again.purge.deleted == 0
+
+
+def test_cli_reports_partitions_in_text_and_json(part_engine: Engine, pg_db_url: str) -> None:
+    old = datetime.now(UTC) - timedelta(days=420)
+    with part_engine.begin() as conn:
+        partitions.ensure_months(conn, EVENTS, old.date(), old.date())  # type: ignore[arg-type]
+    add(part_engine, [("view", old)], n=2)
+    env = {"DATABASE_URL": pg_db_url}
+    name = f"analytics_events_{old.year:04d}_{old.month:02d}"
+    dry = invoke("cleanup-old-analytics", "--dry-run", env=env)
+    assert dry.exit_code == 0, dry.stderr
+    assert "would detach and drop " in dry.stdout and "holding 2 events" in dry.stdout
+    assert name in names(part_engine)
+    result = invoke("cleanup-old-analytics", "-o", "json", env=env)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    dropped = data["partitions"]["dropped"]
+    assert {"name": name, "rows": 2} in [{"name": p["name"], "rows": p["rows"]} for p in dropped]
+    assert name not in names(part_engine)
+    assert figures(part_engine)[(old.date(), "view")] == 2
