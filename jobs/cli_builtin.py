@@ -308,7 +308,7 @@ def demo(directory: str, sessions: int, events: int, redis_url: str | None, outp
 
     Creates realistic sample data spread over ~400 days, then runs all five jobs through the
     same code as production and prints what each did. Redis is used if REDIS_URL is set. The
-    jobs' logs go to DIR/demo.log (to stderr with -v).
+    jobs' logs go to DIR/demo.log (to stderr with `cronjobs -v demo`).
     """
     from jobs.builtin.demo import prepare_dir, run_demo
 

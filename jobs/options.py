@@ -109,7 +109,8 @@ timeouts = _stack(
         default=DEFAULT_LOCK_TIMEOUT,
         show_default=True,
         metavar="SECONDS",
-        help="How long a batch may wait for a row lock the app holds.",
+        help="How long a statement may wait for a lock (a cleanup batch waits at most 50 ms for "
+        "a row the app holds, then leaves it for the next run).",
     ),
 )
 output = click.option(
