@@ -122,7 +122,7 @@ _date = click.DateTime(formats=["%Y-%m-%d"])
 )
 @click.option(
     "--ensure-partitions",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, 36),
     default=2,
     show_default=True,
     metavar="MONTHS",

@@ -220,3 +220,16 @@ def test_several_hosts_in_the_url_are_exit_2_with_the_query_form() -> None:
     assert result.exit_code == 2, result.stderr
     assert "names several hosts" in result.stderr and "?host=h1:5432&host=h2:5432" in result.stderr
     assert "Pw0rd" not in result.stderr
+
+
+def test_partitions_ahead_are_bounded(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    db.touch()
+    result = invoke(
+        "aggregate-daily-analytics",
+        "--ensure-partitions",
+        "99999999",
+        env={"DATABASE_URL": f"sqlite:///{db}"},
+    )
+    assert result.exit_code == 2, result.stderr
+    assert "99999999 is not in the range 0<=x<=36" in result.stderr
