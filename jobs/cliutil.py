@@ -18,7 +18,7 @@ import click
 
 from jobs import summary
 from jobs.builtin import catalogue
-from jobs.errors import JobError
+from jobs.errors import JobError, unexpected
 from jobs.redact import remember, scrub
 from jobs.render import to_json
 from jobs.settings import Settings, parse_prefixes, secrets_of
@@ -59,7 +59,7 @@ def handles_errors(f: F) -> F:
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click renders usage errors itself (exit 2)
         except Exception as e:
-            _fail(JobError(f"unexpected {type(e).__name__}: {e} (rerun with -v for details)"), obj)
+            _fail(unexpected(e), obj)
 
     return wrapper  # type: ignore[return-value]
 

@@ -95,17 +95,11 @@ class JobResult:
 
     def counts(self) -> dict[str, int]:
         """The whole numbers the job returned (a dict's, or its result's `counts()`)."""
-        source = self.returned
-        if not isinstance(source, dict):
-            counts = getattr(source, "counts", None)
-            source = counts() if callable(counts) else {}
-        if not isinstance(source, dict):
-            return {}
-        return {
-            str(k): int(v)
-            for k, v in source.items()
-            if isinstance(v, int) and not isinstance(v, bool)
-        }
+        from jobs.summary import counts_of, whole_numbers
+
+        if isinstance(self.returned, dict):
+            return whole_numbers(self.returned)
+        return counts_of(self.returned)
 
     def lines(self) -> list[str]:
         value = self.returned

@@ -94,9 +94,3 @@ def _load(target: str, source: str, load: Callable[[], Any]) -> Any:
     except Exception as e:  # the app's own import-time error: say which, and where
         reason = scrub(str(e).strip().splitlines()[0] if str(e).strip() else "")
         raise ConfigError(f"cannot import {target} ({source}): {type(e).__name__}: {reason}") from e
-
-
-def reset() -> None:
-    """Forget that discovery ran (tests that register jobs of their own)."""
-    global _done, _failed
-    _done, _failed = False, None

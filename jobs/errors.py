@@ -17,6 +17,11 @@ class JobError(Exception):
     """Set once the run has logged this error, so the entrypoint does not log it twice."""
 
 
+def unexpected(e: Exception) -> JobError:
+    """A bug or an untranslated library error, as the exit-1 failure the user is shown."""
+    return JobError(f"unexpected {type(e).__name__}: {e} (rerun with -v for details)")
+
+
 class ConfigError(JobError):
     """A setting is missing or malformed: retrying will not help."""
 

@@ -14,7 +14,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobs import logs, pings, summary
-from jobs.errors import JobError, Skipped
+from jobs.errors import JobError, Skipped, unexpected
 from jobs.exitcodes import ExitCode
 from jobs.registry import Job
 from jobs.settings import Settings
@@ -80,7 +80,7 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
             ended(e.exit_code, error=str(e))
             raise
         except Exception as e:  # a bug or an untranslated library error: still exit 1, logged
-            error = JobError(f"unexpected {type(e).__name__}: {e} (rerun with -v for details)")
+            error = unexpected(e)
             _log_failure(error, started)
             ended(error.exit_code, error=str(error))
             raise error from e

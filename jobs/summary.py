@@ -33,7 +33,16 @@ OUTCOMES: dict[int, str] = {
 def counts_of(result: Any) -> dict[str, int]:
     """The result's counts (its `counts()`, if it has one), for the summary."""
     counts = getattr(result, "counts", None)
-    return {str(k): int(v) for k, v in counts().items()} if callable(counts) else {}
+    return whole_numbers(counts() if callable(counts) else {})
+
+
+def whole_numbers(found: Any) -> dict[str, int]:
+    """The integer values of a mapping (anything else, or a non-mapping, is left out)."""
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(k): int(v) for k, v in found.items() if isinstance(v, int) and not isinstance(v, bool)
+    }
 
 
 def line(

@@ -92,6 +92,9 @@ class AggregateResult:
     def exit_code(self) -> ExitCode:
         return ExitCode.INTERRUPTED if self.interrupted else ExitCode.OK
 
+    def counts(self) -> dict[str, int]:
+        return {"days": len(self.days), "events": sum(d.events for d in self.days)}
+
     def lines(self) -> list[str]:
         verb = "would write" if self.dry_run else "wrote"
         total = plural(sum(d.events for d in self.days), "event")

@@ -255,6 +255,16 @@ class AnalyticsCleanupResult:
     def exit_code(self) -> ExitCode:
         return ExitCode.INTERRUPTED if self.interrupted else ExitCode.OK
 
+    def counts(self) -> dict[str, int]:
+        purged = self.purge
+        return {
+            "deleted": (purged.deleted if purged else 0)
+            + (self.partitions.rows if self.partitions else 0),
+            "in_use": purged.in_use if purged else 0,
+            "kept": self.kept,
+            "partitions_dropped": len(self.partitions.dropped) if self.partitions else 0,
+        }
+
     def lines(self) -> list[str]:
         days = plural(self.older_than_days, "day")
         out = [f"cutoff: {self.cutoff.isoformat()} (whole UTC days older than {days})"]

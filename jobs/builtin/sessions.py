@@ -31,6 +31,13 @@ class CleanupResult:
     def exit_code(self) -> ExitCode:
         return ExitCode.INTERRUPTED if self.interrupted else ExitCode.OK
 
+    def counts(self) -> dict[str, int]:
+        return {
+            "deleted": sum(t.deleted for t in self.tables),
+            "child_rows": sum(t.children_deleted for t in self.tables),
+            "in_use": sum(t.in_use for t in self.tables),
+        }
+
     def lines(self) -> list[str]:
         verb = "would delete" if self.dry_run else "deleted"
         days = plural(self.older_than_days, "day")

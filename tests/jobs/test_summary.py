@@ -80,3 +80,39 @@ def test_the_default_file_is_written_only_where_the_kubelet_made_it(
     default.touch()  # what the kubelet does in a container
     assert summary.write('{"job": "x"}', environ={}) is True
     assert default.read_text() == '{"job": "x"}\n'
+
+
+def test_the_cleanups_summaries_carry_what_they_deleted(tmp_path: Path) -> None:
+    """The built-in database jobs' summaries count their work (cronctl history shows them)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import create_engine, insert
+
+    from jobs.builtin.models import AnalyticsEvent, Base
+    from tests.jobs.helpers import insert_sessions
+
+    db = tmp_path / "app.db"
+    engine = create_engine(f"sqlite:///{db}")
+    Base.metadata.create_all(engine)
+    now = datetime.now(UTC)
+    old = now - timedelta(days=400)
+    insert_sessions(engine, [(1, old, None), (2, now, None)], messages_per_session=2)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(AnalyticsEvent), [{"event_type": "view", "user_id": "u", "occurred_at": old}]
+        )
+    engine.dispose()
+    log = tmp_path / "termination-log"
+    env = {"DATABASE_URL": f"sqlite:///{db}", "CRONJOBS_TERMINATION_LOG": str(log)}
+    sessions = cronjobs("cleanup-old-sessions", env=env)
+    assert sessions.returncode == 0, sessions.stderr
+    counts = _summary(log)["counts"]
+    assert counts == {"deleted": 2, "child_rows": 2, "in_use": 0}  # a chat and a peptide session
+    analytics = cronjobs("cleanup-old-analytics", env=env)
+    assert analytics.returncode == 0, analytics.stderr
+    assert _summary(log)["counts"] == {
+        "deleted": 1,
+        "in_use": 0,
+        "kept": 0,
+        "partitions_dropped": 0,
+    }
