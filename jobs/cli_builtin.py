@@ -161,13 +161,22 @@ def aggregate_daily_analytics(**kw: Any) -> None:
 @options.database
 @options.rules
 @options.older_than_days(365)
-@options.batch_size
+@options.batch_events
 @click.option(
     "--aggregate-missing/--no-aggregate-missing",
     default=True,
     show_default=True,
     help="Aggregate old days that have no daily figures before deleting their raw events; "
     "with --no-aggregate-missing such days make the job fail and nothing is deleted.",
+)
+@click.option(
+    "--recount-partitions",
+    is_flag=True,
+    help="On a partitioned table, also count every event of a partition against its daily "
+    "figures before dropping it (reads all of it; short figures are aggregated first, figures "
+    "counting more keep it). Without it, a partition is dropped once every UTC day it holds "
+    "has figures, checked by one index probe per day: events that arrived after their day "
+    "was aggregated are dropped uncounted.",
 )
 @options.dry_run
 @options.timeouts
@@ -183,6 +192,7 @@ def cleanup_old_analytics(**kw: Any) -> None:
             older_than_days=kw["older_than_days"],
             batch_size=kw["batch_size"],
             aggregate_missing=kw["aggregate_missing"],
+            recount_partitions=kw["recount_partitions"],
             dry_run=kw["dry_run"],
             stop=stop,
             rule=rule,

@@ -132,6 +132,18 @@ batch_size = click.option(
     metavar="ROWS",
     help="Rows per delete batch; each batch is its own short transaction.",
 )
+batch_events = click.option(
+    "--batch-size",
+    envvar="CRONJOBS_ANALYTICS_BATCH_SIZE",
+    show_envvar=True,
+    type=click.IntRange(1, 1_000_000),
+    default=100_000,
+    show_default=True,
+    metavar="EVENTS",
+    help="Events per transaction: whole UTC days are packed up to this many (by their daily "
+    "figures); a bigger day goes a few event types at a time. Events are narrow rows: 100,000 "
+    "take ~30 ms to delete.",
+)
 
 
 def older_than_days(default: int) -> Callable[[F], F]:

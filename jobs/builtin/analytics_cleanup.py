@@ -5,6 +5,7 @@ the statement (PostgreSQL) or transaction (SQLite) that deletes it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     cast,
     delete,
+    exc,
     func,
     literal,
     select,
@@ -29,14 +31,19 @@ from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.builtin.analytics import _FIGURE_KEYS, DEFAULT_TABLES, AnalyticsTables, day_bounds
+from jobs.builtin.analytics_ranges import Run, RunResult, delete_run, figures_by_day, old_days, plan
 from jobs.builtin.partitions import PartitionsResult, drop_old_partitions, is_partitioned
-from jobs.builtin.purge import PurgeResult, plural
+from jobs.builtin.purge import FAST_LOCK_WAIT, LOCK_NOT_AVAILABLE, PurgeResult, plural
 from jobs.builtin.retention import ANALYTICS_EVENTS, Retention
 from jobs.builtin.sessions import cutoff_for, deleted
 from jobs.errors import JobError
 from jobs.exitcodes import ExitCode
 
 log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_EVENTS = 100_000
+"""Events per transaction: whole UTC days are packed up to this many (~30 ms per 100k events
+here)."""
 
 
 def _utc_day(column: Any, dialect: str) -> Any:
@@ -308,8 +315,8 @@ def _partition_lines(parts: PartitionsResult, dry_run: bool) -> list[str]:
         span = names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
         out.append(
             f"{'would detach and drop' if dry_run else 'detached and dropped'} "
-            f"{plural(len(names), 'partition')} ({span}) holding {plural(parts.rows, 'event')}, "
-            "every one counted in daily_analytics"
+            f"{plural(len(names), 'partition')} ({span}): every day they hold has daily figures "
+            f"({plural(parts.rows, 'event')} counted)"
         )
     if parts.aggregated:
         verb = "would aggregate" if dry_run else "aggregated"
@@ -331,8 +338,9 @@ def cleanup_old_analytics(
     engine: Engine,
     *,
     older_than_days: int | None = None,
-    batch_size: int = 5000,
+    batch_size: int = DEFAULT_BATCH_EVENTS,
     aggregate_missing: bool = True,
+    recount_partitions: bool = False,
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
@@ -340,53 +348,207 @@ def cleanup_old_analytics(
     tables: AnalyticsTables = DEFAULT_TABLES,
 ) -> AnalyticsCleanupResult:
     """Delete raw events of whole UTC days older than the cutoff, each counted in the daily
-    figures by the transaction that deletes it: a day at a time, or a few event types at a
-    time for a day with more than `batch_size` events."""
+    figures by the transaction that deletes it. On PostgreSQL: whole partitions first (on a
+    partitioned table), then runs of whole days of at most `batch_size` events by time range
+    (jobs.builtin.analytics_ranges). On SQLite, and in a dry run: a day at a time, or a few
+    event types at a time for a day with more than `batch_size` events, from one grouped read
+    of the old events."""
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else rule.days
     result = AnalyticsCleanupResult(days, cutoff_for(rule, days, now), dry_run=dry_run)
-    events = tables.events
+    pg = engine.dialect.name == "postgresql"
+    found: Inventory | None = None
+    if dry_run or not pg or not aggregate_missing:
+        with engine.connect() as conn:
+            found = inventory(conn, result.cutoff, tables)
+        missing = found.missing
+        if missing and not aggregate_missing:
+            raise JobError(
+                f"{plural(len(missing), 'day')} older than the cutoff have raw events but no "
+                f"daily figures ({missing[0]} .. {missing[-1]}); nothing was deleted. Run "
+                f"`cronjobs aggregate-daily-analytics --since {missing[0]} --until "
+                f"{missing[-1]}` first, or drop --no-aggregate-missing"
+            )
+        result.aggregated_first = missing
+    if pg:
+        with engine.connect() as conn:
+            partitioned = is_partitioned(conn, tables.events)
+        if partitioned:
+            result.partitions = drop_old_partitions(
+                engine,
+                result.cutoff,
+                dry_run=dry_run,
+                stop=stop,
+                now=now,
+                tables=tables,
+                recount=recount_partitions,
+            )
+    if pg and not dry_run:
+        _by_runs(engine, result, batch_size, stop, now, tables)
+    else:
+        assert found is not None
+        _by_days(engine, result, found, batch_size, stop, now, tables)
+    return result
+
+
+def _by_runs(
+    engine: Engine,
+    result: AnalyticsCleanupResult,
+    batch_size: int,
+    stop: threading.Event | None,
+    now: datetime,
+    tables: AnalyticsTables,
+) -> None:
+    """PostgreSQL: the old days left, in runs of whole days by time range, one statement each;
+    a run whose figures count more events than it holds, or that waits on a row lock, is
+    rolled back and its days go the careful way (`purge_unit`), as does a day bigger than
+    `batch_size` (a few event types at a time)."""
+    purged = result.purge = PurgeResult(tables.events.name, result.cutoff)
     with engine.connect() as conn:
-        found = inventory(conn, result.cutoff, tables)
-        partitioned = is_partitioned(conn, events)
-    missing = found.missing
-    if missing and not aggregate_missing:
-        raise JobError(
-            f"{plural(len(missing), 'day')} older than the cutoff have raw events but no daily "
-            f"figures ({missing[0]} .. {missing[-1]}); nothing was deleted. Run `cronjobs "
-            f"aggregate-daily-analytics --since {missing[0]} --until {missing[-1]}` first, or "
-            "drop --no-aggregate-missing"
-        )
-    result.aggregated_first = missing
-    if partitioned:
-        parts = result.partitions = drop_old_partitions(
-            engine,
-            result.cutoff,
-            found.events,
-            found.figures,
-            dry_run=dry_run,
-            stop=stop,
-            now=now,
-            tables=tables,
-        )
-        gone = [(p.lower, p.upper) for p in parts.dropped]
+        days = old_days(conn, tables, result.cutoff)
+        figures = figures_by_day(conn, tables, result.cutoff.astimezone(UTC).date(), days)
+        conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
+        conn.commit()
+        try:
+            for run in plan(days, figures, batch_size):
+                if stop is not None and stop.is_set():
+                    purged.interrupted = True
+                    log.warning(
+                        "stop requested: days done stay done", extra={"deleted": purged.deleted}
+                    )
+                    break
+                started = time.monotonic()
+                done = None if run.expected > batch_size else _fast_run(conn, run, now, tables)
+                if done is None:
+                    _careful_run(conn, run, batch_size, now, tables, result, figures)
+                    continue
+                purged.deleted += done.deleted
+                result.aggregated_first += done.missing
+                _committed(purged, started, days=_span(run.days), rows=done.deleted)
+        finally:
+            with contextlib.suppress(exc.DBAPIError):  # a lost connection is not reused
+                conn.rollback()
+                conn.exec_driver_sql("RESET lock_timeout")
+                conn.commit()
+
+
+def _fast_run(
+    conn: Connection, run: Run, now: datetime, tables: AnalyticsTables
+) -> RunResult | None:
+    """The run by range in one statement, committed; None (rolled back) if a figure counts
+    more events than the run holds or a row lock was held past FAST_LOCK_WAIT."""
+    try:
+        with conn.begin() as tx:
+            done = delete_run(conn, tables, run, now)
+            if done.over:
+                tx.rollback()
+                return None
+            return done
+    except exc.OperationalError as e:
+        if getattr(e.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        return None
+
+
+def _careful_run(
+    conn: Connection,
+    run: Run,
+    batch_size: int,
+    now: datetime,
+    tables: AnalyticsTables,
+    result: AnalyticsCleanupResult,
+    figures: dict[date, dict[str, int]],
+) -> None:
+    """The run's days one by one with `purge_unit` (a big day a few event types at a time),
+    each unit its own transaction at the job's own lock_timeout."""
+    purged = result.purge
+    assert purged is not None
+    for day in run.days:
+        chunks: list[list[str] | None] = [None]
+        if run.expected > batch_size:
+            chunks = _chunks(_day_types(conn, tables, day), batch_size)
+        for event_types in chunks:
+            started = time.monotonic()
+            with conn.begin():
+                conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+                unit = purge_unit(conn, day, event_types, now, tables)
+            purged.deleted += unit.deleted
+            purged.in_use += unit.in_use
+            result.kept += unit.kept
+            if unit.kept and day not in result.kept_days:
+                result.kept_days.append(day)
+            _committed(
+                purged,
+                started,
+                days=day.isoformat(),
+                event_types=event_types,
+                rows=unit.deleted,
+                in_use=unit.in_use,
+                kept=unit.kept,
+            )
+        if day not in figures and day not in result.aggregated_first:
+            result.aggregated_first.append(day)
+
+
+def _committed(purged: PurgeResult, started: float, **extra: Any) -> None:
+    """Count a committed transaction of the cleanup and log it (`batch committed`)."""
+    elapsed = time.monotonic() - started
+    purged.batches += 1
+    purged.longest_batch_seconds = max(purged.longest_batch_seconds, elapsed)
+    log.info(
+        "batch committed",
+        extra={
+            "table": purged.table,
+            "batch": purged.batches,
+            **extra,
+            "total": purged.deleted,
+            "seconds": round(elapsed, 4),
+        },
+    )
+
+
+def _day_types(conn: Connection, tables: AnalyticsTables, day: date) -> dict[str, int]:
+    """One day's raw events per type (a read of that day)."""
+    events = tables.events
+    start, end = day_bounds(day)
+    query = select(events.c.event_type, func.count()).where(
+        events.c.occurred_at >= start, events.c.occurred_at < end
+    )
+    with conn.begin():
+        return {str(t): int(n) for t, n in conn.execute(query.group_by(events.c.event_type))}
+
+
+def _by_days(
+    engine: Engine,
+    result: AnalyticsCleanupResult,
+    found: Inventory,
+    batch_size: int,
+    stop: threading.Event | None,
+    now: datetime,
+    tables: AnalyticsTables,
+) -> None:
+    """SQLite, or a dry run: a day (or a few event types of it) per transaction, from the
+    inventory."""
+    events = tables.events
+    if result.partitions is not None:
+        gone = [(p.lower, p.upper) for p in result.partitions.dropped]
         found.events = {
             day: types
             for day, types in found.events.items()
             if not any(_within(day, lo, hi) for lo, hi in gone)
         }
-        result.aggregated_first = [d for d in missing if d in found.events]
-    purged = result.purge = PurgeResult(events.name, result.cutoff, dry_run=dry_run)
-    units = [
-        (day, chunk) for day, types in found.events.items() for chunk in _chunks(types, batch_size)
-    ]
-    if dry_run:
+        result.aggregated_first = [d for d in result.aggregated_first if d in found.events]
+    purged = result.purge = PurgeResult(events.name, result.cutoff, dry_run=result.dry_run)
+    if result.dry_run:
         for day, types in found.events.items():
             kept = sum(found.kept(day).values())
             purged.deleted += sum(types.values()) - kept
             result.kept += kept
             result.kept_days += [day] if kept else []
-        return result
+        return
+    units = [
+        (day, chunk) for day, types in found.events.items() for chunk in _chunks(types, batch_size)
+    ]
     for day, event_types in units:
         if stop is not None and stop.is_set():
             purged.interrupted = True
@@ -395,26 +557,17 @@ def cleanup_old_analytics(
         started = time.monotonic()
         with engine.begin() as conn:
             unit = purge_unit(conn, day, event_types, now, tables)
-        elapsed = time.monotonic() - started
-        purged.batches += 1
         purged.deleted += unit.deleted
         purged.in_use += unit.in_use
-        purged.longest_batch_seconds = max(purged.longest_batch_seconds, elapsed)
         result.kept += unit.kept
         if unit.kept and day not in result.kept_days:
             result.kept_days.append(day)
-        log.info(
-            "batch committed",
-            extra={
-                "table": events.name,
-                "batch": purged.batches,
-                "day": day.isoformat(),
-                "event_types": event_types,
-                "rows": unit.deleted,
-                "in_use": unit.in_use,
-                "kept": unit.kept,
-                "total": purged.deleted,
-                "seconds": round(elapsed, 4),
-            },
+        _committed(
+            purged,
+            started,
+            days=day.isoformat(),
+            event_types=event_types,
+            rows=unit.deleted,
+            in_use=unit.in_use,
+            kept=unit.kept,
         )
-    return result

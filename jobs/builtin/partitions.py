@@ -2,12 +2,15 @@
 pg_catalog, creating the months ahead, and dropping whole partitions past the retention.
 
 A partition is dropped only when it lies wholly before the cutoff, on whole UTC days, and every
-(day, event type) it holds has figures in daily_analytics equal to its raw count: days lacking
-figures (or counting fewer events) are aggregated first by the per-day upsert; a day whose
-figures count more events than are left keeps its partition (the per-day path keeps such days
-too). The final check runs under `LOCK TABLE <p> IN ACCESS EXCLUSIVE MODE` (waiting at most the
-job's lock_timeout) in the transaction that detaches and drops it, so no event arrives between
-the check and the drop: every event removed is counted when its removal commits.
+UTC day it holds events of has figures in daily_analytics: days lacking them are aggregated
+first by the per-day upsert. The days are found by a skip scan of the `occurred_at` index (one
+probe per day), so the check does not read the partition's events. With `recount` (the
+cleanup's `--recount-partitions`) every (day, event type) is also counted against its figures,
+reading every event: short figures are aggregated first, and a day whose figures count more
+events than are left keeps its partition (the per-day path keeps such days too). The final
+check runs under `LOCK TABLE <p> IN ACCESS EXCLUSIVE MODE` (waiting at most the job's
+lock_timeout) in the transaction that detaches and drops it, so no event arrives between the
+check and the drop.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as dtime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, Table, bindparam, exc, text
+from sqlalchemy import Connection, Engine, Table, cast, exc, func, select, text
+from sqlalchemy import Date as SqlDate
 
-from jobs.builtin.analytics import AnalyticsTables, aggregate_day
+from jobs.builtin.analytics import AnalyticsTables, aggregate_day, day_bounds
+from jobs.builtin.analytics_ranges import figures_by_day, old_days
 from jobs.builtin.purge import LOCK_NOT_AVAILABLE
 
 log = logging.getLogger(__name__)
@@ -182,31 +187,21 @@ def droppable(conn: Connection, table: Table, cutoff: datetime) -> list[Partitio
     ]
 
 
-def _days_of(p: Partition, days: Any) -> list[date]:
-    lower, upper = (p.lower.astimezone(UTC).date() if p.lower else date.min), p.upper
-    assert upper is not None
-    return [d for d in days if lower <= d < upper.astimezone(UTC).date()]
+def _utc_date(at: datetime) -> date:
+    return at.astimezone(UTC).date()
 
 
-def _raw_counts(conn: Connection, qualified: str) -> Counts:
-    query = text(
-        "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, event_type, count(*) "
-        f"FROM {qualified} GROUP BY 1, 2"
-    )
+def _raw_counts(conn: Connection, tables: AnalyticsTables, p: Partition) -> Counts:
+    """Every event of `p` counted per UTC day and event type (a read of the whole partition)."""
+    events = tables.events
+    at = events.c.occurred_at
+    day = cast(func.timezone("UTC", at), SqlDate).label("day")
+    query = select(day, events.c.event_type, func.count()).where(at < p.upper)
+    if p.lower is not None:
+        query = query.where(at >= p.lower)
     found: Counts = {}
-    for day, event_type, n in conn.execute(query):
-        found.setdefault(day, {})[event_type] = int(n)
-    return found
-
-
-def _figures(conn: Connection, tables: AnalyticsTables, days: list[date]) -> Counts:
-    daily = tables.daily
-    query = daily.select().where(daily.c.day.in_(bindparam("days", expanding=True)))
-    found: Counts = {}
-    for row in conn.execute(query, {"days": days}).mappings():
-        found.setdefault(row[daily.c.day], {})[row[daily.c.event_type]] = int(
-            row[daily.c.event_count]
-        )
+    for d, event_type, n in conn.execute(query.group_by(day, events.c.event_type)):
+        found.setdefault(d, {})[event_type] = int(n)
     return found
 
 
@@ -222,21 +217,50 @@ def _verdict(raw: Counts, figures: Counts) -> tuple[list[date], list[date]]:
     return over, short
 
 
-def _drop_if_counted(engine: Engine, p: Partition, tables: AnalyticsTables) -> Counts | list[date]:
-    """Lock `p`, check its raw counts against the figures, detach and drop it, in one
-    transaction; its raw counts if dropped, else the days that stopped it (none: not locked)."""
+def _check(
+    conn: Connection, tables: AnalyticsTables, p: Partition, recount: bool, dry_run: bool = False
+) -> tuple[int, list[date], list[date]]:
+    """(events counted, days to aggregate first, days that keep the partition): figures for
+    every day `p` holds events of, and with `recount` equal to its raw counts. In a dry run the
+    events counted include those of the days still to aggregate."""
+    assert p.upper is not None
+    if recount:
+        raw = _raw_counts(conn, tables, p)
+        over, short = _verdict(raw, figures_by_day(conn, tables, _utc_date(p.upper), sorted(raw)))
+        return sum(sum(t.values()) for t in raw.values()), short, over
+    days = old_days(conn, tables, p.upper, since=p.lower)
+    figures = figures_by_day(conn, tables, _utc_date(p.upper), days)
+    missing = [d for d in days if d not in figures]
+    counted = sum(sum(t.values()) for t in figures.values())
+    if dry_run:
+        counted += sum(_events_on(conn, tables, d) for d in missing)
+    return counted, missing, []
+
+
+def _events_on(conn: Connection, tables: AnalyticsTables, day: date) -> int:
+    """The raw events of one UTC day (a day that has no figures yet: it is read to aggregate
+    it anyway)."""
+    at = tables.events.c.occurred_at
+    start, end = day_bounds(day)
+    return int(conn.scalar(select(func.count()).where(at >= start, at < end)) or 0)
+
+
+def _drop_if_counted(
+    engine: Engine, p: Partition, tables: AnalyticsTables, recount: bool
+) -> int | list[date]:
+    """Lock `p`, check it (`_check`), detach and drop it, in one transaction; the events it
+    held (as counted) if dropped, else the days that stopped it (none: not locked)."""
     try:
         with engine.begin() as conn:
             qualified = _quoted(conn, p.schema, p.name)
             conn.execute(text(f"LOCK TABLE {qualified} IN ACCESS EXCLUSIVE MODE"))
-            raw = _raw_counts(conn, qualified)
-            over, short = _verdict(raw, _figures(conn, tables, sorted(raw)))
+            rows, short, over = _check(conn, tables, p, recount)
             if over or short:  # commits only the lock: nothing was written
                 return over + short
             parent = _regclass(conn, tables.events)
             conn.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {qualified}"))
             conn.execute(text(f"DROP TABLE {qualified}"))
-            return raw
+            return rows
     except exc.OperationalError as e:
         if getattr(e.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
@@ -247,16 +271,16 @@ def _drop_if_counted(engine: Engine, p: Partition, tables: AnalyticsTables) -> C
 def drop_old_partitions(
     engine: Engine,
     cutoff: datetime,
-    events: Counts,
-    figures: Counts,
     *,
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
     tables: AnalyticsTables,
+    recount: bool = False,
 ) -> PartitionsResult:
     """Detach and drop every partition wholly before `cutoff` whose days are all counted, each
-    in its own transaction. `events`/`figures`: the cleanup's inventory of the old days."""
+    in its own transaction; days without figures (with `recount`, short ones too) are
+    aggregated first."""
     result = PartitionsResult()
     parent = tables.events
     with engine.connect() as conn:
@@ -265,35 +289,32 @@ def drop_old_partitions(
         if stop is not None and stop.is_set():
             result.interrupted = True
             break
-        days = _days_of(p, events)
-        over, short = _verdict({d: events[d] for d in days}, figures)
+        with engine.connect() as conn:
+            rows, short, over = _check(conn, tables, p, recount, dry_run)
         if over:
             result.kept.append(p.name)
             result.kept_days += over
             continue
+        result.aggregated += short
         if dry_run:
-            rows = sum(sum(events[d].values()) for d in days)
             result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, rows))  # type: ignore[arg-type]
-            result.aggregated += short
             continue
         for day in short:  # the per-day upsert, a day per transaction
             with engine.begin() as conn:
                 aggregate_day(conn, day, now=now, tables=tables)
-        result.aggregated += short
         started = time.monotonic()
-        raw = _drop_if_counted(engine, p, tables)
-        if isinstance(raw, list):  # events arrived, figures changed, or the lock was not granted
+        dropped = _drop_if_counted(engine, p, tables, recount)
+        if isinstance(dropped, list):  # events arrived, figures changed, or no lock in time
             result.kept.append(p.name)
-            result.kept_days += raw
+            result.kept_days += dropped
             continue
-        rows = sum(sum(t.values()) for t in raw.values())
-        result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, rows))  # type: ignore[arg-type]
+        result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, dropped))  # type: ignore[arg-type]
         log.info(
             "partition dropped",
             extra={
                 "table": parent.name,
                 "partition": p.name,
-                "rows": rows,
+                "rows": dropped,
                 "seconds": round(time.monotonic() - started, 4),
             },
         )

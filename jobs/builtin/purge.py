@@ -4,20 +4,20 @@ Used by `cleanup-old-sessions` (`cleanup-old-analytics` deletes day by day, see
 `jobs.builtin.analytics`). Each batch selects the next ids (keyset: `id > last id`, so no batch rescans
 what earlier ones deleted) and deletes them with their child rows, in one transaction:
 
-- PostgreSQL: the delete below may wait at most FAST_LOCK_WAIT (50 ms, in a savepoint) for a
-  row lock. If the app holds one, the batch is redone: its rows are locked `FOR UPDATE SKIP
-  LOCKED`, then their children the same way; a row the app holds (locked, being updated, or a
+- PostgreSQL: one statement per batch, in a transaction of its own, and no id leaves the
+  server (`range_batch`): it finds the id of the batch's last row (the `batch_size`-th old row
+  after the previous batch's last), deletes the old rows of that primary-key range, which are
+  exactly the batch, and their children by `fk = ANY(ARRAY(ids deleted))`, returning the
+  counts. The delete re-checks the age on the row's latest version (a session the app touched
+  meanwhile is kept, and so are its children); a foreign key without ON DELETE CASCADE is
+  checked at the end of the statement, when the children are gone too. Children cannot appear
+  in between: inserting one needs a key-share lock on its parent, which the delete holds.
+  The statement waits at most FAST_LOCK_WAIT (50 ms) for a lock. If the app holds a row, the
+  batch is redone the careful way (`_batch_skipping_held`): its ids are selected, locked `FOR
+  UPDATE SKIP LOCKED` with their children, and a row the app holds (locked, being updated, or a
   child being inserted, which holds the parent's key-share lock), or whose child rows the app
-  holds, is skipped, counted as in use and left for the next run, and the rows locked are
-  deleted. So a batch never waits long on the app, and an app write waits on a batch at most
-  for that batch (locking every row up front cost ~1.7x per batch, so it is the fallback).
-  The delete is one statement: `WITH gone AS (DELETE FROM t WHERE id = ANY(:ids) AND id BETWEEN
-  :first AND :last AND <old> RETURNING id) DELETE FROM child WHERE fk = ANY(ARRAY(SELECT id
-  FROM gone))`.
-  The parent DELETE re-checks the age on the row's latest version (a session the app touched
-  since the select is kept, and so are its children); a foreign key without ON DELETE CASCADE
-  is checked at the end of the statement, when the children are gone too. Children cannot
-  appear in between: inserting one needs a key-share lock on its parent, which the batch holds.
+  holds, is skipped, counted as in use and left for the next run. So a batch never waits long
+  on the app, and an app write waits on a batch at most for that batch.
 - SQLite: the children of those rows that are still old first, then the rows, inside
   `BEGIN IMMEDIATE`, which holds the database's write lock from the select on (SQLite has no
   row locks, so nothing is ever in use).
@@ -27,6 +27,7 @@ A stop request is honoured between batches.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -47,7 +48,6 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    text,
 )
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -134,21 +134,82 @@ def next_batch(rule: Retention, cutoff: datetime, batch_size: int) -> Select[Any
     return select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(batch_size)
 
 
-def _delete_skipping_held(
-    conn: Connection, rule: Retention, ids: list[int], cutoff: datetime
-) -> tuple[list[int], int, int]:
-    """PostgreSQL: delete the batch, waiting at most FAST_LOCK_WAIT for a row lock; if the app
-    holds one, redo the batch on the rows (and children) `FOR UPDATE SKIP LOCKED` locks.
-    Returns the ids tried without waiting, and the counts deleted."""
+def range_batch(rule: Retention, cutoff: datetime, batch_size: int, after: bool) -> Select[Any]:
+    """PostgreSQL: the one statement that deletes the next batch (`:last` is the previous
+    batch's last id when `after`) and returns the rows picked, the last id picked, the rows
+    deleted and each child table's rows deleted.
+
+    The batch is a primary-key range (`id > :last AND id <= hi`, `hi` the id of the
+    `batch_size`-th old row): the delete is one range scan, no id list goes to the client and
+    back, and the children go by an index scan on the ids actually deleted.
+    """
+    table, id_col = rule.table, rule.table.c.id
+    old = rule.age_of < cutoff
+    lower = [id_col > bindparam("last", type_=BigInteger)] if after else []
+    picked = select(id_col.label("id")).where(old, *lower).order_by(id_col).limit(batch_size)
+    picked_sq = picked.subquery("picked")
+    bound = select(func.count().label("n"), func.max(picked_sq.c.id).label("hi")).cte("bound")
+    hi = select(bound.c.hi).scalar_subquery()
+    gone = delete(table).where(*lower, id_col <= hi, old).returning(id_col).cte("gone")
+    gone_ids = func.array(select(gone.c.id).scalar_subquery()).cast(ARRAY(BigInteger))
+    counts = [select(bound.c.n).scalar_subquery(), hi]
+    counts.append(select(func.count()).select_from(gone).scalar_subquery())
+    for i, fk in enumerate(rule.children):
+        child = delete(fk.table).where(fk == func.any(gone_ids))
+        child_cte = child.returning(literal(1)).cte(f"child_{i}")
+        counts.append(select(func.count()).select_from(child_cte).scalar_subquery())
+    return select(*counts)
+
+
+@dataclass
+class Batch:
+    picked: int
+    last_id: int | None
+    deleted: int
+    children: int
+    in_use: int = 0
+
+
+def _range_batch(
+    conn: Connection, rule: Retention, cutoff: datetime, batch_size: int, last_id: int | None
+) -> Batch:
+    statement = range_batch(rule, cutoff, batch_size, after=last_id is not None)
+    params = {} if last_id is None else {"last": last_id}
+    row = conn.execute(statement, params).one()
+    return Batch(int(row[0]), row[1], int(row[2]), sum(int(n) for n in row[3:]))
+
+
+def _batch_skipping_held(
+    conn: Connection, rule: Retention, cutoff: datetime, batch_size: int, last_id: int | None
+) -> Batch:
+    """PostgreSQL, when the app holds a row of the batch: select the batch's ids, lock them
+    and their children `FOR UPDATE SKIP LOCKED`, delete what was locked. The statements wait
+    the job's own lock_timeout for table locks, never for a row the app holds."""
+    conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+    query = next_batch(rule, cutoff, batch_size)
+    if last_id is not None:
+        query = query.where(rule.table.c.id > last_id)
+    ids = list(conn.scalars(query))
+    if not ids:
+        return Batch(0, last_id, 0, 0)
+    mine = _lock_batch(conn, rule, ids)
+    deleted, children = _delete_batch(conn, rule, mine, cutoff) if mine else (0, 0)
+    return Batch(len(ids), ids[-1], deleted, children, len(ids) - len(mine))
+
+
+def _next_pg_batch(
+    conn: Connection, rule: Retention, cutoff: datetime, batch_size: int, last_id: int | None
+) -> Batch:
+    """One PostgreSQL batch, committed: the range statement, or the careful way if it had to
+    wait FAST_LOCK_WAIT for a lock."""
     try:
-        with conn.begin_nested():
-            conn.execute(text(f"SET LOCAL lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'"))
-            return (ids, *_delete_batch(conn, rule, ids, cutoff))
+        with conn.begin():
+            return _range_batch(conn, rule, cutoff, batch_size, last_id)
     except exc.OperationalError as e:
         if getattr(e.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
-    mine = _lock_batch(conn, rule, ids)
-    return (mine, *(_delete_batch(conn, rule, mine, cutoff) if mine else (0, 0)))
+    with conn.begin():
+        return _batch_skipping_held(conn, rule, cutoff, batch_size, last_id)
 
 
 def _lock_batch(conn: Connection, rule: Retention, ids: list[int]) -> list[int]:
@@ -218,45 +279,74 @@ def purge(
         )
         return result
 
-    dialect = engine.dialect.name
-    id_col = rule.table.c.id
-    # SQLite caps bound parameters per statement; PostgreSQL gets one array parameter.
-    if dialect != "postgresql":
-        batch_size = min(batch_size, SQLITE_MAX_PARAMS)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
+            conn.commit()
+            try:
+                return _purge_batches(rule, result, batch_size, stop, conn)
+            finally:
+                with contextlib.suppress(exc.DBAPIError):  # a lost connection is not reused
+                    conn.rollback()
+                    conn.exec_driver_sql("RESET lock_timeout")
+                    conn.commit()
+    return _purge_batches(rule, result, min(batch_size, SQLITE_MAX_PARAMS), stop, engine)
+
+
+def _sqlite_batch(
+    engine: Engine, rule: Retention, cutoff: datetime, batch_size: int, last_id: int | None
+) -> Batch:
+    """One SQLite batch, committed: the ids, then their children and the rows still old, in
+    one `BEGIN IMMEDIATE` transaction (SQLite caps bound parameters per statement)."""
+    with engine.begin() as conn:
+        query = next_batch(rule, cutoff, batch_size)
+        if last_id is not None:
+            query = query.where(rule.table.c.id > last_id)
+        ids = list(conn.scalars(query))
+        if not ids:
+            return Batch(0, last_id, 0, 0)
+        deleted, children = _delete_batch(conn, rule, ids, cutoff)
+    return Batch(len(ids), ids[-1], deleted, children)
+
+
+def _purge_batches(
+    rule: Retention,
+    result: PurgeResult,
+    batch_size: int,
+    stop: threading.Event | None,
+    where: Connection | Engine,
+) -> PurgeResult:
+    """Batch after batch until a batch comes short or a stop is requested: on a PostgreSQL
+    connection (`_next_pg_batch`) or a SQLite engine (`_sqlite_batch`)."""
     last_id: int | None = None
     while not (stop is not None and stop.is_set()):
         started = time.monotonic()
-        with engine.begin() as conn:
-            query = next_batch(rule, cutoff, batch_size)
-            if last_id is not None:
-                query = query.where(id_col > last_id)
-            ids = list(conn.scalars(query))
-            if not ids:
-                break
-            if dialect == "postgresql":
-                mine, deleted, children = _delete_skipping_held(conn, rule, ids, cutoff)
-            else:
-                mine, (deleted, children) = ids, _delete_batch(conn, rule, ids, cutoff)
+        if isinstance(where, Connection):
+            batch = _next_pg_batch(where, rule, result.cutoff, batch_size, last_id)
+        else:
+            batch = _sqlite_batch(where, rule, result.cutoff, batch_size, last_id)
         elapsed = time.monotonic() - started
-        last_id = ids[-1]
+        if not batch.picked:
+            break
+        last_id = batch.last_id
         result.batches += 1
-        result.deleted += deleted
-        result.children_deleted += children
-        result.in_use += len(ids) - len(mine)
+        result.deleted += batch.deleted
+        result.children_deleted += batch.children
+        result.in_use += batch.in_use
         result.longest_batch_seconds = max(result.longest_batch_seconds, elapsed)
         log.info(
             "batch committed",
             extra={
                 "table": rule.name,
                 "batch": result.batches,
-                "rows": deleted,
-                "child_rows": children,
-                "in_use": len(ids) - len(mine),
+                "rows": batch.deleted,
+                "child_rows": batch.children,
+                "in_use": batch.in_use,
                 "total": result.deleted,
                 "seconds": round(elapsed, 4),
             },
         )
-        if len(ids) < batch_size:
+        if batch.picked < batch_size:
             break
     else:
         result.interrupted = True

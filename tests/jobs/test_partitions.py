@@ -8,11 +8,13 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, event, insert, select, text, update
 
 from jobs.builtin import partitions
+from jobs.builtin.analytics import DEFAULT_TABLES, aggregate_day
 from jobs.builtin.analytics_cleanup import cleanup_old_analytics
 from jobs.builtin.models import AnalyticsEvent, DailyAnalytics
 from jobs.builtin.schema import create_missing
@@ -120,7 +122,8 @@ def test_unpartitioned_table_gets_no_partitions(pg_engine: Engine) -> None:
     assert partitions.ensure_ahead(pg_engine, EVENTS, 2, now=NOW) == []  # type: ignore[arg-type]
 
 
-def test_cleanup_drops_old_partitions_counting_every_event(part_engine: Engine) -> None:
+def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) -> None:
+    """--recount-partitions: every event of a partition is counted against its figures."""
     rows = [
         ("view", at("2025-03-02")),
         ("click", at("2025-03-02", 23)),
@@ -141,7 +144,7 @@ def test_cleanup_drops_old_partitions_counting_every_event(part_engine: Engine) 
             )
     before = names(part_engine)
 
-    dry = cleanup_old_analytics(part_engine, now=NOW, dry_run=True)
+    dry = cleanup_old_analytics(part_engine, now=NOW, dry_run=True, recount_partitions=True)
     assert dry.partitions is not None
     assert [p.name for p in dry.partitions.dropped] == [
         "analytics_events_2025_03",
@@ -152,7 +155,7 @@ def test_cleanup_drops_old_partitions_counting_every_event(part_engine: Engine) 
     assert names(part_engine) == before and count(part_engine, AnalyticsEvent) == 24
     assert len(figures(part_engine)) == 2
 
-    result = cleanup_old_analytics(part_engine, now=NOW, batch_size=1)
+    result = cleanup_old_analytics(part_engine, now=NOW, batch_size=1, recount_partitions=True)
     assert result.partitions is not None
     assert [(p.name, p.rows) for p in result.partitions.dropped] == [
         ("analytics_events_2025_03", 9),
@@ -180,9 +183,64 @@ def test_cleanup_drops_old_partitions_counting_every_event(part_engine: Engine) 
     as_json = json.loads(json.dumps(result.partitions.__dict__, default=str))
     assert as_json["dropped"]
 
-    again = cleanup_old_analytics(part_engine, now=NOW)
+    again = cleanup_old_analytics(part_engine, now=NOW, recount_partitions=True)
     assert again.partitions is not None and again.partitions.dropped == []
     assert again.purge is not None and again.purge.deleted == 0
+
+
+def test_cleanup_drops_partitions_whose_days_have_figures_without_reading_them(
+    part_engine: Engine,
+) -> None:
+    """The default check: every UTC day a partition holds has figures (days without are
+    aggregated first), found by index probes; no statement reads the partition's events."""
+    rows = [
+        ("view", at("2025-03-02")),
+        ("click", at("2025-03-02", 23)),
+        ("view", at("2025-03-31", 23)),  # no figures: aggregated before the drop
+        ("view", at("2025-04-10")),  # figures counting more than are left: dropped, kept as is
+        ("view", at("2025-05-20")),
+        ("view", at("2025-06-10")),  # boundary partition, before the cutoff (2025-06-15)
+        ("view", at("2025-06-20")),  # boundary partition, after it: stays
+    ]
+    add(part_engine, rows, n=3)
+    with part_engine.begin() as conn:
+        for day in (date(2025, 3, 2), date(2025, 4, 10), date(2025, 5, 20)):
+            aggregate_day(conn, day, now=NOW)
+        conn.execute(
+            update(DailyAnalytics)
+            .where(DailyAnalytics.day == date(2025, 4, 10))
+            .values(event_count=9)
+        )
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(part_engine, "before_cursor_execute", seen)
+    try:
+        parts = partitions.drop_old_partitions(
+            part_engine, at("2025-06-01"), now=NOW, tables=DEFAULT_TABLES
+        )
+    finally:
+        event.remove(part_engine, "before_cursor_execute", seen)
+    assert [(p.name, p.rows) for p in parts.dropped] == [
+        ("analytics_events_2025_03", 9),
+        ("analytics_events_2025_04", 9),
+        ("analytics_events_2025_05", 3),
+    ]
+    assert parts.aggregated == [date(2025, 3, 31)] and parts.kept == []
+    counting = [s for s in statements if "analytics_events" in s and "count(" in s.lower()]
+    upserts = [s for s in counting if s.startswith("INSERT INTO daily_analytics")]
+    assert len(upserts) == 1 and counting == upserts, counting  # only the missing day's upsert
+    counted = figures(part_engine)
+    assert counted[(date(2025, 3, 31), "view")] == 3 and counted[(date(2025, 4, 10), "view")] == 9
+    assert counted[(date(2025, 3, 2), "click")] == 3
+
+    result = cleanup_old_analytics(part_engine, now=NOW)  # the boundary's old day, per day
+    assert result.purge is not None and result.purge.deleted == 3
+    with part_engine.connect() as conn:
+        left = [r.occurred_at.date() for r in conn.execute(select(AnalyticsEvent))]
+    assert left == [date(2025, 6, 20)] * 3
 
 
 def test_cli_reports_partitions_in_text_and_json(part_engine: Engine, pg_db_url: str) -> None:
@@ -194,7 +252,7 @@ def test_cli_reports_partitions_in_text_and_json(part_engine: Engine, pg_db_url:
     name = f"analytics_events_{old.year:04d}_{old.month:02d}"
     dry = invoke("cleanup-old-analytics", "--dry-run", env=env)
     assert dry.exit_code == 0, dry.stderr
-    assert "would detach and drop " in dry.stdout and "holding 2 events" in dry.stdout
+    assert "would detach and drop " in dry.stdout and "(2 events counted)" in dry.stdout
     assert name in names(part_engine)
     result = invoke("cleanup-old-analytics", "-o", "json", env=env)
     assert result.exit_code == 0, result.stderr
