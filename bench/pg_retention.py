@@ -16,8 +16,10 @@ from typing import Any
 import seed
 from common import JobRun, fmt, median, progress, run_job, table
 from pg import PgServer
+from writer import Writer
 
 BATCH = 5000
+EVENTS_BATCH = 100_000  # cleanup-old-analytics' default --batch-size
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,11 @@ def the_job(
     server: PgServer, db: str, kind: Kind, batch: int = BATCH, *, timeout: float | None = None
 ) -> tuple[Result, JobRun]:
     """The real `cronjobs` subcommand as its own process."""
+    # cleanup-old-analytics runs at its own default (EVENTS_BATCH events per transaction, whole
+    # days); the sessions job at (b)'s batch size.
+    size = batch if kind.name == "sessions" else EVENTS_BATCH
     run = run_job(
-        ["cronjobs", kind.job, "--batch-size", str(batch), "-o", "json"],
+        ["cronjobs", kind.job, "--batch-size", str(size), "-o", "json"],
         {"DATABASE_URL": server.url(db)},
         timeout,
     )
@@ -226,105 +231,83 @@ def verify(
         )
 
 
-def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of the job's batch select (built as jobs/builtin/purge.py builds it:
-    keyset, no row locks since c91130c), for the first batch and for a batch halfway through, in
-    a rolled-back transaction; then the job's delete statement for the first batch."""
-    from sqlalchemy import select
+def _explain(conn: Any, label: str, statement: Any, params: dict[str, Any]) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of a SQLAlchemy statement as the job compiles it, in the
+    caller's transaction (rolled back by the caller)."""
     from sqlalchemy.dialects import postgresql
 
+    compiled = statement.compile(dialect=postgresql.dialect(paramstyle="pyformat"))
+    values = dict(compiled.params) | params
+    text = " ".join(str(compiled).split())
+    plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(compiled), values)
+    return [f"-- {label}: {text}", *[r[0] for r in plan]]
+
+
+def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of the statements the job sends, built by the job's own code,
+    each in a rolled-back transaction: for cleanup-old-sessions the one statement of a batch
+    (first batch, and a batch halfway through); for cleanup-old-analytics the day skip scan,
+    then a run's check and delete."""
+    from sqlalchemy import create_engine
+
+    from jobs.builtin import analytics_ranges as ranges
+    from jobs.builtin.analytics import DEFAULT_TABLES
+    from jobs.builtin.purge import range_batch
     from jobs.builtin.retention import SESSIONS
 
-    if kind.name != "sessions":
-        return (
-            "-- cleanup-old-analytics deletes a UTC day (or one event type of it) per statement "
-            "since issue 9 (jobs.builtin.analytics_cleanup.purge_unit): no keyset batch to explain"
-        )
-    rule = SESSIONS[0]
     cutoff = kind.cutoff(seed.now_utc())
-    out = []
+    out: list[str] = []
     with server.connect(db, autocommit=False) as conn:
-        mid = conn.execute(
-            f"SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM {rule.name} WHERE {kind.targets[0].age} < %s",  # type: ignore[arg-type]
-            (cutoff,),
-        ).fetchone()[0]  # type: ignore[index]
-        for label, last_id in (("first batch", None), (f"halfway (id > {mid})", mid)):
-            id_col = rule.table.c.id
-            query = select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(BATCH)
-            if last_id is not None:
-                query = query.where(id_col > last_id)
-            compiled = query.compile(dialect=postgresql.dialect(paramstyle="pyformat"))  # type: ignore[call-arg]
-            plan = conn.execute(
-                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(compiled), compiled.params
-            ).fetchall()  # type: ignore[arg-type]
-            out.append(f"-- {label}: {' '.join(str(compiled).split())}")
-            out += [r[0] for r in plan]
+        conn.execute("SET TimeZone = 'UTC'")
+        if kind.name == "sessions":
+            rule = SESSIONS[0]
+            mid = conn.execute(
+                f"SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM {rule.name} WHERE {kind.targets[0].age} < %s",  # type: ignore[arg-type]
+                (cutoff,),
+            ).fetchone()[0]  # type: ignore[index]
+            out += _explain(conn, "first batch", range_batch(rule, cutoff, BATCH, False), {})
+            conn.rollback()
+            halfway = range_batch(rule, cutoff, BATCH, True)
+            out += _explain(conn, f"halfway (last id {mid})", halfway, {"last": mid})
+            conn.rollback()
+            return "\n".join(out)
+        engine = create_engine(
+            server.url(db).replace("postgresql://", "postgresql+psycopg://"),
+            connect_args={"options": "-c TimeZone=UTC"},
+        )
+        with engine.connect() as sa:
+            days = ranges.old_days(sa, DEFAULT_TABLES, cutoff)
+            figures = ranges.figures_by_day(sa, DEFAULT_TABLES, cutoff.date(), days)
+        engine.dispose()
+        run = ranges.plan(days, figures, EVENTS_BATCH)[0]
+        lo, hi = run.bounds
+        skip_scan = ranges.old_days_statement(DEFAULT_TABLES, cutoff)
+        out += _explain(conn, "the old days (skip scan)", skip_scan, {})
+        out += _explain(
+            conn,
+            f"the first run's check ({run.days[0]} .. {run.days[-1]}, {run.expected:,} events)",
+            ranges.check_run_statement(DEFAULT_TABLES),
+            {"lo": lo, "hi": hi},
+        )
+        out += _explain(
+            conn, "its delete", ranges.delete_run_statement(DEFAULT_TABLES), {"lo": lo, "hi": hi}
+        )
         conn.rollback()
-    out += _explain_job_delete(server, db, rule, cutoff)
     return "\n".join(out)
 
 
-def _explain_job_delete(server: PgServer, db: str, rule: Any, cutoff: datetime) -> list[str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of the statement(s) the job's current code sends to delete its
-    first batch: captured from jobs.builtin.purge (whatever its form) in a rolled-back transaction,
-    then explained in another rolled-back transaction. Beside it, (b)'s two DELETEs."""
-    from sqlalchemy import create_engine, event, select
-
-    import jobs.builtin.purge as purge
-
-    if not hasattr(purge, "_delete_batch"):
-        return ["-- (jobs.builtin.purge has no _delete_batch: delete statements not captured)"]
-    engine = create_engine(server.url(db), connect_args={"options": "-c TimeZone=UTC"})
-    captured: list[tuple[str, Any]] = []
-    id_col = rule.table.c.id
-    with engine.connect() as conn:
-        ids = list(
-            conn.scalars(select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(BATCH))
-        )
-        conn.rollback()
-        event.listen(
-            conn,
-            "before_cursor_execute",
-            lambda _c, _cur, stmt, params, *_: captured.append((stmt, params)),
-        )
-        with conn.begin() as tx:
-            purge._delete_batch(conn, rule, ids, cutoff)
-            tx.rollback()
-    engine.dispose()
-    out = [
-        f"-- the job's delete of that first batch ({len(ids)} ids), as jobs/builtin/purge.py sends it:"
-    ]
-    statements = (
-        captured
-        + [
-            (
-                f"DELETE FROM {child.table.name} WHERE {child.name} = ANY(%(ids)s::bigint[])",
-                {"ids": ids},
-            )
-            for child in rule.children
-        ]
-        + [(f"DELETE FROM {rule.name} WHERE id = ANY(%(ids)s::bigint[])", {"ids": ids})]
-    )
-    with server.connect(db, autocommit=False) as pg:
-        for i, (stmt, params) in enumerate(statements):
-            if i == len(captured):
-                pg.rollback()
-                out.append("-- (b)'s two statements for the same batch, children first:")
-            text = " ".join(stmt.split())
-            shown = text if len(text) < 400 else text[:400] + " ..."
-            plan = pg.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + stmt, params).fetchall()  # type: ignore[arg-type]
-            out.append(f"-- {shown}")
-            out += [r[0] for r in plan if "{" not in r[0] or len(r[0]) < 200]
-        pg.rollback()
-    return out
-
-
 def bench(
-    server: PgServer, kind_name: str, sizes: list[int], repeat: int, explain: bool
+    server: PgServer,
+    kind_name: str,
+    sizes: list[int],
+    repeat: int,
+    explain: bool,
+    with_writer: bool = True,
 ) -> list[str]:
     kind = KINDS[kind_name]
     variants = VARIANTS
     rows_out: list[dict[str, Any]] = []
+    writer_rows: list[dict[str, Any]] = []
     explains: list[str] = []
     for n in sizes:
         tpl, want = template(server, kind, n)
@@ -346,6 +329,23 @@ def bench(
                     f"{r.rows:,} rows, longest tx {r.longest_tx:.3f}s{' ' + r.note if r.note else ''}"
                 )
                 results[variant].append(r)
+        if with_writer:
+            for variant in variants:
+                server.create("run", template=tpl)
+                ref = results["(b) batched = ANY"]
+                with Writer(server, "run", kind.name, n) as writer:
+                    r = _run_variant(server, "run", kind, variant, max(60.0, 10 * ref[-1].seconds))
+                writer.remove_marked()
+                verify(server, "run", kind, want, r)
+                server.drop("run")
+                lat = writer.latencies.summary()
+                progress(f"{kind.job} n={n:,} {variant} with the app writing: {lat}")
+                writer_rows.append(
+                    {"size": f"{n:,}", "variant": variant, "seconds": r.seconds}
+                    | {"longest tx s": r.longest_tx}
+                    | lat
+                    | {"verified": "ok" if r.ok else "FAILED " + r.note}
+                )
         if explain and n == max(sizes):
             server.create("explain", template=tpl)
             explains.append(
@@ -357,6 +357,7 @@ def bench(
             _TEMPLATES.pop(tpl)
         ref_b = median([r.seconds for r in results["(b) batched = ANY"]])
         ref_b_tx = median([r.longest_tx for r in results["(b) batched = ANY"]])
+        ref_a = median([r.seconds for r in results["(a) one DELETE"]])
         for variant in variants:
             rs = results[variant]
             secs = median([r.seconds for r in rs])
@@ -370,6 +371,7 @@ def bench(
                     "seconds": secs,
                     "rows/s": rows / secs if secs else None,
                     "x of (b)": ref_b / secs if secs else None,
+                    "x of (a)": ref_a / secs if secs else None,
                     "longest tx s": tx,
                     "tx / (b)": tx / ref_b_tx if ref_b_tx else None,
                     "batches": rs[0].batches,
@@ -390,6 +392,7 @@ def bench(
         "seconds",
         "rows/s",
         "x of (b)",
+        "x of (a)",
         "longest tx s",
         "tx / (b)",
         "batches",
@@ -400,22 +403,40 @@ def bench(
     ]
     unit = "sessions" if kind_name == "sessions" else "events"
     out = [table(f"{kind.job} on PostgreSQL (sizes in {unit}; median of {repeat})", rows_out, cols)]
+    if writer_rows:
+        out.append(
+            table(
+                f"{kind.job}: the app writing during the run (bench/writer.py, one more run "
+                "of each variant)",
+                writer_rows,
+                list(writer_rows[0]),
+            )
+        )
     out += [f"\n```\n{e}\n```" for e in explains]
-    out.append(_bars(kind.job, rows_out))
+    out.append(_bars(kind.job, rows_out, writer_rows))
     return out
 
 
-def _bars(job: str, rows: list[dict[str, Any]]) -> str:
+def _bars(job: str, rows: list[dict[str, Any]], writes: list[dict[str, Any]]) -> str:
     jobs = [r for r in rows if r["variant"] == "job"]
     lines = [f"\nBars for {job}:"]
     for r in jobs:
         lines.append(
-            f"- {r['size']}: throughput {fmt(r['x of (b)'])}x of (b) (bar >= 0.80: "
-            f"{'met' if (r['x of (b)'] or 0) >= 0.8 else 'MISSED'}); longest tx {fmt(r['tx / (b)'])}x "
-            f"of (b)'s (bar <= 1.50: {'met' if (r['tx / (b)'] or 99) <= 1.5 else 'MISSED'}); peak RSS "
+            f"- {r['size']}: throughput {fmt(r['x of (a)'])}x of (a) one DELETE (issue 15 bar "
+            f">= 0.80: {'met' if (r['x of (a)'] or 0) >= 0.8 else 'MISSED'}), {fmt(r['x of (b)'])}x "
+            f"of (b) (issue 6 bar >= 0.80: {'met' if (r['x of (b)'] or 0) >= 0.8 else 'MISSED'}); "
+            f"longest tx {fmt(r['longest tx s'], 3)} s (bar <= 0.2: "
+            f"{'met' if (r['longest tx s'] or 99) <= 0.2 else 'MISSED'}); peak RSS "
             f"{fmt(r['peak RSS MB'], 1)} MB (bar < 100: {'met' if (r['peak RSS MB'] or 999) < 100 else 'MISSED'}); "
             f"verified: {r['verified']}"
         )
+    for w in writes:
+        if w["variant"] == "job" and w.get("writes"):
+            lines.append(
+                f"- {w['size']}, the app writing: its longest write {fmt(w['max ms'], 1)} ms, "
+                f"{w['over 200 ms']} of {w['writes']} over 200 ms (bar: none over 200 ms: "
+                f"{'met' if w['over 200 ms'] == 0 else 'MISSED'})"
+            )
     rss = [r["peak RSS MB"] for r in jobs if r["peak RSS MB"]]
     if len(rss) >= 2:
         spread = max(rss) / min(rss) - 1

@@ -31,7 +31,7 @@ from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.builtin.analytics import _FIGURE_KEYS, DEFAULT_TABLES, AnalyticsTables, day_bounds
-from jobs.builtin.analytics_ranges import Run, RunResult, delete_run, figures_by_day, old_days, plan
+from jobs.builtin.analytics_ranges import Run, delete_run, figures_by_day, old_days, plan
 from jobs.builtin.partitions import PartitionsResult, drop_old_partitions, is_partitioned
 from jobs.builtin.purge import FAST_LOCK_WAIT, LOCK_NOT_AVAILABLE, PurgeResult, plural
 from jobs.builtin.retention import ANALYTICS_EVENTS, Retention
@@ -40,6 +40,8 @@ from jobs.errors import JobError
 from jobs.exitcodes import ExitCode
 
 log = logging.getLogger(__name__)
+
+SERIALIZATION_FAILURE = "40001"
 
 DEFAULT_BATCH_EVENTS = 100_000
 """Events per transaction: whole UTC days are packed up to this many (~30 ms per 100k events
@@ -418,13 +420,13 @@ def _by_runs(
                     )
                     break
                 started = time.monotonic()
-                done = None if run.expected > batch_size else _fast_run(conn, run, now, tables)
-                if done is None:
+                fast = run.counted and run.expected <= batch_size
+                deleted = _fast_run(conn, run, tables) if fast else None
+                if deleted is None:
                     _careful_run(conn, run, batch_size, now, tables, result, figures)
                     continue
-                purged.deleted += done.deleted
-                result.aggregated_first += done.missing
-                _committed(purged, started, days=_span(run.days), rows=done.deleted)
+                purged.deleted += deleted
+                _committed(purged, started, days=_span(run.days), rows=deleted)
         finally:
             with contextlib.suppress(exc.DBAPIError):  # a lost connection is not reused
                 conn.rollback()
@@ -432,20 +434,19 @@ def _by_runs(
                 conn.commit()
 
 
-def _fast_run(
-    conn: Connection, run: Run, now: datetime, tables: AnalyticsTables
-) -> RunResult | None:
-    """The run by range in one statement, committed; None (rolled back) if a figure counts
-    more events than the run holds or a row lock was held past FAST_LOCK_WAIT."""
+def _fast_run(conn: Connection, run: Run, tables: AnalyticsTables) -> int | None:
+    """The run by range, checked then deleted in one REPEATABLE READ transaction, committed:
+    the events deleted; None (rolled back) if a figure does not count its events exactly, a
+    row the app changed meanwhile, or a row lock held past FAST_LOCK_WAIT."""
     try:
         with conn.begin() as tx:
-            done = delete_run(conn, tables, run, now)
-            if done.over:
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            deleted = delete_run(conn, tables, run)
+            if deleted is None:
                 tx.rollback()
-                return None
-            return done
+            return deleted
     except exc.OperationalError as e:
-        if getattr(e.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+        if getattr(e.orig, "sqlstate", None) not in (LOCK_NOT_AVAILABLE, SERIALIZATION_FAILURE):
             raise
         return None
 

@@ -102,10 +102,11 @@ def report(rules: Rules, engine: Any | None = None, now: datetime | None = None)
 
 
 def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) -> None:
+    from jobs.builtin import analytics_ranges as ranges
     from jobs.builtin import rule_tables
     from jobs.builtin.analytics import _upsert
     from jobs.builtin.analytics_cleanup import inventory
-    from jobs.builtin.purge import batch_statements, count_old, next_batch
+    from jobs.builtin.purge import batch_statements, count_old, next_batch, range_batch
     from jobs.builtin.sessions import cutoff_for
 
     dialect = engine.dialect
@@ -122,11 +123,18 @@ def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) 
             if rule is analytics_rule:
                 found = inventory(conn, cutoff, tables)
                 entry.rows = sum(sum(t.values()) for t in found.events.values())
-                entry.sql = ["one statement per UTC day: the day's events deleted and counted "
-                             "into the roll-up's target together (see `cronjobs "
-                             "cleanup-old-analytics --help`)"]  # fmt: skip
+                if dialect.name == "postgresql":  # a run of whole days: checked, then deleted
+                    entry.sql = [sql(ranges.old_days_statement(tables, cutoff))]
+                    entry.sql += [sql(ranges.check_run_statement(tables))]
+                    entry.sql += [sql(ranges.delete_run_statement(tables))]
+                else:
+                    entry.sql = ["one transaction per UTC day: the day's events counted into "
+                                 "the roll-up's target, then deleted"]  # fmt: skip
                 continue
             entry.rows, entry.child_rows = count_old(conn, rule, cutoff)
+            if dialect.name == "postgresql":
+                entry.sql = [sql(range_batch(rule, cutoff, 5000, after=True))]
+                continue
             entry.sql = [sql(next_batch(rule, cutoff, 5000))]
             entry.sql += [sql(s) for s in batch_statements(rule, [1, 2], cutoff, dialect.name)]
     result.rollup_sql = [sql(_upsert(tables, dialect.name))]

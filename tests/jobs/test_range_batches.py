@@ -1,0 +1,148 @@
+"""Issue 15: the PostgreSQL cleanups delete by range, against a real PostgreSQL 15.
+
+cleanup-old-sessions: one statement per batch over a primary-key range, no id list sent to the
+server or back. cleanup-old-analytics: runs of whole UTC days, one check and one delete each,
+no read of every old event up front; a run whose figures do not count its events exactly is
+rolled back and goes the careful per-day way. (Speed itself is measured in bench/, not here.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, event, insert, select, update
+
+from jobs.builtin.analytics import aggregate_day
+from jobs.builtin.analytics_cleanup import cleanup_old_analytics
+from jobs.builtin.models import AnalyticsEvent, ChatMessage, ChatSession, DailyAnalytics
+from jobs.builtin.sessions import cleanup_old_sessions
+from tests.jobs.helpers import NOW, count, insert_sessions
+
+OLD = NOW - timedelta(days=200)
+RECENT = NOW - timedelta(days=10)
+
+
+@contextmanager
+def sent(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the engine sends (whitespace folded), with its parameters."""
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        statements.append((" ".join(statement.split()), params))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_a_sessions_batch_is_one_statement_and_no_ids_travel(pg_engine: Engine) -> None:
+    rows = [(i, OLD, None) for i in range(1, 8)] + [(i, RECENT, None) for i in range(8, 11)]
+    rows.append((11, OLD, RECENT))  # touched lately: kept
+    insert_sessions(pg_engine, rows, messages_per_session=2)
+    with sent(pg_engine) as statements:
+        result = cleanup_old_sessions(pg_engine, batch_size=3, now=NOW)
+    chat = result.tables[0]
+    assert (chat.deleted, chat.children_deleted, chat.batches) == (7, 14, 3)
+    deletes = [s for s, _ in statements if "DELETE" in s]
+    assert len(deletes) == 3 + 3  # a statement per batch, chat then peptide sessions
+    for statement, params in statements:
+        values = params.values() if isinstance(params, dict) else params or ()
+        assert not any(isinstance(v, list | tuple) for v in values), statement  # no id list
+    with pg_engine.connect() as conn:
+        left = sorted(conn.scalars(select(ChatSession.id)))
+        children = sorted(set(conn.scalars(select(ChatMessage.session_id))))
+    assert left == [8, 9, 10, 11] and children == left
+    assert count(pg_engine, ChatMessage) == 8
+
+
+def add_days(engine: Engine, first: date, days: int, per_day: int) -> None:
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    rows = [
+        {
+            "event_type": "view" if i % 3 else "click",
+            "user_id": f"u{i % 4}",
+            "occurred_at": start + timedelta(days=d, hours=i % 24),
+        }
+        for d in range(days)
+        for i in range(per_day)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(AnalyticsEvent), rows)
+        for d in range(days):
+            aggregate_day(conn, first + timedelta(days=d), now=NOW)
+
+
+def figures(engine: Engine) -> dict[tuple[date, str], tuple[int, int]]:
+    with engine.connect() as conn:
+        found = conn.execute(select(DailyAnalytics)).all()
+    return {(r.day, r.event_type): (r.event_count, r.unique_users) for r in found}
+
+
+FIRST = date(2025, 5, 1)  # six old days (the cutoff at NOW is 2025-06-15)
+
+
+def test_old_days_go_in_runs_of_whole_days_without_reading_every_event_first(
+    pg_engine: Engine,
+) -> None:
+    add_days(pg_engine, FIRST, 6, per_day=12)
+    add_days(pg_engine, date(2026, 6, 1), 1, per_day=5)  # recent: kept
+    before = figures(pg_engine)
+    with sent(pg_engine) as statements:
+        result = cleanup_old_analytics(pg_engine, batch_size=24, now=NOW)
+    assert result.purge is not None
+    assert (result.purge.deleted, result.purge.batches, result.kept) == (72, 3, 0)
+    deletes = [s for s, _ in statements if s.startswith("DELETE FROM analytics_events")]
+    assert len(deletes) == 3  # two days per run
+    grouped = [s for s, _ in statements if "GROUP BY" in s]
+    assert len(grouped) == 3  # each run's check; no inventory of all the old events
+    assert figures(pg_engine) == before  # equal figures are not rewritten
+    assert count(pg_engine, AnalyticsEvent) == 5
+
+
+def test_a_run_whose_figures_are_off_is_rolled_back_and_done_day_by_day(
+    pg_engine: Engine,
+) -> None:
+    add_days(pg_engine, FIRST, 4, per_day=6)
+    late = datetime.combine(FIRST + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    with pg_engine.begin() as conn:  # a late event after its day was aggregated: figures short
+        conn.execute(
+            insert(AnalyticsEvent).values(event_type="click", user_id="late", occurred_at=late)
+        )
+        over = (DailyAnalytics.day == FIRST + timedelta(days=2)) & (
+            DailyAnalytics.event_type == "view"
+        )
+        conn.execute(update(DailyAnalytics).where(over).values(event_count=99))
+    result = cleanup_old_analytics(pg_engine, batch_size=1000, now=NOW)
+    assert result.purge is not None
+    # One run tried and rolled back, then four days one by one.
+    assert result.purge.batches == 4
+    assert result.kept == 4 and result.kept_days == [FIRST + timedelta(days=2)]
+    assert result.purge.deleted == 6 + 7 + 2 + 6
+    got = figures(pg_engine)
+    assert got[(FIRST + timedelta(days=1), "click")] == (3, 3)  # the late event counted
+    assert got[(FIRST + timedelta(days=2), "view")][0] == 99  # counting more: kept, as it was
+    with pg_engine.connect() as conn:
+        left = conn.execute(select(AnalyticsEvent.event_type, AnalyticsEvent.occurred_at)).all()
+    assert {(t, at.date()) for t, at in left} == {("view", FIRST + timedelta(days=2))}
+
+
+def test_a_day_without_figures_is_aggregated_by_the_transaction_deleting_it(
+    pg_engine: Engine,
+) -> None:
+    add_days(pg_engine, FIRST, 2, per_day=6)
+    start = datetime.combine(FIRST + timedelta(days=5), datetime.min.time(), tzinfo=UTC)
+    with pg_engine.begin() as conn:
+        conn.execute(
+            insert(AnalyticsEvent),
+            [{"event_type": "view", "user_id": f"u{i}", "occurred_at": start} for i in range(3)],
+        )
+    result = cleanup_old_analytics(pg_engine, batch_size=1000, now=NOW)
+    assert result.purge is not None and result.purge.deleted == 15
+    assert result.aggregated_first == [FIRST + timedelta(days=5)]
+    assert figures(pg_engine)[(FIRST + timedelta(days=5), "view")] == (3, 3)
+    assert count(pg_engine, AnalyticsEvent) == 0
