@@ -46,6 +46,9 @@ SERIALIZATION_FAILURE = "40001"
 DEFAULT_BATCH_EVENTS = 100_000
 """Events per transaction: whole UTC days are packed up to this many (~30 ms per 100k events
 here)."""
+BIG_DAY = 4
+"""A day with more than `batch_size` events is a run by itself; one with more than BIG_DAY
+times as many goes the careful way, a few event types per transaction."""
 
 
 def _utc_day(column: Any, dialect: str) -> Any:
@@ -401,10 +404,11 @@ def _by_runs(
     now: datetime,
     tables: AnalyticsTables,
 ) -> None:
-    """PostgreSQL: the old days left, in runs of whole days by time range, one statement each;
-    a run whose figures count more events than it holds, or that waits on a row lock, is
-    rolled back and its days go the careful way (`purge_unit`), as does a day bigger than
-    `batch_size` (a few event types at a time)."""
+    """PostgreSQL: the old days left, in runs of whole days by time range, each checked
+    against its figures and deleted in one transaction (`_fast_run`). A run whose figures do
+    not count its events exactly, or that meets a row the app holds or changed, is rolled back
+    and its days go the careful way (`_careful_run`), as do a run with a day lacking figures
+    and a day of more than BIG_DAY x `batch_size` events (a few event types at a time)."""
     purged = result.purge = PurgeResult(tables.events.name, result.cutoff)
     with engine.connect() as conn:
         days = old_days(conn, tables, result.cutoff)
@@ -420,7 +424,7 @@ def _by_runs(
                     )
                     break
                 started = time.monotonic()
-                fast = run.counted and run.expected <= batch_size
+                fast = run.counted and run.expected <= BIG_DAY * batch_size
                 deleted = _fast_run(conn, run, tables) if fast else None
                 if deleted is None:
                     _careful_run(conn, run, batch_size, now, tables, result, figures)
@@ -466,7 +470,7 @@ def _careful_run(
     assert purged is not None
     for day in run.days:
         chunks: list[list[str] | None] = [None]
-        if run.expected > batch_size:
+        if run.expected > BIG_DAY * batch_size:
             chunks = _chunks(_day_types(conn, tables, day), batch_size)
         for event_types in chunks:
             started = time.monotonic()

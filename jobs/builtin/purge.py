@@ -1,8 +1,9 @@
 """Delete rows older than a cutoff in short batches, each batch its own transaction.
 
-Used by `cleanup-old-sessions` (`cleanup-old-analytics` deletes day by day, see
-`jobs.builtin.analytics`). Each batch selects the next ids (keyset: `id > last id`, so no batch rescans
-what earlier ones deleted) and deletes them with their child rows, in one transaction:
+Used by `cleanup-old-sessions` (`cleanup-old-analytics` deletes whole days: see
+`jobs.builtin.analytics_cleanup`). A batch is the next `batch_size` old rows after the previous
+batch's last id (keyset, so no batch rescans what earlier ones deleted), deleted with their
+child rows in one transaction:
 
 - PostgreSQL: one statement per batch, in a transaction of its own, and no id leaves the
   server (`range_batch`): it finds the id of the batch's last row (the `batch_size`-th old row

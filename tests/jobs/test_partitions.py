@@ -253,6 +253,9 @@ def test_cli_reports_partitions_in_text_and_json(part_engine: Engine, pg_db_url:
     dry = invoke("cleanup-old-analytics", "--dry-run", env=env)
     assert dry.exit_code == 0, dry.stderr
     assert "would detach and drop " in dry.stdout and "(2 events counted)" in dry.stdout
+    recount = invoke("cleanup-old-analytics", "--dry-run", "--recount-partitions", env=env)
+    assert recount.exit_code == 0, recount.stderr
+    assert "(2 events counted)" in recount.stdout
     assert name in names(part_engine)
     result = invoke("cleanup-old-analytics", "-o", "json", env=env)
     assert result.exit_code == 0, result.stderr

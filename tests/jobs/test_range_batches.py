@@ -146,3 +146,19 @@ def test_a_day_without_figures_is_aggregated_by_the_transaction_deleting_it(
     assert result.aggregated_first == [FIRST + timedelta(days=5)]
     assert figures(pg_engine)[(FIRST + timedelta(days=5), "view")] == (3, 3)
     assert count(pg_engine, AnalyticsEvent) == 0
+
+
+def test_a_day_over_the_batch_is_a_run_by_itself_and_a_huge_one_goes_type_by_type(
+    pg_engine: Engine,
+) -> None:
+    add_days(pg_engine, FIRST, 1, per_day=6)  # 6 events, batch 2: a run by itself
+    add_days(pg_engine, FIRST + timedelta(days=3), 1, per_day=12)  # over 4 x 2: by type
+    with sent(pg_engine) as statements:
+        result = cleanup_old_analytics(pg_engine, batch_size=2, now=NOW)
+    assert result.purge is not None and result.purge.deleted == 18
+    # The small day: one range delete. The huge day: its two types (4 and 8 events), each
+    # over the batch, one transaction each through the careful per-day statement.
+    assert result.purge.batches == 1 + 2
+    deletes = [s for s, _ in statements if s.startswith("DELETE FROM analytics_events")]
+    assert len(deletes) == 1
+    assert count(pg_engine, AnalyticsEvent) == 0
