@@ -59,7 +59,14 @@ def run_job(argv: list[str], env: dict[str, str], timeout: float | None = None) 
     """Run `argv` with JSON logs; wait4() gives exactly this child's peak RSS. Past `timeout`
     seconds the job gets SIGTERM (it stops after the batch in hand), then SIGKILL 15 s later."""
     full_env = {**os.environ, "CRONJOBS_LOG_FORMAT": "json", **env}
-    argv = [script(argv[0]), *argv[1:]] if argv[0] in ("cronjobs", "cronctl") else argv
+    peak = tempfile.NamedTemporaryFile("r", suffix=".rss", delete=False)  # noqa: SIM115
+    if argv[0] == "cronjobs":  # its own peak RSS, written at exit (bench/peak_rss.py)
+        here = os.path.dirname(os.path.abspath(__file__))
+        full_env["PYTHONPATH"] = os.pathsep.join([here, full_env.get("PYTHONPATH", "")])
+        full_env["BENCH_PEAK_RSS_OUT"] = peak.name
+        argv = [sys.executable, "-c", "import peak_rss; peak_rss.main()", *argv[1:]]
+    elif argv[0] == "cronctl":
+        argv = [script(argv[0]), *argv[1:]]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=full_env)
@@ -86,7 +93,11 @@ def run_job(argv: list[str], env: dict[str, str], timeout: float | None = None) 
             logs.append(json.loads(line))
         except ValueError:
             logs.append({"message": "(not json)", "text": line})
-    run = JobRun(argv, proc.returncode, wall, usage.ru_maxrss / 1024, stdout, logs)
+    own = peak.read().strip()
+    peak.close()
+    os.unlink(peak.name)
+    rss_mb = int(own) / 1024 if own else usage.ru_maxrss / 1024
+    run = JobRun(argv, proc.returncode, wall, rss_mb, stdout, logs)
     run.timed_out = timed_out
     return run
 

@@ -2,7 +2,7 @@
 
 Runs only the real job (`cronjobs cleanup-old-sessions` / `cleanup-old-analytics
 --batch-size 5000`, as bench/pg_retention.py does) on a fresh clone of each seeded template,
-verifies what it kept (count and checksum), and reports `ru_maxrss` of exactly that process
+verifies what it kept (count and checksum), and reports the peak RSS (VmHWM) of exactly that process
 (os.wait4), beside the same job on a template with nothing old to delete (the floor: the
 interpreter, SQLAlchemy, psycopg).
 
