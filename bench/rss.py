@@ -1,7 +1,7 @@
 """Issue 15: peak RSS of the cleanup jobs as the data grows (bar: under 100 MB, and flat).
 
-Runs only the real job (`cronjobs cleanup-old-sessions` / `cleanup-old-analytics
---batch-size 5000`, as bench/pg_retention.py does) on a fresh clone of each seeded template,
+Runs only the real job (`cronjobs cleanup-old-sessions --batch-size 5000` /
+`cleanup-old-analytics --batch-size 100000`, as bench/pg_retention.py does) on a fresh clone of each seeded template,
 verifies what it kept (count and checksum), and reports the peak RSS (VmHWM) of exactly that process
 (os.wait4), beside the same job on a template with nothing old to delete (the floor: the
 interpreter, SQLAlchemy, psycopg).
@@ -40,7 +40,8 @@ def floor(server: PgServer, kind: pg_retention.Kind) -> float:
 
 
 def kind_argv(kind: pg_retention.Kind) -> list[str]:
-    return ["cronjobs", kind.job, "--batch-size", str(pg_retention.BATCH), "-o", "json"]
+    batch = pg_retention.BATCH if kind.name == "sessions" else pg_retention.EVENTS_BATCH
+    return ["cronjobs", kind.job, "--batch-size", str(batch), "-o", "json"]
 
 
 def main() -> int:
