@@ -91,7 +91,7 @@ def main() -> int:
             )
     cols = ["job", "size", "rows deleted", "batches", "seconds", "peak RSS MB"]
     cols += ["over the floor MB", "verified"]
-    emit(table("Peak RSS of the cleanup jobs (ru_maxrss of the job's process)", rows, cols))
+    emit(table("Peak RSS of the cleanup jobs (VmHWM of the job's process)", rows, cols))
     emit("\nBars (issue 15): under 100 MB and flat across sizes\n" + "\n".join(bars))
     return 0
 
