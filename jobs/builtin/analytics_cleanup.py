@@ -20,7 +20,6 @@ from sqlalchemy import (
     Engine,
     Select,
     Table,
-    cast,
     delete,
     exc,
     func,
@@ -31,7 +30,7 @@ from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.builtin.analytics import _FIGURE_KEYS, DEFAULT_TABLES, AnalyticsTables, day_bounds
-from jobs.builtin.analytics_ranges import Run, delete_run, figures_by_day, old_days, plan
+from jobs.builtin.analytics_ranges import Run, delete_run, figures_by_day, old_days, plan, utc_day
 from jobs.builtin.partitions import PartitionsResult, drop_old_partitions, is_partitioned
 from jobs.builtin.purge import FAST_LOCK_WAIT, LOCK_NOT_AVAILABLE, PurgeResult, plural
 from jobs.builtin.retention import ANALYTICS_EVENTS, Retention
@@ -53,7 +52,7 @@ times as many goes the careful way, a few event types per transaction."""
 
 def _utc_day(column: Any, dialect: str) -> Any:
     if dialect == "postgresql":
-        return cast(func.timezone("UTC", column), SqlDate)
+        return utc_day(column)
     return func.date(column)  # SQLite holds UTC text: 'YYYY-MM-DD HH:MM:SS...'
 
 
@@ -477,22 +476,35 @@ def _careful_run(
             with conn.begin():
                 conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
                 unit = purge_unit(conn, day, event_types, now, tables)
-            purged.deleted += unit.deleted
-            purged.in_use += unit.in_use
-            result.kept += unit.kept
-            if unit.kept and day not in result.kept_days:
-                result.kept_days.append(day)
-            _committed(
-                purged,
-                started,
-                days=day.isoformat(),
-                event_types=event_types,
-                rows=unit.deleted,
-                in_use=unit.in_use,
-                kept=unit.kept,
-            )
+            _count_unit(result, started, day, event_types, unit)
         if day not in figures and day not in result.aggregated_first:
             result.aggregated_first.append(day)
+
+
+def _count_unit(
+    result: AnalyticsCleanupResult,
+    started: float,
+    day: date,
+    event_types: list[str] | None,
+    unit: Unit,
+) -> None:
+    """Add a committed `purge_unit` to the result and log it."""
+    purged = result.purge
+    assert purged is not None
+    purged.deleted += unit.deleted
+    purged.in_use += unit.in_use
+    result.kept += unit.kept
+    if unit.kept and day not in result.kept_days:
+        result.kept_days.append(day)
+    _committed(
+        purged,
+        started,
+        days=day.isoformat(),
+        event_types=event_types,
+        rows=unit.deleted,
+        in_use=unit.in_use,
+        kept=unit.kept,
+    )
 
 
 def _committed(purged: PurgeResult, started: float, **extra: Any) -> None:
@@ -562,17 +574,4 @@ def _by_days(
         started = time.monotonic()
         with engine.begin() as conn:
             unit = purge_unit(conn, day, event_types, now, tables)
-        purged.deleted += unit.deleted
-        purged.in_use += unit.in_use
-        result.kept += unit.kept
-        if unit.kept and day not in result.kept_days:
-            result.kept_days.append(day)
-        _committed(
-            purged,
-            started,
-            days=day.isoformat(),
-            event_types=event_types,
-            rows=unit.deleted,
-            in_use=unit.in_use,
-            kept=unit.kept,
-        )
+        _count_unit(result, started, day, event_types, unit)

@@ -37,7 +37,8 @@ from sqlalchemy import Date as SqlDate
 from jobs.builtin.analytics import AnalyticsTables, day_bounds
 
 
-def _utc_day(column: Any) -> Any:
+def utc_day(column: Any) -> Any:
+    """PostgreSQL: the UTC date of a timestamp column."""
     return cast(func.timezone("UTC", column), SqlDate)
 
 
@@ -51,9 +52,9 @@ def old_days_statement(
     before = at < bindparam("cutoff", cutoff, type_=at.type)
     if since is not None:
         before = and_(before, at >= bindparam("since", since, type_=at.type))
-    first = select(_utc_day(func.min(at)).label("day")).where(before)
+    first = select(utc_day(func.min(at)).label("day")).where(before)
     days = first.cte("days", recursive=True)
-    following = select(_utc_day(func.min(at))).where(before, at >= days.c.day + 1)
+    following = select(utc_day(func.min(at))).where(before, at >= days.c.day + 1)
     step = select(following.scalar_subquery()).where(days.c.day.is_not(None))
     days = days.union_all(step)
     return select(days.c.day).where(days.c.day.is_not(None))
@@ -85,7 +86,7 @@ def figures_by_day(
 
 @dataclass
 class Run:
-    """Consecutive old days deleted by one statement (`days[-1]` included)."""
+    """Consecutive old days checked and deleted in one transaction (`days[-1]` included)."""
 
     days: list[date]
     expected: int
@@ -120,7 +121,7 @@ def check_run_statement(tables: AnalyticsTables) -> Select[Any]:
     of (day, type)s whose figures are missing or count another number of events."""
     events, daily = tables.events, tables.daily
     at = events.c.occurred_at
-    day = _utc_day(at).label("day")
+    day = utc_day(at).label("day")
     got = select(day, events.c.event_type.label("event_type"), func.count().label("n"))
     got = got.where(at >= bindparam("lo", type_=at.type), at < bindparam("hi", type_=at.type))
     got_sq = got.group_by(day, events.c.event_type).subquery("got")

@@ -24,11 +24,10 @@ from datetime import UTC, date, datetime
 from datetime import time as dtime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, Table, cast, exc, func, select, text
-from sqlalchemy import Date as SqlDate
+from sqlalchemy import Connection, Engine, Table, exc, func, select, text
 
 from jobs.builtin.analytics import AnalyticsTables, aggregate_day, day_bounds
-from jobs.builtin.analytics_ranges import figures_by_day, old_days
+from jobs.builtin.analytics_ranges import figures_by_day, old_days, utc_day
 from jobs.builtin.purge import LOCK_NOT_AVAILABLE
 
 log = logging.getLogger(__name__)
@@ -195,7 +194,7 @@ def _raw_counts(conn: Connection, tables: AnalyticsTables, p: Partition) -> Coun
     """Every event of `p` counted per UTC day and event type (a read of the whole partition)."""
     events = tables.events
     at = events.c.occurred_at
-    day = cast(func.timezone("UTC", at), SqlDate).label("day")
+    day = utc_day(at).label("day")
     query = select(day, events.c.event_type, func.count()).where(at < p.upper)
     if p.lower is not None:
         query = query.where(at >= p.lower)

@@ -187,10 +187,7 @@ def _batch_skipping_held(
     and their children `FOR UPDATE SKIP LOCKED`, delete what was locked. The statements wait
     the job's own lock_timeout for table locks, never for a row the app holds."""
     conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
-    query = next_batch(rule, cutoff, batch_size)
-    if last_id is not None:
-        query = query.where(rule.table.c.id > last_id)
-    ids = list(conn.scalars(query))
+    ids = _next_ids(conn, rule, cutoff, batch_size, last_id)
     if not ids:
         return Batch(0, last_id, 0, 0)
     mine = _lock_batch(conn, rule, ids)
@@ -211,6 +208,16 @@ def _next_pg_batch(
             raise
     with conn.begin():
         return _batch_skipping_held(conn, rule, cutoff, batch_size, last_id)
+
+
+def _next_ids(
+    conn: Connection, rule: Retention, cutoff: datetime, batch_size: int, last_id: int | None
+) -> list[int]:
+    """The next batch's ids, sorted (the keyset select)."""
+    query = next_batch(rule, cutoff, batch_size)
+    if last_id is not None:
+        query = query.where(rule.table.c.id > last_id)
+    return list(conn.scalars(query))
 
 
 def _lock_batch(conn: Connection, rule: Retention, ids: list[int]) -> list[int]:
@@ -300,10 +307,7 @@ def _sqlite_batch(
     """One SQLite batch, committed: the ids, then their children and the rows still old, in
     one `BEGIN IMMEDIATE` transaction (SQLite caps bound parameters per statement)."""
     with engine.begin() as conn:
-        query = next_batch(rule, cutoff, batch_size)
-        if last_id is not None:
-            query = query.where(rule.table.c.id > last_id)
-        ids = list(conn.scalars(query))
+        ids = _next_ids(conn, rule, cutoff, batch_size, last_id)
         if not ids:
             return Batch(0, last_id, 0, 0)
         deleted, children = _delete_batch(conn, rule, ids, cutoff)
