@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The `cronjobs` image: the maintenance jobs (`cronjobs`, the ENTRYPOINT the chart's CronJobs
-# run) and the controller CLI (`cronctl`). Build and publish it as docs/image.md shows:
+# run), the controller CLI (`cronctl`) and its dashboard (`cronctl serve`, the `web` extra,
+# which the chart's serve Deployment runs). Build and publish it as docs/image.md shows:
 #   docker build --build-arg VERSION=0.1.0 -t cronjobs:0.1.0 .
 # Needs BuildKit (the default builder since Docker 23) for the RUN --mount bind mounts.
 
@@ -62,13 +63,13 @@ ENV HOME=/tmp \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# One layer: a numeric system user (so runAsNonRoot can verify it without a passwd lookup),
-# then the locked dependencies and the wheel in pip's hash-checking mode (every file verified
-# against requirements/image.txt; wheels only, so no compiler is needed or present). pip's
-# --constraint cannot be used here: a hashed constraints file switches pip to hash-checking
-# mode, and constraints do not satisfy it (every dependency must be a hashed, == pinned
-# requirement), so the lock is installed as requirements; it holds exactly the dependencies of
-# pyproject.toml (tests/image checks), and `pip check` proves the set is complete. Finally pip
+# One layer: a numeric system user (so runAsNonRoot can verify it without a passwd lookup), then
+# the locked dependencies and the wheel in pip's hash-checking mode (every file verified against
+# requirements/image.txt; wheels only, so no compiler is needed or present). pip's --constraint
+# cannot be used here: a hashed constraints file switches pip to hash-checking mode, and
+# constraints do not satisfy it (every dependency must be a hashed, == pinned requirement), so
+# the lock is installed as requirements; it holds exactly the dependencies of pyproject.toml and
+# its `web` extra (tests/image checks), and `pip check` proves the set is complete. Finally pip
 # itself goes: nothing in the running image installs packages.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     --mount=type=bind,source=requirements/image.txt,target=/tmp/image.txt \

@@ -1,6 +1,7 @@
 #!/usr/bin/env sh
 # Regenerate the image's pinned, hash-checked dependency locks with uv:
-#   requirements/image.txt  the runtime dependencies of pyproject.toml's [project] dependencies
+#   requirements/image.txt  the runtime dependencies of pyproject.toml: [project] dependencies and
+#                           the `web` extra (the dashboard, `cronctl serve`), so one image runs both
 #   requirements/build.txt  the build backend the Dockerfile's builder stage uses (build.in)
 # Existing pins are kept unless you pass --upgrade (all) or --upgrade-package NAME (one).
 # The lock is universal from Python 3.11 (the project's floor): on the image's Python 3.12 on
@@ -13,5 +14,5 @@ compile() {
   uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
     --custom-compile-command "requirements/update.sh" "$@"
 }
-compile pyproject.toml -o requirements/image.txt "$@"
+compile pyproject.toml --extra web -o requirements/image.txt "$@"
 compile requirements/build.in -o requirements/build.txt "$@"

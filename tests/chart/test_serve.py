@@ -139,13 +139,27 @@ def test_network_policy_lets_the_dashboard_reach_the_api(render: Render) -> None
     assert ports == {53, 443, 6443}
 
 
+def test_the_dashboard_runs_from_the_jobs_image_unless_told_otherwise(render: Render) -> None:
+    """The jobs image carries the web extra: serve.image.repository is optional."""
+    jobs_image = ["--set", "image.repository=registry.example/cronjobs", "--set", "image.tag=1.2.3"]
+    digest = "sha256:" + "a" * 64
+    for extra, want, pinned in (
+        ([], "registry.example/cronjobs:1.2.3", False),
+        (["--set", f"image.digest={digest}"], f"registry.example/cronjobs:1.2.3@{digest}", True),
+        (ON[2:], "registry.example/cronjobs-web:0.1.0", False),
+    ):
+        deployment = serve_docs(render("--set", "serve.enabled=true", *jobs_image, *extra))[
+            "Deployment"
+        ]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == want
+        skips = " ".join(deployment["metadata"]["annotations"].values())
+        assert ("CKV_K8S_43" in skips) is not pinned, skips
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (
-            ["--set", "serve.enabled=true"],
-            "ERROR: serve.enabled is true but serve.image.repository is empty",
-        ),
         (
             [*ON, "--set", "serve.auth=tokens"],
             'ERROR: serve.auth is "tokens" but serve.tokensSecret is empty',

@@ -54,7 +54,10 @@ def test_every_locked_package_is_pinned_once_for_the_image_with_hashes() -> None
 def test_every_runtime_dependency_of_pyproject_is_pinned_within_its_bounds() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     locked = pins(IMAGE_LOCK.read_text(), IMAGE_ENV)
-    for dependency in project["dependencies"]:
+    # The `web` extra too: one image runs the jobs and the dashboard (`cronctl serve`).
+    web = project["optional-dependencies"]["web"]
+    assert web, "pyproject.toml has no web extra"
+    for dependency in [*project["dependencies"], *web]:
         req = Requirement(dependency)
         name = canonicalize_name(req.name)
         assert name in locked, (

@@ -4,6 +4,7 @@ Dockerfile builds the image (see conftest.py for how, and what differs from a re
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,43 @@ def test_demo_end_to_end_writes_only_under_its_dir(image_run: ImageRunner, tmp_p
     assert {p.name for p in tmp_path.iterdir()} == {"demo"}, "wrote outside --dir"
     with sqlite3.connect(demo / "demo.db") as conn:
         assert conn.execute("select count(*) from daily_analytics").fetchone()[0] > 0
+
+
+def test_the_image_serves_the_dashboard(image_run: ImageRunner, tmp_path: Path) -> None:
+    """The chart's serve Deployment runs the jobs image's `cronctl serve` (the lock carries the
+    web extra): it starts on the read-only root filesystem and answers its readiness probe.
+    The kubeconfig points at nothing: /healthz makes no API call."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    probe = (
+        "import sys, time, urllib.request\n"
+        "for _ in range(200):\n"
+        "    try:\n"
+        "        print(urllib.request.urlopen(sys.argv[1], timeout=1).read().decode()); break\n"
+        "    except OSError:\n"
+        "        time.sleep(0.05)\n"
+        "else:\n"
+        "    sys.exit('no answer')\n"
+    )
+    port = 18080 + os.getpid() % 1000
+    script = (
+        f"cronctl serve --host 127.0.0.1 --port {port} & pid=$!; "
+        f'python -c "$PROBE" http://127.0.0.1:{port}/healthz; status=$?; '
+        "kill $pid; wait $pid 2>/dev/null; exit $status"
+    )
+    result = image_run(
+        "sh", "-c", script, scratch=tmp_path, env={"KUBECONFIG": str(kubeconfig), "PROBE": probe}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"status": "ok"}
