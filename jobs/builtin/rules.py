@@ -6,6 +6,9 @@ app's own schema; without one, the defaults below are today's tables. Every name
 an identifier, never SQL: it is checked here for shape and quoted by SQLAlchemy wherever it is
 used, and `jobs.builtin.schema_check` checks it against the live database before anything runs.
 
+    schema = "app"                      # PostgreSQL: the schema of every table below (default:
+                                        # the first of the connection's search_path)
+
     [[cleanup-old-sessions]]            # one entry per table the job cleans
     table = "chat_sessions"
     primary_key = "id"                  # default "id"
@@ -102,6 +105,8 @@ class Rules:
     rollup: Rollup
     source: str = "the defaults"
     """Where the rules came from: a file's path, or the defaults."""
+    schema: str | None = None
+    """PostgreSQL: the schema holding every table (None: the connection's default schema)."""
 
 
 _LAST_ACTIVITY = Age(("updated_at", "created_at"), "first_of")
@@ -145,12 +150,15 @@ _SECTIONS = {"cleanup-old-sessions", "cleanup-old-analytics", "rollup"}
 
 
 def parse(data: Mapping[str, Any], source: str) -> Rules:
-    unknown = set(data) - _SECTIONS
+    unknown = set(data) - _SECTIONS - {"schema"}
     if unknown:
         raise ConfigError(
-            f"{source}: unknown section(s) {sorted(unknown)}; the file has "
+            f"{source}: unknown section(s) {sorted(unknown)}; the file has `schema = ...`, "
             f"[[cleanup-old-sessions]], [cleanup-old-analytics] and [rollup]"
         )
+    schema = None
+    if "schema" in data:
+        schema = identifier(data["schema"], f"{source}: schema")
     sessions = DEFAULTS.sessions
     if "cleanup-old-sessions" in data:
         entries = data["cleanup-old-sessions"]
@@ -165,7 +173,7 @@ def parse(data: Mapping[str, Any], source: str) -> Rules:
     rollup = DEFAULTS.rollup
     if "rollup" in data:
         rollup = _rollup(data["rollup"], source)
-    return Rules(sessions, analytics, rollup, source)
+    return Rules(sessions, analytics, rollup, source, schema)
 
 
 _RULE_KEYS = {"table", "primary_key", "age", "days", "children", "whole_days"}

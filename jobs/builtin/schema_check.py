@@ -48,10 +48,21 @@ def _is_time(kind: Any) -> bool:
 class _Schema:
     """One inspector's answers, each asked once."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, schema: str | None = None) -> None:
         self.engine = engine
+        self.schema = schema
         self.inspector = inspect(engine)
-        self._tables = set(self.inspector.get_table_names())
+        if schema is not None and engine.dialect.name != "postgresql":
+            raise ConfigError(
+                f"the rules file names schema {schema!r}: schemas are for PostgreSQL; on "
+                f"{engine.dialect.name} drop the `schema` key"
+            )
+        if schema is not None and schema not in self.inspector.get_schema_names():
+            raise ConfigError(
+                f"the rules file names schema {schema!r}, which this database does not have "
+                "(names are exact): create it, or fix `schema`"
+            )
+        self._tables = set(self.inspector.get_table_names(schema=schema))
         self._columns: dict[str, dict[str, Any]] = {}
         self._indexes: dict[str, list[dict[str, Any]]] = {}
 
@@ -59,7 +70,9 @@ class _Schema:
         if table not in self._indexes:
             with warnings.catch_warnings():  # SQLite's expression indexes: read below instead
                 warnings.filterwarnings("ignore", "Skipped unsupported reflection", exc.SAWarning)
-                self._indexes[table] = [dict(i) for i in self.inspector.get_indexes(table)]
+                self._indexes[table] = [
+                    dict(i) for i in self.inspector.get_indexes(table, schema=self.schema)
+                ]
         return self._indexes[table]
 
     def has(self, table: str) -> bool:
@@ -75,9 +88,14 @@ class _Schema:
         """A name as this database's SQL needs it (quoted when it must be)."""
         return str(self.engine.dialect.identifier_preparer.quote(name))
 
+    def qt(self, table: str) -> str:
+        """A table's name as SQL needs it, in the rules' schema if they name one."""
+        return f"{self.q(self.schema)}.{self.q(table)}" if self.schema else self.q(table)
+
     def columns(self, table: str) -> dict[str, Any]:
         if table not in self._columns:
-            self._columns[table] = {c["name"]: c["type"] for c in self.inspector.get_columns(table)}
+            found = self.inspector.get_columns(table, schema=self.schema)
+            self._columns[table] = {c["name"]: c["type"] for c in found}
         return self._columns[table]
 
     def not_text(self, table: str, column: str) -> bool:
@@ -96,7 +114,8 @@ class _Schema:
             names = index.get("column_names") or []
             if names and names[0]:
                 found.add(names[0])
-        pk = self.inspector.get_pk_constraint(table).get("constrained_columns") or []
+        constraint = self.inspector.get_pk_constraint(table, schema=self.schema)
+        pk = constraint.get("constrained_columns") or []
         return found | set(pk[:1])
 
     def expression_indexes(self, table: str) -> list[str]:
@@ -107,8 +126,10 @@ class _Schema:
         return [" ".join(str(e) for e in i.get("expressions") or []) for i in self.indexes(table)]
 
     def unique_keys(self, table: str) -> list[set[str]]:
-        keys = [set(self.inspector.get_pk_constraint(table).get("constrained_columns") or [])]
-        keys += [set(u["column_names"]) for u in self.inspector.get_unique_constraints(table)]
+        pk = self.inspector.get_pk_constraint(table, schema=self.schema)
+        keys = [set(pk.get("constrained_columns") or [])]
+        unique = self.inspector.get_unique_constraints(table, schema=self.schema)
+        keys += [set(u["column_names"]) for u in unique]
         keys += [
             set(i["column_names"])
             for i in self.indexes(table)
@@ -120,7 +141,7 @@ class _Schema:
 def check(engine: Engine, rules: Rules, job: str | None = None) -> list[Finding]:
     """Every problem of the rules on this database (errors first): of the rules `job` uses
     (cleanup-old-sessions, cleanup-old-analytics, aggregate-daily-analytics), or of all."""
-    schema = _Schema(engine)
+    schema = _Schema(engine, rules.schema)
     findings: list[Finding] = []
     if job in (None, "cleanup-old-sessions"):
         for rule in rules.sessions:
@@ -174,11 +195,11 @@ def _age_index(schema: _Schema, rule: RetentionRule) -> list[Finding]:
     if len(cols) == 1:
         if cols[0] in schema.leading_index_columns(rule.table):
             return []
-        hint = f"CREATE INDEX ON {schema.q(rule.table)} ({schema.q(cols[0])})"
+        hint = f"CREATE INDEX ON {schema.qt(rule.table)} ({schema.q(cols[0])})"
     else:
         if any(all(c in e for c in cols) for e in schema.expression_indexes(rule.table)):
             return []
-        hint = f"CREATE INDEX ON {schema.q(rule.table)} (({_age_sql(schema, rule.age)}))"
+        hint = f"CREATE INDEX ON {schema.qt(rule.table)} (({_age_sql(schema, rule.age)}))"
     return [
         Finding(
             "warning", rule.where, rule.table, ", ".join(cols),
@@ -202,7 +223,9 @@ def _check_child(schema: _Schema, rule: RetentionRule, table: str, fk: str) -> l
         return [Finding("error", name, table, fk, "no such column (child foreign_key)")]
     out = []
     declared = [
-        f for f in schema.inspector.get_foreign_keys(table) if f["constrained_columns"] == [fk]
+        f
+        for f in schema.inspector.get_foreign_keys(table, schema=schema.schema)
+        if f["constrained_columns"] == [fk]
     ]
     if declared and not any(
         f["referred_table"] == rule.table and f["referred_columns"] == [rule.primary_key]
@@ -224,7 +247,7 @@ def _check_child(schema: _Schema, rule: RetentionRule, table: str, fk: str) -> l
         out.append(
             Finding("warning", name, table, fk,
                     f"no index on the child's foreign key: each batch scans {table}; "
-                    f"CREATE INDEX ON {schema.q(table)} ({schema.q(fk)}) would help")
+                    f"CREATE INDEX ON {schema.qt(table)} ({schema.q(fk)}) would help")
         )  # fmt: skip
     return out
 

@@ -422,3 +422,89 @@ def test_a_hostile_name_that_exists_is_used_as_a_name(tmp_path: Path, db_url: st
         assert conn.scalar(text(f"SELECT count(*) FROM {q(hostile)}")) == 1
         assert conn.scalar(text("SELECT count(*) FROM keep")) == 0  # the table is still there
     engine.dispose()
+
+
+def test_a_schema_key_puts_every_table_in_that_postgresql_schema(
+    tmp_path: Path, pg_engine: Engine, pg_db_url: str
+) -> None:
+    """`schema = "App Data"`: the built-in tables' names, in another schema than the
+    connection's search_path; the same tables in `public` (the default) are never touched."""
+    from jobs.builtin.models import Base
+    from tests.jobs.helpers import invoke
+
+    schema = "App Data"
+    with pg_engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        Base.metadata.create_all(conn.execution_options(schema_translate_map={None: schema}))
+    now = datetime.now(UTC)
+    old, day = now - timedelta(days=200), datetime(2020, 1, 2, 12, tzinfo=UTC)
+    for where in (f'"{schema}".', ""):  # the same rows in both schemas
+        with pg_engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO {where}chat_sessions (id, user_id, created_at) VALUES (1, 'u', :o)"
+                ),
+                {"o": old},
+            )
+            conn.execute(
+                text(
+                    f"INSERT INTO {where}chat_messages (session_id, role, content, created_at) "
+                    "VALUES (1, 'user', 'hi', :o)"
+                ),
+                {"o": old},
+            )
+            conn.execute(
+                text(
+                    f"INSERT INTO {where}analytics_events (event_type, user_id, occurred_at) "
+                    "VALUES ('view', 'u', :d), ('buy', 'v', :d)"
+                ),
+                {"d": day},
+            )
+    env = {"DATABASE_URL": pg_db_url, "CRONJOBS_RULES": write(tmp_path, f'schema = "{schema}"\n')}
+    sessions = invoke("cleanup-old-sessions", "-o", "json", env=env)
+    assert sessions.exit_code == 0, sessions.stderr
+    chat = json.loads(sessions.stdout)["tables"][0]
+    assert (chat["deleted"], chat["children_deleted"]) == (1, 1)
+    analytics = invoke("cleanup-old-analytics", "-o", "json", env=env)
+    assert analytics.exit_code == 0, analytics.stderr
+    assert json.loads(analytics.stdout)["purge"]["deleted"] == 2
+    with pg_engine.connect() as conn:
+
+        def rows(table: str) -> tuple[int, int]:
+            app = conn.scalar(text(f'SELECT count(*) FROM "{schema}".{table}'))
+            public = conn.scalar(text(f"SELECT count(*) FROM public.{table}"))
+            return int(app or 0), int(public or 0)
+
+        assert rows("chat_sessions") == (0, 1) and rows("chat_messages") == (0, 1)
+        assert rows("analytics_events") == (0, 2)
+        assert rows("daily_analytics") == (2, 0)  # aggregated in the deleting transaction
+    shown = invoke("retention", "show", "-o", "json", env=env)
+    assert shown.exit_code == 0, shown.stderr
+    sql = [s for rule in json.loads(shown.stdout)["rules"] for s in rule["sql"]]
+    assert any(f'"{schema}".chat_sessions' in s for s in sql), sql
+
+
+@pytest.mark.parametrize(
+    ("url_fixture", "message"),
+    [
+        ("pg_db_url", "the rules file names schema 'Nope', which this database does not have"),
+        ("sqlite_url", "schemas are for PostgreSQL"),
+    ],
+)
+def test_a_schema_that_cannot_be_used_is_exit_2(
+    tmp_path: Path, request: pytest.FixtureRequest, url_fixture: str, message: str
+) -> None:
+    from tests.jobs.helpers import invoke
+
+    if url_fixture == "sqlite_url":
+        from jobs.builtin.schema import create_missing
+        from jobs.settings import Settings
+
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+        create_missing(Settings(database_url=url))
+    else:
+        url = request.getfixturevalue("pg_engine") and request.getfixturevalue(url_fixture)
+    env = {"DATABASE_URL": url, "CRONJOBS_RULES": write(tmp_path, 'schema = "Nope"\n')}
+    result = invoke("cleanup-old-sessions", env=env)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
