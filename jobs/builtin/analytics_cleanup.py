@@ -5,7 +5,6 @@ the statement (PostgreSQL) or transaction (SQLite) that deletes it.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -32,7 +31,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from jobs.builtin.analytics import _FIGURE_KEYS, DEFAULT_TABLES, AnalyticsTables, day_bounds
 from jobs.builtin.analytics_ranges import Run, delete_run, figures_by_day, old_days, plan, utc_day
 from jobs.builtin.partitions import PartitionsResult, drop_old_partitions, is_partitioned
-from jobs.builtin.purge import FAST_LOCK_WAIT, LOCK_NOT_AVAILABLE, PurgeResult, plural
+from jobs.builtin.purge import (
+    FAST_LOCK_WAIT,
+    LOCK_NOT_AVAILABLE,
+    PurgeResult,
+    plural,
+    reset_lock_timeout,
+)
 from jobs.builtin.retention import ANALYTICS_EVENTS, Retention
 from jobs.builtin.sessions import cutoff_for, deleted
 from jobs.errors import JobError
@@ -267,13 +272,17 @@ class AnalyticsCleanupResult:
         return ExitCode.INTERRUPTED if self.interrupted else ExitCode.OK
 
     def counts(self) -> dict[str, int]:
-        purged = self.purge
+        """`deleted` counts rows deleted one by one, plus dropped partitions' events when they
+        were counted (--recount-partitions); `partition_events` is what the dropped
+        partitions' days' figures count (their events, unless some came late)."""
+        purged, parts = self.purge, self.partitions
+        exact = parts.rows if parts and parts.recounted else 0
         return {
-            "deleted": (purged.deleted if purged else 0)
-            + (self.partitions.rows if self.partitions else 0),
+            "deleted": (purged.deleted if purged else 0) + exact,
             "in_use": purged.in_use if purged else 0,
             "kept": self.kept,
-            "partitions_dropped": len(self.partitions.dropped) if self.partitions else 0,
+            "partitions_dropped": len(parts.dropped) if parts else 0,
+            "partition_events": parts.rows if parts else 0,
         }
 
     def lines(self) -> list[str]:
@@ -359,7 +368,11 @@ def cleanup_old_analytics(
     of the old events."""
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else rule.days
-    result = AnalyticsCleanupResult(days, cutoff_for(rule, days, now), dry_run=dry_run)
+    # Whole UTC days only, whatever a rules file says: the cutoff is the UTC midnight on or
+    # before it, so no event at or after it is deleted with its day.
+    cutoff = cutoff_for(rule, days, now).astimezone(UTC)
+    cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+    result = AnalyticsCleanupResult(days, cutoff, dry_run=dry_run)
     pg = engine.dialect.name == "postgresql"
     found: Inventory | None = None
     if dry_run or not pg or not aggregate_missing:
@@ -426,15 +439,18 @@ def _by_runs(
                 fast = run.counted and run.expected <= BIG_DAY * batch_size
                 deleted = _fast_run(conn, run, tables) if fast else None
                 if deleted is None:
-                    _careful_run(conn, run, batch_size, now, tables, result, figures)
+                    if not _careful_run(conn, run, batch_size, now, tables, result, figures, stop):
+                        purged.interrupted = True
+                        log.warning(
+                            "stop requested: days done stay done",
+                            extra={"deleted": purged.deleted},
+                        )
+                        break
                     continue
                 purged.deleted += deleted
                 _committed(purged, started, days=_span(run.days), rows=deleted)
         finally:
-            with contextlib.suppress(exc.DBAPIError):  # a lost connection is not reused
-                conn.rollback()
-                conn.exec_driver_sql("RESET lock_timeout")
-                conn.commit()
+            reset_lock_timeout(conn)
 
 
 def _fast_run(conn: Connection, run: Run, tables: AnalyticsTables) -> int | None:
@@ -462,16 +478,19 @@ def _careful_run(
     tables: AnalyticsTables,
     result: AnalyticsCleanupResult,
     figures: dict[date, dict[str, int]],
-) -> None:
-    """The run's days one by one with `purge_unit` (a big day a few event types at a time),
-    each unit its own transaction at the job's own lock_timeout."""
-    purged = result.purge
-    assert purged is not None
+    stop: threading.Event | None,
+) -> bool:
+    """The run's days one by one with `purge_unit`, each unit its own transaction at the job's
+    own lock_timeout: a day whose figures are missing or count more than `batch_size` events
+    is read first and goes a few event types at a time (`_chunks`, by its real counts). False
+    if a stop request ended it between two units."""
     for day in run.days:
         chunks: list[list[str] | None] = [None]
-        if run.expected > BIG_DAY * batch_size:
+        if day not in figures or sum(figures[day].values()) > batch_size:
             chunks = _chunks(_day_types(conn, tables, day), batch_size)
         for event_types in chunks:
+            if stop is not None and stop.is_set():
+                return False
             started = time.monotonic()
             with conn.begin():
                 conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
@@ -479,6 +498,7 @@ def _careful_run(
             _count_unit(result, started, day, event_types, unit)
         if day not in figures and day not in result.aggregated_first:
             result.aggregated_first.append(day)
+    return True
 
 
 def _count_unit(
@@ -532,6 +552,7 @@ def _day_types(conn: Connection, tables: AnalyticsTables, day: date) -> dict[str
         events.c.occurred_at >= start, events.c.occurred_at < end
     )
     with conn.begin():
+        conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
         return {str(t): int(n) for t, n in conn.execute(query.group_by(events.c.event_type))}
 
 

@@ -31,15 +31,38 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Delete, Select, and_, bindparam, cast, delete, func, select
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Delete,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy import Date as SqlDate
 
 from jobs.builtin.analytics import AnalyticsTables, day_bounds
 
 
+def _aware(column: Any) -> bool:
+    return bool(getattr(column.type, "timezone", False))
+
+
 def utc_day(column: Any) -> Any:
-    """PostgreSQL: the UTC date of a timestamp column."""
-    return cast(func.timezone("UTC", column), SqlDate)
+    """PostgreSQL: the UTC date of a timestamp column, whatever the session's TimeZone (a
+    column without a time zone holds UTC, as the jobs write and read it)."""
+    return cast(func.timezone("UTC", column) if _aware(column) else column, SqlDate)
+
+
+def utc_midnight(day: Any, column: Any) -> Any:
+    """PostgreSQL: the UTC midnight starting the date `day`, comparable with `column`
+    whatever the session's TimeZone."""
+    midnight = cast(day, DateTime())
+    return func.timezone("UTC", midnight) if _aware(column) else midnight
 
 
 def old_days_statement(
@@ -54,7 +77,7 @@ def old_days_statement(
         before = and_(before, at >= bindparam("since", since, type_=at.type))
     first = select(utc_day(func.min(at)).label("day")).where(before)
     days = first.cte("days", recursive=True)
-    following = select(utc_day(func.min(at))).where(before, at >= days.c.day + 1)
+    following = select(utc_day(func.min(at))).where(before, at >= utc_midnight(days.c.day + 1, at))
     step = select(following.scalar_subquery()).where(days.c.day.is_not(None))
     days = days.union_all(step)
     return select(days.c.day).where(days.c.day.is_not(None))

@@ -38,8 +38,9 @@ JOBS: tuple[Job, ...] = (
         command="cleanup-old-analytics",
         schedule="0 3 * * 0",
         description=(
-            "Delete raw analytics events older than 365 days, counting every event it deletes in "
-            "daily_analytics in the same transaction."
+            "Delete raw analytics events of whole UTC days older than 365 days, each counted in "
+            "daily_analytics by the transaction deleting it (a partition: dropped once each of "
+            "its days has figures)."
         ),
         needs=("database",),
         mutating=True,

@@ -165,6 +165,9 @@ class PartitionsResult:
     aggregated: list[date] = field(default_factory=list)
     """Days whose figures were missing or short, aggregated before their partition's drop."""
     interrupted: bool = False
+    recounted: bool = False
+    """Each dropped partition's `rows` are its events, counted (--recount-partitions); else
+    the events its days' figures count, which is what they held unless events came late."""
 
     @property
     def rows(self) -> int:
@@ -280,7 +283,7 @@ def drop_old_partitions(
     """Detach and drop every partition wholly before `cutoff` whose days are all counted, each
     in its own transaction; days without figures (with `recount`, short ones too) are
     aggregated first."""
-    result = PartitionsResult()
+    result = PartitionsResult(recounted=recount)
     parent = tables.events
     with engine.connect() as conn:
         candidates = droppable(conn, parent, cutoff)

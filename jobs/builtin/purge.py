@@ -11,9 +11,13 @@ child rows in one transaction:
   exactly the batch, and their children by `fk = ANY(ARRAY(ids deleted))`, returning the
   counts. The delete re-checks the age on the row's latest version (a session the app touched
   meanwhile is kept, and so are its children); a foreign key without ON DELETE CASCADE is
-  checked at the end of the statement, when the children are gone too. Children cannot appear
-  in between: inserting one needs a key-share lock on its parent, which the delete holds.
-  The statement waits at most FAST_LOCK_WAIT (50 ms) for a lock. If the app holds a row, the
+  checked at the end of the statement, when the children are gone too. A child the app commits
+  in the instant between the statement's snapshot and the parent's row lock is not in the
+  child delete: ON DELETE CASCADE removes it (uncounted); a foreign key without it fails the
+  statement (the job exits 1, nothing of the batch is deleted, the next run redoes it).
+  The statement waits at most FAST_LOCK_WAIT (50 ms) for a lock: a session-level
+  `lock_timeout` for the purge's connection, reset after it (so not behind a pooler in
+  transaction mode, which would hand that setting to other clients). If the app holds a row, the
   batch is redone the careful way (`_batch_skipping_held`): its ids are selected, locked `FOR
   UPDATE SKIP LOCKED` with their children, and a row the app holds (locked, being updated, or a
   child being inserted, which holds the parent's key-share lock), or whose child rows the app
@@ -28,7 +32,6 @@ A stop request is honoured between batches.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -294,11 +297,19 @@ def purge(
             try:
                 return _purge_batches(rule, result, batch_size, stop, conn)
             finally:
-                with contextlib.suppress(exc.DBAPIError):  # a lost connection is not reused
-                    conn.rollback()
-                    conn.exec_driver_sql("RESET lock_timeout")
-                    conn.commit()
+                reset_lock_timeout(conn)
     return _purge_batches(rule, result, min(batch_size, SQLITE_MAX_PARAMS), stop, engine)
+
+
+def reset_lock_timeout(conn: Connection) -> None:
+    """Undo a session-level `SET lock_timeout` before the connection goes back to the pool: a
+    connection that cannot be reset is invalidated (closed), never reused with 50 ms."""
+    try:
+        conn.rollback()
+        conn.exec_driver_sql("RESET lock_timeout")
+        conn.commit()
+    except exc.DBAPIError:
+        conn.invalidate()
 
 
 def _sqlite_batch(

@@ -147,6 +147,11 @@ def test_the_dashboard_runs_from_the_jobs_image_unless_told_otherwise(render: Re
         ([], "registry.example/cronjobs:1.2.3", False),
         (["--set", f"image.digest={digest}"], f"registry.example/cronjobs:1.2.3@{digest}", True),
         (ON[2:], "registry.example/cronjobs-web:0.1.0", False),
+        (
+            [*ON[2:], "--set", f"image.digest={digest}"],
+            "registry.example/cronjobs-web:0.1.0",
+            False,
+        ),
     ):
         deployment = serve_docs(render("--set", "serve.enabled=true", *jobs_image, *extra))[
             "Deployment"
@@ -160,6 +165,10 @@ def test_the_dashboard_runs_from_the_jobs_image_unless_told_otherwise(render: Re
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (
+            ["--set", "serve.enabled=true", "--set", "serve.image.tag=2.0.0"],
+            "ERROR: serve.image.tag or serve.image.digest is set but serve.image.repository is empty",
+        ),
         (
             [*ON, "--set", "serve.auth=tokens"],
             'ERROR: serve.auth is "tokens" but serve.tokensSecret is empty',

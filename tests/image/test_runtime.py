@@ -4,7 +4,7 @@ Dockerfile builds the image (see conftest.py for how, and what differs from a re
 from __future__ import annotations
 
 import json
-import os
+import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -168,7 +168,7 @@ def test_the_image_serves_the_dashboard(image_run: ImageRunner, tmp_path: Path) 
     )
     probe = (
         "import sys, time, urllib.request\n"
-        "for _ in range(200):\n"
+        "for _ in range(600):\n"
         "    try:\n"
         "        print(urllib.request.urlopen(sys.argv[1], timeout=1).read().decode()); break\n"
         "    except OSError:\n"
@@ -176,7 +176,9 @@ def test_the_image_serves_the_dashboard(image_run: ImageRunner, tmp_path: Path) 
         "else:\n"
         "    sys.exit('no answer')\n"
     )
-    port = 18080 + os.getpid() % 1000
+    with socket.socket() as s:  # the mimic shares this machine's network: a free port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     script = (
         f"cronctl serve --host 127.0.0.1 --port {port} & pid=$!; "
         f'python -c "$PROBE" http://127.0.0.1:{port}/healthz; status=$?; '

@@ -162,3 +162,93 @@ def test_a_day_over_the_batch_is_a_run_by_itself_and_a_huge_one_goes_type_by_typ
     deletes = [s for s, _ in statements if s.startswith("DELETE FROM analytics_events")]
     assert len(deletes) == 1
     assert count(pg_engine, AnalyticsEvent) == 0
+
+
+def test_the_purges_leave_the_pooled_connection_at_the_jobs_own_lock_timeout(
+    pg_db_url: str, pg_engine: Engine
+) -> None:
+    """The 50 ms row-lock wait is the purge connection's, for the purge only."""
+    from jobs.database import connect
+    from jobs.settings import parse_database_url
+
+    insert_sessions(pg_engine, [(1, OLD, None)], messages_per_session=1)
+    add_days(pg_engine, FIRST, 1, per_day=3)
+    engine = connect(parse_database_url(pg_db_url), lock_timeout=7)
+    try:
+        cleanup_old_sessions(engine, now=NOW)
+        cleanup_old_analytics(engine, now=NOW)
+        with engine.connect() as conn:  # the pool hands back the connection the purges used
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "7s"
+    finally:
+        engine.dispose()
+    assert count(pg_engine, ChatSession) == 0 and count(pg_engine, AnalyticsEvent) == 0
+
+
+def test_old_days_are_utc_days_whatever_the_sessions_time_zone(pg_engine: Engine) -> None:
+    from jobs.builtin.analytics import DEFAULT_TABLES
+    from jobs.builtin.analytics_ranges import old_days
+
+    with pg_engine.begin() as conn:
+        conn.execute(
+            insert(AnalyticsEvent),
+            [
+                {"event_type": "view", "user_id": "u", "occurred_at": at}
+                for at in (
+                    datetime(2025, 1, 1, 23, 30, tzinfo=UTC),
+                    datetime(2025, 1, 2, 2, 0, tzinfo=UTC),
+                    datetime(2025, 1, 4, 0, 0, tzinfo=UTC),
+                )
+            ],
+        )
+    cutoff = datetime(2025, 2, 1, tzinfo=UTC)
+    for zone in ("UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata"):
+        with pg_engine.connect() as conn:
+            conn.exec_driver_sql(f"SET statement_timeout = '5s'; SET TimeZone = '{zone}'")
+            days = old_days(conn, DEFAULT_TABLES, cutoff)
+            conn.rollback()
+        assert days == [date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 4)], zone
+
+
+def test_the_analytics_cutoff_is_a_utc_midnight_even_without_whole_days(
+    pg_engine: Engine,
+) -> None:
+    """A rules file may leave out `whole_days`: the job still deletes whole UTC days only, so
+    nothing at or after the cutoff goes with its day."""
+    from dataclasses import replace
+
+    from jobs.builtin.retention import ANALYTICS_EVENTS
+
+    cutoff_day = (NOW - timedelta(days=365)).date()
+    start = datetime.combine(cutoff_day, datetime.min.time(), tzinfo=UTC)
+    with pg_engine.begin() as conn:
+        conn.execute(
+            insert(AnalyticsEvent),
+            [
+                {"event_type": "view", "user_id": "u", "occurred_at": start + timedelta(hours=h)}
+                for h in (6, 18)  # before and after NOW's time of day (12:00)
+            ],
+        )
+    rule = replace(ANALYTICS_EVENTS, whole_days=False)
+    result = cleanup_old_analytics(pg_engine, now=NOW, rule=rule)
+    assert result.cutoff == start
+    assert count(pg_engine, AnalyticsEvent) == 2
+
+
+def test_a_big_day_without_figures_goes_a_few_event_types_per_transaction(
+    pg_engine: Engine,
+) -> None:
+    start = datetime.combine(FIRST, datetime.min.time(), tzinfo=UTC)
+    with pg_engine.begin() as conn:  # no figures: 6 events of two types, batch of 3
+        conn.execute(
+            insert(AnalyticsEvent),
+            [
+                {"event_type": kind, "user_id": f"u{i}", "occurred_at": start}
+                for kind in ("view", "click")
+                for i in range(3)
+            ],
+        )
+    result = cleanup_old_analytics(pg_engine, batch_size=3, now=NOW)
+    assert result.purge is not None
+    assert (result.purge.deleted, result.purge.batches) == (6, 2)
+    assert result.aggregated_first == [FIRST]
+    assert figures(pg_engine)[(FIRST, "view")] == (3, 3)

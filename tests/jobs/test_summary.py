@@ -115,4 +115,5 @@ def test_the_cleanups_summaries_carry_what_they_deleted(tmp_path: Path) -> None:
         "in_use": 0,
         "kept": 0,
         "partitions_dropped": 0,
+        "partition_events": 0,
     }
