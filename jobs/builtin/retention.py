@@ -28,7 +28,8 @@ class Retention:
 
     @property
     def name(self) -> str:
-        return self.table.name
+        """The table's name as reports show it: `schema.table` when a rules file names one."""
+        return str(self.table.fullname)
 
 
 def _last_activity(model: type[ChatSession] | type[PeptideInfoSession]) -> ColumnElement[object]:

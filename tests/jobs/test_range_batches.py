@@ -252,3 +252,21 @@ def test_a_big_day_without_figures_goes_a_few_event_types_per_transaction(
     assert (result.purge.deleted, result.purge.batches) == (6, 2)
     assert result.aggregated_first == [FIRST]
     assert figures(pg_engine)[(FIRST, "view")] == (3, 3)
+
+
+def test_a_connection_whose_lock_timeout_cannot_be_reset_is_invalidated() -> None:
+    """Never back in the pool at 50 ms: a failed reset closes the connection."""
+    from unittest.mock import MagicMock
+
+    from sqlalchemy.exc import OperationalError
+
+    from jobs.builtin.purge import reset_lock_timeout
+
+    conn = MagicMock()
+    conn.exec_driver_sql.side_effect = OperationalError("RESET lock_timeout", {}, Exception("x"))
+    reset_lock_timeout(conn)
+    conn.invalidate.assert_called_once_with()
+    healthy = MagicMock()
+    reset_lock_timeout(healthy)
+    healthy.exec_driver_sql.assert_called_once_with("RESET lock_timeout")
+    healthy.invalidate.assert_not_called()

@@ -464,7 +464,11 @@ def test_a_schema_key_puts_every_table_in_that_postgresql_schema(
     sessions = invoke("cleanup-old-sessions", "-o", "json", env=env)
     assert sessions.exit_code == 0, sessions.stderr
     chat = json.loads(sessions.stdout)["tables"][0]
-    assert (chat["deleted"], chat["children_deleted"]) == (1, 1)
+    assert (chat["table"], chat["deleted"], chat["children_deleted"]) == (
+        f"{schema}.chat_sessions",
+        1,
+        1,
+    )
     analytics = invoke("cleanup-old-analytics", "-o", "json", env=env)
     assert analytics.exit_code == 0, analytics.stderr
     assert json.loads(analytics.stdout)["purge"]["deleted"] == 2
