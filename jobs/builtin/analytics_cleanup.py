@@ -421,7 +421,7 @@ def _by_runs(
     not count its events exactly, or that meets a row the app holds or changed, is rolled back
     and its days go the careful way (`_careful_run`), as do a run with a day lacking figures
     and a day of more than BIG_DAY x `batch_size` events (a few event types at a time)."""
-    purged = result.purge = PurgeResult(tables.events.name, result.cutoff)
+    purged = result.purge = PurgeResult(str(tables.events.fullname), result.cutoff)
     with engine.connect() as conn:
         days = old_days(conn, tables, result.cutoff)
         figures = figures_by_day(conn, tables, result.cutoff.astimezone(UTC).date(), days)
@@ -576,7 +576,7 @@ def _by_days(
             if not any(_within(day, lo, hi) for lo, hi in gone)
         }
         result.aggregated_first = [d for d in result.aggregated_first if d in found.events]
-    purged = result.purge = PurgeResult(events.name, result.cutoff, dry_run=result.dry_run)
+    purged = result.purge = PurgeResult(str(events.fullname), result.cutoff, dry_run=result.dry_run)
     if result.dry_run:
         for day, types in found.events.items():
             kept = sum(found.kept(day).values())
