@@ -174,6 +174,13 @@ def _check_rule(schema: _Schema, rule: RetentionRule) -> list[Finding]:
     columns = schema.columns(table)
     if rule.primary_key not in columns:
         out.append(Finding("error", name, table, rule.primary_key, "no such column (primary_key)"))
+    elif not isinstance(columns[rule.primary_key], sqltypes.Integer):
+        kind = columns[rule.primary_key]
+        out.append(
+            Finding("error", name, table, rule.primary_key,
+                    f"is {kind}, not an integer: the cleanup walks the primary key in ranges of "
+                    "integer ids")
+        )  # fmt: skip
     for column in rule.age.columns:
         if column not in columns:
             out.append(Finding("error", name, table, column, "no such column (age)"))

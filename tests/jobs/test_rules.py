@@ -145,6 +145,10 @@ def test_the_rules_match_a_schema_of_other_names(tmp_path: Path, other_schema: E
             "Conversations.closed: no such column (age)",
         ),
         (('age = "at"', 'age = "kind"'), "events.kind: is TEXT, not a timestamp"),
+        (
+            ('primary_key = "conv_id"', 'primary_key = "label"'),
+            "Conversations.label: is TEXT, not an integer",
+        ),
         (('table = "events"\nage', 'table = "evts"\nage'), "evts: no such table"),
         (
             ('table = "Conversations"', 'table = "conversations"'),
