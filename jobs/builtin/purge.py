@@ -291,7 +291,9 @@ def purge(
         return result
 
     if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
+        # READ COMMITTED whatever the database's default: a delete re-checks a row the app
+        # changed meanwhile (REPEATABLE READ would fail the batch on it instead).
+        with engine.connect().execution_options(isolation_level="READ COMMITTED") as conn:
             conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
             conn.commit()
             try:

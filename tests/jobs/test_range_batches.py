@@ -270,3 +270,46 @@ def test_a_connection_whose_lock_timeout_cannot_be_reset_is_invalidated() -> Non
     reset_lock_timeout(healthy)
     healthy.exec_driver_sql.assert_called_once_with("RESET lock_timeout")
     healthy.invalidate.assert_not_called()
+
+
+def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
+    pg_engine: Engine, monkeypatch: Any
+) -> None:
+    """A database defaulting to REPEATABLE READ would fail a batch on a row the app changed
+    meanwhile; the purge and the careful path pin READ COMMITTED, a fast run asks for
+    REPEATABLE READ."""
+    import jobs.builtin.analytics_cleanup as cleanup
+    import jobs.builtin.analytics_ranges as ranges
+    import jobs.builtin.purge as purge
+
+    with pg_engine.connect() as conn:
+        name = conn.exec_driver_sql("SELECT current_database()").scalar()
+        conn.exec_driver_sql(
+            f"ALTER DATABASE \"{name}\" SET default_transaction_isolation = 'repeatable read'"
+        )
+        conn.commit()
+    pg_engine.dispose()  # new connections take the new default
+    seen: dict[str, list[str]] = {"batch": [], "unit": [], "run": []}
+
+    def spy(kind: str, real: Any) -> Any:
+        def wrapped(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            level = conn.exec_driver_sql("SHOW transaction_isolation").scalar()
+            seen[kind].append(level)
+            return real(conn, *args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(purge, "_range_batch", spy("batch", purge._range_batch))
+    monkeypatch.setattr(cleanup, "purge_unit", spy("unit", cleanup.purge_unit))
+    monkeypatch.setattr(cleanup, "delete_run", spy("run", ranges.delete_run))
+    insert_sessions(pg_engine, [(1, OLD, None)], messages_per_session=1)
+    add_days(pg_engine, FIRST, 2, per_day=3)
+    start = datetime.combine(FIRST + timedelta(days=5), datetime.min.time(), tzinfo=UTC)
+    with pg_engine.begin() as conn:  # a day without figures: the careful path
+        conn.execute(insert(AnalyticsEvent).values(event_type="v", user_id="u", occurred_at=start))
+    cleanup_old_sessions(pg_engine, now=NOW)
+    cleanup_old_analytics(pg_engine, batch_size=6, now=NOW)  # two counted days, then that one
+    assert seen["batch"] and set(seen["batch"]) == {"read committed"}
+    assert seen["unit"] and set(seen["unit"]) == {"read committed"}
+    assert seen["run"] and set(seen["run"]) == {"repeatable read"}
+    assert count(pg_engine, ChatSession) == 0 and count(pg_engine, AnalyticsEvent) == 0
