@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jobs.cronctl import model
-from jobs.cronctl import schedule as sched
 from jobs.cronctl.model import Obj
+from jobs.cronctl.ticks import expected_ticks
 
 CHOICES = ("none", "once")
 RESYNC = timedelta(seconds=10)
@@ -71,16 +71,7 @@ class CatchUp:
 
 
 def _ticks(cronjob: Obj, start: datetime, now: datetime) -> list[datetime]:
-    spec, status = cronjob.get("spec", {}), cronjob.get("status", {})
-    schedule = str(spec.get("schedule", ""))
-    zone = spec.get("timeZone") or sched.split_zone(schedule)[0]
-    anchor = model.parse_time(status.get("lastScheduleTime")) or model.parse_time(
-        cronjob.get("metadata", {}).get("creationTimestamp")
-    )
-    try:
-        return sched.ticks(schedule, zone, start, now, anchor=anchor)
-    except ValueError:
-        return []
+    return expected_ticks(cronjob, start, now, due=timedelta(0))
 
 
 def preview(cronjob: Obj, now: datetime, choice: str | None = None) -> CatchUp:

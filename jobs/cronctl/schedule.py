@@ -22,25 +22,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
 
+from jobs.registry import MACROS  # one table of cron macros (light: no croniter, no click)
+
 DEFAULT_TIME_ZONE = "UTC"
 """Without spec.timeZone the controller uses kube-controller-manager's zone, UTC in practice."""
 
-_MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 _SLACK = timedelta(hours=3)  # larger than any DST shift (Lord Howe 0:30, Troll 2:00)
 
 
 def expand(schedule: str) -> str:
     """`@daily` and friends as five fields; other schedules unchanged (any TZ= prefix dropped)."""
     _, schedule = split_zone(schedule)
-    return _MACROS.get(schedule.lower(), schedule)
+    return MACROS.get(schedule.lower(), schedule)
 
 
 def split_zone(schedule: str) -> tuple[str | None, str]:

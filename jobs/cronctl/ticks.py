@@ -163,7 +163,11 @@ def window_start(cronjob: Obj, now: datetime, since: datetime | None) -> datetim
     return max(start, created) if created else start
 
 
-def expected_ticks(cronjob: Obj, start: datetime, now: datetime) -> list[datetime]:
+def expected_ticks(
+    cronjob: Obj, start: datetime, now: datetime, due: timedelta = DUE
+) -> list[datetime]:
+    """The ticks of `cronjob`'s schedule from `start` to `due` before `now` (a tick younger
+    than `due` may not have started its Job yet); none for a schedule that does not parse."""
     spec, status = cronjob.get("spec", {}), cronjob.get("status", {})
     schedule = str(spec.get("schedule", ""))
     zone = spec.get("timeZone") or sched.split_zone(schedule)[0]
@@ -171,7 +175,7 @@ def expected_ticks(cronjob: Obj, start: datetime, now: datetime) -> list[datetim
         cronjob.get("metadata", {}).get("creationTimestamp")
     )
     try:
-        return sched.ticks(schedule, zone, start, now - DUE, anchor=anchor)
+        return sched.ticks(schedule, zone, start, now - due, anchor=anchor)
     except ValueError:
         return []
 
