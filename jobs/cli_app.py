@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +62,10 @@ def resolve(target: str) -> Job:
     for registered in registry.registered():  # by identity: a renamed job is still found
         if registered.func is func:
             return registered
-    required = [
-        p
-        for p in inspect.signature(func).parameters.values()
-        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
+    required = registry.required_parameters(func)
     if len(required) > 1:
         raise ConfigError(
-            f"{target} takes {len(required)} arguments ({', '.join(p.name for p in required)}); "
+            f"{target} takes {len(required)} arguments ({', '.join(required)}); "
             "a job takes one, the JobContext, or none"
         )
     return Job(

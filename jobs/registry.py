@@ -122,16 +122,21 @@ def register(entry: Job) -> Job:
     return entry
 
 
-def _check_signature(func: Callable[..., Any], where: str) -> None:
-    params = [
-        p
+def required_parameters(func: Callable[..., Any]) -> list[str]:
+    """The names of `func`'s parameters without defaults (a job may have one: the context)."""
+    return [
+        p.name
         for p in inspect.signature(func).parameters.values()
         if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
+
+
+def _check_signature(func: Callable[..., Any], where: str) -> None:
+    params = required_parameters(func)
     if len(params) > 1:
         raise RegistrationError(
             f"{where}: the function takes {len(params)} arguments without defaults "
-            f"({', '.join(p.name for p in params)}); a job takes one, the JobContext, or none"
+            f"({', '.join(params)}); a job takes one, the JobContext, or none"
         )
 
 
