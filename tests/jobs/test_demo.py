@@ -10,6 +10,16 @@ from sqlalchemy import create_engine, func, select
 from jobs.builtin.models import AnalyticsEvent, ChatSession, DailyAnalytics
 from tests.jobs.helpers import cronjobs
 
+STEPS = (
+    "seed",
+    "aggregate-daily-analytics",
+    "cleanup-old-sessions",
+    "cleanup-old-analytics",
+    "cleanup-redis-cache",
+    "health-check",
+)
+"""The demo's steps, in order."""
+
 
 def test_demo_runs_every_job_and_reports(tmp_path: Path) -> None:
     result = cronjobs(
@@ -27,14 +37,7 @@ def test_demo_runs_every_job_and_reports(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout)
     steps = {s["command"]: s for s in outcome["steps"]}
-    assert list(steps) == [
-        "seed",
-        "aggregate-daily-analytics",
-        "cleanup-old-sessions",
-        "cleanup-old-analytics",
-        "cleanup-redis-cache",
-        "health-check",
-    ]
+    assert list(steps) == list(STEPS)
     assert steps["cleanup-redis-cache"]["status"] == "skipped"
     assert all(s["status"] == "ok" for c, s in steps.items() if c != "cleanup-redis-cache")
     assert "qdrant    ok" in "\n".join(steps["health-check"]["lines"])
@@ -77,17 +80,7 @@ def test_demo_shows_a_line_per_step_and_keeps_the_logs_in_a_file(tmp_path: Path)
     args = ("demo", "--dir", str(tmp_path), "--sessions", "50", "--events", "500")
     result = cronjobs("--log-format", "text", *args, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines() == [
-        f"running {step} ..."
-        for step in (
-            "seed",
-            "aggregate-daily-analytics",
-            "cleanup-old-sessions",
-            "cleanup-old-analytics",
-            "cleanup-redis-cache",
-            "health-check",
-        )
-    ]
+    assert result.stderr.splitlines() == [f"running {step} ..." for step in STEPS]
     logged = [json.loads(line) for line in (tmp_path / "demo.log").read_text().splitlines()]
     assert {e["job"] for e in logged if e["message"] == "finished"} >= {"cleanup-old-sessions"}
     assert f"logs:     {tmp_path / 'demo.log'}" in result.stdout
