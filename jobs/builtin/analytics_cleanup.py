@@ -29,7 +29,15 @@ from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.builtin.analytics import _FIGURE_KEYS, DEFAULT_TABLES, AnalyticsTables, day_bounds
-from jobs.builtin.analytics_ranges import Run, delete_run, figures_by_day, old_days, plan, utc_day
+from jobs.builtin.analytics_ranges import (
+    Run,
+    SnapshotCheck,
+    delete_run,
+    figures_by_day,
+    old_days,
+    plan,
+    utc_day,
+)
 from jobs.builtin.partitions import PartitionsResult, drop_old_partitions, is_partitioned
 from jobs.builtin.purge import (
     FAST_LOCK_WAIT,
@@ -420,7 +428,9 @@ def _by_runs(
     against its figures and deleted in one transaction (`_fast_run`). A run whose figures do
     not count its events exactly, or that meets a row the app holds or changed, is rolled back
     and its days go the careful way (`_careful_run`), as do a run with a day lacking figures
-    and a day of more than BIG_DAY x `batch_size` events (a few event types at a time)."""
+    and a day of more than BIG_DAY x `batch_size` events (a few event types at a time). A
+    second connection counts each run while the first deletes it (`SnapshotCheck`); if the
+    database refuses it, each run is counted before its delete on the one connection."""
     purged = result.purge = PurgeResult(str(tables.events.fullname), result.cutoff)
     # READ COMMITTED whatever the database's default (the careful path's statements rely on
     # it); a fast run asks for REPEATABLE READ itself.
@@ -429,8 +439,13 @@ def _by_runs(
         figures = figures_by_day(conn, tables, result.cutoff.astimezone(UTC).date(), days)
         conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
         conn.commit()
+        runs = [
+            (run, run.counted and run.expected <= BIG_DAY * batch_size)
+            for run in plan(days, figures, batch_size)
+        ]
+        check = _snapshot_check(engine, tables) if any(fast for _, fast in runs) else None
         try:
-            for run in plan(days, figures, batch_size):
+            for run, fast in runs:
                 if stop is not None and stop.is_set():
                     purged.interrupted = True
                     log.warning(
@@ -438,8 +453,7 @@ def _by_runs(
                     )
                     break
                 started = time.monotonic()
-                fast = run.counted and run.expected <= BIG_DAY * batch_size
-                deleted = _fast_run(conn, run, tables) if fast else None
+                deleted = _fast_run(conn, run, tables, check) if fast else None
                 if deleted is None:
                     if not _careful_run(conn, run, batch_size, now, tables, result, figures, stop):
                         purged.interrupted = True
@@ -453,16 +467,33 @@ def _by_runs(
                 _committed(purged, started, days=_span(run.days), rows=deleted)
         finally:
             reset_lock_timeout(conn)
+            if check is not None:
+                check.close()
 
 
-def _fast_run(conn: Connection, run: Run, tables: AnalyticsTables) -> int | None:
+def _snapshot_check(engine: Engine, tables: AnalyticsTables) -> SnapshotCheck | None:
+    """The second connection counting the runs, or None if the database or the pool refuses
+    it (too many connections, say): then each run is counted before its delete."""
+    try:
+        return SnapshotCheck(engine, tables)
+    except (exc.OperationalError, exc.TimeoutError) as e:
+        log.info(
+            "no second connection: each run is counted before its delete",
+            extra={"reason": type(getattr(e, "orig", None) or e).__name__},
+        )
+        return None
+
+
+def _fast_run(
+    conn: Connection, run: Run, tables: AnalyticsTables, check: SnapshotCheck | None
+) -> int | None:
     """The run by range, checked then deleted in one REPEATABLE READ transaction, committed:
     the events deleted; None (rolled back) if a figure does not count its events exactly, a
     row the app changed meanwhile, or a row lock held past FAST_LOCK_WAIT."""
     try:
         with conn.begin() as tx:
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            deleted = delete_run(conn, tables, run)
+            deleted = delete_run(conn, tables, run, check)
             if deleted is None:
                 tx.rollback()
             return deleted

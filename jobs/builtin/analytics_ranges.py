@@ -4,41 +4,49 @@ check and one delete per run, every deleted event counted exactly in the daily f
 `old_days` finds the UTC days before the cutoff that hold raw events (one probe per day on the
 `occurred_at` index, not a read of the events). `plan` packs consecutive days into runs of at
 most `batch_size` events, sizes taken from the days' figures. `delete_run` deletes one run in a
-REPEATABLE READ transaction, so both statements see one snapshot:
+REPEATABLE READ transaction, so the count and the delete see one snapshot:
 
     SELECT sum(n), sum(n) FILTER (WHERE figures.event_count IS DISTINCT FROM n)
-    FROM (SELECT utc_day(occurred_at) AS day, event_type, count(*) AS n FROM events
-          WHERE occurred_at >= :lo AND occurred_at < :hi GROUP BY 1, 2) got
+    FROM (SELECT day, event_type, count(*) AS n FROM unnest(:days) AS run_days(day)
+          JOIN events ON occurred_at >= <day's UTC midnight> AND occurred_at < <the next>
+          GROUP BY 1, 2) got
     LEFT JOIN daily_analytics figures USING (day, event_type);
     DELETE FROM events WHERE occurred_at >= :lo AND occurred_at < :hi;
 
-and the run commits only if every (day, event type) has figures counting exactly its events
-and the delete removed exactly the events counted (an event inserted meanwhile is not in the
-snapshot: neither counted nor deleted; one the app changed or locked meanwhile fails the
-transaction). Counting before deleting costs less than `DELETE ... RETURNING` into a grouped
-CTE (measured: 0.11 s + 0.16 s against 0.40 s for 427k events). Otherwise (figures missing, short, or counting more events than are left),
-or if a row is locked for more than FAST_LOCK_WAIT, the run is rolled back and its days go
-the careful per-day path (`purge_unit`): it aggregates missing or short figures in the
-transaction deleting their events, keeps types whose figures count more, and skips locked
+The count runs on a second connection in the deleting transaction's snapshot, at the same time
+as the delete (`SnapshotCheck`), so it adds no time; without a second connection it runs first.
+The run commits only if every (day, event type) has figures counting exactly its events and the
+delete removed exactly the events counted (an event inserted meanwhile is not in the snapshot:
+neither counted nor deleted; one the app changed or locked meanwhile fails the transaction).
+Counting costs less than `DELETE ... RETURNING` into a grouped CTE (measured: 0.11 s + 0.16 s
+against 0.40 s for 427k events). Otherwise (figures missing, short, or counting more events
+than are left), or if a row is locked for more than FAST_LOCK_WAIT, the run is rolled back and
+its days go the careful per-day path (`purge_unit`): it aggregates missing or short figures in
+the transaction deleting their events, keeps types whose figures count more, and skips locked
 rows. A run with a day that has no figures goes that way at once.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Connection,
     DateTime,
     Delete,
+    Engine,
     Select,
     and_,
     bindparam,
     cast,
+    column,
     delete,
     func,
     select,
@@ -140,14 +148,18 @@ def plan(days: list[date], figures: dict[date, dict[str, int]], batch_size: int)
 
 @lru_cache(maxsize=8)
 def check_run_statement(tables: AnalyticsTables) -> Select[Any]:
-    """The check `delete_run` sends first (parameters `lo`, `hi`): the run's events, and those
-    of (day, type)s whose figures are missing or count another number of events."""
+    """The check of a run (parameter `days`, the run's days): its events, and those of
+    (day, type)s whose figures are missing or count another number of events. Each day is
+    an index range of `occurred_at` joined to its day, so no row's day is computed (0.12 s
+    against 0.21 s grouping by `utc_day(occurred_at)`, for 428k events)."""
     events, daily = tables.events, tables.daily
     at = events.c.occurred_at
-    day = utc_day(at).label("day")
-    got = select(day, events.c.event_type.label("event_type"), func.count().label("n"))
-    got = got.where(at >= bindparam("lo", type_=at.type), at < bindparam("hi", type_=at.type))
-    got_sq = got.group_by(day, events.c.event_type).subquery("got")
+    run_days = func.unnest(bindparam("days", type_=ARRAY(SqlDate)))
+    days = run_days.table_valued(column("day", SqlDate)).render_derived("run_days")
+    within = and_(at >= utc_midnight(days.c.day, at), at < utc_midnight(days.c.day + 1, at))
+    got = select(days.c.day, events.c.event_type.label("event_type"), func.count().label("n"))
+    got = got.select_from(days.join(events, within)).group_by(days.c.day, events.c.event_type)
+    got_sq = got.subquery("got")
     same = and_(daily.c.day == got_sq.c.day, daily.c.event_type == got_sq.c.event_type)
     off = daily.c.event_count.is_distinct_from(got_sq.c.n)
     return select(
@@ -158,21 +170,72 @@ def check_run_statement(tables: AnalyticsTables) -> Select[Any]:
 
 @lru_cache(maxsize=8)
 def delete_run_statement(tables: AnalyticsTables) -> Delete:
-    """The delete `delete_run` sends second (parameters `lo`, `hi`)."""
+    """The delete of a run (parameters `lo`, `hi`: its bounds)."""
     at = tables.events.c.occurred_at
     lo, hi = bindparam("lo", type_=at.type), bindparam("hi", type_=at.type)
     return delete(tables.events).where(at >= lo, at < hi)
 
 
-def delete_run(conn: Connection, tables: AnalyticsTables, run: Run) -> int | None:
+_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
+
+
+class SnapshotCheck:
+    """A second connection that counts a run in the snapshot of the transaction deleting it,
+    while that transaction deletes (`pg_export_snapshot()` there, `SET TRANSACTION SNAPSHOT`
+    here, in a REPEATABLE READ READ ONLY transaction): the count costs no time of its own
+    (0.24 s against 0.31 s counting first, for 428k events on two cores). The caller uses it
+    from one thread; the count runs in a thread of its own."""
+
+    def __init__(self, engine: Engine, tables: AnalyticsTables) -> None:
+        self._tables = tables
+        self._conn = engine.connect().execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="cleanup-check")
+
+    def start(self, snapshot: str, days: list[date]) -> Future[tuple[int, int]]:
+        """Begin counting `days` in `snapshot` (which its transaction must keep open until
+        the result is in)."""
+        if not _SNAPSHOT_ID.fullmatch(snapshot):
+            raise ValueError(f"not a snapshot identifier: {snapshot!r}")
+        return self._thread.submit(self._count, snapshot, days)
+
+    def _count(self, snapshot: str, days: list[date]) -> tuple[int, int]:
+        with self._conn.begin():
+            self._conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            events, off = self._conn.execute(
+                check_run_statement(self._tables), {"days": days}
+            ).one()
+            return int(events), int(off)
+
+    def close(self) -> None:
+        self._thread.shutdown()
+        self._conn.close()
+
+
+def delete_run(
+    conn: Connection, tables: AnalyticsTables, run: Run, check: SnapshotCheck | None = None
+) -> int | None:
     """Check and delete the run's events in the caller's transaction, which must be
     REPEATABLE READ (one snapshot for both statements: the rows deleted are the rows
-    counted, and a row the app changed meanwhile is a serialization failure). The events
-    deleted, or None when a figure does not count its events exactly: the caller rolls back."""
+    counted, and a row the app changed meanwhile is a serialization failure). With `check`,
+    the count runs on its connection in this snapshot while this one deletes; without, before
+    the delete. The events deleted, or None when a figure does not count its events exactly:
+    the caller rolls back."""
     lo, hi = run.bounds
-    params = {"lo": lo, "hi": hi}
-    events, off = conn.execute(check_run_statement(tables), params).one()
-    if off:
-        return None
-    deleted: int = conn.execute(delete_run_statement(tables), params).rowcount  # type: ignore[attr-defined]
-    return deleted if deleted == events else None
+    bounds = {"lo": lo, "hi": hi}
+    if check is None:
+        events, off = conn.execute(check_run_statement(tables), {"days": run.days}).one()
+        if off:
+            return None
+        deleted: int = conn.execute(delete_run_statement(tables), bounds).rowcount  # type: ignore[attr-defined]
+        return deleted if deleted == events else None
+    snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+    counted = check.start(str(snapshot), run.days)
+    try:
+        deleted = conn.execute(delete_run_statement(tables), bounds).rowcount  # type: ignore[attr-defined]
+    except BaseException:
+        wait([counted])  # the count ends before this transaction does; its result is moot
+        raise
+    events, off = counted.result()
+    return deleted if not off and deleted == events else None

@@ -313,3 +313,102 @@ def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
     assert seen["unit"] and set(seen["unit"]) == {"read committed"}
     assert seen["run"] and set(seen["run"]) == {"repeatable read"}
     assert count(pg_engine, ChatSession) == 0 and count(pg_engine, AnalyticsEvent) == 0
+
+
+def test_a_run_is_counted_on_a_second_connection_in_the_snapshot_of_its_delete(
+    pg_engine: Engine, monkeypatch: Any
+) -> None:
+    """The count runs on another connection while the delete runs, in the deleting
+    transaction's own snapshot (exported, then imported): an event committed between the two
+    is neither counted nor deleted, so the run still commits whole and the event stays for the
+    next run. Counted in a snapshot of its own, it would make the run roll back."""
+    import jobs.builtin.analytics_ranges as ranges
+
+    add_days(pg_engine, FIRST, 2, per_day=6)
+    late = datetime.combine(FIRST, datetime.min.time(), tzinfo=UTC) + timedelta(hours=3)
+    real_count = ranges.SnapshotCheck._count
+
+    def count_after_an_insert(self: Any, snapshot: str, days: list[date]) -> tuple[int, int]:
+        with pg_engine.begin() as app:  # committed after the export, before the count
+            app.execute(
+                insert(AnalyticsEvent).values(event_type="click", user_id="late", occurred_at=late)
+            )
+        return real_count(self, snapshot, days)
+
+    monkeypatch.setattr(ranges.SnapshotCheck, "_count", count_after_an_insert)
+    on: list[tuple[int, str]] = []
+
+    def seen(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        on.append((id(cursor.connection), " ".join(statement.split())))
+
+    event.listen(pg_engine, "before_cursor_execute", seen)
+    try:
+        result = cleanup_old_analytics(pg_engine, batch_size=100, now=NOW)
+    finally:
+        event.remove(pg_engine, "before_cursor_execute", seen)
+    assert result.purge is not None
+    assert (result.purge.deleted, result.purge.batches, result.kept) == (12, 1, 0)
+    with pg_engine.connect() as conn:
+        left = conn.execute(select(AnalyticsEvent.user_id, AnalyticsEvent.occurred_at)).all()
+    assert [(user, at) for user, at in left] == [("late", late)]
+    deleting = {c for c, s in on if s.startswith("DELETE FROM analytics_events")}
+    exporting = {c for c, s in on if s == "SELECT pg_export_snapshot()"}
+    importing = [c for c, s in on if s.startswith("SET TRANSACTION SNAPSHOT")]
+    counting = {c for c, s in on if "unnest(" in s}
+    assert len(deleting) == 1 and exporting == deleting
+    assert len(importing) == 1 and counting == set(importing) and not counting & deleting
+
+
+def test_without_a_second_connection_each_run_is_counted_before_its_delete(
+    pg_engine: Engine, caplog: Any
+) -> None:
+    """A pool (or server) that refuses the second connection: the job counts each run on its
+    own connection first, and deletes the same."""
+    from sqlalchemy import create_engine
+
+    one = create_engine(
+        pg_engine.url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.2,
+        connect_args={"options": "-c TimeZone=UTC"},
+    )
+    add_days(pg_engine, FIRST, 4, per_day=6)
+    try:
+        with sent(one) as statements, caplog.at_level("INFO"):
+            result = cleanup_old_analytics(one, batch_size=12, now=NOW)
+    finally:
+        one.dispose()
+    assert result.purge is not None
+    assert (result.purge.deleted, result.purge.batches, result.kept) == (24, 2, 0)
+    assert "no second connection: each run is counted before its delete" in caplog.messages
+    texts = [s for s, _ in statements]
+    assert not [s for s in texts if "pg_export_snapshot" in s or "SNAPSHOT" in s]
+    checks = [i for i, s in enumerate(texts) if "unnest(" in s]
+    deletes = [i for i, s in enumerate(texts) if s.startswith("DELETE FROM analytics_events")]
+    assert len(checks) == len(deletes) == 2 and all(c < d for c, d in zip(checks, deletes))
+    assert count(pg_engine, AnalyticsEvent) == 0
+
+
+def test_a_held_row_ends_the_count_before_the_run_is_redone_the_careful_way(
+    pg_engine: Engine,
+) -> None:
+    """A delete that fails on a row the app holds: the count on the other connection ends
+    first (its connection goes on counting the next runs), the run is redone day by day, and
+    the held event's type of that day is left for the next run."""
+    add_days(pg_engine, FIRST, 4, per_day=6)
+    with pg_engine.connect() as app:
+        held = app.execute(select(AnalyticsEvent.id).order_by(AnalyticsEvent.id).limit(1)).scalar()
+        app.execute(select(AnalyticsEvent.id).where(AnalyticsEvent.id == held).with_for_update())
+        with sent(pg_engine) as statements:
+            result = cleanup_old_analytics(pg_engine, batch_size=12, now=NOW)
+        app.rollback()
+    imports = [s for s, _ in statements if s.startswith("SET TRANSACTION SNAPSHOT")]
+    assert len(imports) == 2  # both runs counted on the second connection
+    assert result.purge is not None
+    # The first run (2 days) rolled back and done day by day, leaving the held event's two
+    # clicks of that day; the second run fast, counted on the second connection.
+    assert (result.purge.deleted, result.purge.in_use, result.purge.batches) == (22, 2, 3)
+    with pg_engine.connect() as conn:
+        left = conn.execute(select(AnalyticsEvent.id, AnalyticsEvent.event_type)).all()
+    assert held in {i for i, _ in left} and [t for _, t in left] == ["click", "click"]
