@@ -436,6 +436,8 @@ def _by_runs(
     # it); a fast run asks for REPEATABLE READ itself.
     with engine.connect().execution_options(isolation_level="READ COMMITTED") as conn:
         days = old_days(conn, tables, result.cutoff)
+        if not days:
+            return
         figures = figures_by_day(conn, tables, result.cutoff.astimezone(UTC).date(), days)
         conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
         conn.commit()

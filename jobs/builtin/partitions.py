@@ -247,18 +247,26 @@ def _events_on(conn: Connection, tables: AnalyticsTables, day: date) -> int:
     return int(conn.scalar(select(func.count()).where(at >= start, at < end)) or 0)
 
 
+class _Stopped(NamedTuple):
+    """Why a partition was not dropped: days to aggregate first, days whose figures count
+    more events than it holds (both empty: its lock was not granted in time)."""
+
+    short: list[date]
+    over: list[date]
+
+
 def _drop_if_counted(
     engine: Engine, p: Partition, tables: AnalyticsTables, recount: bool
-) -> int | list[date]:
+) -> int | _Stopped:
     """Lock `p`, check it (`_check`), detach and drop it, in one transaction; the events it
-    held (as counted) if dropped, else the days that stopped it (none: not locked)."""
+    held (as counted) if dropped, else what stopped it."""
     try:
         with engine.begin() as conn:
             qualified = _quoted(conn, p.schema, p.name)
             conn.execute(text(f"LOCK TABLE {qualified} IN ACCESS EXCLUSIVE MODE"))
             rows, short, over = _check(conn, tables, p, recount)
             if over or short:  # commits only the lock: nothing was written
-                return over + short
+                return _Stopped(short, over)
             parent = _regclass(conn, tables.events)
             conn.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {qualified}"))
             conn.execute(text(f"DROP TABLE {qualified}"))
@@ -267,7 +275,7 @@ def _drop_if_counted(
         if getattr(e.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
         log.warning("partition kept: its lock was not granted in time", extra={"partition": p.name})
-        return []
+        return _Stopped([], [])
 
 
 def drop_old_partitions(
@@ -281,8 +289,9 @@ def drop_old_partitions(
     recount: bool = False,
 ) -> PartitionsResult:
     """Detach and drop every partition wholly before `cutoff` whose days are all counted, each
-    in its own transaction; days without figures (with `recount`, short ones too) are
-    aggregated first."""
+    in its own transaction, checked under its lock; days without figures (with `recount`,
+    short ones too) are aggregated outside the lock, a day per transaction, and the partition
+    is tried once more. A dry run checks without locking."""
     result = PartitionsResult(recounted=recount)
     parent = tables.events
     with engine.connect() as conn:
@@ -291,24 +300,28 @@ def drop_old_partitions(
         if stop is not None and stop.is_set():
             result.interrupted = True
             break
-        with engine.connect() as conn:
-            rows, short, over = _check(conn, tables, p, recount, dry_run)
-        if over:
-            result.kept.append(p.name)
-            result.kept_days += over
-            continue
-        result.aggregated += short
         if dry_run:
-            result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, rows))  # type: ignore[arg-type]
+            with engine.connect() as conn:
+                rows, short, over = _check(conn, tables, p, recount, dry_run)
+            if over:
+                result.kept.append(p.name)
+                result.kept_days += over
+            else:
+                result.aggregated += short
+                result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, rows))  # type: ignore[arg-type]
             continue
-        for day in short:  # the per-day upsert, a day per transaction
-            with engine.begin() as conn:
-                aggregate_day(conn, day, now=now, tables=tables)
         started = time.monotonic()
         dropped = _drop_if_counted(engine, p, tables, recount)
-        if isinstance(dropped, list):  # events arrived, figures changed, or no lock in time
+        if isinstance(dropped, _Stopped) and dropped.short and not dropped.over:
+            for day in dropped.short:  # the per-day upsert, a day per transaction
+                with engine.begin() as conn:
+                    aggregate_day(conn, day, now=now, tables=tables)
+            result.aggregated += dropped.short
+            started = time.monotonic()
+            dropped = _drop_if_counted(engine, p, tables, recount)
+        if isinstance(dropped, _Stopped):  # events arrived, figures changed, or no lock in time
             result.kept.append(p.name)
-            result.kept_days += dropped
+            result.kept_days += dropped.over + dropped.short
             continue
         result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, dropped))  # type: ignore[arg-type]
         log.info(

@@ -232,6 +232,12 @@ def test_cleanup_drops_partitions_whose_days_have_figures_without_reading_them(
     counting = [s for s in statements if "analytics_events" in s and "count(" in s.lower()]
     upserts = [s for s in counting if s.startswith("INSERT INTO daily_analytics")]
     assert len(upserts) == 1 and counting == upserts, counting  # only the missing day's upsert
+    # Each partition is checked once, under its lock; 2025-03, which lacked a day's figures,
+    # once more after that day was aggregated (outside the lock).
+    scans = [i for i, s in enumerate(statements) if s.startswith("WITH RECURSIVE days")]
+    locks = [s for s in statements if s.startswith("LOCK TABLE")]
+    assert len(scans) == len(locks) == 4, statements
+    assert all(statements[i - 1].startswith("LOCK TABLE") for i in scans)
     counted = figures(part_engine)
     assert counted[(date(2025, 3, 31), "view")] == 3 and counted[(date(2025, 4, 10), "view")] == 9
     assert counted[(date(2025, 3, 2), "click")] == 3
