@@ -438,52 +438,54 @@ def _by_runs(
         days = old_days(conn, tables, result.cutoff)
         if not days:
             return
-        figures = figures_by_day(conn, tables, result.cutoff.astimezone(UTC).date(), days)
-        conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
-        conn.commit()
-        runs = [
-            (run, run.counted and run.expected <= BIG_DAY * batch_size)
-            for run in plan(days, figures, batch_size)
-        ]
-        check = _snapshot_check(engine, tables) if any(fast for _, fast in runs) else None
+        pending = SnapshotCheck(engine, tables)  # connects meanwhile
         try:
-            for run, fast in runs:
-                if stop is not None and stop.is_set():
-                    purged.interrupted = True
-                    log.warning(
-                        "stop requested: days done stay done", extra={"deleted": purged.deleted}
-                    )
-                    break
-                started = time.monotonic()
-                deleted = _fast_run(conn, run, tables, check) if fast else None
-                if deleted is None:
-                    if not _careful_run(conn, run, batch_size, now, tables, result, figures, stop):
+            figures = figures_by_day(conn, tables, result.cutoff.astimezone(UTC).date(), days)
+            conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
+            conn.commit()
+            try:
+                check = _connected(pending)
+                for run in plan(days, figures, batch_size):
+                    if stop is not None and stop.is_set():
                         purged.interrupted = True
                         log.warning(
                             "stop requested: days done stay done",
                             extra={"deleted": purged.deleted},
                         )
                         break
-                    continue
-                purged.deleted += deleted
-                _committed(purged, started, days=_span(run.days), rows=deleted)
+                    started = time.monotonic()
+                    fast = run.counted and run.expected <= BIG_DAY * batch_size
+                    deleted = _fast_run(conn, run, tables, check) if fast else None
+                    if deleted is None:
+                        if not _careful_run(
+                            conn, run, batch_size, now, tables, result, figures, stop
+                        ):
+                            purged.interrupted = True
+                            log.warning(
+                                "stop requested: days done stay done",
+                                extra={"deleted": purged.deleted},
+                            )
+                            break
+                        continue
+                    purged.deleted += deleted
+                    _committed(purged, started, days=_span(run.days), rows=deleted)
+            finally:
+                reset_lock_timeout(conn)
         finally:
-            reset_lock_timeout(conn)
-            if check is not None:
-                check.close()
+            pending.close()
 
 
-def _snapshot_check(engine: Engine, tables: AnalyticsTables) -> SnapshotCheck | None:
-    """The second connection counting the runs, or None if the database or the pool refuses
-    it (too many connections, say): then each run is counted before its delete."""
-    try:
-        return SnapshotCheck(engine, tables)
-    except (exc.OperationalError, exc.TimeoutError) as e:
-        log.info(
-            "no second connection: each run is counted before its delete",
-            extra={"reason": type(getattr(e, "orig", None) or e).__name__},
-        )
-        return None
+def _connected(check: SnapshotCheck) -> SnapshotCheck | None:
+    """`check` once its connection is up, or None if the database or the pool refused it (too
+    many connections, say): then each run is counted before its delete."""
+    refused = check.refused()
+    if refused is None:
+        return check
+    log.info(
+        "no second connection: each run is counted before its delete",
+        extra={"reason": type(getattr(refused, "orig", None) or refused).__name__},
+    )
+    return None
 
 
 def _fast_run(
