@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.builtin.analytics import _FIGURE_KEYS, DEFAULT_TABLES, AnalyticsTables, day_bounds
 from jobs.builtin.analytics_ranges import (
+    CheckFailed,
     Run,
     SnapshotCheck,
     delete_run,
@@ -444,7 +445,16 @@ def _by_runs(
                         )
                         break
                     started = time.monotonic()
-                    deleted = _fast_run(conn, run, tables, check) if run.counted else None
+                    try:
+                        deleted = _fast_run(conn, run, tables, check) if run.counted else None
+                    except CheckFailed as e:
+                        log.warning(
+                            "the second connection failed: the runs are counted before their "
+                            "delete from now on",
+                            extra={"reason": str(e)},
+                        )
+                        check = None
+                        deleted = _fast_run(conn, run, tables, check)
                     if deleted is None:
                         if not _careful_run(
                             conn, run, batch_size, now, tables, result, figures, stop
@@ -457,8 +467,9 @@ def _by_runs(
                             break
                         continue
                     purged.deleted += deleted
-                    types = {} if run.kind == "all" else {run.kind: run.types}
-                    _committed(purged, started, days=_span(run.days), rows=deleted, **types)
+                    types = {"all": {}, "types": {"event_types": run.types}}
+                    extra = types.get(run.kind, {"event_types_but": run.types})
+                    _committed(purged, started, days=_span(run.days), rows=deleted, **extra)
             finally:
                 reset_lock_timeout(conn)
         finally:
@@ -481,9 +492,11 @@ def _connected(check: SnapshotCheck) -> SnapshotCheck | None:
 def _fast_run(
     conn: Connection, run: Run, tables: AnalyticsTables, check: SnapshotCheck | None
 ) -> int | None:
-    """The run by range, checked then deleted in one REPEATABLE READ transaction, committed:
-    the events deleted; None (rolled back) if a figure does not count its events exactly, a
-    row the app changed meanwhile, or a row lock held past FAST_LOCK_WAIT."""
+    """The run by range, counted (on `check`'s connection while it is deleted, else first)
+    and deleted in one REPEATABLE READ transaction, committed: the events deleted; None
+    (rolled back) if a figure does not count its events exactly, a row the app changed
+    meanwhile, or a row lock held past FAST_LOCK_WAIT. CheckFailed (rolled back) if `check`
+    failed to count it."""
     try:
         with conn.begin() as tx:
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -578,8 +591,9 @@ def _committed(purged: PurgeResult, started: float, **extra: Any) -> None:
     )
 
 
-def _day_types(conn: Connection, tables: AnalyticsTables, day: date) -> dict[str, int]:
-    """One day's raw events per type (a read of that day)."""
+def _day_types(conn: Connection, tables: AnalyticsTables, day: date) -> dict[Any, int]:
+    """One day's raw events per type (a read of that day), keyed by the column's own values
+    (a rules file's type column need not be text)."""
     events = tables.events
     start, end = day_bounds(day)
     query = select(events.c.event_type, func.count()).where(
@@ -587,7 +601,7 @@ def _day_types(conn: Connection, tables: AnalyticsTables, day: date) -> dict[str
     )
     with conn.begin():
         conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
-        return {str(t): int(n) for t, n in conn.execute(query.group_by(events.c.event_type))}
+        return {t: int(n) for t, n in conn.execute(query.group_by(events.c.event_type))}
 
 
 def _by_days(

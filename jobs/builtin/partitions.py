@@ -278,6 +278,15 @@ def _drop_if_counted(
         return _Stopped([], [])
 
 
+def _aggregate_days(
+    engine: Engine, days: list[date], now: datetime | None, tables: AnalyticsTables
+) -> None:
+    """The per-day upsert, a day per transaction (outside any partition's lock)."""
+    for day in days:
+        with engine.begin() as conn:
+            aggregate_day(conn, day, now=now, tables=tables)
+
+
 def drop_old_partitions(
     engine: Engine,
     cutoff: datetime,
@@ -289,9 +298,11 @@ def drop_old_partitions(
     recount: bool = False,
 ) -> PartitionsResult:
     """Detach and drop every partition wholly before `cutoff` whose days are all counted, each
-    in its own transaction, checked under its lock; days without figures (with `recount`,
-    short ones too) are aggregated outside the lock, a day per transaction, and the partition
-    is tried once more. A dry run checks without locking."""
+    in its own transaction, checked under its lock; days without figures are aggregated
+    outside the lock, a day per transaction, and the partition is tried once more. With
+    `recount` (every event counted), the partition is read once without its lock first, so
+    one whose figures count more is never locked, and its short days aggregated. A dry run
+    checks without locking."""
     result = PartitionsResult(recounted=recount)
     parent = tables.events
     with engine.connect() as conn:
@@ -300,25 +311,28 @@ def drop_old_partitions(
         if stop is not None and stop.is_set():
             result.interrupted = True
             break
-        if dry_run:
+        if dry_run or recount:  # a recount reads the partition: once without its lock first
             with engine.connect() as conn:
                 rows, short, over = _check(conn, tables, p, recount, dry_run)
             if over:
                 result.kept.append(p.name)
                 result.kept_days += over
-            else:
-                result.aggregated += short
+                continue
+            result.aggregated += short
+            if dry_run:
                 result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, rows))  # type: ignore[arg-type]
-            continue
-        started = time.monotonic()
-        dropped = _drop_if_counted(engine, p, tables, recount)
-        if isinstance(dropped, _Stopped) and dropped.short and not dropped.over:
-            for day in dropped.short:  # the per-day upsert, a day per transaction
-                with engine.begin() as conn:
-                    aggregate_day(conn, day, now=now, tables=tables)
-            result.aggregated += dropped.short
+                continue
+            _aggregate_days(engine, short, now, tables)
             started = time.monotonic()
             dropped = _drop_if_counted(engine, p, tables, recount)
+        else:
+            started = time.monotonic()
+            dropped = _drop_if_counted(engine, p, tables, recount)
+            if isinstance(dropped, _Stopped) and dropped.short and not dropped.over:
+                _aggregate_days(engine, dropped.short, now, tables)
+                result.aggregated += dropped.short
+                started = time.monotonic()
+                dropped = _drop_if_counted(engine, p, tables, recount)
         if isinstance(dropped, _Stopped):  # events arrived, figures changed, or no lock in time
             result.kept.append(p.name)
             result.kept_days += dropped.over + dropped.short

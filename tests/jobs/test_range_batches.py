@@ -436,3 +436,49 @@ def test_a_held_row_ends_the_count_before_the_run_is_redone_the_careful_way(
     with pg_engine.connect() as conn:
         left = conn.execute(select(AnalyticsEvent.id, AnalyticsEvent.event_type)).all()
     assert held in {i for i, _ in left} and [t for _, t in left] == ["click", "click"]
+
+
+def test_a_run_holds_consecutive_days_only(pg_engine: Engine) -> None:
+    """A run's range is exactly its days: a day without events ends the run, so an event
+    that lands on such a day meanwhile is neither deleted nor makes the run roll back."""
+    add_days(pg_engine, FIRST, 2, per_day=3)
+    add_days(pg_engine, FIRST + timedelta(days=3), 1, per_day=3)  # after a day without events
+    with sent(pg_engine) as statements:
+        result = cleanup_old_analytics(pg_engine, batch_size=1000, now=NOW)
+    assert result.purge is not None
+    assert (result.purge.deleted, result.purge.batches) == (9, 2)
+    spans = [p for s, p in statements if s.startswith("DELETE FROM analytics_events")]
+    assert [(p["lo"].date(), p["hi"].date()) for p in spans] == [
+        (FIRST, FIRST + timedelta(days=2)),
+        (FIRST + timedelta(days=3), FIRST + timedelta(days=4)),
+    ]
+
+
+def test_a_count_that_fails_on_the_second_connection_is_redone_on_the_jobs_own(
+    pg_engine: Engine, monkeypatch: Any, caplog: Any
+) -> None:
+    """The second connection failing to count (here a stand-in raising the error a lock
+    wait past 50 ms gives) rolls the run back; it and every later run are counted on the
+    job's own connection, and the job succeeds."""
+    from sqlalchemy import exc as sa_exc
+
+    import jobs.builtin.analytics_ranges as ranges
+
+    add_days(pg_engine, FIRST, 4, per_day=6)
+    tried: list[list[date]] = []
+
+    def failing(self: Any, snapshot: str, run: Any) -> tuple[int, int]:
+        tried.append(run.days)
+        raise sa_exc.OperationalError("SELECT", {}, Exception("lock timeout"))
+
+    monkeypatch.setattr(ranges.SnapshotCheck, "_count", failing)
+    with sent(pg_engine) as statements, caplog.at_level("WARNING"):
+        result = cleanup_old_analytics(pg_engine, batch_size=12, now=NOW)
+    assert result.purge is not None
+    assert (result.purge.deleted, result.purge.batches, result.kept) == (24, 2, 0)
+    assert tried == [[FIRST, FIRST + timedelta(days=1)]]  # the first run only
+    assert any(m.startswith("the second connection failed") for m in caplog.messages)
+    texts = [s for s, _ in statements]
+    assert sum(s == "SELECT pg_export_snapshot()" for s in texts) == 1
+    assert sum(s.startswith("DELETE FROM analytics_events") for s in texts) == 3  # 1 undone
+    assert count(pg_engine, AnalyticsEvent) == 0
