@@ -287,7 +287,7 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
             conn,
             f"the first run's check ({run.days[0]} .. {run.days[-1]}, {run.expected:,} events)",
             ranges.check_run_statement(DEFAULT_TABLES),
-            {"days": run.days},
+            {"days": run.days, "lo": lo, "hi": hi},
         )
         out += _explain(
             conn, "its delete", ranges.delete_run_statement(DEFAULT_TABLES), {"lo": lo, "hi": hi}

@@ -141,8 +141,9 @@ batch_events = click.option(
     show_default=True,
     metavar="EVENTS",
     help="Events per transaction: whole UTC days are packed up to this many (by their daily "
-    "figures), and a bigger day goes a few event types per transaction (an event type is "
-    "never split). Events are narrow rows: 100,000 take ~70 ms to count and delete.",
+    "figures); a bigger day is a transaction by itself, and a day of more than 4 times as many "
+    "goes a few event types at a time. Events are narrow rows: 100,000 take ~70 ms to count "
+    "and delete.",
 )
 
 

@@ -37,7 +37,6 @@ from jobs.builtin.analytics_ranges import (
     figures_by_day,
     old_days,
     plan,
-    type_groups,
     utc_day,
 )
 from jobs.builtin.partitions import PartitionsResult, drop_old_partitions, is_partitioned
@@ -60,6 +59,9 @@ SERIALIZATION_FAILURE = "40001"
 DEFAULT_BATCH_EVENTS = 100_000
 """Events per transaction: whole UTC days are packed up to this many (counting and deleting
 100k events took ~70 ms on the bench machine)."""
+BIG_DAY = 4
+"""A day with more than `batch_size` events is a run by itself; one with more than BIG_DAY
+times as many goes the careful way, a few event types per transaction."""
 
 
 def _utc_day(column: Any, dialect: str) -> Any:
@@ -239,7 +241,15 @@ def _chunks(types: dict[str, int], batch_size: int) -> list[list[str] | None]:
     counted over all its events at once)."""
     if sum(types.values()) <= batch_size:
         return [None]
-    return [*type_groups(types, batch_size)]
+    chunks: list[list[str]] = []
+    size = 0
+    for t, n in sorted(types.items(), key=lambda kv: (kv[0] is None, str(kv[0]))):
+        if not chunks or size + n > batch_size:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(t)
+        size += n
+    return list(chunks)
 
 
 def _span(days: list[date]) -> str:
@@ -418,8 +428,8 @@ def _by_runs(
     """PostgreSQL: the old days left, in runs of whole days by time range, each checked
     against its figures and deleted in one transaction (`_fast_run`). A run whose figures do
     not count its events exactly, or that meets a row the app holds or changed, is rolled back
-    and its days go the careful way (`_careful_run`), as does a run with a day lacking
-    figures. A day of more than `batch_size` events goes a few event types per run. A
+    and its days go the careful way (`_careful_run`), as do a run with a day lacking figures
+    and a day of more than BIG_DAY x `batch_size` events (a few event types at a time). A
     second connection counts each run while the first deletes it (`SnapshotCheck`); if the
     database refuses it, each run is counted before its delete on the one connection."""
     purged = result.purge = PurgeResult(str(tables.events.fullname), result.cutoff)
@@ -445,8 +455,9 @@ def _by_runs(
                         )
                         break
                     started = time.monotonic()
+                    fast = run.counted and run.expected <= BIG_DAY * batch_size
                     try:
-                        deleted = _fast_run(conn, run, tables, check) if run.counted else None
+                        deleted = _fast_run(conn, run, tables, check) if fast else None
                     except CheckFailed as e:
                         log.warning(
                             "the second connection failed: the runs are counted before their "
@@ -467,9 +478,7 @@ def _by_runs(
                             break
                         continue
                     purged.deleted += deleted
-                    types = {"all": {}, "types": {"event_types": run.types}}
-                    extra = types.get(run.kind, {"event_types_but": run.types})
-                    _committed(purged, started, days=_span(run.days), rows=deleted, **extra)
+                    _committed(purged, started, days=_span(run.days), rows=deleted)
             finally:
                 reset_lock_timeout(conn)
         finally:
@@ -522,18 +531,11 @@ def _careful_run(
 ) -> bool:
     """The run's days one by one with `purge_unit`, each unit its own transaction at the job's
     own lock_timeout: a day whose figures are missing or count more than `batch_size` events
-    is read first and goes a few event types at a time (`_chunks`, by its real counts); a run
-    of some types of a day, those types; the rest of a day, the types left but those. False
+    is read first and goes a few event types at a time (`_chunks`, by its real counts). False
     if a stop request ended it between two units."""
     for day in run.days:
         chunks: list[list[str] | None] = [None]
-        if run.kind == "types":
-            chunks = [run.types]
-        elif run.kind == "rest":
-            done = set(run.types or ())
-            left = {t: n for t, n in _day_types(conn, tables, day).items() if t not in done}
-            chunks = [*type_groups(left, batch_size)]
-        elif day not in figures or sum(figures[day].values()) > batch_size:
+        if day not in figures or sum(figures[day].values()) > batch_size:
             chunks = _chunks(_day_types(conn, tables, day), batch_size)
         for event_types in chunks:
             if stop is not None and stop.is_set():

@@ -2,15 +2,16 @@
 pg_catalog, creating the months ahead, and dropping whole partitions past the retention.
 
 A partition is dropped only when it lies wholly before the cutoff, on whole UTC days, and every
-UTC day it holds events of has figures in daily_analytics: days lacking them are aggregated
-first by the per-day upsert. The days are found by a skip scan of the `occurred_at` index (one
-probe per day), so the check does not read the partition's events. With `recount` (the
-cleanup's `--recount-partitions`) every (day, event type) is also counted against its figures,
-reading every event: short figures are aggregated first, and a day whose figures count more
-events than are left keeps its partition (the per-day path keeps such days too). The final
-check runs under `LOCK TABLE <p> IN ACCESS EXCLUSIVE MODE` (waiting at most the job's
+UTC day it holds events of has figures in daily_analytics. The days are found by a skip scan of
+the `occurred_at` index (one probe per day), so the check does not read the partition's events.
+It runs under `LOCK TABLE <p> IN ACCESS EXCLUSIVE MODE` (waiting at most the job's
 lock_timeout) in the transaction that detaches and drops it, so no event arrives between the
-check and the drop.
+check and the drop; days lacking figures are then aggregated by the per-day upsert, outside the
+lock, and the partition is tried once more. With `recount` (the cleanup's
+`--recount-partitions`) every (day, event type) is also counted against its figures, reading
+every event, once without the lock and again under it: short figures are aggregated first, and
+a day whose figures count more events than are left keeps its partition (the per-day path keeps
+such days too).
 """
 
 from __future__ import annotations

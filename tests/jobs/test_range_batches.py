@@ -148,44 +148,20 @@ def test_a_day_without_figures_is_aggregated_by_the_transaction_deleting_it(
     assert count(pg_engine, AnalyticsEvent) == 0
 
 
-def test_a_day_over_the_batch_goes_a_few_event_types_per_run(pg_engine: Engine) -> None:
-    """A day whose figures count more than --batch-size events is split by event type, each
-    group its own checked range delete (the last one takes every type not in an earlier
-    group), so no transaction holds more than a batch, whatever the day's size."""
-    add_days(pg_engine, FIRST, 1, per_day=6)  # 2 clicks, 4 views: batch 2, two runs
-    add_days(pg_engine, FIRST + timedelta(days=3), 1, per_day=12)  # 4 clicks, 8 views
-    add_days(pg_engine, FIRST + timedelta(days=5), 1, per_day=1)  # 1 click: a whole day
-    with sent(pg_engine) as statements:
-        result = cleanup_old_analytics(pg_engine, batch_size=2, now=NOW)
-    assert result.purge is not None
-    assert (result.purge.deleted, result.purge.batches, result.kept) == (19, 5, 0)
-    deletes = [s for s, _ in statements if s.startswith("DELETE FROM analytics_events")]
-    assert len(deletes) == 5
-    assert sum("= ANY" in s for s in deletes) == 2 and sum("!= ALL" in s for s in deletes) == 2
-    assert not [s for s, _ in statements if "SKIP LOCKED" in s]  # no careful statement
-    assert count(pg_engine, AnalyticsEvent) == 0
-
-
-def test_the_rest_of_a_split_day_takes_the_types_without_figures_and_none_twice(
+def test_a_day_over_the_batch_is_a_run_by_itself_and_a_huge_one_goes_type_by_type(
     pg_engine: Engine,
 ) -> None:
-    """The split day's last run also takes a type that has no figures (it goes the careful
-    way, which aggregates it); a group whose figures count more is kept, and reported once."""
-    add_days(pg_engine, FIRST, 1, per_day=6)  # 2 clicks, 4 views
-    noon = datetime.combine(FIRST, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
-    with pg_engine.begin() as conn:
-        conn.execute(insert(AnalyticsEvent).values(event_type="buy", user_id="u", occurred_at=noon))
-        click = (DailyAnalytics.day == FIRST) & (DailyAnalytics.event_type == "click")
-        conn.execute(update(DailyAnalytics).where(click).values(event_count=9))
-    result = cleanup_old_analytics(pg_engine, batch_size=2, now=NOW)
-    assert result.purge is not None
-    assert (result.purge.deleted, result.kept, result.kept_days) == (5, 2, [FIRST])
-    got = figures(pg_engine)
-    assert got[(FIRST, "buy")] == (1, 1) and got[(FIRST, "view")][0] == 4
-    assert got[(FIRST, "click")][0] == 9  # counting more: kept, as it was
-    with pg_engine.connect() as conn:
-        left = conn.execute(select(AnalyticsEvent.event_type)).scalars().all()
-    assert left == ["click", "click"]
+    add_days(pg_engine, FIRST, 1, per_day=6)  # 6 events, batch 2: a run by itself
+    add_days(pg_engine, FIRST + timedelta(days=3), 1, per_day=12)  # over 4 x 2: by type
+    with sent(pg_engine) as statements:
+        result = cleanup_old_analytics(pg_engine, batch_size=2, now=NOW)
+    assert result.purge is not None and result.purge.deleted == 18
+    # The small day: one range delete. The huge day: its two types (4 and 8 events), each
+    # over the batch, one transaction each through the careful per-day statement.
+    assert result.purge.batches == 1 + 2
+    deletes = [s for s, _ in statements if s.startswith("DELETE FROM analytics_events")]
+    assert len(deletes) == 1
+    assert count(pg_engine, AnalyticsEvent) == 0
 
 
 def test_the_purges_leave_the_pooled_connection_at_the_jobs_own_lock_timeout(
