@@ -14,7 +14,8 @@ REPEATABLE READ transaction, so the count and the delete see one snapshot:
     DELETE FROM events WHERE occurred_at >= :lo AND occurred_at < :hi;
 
 The count runs on a second connection in the deleting transaction's snapshot, at the same time
-as the delete (`SnapshotCheck`), so it adds no time; without a second connection it runs first.
+as the delete (`SnapshotCheck`), so it adds little time; without a second connection (refused,
+or failed) it runs first.
 The run commits only if every (day, event type) has figures counting exactly its events and the
 delete removed exactly the events counted (an event inserted meanwhile is not in the snapshot:
 neither counted nor deleted; one the app changed or locked meanwhile fails the transaction).
