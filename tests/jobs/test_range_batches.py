@@ -386,7 +386,9 @@ def test_without_a_second_connection_each_run_is_counted_before_its_delete(
     assert not [s for s in texts if "pg_export_snapshot" in s or "SNAPSHOT" in s]
     checks = [i for i, s in enumerate(texts) if "unnest(" in s]
     deletes = [i for i, s in enumerate(texts) if s.startswith("DELETE FROM analytics_events")]
-    assert len(checks) == len(deletes) == 2 and all(c < d for c, d in zip(checks, deletes))
+    assert len(checks) == len(deletes) == 2 and all(
+        c < d for c, d in zip(checks, deletes, strict=True)
+    )
     assert count(pg_engine, AnalyticsEvent) == 0
 
 
