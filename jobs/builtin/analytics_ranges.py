@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import re
 import statistics
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -58,6 +60,8 @@ from sqlalchemy import Date as SqlDate
 
 from jobs.builtin.analytics import AnalyticsTables, day_bounds
 from jobs.builtin.purge import FAST_LOCK_WAIT
+
+R = TypeVar("R")
 
 
 def _aware(column: Any) -> bool:
@@ -208,13 +212,13 @@ class SnapshotCheck:
     here, in a REPEATABLE READ READ ONLY transaction), so the count takes no time of its own
     (for 428k events: 0.24 s, against 0.31 s counting first and 0.25 s for one DELETE, on
     two cores). It waits at most FAST_LOCK_WAIT for a lock: the deleting transaction waits
-    for it, where the server's deadlock detector cannot see. It connects and counts in a
-    thread of its own; the caller uses it from one thread."""
+    for it, where the server's deadlock detector cannot see. It connects, and counts each
+    run, in a daemon thread (`_in_thread`: a connect that stalls never holds up the process's
+    exit); the caller uses it from one thread and waits for each count before the next."""
 
     def __init__(self, engine: Engine, tables: AnalyticsTables) -> None:
         self._tables = tables
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="cleanup-check")
-        self._conn = self._thread.submit(self._connect, engine)  # while the caller goes on
+        self._conn = _in_thread(self._connect, engine)  # while the caller goes on
 
     @staticmethod
     def _connect(engine: Engine) -> Connection:
@@ -246,7 +250,7 @@ class SnapshotCheck:
         the result is in)."""
         if not _SNAPSHOT_ID.fullmatch(snapshot):
             raise ValueError(f"not a snapshot identifier: {snapshot!r}")
-        return self._thread.submit(self._count, snapshot, run)
+        return _in_thread(self._count, snapshot, run)
 
     def _count(self, snapshot: str, run: Run) -> tuple[int, int]:
         conn = self._conn.result()
@@ -257,12 +261,22 @@ class SnapshotCheck:
 
     def close(self) -> None:
         """Close the connection; one still connecting is closed once it is up."""
-        if not self._conn.done():
-            self._conn.add_done_callback(_close_connection)
-            self._thread.shutdown(wait=False, cancel_futures=True)
-            return
-        self._thread.shutdown()
-        _close_connection(self._conn)
+        self._conn.add_done_callback(_close_connection)  # at once if it is done
+
+
+def _in_thread(fn: Callable[..., R], *args: Any) -> Future[R]:
+    """`fn(*args)` in a daemon thread of its own; its result or error in the future."""
+    future: Future[R] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn(*args))
+            except BaseException as e:
+                future.set_exception(e)
+
+    threading.Thread(target=run, name="cleanup-check", daemon=True).start()
+    return future
 
 
 def _close_connection(connecting: Future[Connection]) -> None:

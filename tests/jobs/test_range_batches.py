@@ -460,3 +460,37 @@ def test_a_count_that_fails_on_the_second_connection_is_redone_on_the_jobs_own(
     assert sum(s == "SELECT pg_export_snapshot()" for s in texts) == 1
     assert sum(s.startswith("DELETE FROM analytics_events") for s in texts) == 3  # 1 undone
     assert count(pg_engine, AnalyticsEvent) == 0
+
+
+def test_a_second_connection_that_stalls_is_given_up_and_never_holds_up_the_exit(
+    pg_engine: Engine, monkeypatch: Any, caplog: Any
+) -> None:
+    """A connect that hangs (a pooler with no server free, here a stand-in that blocks until
+    released): after CONNECT_WAIT the job counts on its own connection, and the hung connect
+    is in a daemon thread, so the process can exit while it hangs."""
+    import threading
+
+    import jobs.builtin.analytics_ranges as ranges
+
+    add_days(pg_engine, FIRST, 2, per_day=6)
+    release = threading.Event()
+    real_connect = ranges.SnapshotCheck._connect
+
+    def hung(engine: Engine) -> Any:
+        release.wait(30)
+        return real_connect(engine)
+
+    monkeypatch.setattr(ranges, "CONNECT_WAIT", 0.2)
+    monkeypatch.setattr(ranges.SnapshotCheck, "_connect", staticmethod(hung))
+    try:
+        with caplog.at_level("INFO"):
+            result = cleanup_old_analytics(pg_engine, batch_size=100, now=NOW)
+        waiting = [t for t in threading.enumerate() if t.name == "cleanup-check"]
+        assert waiting and all(t.daemon for t in waiting)
+    finally:
+        release.set()
+    assert result.purge is not None and (result.purge.deleted, result.purge.batches) == (12, 1)
+    assert "no second connection: each run is counted before its delete" in caplog.messages
+    for t in waiting:
+        t.join(10)
+    assert count(pg_engine, AnalyticsEvent) == 0
