@@ -431,7 +431,8 @@ def _by_runs(
     and its days go the careful way (`_careful_run`), as do a run with a day lacking figures
     and a day of more than BIG_DAY x `batch_size` events (a few event types at a time). A
     second connection counts each run while the first deletes it (`SnapshotCheck`); if the
-    database refuses it, each run is counted before its delete on the one connection."""
+    database refuses it, or it fails to count a run, the runs are counted before their delete
+    on the one connection."""
     purged = result.purge = PurgeResult(str(tables.events.fullname), result.cutoff)
     # READ COMMITTED whatever the database's default (the careful path's statements rely on
     # it); a fast run asks for REPEATABLE READ itself.
