@@ -433,7 +433,7 @@ def _by_runs(
     second connection counts each run while the first deletes it (`SnapshotCheck`); if the
     database refuses it, or it fails to count a run, the runs are counted before their delete
     on the one connection."""
-    purged = result.purge = PurgeResult(str(tables.events.fullname), result.cutoff)
+    result.purge = PurgeResult(str(tables.events.fullname), result.cutoff)
     # READ COMMITTED whatever the database's default (the careful path's statements rely on
     # it); a fast run asks for REPEATABLE READ itself.
     with engine.connect().execution_options(isolation_level="READ COMMITTED") as conn:
@@ -446,44 +446,59 @@ def _by_runs(
             conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
             conn.commit()
             try:
+                runs = plan(days, figures, batch_size)
                 check = _connected(pending)
-                for run in plan(days, figures, batch_size):
-                    if stop is not None and stop.is_set():
-                        purged.interrupted = True
-                        log.warning(
-                            "stop requested: days done stay done",
-                            extra={"deleted": purged.deleted},
-                        )
-                        break
-                    started = time.monotonic()
-                    fast = run.counted and run.expected <= BIG_DAY * batch_size
-                    try:
-                        deleted = _fast_run(conn, run, tables, check) if fast else None
-                    except CheckFailed as e:
-                        log.warning(
-                            "the second connection failed: the runs are counted before their "
-                            "delete from now on",
-                            extra={"reason": str(e)},
-                        )
-                        check = None
-                        deleted = _fast_run(conn, run, tables, check)
-                    if deleted is None:
-                        if not _careful_run(
-                            conn, run, batch_size, now, tables, result, figures, stop
-                        ):
-                            purged.interrupted = True
-                            log.warning(
-                                "stop requested: days done stay done",
-                                extra={"deleted": purged.deleted},
-                            )
-                            break
-                        continue
-                    purged.deleted += deleted
-                    _committed(purged, started, days=_span(run.days), rows=deleted)
+                _delete_runs(conn, check, runs, figures, batch_size, stop, now, tables, result)
             finally:
                 reset_lock_timeout(conn)
         finally:
             pending.close()
+
+
+def _delete_runs(
+    conn: Connection,
+    check: SnapshotCheck | None,
+    runs: list[Run],
+    figures: dict[date, dict[str, int]],
+    batch_size: int,
+    stop: threading.Event | None,
+    now: datetime,
+    tables: AnalyticsTables,
+    result: AnalyticsCleanupResult,
+) -> None:
+    """Each run the fast way if it can go that way (`_fast_run`), else, or if that rolled it
+    back, the careful way (`_careful_run`), until done or a stop request."""
+    purged = result.purge
+    assert purged is not None
+    for run in runs:
+        if stop is not None and stop.is_set():
+            _stopped(purged)
+            return
+        started = time.monotonic()
+        deleted = None
+        if run.counted and run.expected <= BIG_DAY * batch_size:
+            try:
+                deleted = _fast_run(conn, run, tables, check)
+            except CheckFailed as e:
+                log.warning(
+                    "the second connection failed: the runs are counted before their delete "
+                    "from now on",
+                    extra={"reason": str(e)},
+                )
+                check = None
+                deleted = _fast_run(conn, run, tables, check)
+        if deleted is not None:
+            purged.deleted += deleted
+            purged.committed(time.monotonic() - started, days=_span(run.days), rows=deleted)
+        elif not _careful_run(conn, run, batch_size, now, tables, result, figures, stop):
+            _stopped(purged)
+            return
+
+
+def _stopped(purged: PurgeResult) -> None:
+    """A stop request ended the cleanup between two transactions: the days done stay done."""
+    purged.interrupted = True
+    log.warning("stop requested: days done stay done", extra={"deleted": purged.deleted})
 
 
 def _connected(check: SnapshotCheck) -> SnapshotCheck | None:
@@ -566,31 +581,13 @@ def _count_unit(
     result.kept += unit.kept
     if unit.kept and day not in result.kept_days:
         result.kept_days.append(day)
-    _committed(
-        purged,
-        started,
+    purged.committed(
+        time.monotonic() - started,
         days=day.isoformat(),
         event_types=event_types,
         rows=unit.deleted,
         in_use=unit.in_use,
         kept=unit.kept,
-    )
-
-
-def _committed(purged: PurgeResult, started: float, **extra: Any) -> None:
-    """Count a committed transaction of the cleanup and log it (`batch committed`)."""
-    elapsed = time.monotonic() - started
-    purged.batches += 1
-    purged.longest_batch_seconds = max(purged.longest_batch_seconds, elapsed)
-    log.info(
-        "batch committed",
-        extra={
-            "table": purged.table,
-            "batch": purged.batches,
-            **extra,
-            "total": purged.deleted,
-            "seconds": round(elapsed, 4),
-        },
     )
 
 
@@ -640,8 +637,7 @@ def _by_days(
     ]
     for day, event_types in units:
         if stop is not None and stop.is_set():
-            purged.interrupted = True
-            log.warning("stop requested: days done stay done", extra={"deleted": purged.deleted})
+            _stopped(purged)
             break
         started = time.monotonic()
         with engine.begin() as conn:

@@ -81,6 +81,22 @@ class PurgeResult:
     dry_run: bool = False
     interrupted: bool = False
 
+    def committed(self, elapsed: float, **extra: Any) -> None:
+        """Count a committed batch (its counts already added) and log it (`batch committed`,
+        with `extra` between the batch number and the running total)."""
+        self.batches += 1
+        self.longest_batch_seconds = max(self.longest_batch_seconds, elapsed)
+        log.info(
+            "batch committed",
+            extra={
+                "table": self.table,
+                "batch": self.batches,
+                **extra,
+                "total": self.deleted,
+                "seconds": round(elapsed, 4),
+            },
+        )
+
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
     """`1 row`, `2 rows`: a count for the summary lines."""
@@ -347,22 +363,11 @@ def _purge_batches(
         if not batch.picked:
             break
         last_id = batch.last_id
-        result.batches += 1
         result.deleted += batch.deleted
         result.children_deleted += batch.children
         result.in_use += batch.in_use
-        result.longest_batch_seconds = max(result.longest_batch_seconds, elapsed)
-        log.info(
-            "batch committed",
-            extra={
-                "table": rule.name,
-                "batch": result.batches,
-                "rows": batch.deleted,
-                "child_rows": batch.children,
-                "in_use": batch.in_use,
-                "total": result.deleted,
-                "seconds": round(elapsed, 4),
-            },
+        result.committed(
+            elapsed, rows=batch.deleted, child_rows=batch.children, in_use=batch.in_use
         )
         if batch.picked < batch_size:
             break
