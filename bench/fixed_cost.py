@@ -32,25 +32,56 @@ from common import emit, median, progress, table  # noqa: E402
 from pg import PgServer  # noqa: E402
 
 
-def job(server: PgServer, db: str, day: date, before: bool) -> dict[str, Any]:
+def _env(root: Path, **extra: str) -> dict[str, str]:
+    """The environment of a process that imports `jobs` from `root` (its cwd too: `python -c`
+    puts the cwd first on sys.path)."""
+    path = [str(root), str(HERE), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **extra}
+
+
+def job(server: PgServer, db: str, day: date, before: bool, root: Path) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        env = {
-            **os.environ,
-            "DATABASE_URL": server.url(db),
-            "CRONJOBS_LOG_FORMAT": "json",
-            "BENCH_PHASES_OUT": out.name,
-            "BENCH_LOCK": "before" if before else "",
-            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-        }
+        env = _env(
+            root,
+            DATABASE_URL=server.url(db),
+            CRONJOBS_LOG_FORMAT="json",
+            BENCH_PHASES_OUT=out.name,
+            BENCH_LOCK="before" if before else "",
+        )
         argv = [sys.executable, "-c", "import phases; phases.main()"]
         argv += ["aggregate-daily-analytics", "--date", day.isoformat(), "-o", "json"]
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=root)
         if proc.returncode != 0:
             raise SystemExit(f"job failed ({proc.returncode}): {proc.stderr[-2000:]}")
         record: dict[str, Any] = json.loads(Path(out.name).read_text())
     finished = [json.loads(x) for x in proc.stderr.splitlines() if '"finished"' in x]
     record["finished"] = float(finished[-1]["seconds"])
     return record
+
+
+FLOOR = """
+import sys, time
+from datetime import date
+import psycopg, sqlalchemy.dialects.postgresql.psycopg  # imported before the job's run too
+from jobs.builtin.analytics import aggregate_day
+from jobs.database import connect
+day = date.fromisoformat(sys.argv[2])
+started = time.perf_counter()
+engine = connect(sys.argv[1])
+with engine.begin() as conn:
+    aggregate_day(conn, day)
+print(time.perf_counter() - started)
+"""
+
+
+def floor(server: PgServer, db: str, day: date, root: Path) -> dict[str, float]:
+    """Make the engine, the job's upsert, commit: all a SQLAlchemy job must do (imports not
+    timed: the job's `finished` figure starts after the CLI has imported psycopg too)."""
+    argv = [sys.executable, "-c", FLOOR, server.url(db), day.isoformat()]
+    proc = subprocess.run(argv, env=_env(root), capture_output=True, text=True, cwd=root)
+    if proc.returncode != 0:
+        raise SystemExit(f"floor failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return {"seconds": float(proc.stdout)}
 
 
 def reference(server: PgServer, db: str, day: date) -> dict[str, float]:
@@ -98,10 +129,16 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--before", action="store_true", help="also run the pre-issue-15 lock")
     parser.add_argument("--trace", action="store_true", help="print one run's calls")
+    parser.add_argument("--floor", action="store_true", help="also run the SQLAlchemy floor")
+    parser.add_argument(
+        "--baseline", type=Path, help="also run the job from this checkout (before/after)"
+    )
     args = parser.parse_args()
+    root = HERE.parent
     n = int(float(args.events.lower().rstrip("km")) * (1e6 if args.events[-1] in "mM" else 1e3))
     day = date.today() - timedelta(days=1)
     variants = ["job", "reference"] + (["job, lock before issue 15"] if args.before else [])
+    variants += (["job, baseline"] if args.baseline else []) + (["SQLAlchemy floor"] * args.floor)
     with PgServer() as server:
         tpl, _ = pg_retention.template(server, pg_retention.KINDS["analytics"], n)
         results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
@@ -113,8 +150,12 @@ def main() -> int:
                 pg_aggregation._fresh(server, tpl, db)
                 if variant == "reference":
                     results[variant].append(reference(server, db, day))
+                elif variant == "SQLAlchemy floor":
+                    results[variant].append(floor(server, db, day, root))
                 else:
-                    record = job(server, db, day, before=variant != "job")
+                    before = variant == "job, lock before issue 15"
+                    at = args.baseline.resolve() if variant == "job, baseline" else root
+                    record = job(server, db, day, before, at)
                     traces[variant] = record
                     # The hook's span of jobs.runner.run: the `finished` figure, unrounded.
                     results[variant].append({"seconds": record["run_seconds"], **summarise(record)})
@@ -127,11 +168,10 @@ def main() -> int:
     rows = []
     for variant in variants:
         row: dict[str, Any] = {"variant": variant}
-        keys = results[variant][0].keys()
-        for k in keys:
-            row[k] = median([r[k] for r in results[variant]])
+        for k in results["job"][0]:  # the floor has its time only
+            got = [r[k] for r in results[variant] if k in r]
+            row[k] = median(got) if got else None
         row["ms"] = row.pop("seconds") * 1000
-        row.pop("run ms", None)
         row.pop("run ms", None)
         row["x of reference"] = row["ms"] / (ref * 1000)
         rows.append(row)

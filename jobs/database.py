@@ -13,7 +13,8 @@ from contextlib import closing, contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects import registry
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import Pool
 
 from jobs.errors import ConfigError, DependencyError, JobError, Skipped
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 
 
 _EXPECTED = "expected postgresql://USER:PASSWORD@HOST:5432/DB or sqlite:///PATH"
+
+# psycopg 3 URLs get jobs.pg_dialect (its first connect costs two round trips, not five),
+# registered by name: imported only when an engine is made.
+_PSYCOPG, _JOBS_PSYCOPG = "postgresql+psycopg", "postgresql+cronjobs"
+registry.register("postgresql.cronjobs", "jobs.pg_dialect", "Dialect")
 
 
 def connect(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Engine:
@@ -40,6 +46,8 @@ def connect(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Engine
         engine = create_engine(parsed, connect_args={"timeout": lock_timeout})
         _sqlite_begin_immediate(engine)
         return engine
+    if parsed.drivername == _PSYCOPG:
+        parsed = parsed.set(drivername=_JOBS_PSYCOPG)
     options = f"-c lock_timeout={int(lock_timeout * 1000)} -c TimeZone=UTC"
     engine = create_engine(
         parsed,
@@ -99,8 +107,11 @@ def _sqlite_begin_immediate(engine: Engine) -> None:
 
 
 def describe(engine: Engine) -> str:
-    """Where the engine points, without the password."""
-    return redact_url(engine.url.render_as_string(hide_password=True))
+    """Where the engine points, without the password (and with the driver's own name)."""
+    url: URL = engine.url
+    if url.drivername == _JOBS_PSYCOPG:
+        url = url.set(drivername=_PSYCOPG)
+    return redact_url(url.render_as_string(hide_password=True))
 
 
 # SQLite: `no such table: x`, `no such column: x`; PostgreSQL (UndefinedTable, UndefinedColumn):
