@@ -42,14 +42,16 @@ class Dialect(PGDialect_psycopg):
         info = connection.connection.dbapi_connection.info
         self._backslash_escapes = info.parameter_status("standard_conforming_strings") == "off"
 
-    def _get_default_schema_name(self, connection: Any) -> str | None:
+    def _get_default_schema_name(self, connection: Any) -> str:
         # initialize() asks for the schema, then the isolation level: both in this one query.
         schema, level = connection.exec_driver_sql(
             "SELECT current_schema(), current_setting('transaction_isolation')"
         ).one()
         self._first_isolation_level = str(level).upper()
-        return schema  # type: ignore[no-any-return]
+        return schema  # type: ignore[no-any-return]  # None if no schema on search_path exists
 
     def get_default_isolation_level(self, dbapi_conn: Any) -> Any:
         level, self._first_isolation_level = self._first_isolation_level, None
-        return level if level is not None else super().get_default_isolation_level(dbapi_conn)
+        if level is None:  # not after _get_default_schema_name: ask
+            return super().get_default_isolation_level(dbapi_conn)  # type: ignore[no-untyped-call]
+        return level
