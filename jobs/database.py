@@ -145,9 +145,10 @@ def translate_errors(
         reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
         if missing := _missing(reason):
             raise ConfigError(
-                f"the database at {describe(engine)} has no {missing}: is DATABASE_URL the app's database, and do its tables "
-                "match jobs/builtin/models.py? For a development database, `cronjobs init-db` creates "
-                "them"
+                f"the database at {describe(engine)} has no {missing}: is DATABASE_URL the app's "
+                "database? In a development database `cronjobs init-db` creates the built-in "
+                "jobs' tables (jobs/builtin/models.py); the app's own tables (its jobs', a rules "
+                "file's) come from the app's migrations"
             ) from e
         if "unable to open database file" in reason:
             raise ConfigError(

@@ -90,17 +90,18 @@ cache_prefixes = click.option(
     help="Cache key prefix to inspect; repeat the flag, or comma-separate in the variable. "
     "[default: cache:]",
 )
-timeouts = _stack(
-    click.option(
-        "--timeout",
-        envvar=ENV["timeout"],
-        show_envvar=True,
-        type=Seconds(),
-        default=DEFAULT_TIMEOUT,
-        show_default=True,
-        metavar="SECONDS",
-        help="How long to wait for a connection or a check.",
-    ),
+timeout = click.option(
+    "--timeout",
+    envvar=ENV["timeout"],
+    show_envvar=True,
+    type=Seconds(),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for a connection or a check.",
+)
+timeouts = _stack(  # the commands that use the database
+    timeout,
     click.option(
         "--lock-timeout",
         envvar=ENV["lock_timeout"],

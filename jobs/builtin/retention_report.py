@@ -62,6 +62,8 @@ class RetentionReport:
     rollup_sql: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     database: str | None = None
+    schema: str | None = None
+    """The rules' PostgreSQL schema (None: the connection's default)."""
 
     @property
     def exit_code(self) -> int:
@@ -69,6 +71,8 @@ class RetentionReport:
 
     def lines(self) -> list[str]:
         out = [f"rules: {self.source}"]
+        if self.schema:
+            out.append(f"schema: {self.schema} (PostgreSQL: every table below is in it)")
         if self.database:
             out.append(f"database: {self.database}")
         for r in self.rules:
@@ -87,6 +91,7 @@ def report(rules: Rules, engine: Any | None = None, now: datetime | None = None)
     """The rules, and with an engine their findings, counts and SQL there."""
     entries = [RuleReport(r.job, r.table, describe(r)) for r in (*rules.sessions, rules.analytics)]
     result = RetentionReport(rules.source, entries, describe_rollup(rules.rollup))
+    result.schema = rules.schema
     if engine is None:
         return result
     from jobs.builtin import schema_check

@@ -30,7 +30,9 @@ def serve(
         from jobs.web.auth import BearerTokens, TrustedHeader
     except ImportError as e:
         raise ConfigError(
-            f"cronctl serve needs the web extra ({e.name} is missing): pip install 'cronjobs[web]'"
+            f"cronctl serve needs the web extra ({e.name} is missing): install it from this "
+            "repository with pip install '.[web]' (the project venv: .venv/bin/pip install -e "
+            "'.[web]')"
         ) from e
     if tokens_file and trust_user_header:
         raise ConfigError("choose one auth method: --tokens-file or --trust-user-header")

@@ -142,3 +142,12 @@ def test_the_tally_is_not_a_cache_key(redisdb: Any) -> None:
     report = inspect_cache(redisdb, ("cron",))
     assert report.prefixes[0].keys == 1 and report.prefixes[0].without_ttl == 1
     assert redisdb.ttl("cronjobs:cleanup-redis-cache:own-lookups") > 0
+
+
+def test_the_cache_job_offers_no_database_lock_timeout() -> None:
+    """It uses no database: --lock-timeout is not among its flags (its --help would promise
+    a lock wait it never has)."""
+    shown = invoke("cleanup-redis-cache", "--help")
+    assert "--timeout" in shown.stdout and "--lock-timeout" not in shown.stdout
+    result = invoke("cleanup-redis-cache", "--lock-timeout", "5", env={"REDIS_URL": "redis://x"})
+    assert result.exit_code == 2 and "No such option '--lock-timeout'" in result.stderr

@@ -184,6 +184,8 @@ def test_a_database_without_the_tables_says_so(
     assert result.exit_code == 2, result.stderr
     assert "has no table" in result.stderr and "cronjobs init-db" in result.stderr
     assert "server is up" not in result.stderr
+    # init-db makes the built-in tables only: an app's own table is the app's migrations' job.
+    assert "the app's own tables" in result.stderr and "migrations" in result.stderr
 
 
 @pytest.mark.parametrize(
