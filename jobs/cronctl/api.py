@@ -15,10 +15,11 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
 import yaml
@@ -35,6 +36,7 @@ from jobs.cronctl.errors import (
     NotFound,
     Unreachable,
 )
+from jobs.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class KubeApi:
         configuration = k8s_client.Configuration()
         self.namespace, self._fallback_user = _load(settings, configuration)
         self.host = str(configuration.host).rstrip("/")
+        self.shown_host = redact_url(self.host)  # for messages: no password in a server URL
         self._configuration = configuration
         self._client = k8s_client.ApiClient(configuration)
         # The client's pool carries TLS (CA, client certs), proxies and retries from the
@@ -169,6 +172,7 @@ class KubeApi:
                 body=json.dumps(body) if body is not None else None,
                 headers=headers,
                 timeout=urllib3.Timeout(connect=min(10.0, read_timeout), read=read_timeout),
+                retries=_RETRIES,
                 preload_content=False,
             )
             if response.status >= 400:
@@ -179,10 +183,14 @@ class KubeApi:
                 return response
             try:
                 return json.loads(response.read() or b"null")
+            except ValueError:
+                raise ApiError(
+                    _not_an_api_server(self.shown_host, response), response.status
+                ) from None
             finally:
                 response.release_conn()
         except (urllib3.exceptions.HTTPError, OSError) as e:
-            raise Unreachable(_unreachable(self.host, _reason(e))) from e
+            raise _unreachable_error(self.shown_host, e) from e
 
     def _auth_headers(self) -> dict[str, str]:
         """The bearer token (refreshed by the client's hook, e.g. for exec plugins), if any.
@@ -319,10 +327,10 @@ class KubeApi:
                 yield buffer.decode("utf-8", "replace")
         except urllib3.exceptions.ReadTimeoutError as e:
             if not follow:
-                raise Unreachable(_unreachable(self.host, _reason(e))) from e
+                raise _unreachable_error(self.shown_host, e) from e
             log.debug("no log line from pod %s for %ss: polling again", pod, timeout)
         except (urllib3.exceptions.HTTPError, OSError) as e:
-            raise Unreachable(_unreachable(self.host, _reason(e))) from e
+            raise _unreachable_error(self.shown_host, e) from e
         finally:
             response.close()  # a followed stream left early must not go back to the pool
             response.release_conn()
@@ -389,10 +397,36 @@ def _reason(e: BaseException) -> str:
     return str(inner or e)
 
 
+# Connection errors are retried (twice); a read that timed out is not, so --request-timeout
+# bounds each call (urllib3's default, 3 retries of everything, waited up to 4 times as long).
+_RETRIES = urllib3.Retry(total=2, read=0, redirect=0, status=0)
+
+
 def _unreachable(host: str, reason: str) -> str:
     return (
         f"cannot reach the Kubernetes API at {host} ({reason}): check that the cluster is up, "
         "your network/VPN, and --kubeconfig/--context"
+    )
+
+
+def _unreachable_error(host: str, e: BaseException) -> CronctlError:
+    """A network error as cronctl's: a server certificate that is not trusted is the
+    kubeconfig's to fix (exit 2), anything else an unreachable server."""
+    reason = " ".join(_reason(e).split())
+    if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
+        return ConfigError(
+            f"the Kubernetes API at {host} has a certificate cronctl does not trust ({reason}): "
+            "give the cluster's CA in the kubeconfig (certificate-authority or "
+            "certificate-authority-data), or check --kubeconfig/--context"
+        )
+    return Unreachable(_unreachable(host, reason))
+
+
+def _not_an_api_server(host: str, response: Any) -> str:
+    kind = response.headers.get("Content-Type") or "no Content-Type"
+    return (
+        f"the server at {host} did not answer with JSON ({response.status}, {kind}): is it a "
+        "Kubernetes API server, not a proxy or a login page? Check --kubeconfig/--context"
     )
 
 
@@ -429,16 +463,77 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
                     f"(contexts: {names}): pass one of them to --context"
                 )
             active = matches[0]
-        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=config_file,
-            context=settings.context,
-            client_configuration=configuration,
-            persist_config=False,
+        with _credential_errors() as failed:
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=config_file,
+                context=settings.context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+    except (ConfigException, yaml.YAMLError, OSError) as e:
+        raise ConfigError(f"cannot use kubeconfig {config_file}: {_one_line(e)}") from e
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
+        raise ConfigError(
+            f"cannot use kubeconfig {config_file}: it is not a valid kubeconfig ({_one_line(e)}): "
+            "expected a YAML mapping with clusters, contexts and users, as kubectl writes it"
+        ) from e
+    if failed:  # the client logs a failing exec plugin and carries on without credentials
+        raise ConfigError(
+            f"cannot use kubeconfig {config_file}: its credentials failed to load "
+            f"({'; '.join(failed)}): run the user's exec plugin yourself to see why, or log in "
+            "again"
         )
-    except (ConfigException, yaml.YAMLError, ValueError, TypeError, AttributeError) as e:
-        raise ConfigError(f"cannot use kubeconfig {config_file}: {e}") from e
+    _check_server(str(configuration.host), config_file)
+    if configuration.verify_ssl is False:
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        log.warning("TLS verification is off for %s (insecure-skip-tls-verify)", config_file)
     ctx = (active or {}).get("context") or {}
     return str(ctx.get("namespace") or "default"), str(ctx.get("user") or fallback_user)
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def _check_server(host: str, config_file: str) -> None:
+    """The cluster's server must be an http(s) URL with a host (an empty or malformed one
+    is the kubeconfig's to fix, not a network problem)."""
+    try:
+        parts = urlsplit(host)
+        ok = parts.scheme in ("https", "http") and bool(parts.hostname)
+        _ = parts.port  # raises ValueError if it is not a number
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"cannot use kubeconfig {config_file}: the cluster's server is {redact_url(host)!r}, "
+            "not a URL like https://HOST:6443: fix its clusters[].cluster.server"
+        )
+
+
+class _Collected(logging.Filter):
+    """Takes the errors the kubernetes client logs on the root logger while it loads a
+    kubeconfig (a failing exec plugin), so they become cronctl's error, not stray lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            self.messages.append(" ".join(record.getMessage().split()))
+            return False
+        return True
+
+
+@contextmanager
+def _credential_errors() -> Iterator[list[str]]:
+    collected = _Collected()
+    logging.root.addFilter(collected)
+    try:
+        yield collected.messages
+    finally:
+        logging.root.removeFilter(collected)
 
 
 def _service_account(token_file: Path) -> str | None:

@@ -3,10 +3,11 @@ imported only when the command runs, so `cronctl --help` and the jobs image do w
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobs.cronctl.errors import ConfigError
+from jobs.cronctl.errors import ConfigError, CronctlError
 
 if TYPE_CHECKING:
     from jobs.cronctl.controller import CronJobController
@@ -44,7 +45,27 @@ def serve(
             raise ConfigError(f"--tokens-file: {e}") from e
     elif trust_user_header:
         auth = TrustedHeader(trust_user_header)
+    _can_listen(host, port)
     app = create_app(controller, auth=auth, token_sign_in=bool(tokens_file))
-    uvicorn.run(
-        app, host=host, port=port, root_path=root_path, log_config=None, server_header=False
-    )
+    try:
+        uvicorn.run(
+            app, host=host, port=port, root_path=root_path, log_config=None, server_header=False
+        )
+    except SystemExit as e:  # uvicorn's own exit when it cannot start (3, "trigger refused" here)
+        if e.code not in (0, None):
+            raise CronctlError(f"the dashboard did not start on {host}:{port} (see above)") from e
+        raise
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Fail before start-up, with what to do, when the address cannot be listened on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as e:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({e.strerror or e}): pick another --port (or "
+            "--host), or stop what is using it"
+        ) from e

@@ -57,6 +57,20 @@ def test_refusals_exit_2_with_the_reason(cluster: Cluster, tmp_path: Path) -> No
     assert "choose one auth method: --tokens-file or --trust-user-header" in both.stderr
 
 
+def test_a_port_in_use_exits_2_with_what_to_do(cluster: Cluster) -> None:
+    """Not uvicorn's own exit 3 (which reads as "trigger refused" in cronctl's table)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = cluster.run("serve", "--host", "127.0.0.1", "--port", str(port))
+    assert result.exit_code == 2, result.stderr
+    assert f"Error: cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
+    assert "pick another --port" in result.stderr
+
+
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, object, str]:
     req = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(req, timeout=10) as r:
