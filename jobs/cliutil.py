@@ -8,6 +8,7 @@ jobs/cli_app.py (the app's registered jobs, `run`, `chart-values`, `import-apsch
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 import traceback
@@ -29,10 +30,16 @@ log = logging.getLogger("jobs.cli")
 SECRET_SETTINGS = ("database_url", "redis_url", "qdrant_url", "qdrant_api_key")
 
 
-def _fail(error: JobError, obj: dict[str, Any]) -> NoReturn:
+def _fail(error: JobError, obj: dict[str, Any], as_json: bool = False) -> NoReturn:
     """`Error: <message>` on stderr (and a JSON log line in JSON mode, unless the run logged
-    its failure already), a traceback only with -v, every part scrubbed; exit with the code."""
+    its failure already), a traceback only with -v, every part scrubbed; exit with the code.
+    With `-o json`, stdout gets `{"command", "exit_code", "error"}` too: a failed run still
+    answers in the shape asked for."""
     message = scrub(str(error))
+    if as_json:
+        name = click.get_current_context().info_name or "cronjobs"
+        shown = {"command": name, "exit_code": int(error.exit_code), "error": message}
+        click.echo(json.dumps(shown, indent=2))
     if obj.get("verbose"):
         click.echo(scrub(traceback.format_exc()).rstrip(), err=True)
     if not error.logged:  # not from a run (a setting refused before it started): say so too
@@ -52,14 +59,15 @@ def handles_errors(f: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> None:
         obj = click.get_current_context().obj or {}
         remember(secrets_of(*(kwargs.get(k) for k in SECRET_SETTINGS)))
+        as_json = kwargs.get("output") == "json"
         try:
             f(*args, **kwargs)
         except JobError as e:
-            _fail(e, obj)
+            _fail(e, obj, as_json)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click renders usage errors itself (exit 2)
         except Exception as e:
-            _fail(unexpected(e), obj)
+            _fail(unexpected(e), obj, as_json)
 
     return wrapper  # type: ignore[return-value]
 
@@ -83,7 +91,8 @@ def settings_from(kwargs: dict[str, Any]) -> Settings:
 
 
 def finish(result: Any, output: str) -> NoReturn:
-    click.echo(to_json(result) if output == "json" else "\n".join(result.lines()))
+    shown = to_json(result) if output == "json" else "\n".join(result.lines())
+    click.echo(scrub(shown))  # a job's own result may quote a secret
     sys.exit(int(result.exit_code))
 
 

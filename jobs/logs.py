@@ -39,6 +39,14 @@ def _extra(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
 
 
+def _as_text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
 class _ContextAndScrub(logging.Filter):
     """Adds the bound fields, and scrubs secrets from the message, its data and traceback."""
 
@@ -52,8 +60,10 @@ class _ContextAndScrub(logging.Filter):
         for key, value in _extra(record).items():
             if isinstance(value, str):
                 setattr(record, key, scrub(value))
-            elif isinstance(value, dict | list | tuple):  # data with a secret inside: as text
-                text = json.dumps(value, default=str)
+            elif value is None or isinstance(value, bool | int | float):
+                continue
+            else:  # data, an exception, bytes, any object: scrubbed as the text it logs as
+                text = _as_text(value)
                 if scrub(text) != text:
                     setattr(record, key, scrub(text))
         if record.exc_info:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -19,6 +20,8 @@ def to_data(value: Any) -> Any:
             if prop not in data and hasattr(type(value), prop):
                 data[prop] = to_data(getattr(value, prop))
         return data
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN and infinities are not JSON
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime | date):

@@ -173,7 +173,10 @@ def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
     from jobs.errors import ConfigError
 
     assert job.func is not None
-    returned = job.func(*((ctx,) if job.takes_context else ()))
+    try:
+        returned = job.func(*((ctx,) if job.takes_context else ()))
+    except SystemExit as e:
+        return _exited(job, ctx, dry_run, e)
     if inspect.isgenerator(returned) or inspect.isasyncgen(returned):
         raise ConfigError(
             f"{job.module}.{job.id} yields: a job function returns its result (or None)"
@@ -196,6 +199,8 @@ def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
             loop.add_signal_handler(s, cancel, s)
         try:
             value = await awaitable
+        except SystemExit as e:
+            return _exited(job, ctx, dry_run, e)
         except asyncio.CancelledError:
             if not ctx.stop.is_set():
                 raise
@@ -208,3 +213,16 @@ def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
     finally:  # closing the loop resets them to the default: the run's own handler again
         for s, h in handlers.items():
             signal.signal(s, h)
+
+
+def _exited(job: Job, ctx: JobContext, dry_run: bool, e: SystemExit) -> JobResult:
+    """A job that called sys.exit(): 0 or None is a success without a result; anything else a
+    failure (exit 1, so a code of its own cannot pass for "skipped" or a config error)."""
+    from jobs.context import JobResult
+
+    if e.code in (0, None):
+        return JobResult(job.command, None, dry_run, interrupted=ctx.stop.is_set())
+    raise JobError(
+        f"{job.module}.{job.id} called sys.exit({e.code!r}): a job fails by raising an "
+        "exception (or returns its result)"
+    ) from e

@@ -35,6 +35,17 @@ _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
 _REDIS_SCHEMES = {"redis", "rediss", "unix"}
 
 
+_SHOWN = (
+    "database_url",
+    "redis_url",
+    "qdrant_url",
+    "qdrant_path",
+    "cache_prefixes",
+    "timeout",
+    "lock_timeout",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -48,6 +59,15 @@ class Settings:
     """Seconds to wait for a connection or a health check."""
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     """Seconds a delete may wait for a row lock the app holds before the batch gives up."""
+
+    def __repr__(self) -> str:
+        """The fields with every password and key masked (a job may log or return its
+        settings)."""
+        from jobs.redact import scrub
+
+        shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in _SHOWN)
+        key = "***" if self.qdrant_api_key else None
+        return scrub(f"Settings({shown}, qdrant_api_key={key})", self.secrets())
 
     def __post_init__(self) -> None:
         if self.database_url is not None:
