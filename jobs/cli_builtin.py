@@ -207,7 +207,7 @@ def cleanup_old_analytics(**kw: Any) -> None:
 @options.cache_prefixes
 @click.option(
     "--fix-missing-ttl",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=10**12),  # Redis refuses an expiry past 2**63 ms
     metavar="SECONDS",
     help="Give cache keys that have no TTL this TTL (only if they still have none: an app's "
     "TTL is never changed).",

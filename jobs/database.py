@@ -131,6 +131,9 @@ def _missing(reason: str) -> str | None:
     return None
 
 
+# libpq's words for a connection option it does not know or a value it does not take.
+_BAD_OPTION = re.compile(r'invalid connection option "|invalid \w+ value: ')
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -143,6 +146,11 @@ def translate_errors(
         return action(*args, **kwargs)
     except (exc.OperationalError, exc.ProgrammingError) as e:
         reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+        if _BAD_OPTION.search(reason):  # libpq refused the URL's ?options: nothing was sent
+            raise ConfigError(
+                f"DATABASE_URL has an option the PostgreSQL driver refuses ({reason}): fix or "
+                f"remove it in {describe(engine)}"
+            ) from e
         if missing := _missing(reason):
             raise ConfigError(
                 f"the database at {describe(engine)} has no {missing}: is DATABASE_URL the app's "
@@ -170,7 +178,13 @@ def translate_errors(
             "that the server is up and reachable"
         ) from e
     except exc.SQLAlchemyError as e:
-        raise JobError(f"database error at {describe(engine)}: {e}") from e
+        reason = " ".join(str(getattr(e, "orig", None) or e).split("\n")[0].split())
+        if "file is not a database" in reason:
+            raise ConfigError(
+                f"DATABASE_URL names {describe(engine)}, which is not a SQLite database file: "
+                "check the path"
+            ) from e
+        raise JobError(f"database error at {describe(engine)}: {reason}") from e
 
 
 def lock_key(job_id: str) -> int:

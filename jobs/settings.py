@@ -179,7 +179,9 @@ def check_redis_url(url: str) -> None:
         raise ConfigError(f"{name} has no host: expected redis://host:6379/0")
     db = parts.path.strip("/")
     if parts.scheme != "unix" and db and not db.isdigit():
-        raise ConfigError(f"{name} database must be a number (redis://host:6379/0), got {db!r}")
+        raise ConfigError(
+            f"{name} database must be a number from 0 (redis://host:6379/0), got {db!r}"
+        )
 
 
 def check_http_url(url: str, name: str) -> None:

@@ -292,9 +292,18 @@ def connect(url: str, timeout: float) -> Any:
     from jobs.redact import redact_url
 
     try:
-        return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     except ValueError as e:
         raise ConfigError(f"REDIS_URL is malformed ({e}): {redact_url(url)}") from e
+    pool = client.connection_pool
+    try:  # the URL's ?options become connection arguments: check them now, not at first use
+        pool.connection_class(**pool.connection_kwargs)
+    except (TypeError, ValueError, KeyError, redis.RedisError) as e:
+        raise ConfigError(
+            f"REDIS_URL has an option redis-py does not accept ({e}): remove or fix it in "
+            f"{redact_url(url)}"
+        ) from e
+    return client
 
 
 def cleanup_redis_cache(

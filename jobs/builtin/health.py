@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -102,14 +104,25 @@ def _qdrant(settings: Settings) -> Probe:
 
     def probe() -> str:
         if settings.qdrant_path:
+            # Opening a folder that holds no store would make one there: a check reads only.
+            if not os.path.isfile(os.path.join(settings.qdrant_path, "meta.json")):
+                raise RuntimeError(
+                    f"no Qdrant local store at {settings.qdrant_path} (no meta.json): check "
+                    "QDRANT_PATH"
+                )
             client = QdrantClient(path=settings.qdrant_path)
         else:
-            client = QdrantClient(
-                url=settings.qdrant_url,
-                api_key=settings.qdrant_api_key,
-                timeout=math.ceil(settings.timeout),
-                check_compatibility=False,
-            )
+            plain = str(settings.qdrant_url).lower().startswith("http://")
+            if settings.qdrant_api_key and plain:
+                log.warning("the Qdrant API key goes over plain http: use an https QDRANT_URL")
+            with warnings.catch_warnings():  # that warning, as a log line instead of raw text
+                warnings.simplefilter("ignore", UserWarning)
+                client = QdrantClient(
+                    url=settings.qdrant_url,
+                    api_key=settings.qdrant_api_key,
+                    timeout=math.ceil(settings.timeout),
+                    check_compatibility=False,
+                )
         try:
             collections = client.get_collections().collections
             where = "local" if settings.qdrant_path else "server"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, MetaData, Table, inspect
+from sqlalchemy.engine import make_url
 
 from jobs.builtin import partitions
 from jobs.builtin.models import AnalyticsEvent, Base
@@ -56,10 +58,18 @@ def create_missing(
     partitions for the past PAST_MONTHS months and the next AHEAD_MONTHS (the missing ones of
     an existing partitioned table are added; an unpartitioned one is left as it is).
     """
-    engine = connect(settings.require_database(), settings.timeout, settings.lock_timeout)
-    if partitioned and engine.dialect.name != "postgresql":
-        engine.dispose()
+    url = settings.require_database()
+    sqlite_file = _sqlite_file(url)
+    if sqlite_file == "":
+        raise ConfigError(
+            "DATABASE_URL names an in-memory SQLite database, which is gone when init-db "
+            "exits: name a file, e.g. sqlite:///data/app.db"
+        )
+    if partitioned and make_url(url).get_backend_name() != "postgresql":
         raise ConfigError("--partitioned needs PostgreSQL: SQLite has no partitioned tables")
+    if dry_run and sqlite_file and not os.path.exists(sqlite_file):  # connecting creates it
+        return [t.name for t in Base.metadata.sorted_tables]
+    engine = connect(url, settings.timeout, settings.lock_timeout)
     events_name = AnalyticsEvent.__tablename__
 
     def work() -> list[str]:
@@ -85,3 +95,15 @@ def create_missing(
         return translate_errors(engine, work)
     finally:
         engine.dispose()
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The path of a SQLite URL's file ("" for an in-memory database); None off SQLite, or for
+    a SQLite URI (it names its own mode)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri"):
+        return None
+    path = parsed.database or ""
+    if path.startswith("file:"):
+        return None
+    return "" if path in ("", ":memory:") else path
