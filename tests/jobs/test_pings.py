@@ -161,8 +161,11 @@ def test_the_url_is_scrubbed_from_later_log_lines(monitor: Monitor) -> None:
 def test_the_entrypoint_pings_start_and_end_of_a_real_run(monitor: Monitor, tmp_path: Path) -> None:
     """`cronjobs` itself (a subprocess, as in a pod): /start, then the plain URL on success or
     /<exit code> on failure, both with the run's rid; the token never in the output."""
+    from qdrant_client import QdrantClient
+
     from tests.jobs.helpers import cronjobs
 
+    QdrantClient(path=str(tmp_path)).close()  # a store to check (the check never makes one)
     env = {"CRONJOBS_PING_URL": monitor.url(), "QDRANT_PATH": str(tmp_path)}
     ok = cronjobs("health-check", env=env)
     assert ok.returncode == 0, ok.stderr
