@@ -173,6 +173,9 @@ def parse(data: Mapping[str, Any], source: str) -> Rules:
     rollup = DEFAULTS.rollup
     if "rollup" in data:
         rollup = _rollup(data["rollup"], source)
+    if analytics.table == rollup.source:  # one table, its columns in one declaration
+        roles = {"cleanup-old-analytics primary_key": analytics.primary_key}
+        _distinct(roles | {f"rollup {k}": getattr(rollup, k) for k in _SOURCE_ROLES}, source)
     return Rules(sessions, analytics, rollup, source, schema)
 
 
@@ -196,17 +199,25 @@ def _rule(job: str, entry: Any, source: str) -> RetentionRule:
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 36_500:
         raise ConfigError(f"{where}: days must be a whole number from 1 to 36500, got {days!r}")
     children = entry.get("children", [])
+    if children and job == "cleanup-old-analytics":
+        raise ConfigError(
+            f"{where}: cleanup-old-analytics deletes whole days of events and no child rows: "
+            "drop `children` (rows that refer to an event go by their foreign key's ON DELETE)"
+        )
     if not isinstance(children, list) or not all(isinstance(c, dict) for c in children):
         raise ConfigError(f"{where}: children is a list of {{ table = ..., foreign_key = ... }}")
     whole = entry.get("whole_days", False)
     if not isinstance(whole, bool):
         raise ConfigError(f"{where}: whole_days must be true or false")
+    age = _age(entry["age"], where)
+    primary_key = identifier(entry.get("primary_key", "id"), f"{where}: primary_key")
+    _distinct({"primary_key": primary_key, **{f"age {c!r}": c for c in age.columns}}, where)
     return RetentionRule(
         job=job,
         table=identifier(entry["table"], f"{where}: table"),
-        age=_age(entry["age"], where),
+        age=age,
         days=days,
-        primary_key=identifier(entry.get("primary_key", "id"), f"{where}: primary_key"),
+        primary_key=primary_key,
         children=tuple(
             Child(
                 identifier(c.get("table"), f"{where}: children.table"),
@@ -232,7 +243,8 @@ def _age(value: Any, where: str) -> Age:
     )
 
 
-_ROLLUP_KEYS = {"source", "timestamp", "group_by", "distinct", "target", "columns"}
+_SOURCE_ROLES = ("timestamp", "group_by", "distinct")
+_ROLLUP_KEYS = {"source", *_SOURCE_ROLES, "target", "columns"}
 
 
 def _rollup(value: Any, source: str) -> Rollup:
@@ -250,9 +262,24 @@ def _rollup(value: Any, source: str) -> Rollup:
     if not isinstance(given, dict) or set(given) - set(columns):
         raise ConfigError(f"{where}: columns maps {sorted(columns)} to the target's column names")
     columns.update({k: identifier(v, f"{where}: columns.{k}") for k, v in given.items()})
+    _distinct({f"columns.{k}": v for k, v in columns.items()}, where)
     names = {k: identifier(value.get(k, getattr(defaults, k)), f"{where}: {k}")
-             for k in ("source", "timestamp", "group_by", "distinct", "target")}  # fmt: skip
+             for k in ("source", *_SOURCE_ROLES, "target")}  # fmt: skip
+    _distinct({k: names[k] for k in _SOURCE_ROLES}, where)
     return Rollup(columns=columns, **names)
+
+
+def _distinct(roles: Mapping[str, str], where: str) -> None:
+    """Each role a column of its own: the jobs read and write a table's columns by role, and
+    two roles on one column would declare it twice (a database error halfway through a run)."""
+    seen: dict[str, str] = {}
+    for role, column in roles.items():
+        if column in seen:
+            raise ConfigError(
+                f"{where}: {seen[column]} and {role} both name the column {column!r}; give each "
+                "its own column"
+            )
+        seen[column] = role
 
 
 def identifier(value: Any, where: str) -> str:

@@ -2,8 +2,9 @@
 
 `check(engine, rules)` reflects the schema (tables, columns, types, keys, indexes) and returns
 what is wrong: an error (a missing table or column, a timestamp that is not a timestamp, a child
-foreign key that points elsewhere, no unique key for the roll-up's upsert) stops every job with
-exit 2 before it touches a row; a warning says where a rule will be slow and which index helps.
+foreign key that points elsewhere or that no constraint declares, no unique key for the roll-up's
+upsert) stops every job with exit 2 before it touches a row; a warning says where a rule will be
+slow and which index helps.
 `tables(engine, rules)` gives the reflected Table objects the jobs build their statements from:
 names are always quoted by SQLAlchemy, never pasted into SQL.
 """
@@ -11,7 +12,8 @@ names are always quoted by SQLAlchemy, never pasted into SQL.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +43,19 @@ _NOT_TEXT = (
 )
 
 
+@contextmanager
+def _expression_indexes_unread() -> Iterator[None]:
+    """SQLite's expression indexes are not reflected (a warning): `expression_indexes` reads
+    their CREATE INDEX text instead."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", exc.SAWarning)
+        yield
+
+
+def _ascii_lower(name: str) -> str:
+    return "".join(c.lower() if c.isascii() else c for c in name)
+
+
 def _is_time(kind: Any) -> bool:
     return isinstance(kind, sqltypes.DateTime | sqltypes.Date)
 
@@ -68,8 +83,7 @@ class _Schema:
 
     def indexes(self, table: str) -> list[dict[str, Any]]:
         if table not in self._indexes:
-            with warnings.catch_warnings():  # SQLite's expression indexes: read below instead
-                warnings.filterwarnings("ignore", "Skipped unsupported reflection", exc.SAWarning)
+            with _expression_indexes_unread():
                 self._indexes[table] = [
                     dict(i) for i in self.inspector.get_indexes(table, schema=self.schema)
                 ]
@@ -125,10 +139,40 @@ class _Schema:
                 return [str(sql) for sql in conn.scalars(query, {"t": table}) if sql]
         return [" ".join(str(e) for e in i.get("expressions") or []) for i in self.indexes(table)]
 
+    def foreign_keys(self, table: str) -> list[dict[str, Any]]:
+        """The table's declared foreign keys, `referred_schema` None for a referred table in the
+        rules' schema (without one, the connection's default schema), "" for one in another
+        schema on the search_path, else that schema's name."""
+        if self.engine.dialect.name != "postgresql":
+            return [dict(f) for f in self.inspector.get_foreign_keys(table, schema=self.schema)]
+        # Given a schema, SQLAlchemy gives it as the referred one exactly when it is (None: some
+        # other schema on the search_path). Without one, ignoring the search_path gives every
+        # schema but the default: a table of the same name elsewhere on it is not ours.
+        found = self.inspector.get_foreign_keys(
+            table, schema=self.schema, postgresql_ignore_search_path=self.schema is None
+        )
+        ours = {self.schema} if self.schema else {None, self.inspector.default_schema_name}
+
+        def where(referred: str | None) -> str | None:
+            return None if referred in ours else referred or ""
+
+        return [{**f, "referred_schema": where(f["referred_schema"])} for f in found]
+
+    def refers_to(self, fk: dict[str, Any], table: str, column: str) -> bool:
+        """Whether a reflected foreign key refers to exactly `table`(`column`) of the rules'
+        schema (SQLite's names are ASCII-case-insensitive: `REFERENCES chat_Sessions` is it)."""
+        if fk.get("referred_schema") is not None:
+            return False
+        named = (fk["referred_table"], *fk["referred_columns"])
+        if self.engine.dialect.name == "sqlite":
+            return tuple(map(_ascii_lower, named)) == (_ascii_lower(table), _ascii_lower(column))
+        return named == (table, column)
+
     def unique_keys(self, table: str) -> list[set[str]]:
         pk = self.inspector.get_pk_constraint(table, schema=self.schema)
         keys = [set(pk.get("constrained_columns") or [])]
-        unique = self.inspector.get_unique_constraints(table, schema=self.schema)
+        with _expression_indexes_unread():  # SQLite reads its indexes for these
+            unique = self.inspector.get_unique_constraints(table, schema=self.schema)
         keys += [set(u["column_names"]) for u in unique]
         keys += [
             set(i["column_names"])
@@ -223,32 +267,39 @@ def _age_sql(schema: _Schema, age: Age) -> str:
 
 
 def _check_child(schema: _Schema, rule: RetentionRule, table: str, fk: str) -> list[Finding]:
-    name = rule.where
+    """A child is deleted by `fk IN (the parent ids deleted)`: only a declared foreign key
+    constraint from `fk` to the parent's primary key makes sure those are the parent's rows,
+    so without one the rule is refused (a wrong column would delete other parents' rows)."""
+    name, parent = rule.where, f"{rule.table}.{rule.primary_key}"
     if not schema.has(table):
         return [Finding("error", name, table, None, "no such table (child)")]
     if fk not in schema.columns(table):
         return [Finding("error", name, table, fk, "no such column (child foreign_key)")]
     out = []
-    declared = [
-        f
-        for f in schema.inspector.get_foreign_keys(table, schema=schema.schema)
-        if f["constrained_columns"] == [fk]
-    ]
-    if declared and not any(
-        f["referred_table"] == rule.table and f["referred_columns"] == [rule.primary_key]
-        for f in declared
-    ):
-        target = f"{declared[0]['referred_table']}.{','.join(declared[0]['referred_columns'])}"
+    declared = [f for f in schema.foreign_keys(table) if f["constrained_columns"] == [fk]]
+    if not declared:
         out.append(
-            Finding(
-                "error", name, table, fk, f"points at {target}, not {rule.table}.{rule.primary_key}"
-            )
-        )
-    elif not declared:
+            Finding("error", name, table, fk,
+                    f"the database declares no foreign key constraint from {table}.{fk} to "
+                    f"{parent}: the cleanup would delete every {table} row whose {fk} equals a "
+                    f"deleted {rule.table} row's {rule.primary_key}, whichever parent it has; "
+                    f"declare the foreign key in the app's schema (FOREIGN KEY ({schema.q(fk)}) "
+                    f"REFERENCES {schema.qt(rule.table)} ({schema.q(rule.primary_key)})), or "
+                    "fix `foreign_key` to name the column that holds the parent's ids")
+        )  # fmt: skip
+    elif not any(schema.refers_to(f, rule.table, rule.primary_key) for f in declared):
+        f = declared[0]
+        target = f"{f['referred_table']}.{','.join(f['referred_columns'])}"
+        if f["referred_schema"] is not None:
+            target = f"{f['referred_schema']}.{target}" if f["referred_schema"] else target
+            target += "" if f["referred_schema"] else " in another schema on the search_path"
+        out.append(Finding("error", name, table, fk, f"points at {target}, not {parent}"))
+    elif {rule.primary_key} not in schema.unique_keys(rule.table):
         out.append(
-            Finding("warning", name, table, fk,
-                    f"no foreign key declares it refers to {rule.table}.{rule.primary_key}; "
-                    "make sure it holds the parent's ids")
+            Finding("error", name, rule.table, rule.primary_key,
+                    f"is not the primary key (nor a unique key) of {rule.table}: the children of "
+                    f"a kept row with the same {rule.primary_key} would be deleted too; make "
+                    "`primary_key` the table's primary key")
         )  # fmt: skip
     if fk not in schema.leading_index_columns(table):
         out.append(

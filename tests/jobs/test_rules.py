@@ -159,7 +159,7 @@ def test_the_rules_match_a_schema_of_other_names(tmp_path: Path, other_schema: E
             "select.convo: no such column (child foreign_key)",
         ),
         (
-            ('group = "kind"', 'group = "n"'),
+            ('group = "kind", count = "n"', 'group = "n", count = "kind"'),
             "no primary key or unique constraint on exactly (d, n)",
         ),
         (
