@@ -16,6 +16,9 @@ from chart_helpers import CHART, ROOT
 
 SET = "--set"
 TZ_MESSAGE = "value must be 'a time zone name from the IANA tz database"
+DNS_MESSAGE = "value must be 'a DNS label of at most 63 lower-case letters, digits and hyphens"
+QUANTITY_MESSAGE = "value must be 'a Kubernetes quantity of at least 0, such as 100m, 0.5, 2"
+TAG_MESSAGE = "value must be 'a Docker tag: up to 128 letters, digits, underscores, dots"
 BAD = [
     # (id, helm args, substrings of the message)
     (
@@ -236,6 +239,108 @@ BAD = [
         ["is out of range: minute is 0-59"],
     ),
     (
+        "cron-whitespace-only",
+        [SET, "jobs.health-check.schedule=  "],
+        ["ERROR: jobs.health-check.schedule is empty: set a cron schedule of 5 fields"],
+    ),
+    (
+        "expiry-schedule-whitespace-only",
+        [SET, "controller.expiry.enabled=true", SET, "controller.expiry.schedule= "],
+        ["ERROR: controller.expiry.schedule is empty"],
+    ),
+    (
+        # Resource names must be DNS labels: UPPER-health-check would be refused by the API.
+        "fullname-override-upper-case",
+        [SET, "fullnameOverride=UPPER"],
+        ["at '/fullnameOverride'", DNS_MESSAGE],
+    ),
+    (
+        "name-override-underscore",
+        [SET, "nameOverride=Bad_Name"],
+        ["at '/nameOverride'", DNS_MESSAGE],
+    ),
+    (
+        "name-override-trailing-dash",
+        [SET, "nameOverride=maint-"],
+        ["at '/nameOverride'", DNS_MESSAGE],
+    ),
+    (
+        "name-override-too-long",
+        [SET, "nameOverride=" + "a" * 64],
+        ["at '/nameOverride'", "maxLength: got 64, want 63"],
+    ),
+    (
+        "limit-memory-not-a-quantity",
+        [SET, "jobs.health-check.resources.limits.memory=abc"],
+        ["at '/jobs/health-check/resources/limits/memory'", QUANTITY_MESSAGE],
+    ),
+    (
+        "limit-cpu-negative",
+        [SET, "jobs.health-check.resources.limits.cpu=-1"],
+        ["at '/jobs/health-check/resources/limits/cpu'", QUANTITY_MESSAGE],
+    ),
+    (
+        "request-negative-string",
+        ["--set-string", "jobDefaults.resources.requests.memory=-128Mi"],
+        ["at '/jobDefaults/resources/requests/memory'", QUANTITY_MESSAGE],
+    ),
+    (
+        "request-unknown-suffix",
+        [SET, "jobDefaults.resources.requests.cpu=50mc"],
+        ["at '/jobDefaults/resources/requests/cpu'", QUANTITY_MESSAGE],
+    ),
+    ("tmp-size-limit", [SET, "tmpSizeLimit=abc"], ["at '/tmpSizeLimit'", QUANTITY_MESSAGE]),
+    ("tmp-size-limit-negative", [SET, "tmpSizeLimit=-1"], ["at '/tmpSizeLimit'", QUANTITY_MESSAGE]),
+    (
+        "serve-limit",
+        [SET, "serve.enabled=true", SET, "serve.resources.limits.memory=lots"],
+        ["at '/serve/resources/limits/memory'", QUANTITY_MESSAGE],
+    ),
+    (
+        "expiry-request",
+        [SET, "controller.expiry.resources.requests.cpu=-10m"],
+        ["at '/controller/expiry/resources/requests/cpu'", QUANTITY_MESSAGE],
+    ),
+    (
+        # It would render image: "cronjobs:bad:tag".
+        "image-tag-colon",
+        ["--set-string", "image.tag=bad:tag"],
+        ["at '/image/tag'", TAG_MESSAGE],
+    ),
+    (
+        "image-tag-leading-dot",
+        ["--set-string", "image.tag=.1"],
+        ["at '/image/tag'", TAG_MESSAGE],
+    ),
+    ("image-tag-too-long", ["--set-string", "image.tag=" + "a" * 129], [TAG_MESSAGE]),
+    ("image-tag-negative", [SET, "image.tag=-1"], ["at '/image/tag'", "minimum: got -1, want 0"]),
+    (
+        "job-image-tag-digest",
+        ["--set-string", "jobs.health-check.image.tag=1.0@sha256:abc"],
+        ["at '/jobs/health-check/image/tag'", TAG_MESSAGE],
+    ),
+    (
+        "serve-image-tag",
+        [SET, "serve.image.repository=dash", "--set-string", "serve.image.tag=a b"],
+        ["at '/serve/image/tag'", TAG_MESSAGE],
+    ),
+    (
+        "job-image-digest",
+        [SET, "jobs.health-check.image.digest=sha256:abc"],
+        ["at '/jobs/health-check/image/digest'", "does not match pattern"],
+    ),
+    (
+        # jobDefaults has nothing to fall back to: it would render backoffLimit 0, timeZone "".
+        "job-defaults-null",
+        [SET, "jobDefaults.backoffLimit=null"],
+        ["at '/jobDefaults'", "missing property 'backoffLimit'"],
+    ),
+    (
+        "job-defaults-time-zone-null",
+        [SET, "jobDefaults.timeZone=null"],
+        ["at '/jobDefaults'", "missing property 'timeZone'"],
+    ),
+    (
         "args-not-strings",
         [
             SET,
@@ -259,6 +364,64 @@ def test_bad_values_are_rejected_with_a_message(
 
 def test_template_errors_say_error(render_error: Callable[..., str]) -> None:
     assert "ERROR: jobs.health-check.every" in render_error(SET, "jobs.health-check.every=7m")
+
+
+@pytest.mark.parametrize(
+    ("value", "where", "suggestion"),
+    [
+        ("fullnameOverride=UPPER", "fullnameOverride", "upper"),
+        ("nameOverride=Bad_Name", "nameOverride", "bad-name"),
+    ],
+)
+def test_bad_name_overrides_are_rejected_without_the_schema_too(
+    render_error: Callable[..., str], value: str, where: str, suggestion: str
+) -> None:
+    """The templates check what the schema checks (as for job keys), with a name to use."""
+    error = render_error("--skip-schema-validation", SET, value)
+    bad = value.split("=", 1)[1]
+    assert f'ERROR: {where} "{bad}" is not a valid name' in error
+    assert "lower-case letters, digits and '-'" in error
+    assert f'(e.g. "{suggestion}")' in error
+
+
+@pytest.mark.parametrize("value", ["maint", "maint-eu-1", "a", "9lives"])
+def test_dns_label_overrides_are_accepted(render: Callable[..., list], value: str) -> None:
+    docs = render(SET, f"nameOverride={value}", SET, f"fullnameOverride={value}")
+    names = {d["metadata"]["name"] for d in docs if d["kind"] == "CronJob"}
+    assert f"{value}-health-check" in names
+    (cj,) = [d for d in docs if d["metadata"]["name"] == f"{value}-health-check"]
+    assert cj["metadata"]["labels"]["app.kubernetes.io/name"] == value
+
+
+def test_quantities_in_every_form_kubernetes_reads_are_accepted(
+    render: Callable[..., list], tmp_path: Path
+) -> None:
+    """Strings with suffixes or exponents, and plain numbers (a values file's 0.5 or 2)."""
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "tmpSizeLimit: 1Gi\n"
+        "jobs:\n"
+        "  health-check:\n"
+        "    resources:\n"
+        "      requests: {cpu: 0.5, memory: 1e8, ephemeral-storage: .5Gi}\n"
+        "      limits: {cpu: 2, memory: 1Gi, hugepages-2Mi: 0}\n"
+    )
+    docs = render("-f", str(values), SET, "jobs.cleanup-old-sessions.resources.limits.cpu=1500m")
+    cronjobs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CronJob"}
+    pod = cronjobs["cronjobs-health-check"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"] == {
+        "requests": {"cpu": 0.5, "memory": 100000000, "ephemeral-storage": ".5Gi"},
+        "limits": {"cpu": 2, "memory": "1Gi", "hugepages-2Mi": 0},
+    }
+    assert pod["volumes"][0]["emptyDir"] == {"sizeLimit": "1Gi"}
+    other = cronjobs["cronjobs-cleanup-old-sessions"]["spec"]["jobTemplate"]["spec"]["template"]
+    assert other["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "1500m"
+
+
+@pytest.mark.parametrize("tag", ["1.2.3", "v1.2.3-rc.1_build", "_x", "latest", "A" * 128])
+def test_docker_tags_are_accepted(render: Callable[..., list], tag: str) -> None:
+    docs = render("--set-string", f"image.tag={tag}", "--show-only", "templates/cronjob.yaml")
+    assert _images(docs) == {f"cronjobs:{tag}"}
 
 
 def test_too_long_name_with_a_long_release_name(render_error: Callable[..., str]) -> None:

@@ -188,3 +188,92 @@ def test_derived_deadlines_are_shorter_than_the_real_gaps(render: Any) -> None:
         times = [it.get_next(datetime) for _ in range(200)]
         shortest = min((b - a).total_seconds() for a, b in pairwise(times))
         assert deadline == shortest - max(shortest // 5, 30), schedule
+
+
+def _container(docs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    (container,) = _job(docs, key)["template"]["spec"]["containers"]
+    return container
+
+
+def test_null_falls_back_to_job_defaults(render: Any) -> None:
+    """`--set jobs.X.KEY=null` takes jobDefaults' value, for a key the job's entry in
+    values.yaml does not set (the null reaches the chart, which must not reject it)."""
+    docs = render(
+        SET,
+        "jobDefaults.backoffLimit=4",
+        SET,
+        "jobDefaults.timeZone=Europe/Paris",
+        SET,
+        "jobs.health-check.backoffLimit=null",
+        SET,
+        "jobs.health-check.timeZone=null",
+        SET,
+        "jobs.health-check.concurrencyPolicy=null",
+        SET,
+        "jobs.health-check.resources=null",
+        SET,
+        "jobs.health-check.image=null",
+        SET,
+        "jobs.health-check.tolerations=null",
+        SET,
+        "jobs.health-check.suspend=null",
+        "--show-only",
+        "templates/cronjob.yaml",
+    )
+    cronjob = cronjobs_by_component(docs)["health-check"]["spec"]
+    assert cronjob["timeZone"] == "Europe/Paris"
+    assert cronjob["concurrencyPolicy"] == "Forbid"
+    assert cronjob["suspend"] is False
+    assert cronjob["jobTemplate"]["spec"]["backoffLimit"] == 4
+    container = _container(docs, "health-check")
+    assert container["resources"] == {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"memory": "512Mi"},
+    }
+    assert container["image"] == "cronjobs:0.1.0"
+    assert "tolerations" not in cronjob["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def test_null_removes_an_override_from_a_values_file(render: Any, tmp_path: Any) -> None:
+    """The everyday case: a values file overrides a job, `--set ...=null` takes it back."""
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "jobs:\n"
+        "  health-check:\n"
+        "    backoffLimit: 0\n"
+        "    startingDeadlineSeconds: 60\n"
+        "    serviceAccountName: probe\n"
+        "    image: {tag: '2.0'}\n"
+        "    podLabels: {tier: probe}\n"
+        "  nightly:\n"
+        "    subcommand: health-check\n"
+        "    schedule: '@daily'\n"
+        "    activeDeadlineSeconds: 60\n"
+    )
+    docs = render(
+        "-f",
+        str(values),
+        SET,
+        "jobs.health-check.backoffLimit=null",
+        SET,
+        "jobs.health-check.startingDeadlineSeconds=null",
+        SET,
+        "jobs.health-check.serviceAccountName=null",
+        SET,
+        "jobs.health-check.image.tag=null",
+        SET,
+        "jobs.health-check.podLabels.tier=null",
+        SET,
+        "jobs.nightly.activeDeadlineSeconds=null",
+        "--show-only",
+        "templates/cronjob.yaml",
+    )
+    cronjobs = cronjobs_by_component(docs)
+    spec = cronjobs["health-check"]["spec"]
+    assert spec["startingDeadlineSeconds"] == 300
+    assert spec["jobTemplate"]["spec"]["backoffLimit"] == 2
+    pod = spec["jobTemplate"]["spec"]["template"]
+    assert pod["spec"]["serviceAccountName"] == "cronjobs"
+    assert "tier" not in pod["metadata"]["labels"]
+    assert _container(docs, "health-check")["image"] == "cronjobs:0.1.0"
+    assert cronjobs["nightly"]["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 3600

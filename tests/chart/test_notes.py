@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from chart_helpers import CHART, run_helm
+from croniter import croniter
 
 
 def notes(helm: Path, *args: str, release: str = "cronjobs") -> str:
@@ -82,3 +85,69 @@ def test_notes_read_leading_zeros_as_decimal(helm_bin: Path) -> None:
     )
     assert 'schedule: "30 09 * * *" (daily at 09:30, Etc/UTC)' in text
     assert 'schedule: "08 */6 * * *" (every 6 hours at minute 08, Etc/UTC)' in text
+
+
+def test_notes_cronctl_list_selects_the_renamed_label(helm_bin: Path, default_notes: str) -> None:
+    """cronctl selects app.kubernetes.io/name=cronjobs unless told (jobs/cronctl/controller.py
+    DEFAULT_SELECTOR): with nameOverride the CronJobs carry another name, so the command says -l."""
+    assert "cronctl list -n maint\n" in default_notes
+    text = notes(helm_bin, "--set", "nameOverride=maint")
+    assert "cronctl list -n maint -l app.kubernetes.io/name=maint\n" in text
+    # fullnameOverride renames the resources, not the labels: the default selector finds them.
+    text = notes(helm_bin, "--set", "fullnameOverride=maint")
+    assert "cronctl list -n maint\n" in text
+
+
+@pytest.mark.parametrize(
+    ("schedule", "words"),
+    [
+        ("5 */7 * * *", "daily at 00:05, 07:05, 14:05 and 21:05"),
+        ("0 */5 * * *", "daily at 00:00, 05:00, 10:00, 15:00 and 20:00"),
+        ("30 */13 * * *", "daily at 00:30 and 13:30"),
+        ("0 */30 * * *", "daily at 00:00"),
+        ("*/7 * * * *", "every hour at minutes 0, 7, 14, 21, 28, 35, 42, 49 and 56"),
+        ("*/45 * * * *", "every hour at minutes 0 and 45"),
+        ("*/90 * * * *", "every hour at minute 0"),
+        # Steps that divide the hour or the day keep the short form.
+        ("0 */6 * * *", "every 6 hours"),
+        ("15 */8 * * *", "every 8 hours at minute 15"),
+        ("*/20 * * * *", "every 20 minutes"),
+        ("*/1 * * * *", "every minute"),
+        ("0 */1 * * *", "every hour"),
+    ],
+)
+def test_notes_say_when_an_uneven_step_runs(helm_bin: Path, schedule: str, words: str) -> None:
+    """`*/7` hours is not every 7 hours: it restarts at midnight (21:05, then 00:05)."""
+    text = notes(
+        helm_bin,
+        "--set",
+        f"jobs.health-check.schedule={schedule}",
+        "--set",
+        "jobs.health-check.activeDeadlineSeconds=null",  # lowered to fit the shortest gap
+    )
+    assert f'schedule: "{schedule}" ({words}, Etc/UTC)' in text
+
+
+@pytest.mark.parametrize("schedule", ["5 */7 * * *", "0 */5 * * *", "45 */11 * * *", "*/7 * * * *"])
+def test_uneven_step_words_match_a_cron_library(helm_bin: Path, schedule: str) -> None:
+    """The times the notes list are the runs croniter computes over a day (or an hour)."""
+    text = notes(
+        helm_bin,
+        "--set",
+        f"jobs.health-check.schedule={schedule}",
+        "--set",
+        "jobs.health-check.activeDeadlineSeconds=null",
+    )
+    words = text.split(f'schedule: "{schedule}" (', 1)[1].split(", Etc/UTC)", 1)[0]
+    hourly = schedule.startswith("*/")
+    if hourly:
+        listed = [f"00:{int(m):02d}" for m in re.findall(r"\d+", words)]
+    else:
+        listed = re.findall(r"\d\d:\d\d", words)
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    it = croniter(schedule, start - timedelta(seconds=1))
+    end = start + (timedelta(hours=1) if hourly else timedelta(days=1))
+    runs = []
+    while (run := it.get_next(datetime)) < end:
+        runs.append(run.strftime("%H:%M"))
+    assert listed == runs, words

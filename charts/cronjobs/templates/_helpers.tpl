@@ -2,9 +2,22 @@
 The `helm create` helper set, plus the job resolution and validation every template shares.
 */}}
 
-{{/* Chart name. */}}
+{{/* Chart name (the app.kubernetes.io/name label). */}}
 {{- define "cronjobs.name" -}}
+{{- include "cronjobs.checkDnsLabel" (dict "where" "nameOverride" "value" .Values.nameOverride) }}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fail unless an override that becomes part of resource names is empty or a DNS label, as job keys
+must be (the schema says so too; this holds with --skip-schema-validation). Input: dict with
+"where" (the value's path) and "value".
+*/}}
+{{- define "cronjobs.checkDnsLabel" -}}
+{{- $value := toString (default "" .value) }}
+{{- if and $value (or (gt (len $value) 63) (not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $value))) }}
+{{- fail (printf "ERROR: %s %q is not a valid name: it becomes part of every resource name, so use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. %q)" .where $value (regexReplaceAll "[^a-z0-9-]+" (lower $value) "-" | trimAll "-" | trunc 63 | trimSuffix "-")) }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -12,6 +25,8 @@ Full name prefix of every resource. Truncated at 63 characters (DNS label); Cron
 job key and are checked against the 52-character limit in "cronjobs.jobs".
 */}}
 {{- define "cronjobs.fullname" -}}
+{{- include "cronjobs.checkDnsLabel" (dict "where" "fullnameOverride" "value" .Values.fullnameOverride) }}
+{{- include "cronjobs.checkDnsLabel" (dict "where" "nameOverride" "value" .Values.nameOverride) }}
 {{- if .Values.fullnameOverride }}
 {{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
 {{- else }}
@@ -143,6 +158,8 @@ day-of-week names (JAN, SUN); or one of the @ macros. Input: dict with "where" a
 {{- if not (has $s $macros) }}
 {{- fail (printf "ERROR: %s: %q is not a cron macro Kubernetes accepts; use one of %s, or for an interval set `every` (e.g. every: 15m)" $where $s (join ", " $macros)) }}
 {{- end }}
+{{- else if eq $s "" }}
+{{- fail (printf "ERROR: %s is empty: set a cron schedule of 5 fields (minute hour day-of-month month day-of-week), %s, or a macro such as @daily" $where $example) }}
 {{- else }}
 {{- $fields := regexSplit "\\s+" $s -1 }}
 {{- if ne (len $fields) 5 }}
@@ -217,9 +234,28 @@ A schedule in words, for NOTES.txt: the common forms; anything else is shown as 
 {{- else if or (eq $s "@yearly") (eq $s "@annually") }}yearly on 1 January at 00:00
 {{- else if ne (len $f) 5 }}{{ $s }}
 {{- else if eq $s "* * * * *" }}every minute
-{{- else if regexMatch "^\\*/[0-9]+ \\* \\* \\* \\*$" $s }}every {{ trimPrefix "*/" (index $f 0) }} minutes
+{{- else if regexMatch "^\\*/[0-9]+ \\* \\* \\* \\*$" $s }}
+{{- $step := atoi (trimPrefix "*/" (index $f 0)) }}
+{{- if eq $step 1 }}every minute
+{{- else if eq (mod 60 $step) 0 }}every {{ $step }} minutes
+{{- else }}
+{{- /* A step that does not divide the hour restarts at :00: say the minutes. */}}
+{{- $minutes := list }}
+{{- range $i := until (add1 (div 59 $step) | int) }}{{ $minutes = append $minutes (toString (mul $i $step)) }}{{ end }}
+{{- if eq (len $minutes) 1 }}every hour at minute 0{{ else }}every hour at minutes {{ join ", " (initial $minutes) }} and {{ last $minutes }}{{ end }}
+{{- end }}
 {{- else if regexMatch "^[0-9]+ \\* \\* \\* \\*$" $s }}every hour at minute {{ index $f 0 }}
-{{- else if regexMatch "^[0-9]+ \\*/[0-9]+ \\* \\* \\*$" $s }}every {{ trimPrefix "*/" (index $f 1) }} hours{{ if ne (atoi (index $f 0)) 0 }} at minute {{ index $f 0 }}{{ end }}
+{{- else if regexMatch "^[0-9]+ \\*/[0-9]+ \\* \\* \\*$" $s }}
+{{- $step := atoi (trimPrefix "*/" (index $f 1)) }}
+{{- $at := "" }}{{ if ne (atoi (index $f 0)) 0 }}{{ $at = printf " at minute %s" (index $f 0) }}{{ end }}
+{{- if eq $step 1 }}every hour{{ $at }}
+{{- else if eq (mod 24 $step) 0 }}every {{ $step }} hours{{ $at }}
+{{- else }}
+{{- /* A step that does not divide the day restarts at 00:00: say the times. */}}
+{{- $times := list }}
+{{- range $i := until (add1 (div 23 $step) | int) }}{{ $times = append $times (printf "%02d:%02d" (mul $i $step) (atoi (index $f 0))) }}{{ end }}
+{{- if eq (len $times) 1 }}daily at {{ first $times }}{{ else }}daily at {{ join ", " (initial $times) }} and {{ last $times }}{{ end }}
+{{- end }}
 {{- else if regexMatch "^[0-9]+ [0-9]+ \\* \\* \\*$" $s }}daily at {{ printf "%02d:%02d" (atoi (index $f 1)) (atoi (index $f 0)) }}
 {{- else if regexMatch "^[0-9]+ [0-9]+ \\* \\* [0-6]$" $s }}weekly on {{ index $days (atoi (index $f 4)) }} at {{ printf "%02d:%02d" (atoi (index $f 1)) (atoi (index $f 0)) }}
 {{- else if regexMatch "^[0-9]+ [0-9]+ [0-9]+ \\* \\*$" $s }}monthly on day {{ index $f 2 }} at {{ printf "%02d:%02d" (atoi (index $f 1)) (atoi (index $f 0)) }}
