@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import click
@@ -123,10 +122,10 @@ def chart_values_command() -> None:
 
 
 @click.command("import-apscheduler")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.pass_context
 @handles_errors
-def import_apscheduler_command(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+def import_apscheduler_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Read the app's APScheduler registrations (add_job, scheduled_job, CronTrigger,
     IntervalTrigger, and the scheduler_service wrapper's add_cron_job / add_interval_job) from
     its Python source, without importing or running it, and print the chart's `jobs:` values

@@ -94,3 +94,14 @@ def _load(target: str, source: str, load: Callable[[], Any]) -> Any:
     except Exception as e:  # the app's own import-time error: say which, and where
         reason = scrub(str(e).strip().splitlines()[0] if str(e).strip() else "")
         raise ConfigError(f"cannot import {target} ({source}): {type(e).__name__}: {reason}") from e
+    except SystemExit as e:  # a script's sys.exit() at import: not the module's to decide
+        raise ConfigError(
+            f"cannot import {target} ({source}): it raised SystemExit({scrub(repr(e.code))}) "
+            "while being imported (sys.exit() at module level?); a job module only defines and "
+            'registers jobs: put script code under `if __name__ == "__main__":`'
+        ) from e
+    except KeyboardInterrupt as e:
+        raise ConfigError(
+            f"cannot import {target} ({source}): KeyboardInterrupt while it was being imported "
+            "(Ctrl-C, or the module raised it)"
+        ) from e

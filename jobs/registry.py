@@ -38,12 +38,42 @@ MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
-           ("day of week", 0, 7))  # fmt: skip
-_NAMES = {
-    3: ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
-    4: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
-}
+BUILTIN_COMMANDS = ("list", "run", "chart-values", "import-apscheduler", "retention", "init-db",
+                    "demo")  # fmt: skip
+"""The `cronjobs` subcommands that are not jobs (jobs/cli.py, cli_app.py, cli_builtin.py): a job
+may not take their names, or its CronJob would run the built-in (tests/jobs/test_registry.py
+checks this list against the CLI)."""
+
+
+@dataclass(frozen=True)
+class _Field:
+    label: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()
+    allowed: str = ""
+
+    @property
+    def range(self) -> str:
+        return self.allowed or f"{self.label} is {self.low}-{self.high}"
+
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_FIELDS = (
+    _Field("minute", 0, 59),
+    _Field("hour", 0, 23),
+    _Field("day-of-month", 1, 31),
+    _Field("month", 1, 12, _MONTHS, "month is 1-12 or JAN-DEC"),
+    _Field("day-of-week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"),
+           "day-of-week is 0-6 (0 = Sunday) or SUN-SAT"),
+)  # fmt: skip
+"""As the chart's cronjobs.validateSchedule reads them (Kubernetes' parser: robfig/cron)."""
+_DAYS_IN = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_SPACE = re.compile(r"[\t\n\f\r ]+")
+"""Go's `\\s` (the chart splits the fields on it), not Python's wider one."""
+_TZ = re.compile(r"(^|[\t\n\f\r ])(CRON_)?TZ=")
+_ITEM = re.compile(r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?")
+_SYNTAX = "each comma-separated item is *, N, N-M, optionally followed by /STEP"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -105,21 +135,39 @@ def register(entry: Job) -> Job:
     unknown = set(entry.needs) - set(NEEDS)
     if unknown:
         raise RegistrationError(f"{where}: needs {sorted(unknown)}; choose from {NEEDS}")
-    taken = {n: other for other in _registry.values() for n in (other.command, other.id)}
-    other = taken.get(entry.command)
+    if _normal(entry.command) in BUILTIN_COMMANDS:
+        raise RegistrationError(
+            f"{where}: the name {entry.command!r} is taken by the built-in command `cronjobs "
+            f"{_normal(entry.command)}`, which would run instead of the job: pick another name "
+            "(@job(name=...))"
+        )
+    taken = {_normal(n): other for other in _registry.values() for n in (other.command, other.id)}
+    other = taken.get(_normal(entry.command))
     if other is not None:
         if other.func is entry.func and other.func is not None:
             return other  # the same function imported twice (module and entry point)
+        alias = "" if _normal(other.command) == _normal(entry.command) else f" (as {other.id})"
+        if other.builtin:
+            raise RegistrationError(
+                f"{where}: the name {entry.command!r} is taken by the built-in job `cronjobs "
+                f"{other.command}`{alias}: pick another name (@job(name=...))"
+            )
         raise RegistrationError(
-            f"{where}: the name {entry.command!r} is taken by the job registered in "
-            f"{other.module}; give one of them another name (@job(name=...))"
+            f"{where}: the name {entry.command!r} is taken by the job {other.command!r}{alias} "
+            f"registered in {other.module}; give one of them another name (@job(name=...))"
         )
-    if entry.id in taken:  # the function's name is only an alias: fall back to the command's
+    if _normal(entry.id) in taken or _normal(entry.id) in BUILTIN_COMMANDS:
+        # the function's name is only an alias: fall back to the command's
         entry = dataclasses.replace(entry, id=entry.command.replace("-", "_"))
     if entry.func is not None:
         _check_signature(entry.func, where)
     _registry[entry.command] = entry
     return entry
+
+
+def _normal(name: str) -> str:
+    """A subcommand or id as the names are compared: `init_db` is `init-db`."""
+    return name.replace("_", "-")
 
 
 def required_parameters(func: Callable[..., Any]) -> list[str]:
@@ -188,7 +236,7 @@ def resolve_schedule(schedule: str | None, every: str | None, where: str) -> str
     assert schedule is not None
     problem = cron_problem(schedule)
     if problem:
-        raise RegistrationError(f"{where}: schedule {schedule!r} is not valid cron: {problem}")
+        raise RegistrationError(f"{where}: schedule {schedule!r}: {problem}")
     return schedule.strip()
 
 
@@ -213,37 +261,77 @@ def every_to_cron(every: str, where: str) -> str:
 
 
 def cron_problem(schedule: str) -> str | None:
-    """What is wrong with a 5-field cron expression (or @daily-style macro), or None."""
+    """What is wrong with a 5-field cron expression (or @daily-style macro), or None: exactly
+    what the chart's cronjobs.validateSchedule rejects, and a schedule that never fires (which
+    the chart and Kubernetes accept, and then never start the job)."""
     text = schedule.strip()
+    if _TZ.search(text):
+        return (
+            "do not put a time zone in the schedule (Kubernetes rejects TZ=); set the job's "
+            "timeZone in the chart's values instead"
+        )
     if text.startswith("@"):
-        return None if text in MACROS else f"unknown macro {text!r} (use one of {list(MACROS)})"
-    parts = text.split()
+        if text in MACROS:
+            return None
+        return (
+            f"{text!r} is not a cron macro Kubernetes accepts; use one of {', '.join(MACROS)}, "
+            "or every= for an interval (e.g. every='15m')"
+        )
+    if not text:
+        return "it is empty; e.g. '0 2 * * *' (02:00 daily) or '*/30 * * * *' (every 30 minutes)"
+    parts = _SPACE.split(text)
     if len(parts) != 5:
-        return f"{len(parts)} fields; cron has 5 (minute hour day-of-month month day-of-week)"
-    for i, (part, (label, low, high)) in enumerate(zip(parts, _FIELDS, strict=True)):
+        return (
+            f"it has {len(parts)} fields; cron has 5 (minute hour day-of-month month "
+            "day-of-week), or use a macro such as @daily"
+        )
+    days: list[tuple[set[int], bool]] = []
+    for part, spec in zip(parts, _FIELDS, strict=True):
+        values: set[int] = set()
+        star = False
         for item in part.split(","):
-            problem = _item_problem(item.lower(), low, high, _NAMES.get(i, []))
-            if problem:
-                return f"{label} field {part!r}: {problem}"
+            subject = f"the {spec.label} field {part!r}" + (f" ({item!r})" if item != part else "")
+            parsed = _parse_item(item, spec)
+            if isinstance(parsed, str):
+                return f"{subject} {parsed}"
+            values |= parsed[0]
+            star = star or parsed[1]
+        days.append((values, star))
+    (dom, dom_star), (months, _), (_, dow_star) = days[2], days[3], days[4]
+    if dow_star and not dom_star and not any(d <= _DAYS_IN[m - 1] for m in months for d in dom):
+        return (
+            f"it never fires: none of the months in the month field {parts[3]!r} has a day in "
+            f"the day-of-month field {parts[2]!r} (Kubernetes and the chart accept the schedule, "
+            "and never start the job); choose days those months have"
+        )
     return None
 
 
-def _item_problem(item: str, low: int, high: int, names: list[str]) -> str | None:
-    base, slash, step = item.partition("/")
-    if slash and not (step.isdigit() and int(step) > 0):
-        return f"step {step!r} is not a positive number"
-
-    def value(text: str) -> int | None:
-        if text in names:
-            return names.index(text) + (1 if len(names) == 12 else 0)
-        return int(text) if text.isdigit() else None
-
+def _parse_item(item: str, spec: _Field) -> tuple[set[int], bool] | str:
+    """The values one comma-separated item of a field matches and whether it is a `*` (robfig's
+    star bit: cron ANDs day-of-month and day-of-week when either is one, else ORs them); or
+    what is wrong with it, in the chart's words."""
+    if not _ITEM.fullmatch(item):
+        return f"is not valid cron syntax: {_SYNTAX}"
+    base, _, step_text = item.partition("/")
+    step = int(step_text or 1)
+    if step < 1:
+        return "has a step of 0; a step must be at least 1"
     if base in ("*", "?"):
-        return None
-    start, dash, end = base.partition("-")
-    bounds = [value(start)] + ([value(end)] if dash else [])
-    if any(b is None for b in bounds):
-        return f"{item!r} is not a number, a range or a name"
-    if not all(low <= b <= high for b in bounds if b is not None):
-        return f"{item!r} is outside {low}-{high}"
-    return None
+        if base == "?" and spec.label not in ("day-of-month", "day-of-week"):
+            return "uses ?, which is allowed only in the day-of-month and day-of-week fields; use *"
+        return set(range(spec.low, spec.high + 1, step)), step == 1
+    ends: list[int] = []
+    for end in base.split("-"):
+        if end.isdigit():
+            ends.append(int(end))
+        elif end.upper() in spec.names:
+            ends.append(spec.names.index(end.upper()) + spec.low)
+        else:
+            return f"has {end!r}, which is not a number or a name; {spec.range}"
+    if not all(spec.low <= e <= spec.high for e in ends):
+        return f"is out of range: {spec.range}"
+    if ends[0] > ends[-1]:
+        return "has a range whose start is after its end; write it as START-END with START <= END"
+    last = ends[-1] if len(ends) == 2 or not step_text else spec.high  # N/STEP: N to the maximum
+    return set(range(ends[0], last + 1, step)), False

@@ -21,7 +21,7 @@ from jobs.migrate.source import Names, Source, call_name, docstring_line, load_s
 __all__ = ["ImportResult", "ImportedJob", "import_apscheduler", "run_target"]
 
 
-def import_apscheduler(paths: Sequence[Path]) -> ImportResult:
+def import_apscheduler(paths: Sequence[Path | str]) -> ImportResult:
     sources = load_sources(paths)
     context, notes = _context(sources)
     jobs: list[ImportedJob] = []

@@ -12,7 +12,9 @@ own `add_job` (not a job) and is skipped.
 from __future__ import annotations
 
 import ast
+import functools
 import re
+import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,7 +247,7 @@ def _schedule(
             problems.append(OPTION_PROBLEMS[option].format(ast.unparse(node)))
     out: dict[str, Any] = {}
     if "timezone" in args:
-        out["timeZone"] = _timezone(names, args["timezone"])
+        out["timeZone"] = _timezone(names, args["timezone"], notes)
     fields = {k: v for k, v in args.items() if k not in TRIGGER_OPTIONS}
     converted: Converted
     if kind == "cron":
@@ -286,7 +288,7 @@ OPTION_PROBLEMS = {
 }
 
 
-def _timezone(names: Names, node: ast.expr) -> str:
+def _timezone(names: Names, node: ast.expr, notes: list[str]) -> str:
     """`"Europe/Paris"`, `ZoneInfo("Europe/Paris")`, `pytz.timezone(...)`, `pytz.utc`, ..."""
     zone_call = isinstance(node, ast.Call) and call_name(node.func) in (
         "timezone",
@@ -303,7 +305,28 @@ def _timezone(names: Names, node: ast.expr) -> str:
     value = names.literal(node)
     if not isinstance(value, str):
         raise Unresolved(f"timezone={ast.unparse(node)} is not a time zone name")
+    if time_zones() and value not in time_zones():  # (no tz database here: cannot tell)
+        near = [z for z in time_zones() if z.lower() == value.lower()]
+        if len(near) == 1:  # pytz, which APScheduler 3 uses, ignores case; Kubernetes does not
+            notes.append(f"timezone={value!r} is written {near[0]!r}, as Kubernetes spells it")
+            return near[0]
+        raise Unmappable(
+            f"timezone={value!r} is not a time zone the chart and Kubernetes accept (an IANA "
+            "name that zoneinfo knows, such as 'Europe/Paris' or 'Etc/UTC')"
+        )
     return value
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The names a CronJob's timeZone may be, as charts/time_zones.py lists them for the chart's
+    schema: zoneinfo's, less those that are not zones."""
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if name not in ("Local", "localtime", "Factory")
+        and not name.startswith(("posix/", "right/"))
+    )
 
 
 def _options(

@@ -35,9 +35,14 @@ class Unresolved(Exception):
     """A function reference or an argument that cannot be read statically; the message says why."""
 
 
-def load_sources(paths: Sequence[Path]) -> list[Source]:
+def load_sources(paths: Sequence[Path | str]) -> list[Source]:
+    """The parsed .py files of `paths` (files, or directories searched recursively), as given:
+    an empty string is refused, not read as the current directory."""
     files: list[tuple[Path, str]] = []
-    for given in paths:
+    for text in paths:
+        if str(text) == "":
+            raise ConfigError("an empty path: give the app's source file or directory (. for here)")
+        given = Path(text)
         if not given.exists():
             raise ConfigError(f"{given}: no such file or directory")
         if given.is_dir():
@@ -65,13 +70,20 @@ def _python_files(root: Path) -> Iterator[Path]:
 
 def _parse(path: Path, display: str) -> ast.Module:
     try:
-        return ast.parse(path.read_bytes(), filename=display)
+        data = path.read_bytes()
+        if b"\0" in data:  # Python refuses them, with no line number: say what it means
+            raise ConfigError(
+                f"{display}: cannot read it as Python source: it holds NUL bytes (a binary file, "
+                "or text saved as UTF-16?): convert it to UTF-8, or leave it out of PATH"
+            )
+        return ast.parse(data, filename=display)
     except SyntaxError as e:
+        line = f":{e.lineno}" if e.lineno else ""
         raise ConfigError(
-            f"{display}:{e.lineno}: syntax error: {e.msg}. The source is read, never run: fix "
+            f"{display}{line}: syntax error: {e.msg}. The source is read, never run: fix "
             "the file, or leave it out of PATH"
         ) from e
-    except (OSError, ValueError) as e:  # unreadable, bad encoding, null bytes
+    except (OSError, ValueError) as e:  # unreadable, bad encoding
         raise ConfigError(f"{display}: cannot read it as Python source: {e}") from e
 
 

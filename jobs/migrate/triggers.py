@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from jobs.registry import cron_problem
+
 FIELD_NAMES = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
 DEFAULTS = {"year": "*", "month": "1", "day": "1", "week": "*", "day_of_week": "*"}
 DEFAULTS |= {"hour": "0", "minute": "0", "second": "0"}
@@ -74,6 +76,9 @@ def cron_from_fields(fields: dict[str, str], *, crontab: bool = False) -> Conver
             "APScheduler runs when both match, a Kubernetes schedule when either does"
         )
     out.schedule = " ".join([*parts, dow])
+    problem = cron_problem(out.schedule)  # what the chart (and the registry) would refuse
+    if problem:
+        raise Unmappable(f"the schedule it maps to, {out.schedule!r}: {problem}")
     return out
 
 
@@ -131,6 +136,13 @@ def _plain_field(name: str, expr: str) -> str:
         for value in (first, last):
             if value is not None and not low <= int(value) <= high:
                 raise Unmappable(f"{name}={expr!r}: {value} is outside {low}-{high}")
+        if first is not None and last is not None and int(first) > int(last):
+            raise Unmappable(
+                f"{name}={expr!r}: the range {item!r} runs backwards (start after end): "
+                "APScheduler refuses it, and so does Kubernetes"
+            )
+        if step is not None and int(step) == 0:
+            raise Unmappable(f"{name}={expr!r}: {item!r} has a step of 0 (APScheduler refuses it)")
         if first is not None and last is None and step is not None:
             item = f"{int(first)}-{high}/{step}"  # APScheduler's N/STEP runs from N to the maximum
         items.append(item)
@@ -175,6 +187,10 @@ def day_of_week(expr: str, *, crontab: bool = False, notes: list[str] | None = N
             first = int(match["first"] or 0)
             last = int(match["last"] or (6 if match["step"] or not match["first"] else first))
             step = int(match["step"] or 1)
+            if step == 0:
+                raise Unmappable(
+                    f"day_of_week={expr!r}: {item!r} has a step of 0 (APScheduler refuses it)"
+                )
             if last > 6:
                 raise Unmappable(
                     f"day_of_week={expr!r}: {last} is outside 0-6 (APScheduler numbers the "
@@ -219,7 +235,9 @@ def every_from_interval(
 ) -> str:
     """IntervalTrigger(weeks=..., ...) as the chart's `every` (15m, 2h, 1d, 7d)."""
     total = weeks * 604800 + days * 86400 + hours * 3600 + minutes * 60 + seconds
-    if total <= 0:
+    if total < 0:
+        raise Unmappable(f"a negative interval ({total:g} seconds): an interval must be positive")
+    if total == 0:
         raise Unmappable("an interval of 0 (APScheduler then runs the job every second)")
     if total % 60:
         raise Unmappable(

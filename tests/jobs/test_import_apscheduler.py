@@ -18,6 +18,7 @@ import yaml
 
 from jobs.errors import ConfigError
 from jobs.migrate import ImportResult, import_apscheduler
+from tests.jobs.helpers import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = Path(__file__).resolve().parent / "apscheduler_sources"
@@ -294,6 +295,17 @@ def test_timezone(tmp_path: Path, timezone: str, time_zone: str) -> None:
     assert job["timeZone"] == time_zone
 
 
+def test_timezone_in_other_case_is_spelled_as_kubernetes_does(tmp_path: Path) -> None:
+    """pytz (APScheduler 3's) ignores the case of a zone's name; Kubernetes does not."""
+    result = scan(tmp_path, 'scheduler.add_job("app:f", "cron", hour=1, timezone="europe/paris")')
+    assert printed(result)["f"]["timeZone"] == "Europe/Paris"
+    assert (
+        f"{tmp_path / 'main.py'}:1: f: note: timezone='europe/paris' is written 'Europe/Paris'"
+        in (result.problems[0])
+    )
+    assert result.exit_code == 0
+
+
 def test_options_map_to_chart_settings(tmp_path: Path) -> None:
     result = scan(
         tmp_path,
@@ -546,6 +558,35 @@ UNMAPPABLE = [
         'scheduler.add_job("app:f", "cron", hour=1, id=f"job-{n}")',
         "the job id: f'job-{n}' is not a literal",
     ),
+    (
+        'scheduler.add_job("app:f", "cron", hour=2, timezone="Not/AZone")',
+        "timezone='Not/AZone' is not a time zone the chart and Kubernetes accept",
+    ),
+    (
+        'scheduler.add_job("app:f", "cron", hour=2, timezone=ZoneInfo("posix/Europe/Paris"))',
+        "timezone='posix/Europe/Paris' is not a time zone the chart and Kubernetes accept",
+    ),
+    (
+        'scheduler.add_job("app:f", "cron", minute="5-1")',
+        "minute='5-1': the range '5-1' runs backwards (start after end)",
+    ),
+    (
+        'scheduler.add_job("app:f", CronTrigger.from_crontab("0 5-1 * * *"))',
+        "hour='5-1': the range '5-1' runs backwards",
+    ),
+    ('scheduler.add_job("app:f", "cron", minute="*/0")', "minute='*/0': '*/0' has a step of 0"),
+    (
+        'scheduler.add_job("app:f", "cron", day_of_week="*/0")',
+        "day_of_week='*/0': '*/0' has a step of 0",
+    ),
+    (
+        'scheduler.add_job("app:f", "cron", month=2, day=31)',
+        "the schedule it maps to, '0 0 31 2 *': it never fires",
+    ),
+    (
+        'scheduler.add_job("app:f", "interval", seconds=-5)',
+        "a negative interval (-5 seconds): an interval must be positive",
+    ),
 ]
 
 
@@ -603,6 +644,39 @@ def test_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
         import_apscheduler([tmp_path])
     assert str(info.value).startswith(f"{broken}:3: syntax error: ")
     assert info.value.exit_code == 2
+
+
+def test_a_file_with_nul_bytes_is_not_python(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.py"
+    binary.write_bytes(b"x = 1\n\0\n")
+    with pytest.raises(ConfigError) as info:
+        import_apscheduler([tmp_path])
+    assert str(info.value) == (
+        f"{binary}: cannot read it as Python source: it holds NUL bytes (a binary file, or text "
+        "saved as UTF-16?): convert it to UTF-8, or leave it out of PATH"
+    )
+    assert info.value.exit_code == 2
+
+
+def test_an_empty_path_is_not_the_current_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        import_apscheduler([tmp_path, ""])
+    assert str(info.value).startswith("an empty path: give the app's source file or directory")
+    assert info.value.exit_code == 2
+
+
+def test_the_command_exits_1_for_a_job_the_chart_would_reject(tmp_path: Path) -> None:
+    source = tmp_path / "aps.py"
+    source.write_text(
+        'scheduler.add_job("app:a", "cron", hour=2, timezone="Not/AZone")\n'
+        'scheduler.add_job("app:b", "cron", minute="5-1")\n'
+        'scheduler.add_job("app:c", "interval", hours=1)\n'
+    )
+    result = invoke("import-apscheduler", str(source))
+    assert result.exit_code == 1, result.stderr
+    assert yaml.safe_load(result.stdout) == {"jobs": {"c": {**run("app:c"), "every": "1h"}}}
+    assert f"{source}:1: a: not mapped: timezone='Not/AZone' is not a time zone" in result.stderr
+    assert f"{source}:2: b: not mapped: minute='5-1': the range '5-1' runs" in result.stderr
 
 
 def test_missing_path(tmp_path: Path) -> None:
@@ -691,3 +765,9 @@ def test_example_values_render_with_the_chart(tmp_path: Path, helm_bin: Path) ->
     assert sessions["schedule"] == "0 */4 * * *"
     (container,) = sessions["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["run", "app.services.cron_jobs:purge_expired_tokens"]
+
+
+def test_an_empty_path_on_the_command_line_is_exit_2() -> None:
+    """Not the current directory: click would turn "" into "."."""
+    result = invoke("import-apscheduler", "")
+    assert result.exit_code == 2 and "an empty path" in result.stderr

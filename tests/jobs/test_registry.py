@@ -82,9 +82,26 @@ def test_a_job_runs_with_its_args_and_a_raising_job_exits_1(tmp_path: Path) -> N
         (
             "@job(schedule='0 2 * * *')\ndef cleanup_old_sessions(): pass",
             "job 'cleanup-old-sessions' (registered in appjobs): the name 'cleanup-old-sessions' "
-            "is taken by the job registered in jobs",
+            "is taken by the built-in job `cronjobs cleanup-old-sessions`: pick another name",
         ),
-        ("@job(schedule='0 25 * * *')\ndef x(): pass", "hour field '25': '25' is outside 0-23"),
+        (
+            "@job(schedule='0 25 * * *')\ndef x(): pass",
+            "the hour field '25' is out of range: hour is 0-23",
+        ),
+        (
+            "@job(schedule='0 0 * * 7')\ndef x(): pass",
+            "schedule '0 0 * * 7': the day-of-week field '7' is out of range: day-of-week is 0-6 "
+            "(0 = Sunday) or SUN-SAT",
+        ),
+        (
+            "@job(schedule='5-1 * * * *')\ndef x(): pass",
+            "schedule '5-1 * * * *': the minute field '5-1' has a range whose start is after its end",
+        ),
+        (
+            "@job(schedule='0 0 31 2 *')\ndef x(): pass",
+            "schedule '0 0 31 2 *': it never fires: none of the months in the month field '2' has a "
+            "day in the day-of-month field '31'",
+        ),
         ("@job(schedule='0 2 * *')\ndef x(): pass", "4 fields; cron has 5"),
         ("@job()\ndef x(): pass", "give schedule= (a cron expression"),
         ("@job(schedule='@daily', every='1h')\ndef x(): pass", "exactly one of them"),
@@ -95,13 +112,24 @@ def test_a_job_runs_with_its_args_and_a_raising_job_exits_1(tmp_path: Path) -> N
         ("import not_installed_anywhere", "no module named 'not_installed_anywhere'"),
         ("raise ValueError('bad config at import')", "ValueError: bad config at import"),
         ("def broken(:\n    pass", "SyntaxError"),
+        (
+            "raise SystemExit(0)",
+            "cannot import appjobs (CRONJOBS_JOB_MODULES module 'appjobs'): it "
+            "raised SystemExit(0) while being imported (sys.exit() at module level?)",
+        ),
+        ("import sys\nsys.exit(3)", "it raised SystemExit(3) while being imported"),
+        (
+            "raise KeyboardInterrupt",
+            "cannot import appjobs (CRONJOBS_JOB_MODULES module "
+            "'appjobs'): KeyboardInterrupt while it was being imported",
+        ),
     ],
 )
 def test_a_bad_registration_is_exit_2_naming_the_module(
     tmp_path: Path, source: str, message: str
 ) -> None:
     cwd = app_module(tmp_path, "from jobs import job\n" + source + "\n")
-    for args in (["list"], ["x"]):
+    for args in (["list"], ["x"], ["chart-values"]):
         result = cronjobs_at(cwd, *args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr, result.stderr
@@ -111,6 +139,153 @@ def test_a_bad_registration_is_exit_2_naming_the_module(
     assert "Warning: " in helped.stderr and message in helped.stderr
     builtin = cronjobs_at(cwd, "health-check", env={"QDRANT_PATH": str(tmp_path)})
     assert "appjobs" not in builtin.stderr, "a built-in runs without importing the app"
+
+
+BUILTIN = "is taken by the built-in command `cronjobs {0}`, which would run instead of the job"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        *[
+            (f"@job(name={name!r}, schedule='0 0 * * *')\ndef x(): pass", BUILTIN.format(name))
+            for name in ("init-db", "list", "run", "demo", "chart-values", "retention")
+        ],
+        ("@job(every='1h')\ndef import_apscheduler(): pass", BUILTIN.format("import-apscheduler")),
+        (
+            "@job(every='1h')\ndef health_check_job(): pass",
+            "the name 'health-check-job' is taken by the built-in job `cronjobs health-check` (as "
+            "health_check_job)",
+        ),
+        (
+            "@job(name='cleanup-redis-cache', every='1h')\ndef x(): pass",
+            "is taken by the built-in job `cronjobs cleanup-redis-cache`",
+        ),
+    ],
+)
+def test_a_job_named_like_a_builtin_command_is_exit_2(
+    tmp_path: Path, source: str, message: str
+) -> None:
+    """Else its CronJob would run the built-in (`cronjobs init-db` runs DDL, not the job)."""
+    cwd = app_module(tmp_path, "from jobs import job\n" + source + "\n")
+    result = cronjobs_at(cwd, "chart-values")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "pick another name (@job(name=...))" in result.stderr
+    assert "registered in appjobs" in result.stderr and "jobs:" not in result.stdout
+
+
+def test_a_function_named_like_a_builtin_command_keeps_its_jobs_name_as_alias(
+    tmp_path: Path,
+) -> None:
+    cwd = app_module(
+        tmp_path,
+        """
+        from jobs import job
+
+        @job(name="setup-db", every="1h")
+        def init_db(ctx):
+            return "set up"
+
+        @job(name="nightly-run", every="1d")
+        def run(ctx):
+            return "ran"
+        """,
+    )
+    listed = cronjobs_at(cwd, "list", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    ids = {j["command"]: j["id"] for j in json.loads(listed.stdout) if not j["builtin"]}
+    assert ids == {"setup-db": "setup_db", "nightly-run": "nightly_run"}
+    ran = cronjobs_at(cwd, "setup_db")
+    assert ran.returncode == 0 and ran.stdout.strip() == "set up", ran.stderr
+
+
+def test_the_names_kept_for_builtin_commands_are_the_clis() -> None:
+    from jobs.cli import cli
+    from jobs.registry import BUILTIN_COMMANDS, registered
+
+    jobs = {j.command for j in registered() if j.builtin}
+    assert sorted(BUILTIN_COMMANDS) == sorted(set(cli.commands) - jobs)
+
+
+CHART_SCHEDULES = [
+    # (schedule, accepted by the chart)
+    ("0 0 * * 6", True),
+    ("0 0 * * 7", False),
+    ("0 0 * * SUN-sat", True),
+    ("0 0 * * SAT-SUN", False),
+    ("5-1 * * * *", False),
+    ("1-5 * * * *", True),
+    ("0 0 * JAN-Mar *", True),
+    ("0 0 * FOO *", False),
+    ("0 0 * 13 *", False),
+    ("0 0 0 * *", False),
+    ("0 0 ?/5 * *", True),
+    ("0 0 * * ?", True),
+    ("? * * * *", False),
+    ("5/20 * * * *", True),
+    ("*/0 * * * *", False),
+    ("000005 * * * *", True),
+    ("100 * * * *", False),
+    ("1,,2 * * * *", False),
+    ("*-5 * * * *", False),
+    ("0 0 * * 1;2", False),
+    ("0\v0 * * *", False),
+    ("0 0 * *", False),
+    ("@daily", True),
+    ("@midnight", True),
+    ("@DAILY", False),
+    ("@every 5m", False),
+    ("CRON_TZ=Europe/Paris 0 0 * * *", False),
+    ("0 0 29 2 *", True),
+    ("0 0 31 2 1", True),  # day-of-month OR day-of-week: fires on Mondays
+]
+
+
+NEVER_FIRES = ["0 0 31 2 *", "0 0 30,31 2 *", "0 0 31 4,6,9,11 ?", "0 0 31 2 */1"]
+
+
+def test_the_registry_accepts_the_schedules_the_chart_accepts(
+    tmp_path: Path, helm_bin: Path
+) -> None:
+    """The chart (charts/cronjobs/templates/_helpers.tpl) is the reference: a schedule the
+    registry accepts renders, one it refuses does not (the job would fail at `helm upgrade`);
+    except a schedule that never fires, which the chart (like Kubernetes) renders."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jobs.registry import cron_problem
+
+    def chart_accepts(schedule: str) -> bool:
+        values = tmp_path / f"values-{abs(hash(schedule))}.yaml"
+        job = {"schedule": schedule, "activeDeadlineSeconds": 30}
+        values.write_text(json.dumps({"jobs": {"health-check": job}}))
+        proc = subprocess.run(
+            [str(helm_bin), "template", "r", str(REPO / "charts" / "cronjobs"), "-f", str(values)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0 or "jobs.health-check.schedule" in proc.stderr, proc.stderr
+        return proc.returncode == 0
+
+    schedules = [s for s, _ in CHART_SCHEDULES]
+    with ThreadPoolExecutor(8) as pool:
+        chart = list(pool.map(chart_accepts, schedules + NEVER_FIRES))
+    assert chart == [ok for _, ok in CHART_SCHEDULES] + [True] * len(NEVER_FIRES)
+    registry = {s: cron_problem(s) for s in schedules + NEVER_FIRES}
+    verdicts = zip(schedules, chart[: len(schedules)], strict=True)
+    differ = {s: registry[s] for s, ok in verdicts if (registry[s] is None) != ok}
+    assert differ == {}
+    assert all("it never fires" in (registry[s] or "") for s in NEVER_FIRES)
+
+
+def test_a_schedule_that_never_fires_is_refused() -> None:
+    from jobs.registry import cron_problem
+
+    assert cron_problem("0 0 31 2 *") == (
+        "it never fires: none of the months in the month field '2' has a day in the "
+        "day-of-month field '31' (Kubernetes and the chart accept the schedule, and never start "
+        "the job); choose days those months have"
+    )
+    for schedule in ("0 0 31 2,3 *", "0 0 31 2 */2", "0 0 */31 2 *", "0 0 29 2 *"):
+        assert cron_problem(schedule) is None, schedule
 
 
 def test_an_import_error_is_scrubbed(tmp_path: Path) -> None:
