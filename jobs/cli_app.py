@@ -68,7 +68,7 @@ def resolve(target: str) -> Job:
             "a job takes one, the JobContext, or none"
         )
     return Job(
-        id=attr,
+        id=target,  # the lock's key: another module's function of that name is another job
         command=target,
         schedule="",
         description=f"{target}, run by `cronjobs run`",
