@@ -4,6 +4,7 @@ in jobs/cli_app.py). CLI layer only: parse, call the job's functions, render, ex
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -103,7 +104,23 @@ def _days(day: date | None, since: date | None, until: date | None) -> list[date
     return [day or yesterday]
 
 
-_date = click.DateTime(formats=["%Y-%m-%d"])
+class _Day(click.ParamType[date]):
+    """A UTC day as YYYY-MM-DD; a date that does not exist (2024-02-30) says so."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError as e:
+            shape = re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value).strip())
+            why = f"no such day ({e})" if shape else "expected a day as YYYY-MM-DD"
+            self.fail(f"{value!r}: {why}", param, ctx)
+
+
+_date = _Day()
 
 
 @job_command("aggregate-daily-analytics")
@@ -138,7 +155,7 @@ def aggregate_daily_analytics(**kw: Any) -> None:
     from jobs.builtin.partitions import ensure_ahead
     from jobs.builtin.retention import ANALYTICS_EVENTS
 
-    days = _days(*(kw[k].date() if kw[k] else None for k in ("day", "since", "until")))
+    days = _days(*(kw[k] for k in ("day", "since", "until")))
     retained_from = datetime.now(UTC).date() - timedelta(days=ANALYTICS_EVENTS.days)
 
     def work(engine: Any, stop: Any) -> Any:

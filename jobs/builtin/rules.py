@@ -138,7 +138,9 @@ def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> R
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{ENV} names {path}, which does not exist") from None
+        raise ConfigError(
+            f"the rules file {path} (--rules or {ENV}) does not exist: check the path"
+        ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read the rules file {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:

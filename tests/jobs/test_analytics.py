@@ -153,7 +153,9 @@ def test_aggregate_cli_date_options(engine: Engine, db_url: str) -> None:
     )
     assert swapped.exit_code == 2 and "swap them" in swapped.stderr
     bad = invoke("aggregate-daily-analytics", "--date", "14/06/2026", env=env)
-    assert bad.exit_code == 2 and "'14/06/2026' does not match the format '%Y-%m-%d'" in bad.stderr
+    assert bad.exit_code == 2 and "'14/06/2026': expected a day as YYYY-MM-DD" in bad.stderr
+    no_such = invoke("aggregate-daily-analytics", "--date", "2024-02-30", env=env)
+    assert no_such.exit_code == 2 and "'2024-02-30': no such day" in no_such.stderr
 
 
 def test_a_backfill_keeps_figures_of_days_past_retention_unless_forced(

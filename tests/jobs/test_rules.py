@@ -124,7 +124,9 @@ def test_a_bad_file_is_a_configuration_error_naming_the_entry(
 
 
 def test_a_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"CRONJOBS_RULES names .* which does not exist"):
+    with pytest.raises(
+        ConfigError, match=r"the rules file .* \(--rules or CRONJOBS_RULES\) does not exist"
+    ):
         load(str(tmp_path / "nope.toml"))
 
 
