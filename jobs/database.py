@@ -132,7 +132,7 @@ def _missing(reason: str) -> str | None:
 
 
 # libpq's words for a connection option it does not know or a value it does not take.
-_BAD_OPTION = re.compile(r'invalid connection option "|invalid \w+ value: ')
+_BAD_OPTION = re.compile(r'invalid connection option "|invalid \w+ value: |for connection option "')
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -178,9 +178,7 @@ def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
     except SystemExit as e:
         return _exited(job, ctx, dry_run, e)
     if inspect.isgenerator(returned) or inspect.isasyncgen(returned):
-        raise ConfigError(
-            f"{job.module}.{job.id} yields: a job function returns its result (or None)"
-        )
+        raise ConfigError(f"{_where(job)} yields: a job function returns its result (or None)")
     if not inspect.isawaitable(returned):
         return JobResult(job.command, returned, dry_run, interrupted=ctx.stop.is_set())
     awaitable = returned
@@ -223,6 +221,12 @@ def _exited(job: Job, ctx: JobContext, dry_run: bool, e: SystemExit) -> JobResul
     if e.code in (0, None):
         return JobResult(job.command, None, dry_run, interrupted=ctx.stop.is_set())
     raise JobError(
-        f"{job.module}.{job.id} called sys.exit({e.code!r}): a job fails by raising an "
+        f"{_where(job)} called sys.exit({e.code!r}): a job fails by raising an "
         "exception (or returns its result)"
     ) from e
+
+
+def _where(job: Job) -> str:
+    """The job's function as messages name it: `module.function`, or for `cronjobs run`'s
+    unregistered function the `module:function` it was given."""
+    return job.id if ":" in job.id else f"{job.module}.{job.id}"

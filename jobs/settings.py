@@ -7,6 +7,7 @@ syntax only, and cheap.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,17 +36,6 @@ _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
 _REDIS_SCHEMES = {"redis", "rediss", "unix"}
 
 
-_SHOWN = (
-    "database_url",
-    "redis_url",
-    "qdrant_url",
-    "qdrant_path",
-    "cache_prefixes",
-    "timeout",
-    "lock_timeout",
-)
-
-
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -65,9 +55,12 @@ class Settings:
         settings)."""
         from jobs.redact import scrub
 
-        shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in _SHOWN)
-        key = "***" if self.qdrant_api_key else None
-        return scrub(f"Settings({shown}, qdrant_api_key={key})", self.secrets())
+        def shown(name: str) -> str:
+            value = getattr(self, name)
+            return "***" if name == "qdrant_api_key" and value else repr(value)
+
+        fields = ", ".join(f"{f.name}={shown(f.name)}" for f in dataclasses.fields(self))
+        return scrub(f"Settings({fields})", self.secrets())
 
     def __post_init__(self) -> None:
         if self.database_url is not None:

@@ -55,6 +55,9 @@ MAX_IDENTIFIER = 63  # PostgreSQL's limit; longer names would be truncated silen
 class Child:
     table: str
     foreign_key: str
+    undeclared: bool = False
+    """The app's schema declares no foreign key constraint for it, and the rules file says the
+    column holds the parent's ids anyway: the check then warns instead of refusing."""
 
 
 @dataclass(frozen=True)
@@ -220,14 +223,27 @@ def _rule(job: str, entry: Any, source: str) -> RetentionRule:
         age=age,
         days=days,
         primary_key=primary_key,
-        children=tuple(
-            Child(
-                identifier(c.get("table"), f"{where}: children.table"),
-                identifier(c.get("foreign_key"), f"{where}: children.foreign_key"),
-            )
-            for c in children
-        ),
+        children=tuple(_child(c, where) for c in children),
         whole_days=whole,
+    )
+
+
+_CHILD_KEYS = {"table", "foreign_key", "undeclared"}
+
+
+def _child(entry: dict[str, Any], where: str) -> Child:
+    unknown = sorted(set(entry) - _CHILD_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: children entries take {', '.join(sorted(_CHILD_KEYS))}; got {unknown}"
+        )
+    undeclared = entry.get("undeclared", False)
+    if not isinstance(undeclared, bool):
+        raise ConfigError(f"{where}: children.undeclared must be true or false")
+    return Child(
+        identifier(entry.get("table"), f"{where}: children.table"),
+        identifier(entry.get("foreign_key"), f"{where}: children.foreign_key"),
+        undeclared,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Engine, MetaData, Table, exc, func, inspect, text
 from sqlalchemy import types as sqltypes
 
-from jobs.builtin.rules import Age, RetentionRule, Rollup, Rules
+from jobs.builtin.rules import Age, Child, RetentionRule, Rollup, Rules
 from jobs.errors import ConfigError
 
 
@@ -237,7 +237,7 @@ def _check_rule(schema: _Schema, rule: RetentionRule) -> list[Finding]:
     if not out:
         out += _age_index(schema, rule)
     for child in rule.children:
-        out += _check_child(schema, rule, child.table, child.foreign_key)
+        out += _check_child(schema, rule, child)
     return out
 
 
@@ -266,10 +266,12 @@ def _age_sql(schema: _Schema, age: Age) -> str:
     return f"greatest({joined})" if schema.engine.dialect.name == "postgresql" else f"max({joined})"
 
 
-def _check_child(schema: _Schema, rule: RetentionRule, table: str, fk: str) -> list[Finding]:
+def _check_child(schema: _Schema, rule: RetentionRule, child: Child) -> list[Finding]:
     """A child is deleted by `fk IN (the parent ids deleted)`: only a declared foreign key
     constraint from `fk` to the parent's primary key makes sure those are the parent's rows,
-    so without one the rule is refused (a wrong column would delete other parents' rows)."""
+    so without one the rule is refused (a wrong column would delete other parents' rows),
+    unless the rules file says `undeclared = true` for it (then a warning)."""
+    table, fk = child.table, child.foreign_key
     name, parent = rule.where, f"{rule.table}.{rule.primary_key}"
     if not schema.has(table):
         return [Finding("error", name, table, None, "no such table (child)")]
@@ -277,15 +279,22 @@ def _check_child(schema: _Schema, rule: RetentionRule, table: str, fk: str) -> l
         return [Finding("error", name, table, fk, "no such column (child foreign_key)")]
     out = []
     declared = [f for f in schema.foreign_keys(table) if f["constrained_columns"] == [fk]]
-    if not declared:
+    if not declared and child.undeclared:
+        out.append(
+            Finding("warning", name, table, fk,
+                    f"no foreign key constraint declares that it refers to {parent} "
+                    "(`undeclared = true`): make sure it holds the parent's ids")
+        )  # fmt: skip
+    elif not declared:
         out.append(
             Finding("error", name, table, fk,
                     f"the database declares no foreign key constraint from {table}.{fk} to "
                     f"{parent}: the cleanup would delete every {table} row whose {fk} equals a "
                     f"deleted {rule.table} row's {rule.primary_key}, whichever parent it has; "
                     f"declare the foreign key in the app's schema (FOREIGN KEY ({schema.q(fk)}) "
-                    f"REFERENCES {schema.qt(rule.table)} ({schema.q(rule.primary_key)})), or "
-                    "fix `foreign_key` to name the column that holds the parent's ids")
+                    f"REFERENCES {schema.qt(rule.table)} ({schema.q(rule.primary_key)})), "
+                    "fix `foreign_key` to name the column that holds the parent's ids, or, if it "
+                    "does hold them, add `undeclared = true` to this child")
         )  # fmt: skip
     elif not any(schema.refers_to(f, rule.table, rule.primary_key) for f in declared):
         f = declared[0]

@@ -8,18 +8,15 @@ network error once, in `_request`, into the flat exceptions of `jobs.cronctl.err
 
 from __future__ import annotations
 
-import base64
 import functools
-import getpass
 import json
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import urllib3
 import yaml
@@ -35,6 +32,13 @@ from jobs.cronctl.errors import (
     Forbidden,
     NotFound,
     Unreachable,
+)
+from jobs.cronctl.kubeconfig import (
+    check_server,
+    credential_errors,
+    login_name,
+    one_line,
+    service_account,
 )
 from jobs.redact import redact_url
 
@@ -175,6 +179,9 @@ class KubeApi:
                 retries=_RETRIES,
                 preload_content=False,
             )
+            if 300 <= response.status < 400:  # an API server never redirects: a proxy's login
+                response.release_conn()
+                raise ApiError(_not_an_api_server(self.shown_host, response), response.status)
             if response.status >= 400:
                 raw = response.read()
                 response.release_conn()
@@ -399,7 +406,7 @@ def _reason(e: BaseException) -> str:
 
 # Connection errors are retried (twice); a read that timed out is not, so --request-timeout
 # bounds each call (urllib3's default, 3 retries of everything, waited up to 4 times as long).
-_RETRIES = urllib3.Retry(total=2, read=0, redirect=0, status=0)
+_RETRIES = urllib3.Retry(total=2, read=0, redirect=False, status=0)  # a 3xx comes back as is
 
 
 def _unreachable(host: str, reason: str) -> str:
@@ -424,15 +431,18 @@ def _unreachable_error(host: str, e: BaseException) -> CronctlError:
 
 def _not_an_api_server(host: str, response: Any) -> str:
     kind = response.headers.get("Content-Type") or "no Content-Type"
+    if location := response.headers.get("Location"):
+        kind += f", to {redact_url(str(location))}"
+    what = "redirected" if 300 <= response.status < 400 else "did not answer with JSON"
     return (
-        f"the server at {host} did not answer with JSON ({response.status}, {kind}): is it a "
-        "Kubernetes API server, not a proxy or a login page? Check --kubeconfig/--context"
+        f"the server at {host} {what} ({response.status}, {kind}): is it a Kubernetes API "
+        "server, not a proxy or a login page? Check --kubeconfig/--context"
     )
 
 
 def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
     """Fill `configuration`; return (default namespace, user name for audit annotations)."""
-    fallback_user = os.environ.get("USER") or _login() or "unknown"
+    fallback_user = os.environ.get("USER") or login_name() or "unknown"
     in_cluster = os.environ.get("KUBERNETES_SERVICE_HOST")
     # Like kubectl (and the CLI's --kubeconfig envvar): $KUBECONFIG unless a path is given.
     kubeconfig = settings.kubeconfig or os.environ.get("KUBECONFIG") or None
@@ -443,7 +453,7 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
             raise ConfigError(f"cannot load the in-cluster configuration: {e}") from e
         ns_file = SA_DIR / "namespace"
         namespace = ns_file.read_text().strip() if ns_file.exists() else "default"
-        return namespace, _service_account(SA_DIR / "token") or fallback_user
+        return namespace, service_account(SA_DIR / "token") or fallback_user
     paths = kubeconfig or str(Path("~/.kube/config").expanduser())
     existing = [p for p in paths.split(os.pathsep) if p and Path(p).expanduser().is_file()]
     if not existing:
@@ -463,7 +473,7 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
                     f"(contexts: {names}): pass one of them to --context"
                 )
             active = matches[0]
-        with _credential_errors() as failed:
+        with credential_errors() as failed:
             k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=config_file,
                 context=settings.context,
@@ -471,10 +481,10 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
                 persist_config=False,
             )
     except (ConfigException, yaml.YAMLError, OSError) as e:
-        raise ConfigError(f"cannot use kubeconfig {config_file}: {_one_line(e)}") from e
+        raise ConfigError(f"cannot use kubeconfig {config_file}: {one_line(e)}") from e
     except (ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
         raise ConfigError(
-            f"cannot use kubeconfig {config_file}: it is not a valid kubeconfig ({_one_line(e)}): "
+            f"cannot use kubeconfig {config_file}: it is not a valid kubeconfig ({one_line(e)}): "
             "expected a YAML mapping with clusters, contexts and users, as kubectl writes it"
         ) from e
     if failed:  # the client logs a failing exec plugin and carries on without credentials
@@ -483,73 +493,9 @@ def _load(settings: ClientSettings, configuration: Any) -> tuple[str, str]:
             f"({'; '.join(failed)}): run the user's exec plugin yourself to see why, or log in "
             "again"
         )
-    _check_server(str(configuration.host), config_file)
+    check_server(str(configuration.host), config_file)
     if configuration.verify_ssl is False:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         log.warning("TLS verification is off for %s (insecure-skip-tls-verify)", config_file)
     ctx = (active or {}).get("context") or {}
     return str(ctx.get("namespace") or "default"), str(ctx.get("user") or fallback_user)
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())
-
-
-def _check_server(host: str, config_file: str) -> None:
-    """The cluster's server must be an http(s) URL with a host (an empty or malformed one
-    is the kubeconfig's to fix, not a network problem)."""
-    try:
-        parts = urlsplit(host)
-        ok = parts.scheme in ("https", "http") and bool(parts.hostname)
-        _ = parts.port  # raises ValueError if it is not a number
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ConfigError(
-            f"cannot use kubeconfig {config_file}: the cluster's server is {redact_url(host)!r}, "
-            "not a URL like https://HOST:6443: fix its clusters[].cluster.server"
-        )
-
-
-class _Collected(logging.Filter):
-    """Takes the errors the kubernetes client logs on the root logger while it loads a
-    kubeconfig (a failing exec plugin), so they become cronctl's error, not stray lines."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR:
-            self.messages.append(" ".join(record.getMessage().split()))
-            return False
-        return True
-
-
-@contextmanager
-def _credential_errors() -> Iterator[list[str]]:
-    collected = _Collected()
-    logging.root.addFilter(collected)
-    try:
-        yield collected.messages
-    finally:
-        logging.root.removeFilter(collected)
-
-
-def _service_account(token_file: Path) -> str | None:
-    """`system:serviceaccount:NS:NAME`, the `sub` claim of the pod's token (read, not verified:
-    it only labels the audit annotations), or None."""
-    try:
-        payload = token_file.read_text().strip().split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        subject = claims.get("sub")
-    except (OSError, IndexError, ValueError, AttributeError):
-        return None
-    return subject if isinstance(subject, str) and subject else None
-
-
-def _login() -> str | None:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return None

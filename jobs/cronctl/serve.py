@@ -59,11 +59,11 @@ def serve(
 
 def _can_listen(host: str, port: int) -> None:
     """Fail before start-up, with what to do, when the address cannot be listened on."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(infos[0][4])
+    try:  # every address the host names: uvicorn binds them all (localhost: ::1 and 127.0.0.1)
+        for family, _, _, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(address)
     except OSError as e:
         raise ConfigError(
             f"cannot listen on {host}:{port} ({e.strerror or e}): pick another --port (or "

@@ -47,10 +47,12 @@ def _one_error_line(result: Any) -> str:
 
 
 @pytest.fixture
-def closed_port() -> int:
+def closed_port() -> Iterator[int]:
+    """A port bound for the test but not listening: connecting is refused, and nothing else
+    can take it meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 def test_a_missing_token_file_is_a_configuration_error(tmp_path: Path, closed_port: int) -> None:
@@ -126,6 +128,39 @@ def html_server() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def login_redirect() -> Iterator[str]:
+    """A proxy that sends every request to its login page (302)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "https://sso.example/login?next=/api")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_PATCH = do_GET
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = _Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_to_a_login_page_is_named(tmp_path: Path, login_redirect: str) -> None:
+    result = _run(_kubeconfig(tmp_path, login_redirect), "list")
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert f"the server at {login_redirect} redirected (302" in line
+    assert "to https://sso.example/login?next=/api" in line and "cannot reach" not in line
 
 
 def test_a_server_that_does_not_answer_json_is_named(tmp_path: Path, html_server: str) -> None:

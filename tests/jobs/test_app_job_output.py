@@ -44,6 +44,9 @@ JOBS = """
     @job(every="1h")
     async def exits_quietly(ctx: JobContext) -> None:
         sys.exit(0)
+
+    def bye():  # not registered: `cronjobs run appjobs:bye`
+        sys.exit(3)
 """
 
 
@@ -91,6 +94,10 @@ def test_sys_exit_in_a_job_is_a_failure_with_exit_1(tmp_path: Path) -> None:
             for line in result.stderr.splitlines()
             if line.startswith("{")
         )
+    assert "appjobs.exits_3 called sys.exit(3)" in result.stderr
+    unregistered = _cronjobs(tmp_path, "run", "appjobs:bye")
+    assert unregistered.returncode == 1
+    assert "Error: appjobs:bye called sys.exit(3)" in unregistered.stderr
     quiet = _cronjobs(tmp_path, "exits-quietly")
     assert quiet.returncode == 0, quiet.stderr
     assert '"message": "finished"' in quiet.stderr

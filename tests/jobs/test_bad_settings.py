@@ -25,7 +25,9 @@ def test_a_redis_url_option_redis_py_refuses_is_exit_2(option: str) -> None:
     assert ":pw@" not in result.stderr
 
 
-@pytest.mark.parametrize("option", ["sslmode=bogus", "target_session_attrs=bogus", "nope=1"])
+@pytest.mark.parametrize(
+    "option", ["sslmode=bogus", "target_session_attrs=bogus", "nope=1", "keepalives=abc"]
+)
 def test_a_database_url_option_libpq_refuses_is_exit_2(option: str) -> None:
     url = f"postgresql://u:pw@127.0.0.1:1/db?{option}"
     result = invoke("cleanup-old-sessions", env={"DATABASE_URL": url})

@@ -1,5 +1,6 @@
-"""jobs.pg_dialect against a real PostgreSQL 15: an engine's first connect costs one query
-(not four), and the dialect learns what SQLAlchemy's own psycopg dialect learns, also from a
+"""jobs.pg_dialect against a real PostgreSQL 15: an engine's first connect sends one query
+(SQLAlchemy's own dialect sends four; with the rollback after them, two round trips instead of
+five), and the dialect learns what SQLAlchemy's own psycopg dialect learns, also from a
 database whose defaults are not the stock ones."""
 
 from __future__ import annotations

@@ -249,3 +249,36 @@ def test_a_rollup_column_in_two_roles_is_exit_2_before_the_database(
             result.stderr
         )
         assert "database error" not in result.stderr
+
+
+def test_undeclared_true_lets_a_schema_without_constraints_run_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    """An app whose migrations declare no foreign keys: the rules file vouches for the column
+    (`undeclared = true`), so the check warns and the job deletes the children with their
+    parent; without it, the same schema is refused."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    engine = _sqlite(
+        tmp_path,
+        "CREATE TABLE conv (id INTEGER PRIMARY KEY, at TIMESTAMP)",
+        "CREATE TABLE msg (id INTEGER PRIMARY KEY, conv INTEGER)",  # no REFERENCES
+    )
+    old = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%d %H:%M:%S")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO conv VALUES (1, :o), (2, CURRENT_TIMESTAMP)"), {"o": old})
+        conn.execute(text("INSERT INTO msg VALUES (10, 1), (11, 2)"))
+    rule = '[[cleanup-old-sessions]]\ntable = "conv"\nage = "at"\ndays = 3\n'
+    refused = rule + 'children = [{ table = "msg", foreign_key = "conv" }]\n'
+    env = {"DATABASE_URL": url, "CRONJOBS_RULES": write(tmp_path, refused)}
+    result = invoke("cleanup-old-sessions", env=env)
+    assert result.exit_code == 2 and "add `undeclared = true` to this child" in result.stderr
+    vouched = rule + 'children = [{ table = "msg", foreign_key = "conv", undeclared = true }]\n'
+    env["CRONJOBS_RULES"] = write(tmp_path, vouched)
+    result = invoke("cleanup-old-sessions", "-o", "json", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert "no foreign key constraint declares that it refers to conv.id" in result.stderr
+    with engine.connect() as conn:
+        assert conn.scalars(text("SELECT id FROM msg")).all() == [11]
+    typo = rule + 'children = [{ table = "msg", foreign_key = "conv", undeclard = true }]\n'
+    with pytest.raises(ConfigError, match="children entries take foreign_key, table, undeclared"):
+        load(write(tmp_path, typo))
