@@ -103,16 +103,14 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
 
-@pytest.fixture
-def html_server() -> Iterator[str]:
-    """A server that answers every request 200 with an HTML page (a proxy's login page)."""
+def _serving(status: int, headers: dict[str, str], body: bytes = b"") -> Iterator[str]:
+    """A local HTTP server answering every request with this response; yields its URL."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = b"<html>please log in</html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 
@@ -131,28 +129,15 @@ def html_server() -> Iterator[str]:
 
 
 @pytest.fixture
+def html_server() -> Iterator[str]:
+    """A server that answers every request 200 with an HTML page (a proxy's login page)."""
+    yield from _serving(200, {"Content-Type": "text/html"}, b"<html>please log in</html>")
+
+
+@pytest.fixture
 def login_redirect() -> Iterator[str]:
     """A proxy that sends every request to its login page (302)."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(302)
-            self.send_header("Location", "https://sso.example/login?next=/api")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_POST = do_PATCH = do_GET
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = _Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from _serving(302, {"Location": "https://sso.example/login?next=/api"})
 
 
 def test_a_redirect_to_a_login_page_is_named(tmp_path: Path, login_redirect: str) -> None:
