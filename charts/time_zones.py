@@ -1,34 +1,30 @@
 """Keep the time-zone list of charts/cronjobs/values.schema.json in sync with the tz database.
 
-    python charts/time_zones.py           rewrite `$defs.ianaTimeZone.enum` in the schema
-    python charts/time_zones.py --check   exit 1 if the list is stale
+    .venv/bin/python charts/time_zones.py           rewrite `$defs.ianaTimeZone.enum` in the schema
+    .venv/bin/python charts/time_zones.py --check   exit 1 if the list is stale
 
 The list is Python's `zoneinfo.available_timezones()` (the system tz database plus the `tzdata`
 package): the IANA names the API server loads for a CronJob's `timeZone`, legacy links such as
 `US/Eastern` and `GMT` included, less the names that are not zones (`Local`, `localtime`,
-`Factory`, the `posix/` and `right/` trees). tests/chart/test_bad_values.py runs the check.
+`Factory`, the `posix/` and `right/` trees): `jobs.chart_values.time_zones`, which
+`import-apscheduler` checks against too. tests/chart/test_bad_values.py runs the check.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import zoneinfo
 from pathlib import Path
 from typing import Any
 
+from jobs.chart_values import time_zones
+
 SCHEMA = Path(__file__).resolve().parent / "cronjobs" / "values.schema.json"
-NOT_ZONES = {"Local", "localtime", "Factory"}
-NOT_ZONE_PREFIXES = ("posix/", "right/")
 
 
 def zones() -> list[str]:
-    """The time-zone names a CronJob may use, sorted."""
-    return sorted(
-        name
-        for name in zoneinfo.available_timezones()
-        if name not in NOT_ZONES and not name.startswith(NOT_ZONE_PREFIXES)
-    )
+    """The time-zone names a CronJob may use (jobs.chart_values.time_zones), sorted."""
+    return sorted(time_zones())
 
 
 def render(schema: dict[str, Any]) -> str:
@@ -47,7 +43,7 @@ def main(argv: list[str]) -> int:
     new = updated(text)
     if "--check" in argv:
         if new != text:
-            print(f"{SCHEMA} is stale: run python charts/time_zones.py", file=sys.stderr)
+            print(f"{SCHEMA} is stale: run .venv/bin/python charts/time_zones.py", file=sys.stderr)
             return 1
         return 0
     SCHEMA.write_text(new)

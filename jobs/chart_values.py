@@ -7,10 +7,27 @@ merges a values file into them key by key.
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from collections.abc import Iterable
 from typing import Any
 
 from jobs.registry import Job
+
+NOT_ZONES = {"Local", "localtime", "Factory"}
+NOT_ZONE_PREFIXES = ("posix/", "right/")
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The names a CronJob's `timeZone` may be: zoneinfo's (the IANA names the API server
+    loads), less those that are not zones. charts/time_zones.py writes them into the chart's
+    schema; `import-apscheduler` checks an APScheduler timezone against them."""
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if name not in NOT_ZONES and not name.startswith(NOT_ZONE_PREFIXES)
+    )
 
 
 def values(jobs: Iterable[Job]) -> dict[str, Any]:

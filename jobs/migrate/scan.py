@@ -12,13 +12,12 @@ own `add_job` (not a job) and is skipped.
 from __future__ import annotations
 
 import ast
-import functools
 import re
-import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobs.chart_values import time_zones
 from jobs.migrate.result import ImportedJob
 from jobs.migrate.source import Names, Source, Unresolved, call_name
 from jobs.migrate.triggers import (
@@ -315,18 +314,6 @@ def _timezone(names: Names, node: ast.expr, notes: list[str]) -> str:
             "name that zoneinfo knows, such as 'Europe/Paris' or 'Etc/UTC')"
         )
     return value
-
-
-@functools.cache
-def time_zones() -> frozenset[str]:
-    """The names a CronJob's timeZone may be, as charts/time_zones.py lists them for the chart's
-    schema: zoneinfo's, less those that are not zones."""
-    return frozenset(
-        name
-        for name in zoneinfo.available_timezones()
-        if name not in ("Local", "localtime", "Factory")
-        and not name.startswith(("posix/", "right/"))
-    )
 
 
 def _options(
