@@ -36,8 +36,8 @@ def _fail(error: JobError, obj: dict[str, Any], as_json: bool = False) -> NoRetu
     With `-o json`, stdout gets `{"command", "exit_code", "error"}` too: a failed run still
     answers in the shape asked for."""
     message = scrub(str(error))
+    name = click.get_current_context().info_name or "cronjobs"
     if as_json:
-        name = click.get_current_context().info_name or "cronjobs"
         shown = {"command": name, "exit_code": int(error.exit_code), "error": message}
         click.echo(json.dumps(shown, indent=2))
     if obj.get("verbose"):
@@ -45,7 +45,6 @@ def _fail(error: JobError, obj: dict[str, Any], as_json: bool = False) -> NoRetu
     if not error.logged:  # not from a run (a setting refused before it started): say so too
         if obj.get("json"):
             log.error("%s", message, extra={"exit_code": int(error.exit_code)})
-        name = click.get_current_context().info_name or "cronjobs"
         summary.write(summary.line(name, None, error.exit_code, 0.0, error=message))
     click.echo(f"Error: {message}", err=True)
     sys.exit(int(error.exit_code))

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from jobs.errors import ConfigError
+from jobs.redact import scrub
 from jobs.urls import secrets_in, split
 
 ENV = {
@@ -53,7 +54,6 @@ class Settings:
     def __repr__(self) -> str:
         """The fields with every password and key masked (a job may log or return its
         settings)."""
-        from jobs.redact import scrub
 
         def shown(name: str) -> str:
             value = getattr(self, name)

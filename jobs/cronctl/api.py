@@ -399,34 +399,25 @@ def _translate(
     return ApiError(f"the API server refused to {verb} {kind}: {status} {detail}".strip(), status)
 
 
-def _reason(e: BaseException) -> str:
-    inner = getattr(e, "reason", None)
-    return str(inner or e)
-
-
 # Connection errors are retried (twice); a read that timed out is not, so --request-timeout
 # bounds each call (urllib3's default, 3 retries of everything, waited up to 4 times as long).
 _RETRIES = urllib3.Retry(total=2, read=0, redirect=False, status=0)  # a 3xx comes back as is
 
 
-def _unreachable(host: str, reason: str) -> str:
-    return (
-        f"cannot reach the Kubernetes API at {host} ({reason}): check that the cluster is up, "
-        "your network/VPN, and --kubeconfig/--context"
-    )
-
-
 def _unreachable_error(host: str, e: BaseException) -> CronctlError:
     """A network error as cronctl's: a server certificate that is not trusted is the
     kubeconfig's to fix (exit 2), anything else an unreachable server."""
-    reason = " ".join(_reason(e).split())
+    reason = " ".join(str(getattr(e, "reason", None) or e).split())
     if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
         return ConfigError(
             f"the Kubernetes API at {host} has a certificate cronctl does not trust ({reason}): "
             "give the cluster's CA in the kubeconfig (certificate-authority or "
             "certificate-authority-data), or check --kubeconfig/--context"
         )
-    return Unreachable(_unreachable(host, reason))
+    return Unreachable(
+        f"cannot reach the Kubernetes API at {host} ({reason}): check that the cluster is up, "
+        "your network/VPN, and --kubeconfig/--context"
+    )
 
 
 def _not_an_api_server(host: str, response: Any) -> str:
