@@ -45,9 +45,8 @@ def test_relative_links_resolve(page: Path) -> None:
     for target in links(page):
         path, _, anchor = target.partition("#")
         dest = (page.parent / path).resolve() if path else page
-        if not dest.exists() or REPO not in (dest, *dest.parents):
-            broken.append(target)
-        elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+        missing = not dest.exists() or REPO not in (dest, *dest.parents)
+        if missing or (anchor and dest.suffix == ".md" and anchor not in anchors(dest)):
             broken.append(target)
     assert not broken, f"{page.relative_to(REPO)} links to what is not there: {broken}"
 
