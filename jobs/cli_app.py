@@ -61,22 +61,7 @@ def resolve(target: str) -> Job:
     for registered in registry.registered():  # by identity: a renamed job is still found
         if registered.func is func:
             return registered
-    required = registry.required_parameters(func)
-    if len(required) > 1:
-        raise ConfigError(
-            f"{target} takes {len(required)} arguments ({', '.join(required)}); "
-            "a job takes one, the JobContext, or none"
-        )
-    return Job(
-        id=target,  # the lock's key: another module's function of that name is another job
-        command=target,
-        schedule="",
-        description=f"{target}, run by `cronjobs run`",
-        needs=(),
-        mutating=True,
-        func=func,
-        module=module_name,
-    )
+    return registry.adhoc(func, target, module_name)
 
 
 @click.command("run")

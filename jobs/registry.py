@@ -106,6 +106,28 @@ class Job:
         return self.func is not None and bool(inspect.signature(self.func).parameters)
 
 
+def adhoc(func: Callable[..., Any], target: str, module: str) -> Job:
+    """A Job for a function nobody registered (`cronjobs run MODULE:FUNCTION`, a test's
+    `jobs.testing.run`): its lock key is `target`, so another module's function of the same
+    name is another job. ConfigError when it takes more than the JobContext."""
+    required = required_parameters(func)
+    if len(required) > 1:
+        raise ConfigError(
+            f"{target} takes {len(required)} arguments ({', '.join(required)}); "
+            "a job takes one, the JobContext, or none"
+        )
+    return Job(
+        id=target,
+        command=target,
+        schedule="",
+        description=f"{target}, run by `cronjobs run`",
+        needs=(),
+        mutating=True,
+        func=func,
+        module=module,
+    )
+
+
 class RegistrationError(ConfigError):
     """A job was registered wrongly: a bad name, schedule or signature, or a duplicate."""
 
