@@ -132,9 +132,30 @@ def test_secret_env_vars_are_the_ones_the_entrypoint_reads(
 
     for cj in by_kind(default_docs, "CronJob"):
         env = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
-        from_secret = {e["name"] for e in env if "valueFrom" in e}
+        from_secret = {e["name"] for e in env if "secretKeyRef" in e.get("valueFrom", {})}
         assert from_secret == {"DATABASE_URL", "REDIS_URL", "QDRANT_URL", "QDRANT_API_KEY"}
         assert from_secret <= set(ENV.values())
+
+
+def test_every_run_is_given_what_its_tick_is_read_from(
+    default_docs: list[dict[str, Any]],
+) -> None:
+    """The controller's Job name (a label on every pod), cronctl's annotation, and the CronJob's
+    own name to match the Job name against (jobs/tick.py)."""
+    from jobs import tick
+
+    for cj in by_kind(default_docs, "CronJob"):
+        env = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
+        by_name = {e["name"]: e for e in env}
+        assert by_name[tick.CRONJOB]["value"] == cj["metadata"]["name"]
+        field = {
+            n: by_name[n]["valueFrom"]["fieldRef"]["fieldPath"]
+            for n in (tick.JOB_NAME, tick.SCHEDULED_AT)
+        }
+        assert field == {
+            tick.JOB_NAME: "metadata.labels['batch.kubernetes.io/job-name']",
+            tick.SCHEDULED_AT: f"metadata.annotations['{tick.ANNOTATION}']",
+        }
 
 
 def test_active_deadline_is_shorter_than_each_jobs_interval(
