@@ -287,3 +287,16 @@ def _catch_up_once(
 
 def _require(c: CronJobController, targets: list[Obj], verb: str, resource: str) -> None:
     access.require(c.api, verb, resource, {cj["metadata"]["namespace"] for cj in targets})
+
+
+def plan_suspend(
+    cj: Obj, *, who: str, now: datetime, reason: str | None
+) -> tuple[Change, Obj | None]:
+    """The patch `suspend` would apply to one CronJob (None: already suspended), for callers
+    that apply it themselves (the keeper)."""
+    return _suspend_plan(cj, who=who, now=now, reason=reason, until=None, run=new_run_id(now))
+
+
+def plan_resume(cj: Obj, *, who: str, now: datetime) -> tuple[Change, Obj | None]:
+    """The patch `resume` would apply to one CronJob (None: nothing to change)."""
+    return _resume_plan(cj, who=who, now=now, run=None, catch_up=None)

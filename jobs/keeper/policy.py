@@ -55,7 +55,9 @@ class Policy:
     """What in the annotation could not be read (the rest still applies)."""
 
 
-Kind = Literal["suspend", "restore", "stop", "flag"]
+Kind = Literal["suspend", "restore", "unmark", "stop", "flag"]
+"""suspend, restore (resume and drop the blackout mark), unmark (drop the mark only: someone
+else's suspend or resume took over), stop a Job, flag."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,9 @@ def decide(
     window_end = blackout_window(policy, now)
     if BLACKOUT_UNTIL in annotations:
         if not suspended:  # resumed by hand during the window: the keeper's mark just goes
-            actions.append(Action("restore", name, "resumed by hand during the blackout"))
+            actions.append(Action("unmark", name, "resumed by hand during the blackout"))
+        elif annotations.get(model.SUSPENDED_BY) != ACTOR:  # suspended again by someone else
+            actions.append(Action("unmark", name, "suspended by someone else during the blackout"))
         elif window_end is None and (ours is None or ours <= now):
             actions.append(Action("restore", name, "the blackout window ended"))
     elif window_end is not None and not suspended:

@@ -76,7 +76,10 @@ def test_a_blackout_suspends_then_restores_what_it_suspended() -> None:
     actions = policy.decide(cronjob(values), [], [], NOW)
     assert [(a.kind, a.until) for a in actions] == [("suspend", NOW.replace(hour=3, minute=0))]
     # Suspended by the keeper (its mark): nothing while the window lasts, a restore after it.
-    mark = {policy.BLACKOUT_UNTIL: model.iso(NOW.replace(hour=3, minute=0))}
+    mark = {
+        policy.BLACKOUT_UNTIL: model.iso(NOW.replace(hour=3, minute=0)),
+        model.SUSPENDED_BY: policy.ACTOR,
+    }
     assert policy.decide(cronjob(values, True, **mark), [], [], NOW) == []
     later = NOW + timedelta(hours=1)
     assert kinds(policy.decide(cronjob(values, True, **mark), [], [], later)) == [
@@ -94,8 +97,13 @@ def test_resumed_by_hand_in_a_window_drops_the_mark_only() -> None:
     values = {"blackouts": [{"schedule": "0 2 * * 6", "duration": 3600}]}
     mark = {policy.BLACKOUT_UNTIL: model.iso(NOW.replace(hour=3, minute=0))}
     assert kinds(policy.decide(cronjob(values, False, **mark), [], [], NOW)) == [
-        ("restore", "resumed by hand during the blackout")
+        ("unmark", "resumed by hand during the blackout")
     ]
+    # Suspended again by an operator on top of the keeper's suspend: theirs now, never resumed.
+    theirs = {**mark, model.SUSPENDED_BY: "ana"}
+    assert kinds(
+        policy.decide(cronjob(values, True, **theirs), [], [], NOW + timedelta(hours=2))
+    ) == [("unmark", "suspended by someone else during the blackout")]
 
 
 def test_max_duration_stops_a_run_that_ran_past_it() -> None:
