@@ -38,6 +38,8 @@ class Entry:
     """Succeeded, Failed, or Stopped (the keeper ended it: maxDuration)."""
     trigger: str
     """scheduled, manual, backfill, catch-up, request (asked for through the keeper), unknown."""
+    cronjob: str = ""
+    """The CronJob it belongs to (the ledger's owner)."""
     started: str | None = None
     finished: str | None = None
     duration_seconds: float | None = None

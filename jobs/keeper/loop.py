@@ -173,6 +173,7 @@ class Keeper:
                 Entry(
                     uid=_uid(job),
                     job=run.name,
+                    cronjob=cj["metadata"]["name"],
                     result=run.result,
                     trigger=trigger,
                     started=model.iso(run.started or run.created),

@@ -124,3 +124,63 @@ def test_two_replicas_never_lead_at_once(cluster: Cluster) -> None:
     assert b.acquire(NOW + timedelta(seconds=51)) and not a.acquire(NOW + timedelta(seconds=52))
     b.release(NOW + timedelta(seconds=53))
     assert a.acquire(NOW + timedelta(seconds=54))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_process_serves_metrics_leads_and_gives_the_lease_up(cluster: Cluster) -> None:
+    import threading
+    import time
+    import urllib.request
+
+    from jobs.keeper.process import keep
+
+    cj = cluster.add_cronjob("web-cronjobs-h")
+    cluster.add_job(cj, "web-cronjobs-h-1", started=NOW - timedelta(hours=1), seconds=42)
+    stop, port, found = threading.Event(), _free_port(), {}
+
+    def scrape() -> None:
+        url = f"http://127.0.0.1:{port}/metrics"
+        for _ in range(200):
+            try:
+                text = urllib.request.urlopen(url, timeout=2).read().decode()
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if "cronjobs_keeper_passes_total 1" in text:
+                found["metrics"] = text
+                found["healthz"] = urllib.request.urlopen(url.replace("metrics", "healthz")).status
+                break
+            time.sleep(0.05)
+        stop.set()
+
+    scraper = threading.Thread(target=scrape)
+    scraper.start()
+    keep(
+        cluster.controller(), selector=None, lease_name="web-keeper", interval=1,
+        host="127.0.0.1", port=port, stop=stop,
+    )  # fmt: skip
+    scraper.join()
+    text = found["metrics"]
+    assert 'cronjobs_keeper_runs_total{cronjob="web-cronjobs-h",result="Succeeded"} 1' in text
+    assert 'cronjobs_keeper_last_run_duration_seconds{cronjob="web-cronjobs-h"} 42' in text
+    assert "cronjobs_keeper_leader 1" in text and found["healthz"] == 200
+    lease = cluster.server.call(
+        "GET", f"/apis/coordination.k8s.io/v1/namespaces/{cluster.namespace}/leases/web-keeper"
+    )
+    assert lease["spec"].get("holderIdentity") is None  # given up on a clean stop
+
+
+def test_keeper_once_from_the_cli(cluster: Cluster) -> None:
+    cj = cluster.add_cronjob("web-cronjobs-i")
+    cluster.add_job(cj, "web-cronjobs-i-1", "Failed", started=NOW - timedelta(hours=1))
+    result = cluster.run("keeper", "--once")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["recorded"] == ["web-cronjobs-i-1"]
+    assert [e.result for e in ledger_of(cluster, "web-cronjobs-i")] == ["Failed"]
