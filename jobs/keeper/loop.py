@@ -21,7 +21,7 @@ from typing import Any
 
 from jobs.cronctl import model, results, suspension
 from jobs.cronctl.controller import CRONJOBS, JOBS, PODS, CronJobController
-from jobs.cronctl.errors import Conflict, CronctlError, NotFound, Refused
+from jobs.cronctl.errors import Conflict, CronctlError, Refused
 from jobs.keeper import ledger, policy
 from jobs.keeper.ledger import Entry
 
@@ -63,12 +63,21 @@ class Keeper:
         self.ctl = ctl
         self.selector = selector or ctl.selector
         self.clock = clock or ctl.clock
+        self._parsed: dict[tuple[str, str], tuple[str, list[Entry]]] = {}
+        """(namespace, ConfigMap) -> (resourceVersion, entries): a ledger is parsed again only
+        when it changed."""
+        self._ledgers: dict[tuple[str, str], model.Obj] = {}
 
     def run_once(self) -> Pass:
         done = Pass()
         scope = self.ctl.namespace
         cronjobs = self.ctl.api.list(CRONJOBS, scope, self.selector)
         by_owner = model.index_jobs(self.ctl.api.list(JOBS, scope, self.selector))
+        # Every ledger in one (paged) list, not a get per CronJob.
+        self._ledgers = {
+            (cm["metadata"]["namespace"], cm["metadata"]["name"]): cm
+            for cm in self.ctl.api.list(CONFIGMAPS, scope, ledger.LEDGER_LABEL)
+        }
         self._expire(cronjobs, done)
         for cj in cronjobs:
             name = cj["metadata"]["name"]
@@ -112,13 +121,16 @@ class Keeper:
 
     def _ledger(self, cj: model.Obj) -> tuple[list[Entry], model.Obj | None]:
         meta = cj["metadata"]
-        try:
-            obj = self.ctl.api.get(
-                CONFIGMAPS, meta["namespace"], ledger.configmap_name(meta["name"])
-            )
-        except NotFound:
+        key = (meta["namespace"], ledger.configmap_name(meta["name"]))
+        obj = self._ledgers.get(key)
+        if obj is None:
             return [], None
-        return ledger.load(obj.get("data")), obj
+        version = str(obj["metadata"].get("resourceVersion", ""))
+        cached = self._parsed.get(key)
+        if cached is None or cached[0] != version or not version:
+            cached = (version, ledger.load(obj.get("data")))
+            self._parsed[key] = cached
+        return list(cached[1]), obj
 
     def _save(self, cj: model.Obj, obj: model.Obj | None, entries: list[Entry]) -> None:
         meta = cj["metadata"]

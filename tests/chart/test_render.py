@@ -90,6 +90,16 @@ EXPECTED_KINDS = {
     "existing-secret-values": {"CronJob": 5},
     "custom-job-values": {"CronJob": 5, "ServiceAccount": 1, "Secret": 1, "Role": 1},
     "every-values": {"CronJob": 6, "ServiceAccount": 1, "Secret": 1, "Role": 1},
+    "keeper-values": {
+        "CronJob": 5,
+        "ServiceAccount": 2,
+        "Secret": 1,
+        "Role": 2,
+        "RoleBinding": 1,
+        "Deployment": 1,
+        "Service": 1,
+        "NetworkPolicy": 1,
+    },
 }
 
 

@@ -322,7 +322,7 @@ does for chart defaults). Input: dict with "dst" and "src".
 The `jobDefaults` keys whose maps a job's map is merged into (the others are replaced).
 */}}
 {{- define "cronjobs.mergedKeys" -}}
-podSecurityContext securityContext resources alerts podLabels podAnnotations nodeSelector ping
+podSecurityContext securityContext resources alerts podLabels podAnnotations nodeSelector ping keeper
 {{- end }}
 
 {{/* A Prometheus duration (90m, 26h, 8d, 1w) in seconds. */}}
