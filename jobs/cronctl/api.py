@@ -24,6 +24,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
+from jobs import __version__
 from jobs.cronctl.errors import (
     ApiError,
     ConfigError,
@@ -59,6 +60,10 @@ class ClientSettings:
     $KUBECONFIG as kubectl reads it, else in-cluster if in a pod, else ~/.kube/config."""
     context: str | None = None
     request_timeout: float = 30.0
+    field_manager: str = "cronctl"
+    """Who cronctl is to the API server: the `fieldManager` of every write (so managedFields
+    name it) and the User-Agent `<field_manager>/<version>` (so audit logs do). The dashboard
+    (`cronctl serve`) is "cronctl-serve"."""
 
     @classmethod
     def from_env(cls) -> ClientSettings:
@@ -165,7 +170,10 @@ class KubeApi:
             **self._client.default_headers,
             "Accept": "application/json",
             "Content-Type": content_type,
+            "User-Agent": f"{self.settings.field_manager}/{__version__}",
         }
+        if method in ("POST", "PATCH", "PUT"):  # writes: managedFields name cronctl
+            query = [*(query or []), ("fieldManager", self.settings.field_manager)]
         url = self.host + path + (f"?{urlencode(query)}" if query else "")
         read_timeout = timeout or self.settings.request_timeout
         try:
