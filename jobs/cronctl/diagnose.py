@@ -80,7 +80,7 @@ class Explanation:
     @property
     def counts(self) -> dict[str, int]:
         counted = Counter(v.outcome for v in self.verdicts)
-        return {k: counted.get(k, 0) for k in ("ran", "late", "missed", "unknown")}
+        return {k: counted.get(k, 0) for k in ("ran", "late", "missed", "skipped", "unknown")}
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -53,7 +53,8 @@ def explanation(e: Explanation, now: datetime) -> str:
         + f" in {info.time_zone or 'UTC (default)'}",
         f"Window: since {stamp(e.since)} ({ago(e.since, now)}): {len(e.verdicts)} ticks, "
         f"{counts['ran']} ran, {counts['late']} late, {counts['missed']} missed, "
-        f"{counts['unknown']} unknown"
+        + (f"{counts['skipped']} skipped while suspended, " if counts["skipped"] else "")
+        + f"{counts['unknown']} unknown"
         + (" (older than the Jobs and Events the cluster keeps)" if counts["unknown"] else ""),
     ]
     missed = [(v.at, v.reason or "", v.detail or "") for v in e.verdicts if v.outcome == "missed"]
@@ -63,6 +64,11 @@ def explanation(e: Explanation, now: datetime) -> str:
         lines.append(table(["TICK (UTC)", "COUNT", "REASON", "DETAIL"], rows))
         used = sorted({reason for _, reason, _ in missed})
         lines += [f"  {r}: {REASONS[r]}" for r in used if r in REASONS]
+    skipped = [(v.at, "", v.detail or "") for v in e.verdicts if v.outcome == "skipped"]
+    if skipped:
+        lines += ["", "Skipped while suspended (the controller starts nothing meanwhile):"]
+        rows = [[when, count, detail] for when, count, _, detail in _ranges(skipped)]
+        lines.append(table(["TICK (UTC)", "COUNT", "DETAIL"], rows))
     late = [v for v in e.verdicts if v.outcome == "late"]
     if late:
         lines += ["", f"Late starts: {len(late)} (newest: {late[-1].job}, {late[-1].detail})"]

@@ -148,9 +148,11 @@ def test_suspended_ticks_say_since_when_by_whom_and_why(cluster: Cluster) -> Non
 
     data = explain_json(cluster, "--since", "2h")
 
-    assert {reason for _, reason in missed(data)} == {"suspended"}
-    assert len(data["missed"]) in (4, 5)  # the ticks of the last 47 minutes
-    assert data["missed"][0]["detail"] == f"since {ts(since)} by alice: restoring a backup"
+    assert missed(data) == []  # skipped while suspended, not missed
+    skipped = [t for t in data["ticks"] if t["outcome"] == "skipped"]
+    assert len(skipped) in (4, 5) and data["counts"]["skipped"] == len(skipped)  # last 47 min
+    assert {t["reason"] for t in skipped} == {"suspended"}
+    assert skipped[0]["detail"] == f"while suspended since {ts(since)} by alice: restoring a backup"
     since_2h = datetime.fromisoformat(data["since"]) - (now - timedelta(hours=2))
     assert timedelta(0) <= since_2h < timedelta(minutes=2)  # --since 2h: 2 hours back
     assert data["advice"] == (
