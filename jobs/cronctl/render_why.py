@@ -12,7 +12,10 @@ from jobs.cronctl.render import ago, stamp, table
 from jobs.cronctl.results import exit_meaning, summary_line
 from jobs.cronctl.ticks import REASONS
 
-ROUTINE = {"SuccessfulCreate", "SawCompletedJob", "SuccessfulDelete", "Completed"}
+ROUTINE = {"SuccessfulCreate", "SawCompletedJob", "SuccessfulDelete", "Completed", "UnexpectedJob"}
+"""Events that report normal work, counted rather than listed. `UnexpectedJob` is a Warning the
+CronJob controller repeats for every Job it did not create itself: every manual run (cronctl's
+and kubectl's), so expected here."""
 DST_NOTES = {
     "skipped": "skipped: this time does not exist that day (clocks spring forward)",
     "repeated": "repeated: clocks fall back and this time happens twice; it runs on both",
@@ -95,7 +98,10 @@ def explanation(e: Explanation, now: datetime) -> str:
     else:
         lines.append("  none")
     if hidden:
-        lines.append(f"  ({hidden} routine: created, completed, deleted; -o json lists them)")
+        lines.append(
+            f"  ({hidden} routine: created, completed, deleted, manual runs the controller did "
+            "not create; -o json lists them)"
+        )
     lines += ["", f"What to do: {e.advice}"]
     return "\n".join(lines)
 

@@ -267,3 +267,25 @@ def test_explain_needs_the_events_permission(cluster: Cluster) -> None:
         'Error: forbidden: cronctl needs the "list" verb on "events" (the core API group) in '
         f'namespace "{cluster.namespace}"'
     )
+
+
+def test_unexpected_job_warnings_for_manual_runs_are_routine(cluster: Cluster) -> None:
+    """The real controller warns UnexpectedJob, again and again, for every Job it did not create
+    (each manual run, cronctl's and kubectl's): expected, so counted, not listed as a problem."""
+    now = minute_now()
+    cj = seeded(cluster, "*/30 * * * *", now)
+    manual = f"{NAME}-manual-261206120000-x7kq"
+    cluster.add_job(cj, manual, manual=True, started=now - timedelta(minutes=20))
+    message = f"Saw a job that the controller did not create or forgot: {manual}"
+    for minutes in (19, 12, 5):
+        cluster.add_event(
+            "CronJob", NAME, "UnexpectedJob", message, now - timedelta(minutes=minutes)
+        )
+
+    text = cluster.run("explain", NAME).stdout
+    data = explain_json(cluster)
+
+    assert "UnexpectedJob" not in text
+    assert "routine: created, completed, deleted, manual runs the controller did not create" in text
+    assert [e["reason"] for e in data["events"]].count("UnexpectedJob") == 3  # still listed
+    assert data["advice"].startswith("Nothing to do")
