@@ -311,7 +311,8 @@ class KubeApi:
         follow: bool = False,
         timeout: float | None = None,
     ) -> Iterator[str]:
-        """The pod's log, line by line (streamed as it comes when `follow`).
+        """The pod's log, line by line (streamed as it comes when `follow`); none for a pod not
+        yet on a node (the API server answers 204 with an empty body).
 
         When following, a read that waits longer than `timeout` (a silent pod) ends the stream
         quietly, without its unfinished last line: the caller polls the Job and may follow again.
@@ -331,6 +332,9 @@ class KubeApi:
             stream=True,
             timeout=timeout,
         )
+        if response.status == 204:  # a pod not yet on a node: no kubelet to ask, no log yet
+            response.release_conn()
+            return
         buffer = b""
         try:
             for chunk in response.stream(4096):
