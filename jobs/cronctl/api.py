@@ -66,11 +66,12 @@ class ClientSettings:
     (`cronctl serve`) is "cronctl-serve"."""
 
     @classmethod
-    def from_env(cls) -> ClientSettings:
+    def from_env(cls, field_manager: str = "cronctl") -> ClientSettings:
         return cls(
             kubeconfig=os.environ.get("KUBECONFIG") or None,
             context=os.environ.get("CRONCTL_CONTEXT") or None,
             request_timeout=float(os.environ.get("CRONCTL_REQUEST_TIMEOUT", "30")),
+            field_manager=field_manager,
         )
 
 
