@@ -212,7 +212,8 @@ def suspensions(cronjob: Obj, runs: Sequence[Run] = ()) -> list[Suspension]:
             )
         else:  # suspended without cronctl: after its newest scheduled run, if any
             newest = max((r.scheduled_at for r in runs if r.scheduled_at), default=None)
-            out.append(Suspension(newest, None, known_start=False))
+            by = "the chart's values" if annotations.get(model.VALUES_SUSPEND) else None
+            out.append(Suspension(newest, None, by, known_start=False))
     elif current is not None:  # resumed without cronctl: ended by its next scheduled run
         after = [r.created for r in runs if r.trigger == "scheduled" and r.created]
         end = min((t for t in after if current.start and t > current.start), default=None)

@@ -103,3 +103,20 @@ def test_the_tick_resume_catch_up_none_marked_is_skipped_too(cluster: Cluster) -
     assert last["outcome"] == "skipped" and last["job"] is None
     assert "(resumed by bob); `resume --catch-up none` recorded it as handled" in last["detail"]
     assert data["missed"] == []
+
+
+def test_a_job_the_values_suspend_is_skipped_by_the_charts_values(cluster: Cluster) -> None:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    cluster.add_cronjob(
+        NAME,
+        "*/10 * * * *",
+        suspend=True,
+        created=now - timedelta(hours=1),
+        annotations={"cronctl.cronjobs.dev/values-suspend": "true"},
+    )
+
+    data = explain(cluster)
+
+    skipped = [t for t in data["ticks"] if t["outcome"] == "skipped"]
+    assert skipped and data["missed"] == []
+    assert skipped[0]["detail"] == "while suspended since an unknown time by the chart's values"
