@@ -4,9 +4,13 @@ real kube-apiserver (v1.28) showed them. The cronctl and chart tests rely on the
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.cronctl.conftest import Cluster, cronjob_body
 
@@ -164,3 +168,31 @@ def test_the_log_of_a_pod_not_on_a_node_is_204_and_empty(cluster: Cluster) -> No
 
     assert (pending.status, pending.read()) == (204, b"")
     assert (running.status, running.read()) == (200, b"hello\n")
+
+
+def test_a_client_side_apply_resets_a_field_it_renders(
+    cluster: Cluster, kubectl_bin: Path, tmp_path: Path
+) -> None:
+    """kubectl apply (Helm 3 likewise): a three-way merge of its last-applied annotation, the
+    manifest and the live object, sent as a strategic merge patch. A field the manifest sets
+    back overrides another manager's change, and the applier takes the field over."""
+    manifest = tmp_path / "cronjob.yaml"
+    manifest.write_text(yaml.safe_dump({**cronjob_body("e"), "metadata": {"name": "e"}}))
+    command = [str(kubectl_bin), "--kubeconfig", str(cluster.kubeconfig), "apply"]
+    command += ["--validate=false", "-f", str(manifest)]
+    assert subprocess.run(command, capture_output=True, timeout=60).returncode == 0
+    request(
+        cluster,
+        "PATCH",
+        cronjobs(cluster, "e", "fieldManager=cronctl"),
+        {"spec": {"suspend": True}},
+        content_type=MERGE,
+    )
+
+    assert subprocess.run(command, capture_output=True, timeout=60).returncode == 0
+
+    after = cluster.cronjob("e")
+    assert after["spec"]["suspend"] is False
+    fields = owners(after)
+    assert "f:suspend" in fields[("kubectl-client-side-apply", "Update")]["f:spec"]
+    assert ("cronctl", "Update") not in fields
