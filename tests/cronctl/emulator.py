@@ -2,7 +2,8 @@
 
 No real API server can run here (no container engine, no kube-apiserver in any registry), so the
 tests use kmock's emulator over real HTTP on loopback with the official client and the real
-kubectl. `CronctlEmulator` closes the gaps that matter; each extension says why it exists. A background thread with its own event loop serves it, so the
+kubectl. `CronctlEmulator` closes the gaps that matter (listed below); each
+extension says why it exists. A background thread with its own event loop serves it, so the
 synchronous client and subprocesses (kubectl) can call it.
 """
 
