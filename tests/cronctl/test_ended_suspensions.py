@@ -74,7 +74,10 @@ def test_ticks_of_an_ended_suspension_are_skipped_not_missed(cluster: Cluster) -
     assert data["missed"] == [] and data["counts"]["missed"] == 0
     assert data["counts"]["skipped"] == 5
     assert "kube-controller-manager" not in data["advice"]
-    assert data["advice"].startswith("Nothing to do")
+    assert data["advice"] == (
+        "Nothing to do: every tick in the window that can be judged ran or was skipped while "
+        "suspended, and no run failed."
+    )
     text = cluster.run("explain", NAME, "--since", "3h").stdout
     assert "5 skipped while suspended" in text
     assert "Skipped while suspended (the controller starts nothing meanwhile):" in text
