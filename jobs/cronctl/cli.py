@@ -167,7 +167,7 @@ def serve_cmd(
     """Serve the dashboard and its JSON API at /cronjobs/ (read-only without an auth method)."""
     from jobs.cronctl.serve import serve
 
-    serve(connect(), host=host, port=port, tokens_file=tokens_file, trust_user_header=trust_user_header, root_path=root_path)  # fmt: skip
+    serve(connect("cronctl-serve"), host=host, port=port, tokens_file=tokens_file, trust_user_header=trust_user_header, root_path=root_path)  # fmt: skip
 
 
 @cli.command("keeper")

@@ -80,7 +80,7 @@ class Explanation:
     @property
     def counts(self) -> dict[str, int]:
         counted = Counter(v.outcome for v in self.verdicts)
-        return {k: counted.get(k, 0) for k in ("ran", "late", "missed", "unknown")}
+        return {k: counted.get(k, 0) for k in ("ran", "late", "missed", "skipped", "unknown")}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,7 +167,10 @@ def advice(info: CronJobInfo, verdicts: Sequence[Verdict], failure: Run | None) 
             "Check kube-controller-manager (the CronJob controller) and its clock; run the "
             f"missed work now with `cronctl trigger {name} --wait`."
         )
-    return "Nothing to do: every tick in the window that can be judged ran, and no run failed."
+    ran = "ran"
+    if any(v.outcome == "skipped" for v in verdicts):
+        ran = "ran or was skipped while suspended"
+    return f"Nothing to do: every tick in the window that can be judged {ran}, and no run failed."
 
 
 # -- next --------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ MAINTENANCE = PREFIX + "maintenance"
 HISTORY = PREFIX + "history"
 """A short JSON history of suspends and resumes (who, when, why), newest last."""
 SUSPEND_ANNOTATIONS = (SUSPENDED_BY, SUSPENDED_AT, SUSPEND_REASON, SUSPENDED_UNTIL, MAINTENANCE)
+VALUES_SUSPEND = PREFIX + "values-suspend"
+"""On the CronJob, from the chart: "true" when the values set `suspend: true` (they own it)."""
 ALLOWED_ARGS = PREFIX + "allowed-args"
 """On the CronJob, from the chart: the JSON list of arguments `trigger NAME -- ARGS` may add."""
 TRIGGER_ARGS = PREFIX + "trigger-args"

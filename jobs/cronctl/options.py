@@ -191,13 +191,14 @@ def typed_selector() -> str | None:
     return None
 
 
-def connect() -> CronJobController:
-    """Build the controller from the options (this is where `kubernetes` is imported)."""
+def connect(field_manager: str = "cronctl") -> CronJobController:
+    """Build the controller from the options (this is where `kubernetes` is imported);
+    `field_manager` names cronctl's writes and its User-Agent (see ClientSettings)."""
     from jobs.cronctl.api import ClientSettings
     from jobs.cronctl.controller import CronJobController
 
     s = state()
-    settings = ClientSettings(s.kubeconfig, s.context, s.request_timeout)
+    settings = ClientSettings(s.kubeconfig, s.context, s.request_timeout, field_manager)
     controller = CronJobController.connect(
         settings,
         namespace=s.namespace,

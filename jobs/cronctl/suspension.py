@@ -113,12 +113,15 @@ def _resume_plan(
 ) -> tuple[Change, Obj | None]:
     meta, spec = cj["metadata"], cj.get("spec", {})
     stale = set(model.SUSPEND_ANNOTATIONS) & set(meta.get("annotations") or {})
-    warning = None
+    warnings = []
     if spec.get("startingDeadlineSeconds") is None and spec.get("suspend"):
-        warning = (
+        warnings.append(
             f"CronJob {meta['name']} has no startingDeadlineSeconds: if it missed runs "
             "while suspended, the controller may start one at once"
         )
+    if spec.get("suspend") and (meta.get("annotations") or {}).get(model.VALUES_SUSPEND):
+        warnings.append(_values_own_suspend(cj))
+    warning = "; ".join(warnings) or None
     if not spec.get("suspend") and not stale:
         return Change(meta["name"], meta["namespace"], "not suspended", False), None
     entry = {
@@ -137,6 +140,19 @@ def _resume_plan(
         meta["name"], meta["namespace"], action, True, warning, run=run, catch_up=catch_up
     )
     return change, patch
+
+
+def _values_own_suspend(cj: Obj) -> str:
+    """The chart renders `suspend: true` for this job: its values own the field."""
+    meta = cj["metadata"]
+    key = (meta.get("labels") or {}).get("app.kubernetes.io/component") or "<key>"
+    return (
+        f"CronJob {meta['name']}: the chart's values suspend it (jobs.{key}.suspend: true), so "
+        "the next helm upgrade suspends it again (with Helm 4's server-side apply, only with "
+        '--force-conflicts: without it the upgrade fails on a conflict with "cronctl" over '
+        f".spec.suspend); to resume it for good, set jobs.{key}.suspend: false in the values "
+        "and run helm upgrade"
+    )
 
 
 def _commit(
