@@ -182,7 +182,7 @@ def keeper_cmd(interval: float, lease_name: str, host: str, port: int, once: boo
     """Remember every run and enforce each job's policies (pause after failures, blackouts,
     maxDuration, flags), start runs operators request, end expired suspensions. Runs until
     SIGTERM; several replicas elect one leader on a Lease. See docs/keeper.md."""
-    c = connect()
+    c = connect("cronctl-keeper")
     if once:
         import json
 
