@@ -69,7 +69,7 @@ def test_next_of_a_suspended_or_every_cronjob(cluster: Cluster) -> None:
     assert result.exit_code == 0, result.stderr
     assert "is suspended: these runs happen only once it is resumed" in result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"CronJob {NAME}: @every 2h (Every 2h) in UTC"
+    assert lines[0] == f"CronJob {NAME}: @every 2h (Every 2h from the last run) in UTC"
     assert [line.split()[3:5] for line in lines[2:]] == [
         ["2025-06-01", "12:07"],
         ["2025-06-01", "14:07"],

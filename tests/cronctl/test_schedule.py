@@ -144,7 +144,7 @@ def test_every_descriptor_is_a_constant_delay_from_the_anchor() -> None:
     assert [t.strftime("%H:%M") for t in runs] == ["13:07", "14:37", "16:07"]
     assert next_runs("@every 90s", None, anchor, 1) == [anchor + timedelta(seconds=90)]
     assert next_runs("@every 300ms", None, anchor, 1) == [anchor + timedelta(seconds=1)]
-    assert describe("@every 1h30m") == "Every 1h30m"
+    assert describe("@every 1h30m") == "Every 1h30m from the last run"
     assert next_run("@every 1x", None, after) is None
     assert ticks("@every 6h", None, anchor, anchor + timedelta(days=1), anchor=anchor) == [
         anchor + timedelta(hours=h) for h in (6, 12, 18, 24)
