@@ -139,31 +139,36 @@ def requeue_after(
 def never_runs(
     schedule: str, time_zone: str | None, starting_deadline_seconds: int | None, now: datetime
 ) -> str | None:
-    """Why the controller will never create a Job for this CronJob, in words; None if it will."""
+    """Why the controller will never create a Job for this CronJob, and what to change, in
+    words; None if it will."""
     if time_zone is not None and "TZ" not in schedule:
         try:
             load_location(time_zone)
         except CronError:
-            return f"its timeZone {time_zone!r} is unknown (the controller reports UnknownTimeZone)"
+            return (
+                f"its timeZone {time_zone!r} is unknown (the controller reports "
+                "UnknownTimeZone): set an IANA zone such as Europe/Paris"
+            )
     try:
         parsed = parse(format_schedule(schedule, time_zone))
     except CronError as e:
-        return f"the controller cannot parse its schedule ({e})"
+        return f"the controller cannot parse its schedule ({e}): fix the schedule"
     if isinstance(parsed, Every):
         if starting_deadline_seconds is not None and starting_deadline_seconds < parsed.seconds:
             return (
-                f"@every counts from the last run, so each next run is {parsed.seconds}s away, "
-                f"always past startingDeadlineSeconds={starting_deadline_seconds}"
+                f"@every counts from the last run, so the next run is always {parsed.seconds}s "
+                f"away, past startingDeadlineSeconds={starting_deadline_seconds}: raise "
+                f"startingDeadlineSeconds to at least {parsed.seconds}, or use a cron schedule"
             )
         return None
     if parsed.next(now) is None:
         return (
-            "its schedule names no time that exists within the next five years (the controller "
-            "reports InvalidSchedule)"
+            "its schedule names no time that exists within five years (the controller reports "
+            "InvalidSchedule; e.g. day 31 of a month that has 30 days): fix the schedule"
         )
     if starting_deadline_seconds == 0:
         return (
-            "startingDeadlineSeconds is 0: the controller acts 100 ms after each tick, already "
-            "past the deadline"
+            "startingDeadlineSeconds is 0, and the controller acts 100 ms after each tick, "
+            "already past the deadline: raise it (at least 10)"
         )
     return None

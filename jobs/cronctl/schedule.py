@@ -125,21 +125,32 @@ def _every_slots(delay: int, tz: tzinfo, after: datetime, anchor: datetime) -> I
 
 
 def _cron_slots(spec: cron.Spec, tz: ZoneInfo, after: datetime) -> Iterator[Slot]:
-    """robfig's runs a day at a time, each day's wall-clock candidates set beside them."""
+    """robfig's runs a day at a time, each day's wall-clock candidates set beside them; days
+    with neither are jumped over."""
     day = after.astimezone(tz).date()
+    cursor = after
     previous: Slot | None = None
-    for _ in range(366 * 6):  # robfig gives up after five years
+    while (nxt := spec.next(cursor)) is not None:
+        target = _wall(nxt, tz).date()
+        while day < target and not _day_named(spec, day):
+            day += timedelta(days=1)
         for slot in _day_slots(spec, tz, day, after):
             if slot.at is not None:
-                if (
-                    slot.dst is None
-                    and previous is not None
-                    and _offset_changed(previous, slot, tz)
-                ):
+                cursor = max(cursor, slot.at)
+                if slot.dst is None and previous and _offset_changed(previous, slot, tz):
                     slot = replace(slot, dst="shifted")
                 previous = slot
             yield slot
         day += timedelta(days=1)
+
+
+def _day_named(spec: cron.Spec, day: date) -> bool:
+    """Whether the schedule names `day` (month, and the day-of-month/day-of-week rule)."""
+    dom_ok, dow_ok = bool(spec.dom >> day.day & 1), bool(spec.dow >> (day.isoweekday() % 7) & 1)
+    either = not (spec.dom & cron.spec.STAR or spec.dow & cron.spec.STAR)
+    return bool(spec.month >> day.month & 1) and (
+        (dom_ok or dow_ok) if either else (dom_ok and dow_ok)
+    )
 
 
 def _offset_changed(previous: Slot, slot: Slot, tz: ZoneInfo) -> bool:
@@ -159,9 +170,7 @@ def _day_slots(spec: cron.Spec, tz: ZoneInfo, day: date, after: datetime) -> lis
         t = spec.next(t)
     named: list[tuple[datetime, Slot]] = []
     ran = set(runs)
-    dom_or = not (spec.dom & cron.spec.STAR or spec.dow & cron.spec.STAR)
-    dom_ok, dow_ok = bool(spec.dom >> day.day & 1), bool(spec.dow >> (day.isoweekday() % 7) & 1)
-    if spec.month >> day.month & 1 and ((dom_ok or dow_ok) if dom_or else (dom_ok and dow_ok)):
+    if _day_named(spec, day):
         for hour in values(spec.hour, cron.spec.HOURS):
             for minute in values(spec.minute, cron.spec.MINUTES):
                 naive = datetime(day.year, day.month, day.day, hour, minute)

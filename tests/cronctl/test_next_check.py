@@ -35,7 +35,9 @@ def test_next_json_marks_the_doubled_run_of_fall_back(cluster: Cluster) -> None:
 
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert list(data) == ["name", "namespace", "schedule", "time_zone", "suspended", "runs"]
+    assert list(data) == [
+        "name", "namespace", "schedule", "time_zone", "suspended", "never_runs", "runs"
+    ]  # fmt: skip
     assert data["runs"] == [
         {
             "at": "2025-11-02T05:30:00Z",
@@ -63,6 +65,7 @@ def test_next_of_a_suspended_or_every_cronjob(cluster: Cluster) -> None:
         NAME,
         "@every 2h",
         suspend=True,
+        deadline=None,
         status={"lastScheduleTime": "2025-06-01T10:07:00Z"},
     )
     result = cluster.run("next", NAME, "--count", "2", "--from", "2025-06-01T11:00Z")
