@@ -9,7 +9,7 @@ where robfig returns the zero time (nothing within five years: `0 0 31 2 *`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -194,6 +194,46 @@ class Spec:
             if wrapped:
                 continue
             return gotime.instant(ts)
+
+    def between(self, lo: int, hi: int, zone: tzinfo = UTC) -> list[int]:
+        """Every activation in [lo, hi) (Unix seconds), as following Next from lo - 1 gives.
+
+        Where the zone's UTC offset is the same all through the span (checked every 3 hours,
+        far closer than any two DST changes), Next is exact wall-clock matching, so the times
+        are counted straight from the bit sets; across a change, Next is followed step by step.
+        """
+        tz = self.location if self.location is not None else zone
+        checks = [*range(lo, hi, 3 * 3600), hi]
+        offsets = {gotime.offset(t, tz) for t in checks}
+        if len(offsets) != 1:
+            return self._follow(lo, hi, tz)
+        (off,) = offsets
+        seconds = [v for v in range(60) if self.second >> v & 1]
+        minutes = [v for v in range(60) if self.minute >> v & 1]
+        hours = [v for v in range(24) if self.hour >> v & 1]
+        found: list[int] = []
+        day = (lo + off) // 86400
+        while day * 86400 - off < hi:
+            w = gotime.wall(day * 86400 - off, tz)
+            if self.month >> w.month & 1 and self.day_matches(w):
+                base = day * 86400 - off
+                found += [
+                    t
+                    for h in hours
+                    for m in minutes
+                    for sec in seconds
+                    if lo <= (t := base + h * 3600 + m * 60 + sec) < hi
+                ]
+            day += 1
+        return found
+
+    def _follow(self, lo: int, hi: int, tz: tzinfo) -> list[int]:
+        found: list[int] = []
+        t = Spec.next(replace(self, location=tz), gotime.instant(lo - 1))
+        while t is not None and (ts := gotime.seconds(t)) < hi:
+            found.append(ts)
+            t = Spec.next(replace(self, location=tz), t)
+        return found
 
     @staticmethod
     def _step(

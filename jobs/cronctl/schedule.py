@@ -279,9 +279,11 @@ class TickCache:
 
 
 def _day_ticks(parsed: cron.Schedule, index: int) -> array[int]:
-    out = array("q")
     start, end = index * _DAY, (index + 1) * _DAY
-    t = parsed.next(gotime.instant(start - 1))
+    if isinstance(parsed, cron.Spec):
+        return array("q", parsed.between(start, end))
+    out = array("q")
+    t: datetime | None = parsed.next(gotime.instant(start - 1))
     while t is not None and gotime.seconds(t) < end:
         out.append(gotime.seconds(t))
         t = parsed.next(t)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobs.cron import format_schedule, parse
+from jobs.cron import Spec, format_schedule, parse
 
 
 def runs(schedule: str, zone: str, after: datetime, count: int) -> list[str]:
@@ -70,3 +70,22 @@ CASES = [
 @pytest.mark.parametrize(("schedule", "zone", "after", "expected"), CASES)
 def test_dst_windows(schedule: str, zone: str, after: datetime, expected: list[str]) -> None:
     assert runs(schedule, zone, after, len(expected)) == expected
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_counting_a_span_agrees_with_following_next(zone: str) -> None:
+    """Spec.between counts wall-clock matches where the offset is constant and follows Next
+    across a change: the same ticks as following Next from the start, DST days included."""
+    from jobs.cron import gotime
+
+    days = ["2025-03-09", "2025-03-30", "2025-04-06", "2025-10-05", "2025-11-02", "2026-06-15"]
+    for expr in ("* * * * *", "*/7 * * * *", "30 1 * * *", "0 2 * * *", "0 0 */2 * 0-6"):
+        s = parse(format_schedule(expr, zone))
+        assert isinstance(s, Spec)
+        for day in days:
+            lo = gotime.seconds(datetime.fromisoformat(day).replace(tzinfo=UTC)) - 43200
+            followed, t = [], s.next(gotime.instant(lo - 1))
+            while t is not None and gotime.seconds(t) < lo + 86400:
+                followed.append(gotime.seconds(t))
+                t = s.next(t)
+            assert s.between(lo, lo + 86400) == followed, (expr, day)
