@@ -61,13 +61,6 @@ def compile_schedule(schedule: str, time_zone: str | None) -> cron.Schedule:
     return parsed
 
 
-def every(schedule: str) -> timedelta | None:
-    """The delay of an `@every` schedule as robfig reads it (whole seconds, at least 1s);
-    None for other schedules. ValueError for one that does not parse."""
-    parsed = compile_schedule(schedule, None)
-    return timedelta(seconds=parsed.seconds) if isinstance(parsed, cron.Every) else None
-
-
 @dataclass(frozen=True)
 class Slot:
     """A time the schedule names, or a run the controller makes without it being named."""
