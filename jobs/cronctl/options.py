@@ -222,6 +222,8 @@ def echo(text: str) -> None:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION = timedelta(days=36500)
+"""Longer durations are refused: now plus or minus one must stay a date computers can hold."""
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]
@@ -240,6 +242,10 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
         seconds = sum(int(n) * _UNITS[u] for n, u in parts)
         if seconds <= 0:
             self.fail("the duration must be longer than 0s", param, ctx)
+        if seconds > MAX_DURATION.total_seconds():
+            self.fail(
+                f"{value!r} is too long: at most {MAX_DURATION.days}d (100 years)", param, ctx
+            )
         return timedelta(seconds=seconds)
 
 

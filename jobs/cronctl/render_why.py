@@ -20,12 +20,20 @@ DST_NOTES = {
     "skipped": "skipped: this time does not exist that day (clocks spring forward)",
     "repeated": "repeated: clocks fall back and this time happens twice; it runs on both",
     "shifted": "after a DST change: the UTC time moved by the change",
+    "dropped": "not run: after this 30-minute DST change the controller's cron library "
+    "(robfig/cron) steps past this time",
+    "extra": "extra run: after this 30-minute DST change the controller's cron library "
+    "(robfig/cron) also runs at this time",
 }
 
 
 def upcoming(result: Upcoming) -> str:
     info = result.info
     tz_name = info.time_zone or sched.DEFAULT_TIME_ZONE
+    head = f"CronJob {info.name}: {info.schedule}"
+    head += f" ({info.schedule_description})" if info.schedule_description else ""
+    if info.never_runs:
+        return head + f" in {tz_name}\nIt will never run: {info.never_runs}."
     tz = sched.zone(info.time_zone)
     rows = []
     for s in result.slots:
@@ -33,8 +41,6 @@ def upcoming(result: Upcoming) -> str:
         if s.at is not None:
             local += " " + s.at.astimezone(tz).strftime("%z")
         rows.append([local, stamp(s.at), DST_NOTES.get(s.dst or "", "")])
-    head = f"CronJob {info.name}: {info.schedule}"
-    head += f" ({info.schedule_description})" if info.schedule_description else ""
     return head + f" in {tz_name}\n" + table([f"LOCAL ({tz_name})", "UTC", "NOTE"], rows)
 
 
