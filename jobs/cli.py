@@ -141,4 +141,8 @@ for _command in (*BUILTIN_COMMANDS, *APP_COMMANDS):
 
 
 def main() -> None:
+    from jobs import signals
+
+    if not signals.installed():  # a console script made before jobs.entry: install late
+        signals.install()
     cli(prog_name="cronjobs")

@@ -353,11 +353,7 @@ def demo(directory: str, sessions: int, events: int, redis_url: str | None, outp
     if output == "json":
         click.echo(to_json(outcome))
     else:
-        for step in outcome.steps:
-            click.echo(f"== {step.command}: {step.status}")
-            for line in step.lines:
-                click.echo(f"   {line}")
-        click.echo(outcome.footer)
+        click.echo("\n".join(outcome.lines()))
     sys.exit(int(outcome.exit_code))
 
 

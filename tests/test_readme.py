@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -74,20 +75,48 @@ def test_documented_output_matches(shown: str, module_args: tuple[str, ...]) -> 
     assert result.stdout == blocks[shown]
 
 
+def demo_shown() -> str:
+    shown = re.search(r"```text\n(== seed.*?)```", README, re.S)
+    assert shown is not None
+    return shown.group(1)
+
+
+def shape(text: str) -> list[str]:
+    """The lines, with the numbers that vary blanked out (words, plurals and order stay)."""
+    no_paths = re.sub(r"\S*/\S*", "PATH", text.strip())
+    return [re.sub(r"[\d.:T+-]+", "#", line) for line in no_paths.splitlines()]
+
+
 def test_quick_start_demo_runs_and_prints_what_the_readme_shows(tmp_path: Path) -> None:
     assert "$ make demo" in README and "$ make test" in README
     assert "cronjobs demo" in (REPO / "Makefile").read_text()
     assert "make test" in (REPO / ".ci" / "run").read_text()
-    shown = re.search(r"```text\n(== seed.*?)```", README, re.S)
-    assert shown is not None
     result = run("jobs", "demo", "--dir", str(tmp_path), "--sessions", "300", "--events", "3000")
     assert result.returncode == 0, result.stderr
+    assert shape(result.stdout)[: len(shape(demo_shown()))] == shape(demo_shown())
 
-    def shape(text: str) -> list[str]:  # the lines, with the numbers that vary blanked out
-        no_paths = re.sub(r"\S*/\S*", "PATH", text.strip())
-        return [re.sub(r"[\d.:T+-]+", "#", line) for line in no_paths.splitlines()]
 
-    assert shape(result.stdout)[: len(shape(shown.group(1)))] == shape(shown.group(1))
+def test_the_demo_prints_the_same_figures_at_every_hour_of_a_day(tmp_path: Path) -> None:
+    """The check above runs at whatever time it is: the demo, run with its clock at each hour
+    of a day (run_demo's `now`), prints what the README shows, with the same figures every
+    hour (only the cutoff's time of day and the health check's timings differ). It used to
+    print "1 event type" for yesterday from about 09:40 to 15:40 UTC."""
+    from jobs.builtin.demo import prepare_dir, run_demo
+
+    figures = set()
+    for hour in range(24):
+        now = datetime(2026, 6, 15, hour, 23, 45, 123456, tzinfo=UTC)
+        outcome = run_demo(
+            prepare_dir(str(tmp_path / f"{hour:02}")), sessions=300, events=3000,
+            redis_url=None, now=now,
+        )  # fmt: skip
+        printed = "\n".join(outcome.lines())
+        assert outcome.exit_code == 0, printed
+        assert shape(printed)[: len(shape(demo_shown()))] == shape(demo_shown()), f"{hour:02}h"
+        assert f"cutoff: {(now - timedelta(days=90)).isoformat()} (older than 90 days)" in printed
+        timeless = re.sub(r"(cutoff: \S+|[\d.]+ ms|PATH|/\S+)", "", printed)
+        figures.add(timeless)
+    assert len(figures) == 1, "the demo's figures change with the hour"
 
 
 def test_jobs_table_is_the_catalogue() -> None:
