@@ -158,6 +158,12 @@ def parse_database_url(url: str) -> str:
         raise ConfigError(f"{name} has no host: expected postgresql://user:password@host:5432/db")
     if not parts.path.strip("/"):
         raise ConfigError(f"{name} names no database: add /dbname, got {parts.display()}")
+    for key, value in parts.params():
+        if key == "connect_timeout" and not value.strip().isdigit():
+            raise ConfigError(
+                f"{name} has connect_timeout={value!r}: it is a whole number of seconds (the "
+                f"jobs wait at most {ENV['timeout']}, --timeout, to connect); got {parts.display()}"
+            )
     return "postgresql+psycopg" + url[len(parts.scheme) :]
 
 
