@@ -23,12 +23,14 @@ def command_for(job: Job) -> click.Command:
 
     @handles_errors
     def callback(**kw: Any) -> None:
+        from jobs.redact import scrubbed_output
         from jobs.runner import run_registered
 
         settings = settings_from(kw)
-        result = run_registered(
-            job, settings, dry_run=bool(kw.get("dry_run")), args=tuple(kw["args"])
-        )
+        with scrubbed_output():
+            result = run_registered(
+                job, settings, dry_run=bool(kw.get("dry_run")), args=tuple(kw["args"])
+            )
         finish(result, kw["output"])
 
     f: Any = callback
@@ -95,16 +97,16 @@ def run_command(target: str, **kw: Any) -> None:
     handling and exit codes as every job. The function takes the JobContext, or nothing; with
     DATABASE_URL set, the run holds the function's database lock. ARGS reach it as ctx.args
     (after `--` if they start with '-'): a mistyped flag is an error, never an argument."""
+    from jobs.redact import scrubbed_output
     from jobs.runner import run_registered
 
     job = resolve(target)
     if job.schedule == "" and kw.get("database_url"):  # not registered: lock on the database
         job = dataclasses.replace(job, needs=("database",))
     settings = settings_from(kw)
-    finish(
-        run_registered(job, settings, dry_run=kw["dry_run"], args=tuple(kw["args"])),
-        kw["output"],
-    )
+    with scrubbed_output():
+        result = run_registered(job, settings, dry_run=kw["dry_run"], args=tuple(kw["args"]))
+    finish(result, kw["output"])
 
 
 @click.command("chart-values")

@@ -11,8 +11,12 @@ the text's `://` and `@` signs rather than by a backtracking regular expression.
 from __future__ import annotations
 
 import bisect
+import io
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO, cast
 
 MASK = "***"
 # A password in a URL is the text between `scheme://user:` and the first '@' after it that is
@@ -84,3 +88,52 @@ def _mask_url_passwords(text: str) -> str:
         out += [text[done:start], MASK]
         done = ends[i]
     return "".join(out) + text[done:] if out else text
+
+
+class _ScrubbedStream(io.TextIOBase):
+    """A text stream that writes to `stream` line by line, each line scrubbed (a secret split
+    over two writes of one line is still found). What is left of a line goes out on flush."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending: list[str] = []
+
+    def write(self, text: str) -> int:
+        if "\n" not in text:
+            self._pending.append(text)
+            return len(text)
+        head, _, rest = text.rpartition("\n")
+        self._stream.write(scrub("".join([*self._pending, head, "\n"])))
+        self._pending = [rest] if rest else []
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(scrub("".join(self._pending)))
+            self._pending = []
+        self._stream.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, fileno, buffer... of the real one
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def scrubbed_output() -> Iterator[None]:
+    """While the app's code runs (its import, its job): what it prints to sys.stdout or
+    sys.stderr goes out scrubbed, as its log lines do. Writes to the file descriptors
+    themselves (os.write, a child process) are not seen."""
+    saved = sys.stdout, sys.stderr
+    wrapped = [_ScrubbedStream(stream) for stream in saved]
+    sys.stdout, sys.stderr = (cast(TextIO, w) for w in wrapped)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        for w in wrapped:
+            w.flush()
