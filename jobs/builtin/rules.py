@@ -48,12 +48,14 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jobs.errors import ConfigError
+from jobs.files import read_regular
 
 ENV = "CRONJOBS_RULES"
+MAX_BYTES = 1024 * 1024
+"""A rules file describes a few tables: anything larger is not one."""
 MAX_IDENTIFIER = 63  # PostgreSQL's limit; longer names would be truncated silently
 
 
@@ -148,7 +150,8 @@ def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> R
     if path is None:
         return DEFAULTS
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        raw = read_regular(path, f"the rules file {path}", MAX_BYTES, "give a TOML rules file")
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"the rules file {path} (--rules or {ENV}) does not exist: check the path"
@@ -157,6 +160,11 @@ def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> R
         raise ConfigError(f"cannot read the rules file {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"the rules file {path} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"the rules file {path} nests arrays or tables too deeply to read: it is not a rules "
+            "file (see `cronjobs retention show` for the format)"
+        ) from None
     return parse(data, path)
 
 

@@ -9,15 +9,14 @@ import statements, its module-level functions and its constants assigned once.
 from __future__ import annotations
 
 import ast
-import os
 import re
-import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jobs.errors import ConfigError
+from jobs.files import read_regular
 
 SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages", "venv", "build", "dist"}
 REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -98,31 +97,9 @@ def _parse(path: Path, display: str) -> ast.Module:
 
 
 def _read(path: Path, display: str) -> bytes:
-    """The file's bytes: a regular file of at most MAX_BYTES, else a ConfigError. Opened
-    without blocking, so a FIFO is refused instead of waiting for a writer."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise ConfigError(
-                f"{display}: not a regular file ({_kind(mode)}): give the app's .py files or the "
-                "directory that holds them"
-            )
-        data = f.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise ConfigError(
-            f"{display}: larger than {MAX_BYTES // (1024 * 1024)} MiB, which no source file of "
-            "APScheduler registrations is: leave it out of PATH"
-        )
-    return data
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO: reading it would wait for a writer"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "a directory" if stat.S_ISDIR(mode) else "a socket or other special file"
+    return read_regular(
+        path, display, MAX_BYTES, "give the app's .py files or the directory that holds them"
+    )
 
 
 def _too_deep(display: str, line: int | None) -> ConfigError:
