@@ -40,7 +40,7 @@ _REFERENCING_PG = text(
     FROM pg_constraint c
     JOIN pg_class cl ON cl.oid = c.conrelid
     JOIN pg_namespace n ON n.oid = cl.relnamespace
-    WHERE c.contype = 'f' AND c.confrelid = to_regclass(:qualified)
+    WHERE c.contype = 'f' AND c.confrelid = to_regclass(:qualified) AND c.conparentid = 0
     ORDER BY cl.relname, c.conname
     """
 )
@@ -69,7 +69,8 @@ class Reference:
 
 
 def referencing(schema: _Schema, table: str) -> list[Reference]:
-    """Every foreign key that points at `table` (PostgreSQL: from any schema)."""
+    """Every foreign key that points at `table` (PostgreSQL: from any schema; a partitioned
+    table's key once, not once per partition)."""
     with schema.engine.connect() as conn:
         if schema.engine.dialect.name == "postgresql":
             rows = conn.execute(_REFERENCING_PG, {"qualified": schema.qt(table)}).all()

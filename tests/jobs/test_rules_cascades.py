@@ -228,3 +228,34 @@ def test_retention_show_says_which_rows_go_by_cascade(tmp_path: Path) -> None:
         "users (key id): older than 30 days by created_at; with orders.user_id; "
         "invoices.order_id by its ON DELETE CASCADE (uncounted)" in shown.stdout
     ), shown.stdout
+
+
+def test_postgresql_a_partitioned_table_s_cascade_is_named_once(
+    tmp_path: Path, pg_engine: Engine
+) -> None:
+    """Each partition of a partitioned table carries a copy of its foreign key: one finding."""
+    from jobs.builtin.rules import load
+    from jobs.builtin.schema_check import check
+
+    with pg_engine.begin() as conn:
+        conn.execute(text(SHOP[0]))
+        conn.execute(text(SHOP[1]))
+        conn.execute(
+            text(
+                "CREATE TABLE visits (id INTEGER, at DATE, user_id INTEGER REFERENCES users (id) "
+                "ON DELETE CASCADE) PARTITION BY RANGE (at)"
+            )
+        )
+        for year in (2025, 2026):
+            conn.execute(
+                text(
+                    f"CREATE TABLE visits_{year} PARTITION OF visits "
+                    f"FOR VALUES FROM ('{year}-01-01') TO ('{year + 1}-01-01')"
+                )
+            )
+    path = tmp_path / "rules.toml"
+    path.write_text(USERS)
+    errors = [str(f) for f in check(pg_engine, load(str(path))) if f.level == "error"]
+    assert [e.split(": refers")[0] for e in errors] == [
+        "cleanup-old-sessions rule for table 'users': visits.user_id"
+    ], errors
