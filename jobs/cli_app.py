@@ -23,12 +23,15 @@ def command_for(job: Job) -> click.Command:
 
     @handles_errors
     def callback(**kw: Any) -> None:
+        from jobs.redact import scrubbed_output
         from jobs.runner import run_registered
+        from jobs.settings import connection_environ, exported
 
         settings = settings_from(kw)
-        result = run_registered(
-            job, settings, dry_run=bool(kw.get("dry_run")), args=tuple(kw["args"])
-        )
+        with exported(connection_environ(kw)), scrubbed_output():
+            result = run_registered(
+                job, settings, dry_run=bool(kw.get("dry_run")), args=tuple(kw["args"])
+            )
         finish(result, kw["output"])
 
     f: Any = callback
@@ -78,18 +81,21 @@ def run_command(target: str, **kw: Any) -> None:
     """Run one function of the app as a job, registered or not (the old
     `asyncio.run(cron_jobs.x())` way of testing a job), with the same run id, logs, SIGTERM
     handling and exit codes as every job. The function takes the JobContext, or nothing; with
-    DATABASE_URL set, the run holds the function's database lock. ARGS reach it as ctx.args
+    DATABASE_URL set, the run holds the function's database lock. A connection flag reaches
+    the app's code as the variable it stands for (--database-url as DATABASE_URL). ARGS reach it as ctx.args
     (after `--` if they start with '-'): a mistyped flag is an error, never an argument."""
+    from jobs.redact import scrubbed_output
     from jobs.runner import run_registered
+    from jobs.settings import connection_environ, exported
 
-    job = resolve(target)
-    if job.schedule == "" and kw.get("database_url"):  # not registered: lock on the database
-        job = dataclasses.replace(job, needs=("database",))
     settings = settings_from(kw)
-    finish(
-        run_registered(job, settings, dry_run=kw["dry_run"], args=tuple(kw["args"])),
-        kw["output"],
-    )
+    with exported(connection_environ(kw)):  # the app's code reads them too, from its import on
+        job = resolve(target)
+        if job.schedule == "" and kw.get("database_url"):  # not registered: lock on the database
+            job = dataclasses.replace(job, needs=("database",))
+        with scrubbed_output():
+            result = run_registered(job, settings, dry_run=kw["dry_run"], args=tuple(kw["args"]))
+    finish(result, kw["output"])
 
 
 def _image(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:

@@ -29,6 +29,9 @@ def _age_words(age: Age) -> str:
 
 def describe(rule: RetentionRule) -> str:
     children = "".join(f"; with {c.table}.{c.foreign_key}" for c in rule.children)
+    children += "".join(
+        f"; {c.table}.{c.foreign_key} by its ON DELETE CASCADE (uncounted)" for c in rule.cascades
+    )
     whole = ", whole UTC days" if rule.whole_days else ""
     return (
         f"{rule.table} (key {rule.primary_key}): older than {plural(rule.days, 'day')} by "

@@ -396,3 +396,53 @@ def test_a_generator_job_and_odd_results_get_documented_codes(tmp_path: Path) ->
     assert odd.returncode == 1, "an exit code cronjobs does not use is a failure"
     summary = json.loads(log.read_text())
     assert summary["counts"] == {"m": 2} and summary["run_id"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["x"]])
+def test_an_app_module_that_prints_the_url_at_import_is_scrubbed_too(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """print() at import time (discovery, while click parses) goes out scrubbed."""
+    cwd = app_module(tmp_path, "import os, sys\nprint('url', os.environ['DATABASE_URL'])\n"
+                     "print('err', os.environ['DATABASE_URL'], file=sys.stderr)\n")  # fmt: skip
+    result = cronjobs_at(cwd, *args, env={"DATABASE_URL": "postgresql://app:Zq9Xbk7wP@db/app"})
+    assert "Zq9Xbk7wP" not in result.stdout + result.stderr
+    assert "url postgresql://app:***@db/app" in result.stdout
+    assert "err postgresql://app:***@db/app" in result.stderr
+
+
+HANGS = """
+    import time
+    from jobs import job
+
+    @job(every="1h")
+    def never(ctx):
+        return None
+
+    while True:  # waits for a server that never answers
+        time.sleep(0.1)
+"""
+
+
+def test_an_app_module_that_hangs_at_import_is_stopped_with_a_message(tmp_path: Path) -> None:
+    """Issue 23: `cronjobs --help` hung for ever. With CRONJOBS_IMPORT_TIMEOUT=1, --help shows
+    the built-ins with a warning naming the module; `list` and the job are exit 2."""
+    cwd = app_module(tmp_path, HANGS)
+    env = {"CRONJOBS_IMPORT_TIMEOUT": "1"}
+    helped = cronjobs_at(cwd, "--help", env=env)
+    assert helped.returncode == 0, helped.stderr
+    assert "health-check" in helped.stdout
+    slow = "it took longer than 1s to import (CRONJOBS_IMPORT_TIMEOUT)"
+    source = "CRONJOBS_JOB_MODULES module 'appjobs'"
+    assert f"Warning: cannot import appjobs ({source}): {slow}" in helped.stderr
+    for args in (["list"], ["never"], ["run", "appjobs:never"]):
+        result = cronjobs_at(cwd, *args, env={**env, "CRONJOBS_JOB_MODULES": ""} if
+                             args[0] == "run" else env)  # fmt: skip
+        where = "cronjobs run" if args[0] == "run" else source
+        assert result.returncode == 2, result.stderr
+        assert f"Error: cannot import appjobs ({where}): {slow}" in result.stderr
+        assert "connect inside the job function" in result.stderr
+        assert "Traceback" not in result.stderr
+    bad = cronjobs_at(cwd, "list", env={"CRONJOBS_IMPORT_TIMEOUT": "soon"})
+    assert bad.returncode == 2
+    assert "CRONJOBS_IMPORT_TIMEOUT must be a number of seconds above 0" in bad.stderr
