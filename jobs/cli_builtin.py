@@ -43,6 +43,7 @@ def job_command(command: str) -> Callable[[F], click.Command]:
 @options.rules
 @options.older_than_days(90)
 @options.batch_size
+@options.batch_time
 @options.dry_run
 @options.timeouts
 @options.output
@@ -57,6 +58,7 @@ def cleanup_old_sessions(**kw: Any) -> None:
             engine,
             older_than_days=kw["older_than_days"],
             batch_size=kw["batch_size"],
+            batch_time=kw["batch_time"],
             dry_run=kw["dry_run"],
             stop=stop,
             rules=rule_tables.sessions(engine, checked_rules(engine, kw)),
@@ -179,6 +181,7 @@ def aggregate_daily_analytics(**kw: Any) -> None:
 @options.rules
 @options.older_than_days(365)
 @options.batch_events
+@options.batch_time
 @click.option(
     "--aggregate-missing/--no-aggregate-missing",
     default=True,
@@ -208,6 +211,7 @@ def cleanup_old_analytics(**kw: Any) -> None:
             engine,
             older_than_days=kw["older_than_days"],
             batch_size=kw["batch_size"],
+            batch_time=kw["batch_time"],
             aggregate_missing=kw["aggregate_missing"],
             recount_partitions=kw["recount_partitions"],
             dry_run=kw["dry_run"],
