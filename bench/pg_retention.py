@@ -265,10 +265,10 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
                 f"SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM {rule.name} WHERE {kind.targets[0].age} < %s",  # type: ignore[arg-type]
                 (cutoff,),
             ).fetchone()[0]  # type: ignore[index]
-            out += _explain(conn, "first batch", range_batch(rule, cutoff, BATCH, False), {})
+            out += _explain(conn, "first batch", range_batch(rule, cutoff, False), {"size": BATCH})
             conn.rollback()
-            halfway = range_batch(rule, cutoff, BATCH, True)
-            out += _explain(conn, f"halfway (last id {mid})", halfway, {"last": mid})
+            halfway = range_batch(rule, cutoff, True)
+            out += _explain(conn, f"halfway (last id {mid})", halfway, {"last": mid, "size": BATCH})
             conn.rollback()
             return "\n".join(out)
         engine = create_engine(

@@ -58,9 +58,10 @@ log = logging.getLogger(__name__)
 
 SERIALIZATION_FAILURE = "40001"
 
-DEFAULT_BATCH_EVENTS = 100_000
-"""Events per transaction: whole UTC days are packed up to this many (counting and deleting
-100k events took ~70 ms on the bench machine)."""
+DEFAULT_BATCH_EVENTS = 20_000
+"""Events in the first transaction (whole UTC days are packed up to this many), from which the
+time budget grows or shrinks the runs (counting and deleting 100k events took ~70 ms on a quiet
+bench machine, 0.3 s and more on a loaded one)."""
 MIN_BATCH_EVENTS = 1_000
 """The smallest run the time budget may pack (or `batch_size`, if smaller)."""
 MAX_BATCH_EVENTS = 1_000_000

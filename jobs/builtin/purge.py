@@ -306,7 +306,7 @@ def purge(
     rule: Retention,
     cutoff: datetime,
     *,
-    batch_size: int = 5000,
+    batch_size: int = 1000,
     batch_time: float = DEFAULT_BATCH_TIME,
     dry_run: bool = False,
     stop: threading.Event | None = None,

@@ -73,7 +73,7 @@ def cleanup_old_sessions(
     engine: Engine,
     *,
     older_than_days: int | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 1000,
     batch_time: float = DEFAULT_BATCH_TIME,
     dry_run: bool = False,
     stop: threading.Event | None = None,
