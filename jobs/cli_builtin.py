@@ -198,6 +198,15 @@ def aggregate_daily_analytics(**kw: Any) -> None:
     "has figures, checked by one index probe per day: events that arrived after their day "
     "was aggregated are dropped uncounted.",
 )
+@click.option(
+    "--exact-cutoff",
+    is_flag=True,
+    envvar="CRONJOBS_ANALYTICS_EXACT_CUTOFF",
+    show_envvar=True,
+    help="On a partitioned table, also delete the old days of the partition holding the "
+    "cutoff, row by row. Without it only whole partitions go: the events kept are at least "
+    "--older-than-days old and at most one partition (a month) more.",
+)
 @options.dry_run
 @options.timeouts
 @options.output
@@ -214,6 +223,7 @@ def cleanup_old_analytics(**kw: Any) -> None:
             batch_time=kw["batch_time"],
             aggregate_missing=kw["aggregate_missing"],
             recount_partitions=kw["recount_partitions"],
+            exact_cutoff=kw["exact_cutoff"],
             dry_run=kw["dry_run"],
             stop=stop,
             rule=rule,

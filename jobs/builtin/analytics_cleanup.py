@@ -40,7 +40,12 @@ from jobs.builtin.analytics_ranges import (
     utc_day,
 )
 from jobs.builtin.batch_time import DEFAULT_BATCH_TIME, BatchSizer
-from jobs.builtin.partitions import PartitionsResult, drop_old_partitions, is_partitioned
+from jobs.builtin.partitions import (
+    PartitionsResult,
+    drop_old_partitions,
+    holding,
+    is_partitioned,
+)
 from jobs.builtin.purge import (
     FAST_LOCK_WAIT,
     LOCK_NOT_AVAILABLE,
@@ -276,6 +281,11 @@ class AnalyticsCleanupResult:
     partitions: PartitionsResult | None = None
     """On a partitioned table (PostgreSQL): the partitions wholly before the cutoff dropped
     whole; `purge` is then the per-day path on what is left before the cutoff."""
+    held_partition: str | None = None
+    """The partition holding the cutoff, whose old days wait to be dropped with it (not with
+    `exact_cutoff`)."""
+    held_from: date | None = None
+    """Its first day: the days from it to the cutoff were kept."""
     dry_run: bool = False
 
     @property
@@ -312,6 +322,12 @@ class AnalyticsCleanupResult:
             )
         if self.partitions is not None:
             out += _partition_lines(self.partitions, self.dry_run)
+        if self.held_partition is not None:
+            out.append(
+                f"kept the days from {self.held_from} to the cutoff: they are in "
+                f"{self.held_partition}, dropped whole once all of it is past the cutoff "
+                "(--exact-cutoff deletes them row by row)"
+            )
         if self.purge is not None:
             out.append(
                 f"{self.purge.table}: {'would delete' if self.dry_run else 'deleted'} "
@@ -371,6 +387,7 @@ def cleanup_old_analytics(
     batch_time: float = DEFAULT_BATCH_TIME,
     aggregate_missing: bool = True,
     recount_partitions: bool = False,
+    exact_cutoff: bool = False,
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
@@ -383,7 +400,9 @@ def cleanup_old_analytics(
     of at most `batch_size` events first, then as many as fit in `batch_time` seconds (0:
     `batch_size`; jobs.builtin.batch_time). On SQLite, and in a dry run: a day at a time, or a few
     event types at a time for a day with more than `batch_size` events, from one grouped read
-    of the old events."""
+    of the old events. On a partitioned table the old days of the partition holding the cutoff
+    wait to be dropped with it (retention keeps at least the cutoff's days, at most one
+    partition more), unless `exact_cutoff`: then they go row by row."""
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else rule.days
     # Whole UTC days only, whatever a rules file says: the cutoff is the UTC midnight on or
@@ -392,10 +411,20 @@ def cleanup_old_analytics(
     cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
     result = AnalyticsCleanupResult(days, cutoff, dry_run=dry_run)
     pg = engine.dialect.name == "postgresql"
+    partitioned, held = False, None
+    if pg:
+        with engine.connect() as conn:
+            partitioned = is_partitioned(conn, tables.events)
+            held = holding(conn, tables.events, result.cutoff) if partitioned else None
+    # The per-day path's own cutoff: before the held partition's days.
+    before = result.cutoff
+    if held is not None and held.lower is not None and not exact_cutoff:
+        before = held.lower
+        result.held_partition, result.held_from = held.name, held.lower.astimezone(UTC).date()
     found: Inventory | None = None
     if dry_run or not pg or not aggregate_missing:
         with engine.connect() as conn:
-            found = inventory(conn, result.cutoff, tables)
+            found = inventory(conn, before, tables)
         missing = found.missing
         if missing and not aggregate_missing:
             raise JobError(
@@ -405,19 +434,16 @@ def cleanup_old_analytics(
                 f"{missing[-1]}` first, or drop --no-aggregate-missing"
             )
         result.aggregated_first = missing
-    if pg:
-        with engine.connect() as conn:
-            partitioned = is_partitioned(conn, tables.events)
-        if partitioned:
-            result.partitions = drop_old_partitions(
-                engine,
-                result.cutoff,
-                dry_run=dry_run,
-                stop=stop,
-                now=now,
-                tables=tables,
-                recount=recount_partitions,
-            )
+    if partitioned:
+        result.partitions = drop_old_partitions(
+            engine,
+            result.cutoff,
+            dry_run=dry_run,
+            stop=stop,
+            now=now,
+            tables=tables,
+            recount=recount_partitions,
+        )
     if pg and not dry_run:
         sizer = BatchSizer(
             min(batch_size, MAX_BATCH_EVENTS),
@@ -425,7 +451,7 @@ def cleanup_old_analytics(
             low=min(MIN_BATCH_EVENTS, batch_size),
             high=MAX_BATCH_EVENTS,
         )
-        _by_runs(engine, result, sizer, stop, now, tables)
+        _by_runs(engine, result, sizer, stop, now, tables, before)
     else:
         assert found is not None
         _by_days(engine, result, found, batch_size, stop, now, tables)
@@ -439,8 +465,9 @@ def _by_runs(
     stop: threading.Event | None,
     now: datetime,
     tables: AnalyticsTables,
+    before: datetime,
 ) -> None:
-    """PostgreSQL: the old days left, in runs of whole days by time range, each checked
+    """PostgreSQL: the days left before `before` (the cutoff, or the held partition's start), in runs of whole days by time range, each checked
     against its figures and deleted in one transaction (`_fast_run`). A run whose figures do
     not count its events exactly, or that meets a row the app holds or changed, is rolled back
     and its days go the careful way (`_careful_run`), as do a run with a day lacking figures
@@ -452,7 +479,7 @@ def _by_runs(
     # READ COMMITTED whatever the database's default (the careful path's statements rely on
     # it); a fast run asks for REPEATABLE READ itself.
     with engine.connect().execution_options(isolation_level="READ COMMITTED") as conn:
-        days = old_days(conn, tables, result.cutoff)
+        days = old_days(conn, tables, before)
         if not days:
             return
         pending = SnapshotCheck(engine, tables)  # connects meanwhile

@@ -193,6 +193,21 @@ def droppable(conn: Connection, table: Table, cutoff: datetime) -> list[Partitio
     ]
 
 
+def holding(conn: Connection, table: Table, cutoff: datetime) -> Partition | None:
+    """The partition that holds the last instant before `cutoff` and reaches past it, if its
+    bounds are UTC midnights: it will be dropped whole once all of it is past the cutoff, so
+    by default its old days wait for that rather than go row by row."""
+    for p in partitions(conn, table):
+        if (
+            p.lower is not None
+            and p.upper is not None
+            and p.lower < cutoff < p.upper
+            and all(b.astimezone(UTC).time() == dtime.min for b in (p.lower, p.upper))
+        ):
+            return p
+    return None
+
+
 def _utc_date(at: datetime) -> date:
     return at.astimezone(UTC).date()
 
