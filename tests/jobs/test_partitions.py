@@ -308,3 +308,31 @@ def test_cli_reports_partitions_in_text_and_json(part_engine: Engine, pg_db_url:
     assert {"name": name, "rows": 2} in [{"name": p["name"], "rows": p["rows"]} for p in dropped]
     assert name not in names(part_engine)
     assert figures(part_engine)[(old.date(), "view")] == 2
+
+
+def test_exact_cutoff_is_a_flag_and_a_variable(part_engine: Engine, pg_db_url: str) -> None:
+    """--exact-cutoff / CRONJOBS_ANALYTICS_EXACT_CUTOFF reach the job: the boundary month's old
+    days go row by row only with it. (On a day whose cutoff is a month's first day there are
+    no boundary days: the old day's month is dropped whole either way.)"""
+    cutoff = (datetime.now(UTC) - timedelta(days=365)).date()
+    day = datetime.combine(cutoff - timedelta(days=1), datetime.min.time(), UTC) + timedelta(
+        hours=12
+    )
+    with part_engine.begin() as conn:
+        partitions.ensure_months(conn, EVENTS, day.date(), cutoff)  # type: ignore[arg-type]
+    add(part_engine, [("view", day)])
+    with part_engine.begin() as conn:
+        aggregate_day(conn, day.date())
+    shown = invoke("cleanup-old-analytics", "--help")
+    assert "--exact-cutoff" in shown.stdout and "CRONJOBS_ANALYTICS_EXACT_CUTOFF" in shown.stdout
+    env = {"DATABASE_URL": pg_db_url}
+    first = invoke("cleanup-old-analytics", env=env)
+    assert first.exit_code == 0, first.stderr
+    if cutoff.day == 1:
+        assert "kept the days from" not in first.stdout and left_days(part_engine) == []
+        return
+    assert f"kept the days from {cutoff.replace(day=1)} to the cutoff" in first.stdout
+    assert left_days(part_engine) == [day.date()]
+    gone = invoke("cleanup-old-analytics", env={**env, "CRONJOBS_ANALYTICS_EXACT_CUTOFF": "1"})
+    assert gone.exit_code == 0, gone.stderr
+    assert "kept the days from" not in gone.stdout and left_days(part_engine) == []
