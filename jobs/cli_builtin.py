@@ -43,6 +43,7 @@ def job_command(command: str) -> Callable[[F], click.Command]:
 @options.rules
 @options.older_than_days(90)
 @options.batch_size
+@options.batch_time
 @options.dry_run
 @options.timeouts
 @options.output
@@ -57,6 +58,7 @@ def cleanup_old_sessions(**kw: Any) -> None:
             engine,
             older_than_days=kw["older_than_days"],
             batch_size=kw["batch_size"],
+            batch_time=kw["batch_time"],
             dry_run=kw["dry_run"],
             stop=stop,
             rules=rule_tables.sessions(engine, checked_rules(engine, kw)),
@@ -184,6 +186,7 @@ def aggregate_daily_analytics(**kw: Any) -> None:
 @options.rules
 @options.older_than_days(365)
 @options.batch_events
+@options.batch_time
 @click.option(
     "--aggregate-missing/--no-aggregate-missing",
     default=True,
@@ -200,6 +203,15 @@ def aggregate_daily_analytics(**kw: Any) -> None:
     "has figures, checked by one index probe per day: events that arrived after their day "
     "was aggregated are dropped uncounted.",
 )
+@click.option(
+    "--exact-cutoff",
+    is_flag=True,
+    envvar="CRONJOBS_ANALYTICS_EXACT_CUTOFF",
+    show_envvar=True,
+    help="On a partitioned table, also delete the old days of the partition holding the "
+    "cutoff, row by row. Without it only whole partitions go: the events kept are at least "
+    "--older-than-days old and at most one partition (a month) more.",
+)
 @options.dry_run
 @options.timeouts
 @options.output
@@ -213,8 +225,10 @@ def cleanup_old_analytics(**kw: Any) -> None:
             engine,
             older_than_days=kw["older_than_days"],
             batch_size=kw["batch_size"],
+            batch_time=kw["batch_time"],
             aggregate_missing=kw["aggregate_missing"],
             recount_partitions=kw["recount_partitions"],
+            exact_cutoff=kw["exact_cutoff"],
             dry_run=kw["dry_run"],
             stop=stop,
             rule=rule,

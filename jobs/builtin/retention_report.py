@@ -141,7 +141,7 @@ def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) 
                 continue
             entry.rows, entry.child_rows = count_old(conn, rule, cutoff)
             if dialect.name == "postgresql":
-                entry.sql = [sql(range_batch(rule, cutoff, 5000, after=True))]
+                entry.sql = [sql(range_batch(rule, cutoff, after=True))]
                 continue
             entry.sql = [sql(next_batch(rule, cutoff, 5000))]
             entry.sql += [sql(s) for s in batch_statements(rule, [1, 2], cutoff, dialect.name)]
