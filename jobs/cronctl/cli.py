@@ -93,6 +93,10 @@ def list_cmd() -> None:
 
     c, s = connect(), state()
     infos = c.list_cronjobs()
+    for info in infos:
+        for problem in info.problems:
+            line = render.printable(problem)
+            log.warning("Warning: CronJob %s/%s: %s", info.namespace, info.name, line)
     if s.structured:
         echo(render.dump([i.to_dict() for i in infos], s.output))
     elif not infos:
