@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs.cronctl import access, claim, diagnose, follow, intake, model, params, suspension
+from jobs.cronctl import (
+    access,
+    claim,
+    diagnose,
+    follow,
+    intake,
+    model,
+    params,
+    suspension,
+    window,
+)
 from jobs.cronctl.errors import (
     ConfigError,
     Conflict,
@@ -176,11 +186,30 @@ class CronJobController:
     def history(self, name: str) -> list[Run]:
         return list(self.describe(name).runs)
 
-    def explain(self, name: str, since: datetime | None = None) -> diagnose.Explanation:
+    def explain(
+        self,
+        name: str,
+        since: datetime | None = None,
+        *,
+        max_ticks: int | None = window.MAX_TICKS,
+        max_window: timedelta | None = window.MAX_WINDOW,
+    ) -> diagnose.Explanation:
         """Every tick since `since` (default: the last 7 days, or since the creation), matched
         to its Job, each missed one with the controller's reason; the last failure; Events;
-        what to do. See jobs.cronctl.ticks for the rules."""
-        return diagnose.explain(self, name, since)
+        what to do. See jobs.cronctl.ticks for the rules.
+
+        Bounded (jobs.cronctl.window): a `since` older than `max_window`, or a window of more
+        than `max_ticks` ticks, is a ConfigError; the default window is shortened to the
+        newest `max_ticks` ticks. None lifts a bound."""
+        window.check_start(since, self.clock(), max_window)
+        if max_ticks is None:
+            return diagnose.explain(self, name, since)
+        limit = max_ticks
+
+        def fit(cronjob: Obj, start: datetime, now: datetime) -> datetime:
+            return window.fit(cronjob, start, now, limit, explicit=since is not None)
+
+        return diagnose.explain(self, name, since, fit)
 
     def upcoming(
         self, name: str, count: int = 5, after: datetime | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -106,12 +106,20 @@ def _failure_dict(run: Run | None) -> dict[str, Any] | None:
     }
 
 
-def explain(c: CronJobController, name: str, since: datetime | None = None) -> Explanation:
+def explain(
+    c: CronJobController,
+    name: str,
+    since: datetime | None = None,
+    fit: Callable[[Obj, datetime, datetime], datetime] | None = None,
+) -> Explanation:
+    """`fit(cronjob, start, now)` may move the window's start (jobs.cronctl.window)."""
     cronjob = c._get(name)
     now = c.clock()
+    start = ticks.window_start(cronjob, now, since)
+    if fit is not None:
+        start = fit(cronjob, start, now)
     info = with_pods(c, cronjob, model.summarize_safely(cronjob, c._owned_jobs(cronjob), now))
     found = events(c, cronjob, info.runs)
-    start = ticks.window_start(cronjob, now, since)
     verdicts = tuple(ticks.verdicts(cronjob, info.runs, found, now, start))
     failure = next((r for r in info.runs if r.result == "Failed"), None)
     return Explanation(
