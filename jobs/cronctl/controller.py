@@ -306,6 +306,19 @@ class CronJobController:
             dry_run=dry_run,
         )
 
+    def suspended_states(self, targets: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+        """Whether each (namespace, name) is suspended now, read again (one get each; one that
+        cannot be read is left out): what an interrupted suspend or resume got done."""
+        states = {}
+        for namespace, name in targets:
+            try:
+                cronjob = self._fetch(namespace, name)
+            except CronctlError as e:
+                log.warning("Warning: cannot read CronJob %s/%s again: %s", namespace, name, e)
+                continue
+            states[namespace, name] = cronjob.get("spec", {}).get("suspend") is True
+        return states
+
     # -- trigger / wait / logs ------------------------------------------------------------------
 
     def trigger(
