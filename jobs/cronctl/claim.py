@@ -18,11 +18,20 @@ margin allows for the clocks of two machines and a create's request timeout).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from jobs.cronctl import model
+from jobs.cronctl.errors import Conflict, CronctlError, Refused
 from jobs.cronctl.model import Obj
+
+if TYPE_CHECKING:
+    from jobs.cronctl.controller import CronJobController
+
+log = logging.getLogger(__name__)
+CRONJOBS = "batch/cronjobs"
 
 CLAIM = model.PREFIX + "trigger-claim"
 CLAIM_TTL = timedelta(minutes=5)
@@ -83,3 +92,52 @@ def patch(cronjob: Obj, claim: Claim) -> Obj:
     if version:
         meta["resourceVersion"] = version
     return {"metadata": meta}
+
+
+def refuse_if_blocked(c: CronJobController, cronjob: Obj, jobs: list[Obj]) -> None:
+    """Refused (exit 3) when `blocker` names a reason."""
+    why = blocker(cronjob, jobs, c.clock())
+    if why:
+        raise Refused(
+            f"CronJob {cronjob['metadata']['name']} forbids concurrent runs and {why}: "
+            "wait for it, or pass --force to start another anyway"
+        )
+
+
+def claim(c: CronJobController, cronjob: Obj, job_name: str, who: str) -> Obj:
+    """Record the claim for `job_name` on the CronJob (compare-and-swap on its
+    resourceVersion), refusing while another run is active or claimed; the CronJob as
+    patched. A 409 (another trigger, or the controller, changed it) reads it again."""
+    meta = cronjob["metadata"]
+    for _ in range(ATTEMPTS):
+        refuse_if_blocked(c, cronjob, c._owned_jobs(cronjob))
+        mine = Claim(job_name, c.clock(), who)
+        try:
+            return c.api.merge_patch(
+                CRONJOBS, meta["namespace"], meta["name"], patch(cronjob, mine)
+            )
+        except Conflict:
+            cronjob = c._fetch(meta["namespace"], meta["name"])
+    raise Conflict(
+        f"CronJob {meta['name']} changed {ATTEMPTS} times while cronctl claimed a run: nothing "
+        "was created; try again"
+    )
+
+
+def settle(c: CronJobController, cronjob: Obj, job_name: str) -> None:
+    """Mark the claim `created` (best effort: an unmarked claim whose Job exists blocks
+    nothing either, until that Job is deleted)."""
+    meta = cronjob["metadata"]
+    for _ in range(ATTEMPTS):
+        current = read(cronjob)
+        if current is None or current.job != job_name or current.created:
+            return
+        done = Claim(current.job, current.at, current.by, created=True)
+        try:
+            c.api.merge_patch(CRONJOBS, meta["namespace"], meta["name"], patch(cronjob, done))
+            return
+        except Conflict:
+            cronjob = c._fetch(meta["namespace"], meta["name"])
+        except CronctlError as e:
+            log.debug("could not mark the claim of Job %s created: %s", job_name, e)
+            return

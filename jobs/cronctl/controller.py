@@ -33,7 +33,6 @@ from jobs.cronctl.errors import (
     CronctlError,
     HelmManaged,
     NotFound,
-    Refused,
 )
 from jobs.cronctl.model import CronJobInfo, Obj, Run
 from jobs.cronctl.suspension import Change
@@ -365,12 +364,12 @@ class CronJobController:
             extra_args=extra,
         )
         if forbid and dry_run:
-            self._refuse_if_blocked(cronjob, self._owned_jobs(cronjob))
+            claim.refuse_if_blocked(self, cronjob, self._owned_jobs(cronjob))
         if dry_run:
             return Triggered(job, dry_run=True)
         started = time.monotonic()
         if forbid:
-            cronjob = self._claim(cronjob, job["metadata"]["name"], who)
+            cronjob = claim.claim(self, cronjob, job["metadata"]["name"], who)
             if time.monotonic() - started > claim.CLAIM_BUDGET:
                 raise CronctlError(
                     f"CronJob {name}: claiming the run took over {claim.CLAIM_BUDGET:g}s, so no "
@@ -385,55 +384,8 @@ class CronJobController:
                 "pass --job-name with another name (or leave it out for a fresh one)"
             ) from e
         if forbid:
-            self._settle(cronjob, job["metadata"]["name"])
+            claim.settle(self, cronjob, job["metadata"]["name"])
         return created
-
-    def _refuse_if_blocked(self, cronjob: Obj, jobs: list[Obj]) -> None:
-        why = claim.blocker(cronjob, jobs, self.clock())
-        if why:
-            raise Refused(
-                f"CronJob {cronjob['metadata']['name']} forbids concurrent runs and {why}: "
-                "wait for it, or pass --force to start another anyway"
-            )
-
-    def _claim(self, cronjob: Obj, job_name: str, who: str) -> Obj:
-        """Record the claim for `job_name` on the CronJob (compare-and-swap on its
-        resourceVersion), refusing while another run is active or claimed; the CronJob as
-        patched."""
-        meta = cronjob["metadata"]
-        for _ in range(claim.ATTEMPTS):
-            self._refuse_if_blocked(cronjob, self._owned_jobs(cronjob))
-            mine = claim.Claim(job_name, self.clock(), who)
-            try:
-                return self.api.merge_patch(
-                    CRONJOBS, meta["namespace"], meta["name"], claim.patch(cronjob, mine)
-                )
-            except Conflict:  # changed since read: another trigger, or the controller
-                cronjob = self._fetch(meta["namespace"], meta["name"])
-        raise Conflict(
-            f"CronJob {meta['name']} changed {claim.ATTEMPTS} times while cronctl claimed a "
-            "run: nothing was created; try again"
-        )
-
-    def _settle(self, cronjob: Obj, job_name: str) -> None:
-        """Mark the claim `created` (best effort: an unmarked claim whose Job exists blocks
-        nothing either, until that Job is deleted)."""
-        meta = cronjob["metadata"]
-        for _ in range(claim.ATTEMPTS):
-            current = claim.read(cronjob)
-            if current is None or current.job != job_name or current.created:
-                return
-            done = claim.Claim(current.job, current.at, current.by, created=True)
-            try:
-                self.api.merge_patch(
-                    CRONJOBS, meta["namespace"], meta["name"], claim.patch(cronjob, done)
-                )
-                return
-            except Conflict:
-                cronjob = self._fetch(meta["namespace"], meta["name"])
-            except CronctlError as e:
-                log.debug("could not mark the claim of Job %s created: %s", job_name, e)
-                return
 
     def wait(
         self,
