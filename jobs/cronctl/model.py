@@ -197,7 +197,7 @@ def run_from_job(job: Obj, now: datetime) -> Run:
     elif SCHEDULED_AT in annotations:
         trigger = "scheduled"
         scheduled_at = parse_time(annotations[SCHEDULED_AT])
-    elif m := _CONTROLLER_NAME.search(str(meta.get("name", ""))):
+    elif (m := _CONTROLLER_NAME.search(str(meta.get("name", "")))) and int(m[1]) < _MAX_MINUTE:
         trigger = "scheduled"  # <cronjob>-<minutes since the epoch>, before the annotation
         scheduled_at = datetime.fromtimestamp(int(m[1]) * 60, UTC)
     else:
@@ -230,6 +230,8 @@ def run_from_job(job: Obj, now: datetime) -> Run:
 
 
 _CONTROLLER_NAME = re.compile(r"-(\d{8,10})$")
+_MAX_MINUTE = 4_000_000_000
+"""Minutes since the epoch in the year 9575: a larger number in a name is no tick (x-9999999999)."""
 
 
 def _json_list(raw: str | None) -> tuple[str, ...]:

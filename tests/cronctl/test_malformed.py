@@ -46,6 +46,13 @@ def _drop_status(cj: Obj, job: Obj) -> None:
     job.pop("status", None)
 
 
+def _old_controller_name(cj: Obj, job: Obj) -> None:
+    """A Job named like an old controller's (`<cronjob>-<minutes>`, no scheduled-timestamp
+    annotation) whose number is no tick: minute 9999999999 is in the year 20983."""
+    job["metadata"]["name"] = f"{ODD}-9999999999"
+    del job["metadata"]["annotations"][SCHEDULED_AT]
+
+
 # (id, change, the words the problem shows: None when nothing is malformed, only missing)
 CASES: list[tuple[str, Callable[[Obj, Obj], None], str | None]] = [
     ("suspended-at", _annotate(SUSPENDED_AT, "yesterday"), f"[{SUSPENDED_AT}]: 'yesterday'"),
@@ -77,6 +84,7 @@ CASES: list[tuple[str, Callable[[Obj, Obj], None], str | None]] = [
     ),
     ("job tick", _set("job", f"metadata.annotations.{SCHEDULED_AT}", "x"), "cronjob-scheduled"),
     ("job owners", _set("job", "metadata.ownerReferences", "x"), None),  # no longer its Job
+    ("job name", _old_controller_name, None),
 ]
 
 
@@ -128,6 +136,8 @@ def test_list_json_marks_the_odd_one(cluster: Cluster, odd: str | None) -> None:
     _shown(odd, " ".join(items[ODD]["problems"]))
     if odd is not None:
         assert items[ODD]["problems"]
+    else:  # something missing, or not malformed at all: nothing to report
+        assert items[ODD]["problems"] == []
 
 
 def test_describe_explain_and_check_read_the_odd_one(cluster: Cluster, odd: str | None) -> None:
@@ -150,3 +160,25 @@ def test_describe_explain_and_check_read_the_odd_one(cluster: Cluster, odd: str 
     for line in checked.stdout.splitlines():
         assert GOOD not in line or "ok" in line.lower() or "problem" not in line.lower(), line
     _shown(odd, checked.stdout)
+
+
+def test_summarize_safely_on_unchecked_data_says_why_instead_of_failing() -> None:
+    """The Python API's last guard, for a caller that skips jobs.cronctl.intake: an object
+    summarize cannot read still gives a CronJobInfo, naming the error."""
+    from jobs.cronctl.model import summarize_safely
+
+    raw = {
+        "metadata": {"name": ODD, "namespace": "web", "annotations": {SUSPENDED_AT: "yesterday"}},
+        "spec": {"schedule": "0 2 * * *", "suspend": True},
+    }
+    info = summarize_safely(raw, [], datetime.now(UTC))
+
+    assert (info.name, info.namespace, info.schedule, info.suspended) == (
+        ODD,
+        "web",
+        "0 2 * * *",
+        True,
+    )
+    assert info.problems == (
+        "cronctl cannot read it (ValueError: Invalid isoformat string: 'yesterday')",
+    )
