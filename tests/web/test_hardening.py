@@ -185,3 +185,21 @@ def test_a_tokens_file_broken_after_start_refuses_changes_consistently(
         rewrite(f"alice {TOKEN}\n", 2)
         assert client.post(trigger, headers=headers).status_code == 200
     assert len(cluster.jobs()) == 1
+
+
+def test_a_malformed_cronjobs_own_page_and_api_answer(client: TestClient, cluster: Cluster) -> None:
+    from jobs.cronctl.model import SUSPENDED_AT
+
+    cluster.add_cronjob(NAME, suspend=True, annotations={SUSPENDED_AT: "yesterday"})
+
+    page = client.get(f"{PREFIX}/jobs/{NAME}")
+    described = client.get(f"{API}/{NAME}")
+    explained = client.get(f"{API}/{NAME}/explain")
+
+    assert page.status_code == 200
+    assert (
+        "unreadable fields" in page.text and "&#x27;yesterday&#x27; is not an RFC 3339" in page.text
+    )
+    assert described.status_code == 200 and explained.status_code == 200
+    [problem] = described.json()["problems"]
+    assert problem.startswith(f"metadata.annotations[{SUSPENDED_AT}]: 'yesterday' is not")
