@@ -51,7 +51,8 @@ def cli() -> None:
     Exit codes: 0 ok; 1 failed (an API error, a triggered Job that failed, or `check` found a
     problem); 2 usage or configuration error (or a triggered Job that exited 2); 3 trigger
     refused: a run is active and the CronJob forbids concurrency (or a triggered Job that
-    exited 3, skipped); 4 a triggered Job was interrupted; 5 `trigger --wait` timed out.
+    exited 3, skipped); 4 suspend/resume stopped by SIGTERM/SIGINT (what was done is printed), or a
+    triggered Job was interrupted; 5 `trigger --wait` timed out.
     """
     _configure_logging()
 
@@ -93,6 +94,10 @@ def list_cmd() -> None:
 
     c, s = connect(), state()
     infos = c.list_cronjobs()
+    for info in infos:
+        for problem in info.problems:
+            line = render.printable(problem)
+            log.warning("Warning: CronJob %s/%s: %s", info.namespace, info.name, line)
     if s.structured:
         echo(render.dump([i.to_dict() for i in infos], s.output))
     elif not infos:

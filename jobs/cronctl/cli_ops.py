@@ -8,9 +8,13 @@ nothing changes and the exit code is 1. Registered on the `cronctl` group by job
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -25,6 +29,7 @@ from jobs.cronctl.options import (
     state,
     typed_selector,
 )
+from jobs.exitcodes import ExitCode
 
 log = logging.getLogger("cronctl")
 
@@ -86,6 +91,52 @@ def _bulk(names: tuple[str, ...], *flags: Any) -> bool:
     return len(names) > 1 or any(f for f in flags if f not in (None, False))
 
 
+@contextmanager
+def _stoppable() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt here, as SIGINT does, so that a change stopped midway
+    is reported (see `_interrupted`) rather than ended silently."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(c: Any, action: str, targets: list[tuple[str, str]], dry_run: bool) -> NoReturn:
+    """After SIGTERM/SIGINT: read the CronJobs again and print those the stopped command
+    changed (whatever reached the API server counts, even if its answer never came back), say
+    which remain, and exit 4 (interrupted)."""
+    if dry_run:
+        click.echo("Interrupted: nothing changed (dry run).", err=True)
+        raise click.exceptions.Exit(int(ExitCode.INTERRUPTED))
+    states = c.suspended_states(targets)
+    want = action == "suspended"
+    done = [t for t in targets if states.get(t) is want]
+    left = [t for t in targets if states.get(t) is not want]
+    prefix = state().all_namespaces
+    for ns, name in done:
+        echo(f"cronjob.batch/{ns + '/' if prefix else ''}{name} {action}")
+    text = f"Interrupted: {action} {len(done)} of {len(targets)} CronJobs"
+    if left:
+        shown = ", ".join(f"{ns}/{name}" for ns, name in left)
+        text += f"; not {action}: {shown} (run the command again to finish)"
+    click.echo(text + ".", err=True)
+    raise click.exceptions.Exit(int(ExitCode.INTERRUPTED))
+
+
+def _planned(c: Any, names: tuple[str, ...], plan: list[Any] | None) -> list[tuple[str, str]]:
+    if plan is not None:
+        return [(ch.namespace, ch.name) for ch in plan if ch.changed]
+    return [(c.namespace, name) for name in dict.fromkeys(names)]
+
+
 @click.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option(
@@ -121,12 +172,17 @@ def suspend(
     ID` (or the reason) resumes exactly those."""
     c, selector = connect(), typed_selector()
     kwargs: dict[str, Any] = {"selector": selector, "all": all_, "reason": reason, "until": until}
+    plan = None
     if not dry_run and _bulk(names, selector, all_):
         plan = c.suspend(names, dry_run=True, **kwargs)
         if not _confirm("Suspend", plan, yes):
             _render(plan)
             return
-    changes = c.suspend(names, dry_run=dry_run, **kwargs)
+    try:
+        with _stoppable():
+            changes = c.suspend(names, dry_run=dry_run, **kwargs)
+    except KeyboardInterrupt:
+        _interrupted(c, "suspended", _planned(c, names, plan), dry_run)
     _render(changes)
     run = next((ch.run for ch in changes if ch.changed and not ch.dry_run), None)
     if run and not state().structured:
@@ -177,6 +233,7 @@ def resume(
         "maintenance": maintenance,
         "catch_up": catch_up,
     }
+    plan = None
     if not dry_run and _bulk(names, selector, all_, expired, maintenance):
         plan = c.resume(names, dry_run=True, **kwargs)
         if not _confirm("Resume", plan, yes):
@@ -184,7 +241,12 @@ def resume(
             if not plan and not state().structured:
                 log.info("Nothing to resume.")
             return
-    _render(c.resume(names, dry_run=dry_run, **kwargs))
+    try:
+        with _stoppable():
+            changes = c.resume(names, dry_run=dry_run, **kwargs)
+    except KeyboardInterrupt:
+        _interrupted(c, "resumed", _planned(c, names, plan), dry_run)
+    _render(changes)
 
 
 @click.command(context_settings={"ignore_unknown_options": False})

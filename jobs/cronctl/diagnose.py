@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,13 +55,11 @@ def _replace_runs(info: CronJobInfo, runs: tuple[Run, ...]) -> CronJobInfo:
 def events(c: CronJobController, cronjob: Obj, runs: Sequence[Run]) -> list[Event]:
     """The CronJob's Events and its Jobs' (the API server keeps them about an hour)."""
     ns, name = cronjob["metadata"]["namespace"], cronjob["metadata"]["name"]
-    own = c.api.list(
-        EVENTS, ns, field_selector=f"involvedObject.kind=CronJob,involvedObject.name={name}"
-    )
+    own = c._list(EVENTS, ns, fields=f"involvedObject.kind=CronJob,involvedObject.name={name}")
     names = {r.name for r in runs}
     of_jobs = [
         e
-        for e in c.api.list(EVENTS, ns, field_selector="involvedObject.kind=Job")
+        for e in c._list(EVENTS, ns, fields="involvedObject.kind=Job")
         if (e.get("involvedObject") or {}).get("name") in names
     ]
     found = [Event.from_api(e) for e in own + of_jobs]
@@ -108,12 +106,20 @@ def _failure_dict(run: Run | None) -> dict[str, Any] | None:
     }
 
 
-def explain(c: CronJobController, name: str, since: datetime | None = None) -> Explanation:
+def explain(
+    c: CronJobController,
+    name: str,
+    since: datetime | None = None,
+    fit: Callable[[Obj, datetime, datetime], datetime] | None = None,
+) -> Explanation:
+    """`fit(cronjob, start, now)` may move the window's start (jobs.cronctl.window)."""
     cronjob = c._get(name)
     now = c.clock()
-    info = with_pods(c, cronjob, model.summarize(cronjob, c._owned_jobs(cronjob), now))
-    found = events(c, cronjob, info.runs)
     start = ticks.window_start(cronjob, now, since)
+    if fit is not None:
+        start = fit(cronjob, start, now)
+    info = with_pods(c, cronjob, model.summarize_safely(cronjob, c._owned_jobs(cronjob), now))
+    found = events(c, cronjob, info.runs)
     verdicts = tuple(ticks.verdicts(cronjob, info.runs, found, now, start))
     failure = next((r for r in info.runs if r.result == "Failed"), None)
     return Explanation(
@@ -262,8 +268,8 @@ def health(
     max_failures: int,
 ) -> Health:
     window = max_age or default_window(info, now)
-    problems = []
     label = f"{info.namespace}/{info.name}"
+    problems = [f"{label}: {problem}" for problem in info.problems]
     if info.suspend_expired and info.suspended_until:
         ago = span((now - info.suspended_until).total_seconds())
         problems.append(
@@ -327,15 +333,15 @@ def check(
         pairs = [(cj, c._owned_jobs(cj)) for cj in (c._get(n) for n in names)]
     else:
         chosen = selector or c.selector
-        cronjobs = c.api.list(CRONJOBS, c._scope, chosen)
-        by_owner = model.index_jobs(c.api.list(JOBS, c._scope, chosen))
+        cronjobs = c._list(CRONJOBS, c._scope, chosen)
+        by_owner = model.index_jobs(c._list(JOBS, c._scope, chosen))
         pairs = [(cj, by_owner.get(str(cj["metadata"].get("uid")), [])) for cj in cronjobs]
         if not pairs:
             where = f'namespace "{c.namespace}"' if c._scope else "any namespace"
             raise CronctlError(f'no CronJob matches "{chosen}" in {where}: check -l and -n/-A')
     checked = [
         health(
-            model.summarize(cj, jobs, now),
+            model.summarize_safely(cj, jobs, now),
             now,
             model.parse_time(cj["metadata"].get("creationTimestamp")),
             max_age=max_age,

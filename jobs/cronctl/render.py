@@ -11,6 +11,15 @@ from jobs.cronctl.model import CronJobInfo, Run
 from jobs.cronctl.results import exit_meaning, summary_line
 
 
+def printable(text: object) -> str:
+    """`text` on one line, each control or invisible character escaped (`\\n`, `\\x1b`,
+    `\\u2028`): what a user wrote into a CronJob (a suspend reason, a name) can neither start a
+    new line in a log or a table nor send a terminal escape."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text)
+    )
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     lines = [
@@ -171,8 +180,8 @@ def failure_line(info: CronJobInfo, now: datetime) -> str:
 def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
     suspended = "yes" if info.suspended else "no"
     if info.suspended and info.suspended_by:
-        suspended += f" (by {info.suspended_by} at {info.suspended_at}"
-        suspended += f": {info.suspend_reason})" if info.suspend_reason else ")"
+        suspended += f" (by {printable(info.suspended_by)} at {printable(info.suspended_at)}"
+        suspended += f": {printable(info.suspend_reason)})" if info.suspend_reason else ")"
     if info.suspended and info.suspended_until:
         state = "expired at" if info.suspend_expired else "until"
         suspended += f", {state} {stamp(info.suspended_until)}"
@@ -219,6 +228,9 @@ def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
     if info.changes:
         text += "\n\nChanges (suspend/resume, oldest first):\n"
         text += "\n".join(f"  {change_line(c)}" for c in info.changes)
+    if info.problems:
+        text += "\n\nProblems (what cronctl could not read):\n"
+        text += "\n".join(f"  {printable(p)}" for p in info.problems)
     results = [(r.name, summary_line(r.summary)) for r in shown if r.summary]
     if results:
         text += "\n\nRun results (from the termination message):\n"
@@ -231,6 +243,7 @@ def change_line(entry: dict[str, Any]) -> str:
     text = f"{entry.get('at', '?')} {entry.get('action', '?')} by {entry.get('by', '?')}"
     if entry.get("reason"):
         text += f": {entry['reason']}"
+    text = printable(text)
     extra = [f"until {entry['until']}"] if entry.get("until") else []
     extra += [f"run {entry['run']}"] if entry.get("run") else []
     extra += [f"catch-up {entry['catch_up']}"] if entry.get("catch_up") else []

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from jobs.cronctl import schedule as sched
 from jobs.cronctl.diagnose import Explanation, Health, Upcoming
-from jobs.cronctl.render import ago, stamp, table
+from jobs.cronctl.render import ago, printable, stamp, table
 from jobs.cronctl.results import exit_meaning, summary_line
 from jobs.cronctl.ticks import REASONS
 
@@ -50,7 +50,7 @@ def _ranges(items: Sequence[tuple[datetime, str, str]]) -> list[list[str]]:
     for (reason, detail), group in itertools.groupby(items, key=lambda i: (i[1], i[2])):
         ticks = [t for t, _, _ in group]
         when = stamp(ticks[0]) if len(ticks) == 1 else f"{stamp(ticks[0])} .. {stamp(ticks[-1])}"
-        rows.append([when, str(len(ticks)), reason, detail])
+        rows.append([when, str(len(ticks)), reason, printable(detail)])
     return rows
 
 

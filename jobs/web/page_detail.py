@@ -7,7 +7,7 @@ from typing import Any
 
 from jobs.cronctl.diagnose import Explanation
 from jobs.cronctl.model import CronJobInfo
-from jobs.cronctl.render import ago, failure_line, span, stamp, streak
+from jobs.cronctl.render import ago, failure_line, printable, span, stamp, streak
 from jobs.cronctl.results import exit_meaning, summary_line
 from jobs.cronctl.ticks import REASONS
 from jobs.web.page import (
@@ -15,6 +15,7 @@ from jobs.web.page import (
     badge,
     e,
     next_cell,
+    problems,
     schedule_cell,
     suspended_cell,
     table,
@@ -51,7 +52,7 @@ def fields(info: CronJobInfo, now: datetime) -> str:
         ("Helm release", e(info.helm_release or "-")),
     ]
     items = "".join(f"<div><dt>{e(k)}</dt><dd>{v}</dd></div>" for k, v in rows)
-    return f'<dl class="fields">{items}</dl>'
+    return f'<dl class="fields">{items}</dl>' + problems(info)
 
 
 def explanation(x: Explanation, now: datetime) -> str:
@@ -68,7 +69,7 @@ def explanation(x: Explanation, now: datetime) -> str:
             [
                 when(v.at, stamp(v.at)),
                 e(REASONS.get(v.reason or "", v.reason or "-")),
-                e(v.detail or ""),
+                e(printable(v.detail or "")),
             ]
             for v in reversed(missed[-20:])
         ]

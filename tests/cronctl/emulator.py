@@ -21,7 +21,7 @@ import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from typing import Any
 
 import aiohttp.web
@@ -141,6 +141,10 @@ class CronctlEmulator(kmock.KubernetesEmulator):
     stands in for another client changing the object between cronctl's read and its patch."""
     clients: list[tuple[str, str, str, str | None]] = attrs.field(factory=list)
     """Every request's (method, path, User-Agent, fieldManager): who the audit log would name."""
+    _writes: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False)
+    """Held by a PATCH from its resourceVersion check to its write: etcd's compare-and-swap
+    is one step, so two patches naming the same version never both pass (kmock applies a patch
+    after awaiting its own lock, by when a check made outside this one may be stale)."""
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         query = f"?{request.url.query_string}" if request.url.query_string else ""
@@ -153,6 +157,12 @@ class CronctlEmulator(kmock.KubernetesEmulator):
                 request.params.get("fieldManager"),
             )
         )
+        writing = request.action == enums.action.UPDATE and isinstance(request.data, dict)
+        guard: AbstractAsyncContextManager[Any] = self._writes if writing else nullcontext()
+        async with guard:
+            return await self._serve(request)
+
+    async def _serve(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         # kubectl sends protobuf bodies on create; the API server answers 415 to content it
         # cannot decode, and kubectl then falls back to JSON (kmock itself would answer 500).
         if "protobuf" in request.headers.get("Content-Type", ""):
