@@ -102,6 +102,21 @@ def _bulk(names: tuple[str, ...], *flags: Any) -> bool:
     type=Until(),
     help="Until when: a duration (2h, 1d) or a UTC time; `resume --expired` ends it after.",
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Then wait until none of their Jobs runs (drain, e.g. before a deploy); exit 5 on "
+    "--timeout, the CronJobs staying suspended.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    envvar="CRONCTL_TIMEOUT",
+    show_envvar=True,
+    help="Seconds --wait waits.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before a bulk change.")
 @selection_options("With -l or --all: select")
@@ -112,13 +127,18 @@ def suspend(
     all_: bool,
     reason: str | None,
     until: timedelta | datetime | None,
+    wait: bool,
+    timeout: float,
     dry_run: bool,
     yes: bool,
 ) -> None:
     """Suspend CronJobs (NAME..., -l SELECTOR or --all); records who/when/why/until.
 
     Each run gets an id, stored only on the CronJobs it changed: `cronctl resume --maintenance
-    ID` (or the reason) resumes exactly those."""
+    ID` (or the reason) resumes exactly those. --wait then drains: waits until none of the
+    selected CronJobs' Jobs runs."""
+    if dry_run and wait:
+        raise click.UsageError("--dry-run and --wait exclude each other")
     c, selector = connect(), typed_selector()
     kwargs: dict[str, Any] = {"selector": selector, "all": all_, "reason": reason, "until": until}
     if not dry_run and _bulk(names, selector, all_):
@@ -133,6 +153,24 @@ def suspend(
         log.info(
             "Suspend run %s: `cronctl resume --maintenance %s` resumes exactly these.", run, run
         )
+    if wait:
+        _drain(c, changes, run, timeout)
+
+
+def _drain(c: Any, changes: list[Any], run: str | None, timeout: float) -> None:
+    from jobs.cronctl import suspension
+
+    cronjobs = [c.api.get(suspension.CRONJOBS, ch.namespace, ch.name) for ch in changes]
+    hint = f"cronctl resume --maintenance {run}" if run else "cronctl resume NAME..."
+    log.info("Waiting up to %gs for the running Jobs of %d CronJob(s)", timeout, len(cronjobs))
+    suspension.drain(
+        c,
+        cronjobs,
+        timeout=timeout,
+        resume_hint=hint,
+        on_wait=lambda running: log.info("Still running: %s", ", ".join(running)),
+    )
+    log.info("No Job of the suspended CronJobs is running.")
 
 
 @click.command()
