@@ -188,6 +188,12 @@ def _drain(c: Any, changes: list[Any], run: str | None, timeout: float) -> None:
     help="once: one run now if the controller starts none; none: make sure it starts none. "
     "Without it, the preview says what the controller does.",
 )
+@click.option(
+    "--missing-ok",
+    is_flag=True,
+    help="With --maintenance: exit 0 when no CronJob was suspended by that run (it found them "
+    "all suspended already), not 1.",
+)
 @click.option("--dry-run", is_flag=True, help="Preview only; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before a bulk change.")
 @selection_options("With -l, --all, --expired or --maintenance: select")
@@ -199,6 +205,7 @@ def resume(
     expired: bool,
     maintenance: str | None,
     catch_up: str | None,
+    missing_ok: bool,
     dry_run: bool,
     yes: bool,
 ) -> None:
@@ -207,6 +214,27 @@ def resume(
     Clears the suspend record and adds to the history. The preview counts the ticks missed and
     says what the Kubernetes controller starts on its own (one late run, or none, by
     startingDeadlineSeconds)."""
+    from jobs.cronctl.suspension import NoSuchRun
+
+    if missing_ok and maintenance is None:
+        raise click.UsageError("--missing-ok needs --maintenance")
+    try:
+        _resume(names, all_, expired, maintenance, catch_up, dry_run, yes)
+    except NoSuchRun as e:
+        if not missing_ok:
+            raise
+        log.info("Nothing to resume: %s", e)
+
+
+def _resume(
+    names: tuple[str, ...],
+    all_: bool,
+    expired: bool,
+    maintenance: str | None,
+    catch_up: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
     c, selector = connect(), typed_selector()
     kwargs: dict[str, Any] = {
         "selector": selector,

@@ -190,6 +190,10 @@ def suspend(
     ]
 
 
+class NoSuchRun(CronctlError):
+    """`resume --maintenance KEY`: no CronJob names a suspend run with that id or reason."""
+
+
 def running_jobs(c: CronJobController, cronjobs: list[Obj]) -> list[str]:
     """The Jobs of these CronJobs that have not finished (`namespace/name`), sorted."""
     running = []
@@ -242,7 +246,7 @@ def by_maintenance(targets: list[Obj], key: str) -> tuple[list[Obj], set[str]]:
         if e.get("action") == "suspend" and e.get("run") and key in (e.get("run"), e.get("reason"))
     }
     if not runs:
-        raise CronctlError(
+        raise NoSuchRun(
             f'no CronJob here was suspended by a suspend run with id or reason "{key}": see '
             "the changes `cronctl describe NAME` lists (-o json: changes), and check -n/-l"
         )

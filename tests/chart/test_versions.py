@@ -30,6 +30,7 @@ EVERYTHING = (
     SET, "helmTest.enabled=true",
     SET, "serve.enabled=true",
     SET, "retentionRules=[tables]",
+    SET, "upgradeHooks.quiesce.enabled=true",
 )  # fmt: skip
 
 

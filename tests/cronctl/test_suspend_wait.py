@@ -87,3 +87,23 @@ def test_wait_and_dry_run_exclude_each_other(cluster: Cluster) -> None:
     assert result.exit_code == 2
     assert "--dry-run and --wait exclude each other" in result.stderr
     assert cluster.cronjob(A)["spec"].get("suspend") is not True
+
+
+def test_resume_maintenance_missing_ok(cluster: Cluster) -> None:
+    """The chart's post-upgrade hook: its pre-upgrade run may have found every CronJob
+    suspended already, and then changed none."""
+    cluster.add_cronjob(A, suspend=True)
+    assert cluster.run("suspend", "--all", "--reason", "deploy 7").exit_code == 0
+
+    strict = cluster.run("resume", "--maintenance", "deploy 7")
+    assert strict.exit_code == 1
+    assert (
+        'no CronJob here was suspended by a suspend run with id or reason "deploy 7"'
+        in strict.stderr
+    )
+    lenient = cluster.run("resume", "--maintenance", "deploy 7", "--missing-ok")
+    assert lenient.exit_code == 0, lenient.stderr
+    assert "Nothing to resume" in lenient.stderr
+    assert cluster.cronjob(A)["spec"]["suspend"] is True  # suspended before: left alone
+    usage = cluster.run("resume", "--all", "--missing-ok")
+    assert usage.exit_code == 2 and "--missing-ok needs --maintenance" in usage.stderr

@@ -606,3 +606,18 @@ admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy`), or the version is 1
 {{- define "cronjobs.admissionPolicyAvailable" -}}
 {{- or (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version) }}
 {{- end }}
+
+{{/*
+The upgrade hooks' pods (`upgradeHooks.quiesce`): labelled like the expiry CronJob
+(`<name>-cronctl`, so the jobs' selector and NetworkPolicy leave them alone), component
+upgrade-hook; and the reason their suspend run records, which the post-upgrade hook resumes by.
+*/}}
+{{- define "cronjobs.hook.labels" -}}
+{{- $labels := include "cronjobs.expiry.labels" . | fromYaml }}
+{{- $_ := set $labels "app.kubernetes.io/component" "upgrade-hook" }}
+{{- toYaml $labels }}
+{{- end }}
+
+{{- define "cronjobs.hook.reason" -}}
+helm upgrade {{ .Release.Name }} to revision {{ .Release.Revision }}
+{{- end }}
