@@ -1,4 +1,5 @@
-"""The README stays true: the commands it shows run, and its output and tables match."""
+"""The README and the docs it points to stay true: the commands they show run, and their output
+and tables match the code."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from jobs.settings import ENV
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
+DOCS = {p.name: p.read_text() for p in sorted((REPO / "docs").glob("*.md"))}
 
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -37,18 +39,19 @@ def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 
 
 def console_blocks() -> dict[str, str]:
-    """`$ command` -> the output printed under it, for every ```console block."""
+    """`$ command` -> the output printed under it, for every ```console block of the README
+    and docs/."""
     found = {}
-    for block in re.findall(r"```console\n(.*?)```", README, re.S):
+    for block in re.findall(r"```console\n(.*?)```", "\n".join([README, *DOCS.values()]), re.S):
         lines = block.splitlines()
         if len(lines) > 1 and lines[0].startswith("$ ") and not lines[1].startswith("$ "):
             found[lines[0][2:]] = "\n".join(lines[1:]) + "\n"
     return found
 
 
-def table_rows(heading: str) -> list[list[str]]:
-    """The body rows of the first table under a `## heading`."""
-    section = README.split(heading, 1)[1].split("\n## ", 1)[0]
+def table_rows(heading: str, text: str = README) -> list[list[str]]:
+    """The body rows of the first table under a `#`/`##` heading of `text` (the README)."""
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
     block = re.search(r"(?:^\|.+\|\n)+", section, re.M)
     assert block is not None, f"no table under {heading}"
     rows = block.group(0).splitlines()[2:]
@@ -65,7 +68,7 @@ def table_rows(heading: str) -> list[list[str]]:
 )
 def test_documented_output_matches(shown: str, module_args: tuple[str, ...]) -> None:
     blocks = console_blocks()
-    assert shown in blocks, f"the README shows no output for `{shown}`"
+    assert shown in blocks, f"neither the README nor docs/ show the output of `{shown}`"
     result = run(*module_args)
     assert result.returncode == 0, result.stderr
     assert result.stdout == blocks[shown]
@@ -100,7 +103,7 @@ def test_exit_code_table_is_the_enum() -> None:
 
 
 def test_configuration_table_names_every_variable() -> None:
-    documented = {r[0] for r in table_rows("## Configuration")}
+    documented = {r[0] for r in table_rows("# Configuration", DOCS["configuration.md"])}
     assert set(ENV.values()) <= documented
     assert {"CRONJOBS_BATCH_SIZE", "CRONJOBS_LOG_FORMAT", "CRONJOBS_LOG_LEVEL"} <= documented
 
@@ -108,10 +111,10 @@ def test_configuration_table_names_every_variable() -> None:
 def test_flags_table_names_real_flags() -> None:
     from jobs.cli import cli
 
-    table = README.split("Each job's own flags", 1)[1].split("\n\n", 2)[1]
+    table = DOCS["jobs.md"].split("Each job's own flags", 1)[1].split("\n\n", 2)[1]
     rows = re.findall(r"^\| `([a-z-]+)` \| (.+) \|$", table, re.M)
     assert [r[0] for r in rows] == [j.command for j in catalogue.JOBS]
     for command, flags in rows:
         known = {o for p in cli.commands[command].params for o in (*p.opts, *p.secondary_opts)}
         for flag in re.findall(r"`(--[a-z-]+)", flags):
-            assert flag in known, f"README lists {flag} for {command}"
+            assert flag in known, f"docs/jobs.md lists {flag} for {command}"

@@ -77,6 +77,12 @@ def explain(name: str, since: timedelta | datetime | None) -> None:
 
     c, s = connect(), state()
     start = c.clock() - since if isinstance(since, timedelta) else since
+    if start is not None and start > c.clock():
+        raise click.BadParameter(
+            f"{start.isoformat()} is in the future: give a time in the past or a duration "
+            "back from now (24h, 7d)",
+            param_hint="'--since'",
+        )
     result = c.explain(name, start)
     if s.structured:
         echo(render.dump(result.to_dict(), s.output))

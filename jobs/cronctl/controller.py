@@ -350,8 +350,12 @@ class CronJobController:
                 "nothing to show"
             )
         for pod in sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp"))):
-            for line in self.api.pod_log(namespace, pod["metadata"]["name"], follow.container(pod)):
-                yield pod["metadata"]["name"], line
+            name, lines = pod["metadata"]["name"], 0
+            for line in self.api.pod_log(namespace, name, follow.container(pod)):
+                lines += 1
+                yield name, line
+            if not lines and not follow.on_node(pod):
+                log.info("Pod %s has not started yet (no node yet): no log to show yet.", name)
 
     # -- the seed's scheduler_service, mapped ---------------------------------------------------
 

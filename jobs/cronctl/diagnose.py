@@ -80,7 +80,7 @@ class Explanation:
     @property
     def counts(self) -> dict[str, int]:
         counted = Counter(v.outcome for v in self.verdicts)
-        return {k: counted.get(k, 0) for k in ("ran", "late", "missed", "unknown")}
+        return {k: counted.get(k, 0) for k in ("ran", "late", "missed", "skipped", "unknown")}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +133,8 @@ def advice(info: CronJobInfo, verdicts: Sequence[Verdict], failure: Run | None) 
     """One line: what to do first."""
     name = info.name
     reasons = Counter(v.reason for v in verdicts if v.outcome == "missed")
+    if info.never_runs:
+        return f"It will never run: {info.never_runs}."
     if info.suspended:
         tail = (
             ""
@@ -167,7 +169,10 @@ def advice(info: CronJobInfo, verdicts: Sequence[Verdict], failure: Run | None) 
             "Check kube-controller-manager (the CronJob controller) and its clock; run the "
             f"missed work now with `cronctl trigger {name} --wait`."
         )
-    return "Nothing to do: every tick in the window that can be judged ran, and no run failed."
+    ran = "ran"
+    if any(v.outcome == "skipped" for v in verdicts):
+        ran = "ran or was skipped while suspended"
+    return f"Nothing to do: every tick in the window that can be judged {ran}, and no run failed."
 
 
 # -- next --------------------------------------------------------------------------------------
@@ -179,13 +184,14 @@ class Upcoming:
     slots: tuple[sched.Slot, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        tz = sched.zone(self.info.time_zone)
+        tz = sched.zone(None if self.info.never_runs else self.info.time_zone)
         return {
             "name": self.info.name,
             "namespace": self.info.namespace,
             "schedule": self.info.schedule,
             "time_zone": self.info.time_zone or sched.DEFAULT_TIME_ZONE,
             "suspended": self.info.suspended,
+            "never_runs": self.info.never_runs,
             "runs": [
                 {
                     "at": model.iso(s.at),
@@ -207,6 +213,8 @@ def upcoming(
     anchor = model.parse_time(cronjob.get("status", {}).get("lastScheduleTime")) or (
         model.parse_time(cronjob["metadata"].get("creationTimestamp"))
     )
+    if info.never_runs:
+        return Upcoming(info, ())
     try:
         found = sched.upcoming(info.schedule, info.time_zone, now, count, anchor)
     except ValueError as e:
@@ -287,7 +295,9 @@ def health(
             problems.append(
                 f"{label}: no successful run within {span(window.total_seconds())} ({what})"
             )
-    if window is None:
+    if info.never_runs:
+        problems.append(f"{label}: will never run: {info.never_runs}")
+    elif window is None:
         problems.append(f"{label}: schedule {info.schedule!r} cannot be read: pass --max-age")
     return Health(
         info.name,

@@ -26,6 +26,8 @@ MAINTENANCE = PREFIX + "maintenance"
 HISTORY = PREFIX + "history"
 """A short JSON history of suspends and resumes (who, when, why), newest last."""
 SUSPEND_ANNOTATIONS = (SUSPENDED_BY, SUSPENDED_AT, SUSPEND_REASON, SUSPENDED_UNTIL, MAINTENANCE)
+VALUES_SUSPEND = PREFIX + "values-suspend"
+"""On the CronJob, from the chart: "true" when the values set `suspend: true` (they own it)."""
 ALLOWED_ARGS = PREFIX + "allowed-args"
 """On the CronJob, from the chart: the JSON list of arguments `trigger NAME -- ARGS` may add."""
 TRIGGER_ARGS = PREFIX + "trigger-args"
@@ -130,6 +132,9 @@ class CronJobInfo:
     """The id of the suspend run that suspended it (`cronctl resume --maintenance ID`)."""
     changes: tuple[Obj, ...] = field(default=())
     """The recent suspends and resumes, oldest first: action, by, at, reason, until, run."""
+    never_runs: str | None = None
+    """Why the controller will never start it (a schedule that never fires, an `@every`
+    longer than startingDeadlineSeconds...), or None."""
     runs: tuple[Run, ...] = field(default=())
 
     def to_dict(self, with_runs: bool = False) -> Obj:
@@ -271,6 +276,7 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
     from jobs.cronctl import ticks  # ticks builds on this module
 
     day = ticks.verdicts(cronjob, runs, (), now, since=now - timedelta(days=1))
+    never = sched.never_runs(schedule, time_zone, spec.get("startingDeadlineSeconds"), now)
     return CronJobInfo(
         name=meta.get("name", ""),
         namespace=meta.get("namespace", ""),
@@ -284,7 +290,7 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
         last_result=finished[0].result if finished else None,
         last_job=finished[0].name if finished else None,
         next_run=None
-        if suspended
+        if suspended or never
         else sched.next_run(schedule, time_zone, now, _anchor(cronjob, schedule)),
         concurrency_policy=spec.get("concurrencyPolicy", "Allow"),
         starting_deadline_seconds=spec.get("startingDeadlineSeconds"),
@@ -305,6 +311,7 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
         suspend_expired=bool(suspended and until and until <= now),
         maintenance=annotations.get(MAINTENANCE) if suspended else None,
         changes=tuple(changes(cronjob)),
+        never_runs=never,
         runs=runs,
     )
 

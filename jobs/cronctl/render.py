@@ -54,6 +54,13 @@ def until(when: datetime | None, now: datetime) -> str:
     return f"in {span((when - now).total_seconds())} ({stamp(when)})"
 
 
+def next_column(info: CronJobInfo, now: datetime) -> str:
+    """The next run, or why there is none: "never" when the controller will never start it."""
+    if info.never_runs:
+        return "never (will never run)"
+    return "- (suspended)" if info.suspended else until(info.next_run, now)
+
+
 def stamp(when: datetime | None) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "-"
 
@@ -108,7 +115,7 @@ def cronjobs_table(infos: Sequence[CronJobInfo], now: datetime, wide: bool, ns: 
             ago(i.last_failure, now),
             streak(i.streak),
             "-" if i.missed is None else str(i.missed),
-            "- (suspended)" if i.suspended else until(i.next_run, now),
+            next_column(i, now),
         ]
         if ns:
             row.insert(0, i.namespace)
@@ -201,7 +208,7 @@ def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
         ("Last failure", failure_line(info, now)),
         ("Streak", streak(info.streak)),
         ("Missed (24h)", "-" if info.missed is None else str(info.missed)),
-        ("Next run", "- (suspended)" if info.suspended else until(info.next_run, now)),
+        ("Next run", next_column(info, now) + (f": {info.never_runs}" if info.never_runs else "")),
         ("Helm release", info.helm_release or "-"),
     ]
     width = max(len(k) for k, _ in fields) + 1

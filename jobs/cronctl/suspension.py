@@ -114,12 +114,15 @@ def _resume_plan(
 ) -> tuple[Change, Obj | None]:
     meta, spec = cj["metadata"], cj.get("spec", {})
     stale = set(model.SUSPEND_ANNOTATIONS) & set(meta.get("annotations") or {})
-    warning = None
+    warnings = []
     if spec.get("startingDeadlineSeconds") is None and spec.get("suspend"):
-        warning = (
+        warnings.append(
             f"CronJob {meta['name']} has no startingDeadlineSeconds: if it missed runs "
             "while suspended, the controller may start one at once"
         )
+    if spec.get("suspend") and (meta.get("annotations") or {}).get(model.VALUES_SUSPEND):
+        warnings.append(_values_own_suspend(cj))
+    warning = "; ".join(warnings) or None
     if not spec.get("suspend") and not stale:
         return Change(meta["name"], meta["namespace"], "not suspended", False), None
     entry = {
@@ -138,6 +141,19 @@ def _resume_plan(
         meta["name"], meta["namespace"], action, True, warning, run=run, catch_up=catch_up
     )
     return change, patch
+
+
+def _values_own_suspend(cj: Obj) -> str:
+    """The chart renders `suspend: true` for this job: its values own the field."""
+    meta = cj["metadata"]
+    key = (meta.get("labels") or {}).get("app.kubernetes.io/component") or "<key>"
+    return (
+        f"CronJob {meta['name']}: the chart's values suspend it (jobs.{key}.suspend: true), so "
+        "the next helm upgrade suspends it again (with Helm 4's server-side apply, only with "
+        '--force-conflicts: without it the upgrade fails on a conflict with "cronctl" over '
+        f".spec.suspend); to resume it for good, set jobs.{key}.suspend: false in the values "
+        "and run helm upgrade"
+    )
 
 
 def _commit(
@@ -331,3 +347,16 @@ def _catch_up_once(
 
 def _require(c: CronJobController, targets: list[Obj], verb: str, resource: str) -> None:
     access.require(c.api, verb, resource, {cj["metadata"]["namespace"] for cj in targets})
+
+
+def plan_suspend(
+    cj: Obj, *, who: str, now: datetime, reason: str | None
+) -> tuple[Change, Obj | None]:
+    """The patch `suspend` would apply to one CronJob (None: already suspended), for callers
+    that apply it themselves (the keeper)."""
+    return _suspend_plan(cj, who=who, now=now, reason=reason, until=None, run=new_run_id(now))
+
+
+def plan_resume(cj: Obj, *, who: str, now: datetime) -> tuple[Change, Obj | None]:
+    """The patch `resume` would apply to one CronJob (None: nothing to change)."""
+    return _resume_plan(cj, who=who, now=now, run=None, catch_up=None)

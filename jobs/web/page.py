@@ -84,6 +84,14 @@ def schedule_cell(info: CronJobInfo) -> str:
     return f'{words}<br><code class="muted">{e(info.schedule)}</code>'
 
 
+def next_cell(info: CronJobInfo, now: datetime) -> str:
+    if info.never_runs:
+        return '<span class="bad">never (will never run)</span>'
+    if info.suspended:
+        return '<span class="muted">- (suspended)</span>'
+    return when(info.next_run, until(info.next_run, now))
+
+
 def last_result_cell(info: CronJobInfo, now: datetime) -> str:
     cell = badge(info.last_result)
     if info.active:
@@ -121,9 +129,7 @@ def dashboard(infos: Sequence[CronJobInfo], now: datetime, base: str, read_only:
             f'<a href="{e(base)}jobs/{quote(i.name)}">{e(i.name)}</a>',
             schedule_cell(i),
             e(i.time_zone or "UTC (default)"),
-            '<span class="muted">- (suspended)</span>'
-            if i.suspended
-            else when(i.next_run, until(i.next_run, now)),
+            next_cell(i, now),
             last_result_cell(i, now),
             f'<span class="{"bad" if failing else ""}">{e(streak(i.streak))}</span>',
             e("-" if i.missed is None else i.missed),
