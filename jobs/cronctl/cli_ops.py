@@ -153,6 +153,21 @@ def _planned(c: Any, names: tuple[str, ...], plan: list[Any] | None) -> list[tup
     type=Until(),
     help="Until when: a duration (2h, 1d) or a UTC time; `resume --expired` ends it after.",
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Then wait until none of their Jobs runs (drain, e.g. before a deploy); exit 5 on "
+    "--timeout, the CronJobs staying suspended.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    envvar="CRONCTL_TIMEOUT",
+    show_envvar=True,
+    help="Seconds --wait waits.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before a bulk change.")
 @selection_options("With -l or --all: select")
@@ -163,13 +178,18 @@ def suspend(
     all_: bool,
     reason: str | None,
     until: timedelta | datetime | None,
+    wait: bool,
+    timeout: float,
     dry_run: bool,
     yes: bool,
 ) -> None:
     """Suspend CronJobs (NAME..., -l SELECTOR or --all); records who/when/why/until.
 
     Each run gets an id, stored only on the CronJobs it changed: `cronctl resume --maintenance
-    ID` (or the reason) resumes exactly those."""
+    ID` (or the reason) resumes exactly those. --wait then drains: waits until none of the
+    selected CronJobs' Jobs runs."""
+    if dry_run and wait:
+        raise click.UsageError("--dry-run and --wait exclude each other")
     c, selector = connect(), typed_selector()
     kwargs: dict[str, Any] = {"selector": selector, "all": all_, "reason": reason, "until": until}
     plan = None
@@ -189,6 +209,24 @@ def suspend(
         log.info(
             "Suspend run %s: `cronctl resume --maintenance %s` resumes exactly these.", run, run
         )
+    if wait:
+        _drain(c, changes, run, timeout)
+
+
+def _drain(c: Any, changes: list[Any], run: str | None, timeout: float) -> None:
+    from jobs.cronctl import suspension
+
+    cronjobs = [c.api.get(suspension.CRONJOBS, ch.namespace, ch.name) for ch in changes]
+    hint = f"cronctl resume --maintenance {run}" if run else "cronctl resume NAME..."
+    log.info("Waiting up to %gs for the running Jobs of %d CronJob(s)", timeout, len(cronjobs))
+    suspension.drain(
+        c,
+        cronjobs,
+        timeout=timeout,
+        resume_hint=hint,
+        on_wait=lambda running: log.info("Still running: %s", ", ".join(running)),
+    )
+    log.info("No Job of the suspended CronJobs is running.")
 
 
 @click.command()
@@ -206,6 +244,12 @@ def suspend(
     help="once: one run now if the controller starts none; none: make sure it starts none. "
     "Without it, the preview says what the controller does.",
 )
+@click.option(
+    "--missing-ok",
+    is_flag=True,
+    help="With --maintenance: exit 0 when no CronJob was suspended by that run (it found them "
+    "all suspended already), not 1.",
+)
 @click.option("--dry-run", is_flag=True, help="Preview only; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before a bulk change.")
 @selection_options("With -l, --all, --expired or --maintenance: select")
@@ -217,6 +261,7 @@ def resume(
     expired: bool,
     maintenance: str | None,
     catch_up: str | None,
+    missing_ok: bool,
     dry_run: bool,
     yes: bool,
 ) -> None:
@@ -225,6 +270,27 @@ def resume(
     Clears the suspend record and adds to the history. The preview counts the ticks missed and
     says what the Kubernetes controller starts on its own (one late run, or none, by
     startingDeadlineSeconds)."""
+    from jobs.cronctl.suspension import NoSuchRun
+
+    if missing_ok and maintenance is None:
+        raise click.UsageError("--missing-ok needs --maintenance")
+    try:
+        _resume(names, all_, expired, maintenance, catch_up, dry_run, yes)
+    except NoSuchRun as e:
+        if not missing_ok:
+            raise
+        log.info("Nothing to resume: %s", e)
+
+
+def _resume(
+    names: tuple[str, ...],
+    all_: bool,
+    expired: bool,
+    maintenance: str | None,
+    catch_up: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
     c, selector = connect(), typed_selector()
     kwargs: dict[str, Any] = {
         "selector": selector,

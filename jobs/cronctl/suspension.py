@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from jobs.cronctl import access, catchup, model
-from jobs.cronctl.errors import ConfigError, Conflict, CronctlError
+from jobs.cronctl.errors import ConfigError, Conflict, CronctlError, WaitTimeout
 from jobs.cronctl.model import Obj
 
 if TYPE_CHECKING:
@@ -205,6 +206,49 @@ def suspend(
     ]
 
 
+class NoSuchRun(CronctlError):
+    """`resume --maintenance KEY`: no CronJob names a suspend run with that id or reason."""
+
+
+def running_jobs(c: CronJobController, cronjobs: list[Obj]) -> list[str]:
+    """The Jobs of these CronJobs that have not finished (`namespace/name`), sorted."""
+    running = []
+    for cj in cronjobs:
+        meta = cj["metadata"]
+        uid = str(meta.get("uid"))
+        for job in c.api.list("batch/jobs", meta["namespace"], model.template_selector(cj)):
+            if model.owner_uid(job) == uid and not model.is_finished(job):
+                running.append(f"{meta['namespace']}/{job['metadata']['name']}")
+    return sorted(running)
+
+
+def drain(
+    c: CronJobController,
+    cronjobs: list[Obj],
+    *,
+    timeout: float,
+    resume_hint: str,
+    on_wait: Callable[[list[str]], None] | None = None,
+) -> None:
+    """`suspend --wait`: poll (a list per CronJob every `c.poll_interval` s) until none of their
+    Jobs runs (scheduled or manual). WaitTimeout (exit 5) after `timeout` s, naming them; the
+    CronJobs stay suspended and `resume_hint` says how to undo it."""
+    deadline = time.monotonic() + timeout
+    last: list[str] | None = None
+    while running := running_jobs(c, cronjobs):
+        if on_wait is not None and running != last:
+            on_wait(running)
+            last = running
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(
+                f"gave up after {timeout:g}s waiting for {len(running)} running Job(s) of the "
+                f"suspended CronJobs: {', '.join(running)}. The CronJobs stay suspended: wait "
+                f"longer (--timeout), or stop the Jobs, or undo it with `{resume_hint}`"
+            )
+        time.sleep(min(c.poll_interval, remaining))
+
+
 def by_maintenance(targets: list[Obj], key: str) -> tuple[list[Obj], set[str]]:
     """The CronJobs that a suspend run changed, by its id or reason; and the matching run ids.
 
@@ -218,7 +262,7 @@ def by_maintenance(targets: list[Obj], key: str) -> tuple[list[Obj], set[str]]:
         if e.get("action") == "suspend" and e.get("run") and key in (e.get("run"), e.get("reason"))
     }
     if not runs:
-        raise CronctlError(
+        raise NoSuchRun(
             f'no CronJob here was suspended by a suspend run with id or reason "{key}": see '
             "the changes `cronctl describe NAME` lists (-o json: changes), and check -n/-l"
         )

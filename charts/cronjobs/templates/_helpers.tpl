@@ -640,3 +640,43 @@ select it: a maintenance `suspend --all` must not stop the very CronJob that end
 {{- $_ := set $labels "app.kubernetes.io/component" "expiry" }}
 {{- toYaml $labels }}
 {{- end }}
+
+{{/*
+The label selector of every CronJob this release renders: the jobs' (app.kubernetes.io/name) and
+the expiry CronJob's (`<name>-cronctl`), of this release. The admission policies select on it.
+*/}}
+{{- define "cronjobs.policy.cronjobSelector" -}}
+matchLabels:
+  app.kubernetes.io/instance: {{ .Release.Name }}
+matchExpressions:
+  - key: app.kubernetes.io/name
+    operator: In
+    values:
+      - {{ include "cronjobs.name" . }}
+      - {{ get (include "cronjobs.expiry.labels" . | fromYaml) "app.kubernetes.io/name" }}
+{{- end }}
+
+{{/*
+"true" where the cluster serves admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy: its
+discovery lists it (helm install/upgrade; `helm template --api-versions
+admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy`), or the version is 1.30+ (GA there;
+`helm template` without --api-versions knows only the version).
+*/}}
+{{- define "cronjobs.admissionPolicyAvailable" -}}
+{{- or (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version) }}
+{{- end }}
+
+{{/*
+The upgrade hooks' pods (`upgradeHooks.quiesce`): labelled like the expiry CronJob
+(`<name>-cronctl`, so the jobs' selector and NetworkPolicy leave them alone), component
+upgrade-hook; and the reason their suspend run records, which the post-upgrade hook resumes by.
+*/}}
+{{- define "cronjobs.hook.labels" -}}
+{{- $labels := include "cronjobs.expiry.labels" . | fromYaml }}
+{{- $_ := set $labels "app.kubernetes.io/component" "upgrade-hook" }}
+{{- toYaml $labels }}
+{{- end }}
+
+{{- define "cronjobs.hook.reason" -}}
+helm upgrade {{ .Release.Name }} to revision {{ .Release.Revision }}
+{{- end }}
