@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from jobs import __version__, logs, options, registry
+from jobs import __version__, logs, options, registry, tick
 from jobs.cliutil import (
     SECRET_SETTINGS,
 )
@@ -66,6 +66,7 @@ class CatalogueGroup(click.Group):
         # Before click parses anything (--help lists commands, a job's name looks it up, and
         # either imports the app's modules): every secret known, every log line scrubbed.
         forget()
+        tick.forget()  # each invocation resolves its own run's tick
         remember(secrets_of(*(os.environ.get(ENV[k]) for k in SECRET_SETTINGS)))
         remember([os.environ.get("CRONJOBS_PING_URL", "")])  # its token, whole and in parts
         remember(secrets_in(os.environ.get("CRONJOBS_PING_URL", "")))

@@ -39,7 +39,7 @@ def command_for(job: Job) -> click.Command:
         f = _BY_NEED[need](f)
     if job.mutating:
         f = options.dry_run(f)
-    f = options.timeouts(options.output(f))
+    f = options.scheduled_at(options.timeouts(options.output(f)))
     f = click.argument("args", nargs=-1, type=click.UNPROCESSED)(f)
     return click.command(
         job.command,
@@ -69,6 +69,7 @@ def resolve(target: str) -> Job:
 
 @click.command("run")
 @click.argument("target", metavar="MODULE:FUNCTION")
+@options.scheduled_at
 @options.database
 @options.redis
 @options.qdrant

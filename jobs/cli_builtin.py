@@ -31,7 +31,7 @@ def job_command(command: str) -> Callable[[F], click.Command]:
     doc = f"{job.description}\n\nDefault schedule: '{job.schedule}' (UTC). Seed name: {job.id}."
 
     def decorate(f: F) -> click.Command:
-        made = click.command(command, help=doc)(handles_errors(f))
+        made = click.command(command, help=doc)(options.scheduled_at(handles_errors(f)))
         COMMANDS.append(made)
         return made
 
@@ -86,10 +86,11 @@ def checked_rules(engine: Any, kw: dict[str, Any]) -> Any:
 
 
 def _days(day: date | None, since: date | None, until: date | None) -> list[date]:
+    from jobs import tick
     from jobs.builtin.analytics import MAX_BACKFILL_DAYS, days_between
 
     today = datetime.now(UTC).date()
-    yesterday = today - timedelta(days=1)
+    yesterday = tick.this_run().at.date() - timedelta(days=1)  # the day before the run's tick
     for flag, value in (("--date", day), ("--since", since), ("--until", until)):
         if value and value > today:
             raise click.UsageError(
@@ -133,10 +134,18 @@ _date = _Day()
 @job_command("aggregate-daily-analytics")
 @options.database
 @options.rules
-@click.option("--date", "day", type=_date, help="The UTC day to aggregate. [default: yesterday]")
+@click.option(
+    "--date",
+    "day",
+    type=_date,
+    help="The UTC day to aggregate. [default: the day before the run's tick: yesterday for a "
+    "run on time, the tick's yesterday for a late or retried one]",
+)
 @click.option("--since", type=_date, help="Backfill from this UTC day (inclusive).")
 @click.option(
-    "--until", type=_date, help="Backfill up to this UTC day (inclusive). [default: yesterday]"
+    "--until",
+    type=_date,
+    help="Backfill up to this UTC day (inclusive). [default: the day before the run's tick]",
 )
 @click.option(
     "--force",

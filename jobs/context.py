@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jobs.exitcodes import ExitCode
@@ -34,6 +35,15 @@ class JobContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("jobs.app"))
     _engine: Engine | None = field(default=None, repr=False)
     _redis: Any = field(default=None, repr=False)
+
+    @property
+    def scheduled_at(self) -> datetime:
+        """The scheduled time this run belongs to, UTC: the controller's tick for a scheduled
+        run (however late it started), what cronctl set for a manual or backfill run, else
+        the run's start (jobs/tick.py). Work on the tick's window, not the wall clock's."""
+        from jobs import tick
+
+        return tick.this_run().at
 
     @property
     def engine(self) -> Engine:

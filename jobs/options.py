@@ -180,3 +180,34 @@ rules = click.option(
     help="Retention rules for the app's own schema (TOML); checked against the database before "
     "anything runs. [default: the built-in tables]",
 )
+
+
+def _scheduled_at(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Check the time and hand it on as CRONJOBS_SCHEDULED_AT, where the run reads its tick
+    (jobs/tick.py), as the chart's pods get it."""
+    import os
+
+    from jobs import tick
+    from jobs.errors import ConfigError
+
+    if value is None or not value.strip():
+        return
+    try:
+        at = tick.parse(value, "--scheduled-at")
+    except ConfigError as e:
+        raise click.BadParameter(str(e)) from e
+    os.environ[tick.SCHEDULED_AT] = at.isoformat()
+    tick.forget()
+
+
+scheduled_at = click.option(
+    "--scheduled-at",
+    metavar="TIME",
+    envvar="CRONJOBS_SCHEDULED_AT",
+    show_envvar=True,
+    expose_value=False,
+    callback=_scheduled_at,
+    help="The scheduled time this run belongs to (ISO 8601, UTC without an offset); the job "
+    "works on that tick's window (aggregate-daily-analytics: the day before it). In a pod: "
+    "from the CronJob controller's Job name, or what cronctl set. [default: now]",
+)

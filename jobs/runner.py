@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobs import logs, pings, signals, summary
+from jobs import logs, pings, signals, summary, tick
 from jobs.errors import JobError, Skipped, Stopped, unexpected
 from jobs.exitcodes import ExitCode
 from jobs.registry import Job
@@ -52,8 +52,10 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
     CRONJOBS_PING_URL is set, to a dead-man's-switch service (jobs/pings.py)."""
     run_id = uuid.uuid4().hex[:12]
     ping = pings.PingSettings.from_env()  # a malformed ping URL is exit 2, before the run
-    with logs.bind(job=job.command, run_id=run_id), stop_on_signals() as stop:
-        log.info("started")
+    scheduled = tick.this_run()  # a malformed CRONJOBS_SCHEDULED_AT is exit 2, before the run
+    at = scheduled.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with logs.bind(job=job.command, run_id=run_id, scheduled_at=at), stop_on_signals() as stop:
+        log.info("started", extra={"tick_from": scheduled.source})
         started = time.monotonic()
         early = signals.received()
         if ping and not early:
@@ -61,7 +63,9 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
 
         def ended(code: int, counts: dict[str, int] | None = None, error: str = "") -> None:
             seconds = time.monotonic() - started
-            summary.write(summary.line(job.command, run_id, code, seconds, counts, error))
+            summary.write(
+                summary.line(job.command, run_id, code, seconds, counts, error, scheduled_at=at)
+            )
             if ping:  # skipped (3: another run holds the lock) is not a failure of the job
                 event: pings.Event = (
                     "success" if code in (ExitCode.OK, ExitCode.SKIPPED) else "fail"

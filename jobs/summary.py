@@ -52,11 +52,14 @@ def line(
     seconds: float,
     counts: dict[str, int] | None = None,
     error: str | None = None,
+    *,
+    scheduled_at: str | None = None,
 ) -> str:
     """The summary as one line of JSON, at most MAX_BYTES long."""
     summary: dict[str, Any] = {
         "job": job,
         "run_id": run_id,
+        **({"scheduled_at": scheduled_at} if scheduled_at else {}),
         "exit_code": int(exit_code),
         "outcome": OUTCOMES.get(exit_code, "failed"),
         "counts": counts or {},

@@ -85,3 +85,20 @@ def resolve(
     if at is not None:
         return Tick(at, "job-name")
     return Tick((now or datetime.now(UTC)).astimezone(UTC), "start")
+
+
+_this_run: Tick | None = None
+
+
+def this_run() -> Tick:
+    """This process's run's tick, resolved once (the CLI and the runner see the same one)."""
+    global _this_run
+    if _this_run is None:
+        _this_run = resolve()
+    return _this_run
+
+
+def forget() -> None:
+    """Resolve again on the next `this_run()` (a new run in the same process, a test)."""
+    global _this_run
+    _this_run = None

@@ -330,8 +330,11 @@ class CronJobController:
         who: str | None = None,
         args: tuple[str, ...] = (),
         namespace: str | None = None,
+        scheduled_at: datetime | None = None,
     ) -> Triggered:
-        """Create a Job from the CronJob as `kubectl create job --from=cronjob/NAME` does.
+        """Create a Job from the CronJob as `kubectl create job --from=cronjob/NAME` does, its
+        pod annotated with the run's tick: `scheduled_at`, or now (a manual run's tick is when it
+        was asked for, however late its pod starts).
 
         `args` are appended to the container's args, each only if the chart allowlisted it for
         this job (the CronJob's cronctl.cronjobs.dev/allowed-args annotation): anything else is
@@ -362,6 +365,7 @@ class CronJobController:
             job_name or model.manual_job_name(name, self.clock()),
             triggered_by=who,
             extra_args=extra,
+            scheduled_at=scheduled_at or self.clock(),
         )
         if forbid and dry_run:
             claim.refuse_if_blocked(self, cronjob, self._owned_jobs(cronjob))

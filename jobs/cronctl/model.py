@@ -33,6 +33,8 @@ ALLOWED_ARGS = PREFIX + "allowed-args"
 """On the CronJob, from the chart: the JSON list of arguments `trigger NAME -- ARGS` may add."""
 TRIGGER_ARGS = PREFIX + "trigger-args"
 """On a triggered Job: the JSON list of arguments cronctl appended."""
+RUN_TICK = "cronjobs.dev/scheduled-at"
+"""On a run's pod template (cronctl trigger, backfill): the tick the run belongs to (jobs/tick.py)."""
 TRIGGERED_BY = PREFIX + "triggered-by"
 """cronctl's one addition to the Job kubectl would build: who triggered it."""
 
@@ -417,9 +419,15 @@ def valid_job_name(name: str) -> bool:
 
 
 def build_manual_job(
-    cronjob: Obj, name: str, triggered_by: str | None = None, extra_args: tuple[str, ...] = ()
+    cronjob: Obj,
+    name: str,
+    triggered_by: str | None = None,
+    extra_args: tuple[str, ...] = (),
+    scheduled_at: datetime | None = None,
 ) -> Obj:
-    """The Job `kubectl create job NAME --from=cronjob/X` builds, plus cronctl's triggered-by.
+    """The Job `kubectl create job NAME --from=cronjob/X` builds, plus cronctl's triggered-by
+    and the run's tick (`scheduled_at`: the pod annotation RUN_TICK, which the chart hands to
+    the job as CRONJOBS_SCHEDULED_AT, so a run that starts late still works on its tick).
 
     annotations: instantiate=manual, then the job template's annotations copied over it; labels:
     the job template's; one controller ownerReference without blockOwnerDeletion (which would
@@ -453,4 +461,10 @@ def build_manual_job(
     containers = spec.get("template", {}).get("spec", {}).get("containers") or []
     if extra_args and containers:
         containers[0]["args"] = [*(containers[0].get("args") or []), *extra_args]
+    if scheduled_at is not None:
+        pod_meta = spec.setdefault("template", {}).setdefault("metadata", {})
+        pod_meta["annotations"] = {
+            **(pod_meta.get("annotations") or {}),
+            RUN_TICK: iso(scheduled_at),
+        }
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": job_meta, "spec": spec}

@@ -209,6 +209,12 @@ def _pod_annotation(job: dict[str, Any]) -> None:
     job["spec"]["template"]["metadata"]["annotations"] = {"x": "y"}
 
 
+def _pod_annotation_beside_the_tick(job: dict[str, Any]) -> None:
+    """cronctl's tick annotation is the one the pod may add; another beside it is not."""
+    annotations = job["spec"]["template"]["metadata"].setdefault("annotations", {})
+    annotations.update({"cronjobs.dev/scheduled-at": "2026-12-01T01:00:00Z", "x": "y"})
+
+
 def _parallel(job: dict[str, Any]) -> None:
     job["spec"]["parallelism"] = 50
 
@@ -246,7 +252,8 @@ def _owner_another_of_ours(job: dict[str, Any]) -> None:
 DENIED = [
     _other_image, _other_sa, _env_from_another_secret, _env_var_from_another_secret,
     _changed_command, _changed_args, _args_not_allowlisted, _allowlisted_arg_first, _sidecar,
-    _init_container, _host_volume, _token, _pod_label, _pod_annotation, _parallel, _no_deadline,
+    _init_container, _host_volume, _token, _pod_label, _pod_annotation,
+    _pod_annotation_beside_the_tick, _parallel, _no_deadline,
     _no_owner, _owner_not_controller, _owner_other_uid, _two_owners,
     _owner_another_release_cronjob, _owner_another_of_ours,
 ]  # fmt: skip

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jobs.cronctl.model import TRIGGERED_BY
+from jobs.cronctl.model import RUN_TICK, TRIGGERED_BY
 from tests.cronctl.conftest import Cluster
 from tests.cronctl.emulator import Outcome
 
@@ -58,10 +58,14 @@ def test_dry_run_json_equals_kubectl_create_job_from_cronjob(
     assert done.returncode == 0, done.stderr
     theirs = json.loads(done.stdout)
 
-    # Deliberate differences: the name (ours is predictable) and cronctl's triggered-by.
+    # Deliberate differences: the name (ours is predictable), cronctl's triggered-by, and the
+    # run's tick on the pod (when it was asked for: jobs/tick.py reads it in the pod).
     assert job["metadata"].pop("name").startswith(f"{NAME}-manual-")
     assert theirs["metadata"].pop("name") == "from-kubectl"
     assert job["metadata"]["annotations"].pop(TRIGGERED_BY) == "tester"
+    pod_annotations = job["spec"]["template"]["metadata"]["annotations"]
+    tick = datetime.fromisoformat(pod_annotations.pop(RUN_TICK).replace("Z", "+00:00"))
+    assert abs((datetime.now(UTC) - tick).total_seconds()) < 600
     assert prune(job) == prune(theirs)
     assert job["metadata"]["ownerReferences"][0]["controller"] is True
     assert "blockOwnerDeletion" not in job["metadata"]["ownerReferences"][0]
