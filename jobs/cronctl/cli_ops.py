@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -372,6 +373,21 @@ def trigger(
     result = c.trigger(name, force=force, dry_run=dry_run, job_name=job_name, args=args)
     suffix = " (dry run)" if dry_run else ""
     extra = f" with {' '.join(args)}" if args else ""
+    if result.request is not None:  # no `create jobs` here: the keeper starts the run
+        log.info(
+            "Requested a run of %s (request %s): the keeper starts it as job.batch/%s",
+            name, result.request, result.name,
+        )  # fmt: skip
+        if not wait:
+            echo(
+                render.dump(result.job, s.output)
+                if s.structured
+                else f"job.batch/{result.name} requested{extra}"
+            )
+            return
+        started = time.monotonic()
+        c.await_request(result, name, timeout)
+        timeout = max(0.1, timeout - (time.monotonic() - started))
     if not wait:
         if s.structured:
             echo(render.dump(result.job, s.output))

@@ -33,6 +33,8 @@ from jobs.cronctl.errors import (
     CronctlError,
     HelmManaged,
     NotFound,
+    Refused,
+    WaitTimeout,
 )
 from jobs.cronctl.model import CronJobInfo, Obj, Run
 from jobs.cronctl.suspension import Change
@@ -53,8 +55,10 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class Triggered:
     job: Obj
-    """The Job as created (or, with dry_run, as it would be created)."""
+    """The Job as created (or, with dry_run, as it would be created; for a request, its name)."""
     dry_run: bool
+    request: str | None = None
+    """The id of the trigger request made instead (no `create jobs`: the keeper starts it)."""
 
     @property
     def name(self) -> str:
@@ -355,11 +359,13 @@ class CronJobController:
         namespace = cronjob["metadata"]["namespace"]
         extra = params.check(cronjob, args)
         forbid = not force and cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid"
-        if not dry_run:
-            access.require(self.api, "create", JOBS, {namespace})
-            if forbid:
-                access.require(self.api, "patch", CRONJOBS, {namespace})
         who = who or self.api.user
+        if not dry_run and self.api.can("create", JOBS, namespace) is False:
+            # No `create jobs` (the operator Role with the keeper on): ask the keeper instead.
+            access.require(self.api, "patch", CRONJOBS, {namespace})
+            return self._request(cronjob, who, extra, scheduled_at or self.clock())
+        if not dry_run and forbid:
+            access.require(self.api, "patch", CRONJOBS, {namespace})
         job = model.build_manual_job(
             cronjob,
             job_name or model.manual_job_name(name, self.clock()),
@@ -390,6 +396,55 @@ class CronJobController:
         if forbid:
             claim.settle(self, cronjob, job["metadata"]["name"])
         return created
+
+    def _request(self, cronjob: Obj, who: str, args: tuple[str, ...], at: datetime) -> Triggered:
+        """Record a trigger request on the CronJob (guarded by its resourceVersion) for the
+        keeper to start; the Triggered names the Job the keeper will create."""
+        import json
+        import secrets
+
+        meta = cronjob["metadata"]
+        request_id = f"{at:%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
+        body = {"id": request_id, "by": who, "args": list(args), "at": model.iso(at)}
+        patch = {
+            "metadata": {
+                "resourceVersion": meta.get("resourceVersion"),
+                "annotations": {model.TRIGGER_REQUEST: json.dumps(body)},
+            }
+        }
+        self.api.merge_patch(CRONJOBS, meta["namespace"], meta["name"], patch)
+        job = {"metadata": {"name": model.request_job_name(meta["name"], request_id),
+                            "namespace": meta["namespace"]}}  # fmt: skip
+        return Triggered(job, False, request=request_id)
+
+    def await_request(self, triggered: Triggered, cronjob: str, timeout: float) -> None:
+        """Wait until the keeper has acted on the request: return once it started the run;
+        Refused (exit 3) or CronctlError with the keeper's reason; WaitTimeout (exit 5) when it
+        has not acted in `timeout` s (is the keeper running?)."""
+        import json
+
+        deadline = time.monotonic() + timeout
+        while True:
+            obj = self._fetch(triggered.namespace, cronjob)
+            raw = (obj["metadata"].get("annotations") or {}).get(model.TRIGGER_HANDLED)
+            try:
+                handled = json.loads(raw) if raw else {}
+            except ValueError:
+                handled = {}
+            if isinstance(handled, dict) and handled.get("id") == triggered.request:
+                result = str(handled.get("result", ""))
+                if result.startswith("refused"):
+                    raise Refused(f"the keeper did not start the run: {result}")
+                if result != "started":
+                    raise CronctlError(f"the keeper did not start the run: {result}")
+                return
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"the keeper has not acted on the request for CronJob {cronjob} within "
+                    f"{timeout:g}s (it stays asked for): is the keeper running? "
+                    "(kubectl get lease; keeper.enabled in the chart)"
+                )
+            time.sleep(self.poll_interval)
 
     def wait(
         self,

@@ -33,6 +33,12 @@ ALLOWED_ARGS = PREFIX + "allowed-args"
 """On the CronJob, from the chart: the JSON list of arguments `trigger NAME -- ARGS` may add."""
 TRIGGER_ARGS = PREFIX + "trigger-args"
 """On a triggered Job: the JSON list of arguments cronctl appended."""
+TRIGGER_REQUEST = PREFIX + "trigger-request"
+"""On a CronJob: a run asked for by someone without `create jobs`, JSON {"id", "by", "args",
+"at"}; the keeper (jobs/keeper) starts it and records the outcome in TRIGGER_HANDLED."""
+TRIGGER_HANDLED = PREFIX + "trigger-handled"
+"""The last request the keeper acted on: JSON {"id", "job", "result"} (result: started,
+refused: ..., failed: ...)."""
 RUN_TICK = "cronjobs.dev/scheduled-at"
 """On a run's pod template (cronctl trigger, backfill): the tick the run belongs to (jobs/tick.py)."""
 TRIGGERED_BY = PREFIX + "triggered-by"
@@ -468,3 +474,12 @@ def build_manual_job(
             RUN_TICK: iso(scheduled_at),
         }
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": job_meta, "spec": spec}
+
+
+def request_job_name(cronjob: str, request_id: str) -> str:
+    """The Job a trigger request starts: derived from the request, so starting it twice (a
+    keeper restarted mid-way) is a 409, never a second run."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{cronjob}\0{request_id}".encode()).hexdigest()[:10]
+    return f"{cronjob[:40].rstrip('-.')}-req-{digest}"

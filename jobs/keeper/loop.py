@@ -10,7 +10,6 @@ by the resourceVersion it was planned against.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import Counter
@@ -28,11 +27,11 @@ from jobs.keeper.ledger import Entry
 log = logging.getLogger(__name__)
 
 CONFIGMAPS = "/configmaps"
-REQUEST = model.PREFIX + "trigger-request"
-"""On a CronJob, set by an operator (`cronctl trigger` without `create jobs`): JSON
-{"id", "by", "args"}: the keeper starts the run and records the id in HANDLED."""
-HANDLED = model.PREFIX + "trigger-handled"
-"""The last request the keeper acted on: JSON {"id", "job", "result"}."""
+REQUEST, HANDLED, request_job_name = (
+    model.TRIGGER_REQUEST,
+    model.TRIGGER_HANDLED,
+    model.request_job_name,
+)
 TRIGGER = model.PREFIX + "trigger"
 """On a Job the keeper started: how (request, with who asked in triggered-by)."""
 
@@ -45,12 +44,6 @@ class Pass:
     actions: Counter[str] = field(default_factory=Counter)
     flags: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-
-
-def request_job_name(cronjob: str, request_id: str) -> str:
-    """The Job a request starts: derived from the request, so a retry creates nothing new."""
-    digest = hashlib.sha256(f"{cronjob}\0{request_id}".encode()).hexdigest()[:10]
-    return f"{cronjob[:40].rstrip('-.')}-req-{digest}"
 
 
 class Keeper:
@@ -273,10 +266,8 @@ class Keeper:
         name = cj["metadata"]["name"]
         job_name = request_job_name(name, str(request["id"]))
         args = tuple(str(a) for a in request.get("args") or ())
-        result = "started"
-        if any(j["metadata"]["name"] == job_name for j in jobs):
-            result = "started"  # created by an earlier pass that did not get to record it
-        else:
+        result = "started"  # also when an earlier pass created the Job but did not record it
+        if not any(j["metadata"]["name"] == job_name for j in jobs):
             try:
                 self.ctl.trigger(
                     name,
@@ -284,6 +275,7 @@ class Keeper:
                     who=str(request.get("by") or "unknown"),
                     args=args,
                     namespace=cj["metadata"]["namespace"],
+                    scheduled_at=_time(request.get("at")),
                 )
                 done.actions["trigger"] += 1
             except Conflict:
@@ -292,9 +284,19 @@ class Keeper:
                 result = f"refused: {e}"
             except CronctlError as e:
                 result = f"failed: {e}"
+            # A Forbid trigger's claim changed the CronJob: patch the CronJob as it is now.
+            cj = self.ctl.api.get(CRONJOBS, cj["metadata"]["namespace"], name)
         handled_now = {"id": request["id"], "job": job_name, "result": result}
         # On a conflict the next pass sees the request again: its Job exists, nothing doubles.
         self._patch(cj, {"metadata": {"annotations": {HANDLED: json.dumps(handled_now)}}})
+
+
+def _time(value: object) -> datetime | None:
+    """The request's time (its run's tick), or None when absent or unreadable."""
+    try:
+        return model.parse_time(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _uid(job: model.Obj) -> str:

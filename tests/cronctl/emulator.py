@@ -117,6 +117,9 @@ class CronctlEmulator(kmock.KubernetesEmulator):
     forbidden: set[tuple[str, str]] = attrs.field(factory=set)
     """(verb, "group/resource") pairs answered 403 like the API server's RBAC, for the tests of
     the Forbidden message."""
+    privileged: set[str] = attrs.field(factory=set)
+    """Clients (the User-Agent's product, e.g. "cronctl-keeper") that `forbidden` does not
+    apply to: a ServiceAccount with a Role of its own, beside an operator who lacks the right."""
     pod_logs: dict[tuple[str, str], str] = attrs.field(factory=dict)
     """(namespace, pod) -> log text: kmock has no pods/log subresource."""
     log_pauses: dict[tuple[str, str], float] = attrs.field(factory=dict)
@@ -180,7 +183,7 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         plural = f"{res.plural}/{request.subresource}" if request.subresource else res.plural
         verb = VERBS.get(request.action, str(request.action))
         # RBAC: 403 with the API server's wording, so the Forbidden translation is exercised.
-        if (verb, f"{res.group}/{plural}") in self.forbidden:
+        if (verb, f"{res.group}/{plural}") in self.forbidden and not self._privileged(request):
             group = f'in API group "{res.group}"'
             scope = (
                 f'in the namespace "{request.namespace}"'
@@ -365,7 +368,9 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         resource = attrs_["resource"] + (
             f"/{attrs_['subresource']}" if attrs_.get("subresource") else ""
         )
-        allowed = (attrs_["verb"], f"{attrs_.get('group', '')}/{resource}") not in self.forbidden
+        allowed = self._privileged(request) or (
+            (attrs_["verb"], f"{attrs_.get('group', '')}/{resource}") not in self.forbidden
+        )
         body["status"] = {"allowed": allowed}
         return aiohttp.web.json_response(body, status=201)
 
@@ -506,6 +511,9 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             last = json.dumps(list(_key(result["items"][-1])))
             result["metadata"]["continue"] = base64.b64encode(last.encode()).decode()
         return result
+
+    def _privileged(self, request: rendering.Request) -> bool:
+        return _header(request, "User-Agent").split("/")[0] in self.privileged
 
     @contextmanager
     def deny(self, verb: str, resource: str) -> Iterator[None]:
