@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,6 +230,7 @@ class KubeApi:
         namespace: str | None,
         selector: str | None = None,
         field_selector: str | None = None,
+        keep: Callable[[Obj], Obj] | None = None,
     ) -> list[Obj]:
         """List `batch/cronjobs`, `batch/jobs`, `/pods` or `/events` in a namespace (None: all
         namespaces), by label and field selector.
@@ -258,7 +259,10 @@ class KubeApi:
                 log.debug("the list of %s expired while paging: starting over", resource)
                 items, token, restarted = [], None, True
                 continue
-            items.extend(page.get("items") or [])
+            page_items = page.get("items") or []
+            # `keep` slims each item as its page arrives, so a long list never holds every
+            # object whole at once (the keeper needs a Job's status, not its pod template).
+            items.extend(map(keep, page_items) if keep else page_items)
             token = (page.get("metadata") or {}).get("continue") or None
             if not token:
                 return items

@@ -20,7 +20,7 @@ from typing import Any
 
 from jobs.cronctl import model, results, suspension
 from jobs.cronctl.controller import CRONJOBS, JOBS, PODS, CronJobController
-from jobs.cronctl.errors import Conflict, CronctlError, Refused
+from jobs.cronctl.errors import Conflict, CronctlError, NotFound, Refused
 from jobs.keeper import ledger, policy
 from jobs.keeper.ledger import Entry
 
@@ -46,6 +46,18 @@ class Pass:
     errors: list[str] = field(default_factory=list)
 
 
+RECENT = 100
+"""Entries of each ledger the keeper keeps at hand for the policies (a streak, a median of 20,
+idleRuns up to 50)."""
+
+
+@dataclass(frozen=True)
+class _Known:
+    version: str
+    recent: list[Entry]
+    uids: frozenset[str]
+
+
 class Keeper:
     def __init__(
         self,
@@ -56,21 +68,21 @@ class Keeper:
         self.ctl = ctl
         self.selector = selector or ctl.selector
         self.clock = clock or ctl.clock
-        self._parsed: dict[tuple[str, str], tuple[str, list[Entry]]] = {}
-        """(namespace, ConfigMap) -> (resourceVersion, entries): a ledger is parsed again only
-        when it changed."""
-        self._ledgers: dict[tuple[str, str], model.Obj] = {}
+        self._known: dict[tuple[str, str], _Known] = {}
+        """(namespace, ConfigMap) -> what the keeper keeps of each ledger between passes: its
+        resourceVersion, its newest RECENT entries (all the policies read) and the uids it
+        holds. A ledger is parsed again only when it changed; its whole data is held only while
+        a run is being added to it."""
 
     def run_once(self) -> Pass:
         done = Pass()
         scope = self.ctl.namespace
         cronjobs = self.ctl.api.list(CRONJOBS, scope, self.selector)
-        by_owner = model.index_jobs(self.ctl.api.list(JOBS, scope, self.selector))
-        # Every ledger in one (paged) list, not a get per CronJob.
-        self._ledgers = {
-            (cm["metadata"]["namespace"], cm["metadata"]["name"]): cm
-            for cm in self.ctl.api.list(CONFIGMAPS, scope, ledger.LEDGER_LABEL)
-        }
+        by_owner = model.index_jobs(self.ctl.api.list(JOBS, scope, self.selector, keep=_slim))
+        # Every ledger in one (paged) list, not a get per CronJob, each reduced as it arrives.
+        listed = self.ctl.api.list(CONFIGMAPS, scope, ledger.LEDGER_LABEL, keep=self._remember)
+        present = {(cm["metadata"]["namespace"], cm["metadata"]["name"]) for cm in listed}
+        self._known = {k: v for k, v in self._known.items() if k in present}
         self._expire(cronjobs, done)
         for cj in cronjobs:
             name = cj["metadata"]["name"]
@@ -100,30 +112,44 @@ class Keeper:
 
     def _keep(self, cj: model.Obj, jobs: list[model.Obj], done: Pass) -> None:
         now = self.clock()
-        entries, ledger_obj = self._ledger(cj)
-        new = [j for j in jobs if model.is_finished(j) and not ledger.has(entries, _uid(j))]
+        meta = cj["metadata"]
+        known = self._known.get((meta["namespace"], ledger.configmap_name(meta["name"])))
+        recent, uids = (known.recent, known.uids) if known else ([], frozenset[str]())
+        new = [j for j in jobs if model.is_finished(j) and _uid(j) not in uids]
         if new:
+            entries, ledger_obj = self._whole(cj) if known else ([], None)
             for entry in self._entries(cj, new, now):
                 entries = ledger.add(entries, entry)
                 done.recorded.append(entry)
             self._save(cj, ledger_obj, entries)
+            recent = entries[-RECENT:]
         active = [j for j in jobs if not model.is_finished(j)]
-        for action in policy.decide(cj, entries, active, now):
-            self._apply(cj, action, entries, done)
+        for action in policy.decide(cj, recent, active, now):
+            self._apply(cj, action, recent, done)
         self._request(cj, jobs, done)
 
-    def _ledger(self, cj: model.Obj) -> tuple[list[Entry], model.Obj | None]:
+    def _remember(self, cm: model.Obj) -> model.Obj:
+        """Keep what the policies need of a listed ledger (parsing it only when it changed);
+        drop its data."""
+        meta = cm.get("metadata") or {}
+        key = (str(meta.get("namespace")), str(meta.get("name")))
+        version = str(meta.get("resourceVersion") or "")
+        known = self._known.get(key)
+        if known is None or known.version != version or not version:
+            entries = ledger.load(cm.get("data"))
+            self._known[key] = _Known(version, entries[-RECENT:], frozenset(e.uid for e in entries))
+        return {"metadata": meta}
+
+    def _whole(self, cj: model.Obj) -> tuple[list[Entry], model.Obj | None]:
+        """The ledger as it is now, every entry (to add runs to it)."""
         meta = cj["metadata"]
-        key = (meta["namespace"], ledger.configmap_name(meta["name"]))
-        obj = self._ledgers.get(key)
-        if obj is None:
+        try:
+            obj = self.ctl.api.get(
+                CONFIGMAPS, meta["namespace"], ledger.configmap_name(meta["name"])
+            )
+        except NotFound:
             return [], None
-        version = str(obj["metadata"].get("resourceVersion", ""))
-        cached = self._parsed.get(key)
-        if cached is None or cached[0] != version or not version:
-            cached = (version, ledger.load(obj.get("data")))
-            self._parsed[key] = cached
-        return list(cached[1]), obj
+        return ledger.load(obj.get("data")), obj
 
     def _save(self, cj: model.Obj, obj: model.Obj | None, entries: list[Entry]) -> None:
         meta = cj["metadata"]
@@ -289,6 +315,17 @@ class Keeper:
         handled_now = {"id": request["id"], "job": job_name, "result": result}
         # On a conflict the next pass sees the request again: its Job exists, nothing doubles.
         self._patch(cj, {"metadata": {"annotations": {HANDLED: json.dumps(handled_now)}}})
+
+
+def _slim(job: model.Obj) -> model.Obj:
+    """What the keeper reads of a Job (its metadata, status and suspend flag): the pod
+    template, most of a Job's bytes, is dropped as the list arrives."""
+    spec = job.get("spec") or {}
+    return {
+        "metadata": job.get("metadata") or {},
+        "spec": {"suspend": spec["suspend"]} if "suspend" in spec else {},
+        "status": job.get("status") or {},
+    }
 
 
 def _time(value: object) -> datetime | None:
