@@ -86,7 +86,15 @@ class Run:
 
     @classmethod
     def start(cls, url: str, *, term_blocked: bool = False) -> Run:
-        argv = [*PID_1, str(CRONJOBS), "cleanup-old-sessions", "--batch-size", str(BATCH)]
+        argv = [
+            *PID_1,
+            str(CRONJOBS),
+            "cleanup-old-sessions",
+            "--batch-size",
+            str(BATCH),
+            "--batch-time",
+            "0",
+        ]
         # The child inherits the signal mask of the thread that starts it.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM} if term_blocked else ())
         try:
@@ -230,7 +238,7 @@ def test_term_with_stderr_to_a_slow_pipe_always_stops_the_job(
     for attempt in range(10):
         seed(pg_engine, 20_000, children=False)
         proc = subprocess.Popen(
-            [str(CRONJOBS), "cleanup-old-sessions", "--batch-size", str(BATCH)],
+            [str(CRONJOBS), "cleanup-old-sessions", "--batch-size", str(BATCH), "--batch-time", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=job_env(pg_db_url), cwd=REPO,
         )  # fmt: skip
         assert proc.stderr is not None and proc.stdout is not None

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,6 +58,12 @@ def test_killed_at_any_instant_it_repeats_nothing_and_loses_nothing(cluster: Clu
         process.wait(timeout=30)
     process = start(cluster, port)  # and one that lives long enough to finish the work
     deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # its handlers are in once /healthz answers
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.2)
     try:
         while time.monotonic() < deadline:
             annotations = [cluster.cronjob(f"web-cronjobs-k{i}")["metadata"].get("annotations") or {} for i in range(4)]  # fmt: skip
