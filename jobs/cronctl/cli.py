@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from jobs import __version__
-from jobs.cronctl import cli_ops, cli_why
+from jobs.cronctl import cli_backfill, cli_ops, cli_why
 from jobs.cronctl.errors import CronctlError
 from jobs.cronctl.options import (
     State,
@@ -209,6 +209,7 @@ def keeper_cmd(interval: float, lease_name: str, host: str, port: int, once: boo
 cli.add_command(cli_ops.suspend)
 cli.add_command(cli_ops.resume)
 cli.add_command(cli_ops.trigger)
+cli.add_command(cli_backfill.backfill)
 cli.add_command(cli_why.next_cmd)
 cli.add_command(cli_why.explain)
 cli.add_command(cli_why.check)
