@@ -128,3 +128,28 @@ def test_job_names_fit_63_characters() -> None:
     assert len(name) <= 63
     assert name.endswith("-bf-" + str(int(datetime(2026, 11, 1, tzinfo=UTC).timestamp()) // 60))
     assert model.valid_job_name(name)
+
+
+def test_backfill_waits_for_a_running_scheduled_job_first(cluster: Cluster) -> None:
+    cronjob = cluster.add_cronjob(NAME, "0 * * * *")
+    cluster.emulator.job_outcomes[cluster.namespace] = Outcome("Succeeded", gets=1)
+    scheduled = f"{NAME}-29891670"
+    cluster.add_job(cronjob, scheduled, "Running")
+    cluster.add_pod(scheduled, f"{scheduled}-x7k2p", "", "Running", cronjob=cronjob)
+    cluster.emulator.running[(cluster.namespace, scheduled)] = 3  # finishes on the 3rd GET
+    c = cluster.controller()
+    create = c.api.create
+    states: list[str] = []
+
+    def spy(resource: str, namespace: str, obj: dict[str, Any]) -> Any:
+        job = c.api.get("batch/jobs", cluster.namespace, scheduled)
+        states.append(model.job_result(job))
+        return create(resource, namespace, obj)
+
+    c.api.create = spy  # type: ignore[method-assign]
+    start = datetime(2026, 11, 1, 0, tzinfo=UTC)
+
+    result = backfill.run(c, NAME, start, start, wait=True)
+
+    assert [s.state for s in result.steps] == ["succeeded"]
+    assert states == ["Succeeded"]  # created only once the scheduled run had finished
