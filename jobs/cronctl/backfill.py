@@ -18,14 +18,15 @@ Plain functions: `ticks`, `job_name`, `plan`, `run`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from jobs import cron
-from jobs.cronctl import access, model
-from jobs.cronctl.errors import ConfigError, CronctlError
+from jobs.cronctl import access, claim, model
+from jobs.cronctl.errors import ConfigError, CronctlError, Refused
 from jobs.cronctl.model import Obj, Run
 from jobs.tick import ANNOTATION
 
@@ -37,6 +38,8 @@ TRIGGER = model.PREFIX + "trigger"
 """Job annotation: what started the Job (`backfill`)."""
 MARK = "-bf-"
 JOBS = "batch/jobs"
+CLAIM_ATTEMPTS = 5
+"""Times backfill waits for a run that beat it to the claim before giving up (exit 3)."""
 
 
 @dataclass(frozen=True)
@@ -159,13 +162,16 @@ def run(
 
     Stops at the first failed Job (its step `failed`; the rest stay `planned`). Without `wait`
     the last Job created is left running (`created`); with it, it is followed too."""
-    cronjob = c.api.get("batch/cronjobs", namespace or c._ns_for_name(), name)
+    cronjob = c._fetch(namespace or c._ns_for_name(), name)
     namespace = cronjob["metadata"]["namespace"]
     steps = plan(cronjob, c._owned_jobs(cronjob), start, end, max_ticks)
     if dry_run:
         return Backfill(name, namespace, tuple(steps), True)
+    forbid = cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid"
     if any(s.state == "planned" for s in steps):
         access.require(c.api, "create", JOBS, {namespace})
+        if forbid:
+            access.require(c.api, "patch", "batch/cronjobs", {namespace})
     actor = who or c.api.user
     todo = [i for i, s in enumerate(steps) if s.state in ("planned", "created", "failed")]
     for i in todo:
@@ -173,8 +179,7 @@ def run(
         if step.state == "failed":
             break
         if step.state == "planned":
-            _wait_idle(c, cronjob, timeout)
-            c.api.create(JOBS, namespace, build_job(cronjob, step.tick, actor))
+            _create(c, cronjob, step, actor, forbid, timeout)
             step = replace(step, state="created")
         if i != todo[-1] or wait:
             result = c.wait(step.job, namespace, timeout=timeout)
@@ -185,6 +190,30 @@ def run(
         if step.state == "failed":
             break
     return Backfill(name, namespace, tuple(steps), False)
+
+
+def _create(
+    c: CronJobController, cronjob: Obj, step: Step, who: str, forbid: bool, timeout: float
+) -> None:
+    """Create the step's Job once no other Job of the CronJob runs. Under Forbid, through the
+    claim `cronctl trigger` takes (jobs.cronctl.claim), so a trigger racing the backfill is
+    refused or refuses it; refused, backfill waits for that run and tries again."""
+    meta = cronjob["metadata"]
+    for attempt in range(CLAIM_ATTEMPTS):
+        _wait_idle(c, cronjob, timeout)
+        current = c._fetch(meta["namespace"], meta["name"])
+        if forbid:
+            try:
+                current = claim.claim(c, current, step.job, who)
+            except Refused:
+                if attempt == CLAIM_ATTEMPTS - 1:
+                    raise
+                time.sleep(c.poll_interval)
+                continue
+        c.api.create(JOBS, meta["namespace"], build_job(current, step.tick, who))
+        if forbid:
+            claim.settle(c, current, step.job)
+        return
 
 
 def _wait_idle(c: CronJobController, cronjob: Obj, timeout: float) -> None:

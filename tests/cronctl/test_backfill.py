@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from jobs.cronctl import backfill, model
+from jobs.cronctl import backfill, claim, model
 from jobs.tick import ANNOTATION
 from tests.cronctl.conftest import Cluster
 from tests.cronctl.emulator import Outcome
@@ -153,3 +153,29 @@ def test_backfill_waits_for_a_running_scheduled_job_first(cluster: Cluster) -> N
 
     assert [s.state for s in result.steps] == ["succeeded"]
     assert states == ["Succeeded"]  # created only once the scheduled run had finished
+
+
+def test_backfill_respects_a_triggers_claim_and_leaves_its_own(cluster: Cluster) -> None:
+    """Under Forbid, backfill takes the claim `cronctl trigger` takes (jobs.cronctl.claim)."""
+    busy = claim.Claim(f"{NAME}-manual-261101000000-x7kq", datetime.now(UTC), "bob")
+    cluster.add_cronjob(NAME, "0 * * * *", annotations={claim.CLAIM: busy.to_annotation()})
+    cluster.emulator.job_outcomes[cluster.namespace] = Outcome("Succeeded", gets=1)
+    start = datetime(2026, 11, 1, 0, tzinfo=UTC)
+
+    refused = cluster.run(
+        "backfill", NAME, "--from", "2026-11-01T00:00Z", "--to", "2026-11-01T00:00Z"
+    )
+
+    assert refused.exit_code == 3
+    assert "a trigger by bob" in refused.stderr
+    assert cluster.jobs() == []
+
+    done = claim.Claim(busy.job, busy.at, "bob", created=True)
+    cronjob = cluster.cronjob(NAME)
+    cronjob["metadata"]["annotations"][claim.CLAIM] = done.to_annotation()
+    cluster.server.put("batch/v1/cronjobs", cluster.namespace, cronjob)
+    result = backfill.run(cluster.controller(), NAME, start, start, wait=True)
+
+    assert [s.state for s in result.steps] == ["succeeded"]
+    mine = claim.read(cluster.cronjob(NAME))
+    assert mine is not None and mine.job == result.steps[0].job and mine.created
