@@ -68,6 +68,8 @@ def values(jobs: Iterable[Job], image: dict[str, str] | None = None) -> dict[str
     for job in jobs:
         entry: dict[str, Any] = {"every": job.every} if job.every else {"schedule": job.schedule}
         entry["description"] = job.description
+        if job.jitter:
+            entry["jitter"] = job.jitter
         if image and not job.builtin:
             entry["image"] = dict(image)
         entries[job.command] = entry

@@ -95,6 +95,8 @@ class Job:
     """The job function; None for a built-in, whose subcommand is written in jobs/cli.py."""
     module: str = "jobs"
     """Where it was registered: named in errors about it."""
+    jitter: int = 0
+    """Seconds of random delay before a scheduled run starts (jobs/jitter.py)."""
 
     @property
     def builtin(self) -> bool:
@@ -217,15 +219,19 @@ def job(
     description: str | None = None,
     mutating: bool = False,
     needs: tuple[str, ...] | list[str] = (),
+    jitter: int = 0,
 ) -> Callable[[F], F]:
     """Register the decorated function as a job: `schedule` (cron, UTC) or `every` (15m, 2h,
-    1d), never both. `mutating` jobs take --dry-run (the function reads `ctx.dry_run`)."""
+    1d), never both. `mutating` jobs take --dry-run (the function reads `ctx.dry_run`).
+    `jitter`: a scheduled run first waits a random [0, jitter) seconds (jobs/jitter.py)."""
 
     def decorate(func: F) -> F:
         module = getattr(func, "__module__", "?")
         command = name or func.__name__.replace("_", "-")
         where = f"job {command!r} (registered in {module})"
         cron = resolve_schedule(schedule, every, where)
+        if isinstance(jitter, bool) or not isinstance(jitter, int) or jitter < 0:
+            raise RegistrationError(f"{where}: jitter={jitter!r}: give whole seconds, 0 or more")
         doc = description or (inspect.getdoc(func) or "").split("\n\n")[0].replace("\n", " ")
         register(
             Job(
@@ -238,6 +244,7 @@ def job(
                 every=str(every).strip() if every is not None else None,
                 func=func,
                 module=module,
+                jitter=jitter,
             )
         )
         return func

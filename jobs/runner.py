@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobs import logs, pings, signals, summary, tick
+from jobs import jitter, logs, pings, signals, summary, tick
 from jobs.errors import JobError, Skipped, Stopped, unexpected
 from jobs.exitcodes import ExitCode
 from jobs.registry import Job
@@ -78,6 +78,7 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
                     f"stopped by {early.name} before the run started: nothing was done; the "
                     "next run does the work"
                 )
+            jitter.before_run(job.jitter, stop)
             result = work(stop)
         except (Skipped, Stopped) as e:
             e.logged = True

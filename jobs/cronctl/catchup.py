@@ -9,6 +9,10 @@ is older than the deadline. So without `startingDeadlineSeconds` a resume starts
 once, however old the tick; with it, only a tick of the last `startingDeadlineSeconds`. Under
 `concurrencyPolicy: Forbid` that run waits while another Job of the CronJob is active.
 
+`all` backfills every tick missed while suspended, one Job each carrying its tick, oldest first
+and one at a time (jobs.cronctl.backfill), after recording the newest as handled as `none`
+does, so the controller's own late run does not double the last one.
+
 Pure functions: `preview(cronjob, now, choice)`.
 """
 
@@ -22,7 +26,7 @@ from jobs.cronctl import model
 from jobs.cronctl.model import Obj
 from jobs.cronctl.ticks import expected_ticks
 
-CHOICES = ("none", "once")
+CHOICES = ("none", "once", "all")
 RESYNC = timedelta(seconds=10)
 """The controller re-examines a CronJob about every 10 s: a tick closer than this to its
 deadline may be dropped before the controller acts, so it counts as not started."""
@@ -49,9 +53,13 @@ class CatchUp:
     """`once`: cronctl triggers one run now."""
     job: str | None = None
     """The Job cronctl triggered (set after the fact)."""
+    backfill: tuple[datetime, ...] = ()
+    """`all`: the ticks cronctl backfills, oldest first."""
+    jobs: tuple[str, ...] = ()
+    """`all`: the Jobs cronctl created (set after the fact)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "missed": self.missed,
             "last_missed": model.iso(self.last_missed),
             "controller_starts": model.iso(self.controller_starts),
@@ -60,6 +68,9 @@ class CatchUp:
             "action": self.action,
             "job": self.job,
         }
+        if self.choice == "all":
+            d.update(backfill=[model.iso(t) for t in self.backfill], jobs=list(self.jobs))
+        return d
 
     def lines(self) -> list[str]:
         last = f" (the last at {model.iso(self.last_missed)})" if self.last_missed else ""
@@ -111,9 +122,18 @@ def preview(cronjob: Obj, now: datetime, choice: str | None = None) -> CatchUp:
         )
     else:
         controller = "starts none: no tick was missed"
-    mark, trigger = None, False
+    mark, trigger, backfill = None, False, tuple(missed) if choice == "all" else ()
     if choice is None:
         action = ""
+    elif choice == "all":
+        mark = starts
+        action = (
+            f"cronctl backfills the {len(missed)} missed tick{'s' if len(missed) != 1 else ''}, "
+            "one Job each with its tick, oldest first, one at a time"
+            + (" (recording the controller's late run as handled first)" if starts else "")
+            if missed
+            else "nothing to catch up: no tick was missed"
+        )
     elif choice == "none":
         if starts is not None:
             mark = starts
@@ -139,4 +159,5 @@ def preview(cronjob: Obj, now: datetime, choice: str | None = None) -> CatchUp:
         action=action,
         mark=mark,
         trigger=trigger,
+        backfill=backfill,
     )

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from jobs import __version__
-from jobs.cronctl import cli_ops, cli_why
+from jobs.cronctl import cli_backfill, cli_ops, cli_why
 from jobs.cronctl.errors import CronctlError
 from jobs.cronctl.options import (
     State,
@@ -46,13 +46,14 @@ class CronctlGroup(click.Group):
 @click.version_option(__version__, "--version", prog_name="cronctl")
 @connection_options(top=True)
 def cli() -> None:
-    """List, describe, explain, check, suspend, resume and trigger the chart's CronJobs.
+    """List, describe, explain, check, suspend, resume, trigger and backfill the chart's CronJobs.
 
-    Exit codes: 0 ok; 1 failed (an API error, a triggered Job that failed, or `check` found a
-    problem); 2 usage or configuration error (or a triggered Job that exited 2); 3 trigger
-    refused: a run is active and the CronJob forbids concurrency (or a triggered Job that
-    exited 3, skipped); 4 suspend/resume stopped by SIGTERM/SIGINT (what was done is printed), or a
-    triggered Job was interrupted; 5 `trigger --wait` timed out.
+    Exit codes: 0 ok; 1 failed (an API error, a triggered or backfilled Job that failed, or
+    `check` found a problem); 2 usage or configuration error (or a triggered Job that exited 2,
+    or a backfill range over --max); 3 trigger refused: a run is active and the CronJob forbids
+    concurrency (or a triggered Job that exited 3, skipped); 4 suspend/resume stopped by
+    SIGTERM/SIGINT (what was done is printed), or a triggered Job was interrupted; 5 `trigger
+    --wait` (or a Job backfill waits for) timed out.
     """
     _configure_logging()
 
@@ -209,6 +210,7 @@ def keeper_cmd(interval: float, lease_name: str, host: str, port: int, once: boo
 cli.add_command(cli_ops.suspend)
 cli.add_command(cli_ops.resume)
 cli.add_command(cli_ops.trigger)
+cli.add_command(cli_backfill.backfill)
 cli.add_command(cli_why.next_cmd)
 cli.add_command(cli_why.explain)
 cli.add_command(cli_why.check)

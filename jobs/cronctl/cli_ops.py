@@ -241,8 +241,9 @@ def _drain(c: Any, changes: list[Any], run: str | None, timeout: float) -> None:
 )
 @click.option(
     "--catch-up",
-    type=click.Choice(["none", "once"]),
-    help="once: one run now if the controller starts none; none: make sure it starts none. "
+    type=click.Choice(["none", "once", "all"]),
+    help="once: one run now if the controller starts none; none: make sure it starts none; "
+    "all: one Job per missed tick, each with its tick, oldest first, one at a time. "
     "Without it, the preview says what the controller does.",
 )
 @click.option(

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs.cronctl import access, catchup, model
+from jobs.cronctl import access, backfill, catchup, model
 from jobs.cronctl.errors import ConfigError, Conflict, CronctlError, WaitTimeout
 from jobs.cronctl.model import Obj
 
@@ -291,10 +291,12 @@ def resume(
         targets = [cj for cj in targets if _expired(cj, now)]
     if not dry_run and any(cj.get("spec", {}).get("suspend") for cj in targets):
         _require(c, targets, "patch", CRONJOBS)
-        if catch_up == "none":
+        if catch_up in ("none", "all"):
             _require(c, targets, "patch", f"{CRONJOBS}/status")
-        if catch_up == "once":
+        if catch_up in ("once", "all"):
             _require(c, targets, "create", "batch/jobs")
+    if catch_up == "all":
+        _check_all(targets, now)
     changes = []
     for cj in targets:
         annotations = cj["metadata"].get("annotations") or {}
@@ -317,6 +319,8 @@ def resume(
         )
         if preview is not None and preview.trigger and change.changed and not dry_run:
             change = _catch_up_once(c, cj, change, preview, actor)
+        if preview is not None and preview.backfill and change.changed and not dry_run:
+            change = _catch_up_all(c, cj, change, preview, actor)
         changes.append(change)
     return changes
 
@@ -343,6 +347,43 @@ def _catch_up_once(
         return replace(change, warning=f"--catch-up once: no run triggered: {e}")
     done = replace(preview, job=job.name, action=f"cronctl triggered job.batch/{job.name}")
     return replace(change, catch_up=done)
+
+
+def _check_all(targets: list[Obj], now: datetime) -> None:
+    """--catch-up all is bounded as backfill is: refuse before anything changes."""
+    for cj in targets:
+        if not cj.get("spec", {}).get("suspend"):
+            continue
+        missed = len(catchup.preview(cj, now, "all").backfill)
+        if missed > backfill.DEFAULT_MAX:
+            raise ConfigError(
+                f"{cj['metadata']['name']} missed {missed} ticks, more than --catch-up all "
+                f"backfills ({backfill.DEFAULT_MAX}): resume with --catch-up none or once, "
+                "then `cronctl backfill NAME --from T1 --to T2 --max N`"
+            )
+
+
+def _catch_up_all(
+    c: CronJobController, cj: Obj, change: Change, preview: catchup.CatchUp, who: str
+) -> Change:
+    meta = cj["metadata"]
+    first, last = preview.backfill[0], preview.backfill[-1]
+    try:
+        done = backfill.run(
+            c,
+            meta["name"],
+            first,
+            last,
+            namespace=meta["namespace"],
+            who=who,
+            max_ticks=len(preview.backfill),
+        )
+    except CronctlError as e:
+        return replace(change, warning=f"--catch-up all: stopped: {e}")
+    jobs = tuple(s.job for s in done.steps if s.state != "planned")
+    action = f"cronctl backfilled {len(jobs)} tick{'s' if len(jobs) != 1 else ''}"
+    warning = backfill.failure_message(done) if done.failed else None
+    return replace(change, catch_up=replace(preview, jobs=jobs, action=action), warning=warning)
 
 
 def _require(c: CronJobController, targets: list[Obj], verb: str, resource: str) -> None:

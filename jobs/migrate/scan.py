@@ -12,6 +12,7 @@ own `add_job` (not a job) and is skipped.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -226,6 +227,8 @@ def _schedule(
     kind: str
     if trigger is None:
         raise Unmappable("no trigger: APScheduler runs the job once, at once (a date trigger)")
+    if isinstance(trigger, ast.Call) and call_name(trigger.func) == "OrTrigger":
+        return _or_trigger(names, trigger, problems, notes)
     if isinstance(trigger, ast.Call):
         kind = call_name(trigger.func)
         params = {"CronTrigger": CRON_TRIGGER, "IntervalTrigger": INTERVAL_TRIGGER}
@@ -240,11 +243,13 @@ def _schedule(
             kind = str(names.literal(trigger))
         except Unresolved as e:
             raise Unresolved(f"the trigger: {e}") from None
-    for option in ("start_date", "end_date", "jitter"):
+    for option in ("start_date", "end_date"):
         node = args.get(option)
         if node is not None and ast.unparse(node) not in ("None", "0"):
             problems.append(OPTION_PROBLEMS[option].format(ast.unparse(node)))
     out: dict[str, Any] = {}
+    if args.get("jitter") is not None:
+        out |= _jitter(names, args["jitter"], problems)
     if "timezone" in args:
         out["timeZone"] = _timezone(names, args["timezone"], notes)
     fields = {k: v for k, v in args.items() if k not in TRIGGER_OPTIONS}
@@ -279,11 +284,61 @@ def _schedule(
     return {"schedule": converted.schedule, **out}
 
 
+def _or_trigger(
+    names: Names, trigger: ast.Call, problems: list[str], notes: list[str]
+) -> dict[str, Any]:
+    """`OrTrigger([CronTrigger(...), ...])` runs at each trigger's times: the chart's
+    `schedules`, one CronJob per trigger (all in one time zone, as the job has one)."""
+    args, bind_problems = _bind(trigger, ("triggers", "jitter"))
+    problems += bind_problems
+    listed = args.get("triggers")
+    if not isinstance(listed, ast.List | ast.Tuple) or not listed.elts:
+        raise Unmappable("OrTrigger(...): its triggers are not a literal list")
+    parts = [_schedule(names, sub, {}, problems, notes) for sub in listed.elts]
+    zones = {p.get("timeZone") for p in parts}
+    if len(zones) > 1:
+        raise Unmappable(
+            f"OrTrigger(...) mixes time zones ({', '.join(sorted(str(z) for z in zones))}): a "
+            "job has one timeZone; split it into one job per time zone"
+        )
+    out: dict[str, Any] = {}
+    if None not in zones:
+        out["timeZone"] = zones.pop()
+    schedules = []
+    for p in parts:
+        if "every" in p:
+            from jobs.registry import every_to_cron
+
+            schedules.append(every_to_cron(p["every"], "OrTrigger(...)"))
+        else:
+            schedules.append(p["schedule"])
+        if "jitter" in p:
+            out["jitter"] = max(out.get("jitter", 0), p["jitter"])
+    if args.get("jitter") is not None:
+        out |= _jitter(names, args["jitter"], problems)
+    out["schedules"] = list(dict.fromkeys(schedules))
+    return out
+
+
+def _jitter(names: Names, node: ast.expr, problems: list[str]) -> dict[str, Any]:
+    """APScheduler delays each run by up to `jitter` seconds: the chart's `jitter` does the same
+    (whole seconds, rounded up)."""
+    try:
+        value = names.literal(node)
+    except Unresolved as e:
+        problems.append(f"jitter: {e}")
+        return {}
+    if value is None or value == 0:
+        return {}
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        problems.append(f"jitter={ast.unparse(node)} is not a number of seconds")
+        return {}
+    return {"jitter": math.ceil(value)}
+
+
 OPTION_PROBLEMS = {
     "start_date": "start_date={}: a CronJob has no start date; install it (or resume it) then",
     "end_date": "end_date={}: a CronJob has no end date; suspend or remove it then",
-    "jitter": "jitter={}: a CronJob starts on schedule, with no random delay; drop the jitter "
-    "(or spread the jobs' schedules yourself)",
 }
 
 

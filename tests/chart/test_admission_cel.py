@@ -15,6 +15,7 @@ import copy
 import json
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import yaml
 from admission import INTERPRETERS, Evaluate, Request, denials
 from chart_helpers import CHART, RELEASE, Render, by_kind, parse_docs, run_helm
 
+from jobs.cronctl import backfill
 from tests.cronctl.conftest import Cluster
 from tests.cronctl.emulator import EmulatorThread
 
@@ -141,6 +143,23 @@ def test_trigger_policy_admits_what_cronctl_and_kubectl_build(
     assert _create(cluster, docs, rogue, evaluate, user="bob", groups=("oncall",))
     controller = "system:serviceaccount:kube-system:cronjob-controller"
     assert _create(cluster, docs, rogue, evaluate, user=controller) is None
+
+
+def test_trigger_policy_admits_a_backfill_run_with_its_tick(
+    installed: tuple[Cluster, list[dict[str, Any]]], evaluate: Evaluate
+) -> None:
+    """cronctl backfill adds one pod annotation, the run's tick (jobs/cronctl/backfill.py)."""
+    cluster, docs = installed
+    tick = datetime(2026, 11, 1, 2, tzinfo=UTC)
+    job = backfill.build_job(cluster.cronjob(SESSIONS), tick, "alice@example.com")
+    annotations = job["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["cronjobs.dev/scheduled-at"] == "2026-11-01T02:00:00Z"
+    assert _create(cluster, docs, job, evaluate) == []
+    annotations["x"] = "y"  # anything more is still refused
+    assert _create(cluster, docs, job, evaluate) == [
+        "the Job's pod labels and annotations must be the CronJob's (the Job controller adds its "
+        "own labels; cronctl backfill the cronjobs.dev/scheduled-at annotation)"
+    ]
 
 
 # -- the trigger policy: what it denies ---------------------------------------------------------

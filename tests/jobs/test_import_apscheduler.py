@@ -112,6 +112,39 @@ def test_add_job_cron_keywords(tmp_path: Path) -> None:
     assert job == {**run("app.tasks:backup"), "schedule": "0 2 * * 0"}
 
 
+@pytest.mark.parametrize(
+    ("trigger", "jitter"),
+    [
+        ('"interval", minutes=15, jitter=60', 60),
+        ('CronTrigger(minute="*/5", jitter=2.5)', 3),  # whole seconds, rounded up
+        ('"cron", minute=0, jitter=0', None),
+    ],
+)
+def test_jitter_maps_to_the_charts_jitter(tmp_path: Path, trigger: str, jitter: int | None) -> None:
+    job = one_job(tmp_path, f'scheduler.add_job("app:sync_inventory", {trigger})')
+    assert job.get("jitter") == jitter
+
+
+def test_or_trigger_maps_to_schedules(tmp_path: Path) -> None:
+    job = one_job(
+        tmp_path,
+        """
+        from apscheduler.triggers.combining import OrTrigger
+        from apscheduler.triggers.cron import CronTrigger
+        trigger = OrTrigger(
+            [CronTrigger(hour=2, minute=0), CronTrigger(day_of_week="sat", hour=14, minute=30)],
+            jitter=30,
+        )
+        scheduler.add_job("app:report", trigger, id="report")
+        """,
+    )
+    assert job == {
+        **run("app:report"),
+        "schedules": ["0 2 * * *", "30 14 * * 6"],
+        "jitter": 30,
+    }
+
+
 def test_add_job_interval_keywords(tmp_path: Path) -> None:
     job = one_job(
         tmp_path,
@@ -462,8 +495,8 @@ def test_example_wrapper_module_registers_nothing() -> None:
 
 UNMAPPABLE = [
     (
-        'scheduler.add_job("app:f", "cron", minute="*/5", jitter=30)',
-        "jitter=30: a CronJob starts on schedule, with no random delay",
+        'scheduler.add_job("app:f", "cron", minute="*/5", jitter="soon")',
+        "jitter='soon' is not a number of seconds",
     ),
     (
         'scheduler.add_job("app:f", "date", run_date="2030-01-01 10:00")',
@@ -543,8 +576,13 @@ UNMAPPABLE = [
         "**OPTIONS: its keywords cannot be read without running it",
     ),
     (
-        'scheduler.add_job("app:f", OrTrigger([CronTrigger(hour=1), CronTrigger(hour=2)]))',
-        "OrTrigger(...) is not a cron or interval trigger",
+        'scheduler.add_job("app:f", AndTrigger([CronTrigger(hour=1), CronTrigger(hour=2)]))',
+        "AndTrigger(...) is not a cron or interval trigger",
+    ),
+    (
+        'scheduler.add_job("app:f", OrTrigger([CronTrigger(hour=1, timezone="Europe/Paris"), '
+        "CronTrigger(hour=2)]))",
+        "OrTrigger(...) mixes time zones",
     ),
     (
         'scheduler.add_job("app:f", CronTrigger.from_crontab("0 0 * * 7"))',

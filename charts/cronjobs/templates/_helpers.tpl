@@ -112,7 +112,7 @@ Name of the Secret holding the connection settings; fails when `existingSecret` 
 The keys a job entry may set on top of `jobDefaults`.
 */}}
 {{- define "cronjobs.jobOnlyKeys" -}}
-enabled schedule every args subcommand description image command
+enabled schedule schedules every args subcommand description image command
 {{- end }}
 
 {{/*
@@ -156,9 +156,9 @@ Input: dict with "where" and "schedule".
 {{- $example := "e.g. \"0 2 * * *\" (02:00 daily) or \"*/30 * * * *\" (every 30 minutes)" }}
 {{- $macros := list "@yearly" "@annually" "@monthly" "@weekly" "@daily" "@midnight" "@hourly" }}
 {{- if regexMatch "(^|\\s)(CRON_)?TZ=" $s }}
-{{- fail (printf "ERROR: %s: %q: do not put a time zone in the schedule; set %s.timeZone instead (Kubernetes rejects TZ= in schedules)" $where $s (trimSuffix ".schedule" $where)) }}
+{{- fail (printf "ERROR: %s: %q: do not put a time zone in the schedule; set %s.timeZone instead (Kubernetes rejects TZ= in schedules)" $where $s (regexReplaceAll "\\.schedules?(\\[[0-9]+\\])?$" $where "")) }}
 {{- else if hasPrefix "@every" $s }}
-{{- fail (printf "ERROR: %s: %q is not a cron schedule for this chart: Kubernetes accepts `@every`, but counts it from the CronJob's creation or last run (not the clock), and never runs it when startingDeadlineSeconds is shorter than the interval; for an interval set %s.every instead (e.g. every: 15m)" $where $s (trimSuffix ".schedule" $where)) }}
+{{- fail (printf "ERROR: %s: %q is not a cron schedule for this chart: Kubernetes accepts `@every`, but counts it from the CronJob's creation or last run (not the clock), and never runs it when startingDeadlineSeconds is shorter than the interval; for an interval set %s.every instead (e.g. every: 15m)" $where $s (regexReplaceAll "\\.schedules?(\\[[0-9]+\\])?$" $where "")) }}
 {{- else if hasPrefix "@" $s }}
 {{- if not (has $s $macros) }}
 {{- fail (printf "ERROR: %s: %q is not a cron macro Kubernetes accepts; use one of %s, or for an interval set `every` (e.g. every: 15m)" $where $s (join ", " $macros)) }}
@@ -405,8 +405,23 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- $allowed := concat (keys .Values.jobDefaults) (splitList " " (include "cronjobs.jobOnlyKeys" .)) }}
 {{- $out := dict }}
 {{- $problems := list }}
-{{- range $key, $job := .Values.jobs }}
-{{- $where := printf "jobs.%s" $key }}
+{{- range $jobKey, $jobValues := .Values.jobs }}
+{{- /* `schedules`: one CronJob per schedule, keyed <key>-<i>, each with `group` = the key. */}}
+{{- $units := list (list $jobKey $jobValues "" "") }}
+{{- if and (kindIs "map" $jobValues) (hasKey $jobValues "schedules") (not (kindIs "invalid" $jobValues.schedules)) }}
+{{- if not $jobValues.schedules }}
+{{- fail (printf "ERROR: jobs.%s.schedules is empty: list one cron schedule per CronJob, e.g. [\"0 2 * * *\", \"30 14 * * 1-5\"], or set schedule instead" $jobKey) }}
+{{- end }}
+{{- $units = list }}
+{{- range $i, $s := $jobValues.schedules }}
+{{- $one := omit $jobValues "schedules" "every" }}
+{{- $_ := set $one "schedule" $s }}
+{{- $units = append $units (list (printf "%s-%d" $jobKey $i) $one $jobKey (printf "jobs.%s.schedules[%d]" $jobKey $i)) }}
+{{- end }}
+{{- end }}
+{{- range $unit := $units }}
+{{- $key := index $unit 0 }}{{ $job := index $unit 1 }}{{ $group := index $unit 2 }}{{ $scheduleWhere := index $unit 3 }}
+{{- $where := printf "jobs.%s" (default $key $group) }}
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $key) }}
 {{- fail (printf "ERROR: job key %q is not a valid name: job keys become part of the CronJob name, so use lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. %q)" $key (regexReplaceAll "[^a-z0-9-]+" (lower $key) "-" | trimAll "-")) }}
 {{- end }}
@@ -430,7 +445,7 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- $_ := set $cfg $k $v }}
 {{- end }}
 {{- end }}
-{{- $subcommand := $key }}
+{{- $subcommand := default $key $group }}
 {{- if and (hasKey $job "subcommand") $job.subcommand }}{{ $subcommand = $job.subcommand }}{{ end }}
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$" (toString $subcommand)) }}
 {{- fail (printf "ERROR: %s.subcommand: %q is not a subcommand name: a built-in job (cleanup-old-sessions, health-check, ...), a job the app registered with @job (see `cronjobs list` in its image), or run (with args: [\"module:function\"])" $where (toString $subcommand)) }}
@@ -441,7 +456,7 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- $schedule = include "cronjobs.everyToCron" (dict "where" (printf "%s.every" $where) "every" $job.every) }}
 {{- else if and (hasKey $job "schedule") $job.schedule }}
 {{- $schedule = trim (toString $job.schedule) }}
-{{- include "cronjobs.validateSchedule" (dict "where" (printf "%s.schedule" $where) "schedule" $schedule) }}
+{{- include "cronjobs.validateSchedule" (dict "where" (default (printf "%s.schedule" $where) $scheduleWhere) "schedule" $schedule) }}
 {{- else }}
 {{- fail (printf "ERROR: %s has neither `schedule` nor `every`: set one, e.g. --set %s.schedule=\"0 2 * * *\" or --set %s.every=1h" $where $where $where) }}
 {{- end }}
@@ -457,6 +472,10 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- $_ := set $cfg "activeDeadlineSeconds" $fit }}
 {{- end }}
 {{- end }}
+{{- $jitter := int64 (default 0 $cfg.jitter) }}
+{{- if ge $jitter (int64 $cfg.activeDeadlineSeconds) }}
+{{- fail (printf "ERROR: %s (%ds) must be below the job's activeDeadlineSeconds (%ds): the random delay counts against the deadline, so a run could be stopped before it starts; lower it, e.g. --set %s.jitter=%d" (include "cronjobs.valuePath" (dict "key" $key "job" $job "path" (list "jitter"))) $jitter (int64 $cfg.activeDeadlineSeconds) $where (div (int64 $cfg.activeDeadlineSeconds) 10)) }}
+{{- end }}
 {{- $name := printf "%s-%s" $fullname $key }}
 {{- if gt (len $name) 52 }}
 {{- fail (printf "ERROR: CronJob name %q is %d characters; Kubernetes allows 52 (it appends 11 to name each Job). Shorten the release name, set fullnameOverride (now %q), or use a shorter job key than %q" $name (len $name) $fullname $key) }}
@@ -470,7 +489,15 @@ Every template that needs the jobs goes through here, so every check fails at in
 {{- $_ := set $cfg "args" (default list $cfg.args) }}
 {{- $_ := unset $cfg "every" }}
 {{- $_ := unset $cfg "enabled" }}
+{{- $_ := unset $cfg "schedules" }}
+{{- if $group }}
+{{- $_ := set $cfg "group" $group }}
+{{- if hasKey $.Values.jobs $key }}
+{{- fail (printf "ERROR: jobs.%s.schedules makes a CronJob keyed %q, which the job jobs.%s also uses: rename one of the two jobs" $group $key $key) }}
+{{- end }}
+{{- end }}
 {{- $_ := set $out $key $cfg }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- $problems = uniq $problems }}
