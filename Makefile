@@ -35,8 +35,8 @@ unit: $(PY) ## the test suite but the image's (assumes `make deps`)
 # The image built by podman from the Dockerfile (on a stand-in base: no image registry is
 # reachable here) and run as the chart runs it; see docs/image.md. Podman needs root here
 # (debootstrap, and the chart's uid 10001): as a normal user only the Dockerfile's and the
-# locks' checks run, and pytest names what the rest needs. ~7 min on 2 cores, ~2 min less once
-# the base is in podman's store.
+# locks' checks run, and pytest names what the rest needs. ~13 min on a clean machine (2 cores),
+# less once the base and the layers are in podman's store.
 image-test: $(PY) ## build the image with podman and run it as the chart runs it (assumes `make deps`)
 	$(RUN) $(PY) -m pytest tests/image
 
