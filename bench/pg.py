@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL 15 server for the benchmarks, started in a temp dir on a free port.
 
 PostgreSQL refuses to run as root: initdb and pg_ctl run in a user namespace where the
-process is not root (../tests/pg_ctl, ../../shared/RECIPES.md). Every variant of a benchmark
+process is not root (../tests/pg_ctl). Every variant of a benchmark
 runs on its own clone of a seeded template database (`CREATE DATABASE ... TEMPLATE ...
 STRATEGY FILE_COPY`), so each starts from the same bytes on disk.
 """

@@ -4,11 +4,31 @@ The public API for the app's own jobs is `job` (a decorator) and `JobContext` (w
 function receives): see jobs/registry.py. `jobs.cli` is the `cronjobs` entrypoint (one
 subcommand per job); `jobs.cronctl` is the controller client that lists, suspends, resumes
 and triggers the CronJobs.
+
+Both names load on first use: importing `jobs` itself stays cheap, so the entrypoint
+(jobs/entry.py) installs its signal handlers before any heavy import.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from jobs.context import JobContext
-from jobs.registry import job
+if TYPE_CHECKING:
+    from jobs.context import JobContext
+    from jobs.registry import job
 
 __all__ = ["JobContext", "__version__", "job"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "JobContext":
+        from jobs.context import JobContext
+
+        return JobContext
+    if name == "job":
+        from jobs.registry import job
+
+        return job
+    raise AttributeError(f"module 'jobs' has no attribute {name!r}")

@@ -1,3 +1,3 @@
-from jobs.cli import main
+from jobs.entry import main
 
 main()

@@ -20,7 +20,7 @@ from jobs.cliutil import (
 from jobs.errors import ConfigError
 from jobs.redact import forget, remember, scrub
 from jobs.render import table, to_json
-from jobs.settings import ENV, secrets_of
+from jobs.settings import ENV, connection_environ, exported, flags_in, secrets_of
 from jobs.urls import secrets_in
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,6 +42,16 @@ class CatalogueGroup(click.Group):
 
             return command_for(job)
         return super().get_command(ctx, job.command if job else cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # Finding a job by its name imports the app's modules, before click parses the job's
+        # flags: a connection flag among them reaches the app's code as its variable already.
+        flagged = flags_in(args[1:])
+        remember(secrets_of(*(flagged.get(k) for k in SECRET_SETTINGS)))
+        ctx.with_resource(exported(connection_environ(flagged)))
+        return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         # --help still shows the built-ins when an app module is broken; running one of the
@@ -141,4 +151,8 @@ for _command in (*BUILTIN_COMMANDS, *APP_COMMANDS):
 
 
 def main() -> None:
+    from jobs import signals
+
+    if not signals.installed():  # a console script made before jobs.entry: install late
+        signals.install()
     cli(prog_name="cronjobs")

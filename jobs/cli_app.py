@@ -23,12 +23,15 @@ def command_for(job: Job) -> click.Command:
 
     @handles_errors
     def callback(**kw: Any) -> None:
+        from jobs.redact import scrubbed_output
         from jobs.runner import run_registered
+        from jobs.settings import connection_environ, exported
 
         settings = settings_from(kw)
-        result = run_registered(
-            job, settings, dry_run=bool(kw.get("dry_run")), args=tuple(kw["args"])
-        )
+        with exported(connection_environ(kw)), scrubbed_output():
+            result = run_registered(
+                job, settings, dry_run=bool(kw.get("dry_run")), args=tuple(kw["args"])
+            )
         finish(result, kw["output"])
 
     f: Any = callback
@@ -61,22 +64,7 @@ def resolve(target: str) -> Job:
     for registered in registry.registered():  # by identity: a renamed job is still found
         if registered.func is func:
             return registered
-    required = registry.required_parameters(func)
-    if len(required) > 1:
-        raise ConfigError(
-            f"{target} takes {len(required)} arguments ({', '.join(required)}); "
-            "a job takes one, the JobContext, or none"
-        )
-    return Job(
-        id=target,  # the lock's key: another module's function of that name is another job
-        command=target,
-        schedule="",
-        description=f"{target}, run by `cronjobs run`",
-        needs=(),
-        mutating=True,
-        func=func,
-        module=module_name,
-    )
+    return registry.adhoc(func, target, module_name)
 
 
 @click.command("run")
@@ -93,23 +81,47 @@ def run_command(target: str, **kw: Any) -> None:
     """Run one function of the app as a job, registered or not (the old
     `asyncio.run(cron_jobs.x())` way of testing a job), with the same run id, logs, SIGTERM
     handling and exit codes as every job. The function takes the JobContext, or nothing; with
-    DATABASE_URL set, the run holds the function's database lock. ARGS reach it as ctx.args
+    DATABASE_URL set, the run holds the function's database lock. A connection flag reaches
+    the app's code as the variable it stands for (--database-url as DATABASE_URL). ARGS reach it as ctx.args
     (after `--` if they start with '-'): a mistyped flag is an error, never an argument."""
+    from jobs.redact import scrubbed_output
     from jobs.runner import run_registered
+    from jobs.settings import connection_environ, exported
 
-    job = resolve(target)
-    if job.schedule == "" and kw.get("database_url"):  # not registered: lock on the database
-        job = dataclasses.replace(job, needs=("database",))
     settings = settings_from(kw)
-    finish(
-        run_registered(job, settings, dry_run=kw["dry_run"], args=tuple(kw["args"])),
-        kw["output"],
-    )
+    with exported(connection_environ(kw)):  # the app's code reads them too, from its import on
+        job = resolve(target)
+        if job.schedule == "" and kw.get("database_url"):  # not registered: lock on the database
+            job = dataclasses.replace(job, needs=("database",))
+        with scrubbed_output():
+            result = run_registered(job, settings, dry_run=kw["dry_run"], args=tuple(kw["args"]))
+    finish(result, kw["output"])
+
+
+def _image(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    from jobs.chart_values import image_values
+
+    try:
+        return image_values(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
+
+
+image_option = click.option(
+    "--image",
+    metavar="REPO[:TAG][@DIGEST]",
+    callback=_image,
+    help="The app's image (it holds the app and cronjobs): written as `image:` on each of the "
+    "app's jobs, which the chart's own image cannot run.",
+)
 
 
 @click.command("chart-values")
+@image_option
 @handles_errors
-def chart_values_command() -> None:
+def chart_values_command(image: dict[str, str] | None) -> None:
     """Print the chart's `jobs:` values for every job this installation knows (the built-ins
     and the app's registered ones), so `helm upgrade ... -f <(cronjobs chart-values)` keeps the
     chart in step with the code."""
@@ -118,14 +130,17 @@ def chart_values_command() -> None:
     from jobs.registry import registered
 
     discover()
-    click.echo(values_yaml(registered()), nl=False)
+    click.echo(values_yaml(registered(), image), nl=False)
 
 
 @click.command("import-apscheduler")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
+@image_option
 @click.pass_context
 @handles_errors
-def import_apscheduler_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
+def import_apscheduler_command(
+    ctx: click.Context, paths: tuple[str, ...], image: dict[str, str] | None
+) -> None:
     """Read the app's APScheduler registrations (add_job, scheduled_job, CronTrigger,
     IntervalTrigger, and the scheduler_service wrapper's add_cron_job / add_interval_job) from
     its Python source, without importing or running it, and print the chart's `jobs:` values
@@ -137,7 +152,7 @@ def import_apscheduler_command(ctx: click.Context, paths: tuple[str, ...]) -> No
 
     discover()  # a function the installed app registered maps to its own subcommand
     result = import_apscheduler(list(paths))
-    click.echo(result.values_yaml(), nl=False)
+    click.echo(result.values_yaml(image), nl=False)
     for line in result.problems:
         click.echo(line, err=True)
     ctx.exit(int(result.exit_code))

@@ -112,5 +112,11 @@ class JobResult:
         else:
             out = [str(value)]
         if self.interrupted:
-            out.append("interrupted by SIGTERM: work committed before stays; the next run goes on")
+            from jobs.signals import received
+
+            by = received()  # the signal that stopped it: SIGTERM, or SIGINT (Ctrl-C)
+            out.append(
+                f"interrupted by {by.name if by else 'a stop request'}: work committed before "
+                "stays; the next run goes on"
+            )
         return out

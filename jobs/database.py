@@ -177,6 +177,17 @@ def translate_errors(
             f"cannot use the database at {describe(engine)}: {reason}. Check DATABASE_URL and "
             "that the server is up and reachable"
         ) from e
+    except exc.IntegrityError as e:
+        if held := _held_by_foreign_key(e):
+            raise JobError(
+                f"cannot delete a row that rows of another table still refer to ({held}): their "
+                "foreign key has no ON DELETE CASCADE, so every run stops at this row. Add that "
+                "table to the rule's `children` (the rules file, CRONJOBS_RULES) so the cleanup "
+                "deletes them with it, or delete them in the app first; `cronjobs retention show "
+                "--database-url ...` names the keys. Batches committed before this one stay"
+            ) from e
+        reason = " ".join(str(getattr(e, "orig", None) or e).split("\n")[0].split())
+        raise JobError(f"database error at {describe(engine)}: {reason}") from e
     except exc.SQLAlchemyError as e:
         reason = " ".join(str(getattr(e, "orig", None) or e).split("\n")[0].split())
         if "file is not a database" in reason:
@@ -185,6 +196,23 @@ def translate_errors(
                 "check the path"
             ) from e
         raise JobError(f"database error at {describe(engine)}: {reason}") from e
+
+
+_FK_VIOLATION = "23503"
+
+
+def _held_by_foreign_key(e: exc.IntegrityError) -> str | None:
+    """What the database says of a delete refused by a foreign key (PostgreSQL: the key, the
+    tables and the row; SQLite names none), or None for another integrity error."""
+    orig = e.orig
+    if getattr(orig, "sqlstate", None) == _FK_VIOLATION:
+        diag = getattr(orig, "diag", None)
+        said = " ".join(str(orig).split("\n")[0].split())
+        detail = getattr(diag, "message_detail", None)
+        return f"{said}; {detail}" if detail else said
+    if "FOREIGN KEY constraint failed" in str(orig):
+        return "SQLite: FOREIGN KEY constraint failed"
+    return None
 
 
 def lock_key(job_id: str) -> int:

@@ -11,15 +11,21 @@ Two ways, both importing modules whose `@job(...)` decorators register the jobs:
 
 Discovery runs only when a command needs the full list (`cronjobs --help`, `list`,
 `chart-values`) or a name that is not a built-in: `cronjobs health-check` imports nothing of the
-app. A module that fails to import is a configuration error naming it (exit 2).
+app. A module that fails to import is a configuration error naming it (exit 2), and so is one
+that takes longer than CRONJOBS_IMPORT_TIMEOUT seconds (default 30) to import: a module that
+connects or waits at import time would otherwise hang even `cronjobs --help`.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import os
+import signal
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -28,6 +34,9 @@ from jobs.redact import scrub
 
 GROUP = "cronjobs.jobs"
 ENV = "CRONJOBS_JOB_MODULES"
+TIMEOUT_ENV = "CRONJOBS_IMPORT_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0
+MAX_TIMEOUT = 3600.0
 
 _done = False
 _failed: ConfigError | None = None
@@ -79,11 +88,61 @@ def import_module(name: str, source: str) -> ModuleType:
     return module
 
 
+class _TooSlow(BaseException):
+    """Raised in the importing thread at the time limit (a BaseException: an app's
+    `except Exception` around a connect must not swallow it)."""
+
+
+def import_timeout(environ: Mapping[str, str] | None = None) -> float:
+    """CRONJOBS_IMPORT_TIMEOUT in seconds; a ConfigError when it is not a number in range."""
+    raw = ((os.environ if environ is None else environ).get(TIMEOUT_ENV) or "").strip()
+    try:
+        seconds = float(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise ConfigError(
+            f"{TIMEOUT_ENV} must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
+            f"got {raw!r}"
+        )
+    return seconds
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise _TooSlow in this thread after `seconds` (SIGALRM: only the main thread can take
+    it; elsewhere, no limit)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(_signum: int, _frame: object) -> None:
+        raise _TooSlow
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _load(target: str, source: str, load: Callable[[], Any]) -> Any:
+    from jobs.redact import scrubbed_output
     from jobs.registry import RegistrationError
 
+    seconds = import_timeout()
     try:
-        return load()
+        with scrubbed_output(), _time_limit(seconds):
+            return load()
+    except _TooSlow:
+        raise ConfigError(
+            f"cannot import {target} ({source}): it took longer than {seconds:g}s to import "
+            f"({TIMEOUT_ENV}). Does it connect to a server or wait for something at import "
+            "time? A job module only defines and registers jobs: connect inside the job "
+            f"function; raise {TIMEOUT_ENV} if the import really needs longer"
+        ) from None
     except RegistrationError:
         raise
     except ModuleNotFoundError as e:

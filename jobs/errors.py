@@ -36,3 +36,9 @@ class Skipped(JobError):
     """Another run of the same job holds the lock; this run did nothing."""
 
     exit_code = ExitCode.SKIPPED
+
+
+class Stopped(JobError):
+    """A stop signal (SIGTERM, SIGINT) came before the run started: this run did nothing."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     and the CronJob forbids concurrency (cronctl trigger without --force)."""
     INTERRUPTED = 4
     """Stopped by SIGTERM/SIGINT after finishing the batch in hand; committed batches stay
-    committed and the next run completes the work."""
+    committed and the next run completes the work. A signal during start-up (before the run
+    started) stops the run before it does anything, with the same code."""
     TIMEOUT = 5
     """`cronctl trigger --wait` gave up waiting before the Job finished (the Job keeps running)."""

@@ -20,8 +20,8 @@ class Seconds(click.FloatRange):
 
     name = "seconds"
 
-    def __init__(self) -> None:
-        super().__init__(min=MIN_SECONDS, max=MAX_SECONDS)
+    def __init__(self, low: float = MIN_SECONDS, high: float = MAX_SECONDS) -> None:
+        super().__init__(min=low, max=high)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         rv = super().convert(value, param, ctx)
@@ -128,23 +128,35 @@ batch_size = click.option(
     envvar="CRONJOBS_BATCH_SIZE",
     show_envvar=True,
     type=click.IntRange(1, 100_000),
-    default=5000,
+    default=1000,
     show_default=True,
     metavar="ROWS",
-    help="Rows per delete batch; each batch is its own short transaction.",
+    help="Rows in the first delete batch (every batch with --batch-time 0); each batch is its "
+    "own short transaction.",
+)
+batch_time = click.option(
+    "--batch-time",
+    envvar="CRONJOBS_BATCH_TIME",
+    show_envvar=True,
+    type=Seconds(0, 60),
+    default=0.1,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time each delete transaction aims at (an app write waits on one at most about that "
+    "long): the batch starts at --batch-size and grows or shrinks to hold it on this machine, "
+    "whatever its load. 0 keeps every batch at --batch-size.",
 )
 batch_events = click.option(
     "--batch-size",
     envvar="CRONJOBS_ANALYTICS_BATCH_SIZE",
     show_envvar=True,
     type=click.IntRange(1, 1_000_000),
-    default=100_000,
+    default=20_000,
     show_default=True,
     metavar="EVENTS",
-    help="Events per transaction: whole UTC days are packed up to this many (by their daily "
-    "figures); a bigger day is a transaction by itself, and a day of more than 4 times as many "
-    "goes a few event types at a time. Events are narrow rows: 100,000 take ~70 ms to count "
-    "and delete.",
+    help="Events in the first transaction (every one with --batch-time 0): whole UTC days are "
+    "packed up to the batch's size (by their daily figures); a bigger day is a transaction by "
+    "itself, and a day of more than 4 times the size goes a few event types at a time.",
 )
 
 

@@ -11,8 +11,9 @@ The URL follows the service's conventions, chosen by its host:
   `<url>` for success, `<url>/<exit code>` (1-255) or `<url>/fail` for a failure, plus
   `?rid=<uuid>` to pair a run's start with its end.
 
-A ping never fails the run: it has a short timeout, and any error is logged as a warning and
-dropped. The URL holds the check's token, so it is a secret: `notify` remembers it (and its
+A ping never fails the run, nor holds it: CRONJOBS_PING_TIMEOUT bounds the whole request (name
+look-up, connect, every byte of the answer: a deadline, not a per-read timeout), after which the
+ping is abandoned and the run goes on; a slow, refused or failed ping is logged as a warning. The URL holds the check's token, so it is a secret: `notify` remembers it (and its
 path segments) with `jobs.redact`, and no log line or message ever contains it.
 """
 
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -140,30 +143,57 @@ def notify(
     run_id: str | None = None,
 ) -> bool:
     """Ping `url` for `event` ("start", "success", "fail" with the run's exit code); True when
-    the service answered 2xx. Never raises, waits at most about `timeout` seconds per attempt,
-    and logs a failure as a warning without the URL."""
+    the service answered 2xx. Never raises, returns within about `timeout` seconds whatever the
+    service does (the request runs in a daemon thread, abandoned at the deadline), and logs a
+    failure as a warning without the URL."""
     remember(_secret_parts(url))
     try:
         check_url(url)
+    except ConfigError as e:
+        log.warning("dead-man's-switch ping (%s) not sent: %s", event, e)
+        return False
+    outcome: list[str | None] = []
+    started = time.monotonic()
+    thread = threading.Thread(
+        target=lambda: outcome.append(_request(url, event, exit_code, timeout, run_id)),
+        name=f"ping-{event}",
+        daemon=True,  # an abandoned ping never keeps the process from exiting
+    )
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive() or not outcome:
+        log.warning(
+            "dead-man's-switch ping (%s) abandoned: no complete answer within %gs "
+            "(CRONJOBS_PING_TIMEOUT)",
+            event,
+            timeout,
+        )
+        return False
+    if outcome[0] is not None:
+        log.warning("dead-man's-switch ping (%s) %s", event, outcome[0])
+        return False
+    log.debug("dead-man's-switch ping (%s) sent in %.2fs", event, time.monotonic() - started)
+    return True
+
+
+def _request(
+    url: str, event: Event, exit_code: int | None, timeout: float, run_id: str | None
+) -> str | None:
+    """The ping's request: None when the service answered 2xx, else what went wrong (socket
+    timeouts are per operation; `notify` holds the deadline, and logs, in the run's context)."""
+    try:
         target = ping_url(url, event, exit_code, run_id)
         request = urllib.request.Request(
             target, method="GET", headers={"User-Agent": f"cronjobs/{__version__}"}
         )
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        # The socket's own timeout only ends a wait nothing at all arrives in: past `timeout`,
+        # the deadline in `notify` has fired first.
+        with urllib.request.urlopen(request, timeout=timeout * 2) as response:
             response.read(1024)
             status = int(response.status)
     except urllib.error.HTTPError as e:
-        log.warning("dead-man's-switch ping (%s) refused: HTTP %s", event, e.code)
-        return False
-    except ConfigError as e:
-        log.warning("dead-man's-switch ping (%s) not sent: %s", event, e)
-        return False
+        return f"refused: HTTP {e.code}"
     except Exception as e:  # a ping must never fail the run
         reason = getattr(e, "reason", None) or e
-        log.warning("dead-man's-switch ping (%s) failed: %s", event, scrub(str(reason)))
-        return False
-    if not 200 <= status < 300:
-        log.warning("dead-man's-switch ping (%s) answered HTTP %s", event, status)
-        return False
-    log.debug("dead-man's-switch ping (%s) sent", event)
-    return True
+        return f"failed: {scrub(str(reason))}"
+    return None if 200 <= status < 300 else f"answered HTTP {status}"

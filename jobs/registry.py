@@ -68,7 +68,6 @@ _FIELDS = (
            "day-of-week is 0-6 (0 = Sunday) or SUN-SAT"),
 )  # fmt: skip
 """As the chart's cronjobs.validateSchedule reads them (Kubernetes' parser: robfig/cron)."""
-_DAYS_IN = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _SPACE = re.compile(r"[\t\n\f\r ]+")
 """Go's `\\s` (the chart splits the fields on it), not Python's wider one."""
 _TZ = re.compile(r"(^|[\t\n\f\r ])(CRON_)?TZ=")
@@ -104,6 +103,28 @@ class Job:
     @property
     def takes_context(self) -> bool:
         return self.func is not None and bool(inspect.signature(self.func).parameters)
+
+
+def adhoc(func: Callable[..., Any], target: str, module: str) -> Job:
+    """A Job for a function nobody registered (`cronjobs run MODULE:FUNCTION`, a test's
+    `jobs.testing.run`): its lock key is `target`, so another module's function of the same
+    name is another job. ConfigError when it takes more than the JobContext."""
+    required = required_parameters(func)
+    if len(required) > 1:
+        raise ConfigError(
+            f"{target} takes {len(required)} arguments ({', '.join(required)}); "
+            "a job takes one, the JobContext, or none"
+        )
+    return Job(
+        id=target,
+        command=target,
+        schedule="",
+        description=f"{target}, run by `cronjobs run`",
+        needs=(),
+        mutating=True,
+        func=func,
+        module=module,
+    )
 
 
 class RegistrationError(ConfigError):
@@ -214,7 +235,7 @@ def job(
                 description=doc or f"{module}.{func.__name__}",
                 needs=tuple(needs),
                 mutating=mutating,
-                every=every,
+                every=str(every).strip() if every is not None else None,
                 func=func,
                 module=module,
             )
@@ -240,19 +261,25 @@ def resolve_schedule(schedule: str | None, every: str | None, where: str) -> str
     return schedule.strip()
 
 
+EVERY = re.compile(r"([1-9][0-9]*)([mhd])")
+"""An `every` interval, as the chart's values.schema.json and cronjobs.everyToCron read it."""
+
+
 def every_to_cron(every: str, where: str) -> str:
-    """15m -> */15 * * * *; an interval that cron cannot repeat evenly is an error (the chart's
-    `every:` rule: minutes dividing 60, hours dividing 24, 1d or 7d)."""
-    m = re.fullmatch(r"([1-9][0-9]*)([mhd])", str(every).strip())
-    n, unit = (int(m.group(1)), m.group(2)) if m else (0, "")
-    if unit == "m" and 60 % n == 0:
-        return "* * * * *" if n == 1 else f"*/{n} * * * *"
-    if unit == "m" and n % 60 == 0 and 24 % (n // 60) == 0:
-        n, unit = n // 60, "h"
-    if unit == "h" and 24 % n == 0:
-        return "0 * * * *" if n == 1 else f"0 */{n} * * *"
-    if unit == "d" and n in (1, 7):
-        return "0 0 * * *" if n == 1 else "0 0 * * 0"
+    """15m -> */15 * * * *; an interval that cron cannot repeat evenly is an error. The
+    chart's cronjobs.everyToCron, rule for rule: counted in minutes, those dividing an hour, a
+    whole number of hours dividing a day, a day (1d, 24h, 1440m) or a week (7d, 168h,
+    10080m)."""
+    m = EVERY.fullmatch(str(every).strip())
+    minutes = int(m.group(1)) * {"m": 1, "h": 60, "d": 1440}[m.group(2)] if m else 0
+    if 0 < minutes < 60 and 60 % minutes == 0:
+        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+    if 0 < minutes < 1440 and minutes % 60 == 0 and 1440 % minutes == 0:
+        return "0 * * * *" if minutes == 60 else f"0 */{minutes // 60} * * *"
+    if minutes == 1440:
+        return "0 0 * * *"
+    if minutes == 10080:
+        return "0 0 * * 0"
     raise RegistrationError(
         f"{where}: every={every!r} cannot be a cron schedule that repeats evenly: use minutes "
         "that divide 60 (1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m), hours that divide 24 "
@@ -260,16 +287,26 @@ def every_to_cron(every: str, where: str) -> str:
     )
 
 
+EVERY_MACRO = (
+    "is not a cron schedule for this chart: Kubernetes accepts `@every`, but counts it from the "
+    "CronJob's creation or last run (not the clock), and never runs it when "
+    "startingDeadlineSeconds is shorter than the interval"
+)
+"""Why `@every` is refused (the chart's cronjobs.validateSchedule says the same)."""
+
+
 def cron_problem(schedule: str) -> str | None:
     """What is wrong with a 5-field cron expression (or @daily-style macro), or None: exactly
-    what the chart's cronjobs.validateSchedule rejects, and a schedule that never fires (which
-    the chart and Kubernetes accept, and then never start the job)."""
+    what the chart's cronjobs.validateSchedule rejects, including a schedule that never fires
+    (which Kubernetes accepts, and then never runs: the controller's InvalidSchedule)."""
     text = schedule.strip()
     if _TZ.search(text):
         return (
             "do not put a time zone in the schedule (Kubernetes rejects TZ=); set the job's "
             "timeZone in the chart's values instead"
         )
+    if text.startswith("@every"):
+        return f"{text!r} {EVERY_MACRO}; use every= for an interval (e.g. every='15m')"
     if text.startswith("@"):
         if text in MACROS:
             return None
@@ -285,42 +322,45 @@ def cron_problem(schedule: str) -> str | None:
             f"it has {len(parts)} fields; cron has 5 (minute hour day-of-month month "
             "day-of-week), or use a macro such as @daily"
         )
-    days: list[tuple[set[int], bool]] = []
     for part, spec in zip(parts, _FIELDS, strict=True):
-        values: set[int] = set()
-        star = False
         for item in part.split(","):
             subject = f"the {spec.label} field {part!r}" + (f" ({item!r})" if item != part else "")
-            parsed = _parse_item(item, spec)
-            if isinstance(parsed, str):
-                return f"{subject} {parsed}"
-            values |= parsed[0]
-            star = star or parsed[1]
-        days.append((values, star))
-    (dom, dom_star), (months, _), (_, dow_star) = days[2], days[3], days[4]
-    if dow_star and not dom_star and not any(d <= _DAYS_IN[m - 1] for m in months for d in dom):
-        return (
-            f"it never fires: none of the months in the month field {parts[3]!r} has a day in "
-            f"the day-of-month field {parts[2]!r} (Kubernetes and the chart accept the schedule, "
-            "and never start the job); choose days those months have"
-        )
-    return None
+            problem = _item_problem(item, spec)
+            if problem:
+                return f"{subject} {problem}"
+    return _never_fires(text, parts)
 
 
-def _parse_item(item: str, spec: _Field) -> tuple[set[int], bool] | str:
-    """The values one comma-separated item of a field matches and whether it is a `*` (robfig's
-    star bit: cron ANDs day-of-month and day-of-week when either is one, else ORs them); or
-    what is wrong with it, in the chart's words."""
+def _never_fires(text: str, parts: list[str]) -> str | None:
+    """The controller's verdict (jobs.cron, robfig's Next): no time within five years."""
+    from datetime import UTC, datetime
+
+    from jobs import cron
+
+    try:
+        fires = cron.parse(text).next(datetime.now(UTC)) is not None
+    except cron.CronError as e:  # the chart's syntax is narrower than robfig's: not expected
+        return f"Kubernetes cannot parse it: {e}"
+    if fires:
+        return None
+    return (
+        f"it never fires: none of the months in the month field {parts[3]!r} has a day in "
+        f"the day-of-month field {parts[2]!r} (Kubernetes accepts the schedule and never starts "
+        "the job: InvalidSchedule); choose days those months have"
+    )
+
+
+def _item_problem(item: str, spec: _Field) -> str | None:
+    """What is wrong with one comma-separated item of a field, in the chart's words."""
     if not _ITEM.fullmatch(item):
         return f"is not valid cron syntax: {_SYNTAX}"
     base, _, step_text = item.partition("/")
-    step = int(step_text or 1)
-    if step < 1:
+    if step_text and int(step_text) < 1:
         return "has a step of 0; a step must be at least 1"
     if base in ("*", "?"):
         if base == "?" and spec.label not in ("day-of-month", "day-of-week"):
             return "uses ?, which is allowed only in the day-of-month and day-of-week fields; use *"
-        return set(range(spec.low, spec.high + 1, step)), step == 1
+        return None
     ends: list[int] = []
     for end in base.split("-"):
         if end.isdigit():
@@ -333,5 +373,4 @@ def _parse_item(item: str, spec: _Field) -> tuple[set[int], bool] | str:
         return f"is out of range: {spec.range}"
     if ends[0] > ends[-1]:
         return "has a range whose start is after its end; write it as START-END with START <= END"
-    last = ends[-1] if len(ends) == 2 or not step_text else spec.high  # N/STEP: N to the maximum
-    return set(range(ends[0], last + 1, step)), False
+    return None

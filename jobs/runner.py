@@ -10,11 +10,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobs import logs, pings, summary
-from jobs.errors import JobError, Skipped, unexpected
+from jobs import logs, pings, signals, summary
+from jobs.errors import JobError, Skipped, Stopped, unexpected
 from jobs.exitcodes import ExitCode
 from jobs.registry import Job
 from jobs.settings import Settings
@@ -30,21 +29,21 @@ R = TypeVar("R")
 
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGTERM or SIGINT; jobs check it between batches."""
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        log.warning(
-            "received %s: finishing the batch in hand, then stopping", signal.Signals(signum).name
-        )
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    """The run's stop flag, set by SIGTERM or SIGINT (jobs/signals.py); jobs check it between
+    batches. The entrypoint records both signals from its first instant, so one that came
+    before the run is seen too; a run started from Python without the entrypoint records
+    them for its own duration only."""
+    if signals.installed():
+        yield signals.Stop()
+        return
+    previous = {s: signal.getsignal(s) for s in signals.STOPS}
+    signals.install()
     try:
-        yield stop
+        yield signals.Stop()
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        signals.forget()
 
 
 def run(job: Job, work: Callable[[threading.Event], R]) -> R:
@@ -56,7 +55,8 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
     with logs.bind(job=job.command, run_id=run_id), stop_on_signals() as stop:
         log.info("started")
         started = time.monotonic()
-        if ping:
+        early = signals.received()
+        if ping and not early:
             pings.notify(ping.url, "start", timeout=ping.timeout, run_id=run_id)
 
         def ended(code: int, counts: dict[str, int] | None = None, error: str = "") -> None:
@@ -69,8 +69,13 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
                 pings.notify(ping.url, event, code, timeout=ping.timeout, run_id=run_id)
 
         try:
+            if early:  # during start-up (imports, settings, connecting): do nothing at all
+                raise Stopped(
+                    f"stopped by {early.name} before the run started: nothing was done; the "
+                    "next run does the work"
+                )
             result = work(stop)
-        except Skipped as e:
+        except (Skipped, Stopped) as e:
             e.logged = True
             log.warning(str(e), extra={"exit_code": int(e.exit_code)})
             ended(e.exit_code, error=str(e))
@@ -84,6 +89,7 @@ def run(job: Job, work: Callable[[threading.Event], R]) -> R:
             _log_failure(error, started)
             ended(error.exit_code, error=str(error))
             raise error from e
+        signals.announce("the job did not stop early (it had no batch left, or checks none)")
         code = int(getattr(result, "exit_code", 0))
         summary_lines: Any = getattr(result, "lines", lambda: [])()
         log.info(
@@ -187,14 +193,20 @@ def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
 
-        def cancel(signum: signal.Signals) -> None:
-            log.warning("received %s: cancelling the job at its next await", signum.name)
+        def cancel(signum: signal.Signals) -> None:  # called by the loop, not in a handler
+            signals.record(signum)
+            signals.announce("cancelling the job at its next await")
             ctx.stop.set()
             if task is not None:
                 task.cancel()
 
-        for s in (signal.SIGTERM, signal.SIGINT):
+        for s in signals.STOPS:
             loop.add_signal_handler(s, cancel, s)
+        if signals.received():  # before the loop started: the job never starts
+            signals.announce("cancelling the job before it started")
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            return JobResult(job.command, None, dry_run, interrupted=True)
         try:
             value = await awaitable
         except SystemExit as e:
@@ -205,7 +217,7 @@ def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
             return JobResult(job.command, None, dry_run, interrupted=True)
         return JobResult(job.command, value, dry_run, interrupted=ctx.stop.is_set())
 
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    handlers = {s: signal.getsignal(s) for s in signals.STOPS}
     try:
         return asyncio.run(main())
     finally:  # closing the loop resets them to the default: the run's own handler again

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from jobs.errors import ConfigError
 from jobs.redact import scrub
@@ -26,6 +28,10 @@ ENV = {
     "timeout": "CRONJOBS_TIMEOUT",
     "lock_timeout": "CRONJOBS_LOCK_TIMEOUT",
 }
+
+CONNECTIONS = ("database_url", "redis_url", "qdrant_url", "qdrant_api_key", "qdrant_path")
+"""The settings that say where the app's services are: the app's own code reads them from the
+environment too, so a flag for one is exported as its variable while the app's code runs."""
 
 DEFAULT_CACHE_PREFIXES = ("cache:",)
 DEFAULT_TIMEOUT = 5.0
@@ -158,6 +164,12 @@ def parse_database_url(url: str) -> str:
         raise ConfigError(f"{name} has no host: expected postgresql://user:password@host:5432/db")
     if not parts.path.strip("/"):
         raise ConfigError(f"{name} names no database: add /dbname, got {parts.display()}")
+    for key, value in parts.params():
+        if key == "connect_timeout" and not value.strip().isdigit():
+            raise ConfigError(
+                f"{name} has connect_timeout={value!r}: it is a whole number of seconds (the "
+                f"jobs wait at most {ENV['timeout']}, --timeout, to connect); got {parts.display()}"
+            )
     return "postgresql+psycopg" + url[len(parts.scheme) :]
 
 
@@ -220,3 +232,42 @@ def parse_seconds(value: str | None, name: str, default: float) -> float:
             f"got {value!r}"
         )
     return seconds
+
+
+def connection_environ(values: Mapping[str, Any]) -> dict[str, str]:
+    """The variables (DATABASE_URL, ...) that the connection flags given in `values` (click's
+    parameters, by name) stand for, with the values as given."""
+    return {ENV[name]: str(values[name]) for name in CONNECTIONS if values.get(name)}
+
+
+def flags_in(args: Sequence[str]) -> dict[str, str]:
+    """The connection flags among a subcommand's raw arguments (`--database-url URL` or
+    `--database-url=URL`; the last one wins, as with click; nothing after `--`), by name:
+    read before click parses them, to export them before the app's modules are imported."""
+    flags = {"--" + name.replace("_", "-"): name for name in CONNECTIONS}
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(args) and args[i] != "--":
+        flag, equals, value = args[i].partition("=")
+        if flag in flags and equals:
+            found[flags[flag]] = value
+        elif flag in flags and i + 1 < len(args):
+            found[flags[flag]] = args[i + 1]
+            i += 1
+        i += 1
+    return found
+
+
+@contextmanager
+def exported(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set these environment variables for the block, then put back what was there."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

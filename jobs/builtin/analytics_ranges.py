@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import statistics
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -142,22 +142,35 @@ def plan(days: list[date], figures: dict[date, dict[str, int]], batch_size: int)
     day without figures counts as the median day, or `batch_size`); a bigger day is a run by
     itself. (Splitting a big day by event type was tried: each part reads the whole day
     again, so it took 40% longer at 50M events and its longest transaction was no shorter.)"""
+    return list(runs(days, figures, lambda: batch_size))
+
+
+def runs(
+    days: list[date], figures: dict[date, dict[str, int]], batch_size: Callable[[], int]
+) -> Iterator[Run]:
+    """`plan`'s runs one at a time, each packed up to `batch_size()` events as it is when the
+    run is asked for (the job's size follows its time budget, jobs.builtin.batch_time)."""
     known = [sum(types.values()) for types in figures.values()]
-    guess = int(statistics.median(known)) if known else batch_size
-    runs: list[Run] = []
-    for day in days:
-        size = sum(figures[day].values()) if day in figures else guess
-        if (
-            runs
-            and runs[-1].days[-1] + timedelta(days=1) == day  # its range: exactly its days
-            and runs[-1].expected + size <= batch_size
+    guess = int(statistics.median(known)) if known else None
+
+    def size(day: date, limit: int) -> int:
+        return sum(figures[day].values()) if day in figures else guess or limit
+
+    i = 0
+    while i < len(days):
+        limit = batch_size()
+        run = Run([days[i]], size(days[i], limit), days[i] in figures)
+        i += 1
+        while (
+            i < len(days)
+            and run.days[-1] + timedelta(days=1) == days[i]  # its range: exactly its days
+            and run.expected + size(days[i], limit) <= limit
         ):
-            runs[-1].days.append(day)
-            runs[-1].expected += size
-            runs[-1].counted &= day in figures
-        else:
-            runs.append(Run([day], size, day in figures))
-    return runs
+            run.days.append(days[i])
+            run.expected += size(days[i], limit)
+            run.counted &= days[i] in figures
+            i += 1
+        yield run
 
 
 @lru_cache(maxsize=8)

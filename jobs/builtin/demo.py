@@ -51,6 +51,14 @@ class DemoOutcome:
         failed = [s for s in self.steps if s.status == "failed"]
         return ExitCode(failed[0].exit_code) if failed else ExitCode.OK
 
+    def lines(self) -> list[str]:
+        """What `cronjobs demo` prints: each step with its result lines, then the footer."""
+        out = []
+        for step in self.steps:
+            out.append(f"== {step.command}: {step.status}")
+            out += [f"   {line}" for line in step.lines]
+        return [*out, *self.footer.splitlines()]
+
     @property
     def footer(self) -> str:
         return (
@@ -66,8 +74,13 @@ def _chunks(rows: list[dict[str, Any]], size: int = 5000) -> list[list[dict[str,
 
 
 def seed(engine: Engine, *, sessions: int, events: int, now: datetime, rng: random.Random) -> str:
-    """Fill the app's tables with sample data spread over DAYS days; return a summary line."""
+    """Fill the app's tables with sample data spread over DAYS days; return a summary line.
+
+    The same `rng` seed gives the same figures whatever the hour of `now`: sessions are aged
+    from `now` (their cutoff is `now` minus N days), analytics events from the start of `now`'s
+    UTC day (their jobs work in whole UTC days: yesterday's figures, days older than N)."""
     Base.metadata.create_all(engine)
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     chats, messages, peptides, raw = [], [], [], []
     for i in range(1, sessions + 1):
         created = now - timedelta(seconds=rng.uniform(0, DAYS * 86400))
@@ -109,7 +122,7 @@ def seed(engine: Engine, *, sessions: int, events: int, now: datetime, rng: rand
                 "event_type": rng.choices(EVENT_TYPES, weights=(50, 25, 15, 8, 2))[0],
                 "user_id": None if rng.random() < 0.1 else f"user-{rng.randrange(500)}",
                 "properties": None,
-                "occurred_at": now - timedelta(seconds=rng.uniform(0, DAYS * 86400)),
+                "occurred_at": today - timedelta(seconds=rng.uniform(0, DAYS * 86400)),
             }
         )
     with engine.begin() as conn:
@@ -175,9 +188,11 @@ def run_demo(
     events: int,
     redis_url: str | None,
     progress: Callable[[str], None] = lambda _step: None,
+    now: datetime | None = None,
 ) -> DemoOutcome:
     """Seed `root` (made by `prepare_dir`) and run every job on it; `progress(step)` is called
-    as each step starts."""
+    as each step starts. `now` (default: the current time) is the instant the sample data is
+    aged from and the jobs run at; the figures are the same at every hour of a day."""
     from jobs.builtin import analytics, analytics_cleanup, cache, health
     from jobs.builtin import sessions as session_jobs
     from jobs.database import connect
@@ -188,7 +203,7 @@ def run_demo(
     database_url = f"sqlite:///{db_path}"
     outcome = DemoOutcome(database_url, str(qdrant_path))
     rng = random.Random(42)
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
 
     engine = connect(database_url)
     try:
@@ -203,14 +218,14 @@ def run_demo(
     def job(command: str) -> Job:
         return catalogue.BY_COMMAND[command]
 
-    yesterday = now.date() - timedelta(days=1)
+    yesterday = now.astimezone(UTC).date() - timedelta(days=1)
     work: list[tuple[str, Any]] = [
         (
             "aggregate-daily-analytics",
             lambda: run_database_job(
                 job("aggregate-daily-analytics"),
                 settings,
-                lambda e, stop: analytics.aggregate(e, [yesterday], stop=stop),
+                lambda e, stop: analytics.aggregate(e, [yesterday], stop=stop, now=now),
             ),
         ),
         (
@@ -218,7 +233,7 @@ def run_demo(
             lambda: run_database_job(
                 job("cleanup-old-sessions"),
                 settings,
-                lambda e, stop: session_jobs.cleanup_old_sessions(e, stop=stop),
+                lambda e, stop: session_jobs.cleanup_old_sessions(e, stop=stop, now=now),
             ),
         ),
         (
@@ -226,7 +241,7 @@ def run_demo(
             lambda: run_database_job(
                 job("cleanup-old-analytics"),
                 settings,
-                lambda e, stop: analytics_cleanup.cleanup_old_analytics(e, stop=stop),
+                lambda e, stop: analytics_cleanup.cleanup_old_analytics(e, stop=stop, now=now),
             ),
         ),
         (

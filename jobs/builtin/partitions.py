@@ -4,9 +4,12 @@ pg_catalog, creating the months ahead, and dropping whole partitions past the re
 A partition is dropped only when it lies wholly before the cutoff, on whole UTC days, and every
 UTC day it holds events of has figures in daily_analytics. The days are found by a skip scan of
 the `occurred_at` index (one probe per day), so the check does not read the partition's events.
-It runs under `LOCK TABLE <p> IN ACCESS EXCLUSIVE MODE` (waiting at most the job's
-lock_timeout) in the transaction that detaches and drops it, so no event arrives between the
-check and the drop; days lacking figures are then aggregated by the per-day upsert, outside the
+It runs under `LOCK TABLE <parent>, <p> IN ACCESS EXCLUSIVE MODE` in the transaction that
+detaches and drops it, so no event arrives between the check and the drop. The parent is locked
+first, as the app's queries lock it (detaching and dropping lock it anyway: taking the partition
+first deadlocked with any app query on the table); each attempt waits at most DROP_LOCK_WAIT
+(the app's queries queue behind it meanwhile), and a partition whose locks are not granted in
+DROP_ATTEMPTS attempts is kept for the next run; days lacking figures are then aggregated by the per-day upsert, outside the
 lock, and the partition is tried once more. With `recount` (the cleanup's
 `--recount-partitions`) every (day, event type) is also counted against its figures, reading
 every event, once without the lock and again under it: short figures are aggregated first, and
@@ -190,6 +193,21 @@ def droppable(conn: Connection, table: Table, cutoff: datetime) -> list[Partitio
     ]
 
 
+def holding(conn: Connection, table: Table, cutoff: datetime) -> Partition | None:
+    """The partition that holds the last instant before `cutoff` and reaches past it, if its
+    bounds are UTC midnights: it will be dropped whole once all of it is past the cutoff, so
+    by default its old days wait for that rather than go row by row."""
+    for p in partitions(conn, table):
+        if (
+            p.lower is not None
+            and p.upper is not None
+            and p.lower < cutoff < p.upper
+            and all(b.astimezone(UTC).time() == dtime.min for b in (p.lower, p.upper))
+        ):
+            return p
+    return None
+
+
 def _utc_date(at: datetime) -> date:
     return at.astimezone(UTC).date()
 
@@ -256,27 +274,57 @@ class _Stopped(NamedTuple):
     over: list[date]
 
 
+DROP_LOCK_WAIT = 0.2
+"""Seconds the drop waits for the parent's and the partition's locks per attempt: the app's
+queries on the table queue behind the request meanwhile, so it is short."""
+DROP_ATTEMPTS = 5
+"""Attempts at those locks (a pause between them) before the partition is kept for the next run."""
+DEADLOCK_DETECTED = "40P01"
+
+
 def _drop_if_counted(
     engine: Engine, p: Partition, tables: AnalyticsTables, recount: bool
 ) -> int | _Stopped:
-    """Lock `p`, check it (`_check`), detach and drop it, in one transaction; the events it
-    held (as counted) if dropped, else what stopped it."""
-    try:
-        with engine.begin() as conn:
-            qualified = _quoted(conn, p.schema, p.name)
-            conn.execute(text(f"LOCK TABLE {qualified} IN ACCESS EXCLUSIVE MODE"))
-            rows, short, over = _check(conn, tables, p, recount)
-            if over or short:  # commits only the lock: nothing was written
-                return _Stopped(short, over)
-            parent = _regclass(conn, tables.events)
-            conn.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {qualified}"))
-            conn.execute(text(f"DROP TABLE {qualified}"))
-            return rows
-    except exc.OperationalError as e:
-        if getattr(e.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-            raise
-        log.warning("partition kept: its lock was not granted in time", extra={"partition": p.name})
-        return _Stopped([], [])
+    """`_drop_once`, again after a pause (at most DROP_ATTEMPTS in all) when its locks were not
+    granted within DROP_LOCK_WAIT; kept, with a warning, if they never were."""
+    for attempt in range(1, DROP_ATTEMPTS + 1):
+        try:
+            return _drop_once(engine, p, tables, recount)
+        except exc.OperationalError as e:
+            code = getattr(e.orig, "sqlstate", None)
+            if code not in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
+                raise
+            log.info(
+                "partition lock not granted: trying again"
+                if attempt < DROP_ATTEMPTS
+                else "partition lock not granted",
+                extra={"partition": p.name, "attempt": attempt, "sqlstate": code},
+            )
+        if attempt < DROP_ATTEMPTS:
+            time.sleep(DROP_LOCK_WAIT * attempt)
+    log.warning("partition kept: its lock was not granted in time", extra={"partition": p.name})
+    return _Stopped([], [])
+
+
+def _drop_once(
+    engine: Engine, p: Partition, tables: AnalyticsTables, recount: bool
+) -> int | _Stopped:
+    """Lock the parent, then `p` (the order of the app's queries on the parent, so neither
+    waits on the other in a cycle: detaching and dropping a partition locks its parent
+    anyway), check `p` (`_check`), detach and drop it, in one transaction; the events it held
+    (as counted) if dropped, else what stopped it. A lock not granted within DROP_LOCK_WAIT
+    raises (lock_not_available)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(DROP_LOCK_WAIT * 1000)}ms'")
+        parent = _regclass(conn, tables.events)
+        qualified = _quoted(conn, p.schema, p.name)
+        conn.execute(text(f"LOCK TABLE {parent}, {qualified} IN ACCESS EXCLUSIVE MODE"))
+        rows, short, over = _check(conn, tables, p, recount)
+        if over or short:  # commits only the locks: nothing was written
+            return _Stopped(short, over)
+        conn.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {qualified}"))
+        conn.execute(text(f"DROP TABLE {qualified}"))
+        return rows
 
 
 def _aggregate_days(

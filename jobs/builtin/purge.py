@@ -27,6 +27,12 @@ child rows in one transaction:
   `BEGIN IMMEDIATE`, which holds the database's write lock from the select on (SQLite has no
   row locks, so nothing is ever in use).
 
+The batch size follows a time budget per transaction (`batch_time`, 0.1 s by default: see
+jobs.builtin.batch_time): `batch_size` rows first, then as many as the rows per second measured
+so far fit in the budget, between MIN_BATCH_ROWS and MAX_BATCH_ROWS (a batch_time of 0 keeps
+`batch_size`). Each batch's size and time are logged (`batch committed`), and the run's
+smallest, median and largest sizes (`batch sizes`).
+
 A stop request is honoured between batches.
 """
 
@@ -58,6 +64,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
+from jobs.builtin.batch_time import DEFAULT_BATCH_TIME, BatchSizer
 from jobs.builtin.retention import Retention
 
 log = logging.getLogger(__name__)
@@ -66,6 +73,10 @@ SQLITE_MAX_PARAMS = 30_000
 FAST_LOCK_WAIT = 0.05
 """Seconds a batch's delete may wait for a row lock before it is redone with SKIP LOCKED."""
 LOCK_NOT_AVAILABLE = "55P03"
+MIN_BATCH_ROWS = 10
+"""The smallest batch the time budget may make (or `batch_size`, if smaller)."""
+MAX_BATCH_ROWS = 100_000
+"""The largest batch the time budget may make."""
 
 
 @dataclass
@@ -81,6 +92,9 @@ class PurgeResult:
     run. Always 0 on SQLite and in a dry run."""
     dry_run: bool = False
     interrupted: bool = False
+    smallest_batch: int = 0
+    largest_batch: int = 0
+    """The sizes (rows or events asked for) of the run's smallest and largest batches."""
 
     def committed(self, elapsed: float, **extra: Any) -> None:
         """Count a committed batch (its counts already added) and log it (`batch committed`,
@@ -156,21 +170,22 @@ def next_batch(rule: Retention, cutoff: datetime, batch_size: int) -> Select[Any
 
 
 @lru_cache(maxsize=16)
-def range_batch(rule: Retention, cutoff: datetime, batch_size: int, after: bool) -> Select[Any]:
-    """PostgreSQL: the one statement that deletes the next batch (`:last` is the previous
-    batch's last id when `after`) and returns the rows picked, the last id picked, the rows
-    deleted and each child table's rows deleted. Built once per run (cached): each batch only
-    binds `:last`, and SQLAlchemy's cache key is memoized on the statement (building it and
-    its key took ~0.8 ms, for each of 110 batches at 1M sessions).
+def range_batch(rule: Retention, cutoff: datetime, after: bool) -> Select[Any]:
+    """PostgreSQL: the one statement that deletes the next batch of `:size` rows (`:last` is
+    the previous batch's last id when `after`) and returns the rows picked, the last id picked,
+    the rows deleted and each child table's rows deleted. Built once per run (cached): each
+    batch only binds `:size` and `:last`, and SQLAlchemy's cache key is memoized on the
+    statement (building it and its key took ~0.8 ms, for each of 110 batches at 1M sessions).
 
     The batch is a primary-key range (`id > :last AND id <= hi`, `hi` the id of the
-    `batch_size`-th old row): the delete is one range scan, no id list goes to the client and
+    `:size`-th old row): the delete is one range scan, no id list goes to the client and
     back, and the children go by an index scan on the ids actually deleted.
     """
     table, id_col = rule.table, rule.table.c.id
     old = rule.age_of < cutoff
     lower = [id_col > bindparam("last", type_=BigInteger)] if after else []
-    picked = select(id_col.label("id")).where(old, *lower).order_by(id_col).limit(batch_size)
+    size = bindparam("size", type_=BigInteger)
+    picked = select(id_col.label("id")).where(old, *lower).order_by(id_col).limit(size)
     picked_sq = picked.subquery("picked")
     bound = select(func.count().label("n"), func.max(picked_sq.c.id).label("hi")).cte("bound")
     hi = select(bound.c.hi).scalar_subquery()
@@ -197,8 +212,8 @@ class Batch:
 def _range_batch(
     conn: Connection, rule: Retention, cutoff: datetime, batch_size: int, last_id: int | None
 ) -> Batch:
-    statement = range_batch(rule, cutoff, batch_size, after=last_id is not None)
-    params = {} if last_id is None else {"last": last_id}
+    statement = range_batch(rule, cutoff, after=last_id is not None)
+    params = {"size": batch_size} | ({} if last_id is None else {"last": last_id})
     row = conn.execute(statement, params).one()
     return Batch(int(row[0]), row[1], int(row[2]), sum(int(n) for n in row[3:]))
 
@@ -291,11 +306,13 @@ def purge(
     rule: Retention,
     cutoff: datetime,
     *,
-    batch_size: int = 5000,
+    batch_size: int = 1000,
+    batch_time: float = DEFAULT_BATCH_TIME,
     dry_run: bool = False,
     stop: threading.Event | None = None,
 ) -> PurgeResult:
-    """Delete `rule.table`'s rows older than `cutoff` (and their children), batch by batch."""
+    """Delete `rule.table`'s rows older than `cutoff` (and their children), batch by batch,
+    `batch_size` rows first, then as many as fit in `batch_time` seconds (0: `batch_size`)."""
     result = PurgeResult(table=rule.name, cutoff=cutoff, dry_run=dry_run)
     if dry_run:
         with engine.connect() as conn:
@@ -310,6 +327,10 @@ def purge(
         )
         return result
 
+    high = MAX_BATCH_ROWS if engine.dialect.name == "postgresql" else SQLITE_MAX_PARAMS
+    sizer = BatchSizer(
+        min(batch_size, high), batch_time, low=min(MIN_BATCH_ROWS, batch_size), high=high
+    )
     if engine.dialect.name == "postgresql":
         # READ COMMITTED whatever the database's default: a delete re-checks a row the app
         # changed meanwhile (REPEATABLE READ would fail the batch on it instead).
@@ -317,10 +338,10 @@ def purge(
             conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
             conn.commit()
             try:
-                return _purge_batches(rule, result, batch_size, stop, conn)
+                return _purge_batches(rule, result, sizer, stop, conn)
             finally:
                 reset_lock_timeout(conn)
-    return _purge_batches(rule, result, min(batch_size, SQLITE_MAX_PARAMS), stop, engine)
+    return _purge_batches(rule, result, sizer, stop, engine)
 
 
 def reset_lock_timeout(conn: Connection) -> None:
@@ -350,14 +371,16 @@ def _sqlite_batch(
 def _purge_batches(
     rule: Retention,
     result: PurgeResult,
-    batch_size: int,
+    sizer: BatchSizer,
     stop: threading.Event | None,
     where: Connection | Engine,
 ) -> PurgeResult:
-    """Batch after batch until a batch comes short or a stop is requested: on a PostgreSQL
-    connection (`_next_pg_batch`) or a SQLite engine (`_sqlite_batch`)."""
+    """Batch after batch, each `sizer.size` rows, until a batch comes short or a stop is
+    requested: on a PostgreSQL connection (`_next_pg_batch`) or a SQLite engine
+    (`_sqlite_batch`)."""
     last_id: int | None = None
     while not (stop is not None and stop.is_set()):
+        batch_size = sizer.size
         started = time.monotonic()
         if isinstance(where, Connection):
             batch = _next_pg_batch(where, rule, result.cutoff, batch_size, last_id)
@@ -371,8 +394,13 @@ def _purge_batches(
         result.children_deleted += batch.children
         result.in_use += batch.in_use
         result.committed(
-            elapsed, rows=batch.deleted, child_rows=batch.children, in_use=batch.in_use
+            elapsed,
+            size=batch_size,
+            rows=batch.deleted,
+            child_rows=batch.children,
+            in_use=batch.in_use,
         )
+        sizer.after(batch.picked, elapsed)
         if batch.picked < batch_size:
             break
     else:
@@ -381,4 +409,12 @@ def _purge_batches(
             "stop requested: finished the batch in hand, the next run continues",
             extra={"table": rule.name, "deleted": result.deleted},
         )
+    sized(result, sizer)
     return result
+
+
+def sized(result: PurgeResult, sizer: BatchSizer) -> None:
+    """Note the run's smallest and largest batch sizes on `result`, and log them."""
+    if sizer.sizes:
+        result.smallest_batch, result.largest_batch = min(sizer.sizes), max(sizer.sizes)
+        log.info("batch sizes", extra={"table": result.table, **sizer.summary()})

@@ -29,6 +29,9 @@ def _age_words(age: Age) -> str:
 
 def describe(rule: RetentionRule) -> str:
     children = "".join(f"; with {c.table}.{c.foreign_key}" for c in rule.children)
+    children += "".join(
+        f"; {c.table}.{c.foreign_key} by its ON DELETE CASCADE (uncounted)" for c in rule.cascades
+    )
     whole = ", whole UTC days" if rule.whole_days else ""
     return (
         f"{rule.table} (key {rule.primary_key}): older than {plural(rule.days, 'day')} by "
@@ -138,7 +141,7 @@ def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) 
                 continue
             entry.rows, entry.child_rows = count_old(conn, rule, cutoff)
             if dialect.name == "postgresql":
-                entry.sql = [sql(range_batch(rule, cutoff, 5000, after=True))]
+                entry.sql = [sql(range_batch(rule, cutoff, after=True))]
                 continue
             entry.sql = [sql(next_batch(rule, cutoff, 5000))]
             entry.sql += [sql(s) for s in batch_statements(rule, [1, 2], cutoff, dialect.name)]

@@ -15,6 +15,7 @@ used, and `jobs.builtin.schema_check` checks it against the live database before
     age = { first_of = ["updated_at", "created_at"] }   # or "created_at", or { latest_of = [...] }
     days = 90
     children = [{ table = "chat_messages", foreign_key = "session_id" }]
+    cascades = [{ table = "message_votes", foreign_key = "message_id" }]  # see below
 
     [cleanup-old-analytics]
     table = "analytics_events"
@@ -34,6 +35,11 @@ used, and `jobs.builtin.schema_check` checks it against the live database before
     count = "event_count"
     distinct = "unique_users"
     updated_at = "updated_at"
+
+Nothing is deleted that the rules do not name: a foreign key ON DELETE CASCADE that points at a
+table a rule deletes from (its own, a child's, or one reached by another cascade) must be a
+child of the rule (deleted in the batch, counted) or listed in its `cascades` (the database
+deletes those rows, uncounted); see jobs/builtin/cascades.py.
 """
 
 from __future__ import annotations
@@ -42,12 +48,14 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jobs.errors import ConfigError
+from jobs.files import read_regular
 
 ENV = "CRONJOBS_RULES"
+MAX_BYTES = 1024 * 1024
+"""A rules file describes a few tables: anything larger is not one."""
 MAX_IDENTIFIER = 63  # PostgreSQL's limit; longer names would be truncated silently
 
 
@@ -77,6 +85,9 @@ class RetentionRule:
     primary_key: str = "id"
     children: tuple[Child, ...] = ()
     whole_days: bool = False
+    cascades: tuple[Child, ...] = ()
+    """Foreign keys ON DELETE CASCADE whose rows the rule lets the database delete (uncounted):
+    a key pointing at a child, or at the rule's own table from itself."""
 
     @property
     def where(self) -> str:
@@ -139,7 +150,8 @@ def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> R
     if path is None:
         return DEFAULTS
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        raw = read_regular(path, f"the rules file {path}", MAX_BYTES, "give a TOML rules file")
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"the rules file {path} (--rules or {ENV}) does not exist: check the path"
@@ -148,6 +160,11 @@ def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> R
         raise ConfigError(f"cannot read the rules file {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"the rules file {path} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"the rules file {path} nests arrays or tables too deeply to read: it is not a rules "
+            "file (see `cronjobs retention show` for the format)"
+        ) from None
     return parse(data, path)
 
 
@@ -184,7 +201,7 @@ def parse(data: Mapping[str, Any], source: str) -> Rules:
     return Rules(sessions, analytics, rollup, source, schema)
 
 
-_RULE_KEYS = {"table", "primary_key", "age", "days", "children", "whole_days"}
+_RULE_KEYS = {"table", "primary_key", "age", "days", "children", "whole_days", "cascades"}
 
 
 def _rule(job: str, entry: Any, source: str) -> RetentionRule:
@@ -207,10 +224,13 @@ def _rule(job: str, entry: Any, source: str) -> RetentionRule:
     if children and job == "cleanup-old-analytics":
         raise ConfigError(
             f"{where}: cleanup-old-analytics deletes whole days of events and no child rows: "
-            "drop `children` (rows that refer to an event go by their foreign key's ON DELETE)"
+            "drop `children` (rows that refer to an event by a key ON DELETE CASCADE are listed "
+            "in `cascades`)"
         )
-    if not isinstance(children, list) or not all(isinstance(c, dict) for c in children):
-        raise ConfigError(f"{where}: children is a list of {{ table = ..., foreign_key = ... }}")
+    cascades = entry.get("cascades", [])
+    for key, value in (("children", children), ("cascades", cascades)):
+        if not isinstance(value, list) or not all(isinstance(c, dict) for c in value):
+            raise ConfigError(f"{where}: {key} is a list of {{ table = ..., foreign_key = ... }}")
     whole = entry.get("whole_days", False)
     if not isinstance(whole, bool):
         raise ConfigError(f"{where}: whole_days must be true or false")
@@ -225,6 +245,7 @@ def _rule(job: str, entry: Any, source: str) -> RetentionRule:
         primary_key=primary_key,
         children=tuple(_child(c, where) for c in children),
         whole_days=whole,
+        cascades=tuple(_cascade(c, where) for c in cascades),
     )
 
 
@@ -244,6 +265,16 @@ def _child(entry: dict[str, Any], where: str) -> Child:
         identifier(entry.get("table"), f"{where}: children.table"),
         identifier(entry.get("foreign_key"), f"{where}: children.foreign_key"),
         undeclared,
+    )
+
+
+def _cascade(entry: dict[str, Any], where: str) -> Child:
+    unknown = sorted(set(entry) - {"table", "foreign_key"})
+    if unknown:
+        raise ConfigError(f"{where}: cascades entries take foreign_key, table; got {unknown}")
+    return Child(
+        identifier(entry.get("table"), f"{where}: cascades.table"),
+        identifier(entry.get("foreign_key"), f"{where}: cascades.foreign_key"),
     )
 
 

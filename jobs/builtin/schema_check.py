@@ -2,8 +2,9 @@
 
 `check(engine, rules)` reflects the schema (tables, columns, types, keys, indexes) and returns
 what is wrong: an error (a missing table or column, a timestamp that is not a timestamp, a child
-foreign key that points elsewhere or that no constraint declares, no unique key for the roll-up's
-upsert) stops every job with exit 2 before it touches a row; a warning says where a rule will be
+foreign key that points elsewhere or that no constraint declares, a foreign key ON DELETE CASCADE
+that would delete rows the rules do not name (jobs/builtin/cascades.py), no unique key for the
+roll-up's upsert) stops every job with exit 2 before it touches a row; a warning says where a rule will be
 slow and which index helps.
 `tables(engine, rules)` gives the reflected Table objects the jobs build their statements from:
 names are always quoted by SQLAlchemy, never pasted into SQL.
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Engine, MetaData, Table, exc, func, inspect, text
 from sqlalchemy import types as sqltypes
 
+from jobs.builtin import cascades
 from jobs.builtin.rules import Age, Child, RetentionRule, Rollup, Rules
 from jobs.errors import ConfigError
 
@@ -91,6 +93,9 @@ class _Schema:
 
     def has(self, table: str) -> bool:
         return table in self._tables
+
+    def tables(self) -> set[str]:
+        return set(self._tables)
 
     def near(self, table: str) -> str:
         """A hint when the table exists under another case (PostgreSQL folds unquoted names
@@ -199,7 +204,24 @@ def check(engine: Engine, rules: Rules, job: str | None = None) -> list[Finding]
 
 def require_valid(engine: Engine, rules: Rules, job: str | None = None) -> list[Finding]:
     """`check`, raising a ConfigError (exit 2) that lists the errors; the warnings returned."""
-    findings = check(engine, rules, job)
+    return _raise_errors(rules, check(engine, rules, job))
+
+
+def require_no_hidden_cascades(engine: Engine, rules: Rules, job: str | None) -> list[Finding]:
+    """The built-in rules' one check on the app's database (the rest holds for the built-in
+    tables): no foreign key ON DELETE CASCADE the rules do not name reaches what the cleanup
+    `job` deletes. A ConfigError (exit 2) lists the errors; the warnings are returned."""
+    schema = _Schema(engine, rules.schema)
+    findings: list[Finding] = []
+    if job in (None, "cleanup-old-sessions"):
+        for rule in rules.sessions:
+            findings += cascades.findings(schema, rule)
+    if job in (None, "cleanup-old-analytics"):
+        findings += cascades.findings(schema, rules.analytics)
+    return _raise_errors(rules, sorted(findings, key=lambda f: f.level != "error"))
+
+
+def _raise_errors(rules: Rules, findings: list[Finding]) -> list[Finding]:
     errors = [f for f in findings if f.level == "error"]
     if errors:
         listed = "; ".join(str(f) for f in errors)
@@ -238,6 +260,8 @@ def _check_rule(schema: _Schema, rule: RetentionRule) -> list[Finding]:
         out += _age_index(schema, rule)
     for child in rule.children:
         out += _check_child(schema, rule, child)
+    if not any(f.level == "error" for f in out):
+        out += cascades.findings(schema, rule)  # what else its deletes reach
     return out
 
 

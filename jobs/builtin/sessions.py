@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from jobs.builtin.batch_time import DEFAULT_BATCH_TIME
 from jobs.builtin.purge import PurgeResult, plural, purge
 from jobs.builtin.retention import SESSIONS, Retention
 from jobs.exitcodes import ExitCode
@@ -72,13 +73,15 @@ def cleanup_old_sessions(
     engine: Engine,
     *,
     older_than_days: int | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 1000,
+    batch_time: float = DEFAULT_BATCH_TIME,
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
     rules: tuple[Retention, ...] = SESSIONS,
 ) -> CleanupResult:
-    """Purge each rule's table in turn (the built-in tables, or a rules file's)."""
+    """Purge each rule's table in turn (the built-in tables, or a rules file's), in batches of
+    `batch_size` rows first, then sized to take `batch_time` seconds each (jobs.builtin.purge)."""
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else rules[0].days
     result = CleanupResult(days, cutoff_for(rules[0], days, now), dry_run=dry_run)
@@ -88,6 +91,14 @@ def cleanup_old_sessions(
             continue
         cutoff = cutoff_for(rule, older_than_days or rule.days, now)
         result.tables.append(
-            purge(engine, rule, cutoff, batch_size=batch_size, dry_run=dry_run, stop=stop)
+            purge(
+                engine,
+                rule,
+                cutoff,
+                batch_size=batch_size,
+                batch_time=batch_time,
+                dry_run=dry_run,
+                stop=stop,
+            )
         )
     return result

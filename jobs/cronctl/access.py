@@ -11,15 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jobs.cronctl.errors import Forbidden
+from jobs.cronctl.errors import OPERATOR_HINT, Forbidden
 
 if TYPE_CHECKING:
     from jobs.cronctl.api import KubeApi
-
-OPERATOR_HINT = (
-    "the chart's operator Role grants it: bind it to you with controller.rbac.operator.subjects "
-    "(Role <release>-cronjobs-cronctl-operator), or ask your cluster admin"
-)
 
 
 def require(api: KubeApi, verb: str, resource: str, namespaces: set[str]) -> None:

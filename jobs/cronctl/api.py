@@ -24,6 +24,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
+from jobs import __version__
 from jobs.cronctl.errors import (
     ApiError,
     ConfigError,
@@ -59,13 +60,18 @@ class ClientSettings:
     $KUBECONFIG as kubectl reads it, else in-cluster if in a pod, else ~/.kube/config."""
     context: str | None = None
     request_timeout: float = 30.0
+    field_manager: str = "cronctl"
+    """Who cronctl is to the API server: the `fieldManager` of every write (so managedFields
+    name it) and the User-Agent `<field_manager>/<version>` (so audit logs do). The dashboard
+    (`cronctl serve`) is "cronctl-serve"."""
 
     @classmethod
-    def from_env(cls) -> ClientSettings:
+    def from_env(cls, field_manager: str = "cronctl") -> ClientSettings:
         return cls(
             kubeconfig=os.environ.get("KUBECONFIG") or None,
             context=os.environ.get("CRONCTL_CONTEXT") or None,
             request_timeout=float(os.environ.get("CRONCTL_REQUEST_TIMEOUT", "30")),
+            field_manager=field_manager,
         )
 
 
@@ -165,7 +171,10 @@ class KubeApi:
             **self._client.default_headers,
             "Accept": "application/json",
             "Content-Type": content_type,
+            "User-Agent": f"{self.settings.field_manager}/{__version__}",
         }
+        if method in ("POST", "PATCH", "PUT"):  # writes: managedFields name cronctl
+            query = [*(query or []), ("fieldManager", self.settings.field_manager)]
         url = self.host + path + (f"?{urlencode(query)}" if query else "")
         read_timeout = timeout or self.settings.request_timeout
         try:
@@ -303,7 +312,8 @@ class KubeApi:
         follow: bool = False,
         timeout: float | None = None,
     ) -> Iterator[str]:
-        """The pod's log, line by line (streamed as it comes when `follow`).
+        """The pod's log, line by line (streamed as it comes when `follow`); none for a pod not
+        yet on a node (the API server answers 204 with an empty body).
 
         When following, a read that waits longer than `timeout` (a silent pod) ends the stream
         quietly, without its unfinished last line: the caller polls the Job and may follow again.
@@ -323,6 +333,9 @@ class KubeApi:
             stream=True,
             timeout=timeout,
         )
+        if response.status == 204:  # a pod not yet on a node: no kubelet to ask, no log yet
+            response.release_conn()
+            return
         buffer = b""
         try:
             for chunk in response.stream(4096):

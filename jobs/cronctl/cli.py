@@ -51,7 +51,8 @@ def cli() -> None:
     Exit codes: 0 ok; 1 failed (an API error, a triggered Job that failed, or `check` found a
     problem); 2 usage or configuration error (or a triggered Job that exited 2); 3 trigger
     refused: a run is active and the CronJob forbids concurrency (or a triggered Job that
-    exited 3, skipped); 4 a triggered Job was interrupted; 5 `trigger --wait` timed out.
+    exited 3, skipped); 4 suspend/resume stopped by SIGTERM/SIGINT (what was done is printed), or a
+    triggered Job was interrupted; 5 `trigger --wait` timed out.
     """
     _configure_logging()
 
@@ -93,6 +94,10 @@ def list_cmd() -> None:
 
     c, s = connect(), state()
     infos = c.list_cronjobs()
+    for info in infos:
+        for problem in info.problems:
+            line = render.printable(problem)
+            log.warning("Warning: CronJob %s/%s: %s", info.namespace, info.name, line)
     if s.structured:
         echo(render.dump([i.to_dict() for i in infos], s.output))
     elif not infos:
@@ -167,7 +172,38 @@ def serve_cmd(
     """Serve the dashboard and its JSON API at /cronjobs/ (read-only without an auth method)."""
     from jobs.cronctl.serve import serve
 
-    serve(connect(), host=host, port=port, tokens_file=tokens_file, trust_user_header=trust_user_header, root_path=root_path)  # fmt: skip
+    serve(connect("cronctl-serve"), host=host, port=port, tokens_file=tokens_file, trust_user_header=trust_user_header, root_path=root_path)  # fmt: skip
+
+
+@cli.command("keeper")
+@click.option("--interval", type=click.FloatRange(1, 3600), default=30, show_default=True, envvar="CRONCTL_KEEPER_INTERVAL", show_envvar=True, help="Seconds between passes.")  # fmt: skip
+@click.option("--lease", "lease_name", default="cronjobs-keeper", show_default=True, envvar="CRONCTL_KEEPER_LEASE", show_envvar=True, help="The Lease replicas elect a leader on.")  # fmt: skip
+@click.option("--host", default="0.0.0.0", show_default=True, envvar="CRONCTL_KEEPER_HOST", show_envvar=True, help="Address of /metrics, /healthz, /readyz.")  # fmt: skip
+@click.option("--port", type=click.IntRange(1, 65535), default=9090, show_default=True, envvar="CRONCTL_KEEPER_PORT", show_envvar=True, help="Port of /metrics, /healthz, /readyz.")  # fmt: skip
+@click.option("--once", is_flag=True, help="One pass, print what it did (JSON), exit.")
+@selection_options("Keep CronJobs")
+@connection_options(top=False)
+def keeper_cmd(interval: float, lease_name: str, host: str, port: int, once: bool) -> None:
+    """Remember every run and enforce each job's policies (pause after failures, blackouts,
+    maxDuration, flags), start runs operators request, end expired suspensions. Runs until
+    SIGTERM; several replicas elect one leader on a Lease. See docs/keeper.md."""
+    c = connect("cronctl-keeper")
+    if once:
+        import json
+
+        from jobs.keeper.loop import Keeper
+
+        done = Keeper(c, state().selector).run_once()
+        echo(json.dumps({
+            "recorded": [e.job for e in done.recorded], "actions": dict(done.actions),
+            "flags": done.flags, "errors": done.errors,
+        }, indent=2))  # fmt: skip
+        return
+    from jobs.keeper.process import keep
+
+    keep(
+        c, selector=state().selector, lease_name=lease_name, interval=interval, host=host, port=port
+    )
 
 
 cli.add_command(cli_ops.suspend)

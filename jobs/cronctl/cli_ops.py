@@ -8,9 +8,13 @@ nothing changes and the exit code is 1. Registered on the `cronctl` group by job
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -25,6 +29,7 @@ from jobs.cronctl.options import (
     state,
     typed_selector,
 )
+from jobs.exitcodes import ExitCode
 
 log = logging.getLogger("cronctl")
 
@@ -86,6 +91,52 @@ def _bulk(names: tuple[str, ...], *flags: Any) -> bool:
     return len(names) > 1 or any(f for f in flags if f not in (None, False))
 
 
+@contextmanager
+def _stoppable() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt here, as SIGINT does, so that a change stopped midway
+    is reported (see `_interrupted`) rather than ended silently."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(c: Any, action: str, targets: list[tuple[str, str]], dry_run: bool) -> NoReturn:
+    """After SIGTERM/SIGINT: read the CronJobs again and print those the stopped command
+    changed (whatever reached the API server counts, even if its answer never came back), say
+    which remain, and exit 4 (interrupted)."""
+    if dry_run:
+        click.echo("Interrupted: nothing changed (dry run).", err=True)
+        raise click.exceptions.Exit(int(ExitCode.INTERRUPTED))
+    states = c.suspended_states(targets)
+    want = action == "suspended"
+    done = [t for t in targets if states.get(t) is want]
+    left = [t for t in targets if states.get(t) is not want]
+    prefix = state().all_namespaces
+    for ns, name in done:
+        echo(f"cronjob.batch/{ns + '/' if prefix else ''}{name} {action}")
+    text = f"Interrupted: {action} {len(done)} of {len(targets)} CronJobs"
+    if left:
+        shown = ", ".join(f"{ns}/{name}" for ns, name in left)
+        text += f"; not {action}: {shown} (run the command again to finish)"
+    click.echo(text + ".", err=True)
+    raise click.exceptions.Exit(int(ExitCode.INTERRUPTED))
+
+
+def _planned(c: Any, names: tuple[str, ...], plan: list[Any] | None) -> list[tuple[str, str]]:
+    if plan is not None:
+        return [(ch.namespace, ch.name) for ch in plan if ch.changed]
+    return [(c.namespace, name) for name in dict.fromkeys(names)]
+
+
 @click.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option(
@@ -102,6 +153,21 @@ def _bulk(names: tuple[str, ...], *flags: Any) -> bool:
     type=Until(),
     help="Until when: a duration (2h, 1d) or a UTC time; `resume --expired` ends it after.",
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Then wait until none of their Jobs runs (drain, e.g. before a deploy); exit 5 on "
+    "--timeout, the CronJobs staying suspended.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    envvar="CRONCTL_TIMEOUT",
+    show_envvar=True,
+    help="Seconds --wait waits.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before a bulk change.")
 @selection_options("With -l or --all: select")
@@ -112,27 +178,55 @@ def suspend(
     all_: bool,
     reason: str | None,
     until: timedelta | datetime | None,
+    wait: bool,
+    timeout: float,
     dry_run: bool,
     yes: bool,
 ) -> None:
     """Suspend CronJobs (NAME..., -l SELECTOR or --all); records who/when/why/until.
 
     Each run gets an id, stored only on the CronJobs it changed: `cronctl resume --maintenance
-    ID` (or the reason) resumes exactly those."""
+    ID` (or the reason) resumes exactly those. --wait then drains: waits until none of the
+    selected CronJobs' Jobs runs."""
+    if dry_run and wait:
+        raise click.UsageError("--dry-run and --wait exclude each other")
     c, selector = connect(), typed_selector()
     kwargs: dict[str, Any] = {"selector": selector, "all": all_, "reason": reason, "until": until}
+    plan = None
     if not dry_run and _bulk(names, selector, all_):
         plan = c.suspend(names, dry_run=True, **kwargs)
         if not _confirm("Suspend", plan, yes):
             _render(plan)
             return
-    changes = c.suspend(names, dry_run=dry_run, **kwargs)
+    try:
+        with _stoppable():
+            changes = c.suspend(names, dry_run=dry_run, **kwargs)
+    except KeyboardInterrupt:
+        _interrupted(c, "suspended", _planned(c, names, plan), dry_run)
     _render(changes)
     run = next((ch.run for ch in changes if ch.changed and not ch.dry_run), None)
     if run and not state().structured:
         log.info(
             "Suspend run %s: `cronctl resume --maintenance %s` resumes exactly these.", run, run
         )
+    if wait:
+        _drain(c, changes, run, timeout)
+
+
+def _drain(c: Any, changes: list[Any], run: str | None, timeout: float) -> None:
+    from jobs.cronctl import suspension
+
+    cronjobs = [c.api.get(suspension.CRONJOBS, ch.namespace, ch.name) for ch in changes]
+    hint = f"cronctl resume --maintenance {run}" if run else "cronctl resume NAME..."
+    log.info("Waiting up to %gs for the running Jobs of %d CronJob(s)", timeout, len(cronjobs))
+    suspension.drain(
+        c,
+        cronjobs,
+        timeout=timeout,
+        resume_hint=hint,
+        on_wait=lambda running: log.info("Still running: %s", ", ".join(running)),
+    )
+    log.info("No Job of the suspended CronJobs is running.")
 
 
 @click.command()
@@ -150,6 +244,12 @@ def suspend(
     help="once: one run now if the controller starts none; none: make sure it starts none. "
     "Without it, the preview says what the controller does.",
 )
+@click.option(
+    "--missing-ok",
+    is_flag=True,
+    help="With --maintenance: exit 0 when no CronJob was suspended by that run (it found them "
+    "all suspended already), not 1.",
+)
 @click.option("--dry-run", is_flag=True, help="Preview only; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before a bulk change.")
 @selection_options("With -l, --all, --expired or --maintenance: select")
@@ -161,6 +261,7 @@ def resume(
     expired: bool,
     maintenance: str | None,
     catch_up: str | None,
+    missing_ok: bool,
     dry_run: bool,
     yes: bool,
 ) -> None:
@@ -169,6 +270,27 @@ def resume(
     Clears the suspend record and adds to the history. The preview counts the ticks missed and
     says what the Kubernetes controller starts on its own (one late run, or none, by
     startingDeadlineSeconds)."""
+    from jobs.cronctl.suspension import NoSuchRun
+
+    if missing_ok and maintenance is None:
+        raise click.UsageError("--missing-ok needs --maintenance")
+    try:
+        _resume(names, all_, expired, maintenance, catch_up, dry_run, yes)
+    except NoSuchRun as e:
+        if not missing_ok:
+            raise
+        log.info("Nothing to resume: %s", e)
+
+
+def _resume(
+    names: tuple[str, ...],
+    all_: bool,
+    expired: bool,
+    maintenance: str | None,
+    catch_up: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
     c, selector = connect(), typed_selector()
     kwargs: dict[str, Any] = {
         "selector": selector,
@@ -177,6 +299,7 @@ def resume(
         "maintenance": maintenance,
         "catch_up": catch_up,
     }
+    plan = None
     if not dry_run and _bulk(names, selector, all_, expired, maintenance):
         plan = c.resume(names, dry_run=True, **kwargs)
         if not _confirm("Resume", plan, yes):
@@ -184,7 +307,12 @@ def resume(
             if not plan and not state().structured:
                 log.info("Nothing to resume.")
             return
-    _render(c.resume(names, dry_run=dry_run, **kwargs))
+    try:
+        with _stoppable():
+            changes = c.resume(names, dry_run=dry_run, **kwargs)
+    except KeyboardInterrupt:
+        _interrupted(c, "resumed", _planned(c, names, plan), dry_run)
+    _render(changes)
 
 
 @click.command(context_settings={"ignore_unknown_options": False})

@@ -64,9 +64,15 @@ def next_cmd(name: str, count: int, from_: datetime | None) -> None:
     help="Start of the window: a duration back (24h, 7d) or a UTC time "
     "(default: 7d, or since the CronJob's creation).",
 )
+@click.option(
+    "--no-limit",
+    is_flag=True,
+    help="Judge any window: without it, --since goes back at most 31 days and the window "
+    "holds at most 10080 ticks (a week of every minute; the default 7 days is shortened to fit).",
+)
 @output_option("table", "json", "yaml")
 @connection_options(top=False)
-def explain(name: str, since: timedelta | datetime | None) -> None:
+def explain(name: str, since: timedelta | datetime | None, no_limit: bool) -> None:
     """Which ticks did not run and why; the last failure; what to do.
 
     Every tick the schedule should have fired in the window, matched to its Job; each missed
@@ -77,7 +83,14 @@ def explain(name: str, since: timedelta | datetime | None) -> None:
 
     c, s = connect(), state()
     start = c.clock() - since if isinstance(since, timedelta) else since
-    result = c.explain(name, start)
+    if start is not None and start > c.clock():
+        raise click.BadParameter(
+            f"{start.isoformat()} is in the future: give a time in the past or a duration "
+            "back from now (24h, 7d)",
+            param_hint="'--since'",
+        )
+    unbounded = {"max_ticks": None, "max_window": None} if no_limit else {}
+    result = c.explain(name, start, **unbounded)
     if s.structured:
         echo(render.dump(result.to_dict(), s.output))
     else:

@@ -8,19 +8,31 @@ each paged by 500 items.
 
 from __future__ import annotations
 
+import copy
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs.cronctl import access, diagnose, follow, model, params, suspension
+from jobs.cronctl import (
+    access,
+    claim,
+    diagnose,
+    follow,
+    intake,
+    model,
+    params,
+    suspension,
+    window,
+)
 from jobs.cronctl.errors import (
     ConfigError,
     Conflict,
     CronctlError,
     HelmManaged,
-    Refused,
+    NotFound,
 )
 from jobs.cronctl.model import CronJobInfo, Obj, Run
 from jobs.cronctl.suspension import Change
@@ -69,11 +81,15 @@ class CronJobController:
         selector: str = DEFAULT_SELECTOR,
         poll_interval: float = 2.0,
         clock: Callable[[], datetime] = utcnow,
+        confined: bool = False,
     ) -> None:
         self.api = api
         self.namespace = namespace or api.namespace
         self.all_namespaces = all_namespaces
         self.selector = selector
+        self.confined = confined
+        """Only the CronJobs the selector matches exist, by name too (the dashboard's mode);
+        else a name reaches any CronJob of the namespace, as kubectl does."""
         self.poll_interval = poll_interval
         self.clock = clock
 
@@ -86,6 +102,14 @@ class CronJobController:
 
     def close(self) -> None:
         self.api.close()
+
+    def confine(self) -> CronJobController:
+        """This controller (sharing its connection), confined to its selector."""
+        if self.confined:
+            return self
+        other = copy.copy(self)
+        other.confined = True
+        return other
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -105,43 +129,86 @@ class CronJobController:
         jobTemplate.metadata.labels, so its Jobs carry them), a request per 500 items each.
         """
         selector = selector or self.selector
-        cronjobs = self.api.list(CRONJOBS, self._scope, selector)
+        cronjobs = self._list(CRONJOBS, self._scope, selector)
         if not cronjobs:
             return []
-        by_owner = model.index_jobs(self.api.list(JOBS, self._scope, selector))
+        by_owner = model.index_jobs(self._list(JOBS, self._scope, selector))
         now = self.clock()
         infos = [
-            model.summarize(cj, by_owner.get(str(cj["metadata"].get("uid")), []), now)
+            model.summarize_safely(cj, by_owner.get(str(cj["metadata"].get("uid")), []), now)
             for cj in cronjobs
         ]
         return sorted(infos, key=lambda i: (i.namespace, i.name))
 
     def _get(self, name: str) -> Obj:
-        return self.api.get(CRONJOBS, self._ns_for_name(), name)
+        return self._fetch(self._ns_for_name(), name)
+
+    def _fetch(self, namespace: str, name: str) -> Obj:
+        """One CronJob, read defensively (intake.cronjob). When `confined`, only one that
+        the selector matches (the API server evaluates it: a list by name): any other is
+        NotFound, as if it did not exist."""
+        if not self.confined:
+            return intake.cronjob(self.api.get(CRONJOBS, namespace, name))
+        found = self.api.list(
+            CRONJOBS, namespace, self.selector, field_selector=f"metadata.name={name}"
+        )
+        if not found:
+            raise NotFound("CronJob", name, namespace)
+        return intake.cronjob(found[0])
+
+    def _list(
+        self,
+        resource: str,
+        namespace: str | None,
+        selector: str | None = None,
+        fields: str | None = None,
+    ) -> list[Obj]:
+        """CronJobs, Jobs or Events, each read defensively (jobs.cronctl.intake)."""
+        clean = {CRONJOBS: intake.cronjob, JOBS: intake.job}.get(resource, intake.event)
+        return [clean(obj) for obj in self.api.list(resource, namespace, selector, fields)]
 
     def _owned_jobs(self, cronjob: Obj) -> list[Obj]:
         """The CronJob's Jobs: listed by its job template's labels (which the CronJob controller
         and `kubectl create job --from` copy onto every Job), joined by ownerReferences uid."""
         namespace = cronjob["metadata"]["namespace"]
         uid = str(cronjob["metadata"].get("uid"))
-        jobs = self.api.list(JOBS, namespace, model.template_selector(cronjob))
+        jobs = self._list(JOBS, namespace, model.template_selector(cronjob))
         return [j for j in jobs if model.owner_uid(j) == uid]
 
     def describe(self, name: str, results: bool = True) -> CronJobInfo:
         """One CronJob with all its runs (newest first), each with its exit code and summary
         while its pod exists: three API calls (two without `results`)."""
         cronjob = self._get(name)
-        info = model.summarize(cronjob, self._owned_jobs(cronjob), self.clock())
+        info = model.summarize_safely(cronjob, self._owned_jobs(cronjob), self.clock())
         return diagnose.with_pods(self, cronjob, info) if results else info
 
     def history(self, name: str) -> list[Run]:
         return list(self.describe(name).runs)
 
-    def explain(self, name: str, since: datetime | None = None) -> diagnose.Explanation:
+    def explain(
+        self,
+        name: str,
+        since: datetime | None = None,
+        *,
+        max_ticks: int | None = window.MAX_TICKS,
+        max_window: timedelta | None = window.MAX_WINDOW,
+    ) -> diagnose.Explanation:
         """Every tick since `since` (default: the last 7 days, or since the creation), matched
         to its Job, each missed one with the controller's reason; the last failure; Events;
-        what to do. See jobs.cronctl.ticks for the rules."""
-        return diagnose.explain(self, name, since)
+        what to do. See jobs.cronctl.ticks for the rules.
+
+        Bounded (jobs.cronctl.window): a `since` older than `max_window`, or a window of more
+        than `max_ticks` ticks, is a ConfigError; the default window is shortened to the
+        newest `max_ticks` ticks. None lifts a bound."""
+        window.check_start(since, self.clock(), max_window)
+        if max_ticks is None:
+            return diagnose.explain(self, name, since)
+        limit = max_ticks
+
+        def fit(cronjob: Obj, start: datetime, now: datetime) -> datetime:
+            return window.fit(cronjob, start, now, limit, explicit=since is not None)
+
+        return diagnose.explain(self, name, since, fit)
 
     def upcoming(
         self, name: str, count: int = 5, after: datetime | None = None
@@ -183,7 +250,7 @@ class CronJobController:
         if selector is None and not all_:
             raise ConfigError("name the CronJobs, or pass -l SELECTOR, or --all")
         selector = selector or self.selector
-        targets = self.api.list(CRONJOBS, self._scope, selector)
+        targets = self._list(CRONJOBS, self._scope, selector)
         if not targets:
             where = f'namespace "{self.namespace}"' if self._scope else "any namespace"
             raise CronctlError(f'no CronJob matches "{selector}" in {where}: check -l and -n/-A')
@@ -238,6 +305,19 @@ class CronJobController:
             dry_run=dry_run,
         )
 
+    def suspended_states(self, targets: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+        """Whether each (namespace, name) is suspended now, read again (one get each; one that
+        cannot be read is left out): what an interrupted suspend or resume got done."""
+        states = {}
+        for namespace, name in targets:
+            try:
+                cronjob = self._fetch(namespace, name)
+            except CronctlError as e:
+                log.warning("Warning: cannot read CronJob %s/%s again: %s", namespace, name, e)
+                continue
+            states[namespace, name] = cronjob.get("spec", {}).get("suspend") is True
+        return states
+
     # -- trigger / wait / logs ------------------------------------------------------------------
 
     def trigger(
@@ -258,43 +338,54 @@ class CronJobController:
         a ConfigError (exit 2) naming the allowlist, and nothing is created.
 
         Refuses (Refused, exit 3) when the CronJob's concurrencyPolicy is Forbid and one of its
-        Jobs is still running, unless `force`: the controller's status.active ignores manual
-        Jobs, so this looks at the owned Jobs themselves.
+        Jobs is still running (the controller's status.active ignores manual Jobs, so this looks
+        at the owned Jobs themselves) or another trigger is creating one, unless `force`. Under
+        any number of concurrent triggers at most one of them starts a run: see
+        jobs.cronctl.claim.
         """
         if job_name is not None and not model.valid_job_name(job_name):
             raise ConfigError(
                 f'invalid Job name "{job_name}": use at most 63 lowercase letters, digits and '
                 "'-', starting and ending with a letter or digit"
             )
-        cronjob = self.api.get(CRONJOBS, namespace or self._ns_for_name(), name)
+        cronjob = self._fetch(namespace or self._ns_for_name(), name)
+        namespace = cronjob["metadata"]["namespace"]
         extra = params.check(cronjob, args)
+        forbid = not force and cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid"
         if not dry_run:
-            access.require(self.api, "create", JOBS, {cronjob["metadata"]["namespace"]})
-        if not force and cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid":
-            running = [
-                j["metadata"]["name"] for j in self._owned_jobs(cronjob) if not model.is_finished(j)
-            ]
-            if running:
-                raise Refused(
-                    f"CronJob {name} forbids concurrent runs and Job {', '.join(running)} is "
-                    "still running: wait for it, or pass --force to start another anyway"
-                )
+            access.require(self.api, "create", JOBS, {namespace})
+            if forbid:
+                access.require(self.api, "patch", CRONJOBS, {namespace})
+        who = who or self.api.user
         job = model.build_manual_job(
             cronjob,
             job_name or model.manual_job_name(name, self.clock()),
-            triggered_by=who or self.api.user,
+            triggered_by=who,
             extra_args=extra,
         )
+        if forbid and dry_run:
+            claim.refuse_if_blocked(self, cronjob, self._owned_jobs(cronjob))
         if dry_run:
             return Triggered(job, dry_run=True)
-        namespace = cronjob["metadata"]["namespace"]
+        started = time.monotonic()
+        if forbid:
+            cronjob = claim.claim(self, cronjob, job["metadata"]["name"], who)
+            if time.monotonic() - started > claim.CLAIM_BUDGET:
+                raise CronctlError(
+                    f"CronJob {name}: claiming the run took over {claim.CLAIM_BUDGET:g}s, so no "
+                    "Job was created (its claim lapses on its own): check the API server's "
+                    "health and try again"
+                )
         try:
-            return Triggered(self.api.create(JOBS, namespace, job), False)
+            created = Triggered(self.api.create(JOBS, namespace, job), False)
         except Conflict as e:
             raise Conflict(
                 f'Job "{job["metadata"]["name"]}" already exists in namespace "{namespace}": '
                 "pass --job-name with another name (or leave it out for a fresh one)"
             ) from e
+        if forbid:
+            claim.settle(self, cronjob, job["metadata"]["name"])
+        return created
 
     def wait(
         self,
@@ -350,8 +441,12 @@ class CronJobController:
                 "nothing to show"
             )
         for pod in sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp"))):
-            for line in self.api.pod_log(namespace, pod["metadata"]["name"], follow.container(pod)):
-                yield pod["metadata"]["name"], line
+            name, lines = pod["metadata"]["name"], 0
+            for line in self.api.pod_log(namespace, name, follow.container(pod)):
+                lines += 1
+                yield name, line
+            if not lines and not follow.on_node(pod):
+                log.info("Pod %s has not started yet (no node yet): no log to show yet.", name)
 
     # -- the seed's scheduler_service, mapped ---------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,13 +55,11 @@ def _replace_runs(info: CronJobInfo, runs: tuple[Run, ...]) -> CronJobInfo:
 def events(c: CronJobController, cronjob: Obj, runs: Sequence[Run]) -> list[Event]:
     """The CronJob's Events and its Jobs' (the API server keeps them about an hour)."""
     ns, name = cronjob["metadata"]["namespace"], cronjob["metadata"]["name"]
-    own = c.api.list(
-        EVENTS, ns, field_selector=f"involvedObject.kind=CronJob,involvedObject.name={name}"
-    )
+    own = c._list(EVENTS, ns, fields=f"involvedObject.kind=CronJob,involvedObject.name={name}")
     names = {r.name for r in runs}
     of_jobs = [
         e
-        for e in c.api.list(EVENTS, ns, field_selector="involvedObject.kind=Job")
+        for e in c._list(EVENTS, ns, fields="involvedObject.kind=Job")
         if (e.get("involvedObject") or {}).get("name") in names
     ]
     found = [Event.from_api(e) for e in own + of_jobs]
@@ -80,7 +78,7 @@ class Explanation:
     @property
     def counts(self) -> dict[str, int]:
         counted = Counter(v.outcome for v in self.verdicts)
-        return {k: counted.get(k, 0) for k in ("ran", "late", "missed", "unknown")}
+        return {k: counted.get(k, 0) for k in ("ran", "late", "missed", "skipped", "unknown")}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,12 +106,20 @@ def _failure_dict(run: Run | None) -> dict[str, Any] | None:
     }
 
 
-def explain(c: CronJobController, name: str, since: datetime | None = None) -> Explanation:
+def explain(
+    c: CronJobController,
+    name: str,
+    since: datetime | None = None,
+    fit: Callable[[Obj, datetime, datetime], datetime] | None = None,
+) -> Explanation:
+    """`fit(cronjob, start, now)` may move the window's start (jobs.cronctl.window)."""
     cronjob = c._get(name)
     now = c.clock()
-    info = with_pods(c, cronjob, model.summarize(cronjob, c._owned_jobs(cronjob), now))
-    found = events(c, cronjob, info.runs)
     start = ticks.window_start(cronjob, now, since)
+    if fit is not None:
+        start = fit(cronjob, start, now)
+    info = with_pods(c, cronjob, model.summarize_safely(cronjob, c._owned_jobs(cronjob), now))
+    found = events(c, cronjob, info.runs)
     verdicts = tuple(ticks.verdicts(cronjob, info.runs, found, now, start))
     failure = next((r for r in info.runs if r.result == "Failed"), None)
     return Explanation(
@@ -133,6 +139,8 @@ def advice(info: CronJobInfo, verdicts: Sequence[Verdict], failure: Run | None) 
     """One line: what to do first."""
     name = info.name
     reasons = Counter(v.reason for v in verdicts if v.outcome == "missed")
+    if info.never_runs:
+        return f"It will never run: {info.never_runs}."
     if info.suspended:
         tail = (
             ""
@@ -167,7 +175,10 @@ def advice(info: CronJobInfo, verdicts: Sequence[Verdict], failure: Run | None) 
             "Check kube-controller-manager (the CronJob controller) and its clock; run the "
             f"missed work now with `cronctl trigger {name} --wait`."
         )
-    return "Nothing to do: every tick in the window that can be judged ran, and no run failed."
+    ran = "ran"
+    if any(v.outcome == "skipped" for v in verdicts):
+        ran = "ran or was skipped while suspended"
+    return f"Nothing to do: every tick in the window that can be judged {ran}, and no run failed."
 
 
 # -- next --------------------------------------------------------------------------------------
@@ -179,13 +190,14 @@ class Upcoming:
     slots: tuple[sched.Slot, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        tz = sched.zone(self.info.time_zone)
+        tz = sched.zone(None if self.info.never_runs else self.info.time_zone)
         return {
             "name": self.info.name,
             "namespace": self.info.namespace,
             "schedule": self.info.schedule,
             "time_zone": self.info.time_zone or sched.DEFAULT_TIME_ZONE,
             "suspended": self.info.suspended,
+            "never_runs": self.info.never_runs,
             "runs": [
                 {
                     "at": model.iso(s.at),
@@ -207,6 +219,8 @@ def upcoming(
     anchor = model.parse_time(cronjob.get("status", {}).get("lastScheduleTime")) or (
         model.parse_time(cronjob["metadata"].get("creationTimestamp"))
     )
+    if info.never_runs:
+        return Upcoming(info, ())
     try:
         found = sched.upcoming(info.schedule, info.time_zone, now, count, anchor)
     except ValueError as e:
@@ -254,8 +268,8 @@ def health(
     max_failures: int,
 ) -> Health:
     window = max_age or default_window(info, now)
-    problems = []
     label = f"{info.namespace}/{info.name}"
+    problems = [f"{label}: {problem}" for problem in info.problems]
     if info.suspend_expired and info.suspended_until:
         ago = span((now - info.suspended_until).total_seconds())
         problems.append(
@@ -287,7 +301,9 @@ def health(
             problems.append(
                 f"{label}: no successful run within {span(window.total_seconds())} ({what})"
             )
-    if window is None:
+    if info.never_runs:
+        problems.append(f"{label}: will never run: {info.never_runs}")
+    elif window is None:
         problems.append(f"{label}: schedule {info.schedule!r} cannot be read: pass --max-age")
     return Health(
         info.name,
@@ -317,15 +333,15 @@ def check(
         pairs = [(cj, c._owned_jobs(cj)) for cj in (c._get(n) for n in names)]
     else:
         chosen = selector or c.selector
-        cronjobs = c.api.list(CRONJOBS, c._scope, chosen)
-        by_owner = model.index_jobs(c.api.list(JOBS, c._scope, chosen))
+        cronjobs = c._list(CRONJOBS, c._scope, chosen)
+        by_owner = model.index_jobs(c._list(JOBS, c._scope, chosen))
         pairs = [(cj, by_owner.get(str(cj["metadata"].get("uid")), [])) for cj in cronjobs]
         if not pairs:
             where = f'namespace "{c.namespace}"' if c._scope else "any namespace"
             raise CronctlError(f'no CronJob matches "{chosen}" in {where}: check -l and -n/-A')
     checked = [
         health(
-            model.summarize(cj, jobs, now),
+            model.summarize_safely(cj, jobs, now),
             now,
             model.parse_time(cj["metadata"].get("creationTimestamp")),
             max_age=max_age,

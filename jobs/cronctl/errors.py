@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from jobs.exitcodes import ExitCode
 
-RBAC_HINT = (
-    "grant it to the controller's ServiceAccount (the chart's `controller.rbac` values create "
-    "that Role), or ask your cluster admin"
+VIEWER_HINT = (
+    "the chart's viewer Role grants it: bind it to you with controller.rbac.viewer.subjects "
+    "(Role <release>-cronjobs-cronctl-viewer), or ask your cluster admin"
 )
+OPERATOR_HINT = (
+    "the chart's operator Role grants it: bind it to you with controller.rbac.operator.subjects "
+    "(Role <release>-cronjobs-cronctl-operator, with the viewer Role), or ask your cluster admin"
+)
+REMOVE_HINT = (
+    "only the chart's controller Role grants it, with controller.rbac.allowRemove: true (bind it "
+    "with controller.rbac.subjects), or ask your cluster admin"
+)
+READ_VERBS = ("get", "list", "watch")
 CLUSTER_RBAC_HINT = (
     "that takes a ClusterRole and ClusterRoleBinding (the chart's namespaced Role cannot grant "
     "it): ask your cluster admin, or use -n NAMESPACE instead of -A"
@@ -58,11 +67,19 @@ class Forbidden(ApiError):
         api_group = f'API group "{group}"' if group else "the core API group"
         super().__init__(
             f'forbidden: cronctl needs the "{verb}" verb on "{plural}" ({api_group}) {scope}; '
-            f"{hint or (RBAC_HINT if namespace else CLUSTER_RBAC_HINT)}."
+            f"{hint or (_role_hint(verb) if namespace else CLUSTER_RBAC_HINT)}."
             + (f" The server said: {detail}" if detail else ""),
             status=403,
         )
         self.verb, self.resource, self.namespace = verb, resource, namespace
+
+
+def _role_hint(verb: str) -> str:
+    """Which of the chart's Roles for people grants `verb`: reads the viewer Role, changes the
+    operator Role, deleting a CronJob neither."""
+    if verb == "delete":
+        return REMOVE_HINT
+    return VIEWER_HINT if verb in READ_VERBS else OPERATOR_HINT
 
 
 class Conflict(ApiError):

@@ -111,6 +111,11 @@ def _follow_logs(
         logs.done.add(pod_name)  # a finished pod's log is complete
 
 
+def on_node(pod: Obj) -> bool:
+    """Scheduled: a pod without a node has no log yet (its log request answers 204)."""
+    return bool((pod.get("spec") or {}).get("nodeName"))
+
+
 def container(pod: Obj) -> str | None:
     """The container whose log to read: None (the only one) unless the pod has several."""
     containers = pod.get("spec", {}).get("containers") or []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,8 @@ MAINTENANCE = PREFIX + "maintenance"
 HISTORY = PREFIX + "history"
 """A short JSON history of suspends and resumes (who, when, why), newest last."""
 SUSPEND_ANNOTATIONS = (SUSPENDED_BY, SUSPENDED_AT, SUSPEND_REASON, SUSPENDED_UNTIL, MAINTENANCE)
+VALUES_SUSPEND = PREFIX + "values-suspend"
+"""On the CronJob, from the chart: "true" when the values set `suspend: true` (they own it)."""
 ALLOWED_ARGS = PREFIX + "allowed-args"
 """On the CronJob, from the chart: the JSON list of arguments `trigger NAME -- ARGS` may add."""
 TRIGGER_ARGS = PREFIX + "trigger-args"
@@ -38,6 +41,12 @@ SCHEDULED_AT = "batch.kubernetes.io/cronjob-scheduled-timestamp"  # set by the C
 HELM_RELEASE = "meta.helm.sh/release-name"
 
 Obj = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+PROBLEMS = "cronctl.problems"
+"""The key under which jobs.cronctl.intake lists what it removed from an object it read (an
+in-memory addition: objects are never sent back to the API server whole)."""
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -130,11 +139,17 @@ class CronJobInfo:
     """The id of the suspend run that suspended it (`cronctl resume --maintenance ID`)."""
     changes: tuple[Obj, ...] = field(default=())
     """The recent suspends and resumes, oldest first: action, by, at, reason, until, run."""
+    never_runs: str | None = None
+    """Why the controller will never start it (a schedule that never fires, an `@every`
+    longer than startingDeadlineSeconds...), or None."""
+    problems: tuple[str, ...] = ()
+    """What cronctl could not read in the CronJob or its Jobs (each ignored), and why."""
     runs: tuple[Run, ...] = field(default=())
 
     def to_dict(self, with_runs: bool = False) -> Obj:
         d = asdict(self)
         d["changes"] = [dict(c) for c in self.changes]
+        d["problems"] = list(self.problems)
         for key in ("last_schedule", "last_success", "next_run", "last_failure", "suspended_until"):
             d[key] = iso(d[key])
         d["streak"] = {"result": self.streak[0], "count": self.streak[1]} if self.streak else None
@@ -185,7 +200,7 @@ def run_from_job(job: Obj, now: datetime) -> Run:
     elif SCHEDULED_AT in annotations:
         trigger = "scheduled"
         scheduled_at = parse_time(annotations[SCHEDULED_AT])
-    elif m := _CONTROLLER_NAME.search(str(meta.get("name", ""))):
+    elif (m := _CONTROLLER_NAME.search(str(meta.get("name", "")))) and int(m[1]) < _MAX_MINUTE:
         trigger = "scheduled"  # <cronjob>-<minutes since the epoch>, before the annotation
         scheduled_at = datetime.fromtimestamp(int(m[1]) * 60, UTC)
     else:
@@ -218,6 +233,8 @@ def run_from_job(job: Obj, now: datetime) -> Run:
 
 
 _CONTROLLER_NAME = re.compile(r"-(\d{8,10})$")
+_MAX_MINUTE = 4_000_000_000
+"""Minutes since the epoch in the year 9575: a larger number in a name is no tick (x-9999999999)."""
 
 
 def _json_list(raw: str | None) -> tuple[str, ...]:
@@ -271,6 +288,7 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
     from jobs.cronctl import ticks  # ticks builds on this module
 
     day = ticks.verdicts(cronjob, runs, (), now, since=now - timedelta(days=1))
+    never = sched.never_runs(schedule, time_zone, spec.get("startingDeadlineSeconds"), now)
     return CronJobInfo(
         name=meta.get("name", ""),
         namespace=meta.get("namespace", ""),
@@ -284,7 +302,7 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
         last_result=finished[0].result if finished else None,
         last_job=finished[0].name if finished else None,
         next_run=None
-        if suspended
+        if suspended or never
         else sched.next_run(schedule, time_zone, now, _anchor(cronjob, schedule)),
         concurrency_policy=spec.get("concurrencyPolicy", "Allow"),
         starting_deadline_seconds=spec.get("startingDeadlineSeconds"),
@@ -305,8 +323,51 @@ def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
         suspend_expired=bool(suspended and until and until <= now),
         maintenance=annotations.get(MAINTENANCE) if suspended else None,
         changes=tuple(changes(cronjob)),
+        never_runs=never,
+        problems=tuple(
+            [
+                *cronjob.get(PROBLEMS, ()),
+                *(
+                    f"Job {j['metadata'].get('name')}: {p}"
+                    for j in jobs
+                    for p in j.get(PROBLEMS, ())
+                ),
+            ]
+        ),
         runs=runs,
     )
+
+
+def summarize_safely(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
+    """`summarize`, or, should something still fail on data `clean_*` let through, a bare
+    CronJobInfo that says so: one odd object must never take a whole listing down."""
+    try:
+        return summarize(cronjob, jobs, now)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as e:
+        log.warning("cannot read CronJob %s", cronjob.get("metadata", {}).get("name"), exc_info=e)
+        meta, spec = cronjob.get("metadata") or {}, cronjob.get("spec") or {}
+        return CronJobInfo(
+            name=str(meta.get("name") or ""),
+            namespace=str(meta.get("namespace") or ""),
+            schedule=str(spec.get("schedule") or ""),
+            schedule_description="",
+            time_zone=None,
+            suspended=spec.get("suspend") is True,
+            active=0,
+            last_schedule=None,
+            last_success=None,
+            last_result=None,
+            last_job=None,
+            next_run=None,
+            concurrency_policy=str(spec.get("concurrencyPolicy") or "Allow"),
+            starting_deadline_seconds=None,
+            helm_release=None,
+            component=None,
+            problems=(
+                *cronjob.get(PROBLEMS, ()),
+                f"cronctl cannot read it ({type(e).__name__}: {e})",
+            ),
+        )
 
 
 def changes(cronjob: Obj) -> list[Obj]:

@@ -191,13 +191,14 @@ def typed_selector() -> str | None:
     return None
 
 
-def connect() -> CronJobController:
-    """Build the controller from the options (this is where `kubernetes` is imported)."""
+def connect(field_manager: str = "cronctl") -> CronJobController:
+    """Build the controller from the options (this is where `kubernetes` is imported);
+    `field_manager` names cronctl's writes and its User-Agent (see ClientSettings)."""
     from jobs.cronctl.api import ClientSettings
     from jobs.cronctl.controller import CronJobController
 
     s = state()
-    settings = ClientSettings(s.kubeconfig, s.context, s.request_timeout)
+    settings = ClientSettings(s.kubeconfig, s.context, s.request_timeout, field_manager)
     controller = CronJobController.connect(
         settings,
         namespace=s.namespace,
@@ -221,6 +222,8 @@ def echo(text: str) -> None:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION = timedelta(days=36500)
+"""Longer durations are refused: now plus or minus one must stay a date computers can hold."""
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]
@@ -239,6 +242,10 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
         seconds = sum(int(n) * _UNITS[u] for n, u in parts)
         if seconds <= 0:
             self.fail("the duration must be longer than 0s", param, ctx)
+        if seconds > MAX_DURATION.total_seconds():
+            self.fail(
+                f"{value!r} is too long: at most {MAX_DURATION.days}d (100 years)", param, ctx
+            )
         return timedelta(seconds=seconds)
 
 

@@ -49,3 +49,16 @@ Conflict. Its permission check (a SelfSubjectAccessReview) and its identity (a S
 are cluster-scoped creates that every authenticated user may make (the built-in
 system:basic-user ClusterRole), and that a namespaced Role could not grant anyway; no
 --catch-up, so neither cronjobs/status nor jobs."""
+
+KEEPER_RULES: tuple[Rule, ...] = (
+    ("batch", "cronjobs", ("get", "list", "patch")),
+    ("batch", "jobs", ("get", "list", "create", "delete")),
+    ("", "pods", ("get", "list")),
+    ("", "pods/log", ("get",)),
+    ("", "configmaps", ("list", "create", "patch")),
+    ("coordination.k8s.io", "leases", ("create", "get", "patch")),
+)
+"""`cronctl keeper` (jobs/keeper): read the release's CronJobs, Jobs and pods (a finished run's
+exit code, summary and a failed run's log tail); patch CronJobs (suspend, resume, a request
+handled); create requested runs and delete a run past maxDuration; its ledgers (ConfigMaps) and
+its Lease (get and patch only that one, by name)."""

@@ -11,6 +11,15 @@ from jobs.cronctl.model import CronJobInfo, Run
 from jobs.cronctl.results import exit_meaning, summary_line
 
 
+def printable(text: object) -> str:
+    """`text` on one line, each control or invisible character escaped (`\\n`, `\\x1b`,
+    `\\u2028`): what a user wrote into a CronJob (a suspend reason, a name) can neither start a
+    new line in a log or a table nor send a terminal escape."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text)
+    )
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     lines = [
@@ -52,6 +61,13 @@ def until(when: datetime | None, now: datetime) -> str:
     if when is None:
         return "-"
     return f"in {span((when - now).total_seconds())} ({stamp(when)})"
+
+
+def next_column(info: CronJobInfo, now: datetime) -> str:
+    """The next run, or why there is none: "never" when the controller will never start it."""
+    if info.never_runs:
+        return "never (will never run)"
+    return "- (suspended)" if info.suspended else until(info.next_run, now)
 
 
 def stamp(when: datetime | None) -> str:
@@ -108,7 +124,7 @@ def cronjobs_table(infos: Sequence[CronJobInfo], now: datetime, wide: bool, ns: 
             ago(i.last_failure, now),
             streak(i.streak),
             "-" if i.missed is None else str(i.missed),
-            "- (suspended)" if i.suspended else until(i.next_run, now),
+            next_column(i, now),
         ]
         if ns:
             row.insert(0, i.namespace)
@@ -164,8 +180,8 @@ def failure_line(info: CronJobInfo, now: datetime) -> str:
 def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
     suspended = "yes" if info.suspended else "no"
     if info.suspended and info.suspended_by:
-        suspended += f" (by {info.suspended_by} at {info.suspended_at}"
-        suspended += f": {info.suspend_reason})" if info.suspend_reason else ")"
+        suspended += f" (by {printable(info.suspended_by)} at {printable(info.suspended_at)}"
+        suspended += f": {printable(info.suspend_reason)})" if info.suspend_reason else ")"
     if info.suspended and info.suspended_until:
         state = "expired at" if info.suspend_expired else "until"
         suspended += f", {state} {stamp(info.suspended_until)}"
@@ -201,7 +217,7 @@ def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
         ("Last failure", failure_line(info, now)),
         ("Streak", streak(info.streak)),
         ("Missed (24h)", "-" if info.missed is None else str(info.missed)),
-        ("Next run", "- (suspended)" if info.suspended else until(info.next_run, now)),
+        ("Next run", next_column(info, now) + (f": {info.never_runs}" if info.never_runs else "")),
         ("Helm release", info.helm_release or "-"),
     ]
     width = max(len(k) for k, _ in fields) + 1
@@ -212,6 +228,9 @@ def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
     if info.changes:
         text += "\n\nChanges (suspend/resume, oldest first):\n"
         text += "\n".join(f"  {change_line(c)}" for c in info.changes)
+    if info.problems:
+        text += "\n\nProblems (what cronctl could not read):\n"
+        text += "\n".join(f"  {printable(p)}" for p in info.problems)
     results = [(r.name, summary_line(r.summary)) for r in shown if r.summary]
     if results:
         text += "\n\nRun results (from the termination message):\n"
@@ -224,6 +243,7 @@ def change_line(entry: dict[str, Any]) -> str:
     text = f"{entry.get('at', '?')} {entry.get('action', '?')} by {entry.get('by', '?')}"
     if entry.get("reason"):
         text += f": {entry['reason']}"
+    text = printable(text)
     extra = [f"until {entry['until']}"] if entry.get("until") else []
     extra += [f"run {entry['run']}"] if entry.get("run") else []
     extra += [f"catch-up {entry['catch_up']}"] if entry.get("catch_up") else []

@@ -8,21 +8,32 @@ from datetime import datetime
 
 from jobs.cronctl import schedule as sched
 from jobs.cronctl.diagnose import Explanation, Health, Upcoming
-from jobs.cronctl.render import ago, stamp, table
+from jobs.cronctl.render import ago, printable, stamp, table
 from jobs.cronctl.results import exit_meaning, summary_line
 from jobs.cronctl.ticks import REASONS
 
-ROUTINE = {"SuccessfulCreate", "SawCompletedJob", "SuccessfulDelete", "Completed"}
+ROUTINE = {"SuccessfulCreate", "SawCompletedJob", "SuccessfulDelete", "Completed", "UnexpectedJob"}
+"""Events that report normal work, counted rather than listed. `UnexpectedJob` is a Warning the
+CronJob controller repeats for every Job it did not create itself: every manual run (cronctl's
+and kubectl's), so expected here."""
 DST_NOTES = {
     "skipped": "skipped: this time does not exist that day (clocks spring forward)",
     "repeated": "repeated: clocks fall back and this time happens twice; it runs on both",
     "shifted": "after a DST change: the UTC time moved by the change",
+    "dropped": "not run: after this 30-minute DST change the controller's cron library "
+    "(robfig/cron) steps past this time",
+    "extra": "extra run: after this 30-minute DST change the controller's cron library "
+    "(robfig/cron) also runs at this time",
 }
 
 
 def upcoming(result: Upcoming) -> str:
     info = result.info
     tz_name = info.time_zone or sched.DEFAULT_TIME_ZONE
+    head = f"CronJob {info.name}: {info.schedule}"
+    head += f" ({info.schedule_description})" if info.schedule_description else ""
+    if info.never_runs:
+        return head + f" in {tz_name}\nIt will never run: {info.never_runs}."
     tz = sched.zone(info.time_zone)
     rows = []
     for s in result.slots:
@@ -30,8 +41,6 @@ def upcoming(result: Upcoming) -> str:
         if s.at is not None:
             local += " " + s.at.astimezone(tz).strftime("%z")
         rows.append([local, stamp(s.at), DST_NOTES.get(s.dst or "", "")])
-    head = f"CronJob {info.name}: {info.schedule}"
-    head += f" ({info.schedule_description})" if info.schedule_description else ""
     return head + f" in {tz_name}\n" + table([f"LOCAL ({tz_name})", "UTC", "NOTE"], rows)
 
 
@@ -41,7 +50,7 @@ def _ranges(items: Sequence[tuple[datetime, str, str]]) -> list[list[str]]:
     for (reason, detail), group in itertools.groupby(items, key=lambda i: (i[1], i[2])):
         ticks = [t for t, _, _ in group]
         when = stamp(ticks[0]) if len(ticks) == 1 else f"{stamp(ticks[0])} .. {stamp(ticks[-1])}"
-        rows.append([when, str(len(ticks)), reason, detail])
+        rows.append([when, str(len(ticks)), reason, printable(detail)])
     return rows
 
 
@@ -53,7 +62,8 @@ def explanation(e: Explanation, now: datetime) -> str:
         + f" in {info.time_zone or 'UTC (default)'}",
         f"Window: since {stamp(e.since)} ({ago(e.since, now)}): {len(e.verdicts)} ticks, "
         f"{counts['ran']} ran, {counts['late']} late, {counts['missed']} missed, "
-        f"{counts['unknown']} unknown"
+        + (f"{counts['skipped']} skipped while suspended, " if counts["skipped"] else "")
+        + f"{counts['unknown']} unknown"
         + (" (older than the Jobs and Events the cluster keeps)" if counts["unknown"] else ""),
     ]
     missed = [(v.at, v.reason or "", v.detail or "") for v in e.verdicts if v.outcome == "missed"]
@@ -63,6 +73,11 @@ def explanation(e: Explanation, now: datetime) -> str:
         lines.append(table(["TICK (UTC)", "COUNT", "REASON", "DETAIL"], rows))
         used = sorted({reason for _, reason, _ in missed})
         lines += [f"  {r}: {REASONS[r]}" for r in used if r in REASONS]
+    skipped = [(v.at, "", v.detail or "") for v in e.verdicts if v.outcome == "skipped"]
+    if skipped:
+        lines += ["", "Skipped while suspended (the controller starts nothing meanwhile):"]
+        rows = [[when, count, detail] for when, count, _, detail in _ranges(skipped)]
+        lines.append(table(["TICK (UTC)", "COUNT", "DETAIL"], rows))
     late = [v for v in e.verdicts if v.outcome == "late"]
     if late:
         lines += ["", f"Late starts: {len(late)} (newest: {late[-1].job}, {late[-1].detail})"]
@@ -89,7 +104,10 @@ def explanation(e: Explanation, now: datetime) -> str:
     else:
         lines.append("  none")
     if hidden:
-        lines.append(f"  ({hidden} routine: created, completed, deleted; -o json lists them)")
+        lines.append(
+            f"  ({hidden} routine: created, completed, deleted, manual runs the controller did "
+            "not create; -o json lists them)"
+        )
     lines += ["", f"What to do: {e.advice}"]
     return "\n".join(lines)
 

@@ -1,39 +1,34 @@
-"""Cron schedules as the CronJob controller reads them (robfig/cron v3): next runs, ticks, words.
+"""A CronJob's schedule as the controller runs it: next runs, ticks, DST notes, words.
 
-The controller walks wall-clock fields in `spec.timeZone`: a time that does not exist because
-clocks spring forward is skipped, and a time in an hour that repeats because clocks fall back
-fires on both occurrences. `next_runs`/`ticks` follow the same rules: croniter gives naive
-wall-clock candidates, each mapped onto zero, one or two real instants. Where croniter differs
-from robfig/cron v3 they follow robfig: day-of-month and day-of-week are ANDed when either field
-carries the "star bit" (a `*` or `?` without a step above 1: `*`, `*/1`, `?`), else ORed (so
-`*/2` ORs, as in robfig's getRange, which clears the star bit for a step > 1); a legacy
-`CRON_TZ=`/`TZ=` prefix sets the zone; `@every <Go duration>` is a constant delay from the
-previous run (the controller counts it from the last schedule time, or the creation time).
+Every time here comes from jobs.cron (robfig/cron v3's Next, the controller's parser), so a
+tick cronctl lists is a tick the controller acts on: in a DST change robfig skips a wall-clock
+time that does not exist, runs a repeated one where its minute loop walks back into it, and in
+zones with 30-minute shifts (Australia/Lord_Howe) can drop a time that exists or run at one the
+schedule does not name. `upcoming` shows each of these next to the wall-clock reading.
+
+Ticks are cached per schedule, zone and UTC day (what a listing or the dashboard asks again and
+again), within a fixed budget of ticks: memory stays bounded however long `serve` runs.
 """
 
 from __future__ import annotations
 
-import re
+from array import array
+from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
+from threading import Lock
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadDateError, croniter
-
-from jobs.registry import MACROS  # one table of cron macros (light: no croniter, no click)
+from jobs import cron
+from jobs.cron import gotime
+from jobs.cron.words import span as _go_span
+from jobs.cron.words import values
 
 DEFAULT_TIME_ZONE = "UTC"
 """Without spec.timeZone the controller uses kube-controller-manager's zone, UTC in practice."""
-
-_SLACK = timedelta(hours=3)  # larger than any DST shift (Lord Howe 0:30, Troll 2:00)
-
-
-def expand(schedule: str) -> str:
-    """`@daily` and friends as five fields; other schedules unchanged (any TZ= prefix dropped)."""
-    _, schedule = split_zone(schedule)
-    return MACROS.get(schedule.lower(), schedule)
+_DAY = 86400
 
 
 def split_zone(schedule: str) -> tuple[str | None, str]:
@@ -46,57 +41,6 @@ def split_zone(schedule: str) -> tuple[str | None, str]:
     return None, schedule
 
 
-def _has_star_bit(field: str) -> bool:
-    """robfig/cron v3's star bit: some comma part is `*` or `?` with no step, or a step of 1."""
-    for part in field.split(","):
-        base, _, step = part.partition("/")
-        if base in ("*", "?") and (not step or step == "1"):
-            return True
-    return False
-
-
-def _day_or(expr: str) -> bool:
-    """Whether day-of-month and day-of-week are ORed, as robfig/cron v3 decides: ANDed when
-    either field has the star bit (`0 0 * * 1`: Mondays; `0 0 1 * *`: the 1st), ORed otherwise
-    (`0 0 1 * 1`: the 1st and every Monday; `0 0 */2 * 1`: odd days and every Monday)."""
-    fields = expr.split()
-    if len(fields) != 5:
-        return True
-    return not (_has_star_bit(fields[2]) or _has_star_bit(fields[4]))
-
-
-_GO_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-
-
-def every(schedule: str) -> timedelta | None:
-    """The delay of an `@every <duration>` schedule (Go's time.ParseDuration syntax, `1h30m`),
-    cut to whole seconds and at least 1s as robfig/cron does; None for other schedules.
-    Raises ValueError for a malformed duration."""
-    _, rest = split_zone(schedule)
-    if not rest.lower().startswith("@every "):
-        return None
-    text = rest[len("@every ") :].strip()
-    pos, seconds = 0, 0.0
-    for m in _GO_PART.finditer(text):
-        if m.start() != pos:
-            break
-        seconds += float(m[1]) * _GO_UNITS[m[2]]
-        pos = m.end()
-    if not text or pos != len(text):
-        raise ValueError(f"invalid @every duration {text!r}")
-    return timedelta(seconds=max(1, int(seconds)))
-
-
 def zone(name: str | None) -> ZoneInfo:
     """The ZoneInfo for spec.timeZone (None: UTC); ValueError for an unknown zone."""
     try:
@@ -105,34 +49,46 @@ def zone(name: str | None) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r}") from e
 
 
-def _instants(naive: datetime, tz: ZoneInfo) -> list[datetime]:
-    """The real instants whose wall-clock time in `tz` is `naive`: none in a gap, two in a fold."""
-    found: list[datetime] = []
-    for fold in (0, 1):
-        aware = naive.replace(tzinfo=tz, fold=fold)
-        utc = aware.astimezone(UTC)
-        if utc.astimezone(tz).replace(tzinfo=None) == naive and utc not in found:
-            found.append(utc)
-    return found
+@lru_cache(maxsize=256)
+def compile_schedule(schedule: str, time_zone: str | None) -> cron.Schedule:
+    """The schedule the controller parses (spec.timeZone applied as it does; its own zone,
+    UTC, otherwise). ValueError (cron.CronError) for a schedule or zone it cannot read."""
+    prefixed, _ = split_zone(schedule)
+    zone(prefixed if prefixed is not None else time_zone)  # unknown zone: ValueError
+    parsed = cron.parse(cron.format_schedule(schedule, time_zone))
+    if isinstance(parsed, cron.Spec) and parsed.location is None:
+        parsed = replace(parsed, location=UTC)
+    return parsed
 
 
 @dataclass(frozen=True)
 class Slot:
-    """A time the schedule names: the instant it fires, or none when the wall-clock time does not
-    exist that day (clocks spring forward: robfig/cron skips it)."""
+    """A time the schedule names, or a run the controller makes without it being named."""
 
     at: datetime | None
-    """The instant, in UTC; None for a skipped wall-clock time."""
+    """The instant the controller runs it, in UTC; None when it does not run."""
     wall: datetime
     """The wall-clock time in the schedule's zone (naive)."""
     dst: str | None = None
-    """None; "skipped" (does not exist: no run); "repeated" (clocks fall back: this wall time
-    happens twice and runs on both); "shifted" (the zone's UTC offset changed since the previous
-    run, so the gap between the two is not the usual one)."""
+    """None; "skipped" (the time does not exist: clocks spring forward); "dropped" (the time
+    exists but robfig/cron does not run it: a 30-minute DST change); "extra" (robfig runs at a
+    time the schedule does not name, after a 30-minute change); "repeated" (clocks fall back:
+    this wall time happens twice and runs on both); "shifted" (the zone's UTC offset changed
+    since the previous run, so the gap between the two is not the usual one)."""
 
     @property
     def local(self) -> str:
         return self.wall.isoformat(timespec="minutes")
+
+
+def _zone_of(parsed: cron.Schedule, time_zone: str | None) -> ZoneInfo:
+    if isinstance(parsed, cron.Spec) and isinstance(parsed.location, ZoneInfo):
+        return parsed.location
+    return zone(time_zone)
+
+
+def _wall(t: datetime, tz: tzinfo) -> datetime:
+    return t.astimezone(tz).replace(tzinfo=None)
 
 
 def slots(
@@ -144,62 +100,93 @@ def slots(
     else the creation time); without one, from `after`. Raises ValueError at once for a
     malformed schedule or time zone.
     """
-    prefixed, _ = split_zone(schedule)
-    tz = zone(prefixed or time_zone)
-    after = after.astimezone(UTC)
-    delay = every(schedule)
-    if delay is not None:
-        return _every_slots(delay, tz, after, (anchor or after).astimezone(UTC))
-    expr = expand(schedule)
-    if not croniter.is_valid(expr):
-        raise ValueError(f"invalid cron schedule {schedule!r}")
-    return _cron_slots(expr, tz, after)
+    parsed = compile_schedule(schedule, time_zone)
+    tz = _zone_of(parsed, time_zone)
+    if isinstance(parsed, cron.Every):
+        return _every_slots(parsed.seconds, tz, after, anchor or after)
+    return _cron_slots(parsed, tz, after)
 
 
-def _every_slots(
-    delay: timedelta, tz: ZoneInfo, after: datetime, anchor: datetime
-) -> Iterator[Slot]:
-    k = max(0, int((after - anchor) / delay) + 1) if after >= anchor else 0
-    at = anchor + k * delay
+def _every_slots(delay: int, tz: tzinfo, after: datetime, anchor: datetime) -> Iterator[Slot]:
+    step = timedelta(seconds=delay)
+    k = max(0, int((after - anchor) / step) + 1) if after >= anchor else 0
+    at = anchor + k * step
     while True:
         if at > after:
-            yield Slot(at, at.astimezone(tz).replace(tzinfo=None))
-        at += delay
+            yield Slot(at.astimezone(UTC), _wall(at, tz))
+        at += step
 
 
-def _cron_slots(expr: str, tz: ZoneInfo, after: datetime) -> Iterator[Slot]:
-    """Naive candidates from croniter, each as 0-2 instants. Instants of a repeated hour come
-    out of order (01:00 EST follows 01:45 EDT), so slots wait in a buffer until the candidates
-    are _SLACK past them, then leave in instant order."""
-    after_wall = after.astimezone(tz).replace(tzinfo=None)
-    it = croniter(expr, after_wall - _SLACK, day_or=_day_or(expr))
-    buffer: list[tuple[datetime, Slot]] = []
+def _cron_slots(spec: cron.Spec, tz: ZoneInfo, after: datetime) -> Iterator[Slot]:
+    """robfig's runs a day at a time, each day's wall-clock candidates set beside them; days
+    with neither are jumped over."""
+    day = after.astimezone(tz).date()
+    cursor = after
     previous: Slot | None = None
-    for _ in range(1_000_000):
-        try:
-            naive: datetime = it.get_next(datetime)
-        except (CroniterBadDateError, StopIteration):  # never fires (`0 0 30 2 *`)
-            break
-        instants = _instants(naive, tz)
-        if not instants and naive > after_wall:
-            gap = naive.replace(tzinfo=tz).astimezone(UTC)
-            buffer.append((gap, Slot(None, naive, "skipped")))
-        for t in instants:
-            if t > after:
-                buffer.append((t, Slot(t, naive, "repeated" if len(instants) == 2 else None)))
-        buffer.sort(key=lambda item: item[0])
-        while buffer and buffer[0][1].wall < naive - _SLACK:
-            slot = buffer.pop(0)[1]
+    while (nxt := spec.next(cursor)) is not None:
+        target = _wall(nxt, tz).date()
+        while day < target and not _day_named(spec, day):
+            day += timedelta(days=1)
+        for slot in _day_slots(spec, tz, day, after):
             if slot.at is not None:
-                if (
-                    previous is not None
-                    and previous.at is not None
-                    and slot.dst is None
-                    and previous.at.astimezone(tz).utcoffset() != slot.at.astimezone(tz).utcoffset()
-                ):
-                    slot = Slot(slot.at, slot.wall, "shifted")
+                cursor = max(cursor, slot.at)
+                if slot.dst is None and previous and _offset_changed(previous, slot, tz):
+                    slot = replace(slot, dst="shifted")
                 previous = slot
             yield slot
+        day += timedelta(days=1)
+
+
+def _day_named(spec: cron.Spec, day: date) -> bool:
+    """Whether the schedule names `day` (month, and the day-of-month/day-of-week rule)."""
+    dom_ok, dow_ok = bool(spec.dom >> day.day & 1), bool(spec.dow >> (day.isoweekday() % 7) & 1)
+    either = not (spec.dom & cron.spec.STAR or spec.dow & cron.spec.STAR)
+    return bool(spec.month >> day.month & 1) and (
+        (dom_ok or dow_ok) if either else (dom_ok and dow_ok)
+    )
+
+
+def _offset_changed(previous: Slot, slot: Slot, tz: ZoneInfo) -> bool:
+    if previous.at is None or slot.at is None:
+        return False
+    return previous.at.astimezone(tz).utcoffset() != slot.at.astimezone(tz).utcoffset()
+
+
+def _day_slots(spec: cron.Spec, tz: ZoneInfo, day: date, after: datetime) -> list[Slot]:
+    """The slots whose wall-clock date is `day`, later than `after`, in time order."""
+    first = datetime.combine(day, datetime.min.time(), tz)
+    runs: list[datetime] = []
+    t = spec.next(max(after, first.astimezone(UTC) - timedelta(hours=3)))
+    while t is not None and _wall(t, tz).date() <= day:
+        if _wall(t, tz).date() == day and t > after:
+            runs.append(t)
+        t = spec.next(t)
+    named: list[tuple[datetime, Slot]] = []
+    ran = set(runs)
+    if _day_named(spec, day):
+        for hour in values(spec.hour, cron.spec.HOURS):
+            for minute in values(spec.minute, cron.spec.MINUTES):
+                naive = datetime(day.year, day.month, day.day, hour, minute)
+                instants = _instants(naive, tz)
+                kept = [i for i in instants if i in ran]
+                for i in kept:
+                    named.append((i, Slot(i, naive, "repeated" if len(instants) == 2 else None)))
+                    ran.discard(i)
+                where = instants[0] if instants else naive.replace(tzinfo=tz).astimezone(UTC)
+                if not kept and where > after:
+                    named.append((where, Slot(None, naive, "dropped" if instants else "skipped")))
+    named += [(t, Slot(t, _wall(t, tz), "extra")) for t in ran]
+    return [slot for _, slot in sorted(named, key=lambda item: item[0])]
+
+
+def _instants(naive: datetime, tz: ZoneInfo) -> list[datetime]:
+    """The real instants whose wall-clock time in `tz` is `naive`: none in a gap, two in a fold."""
+    found: list[datetime] = []
+    for fold in (0, 1):
+        utc = naive.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+        if _wall(utc, tz) == naive and utc not in found:
+            found.append(utc)
+    return sorted(found)
 
 
 def upcoming(
@@ -209,7 +196,7 @@ def upcoming(
     count: int,
     anchor: datetime | None = None,
 ) -> list[Slot]:
-    """The next `count` runs, with the skipped wall-clock times among them."""
+    """The next `count` runs, with the times the schedule names but the controller skips."""
     found: list[Slot] = []
     for slot in slots(schedule, time_zone, after, anchor):
         found.append(slot)
@@ -230,7 +217,73 @@ def next_runs(
     A legacy `CRON_TZ=`/`TZ=` prefix in the schedule names the zone (over `time_zone`).
     Raises ValueError for a malformed schedule or time zone.
     """
-    return [s.at for s in upcoming(schedule, time_zone, after, count, anchor) if s.at]
+    parsed = compile_schedule(schedule, time_zone)
+    if isinstance(parsed, cron.Every):
+        return [s.at for s in upcoming(schedule, time_zone, after, count, anchor) if s.at]
+    found: list[datetime] = []
+    t: datetime | None = after
+    while len(found) < count and t is not None:
+        t = parsed.next(t)
+        if t is not None:
+            found.append(t)
+    return found
+
+
+class TickCache:
+    """Ticks per (schedule, zone, UTC day), least recently used first out, at most `budget`
+    ticks in all (8 bytes each) and `max_days` days: bounded by size, never by time."""
+
+    def __init__(self, budget: int = 400_000, max_days: int = 4096) -> None:
+        self.budget, self.max_days = budget, max_days
+        self._days: OrderedDict[tuple[str, str | None, int], array[int]] = OrderedDict()
+        self._held = 0
+        self._lock = Lock()
+        self.hits = self.misses = 0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(days, ticks) held now."""
+        return len(self._days), self._held
+
+    def clear(self) -> None:
+        with self._lock:
+            self._days.clear()
+            self._held = 0
+
+    def day(self, schedule: str, time_zone: str | None, index: int) -> array[int]:
+        """The ticks in UTC day `index` (days since the epoch), as Unix seconds."""
+        key = (schedule, time_zone, index)
+        with self._lock:
+            found = self._days.get(key)
+            if found is not None:
+                self._days.move_to_end(key)
+                self.hits += 1
+                return found
+            self.misses += 1
+        computed = _day_ticks(compile_schedule(schedule, time_zone), index)
+        with self._lock:
+            if key not in self._days:
+                self._days[key] = computed
+                self._held += len(computed)
+            while self._days and (self._held > self.budget or len(self._days) > self.max_days):
+                _, dropped = self._days.popitem(last=False)
+                self._held -= len(dropped)
+        return computed
+
+
+def _day_ticks(parsed: cron.Schedule, index: int) -> array[int]:
+    start, end = index * _DAY, (index + 1) * _DAY
+    if isinstance(parsed, cron.Spec):
+        return array("q", parsed.between(start, end))
+    out = array("q")
+    t: datetime | None = parsed.next(gotime.instant(start - 1))
+    while t is not None and gotime.seconds(t) < end:
+        out.append(gotime.seconds(t))
+        t = parsed.next(t)
+    return out
+
+
+TICKS = TickCache()
 
 
 def ticks(
@@ -243,66 +296,63 @@ def ticks(
 ) -> list[datetime]:
     """Every instant in (start, end] the schedule fires (at most `limit`, the oldest dropped).
 
-    Cached: a listing asks the same window for every CronJob, which share a few schedules.
+    Raises ValueError for a schedule or zone that does not parse, or times out of range.
     """
-    if every(schedule) is None:
-        anchor = None  # only @every counts from an anchor
-    return list(_ticks(schedule, time_zone, start, end, anchor, limit))
-
-
-@lru_cache(maxsize=512)
-def _ticks(
-    schedule: str,
-    time_zone: str | None,
-    start: datetime,
-    end: datetime,
-    anchor: datetime | None,
-    limit: int,
-) -> tuple[datetime, ...]:
-    found: list[datetime] = []
-    for slot in slots(schedule, time_zone, start, anchor):
-        if slot.at is None:
-            continue
-        if slot.at > end:
-            break
-        found.append(slot.at)
-    return tuple(found[-limit:])
+    parsed = compile_schedule(schedule, time_zone)
+    for t in (start, end):
+        if not gotime.in_range(t):
+            raise cron.OutOfRange(f"{t.isoformat()} is out of range")
+    if end <= start:
+        return []
+    if isinstance(parsed, cron.Every):
+        found = []
+        for slot in _every_slots(parsed.seconds, UTC, start, anchor or start):
+            if slot.at is None or slot.at > end:
+                break
+            found.append(slot.at)
+            if len(found) > limit:
+                found.pop(0)
+        return found
+    lo, hi = gotime.seconds(start), gotime.seconds(end)
+    chosen: list[int] = []
+    for index in range(lo // _DAY, hi // _DAY + 1):
+        chosen += [t for t in TICKS.day(schedule, time_zone, index) if lo < t <= hi]
+        del chosen[:-limit]
+    return [gotime.instant(t) for t in chosen]
 
 
 @lru_cache(maxsize=1024)
 def next_run(
     schedule: str, time_zone: str | None, after: datetime, anchor: datetime | None = None
 ) -> datetime | None:
-    """The next run after `after`, or None if the schedule or zone is invalid or never fires.
-
-    Cached: a listing passes one `after` for all CronJobs, which share a handful of schedules.
-    """
+    """The next run after `after`, or None if the schedule or zone is invalid or never fires."""
     try:
         runs = next_runs(schedule, time_zone, after, anchor=anchor)
-    except ValueError:  # ours, and croniter's (CroniterBadCronError, CroniterBadDateError...)
+    except ValueError:
         return None
     return runs[0] if runs else None
 
 
+def never_runs(
+    schedule: str, time_zone: str | None, starting_deadline_seconds: int | None, now: datetime
+) -> str | None:
+    """Why the controller will never start this CronJob ("will never run: ..."), or None."""
+    try:
+        return cron.never_runs(schedule, time_zone, starting_deadline_seconds, now)
+    except cron.OutOfRange:
+        return None
+
+
 def span(delta: timedelta) -> str:
     """A duration as Go prints it, without zero parts: 1h30m, 45s, 2h."""
-    seconds = int(delta.total_seconds())
-    h, rest = divmod(seconds, 3600)
-    m, sec = divmod(rest, 60)
-    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (sec, "s")) if v) or "0s"
+    return _go_span(int(delta.total_seconds()))
 
 
 @lru_cache(maxsize=1024)
 def describe(schedule: str) -> str:
-    """The schedule in words ("At 02:00"), or "" when cron-descriptor cannot read it."""
-    from cron_descriptor import ExpressionDescriptor, Options
-
-    options = Options()
-    options.use_24hour_time_format = True
-    delay = every(schedule) if schedule.strip().lower().startswith("@every") else None
-    if delay is not None:
-        return f"Every {span(delay)}"
+    """The schedule in words that are true of robfig/cron ("At 02:00"), or "" when it does
+    not parse."""
     try:
-        return str(ExpressionDescriptor(expand(schedule), options).get_description())
-    except Exception:  # cron-descriptor raises several unrelated types for bad input
+        return cron.describe(compile_schedule(schedule, None))
+    except ValueError:
         return ""

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from jobs.cronctl import access, catchup, model
-from jobs.cronctl.errors import ConfigError, Conflict, CronctlError
+from jobs.cronctl.errors import ConfigError, Conflict, CronctlError, WaitTimeout
 from jobs.cronctl.model import Obj
 
 if TYPE_CHECKING:
@@ -113,12 +114,15 @@ def _resume_plan(
 ) -> tuple[Change, Obj | None]:
     meta, spec = cj["metadata"], cj.get("spec", {})
     stale = set(model.SUSPEND_ANNOTATIONS) & set(meta.get("annotations") or {})
-    warning = None
+    warnings = []
     if spec.get("startingDeadlineSeconds") is None and spec.get("suspend"):
-        warning = (
+        warnings.append(
             f"CronJob {meta['name']} has no startingDeadlineSeconds: if it missed runs "
             "while suspended, the controller may start one at once"
         )
+    if spec.get("suspend") and (meta.get("annotations") or {}).get(model.VALUES_SUSPEND):
+        warnings.append(_values_own_suspend(cj))
+    warning = "; ".join(warnings) or None
     if not spec.get("suspend") and not stale:
         return Change(meta["name"], meta["namespace"], "not suspended", False), None
     entry = {
@@ -137,6 +141,19 @@ def _resume_plan(
         meta["name"], meta["namespace"], action, True, warning, run=run, catch_up=catch_up
     )
     return change, patch
+
+
+def _values_own_suspend(cj: Obj) -> str:
+    """The chart renders `suspend: true` for this job: its values own the field."""
+    meta = cj["metadata"]
+    key = (meta.get("labels") or {}).get("app.kubernetes.io/component") or "<key>"
+    return (
+        f"CronJob {meta['name']}: the chart's values suspend it (jobs.{key}.suspend: true), so "
+        "the next helm upgrade suspends it again (with Helm 4's server-side apply, only with "
+        '--force-conflicts: without it the upgrade fails on a conflict with "cronctl" over '
+        f".spec.suspend); to resume it for good, set jobs.{key}.suspend: false in the values "
+        "and run helm upgrade"
+    )
 
 
 def _commit(
@@ -189,6 +206,49 @@ def suspend(
     ]
 
 
+class NoSuchRun(CronctlError):
+    """`resume --maintenance KEY`: no CronJob names a suspend run with that id or reason."""
+
+
+def running_jobs(c: CronJobController, cronjobs: list[Obj]) -> list[str]:
+    """The Jobs of these CronJobs that have not finished (`namespace/name`), sorted."""
+    running = []
+    for cj in cronjobs:
+        meta = cj["metadata"]
+        uid = str(meta.get("uid"))
+        for job in c.api.list("batch/jobs", meta["namespace"], model.template_selector(cj)):
+            if model.owner_uid(job) == uid and not model.is_finished(job):
+                running.append(f"{meta['namespace']}/{job['metadata']['name']}")
+    return sorted(running)
+
+
+def drain(
+    c: CronJobController,
+    cronjobs: list[Obj],
+    *,
+    timeout: float,
+    resume_hint: str,
+    on_wait: Callable[[list[str]], None] | None = None,
+) -> None:
+    """`suspend --wait`: poll (a list per CronJob every `c.poll_interval` s) until none of their
+    Jobs runs (scheduled or manual). WaitTimeout (exit 5) after `timeout` s, naming them; the
+    CronJobs stay suspended and `resume_hint` says how to undo it."""
+    deadline = time.monotonic() + timeout
+    last: list[str] | None = None
+    while running := running_jobs(c, cronjobs):
+        if on_wait is not None and running != last:
+            on_wait(running)
+            last = running
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(
+                f"gave up after {timeout:g}s waiting for {len(running)} running Job(s) of the "
+                f"suspended CronJobs: {', '.join(running)}. The CronJobs stay suspended: wait "
+                f"longer (--timeout), or stop the Jobs, or undo it with `{resume_hint}`"
+            )
+        time.sleep(min(c.poll_interval, remaining))
+
+
 def by_maintenance(targets: list[Obj], key: str) -> tuple[list[Obj], set[str]]:
     """The CronJobs that a suspend run changed, by its id or reason; and the matching run ids.
 
@@ -202,7 +262,7 @@ def by_maintenance(targets: list[Obj], key: str) -> tuple[list[Obj], set[str]]:
         if e.get("action") == "suspend" and e.get("run") and key in (e.get("run"), e.get("reason"))
     }
     if not runs:
-        raise CronctlError(
+        raise NoSuchRun(
             f'no CronJob here was suspended by a suspend run with id or reason "{key}": see '
             "the changes `cronctl describe NAME` lists (-o json: changes), and check -n/-l"
         )
@@ -287,3 +347,16 @@ def _catch_up_once(
 
 def _require(c: CronJobController, targets: list[Obj], verb: str, resource: str) -> None:
     access.require(c.api, verb, resource, {cj["metadata"]["namespace"] for cj in targets})
+
+
+def plan_suspend(
+    cj: Obj, *, who: str, now: datetime, reason: str | None
+) -> tuple[Change, Obj | None]:
+    """The patch `suspend` would apply to one CronJob (None: already suspended), for callers
+    that apply it themselves (the keeper)."""
+    return _suspend_plan(cj, who=who, now=now, reason=reason, until=None, run=new_run_id(now))
+
+
+def plan_resume(cj: Obj, *, who: str, now: datetime) -> tuple[Change, Obj | None]:
+    """The patch `resume` would apply to one CronJob (None: nothing to change)."""
+    return _resume_plan(cj, who=who, now=now, run=None, catch_up=None)

@@ -36,7 +36,7 @@ DUE = timedelta(seconds=60)
 LATE = timedelta(seconds=60)
 
 REASONS = {
-    "suspended": "the CronJob was suspended",
+    "suspended": "the CronJob was suspended (cronctl's history says when, by whom and why)",
     "forbid": "a run was still active and concurrencyPolicy is Forbid",
     "deadline": "past startingDeadlineSeconds when the controller could start it",
     "too-many-missed": "too many missed start times (over 100)",
@@ -117,10 +117,11 @@ class Event:
 class Verdict:
     at: datetime
     outcome: str
-    """ran, late (ran, but started over a minute after the tick), missed, unknown."""
+    """ran, late (ran, but started over a minute after the tick), missed, skipped (while
+    suspended: reason "suspended"), unknown."""
     job: str | None = None
     reason: str | None = None
-    """For a missed tick: a key of REASONS."""
+    """For a missed or skipped tick: a key of REASONS."""
     detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +132,104 @@ class Verdict:
             "reason": self.reason,
             "detail": self.detail,
         }
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """A time the CronJob was suspended: from cronctl's history annotation (suspend, then
+    resume), or the current suspension. The controller starts nothing meanwhile."""
+
+    start: datetime | None
+    """None: since an unknown time (suspended without cronctl, and no run before)."""
+    end: datetime | None
+    """None: still suspended (or resumed without cronctl, when unknown)."""
+    by: str | None = None
+    reason: str | None = None
+    resumed_by: str | None = None
+    catch_up: str | None = None
+    """The resume's --catch-up choice."""
+    known_start: bool = True
+    ended: bool = False
+
+    def covers(self, tick: datetime) -> bool:
+        after = self.start is None or (
+            tick >= self.start if self.known_start else tick > self.start
+        )
+        return after and (self.end is None or tick < self.end)
+
+    def detail(self) -> str:
+        since = model.iso(self.start) if self.start and self.known_start else "an unknown time"
+        if not self.ended:
+            text = f"since {since}"
+        elif self.end is not None:
+            text = f"from {since} to {model.iso(self.end)}"
+        else:
+            text = f"from {since}, resumed without cronctl (when unknown)"
+        text += (f" by {self.by}" if self.by else "") + (f": {self.reason}" if self.reason else "")
+        if self.resumed_by:
+            text += f" (resumed by {self.resumed_by})"
+        return text
+
+
+def suspensions(cronjob: Obj, runs: Sequence[Run] = ()) -> list[Suspension]:
+    """When the CronJob was suspended, oldest first: each suspend in cronctl's history with the
+    resume that ended it, and the current suspension (from the annotations; suspended without
+    cronctl: since its newest scheduled run)."""
+    spec, meta = cronjob.get("spec", {}), cronjob.get("metadata", {})
+    out: list[Suspension] = []
+    current: Suspension | None = None
+    for entry in model.changes(cronjob):
+        at = _time(entry.get("at"))
+        if at is None:
+            continue  # unreadable: the history informs, it never misleads
+        by, reason = _text(entry.get("by")), _text(entry.get("reason"))
+        if entry.get("action") == "suspend" and current is None:
+            current = Suspension(at, None, by, reason)
+        elif entry.get("action") == "resume" and current is not None:
+            out.append(
+                Suspension(
+                    current.start,
+                    at,
+                    current.by,
+                    current.reason,
+                    resumed_by=by,
+                    catch_up=_text(entry.get("catch_up")),
+                    ended=True,
+                )
+            )
+            current = None
+    if spec.get("suspend"):
+        annotations = meta.get("annotations") or {}
+        since = model.parse_time(annotations.get(model.SUSPENDED_AT))
+        if since is not None:
+            out.append(
+                Suspension(
+                    since,
+                    None,
+                    annotations.get(model.SUSPENDED_BY),
+                    annotations.get(model.SUSPEND_REASON),
+                )
+            )
+        else:  # suspended without cronctl: after its newest scheduled run, if any
+            newest = max((r.scheduled_at for r in runs if r.scheduled_at), default=None)
+            by = "the chart's values" if annotations.get(model.VALUES_SUSPEND) else None
+            out.append(Suspension(newest, None, by, known_start=False))
+    elif current is not None:  # resumed without cronctl: ended by its next scheduled run
+        after = [r.created for r in runs if r.trigger == "scheduled" and r.created]
+        end = min((t for t in after if current.start and t > current.start), default=None)
+        out.append(Suspension(current.start, end, current.by, current.reason, ended=True))
+    return out
+
+
+def _time(value: object) -> datetime | None:
+    try:
+        return model.parse_time(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None else None
 
 
 def _minute(t: datetime) -> datetime:
@@ -188,8 +287,7 @@ def verdicts(
     since: datetime | None = None,
 ) -> list[Verdict]:
     """A verdict for every tick in (since or creation or 7 days ago, now - 1 minute]."""
-    spec, meta = cronjob.get("spec", {}), cronjob.get("metadata", {})
-    annotations = meta.get("annotations") or {}
+    spec = cronjob.get("spec", {})
     ticks = expected_ticks(cronjob, window_start(cronjob, now, since), now)
     by_tick = {_minute(r.scheduled_at): r for r in runs if r.scheduled_at}
     last_schedule = model.parse_time(cronjob.get("status", {}).get("lastScheduleTime"))
@@ -202,8 +300,7 @@ def verdicts(
         horizon = min(horizon, min(e.at for e in own if e.at))
     deadline = spec.get("startingDeadlineSeconds")
     forbid = spec.get("concurrencyPolicy") == "Forbid"
-    suspended_at = model.parse_time(annotations.get(model.SUSPENDED_AT))
-    newest_tick = max(by_tick, default=None)
+    windows = suspensions(cronjob, runs)
     missed_by_event = {_minute(t) for e in events if (t := e.missed_tick())}
     acted = sorted(
         [r.created for r in runs if r.trigger == "scheduled" and r.created]
@@ -225,21 +322,24 @@ def verdicts(
             job = created_by_event[_minute(tick)]
             out.append(Verdict(tick, "ran", job, None, "its Job has been deleted since"))
             continue
-        if last_schedule and _minute(last_schedule) == _minute(tick):
+        window = next((w for w in windows if w.covers(tick)), None)
+        marked = bool(
+            window
+            and window.catch_up == "none"
+            and last_schedule
+            and _minute(last_schedule) == _minute(tick)
+        )
+        if last_schedule and _minute(last_schedule) == _minute(tick) and not marked:
             out.append(Verdict(tick, "ran", None, None, "its Job has been deleted since"))
+            continue
+        if window is not None and (window.start is not None or not (horizon and tick < horizon)):
+            detail = "while suspended " + window.detail()
+            if marked:
+                detail += "; `resume --catch-up none` recorded it as handled, so none started"
+            out.append(Verdict(tick, "skipped", None, "suspended", detail))
             continue
         if horizon and tick < horizon:
             out.append(Verdict(tick, "unknown", detail="before the oldest Job kept"))
-            continue
-        if spec.get("suspend") and (
-            (suspended_at and tick >= suspended_at)
-            or (suspended_at is None and (newest_tick is None or tick > newest_tick))
-        ):
-            who = annotations.get(model.SUSPENDED_BY)
-            why = annotations.get(model.SUSPEND_REASON)
-            detail = f"since {model.iso(suspended_at)}" if suspended_at else "since an unknown time"
-            detail += (f" by {who}" if who else "") + (f": {why}" if why else "")
-            out.append(Verdict(tick, "missed", None, "suspended", detail))
             continue
         j = bisect.bisect_right(acted, tick)
         acted_next = acted[j] if j < len(acted) else None
@@ -308,10 +408,9 @@ def verdicts(
     return out
 
 
-def missed(verdicts_: Sequence[Verdict], *, counting_suspended: bool = False) -> int:
-    return sum(
-        v.outcome == "missed" and (counting_suspended or v.reason != "suspended") for v in verdicts_
-    )
+def missed(verdicts_: Sequence[Verdict]) -> int:
+    """Ticks that did not run for a reason other than a suspension."""
+    return sum(v.outcome == "missed" for v in verdicts_)
 
 
 def streak(runs: Sequence[Run]) -> tuple[str, int] | None:

@@ -34,15 +34,22 @@ class ImportResult:
     notes: tuple[str, ...] = field(default=())
     """Notes about the whole source (not one job)."""
 
-    def values(self) -> dict[str, Any]:
-        """The chart values for the mapped jobs: `{"jobs": {key: {...}}}`."""
-        return {"jobs": {job.key: job.values for job in self.jobs if job.mapped}}
+    def values(self, image: dict[str, str] | None = None) -> dict[str, Any]:
+        """The chart values for the mapped jobs: `{"jobs": {key: {...}}}`, each with `image`
+        (the app's, which holds the functions) when one is given."""
+        return {
+            "jobs": {
+                job.key: {**job.values, **({"image": dict(image)} if image else {})}
+                for job in self.jobs
+                if job.mapped
+            }
+        }
 
-    def values_yaml(self) -> str:
+    def values_yaml(self, image: dict[str, str] | None = None) -> str:
         import yaml
 
         header = "# cronjobs import-apscheduler: chart values for the jobs found in the source\n"
-        return header + yaml.safe_dump(self.values(), sort_keys=False, width=100)
+        return header + yaml.safe_dump(self.values(image), sort_keys=False, width=100)
 
     @property
     def problems(self) -> list[str]:

@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import ConfigError
+from jobs.files import read_regular
 
 SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages", "venv", "build", "dist"}
 REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+MAX_BYTES = 10 * 1024 * 1024
+"""A source file larger than this is refused (the largest generated modules are a few MB)."""
+MAX_DEPTH = 200
+"""Expressions nested deeper are refused: reading them would exhaust Python's recursion limit."""
 
 
 @dataclass(frozen=True)
@@ -70,21 +75,50 @@ def _python_files(root: Path) -> Iterator[Path]:
 
 def _parse(path: Path, display: str) -> ast.Module:
     try:
-        data = path.read_bytes()
+        data = _read(path, display)
         if b"\0" in data:  # Python refuses them, with no line number: say what it means
             raise ConfigError(
                 f"{display}: cannot read it as Python source: it holds NUL bytes (a binary file, "
                 "or text saved as UTF-16?): convert it to UTF-8, or leave it out of PATH"
             )
-        return ast.parse(data, filename=display)
+        tree = ast.parse(data, filename=display)
     except SyntaxError as e:
         line = f":{e.lineno}" if e.lineno else ""
         raise ConfigError(
             f"{display}{line}: syntax error: {e.msg}. The source is read, never run: fix "
             "the file, or leave it out of PATH"
         ) from e
+    except (RecursionError, MemoryError):
+        raise _too_deep(display, None) from None
     except (OSError, ValueError) as e:  # unreadable, bad encoding
         raise ConfigError(f"{display}: cannot read it as Python source: {e}") from e
+    _check_depth(tree, display)
+    return tree
+
+
+def _read(path: Path, display: str) -> bytes:
+    return read_regular(
+        path, display, MAX_BYTES, "give the app's .py files or the directory that holds them"
+    )
+
+
+def _too_deep(display: str, line: int | None) -> ConfigError:
+    at = f":{line}" if line else ""
+    return ConfigError(
+        f"{display}{at}: an expression nested more than {MAX_DEPTH} levels deep, too deep to "
+        "read (it is read, never run): simplify it, or leave the file out of PATH"
+    )
+
+
+def _check_depth(tree: ast.AST, display: str) -> None:
+    """A ConfigError for a node nested deeper than MAX_DEPTH (later steps walk the tree
+    recursively); counted without recursion."""
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep(display, getattr(node, "lineno", None))
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def module_name(path: Path) -> str:

@@ -15,12 +15,14 @@ answers 401. Without one, the router is read-only.
 from __future__ import annotations
 
 import hmac
+import logging
 from pathlib import Path
 
 from fastapi import Request
 
 from jobs.web.security import refuse
 
+log = logging.getLogger(__name__)
 MIN_TOKEN = 16
 
 
@@ -44,18 +46,43 @@ def read_tokens(path: Path) -> list[tuple[str, str]]:
     return found
 
 
+BROKEN = (
+    "changes are unavailable: the dashboard's tokens file cannot be read (its log says why); "
+    "ask whoever runs the dashboard to fix it"
+)
+
+
 class BearerTokens:
-    """`Authorization: Bearer TOKEN` against the tokens file; the actor is the token's NAME."""
+    """`Authorization: Bearer TOKEN` against the tokens file; the actor is the token's NAME.
+
+    A file that cannot be read at start-up stops the server (`cronctl serve`: exit 2). One that
+    becomes unreadable or malformed later (a bad rotation) fails closed: every change answers
+    503 with BROKEN, and the log says once what is wrong, until the file is fixed (no restart
+    needed). The previous tokens are not kept: a rotation may have been meant to revoke one.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp = path.stat().st_mtime_ns
-        self._tokens = read_tokens(path)
+        self._stamp: int | None = path.stat().st_mtime_ns
+        self._tokens: list[tuple[str, str]] | None = read_tokens(path)
+        self._problem: str | None = None
 
     def _current(self) -> list[tuple[str, str]]:
-        stamp = self.path.stat().st_mtime_ns
-        if stamp != self._stamp:
-            self._tokens, self._stamp = read_tokens(self.path), stamp
+        try:
+            stamp = self.path.stat().st_mtime_ns
+            if stamp != self._stamp:
+                self._stamp, self._tokens = stamp, None
+                self._tokens, self._problem = read_tokens(self.path), None
+        except (OSError, ValueError) as e:
+            problem = f"{e.strerror}: {self.path}" if isinstance(e, OSError) else str(e)
+            if problem != self._problem:
+                log.error("tokens file: %s; changes answer 503 until it is fixed", problem)
+                self._problem = problem
+            self._tokens = None
+            if isinstance(e, OSError):
+                self._stamp = None  # read it again once it is back, whatever its mtime
+        if self._tokens is None:
+            refuse(503, BROKEN)
         return self._tokens
 
     def __call__(self, request: Request) -> str:

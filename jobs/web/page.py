@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from jobs.cronctl import model
 from jobs.cronctl.model import CronJobInfo
-from jobs.cronctl.render import ago, streak, suspended_for, until
+from jobs.cronctl.render import ago, printable, streak, suspended_for, until
 
 RESULT_CLASS = {"Succeeded": "ok", "Failed": "bad", "Running": "run", "Suspended": "warn"}
 
@@ -73,15 +73,35 @@ def suspended_cell(info: CronJobInfo) -> str:
         return "no"
     text = f'<strong class="warn">{e(suspended_for(info))}</strong>'
     if info.suspended_by:
-        text += f'<br><span class="muted">by {e(info.suspended_by)}</span>'
+        text += f'<br><span class="muted">by {e(printable(info.suspended_by))}</span>'
     if info.suspend_reason:
-        text += f'<br><q class="reason">{e(info.suspend_reason)}</q>'
+        text += f'<br><q class="reason">{e(printable(info.suspend_reason))}</q>'
     return text
+
+
+def problems(info: CronJobInfo) -> str:
+    """What cronctl could not read in this CronJob (or its Jobs), and why: the row is shown
+    with the rest ignored."""
+    if not info.problems:
+        return ""
+    items = "".join(f"<li>{e(printable(p))}</li>" for p in info.problems)
+    return (
+        f'<div class="problems" role="note"><span class="badge bad">unreadable fields</span>'
+        f"<ul>{items}</ul></div>"
+    )
 
 
 def schedule_cell(info: CronJobInfo) -> str:
     words = e(info.schedule_description or "unreadable schedule")
     return f'{words}<br><code class="muted">{e(info.schedule)}</code>'
+
+
+def next_cell(info: CronJobInfo, now: datetime) -> str:
+    if info.never_runs:
+        return '<span class="bad">never (will never run)</span>'
+    if info.suspended:
+        return '<span class="muted">- (suspended)</span>'
+    return when(info.next_run, until(info.next_run, now))
 
 
 def last_result_cell(info: CronJobInfo, now: datetime) -> str:
@@ -118,12 +138,10 @@ def dashboard(infos: Sequence[CronJobInfo], now: datetime, base: str, read_only:
     for i in infos:
         failing = i.streak is not None and i.streak[0] == "Failed"
         row = [
-            f'<a href="{e(base)}jobs/{quote(i.name)}">{e(i.name)}</a>',
+            f'<a href="{e(base)}jobs/{quote(i.name)}">{e(i.name)}</a>{problems(i)}',
             schedule_cell(i),
             e(i.time_zone or "UTC (default)"),
-            '<span class="muted">- (suspended)</span>'
-            if i.suspended
-            else when(i.next_run, until(i.next_run, now)),
+            next_cell(i, now),
             last_result_cell(i, now),
             f'<span class="{"bad" if failing else ""}">{e(streak(i.streak))}</span>',
             e("-" if i.missed is None else i.missed),

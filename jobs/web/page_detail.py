@@ -7,10 +7,20 @@ from typing import Any
 
 from jobs.cronctl.diagnose import Explanation
 from jobs.cronctl.model import CronJobInfo
-from jobs.cronctl.render import ago, failure_line, span, stamp, streak, until
+from jobs.cronctl.render import ago, failure_line, printable, span, stamp, streak
 from jobs.cronctl.results import exit_meaning, summary_line
 from jobs.cronctl.ticks import REASONS
-from jobs.web.page import actions, badge, e, schedule_cell, suspended_cell, table, when
+from jobs.web.page import (
+    actions,
+    badge,
+    e,
+    next_cell,
+    problems,
+    schedule_cell,
+    suspended_cell,
+    table,
+    when,
+)
 
 EVENTS_SHOWN = 10
 
@@ -20,10 +30,7 @@ def fields(info: CronJobInfo, now: datetime) -> str:
         ("Schedule", schedule_cell(info)),
         ("Time zone", e(info.time_zone or "UTC (controller default)")),
         ("Suspended", suspended_cell(info)),
-        (
-            "Next run",
-            "- (suspended)" if info.suspended else when(info.next_run, until(info.next_run, now)),
-        ),
+        ("Next run", next_cell(info, now) + (f" {e(info.never_runs)}" if info.never_runs else "")),
         (
             "Last result",
             badge(info.last_result) + (f" {e(info.last_job)}" if info.last_job else ""),
@@ -45,7 +52,7 @@ def fields(info: CronJobInfo, now: datetime) -> str:
         ("Helm release", e(info.helm_release or "-")),
     ]
     items = "".join(f"<div><dt>{e(k)}</dt><dd>{v}</dd></div>" for k, v in rows)
-    return f'<dl class="fields">{items}</dl>'
+    return f'<dl class="fields">{items}</dl>' + problems(info)
 
 
 def explanation(x: Explanation, now: datetime) -> str:
@@ -62,7 +69,7 @@ def explanation(x: Explanation, now: datetime) -> str:
             [
                 when(v.at, stamp(v.at)),
                 e(REASONS.get(v.reason or "", v.reason or "-")),
-                e(v.detail or ""),
+                e(printable(v.detail or "")),
             ]
             for v in reversed(missed[-20:])
         ]

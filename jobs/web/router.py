@@ -25,6 +25,8 @@ from starlette.concurrency import run_in_threadpool
 
 from jobs.cronctl.controller import CronJobController
 from jobs.cronctl.errors import CronctlError
+from jobs.cronctl.render import printable
+from jobs.cronctl.window import DASHBOARD_MAX_TICKS
 from jobs.web import assets, page, page_detail
 from jobs.web.security import (
     CSRF_COOKIE,
@@ -79,7 +81,10 @@ def create_router(
     router = APIRouter()
 
     def get() -> CronJobController:
-        return controller if isinstance(controller, CronJobController) else controller()
+        """The controller, confined to its selector: a CronJob it does not match is 404, for
+        reads and changes alike, even by name."""
+        c = controller if isinstance(controller, CronJobController) else controller()
+        return c.confine()
 
     async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
@@ -135,7 +140,7 @@ def create_router(
         c = get()
         try:
             check_name(name)
-            x = await run_in_threadpool(c.explain, name)
+            x = await run_in_threadpool(c.explain, name, max_ticks=DASHBOARD_MAX_TICKS)
         except CronctlError as e:
             return html(request, page.error(str(e), status_for(e), base(request)), status_for(e))
         except HTTPException as e:
@@ -209,7 +214,7 @@ def create_router(
     async def explain(name: str, since: datetime | None = None) -> dict[str, Any]:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
-        x = await call(get().explain, check_name(name), since)
+        x = await call(get().explain, check_name(name), since, max_ticks=DASHBOARD_MAX_TICKS)
         return x.to_dict()
 
     # -- changes ---------------------------------------------------------------------------------
@@ -220,7 +225,8 @@ def create_router(
     ) -> list[dict[str, Any]]:
         reason = ((body.reason if body else None) or "").strip() or None
         changes = await call(get().suspend, (check_name(name),), reason=reason, who=who)
-        log.info("%s suspended CronJob %s: %s", who, name, reason or "no reason given")
+        shown = printable(reason) if reason else "no reason given"
+        log.info("%s suspended CronJob %s: %s", printable(who), name, shown)
         return [ch.to_dict() for ch in changes]
 
     @router.post("/api/cronjobs/{name}/resume")
@@ -228,7 +234,7 @@ def create_router(
         c = get()
         kwargs = {"who": who} if "who" in inspect.signature(c.resume).parameters else {}
         changes = await call(c.resume, (check_name(name),), **kwargs)
-        log.info("%s resumed CronJob %s", who, name)
+        log.info("%s resumed CronJob %s", printable(who), name)
         return [ch.to_dict() for ch in changes]
 
     @router.post("/api/cronjobs/{name}/trigger")
@@ -237,7 +243,7 @@ def create_router(
     ) -> dict[str, Any]:
         force = body.force if body else False
         result = await call(get().trigger, check_name(name), force=force, who=who)
-        log.info("%s triggered CronJob %s: Job %s", who, name, result.name)
+        log.info("%s triggered CronJob %s: Job %s", printable(who), name, result.name)
         job = result.job
         return {
             "apiVersion": job.get("apiVersion"),

@@ -74,7 +74,17 @@ BAD = [
     (
         "cron-every-macro",
         [SET, "jobs.health-check.schedule=@every 5m"],
-        ['"@every 5m" is not a cron macro Kubernetes accepts', "set `every`"],
+        [
+            '"@every 5m" is not a cron schedule for this chart: Kubernetes accepts `@every`',
+            "never runs it when startingDeadlineSeconds is shorter than the interval",
+            "set jobs.health-check.every instead (e.g. every: 15m)",
+        ],
+    ),
+    (
+        # Kubernetes accepts it; the controller never runs it (InvalidSchedule).
+        "cron-never-fires",
+        [SET, "jobs.health-check.schedule=0 0 30 2 *"],
+        ['"0 0 30 2 *" never fires', "choose days those months have"],
     ),
     (
         "cron-tz-prefix",

@@ -19,8 +19,8 @@ import click
 import pytest
 import yaml
 from chart_helpers import CHART, ROOT, by_kind, cronjobs_by_component
-from croniter import croniter
 
+from jobs import cron
 from jobs.builtin.catalogue import JOBS
 
 
@@ -132,9 +132,30 @@ def test_secret_env_vars_are_the_ones_the_entrypoint_reads(
 
     for cj in by_kind(default_docs, "CronJob"):
         env = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
-        from_secret = {e["name"] for e in env if "valueFrom" in e}
+        from_secret = {e["name"] for e in env if "secretKeyRef" in e.get("valueFrom", {})}
         assert from_secret == {"DATABASE_URL", "REDIS_URL", "QDRANT_URL", "QDRANT_API_KEY"}
         assert from_secret <= set(ENV.values())
+
+
+def test_every_run_is_given_what_its_tick_is_read_from(
+    default_docs: list[dict[str, Any]],
+) -> None:
+    """The controller's Job name (a label on every pod), cronctl's annotation, and the CronJob's
+    own name to match the Job name against (jobs/tick.py)."""
+    from jobs import tick
+
+    for cj in by_kind(default_docs, "CronJob"):
+        env = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
+        by_name = {e["name"]: e for e in env}
+        assert by_name[tick.CRONJOB]["value"] == cj["metadata"]["name"]
+        field = {
+            n: by_name[n]["valueFrom"]["fieldRef"]["fieldPath"]
+            for n in (tick.JOB_NAME, tick.SCHEDULED_AT)
+        }
+        assert field == {
+            tick.JOB_NAME: "metadata.labels['batch.kubernetes.io/job-name']",
+            tick.SCHEDULED_AT: f"metadata.annotations['{tick.ANNOTATION}']",
+        }
 
 
 def test_active_deadline_is_shorter_than_each_jobs_interval(
@@ -144,11 +165,19 @@ def test_active_deadline_is_shorter_than_each_jobs_interval(
     start = datetime(2025, 1, 6, tzinfo=UTC)
     for name, docs in all_renders.items():
         for cj in by_kind(docs, "CronJob"):
-            it = croniter(cj["spec"]["schedule"], start)
-            times = [it.get_next(datetime) for _ in range(50)]
+            times = _runs(cj["spec"]["schedule"], start, 50)
             shortest = min((b - a).total_seconds() for a, b in pairwise(times))
             deadline = cj["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
             assert deadline < shortest, f"{name}: {cj['metadata']['name']}"
+
+
+def _runs(schedule: str, start: datetime, count: int) -> list[datetime]:
+    parsed, times = cron.parse(schedule), [start]
+    for _ in range(count):
+        nxt = parsed.next(times[-1])
+        assert nxt is not None, schedule
+        times.append(nxt)
+    return times[1:]
 
 
 def test_rendered_time_zones_exist(all_renders: dict[str, list[dict[str, Any]]]) -> None:

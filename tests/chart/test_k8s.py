@@ -60,7 +60,7 @@ def test_plain_manifests_carry_no_secret() -> None:
         e["valueFrom"]["secretKeyRef"]["name"]
         for cj in by_kind(docs, "CronJob")
         for e in cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
-        if "valueFrom" in e
+        if "secretKeyRef" in e.get("valueFrom", {})
     }
     assert refs == {"cronjobs-connection"}
 

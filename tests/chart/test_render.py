@@ -16,6 +16,7 @@ import pytest
 from chart_helpers import CHART, CI_VALUES, by_kind, cronjobs_by_component, run_helm
 
 from jobs.builtin.catalogue import JOBS
+from jobs.cronctl.model import VALUES_SUSPEND
 
 K8S_VERSIONS = ("1.30.0", "1.35.0")
 CATALOGUE_KEYS = {job.command for job in JOBS}
@@ -90,6 +91,16 @@ EXPECTED_KINDS = {
     "existing-secret-values": {"CronJob": 5},
     "custom-job-values": {"CronJob": 5, "ServiceAccount": 1, "Secret": 1, "Role": 1},
     "every-values": {"CronJob": 6, "ServiceAccount": 1, "Secret": 1, "Role": 1},
+    "keeper-values": {
+        "CronJob": 5,
+        "ServiceAccount": 2,
+        "Secret": 1,
+        "Role": 2,
+        "RoleBinding": 1,
+        "Deployment": 1,
+        "Service": 1,
+        "NetworkPolicy": 1,
+    },
 }
 
 
@@ -147,7 +158,7 @@ def test_default_cronjobs_have_safe_settings(default_docs: list[dict[str, Any]])
         assert cj["metadata"]["name"] == f"cronjobs-{key}"
         assert spec["timeZone"] == "Etc/UTC"
         assert spec["concurrencyPolicy"] == "Forbid"
-        assert spec["suspend"] is False
+        assert "suspend" not in spec  # not rendered unless true: cronctl's survives upgrades
         assert spec["startingDeadlineSeconds"] == 300
         assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 5)
         job = spec["jobTemplate"]["spec"]
@@ -296,8 +307,11 @@ def test_custom_job_runs_its_subcommand(ci_docs: dict[str, list[dict[str, Any]]]
 
 def test_set_suspend_on_one_job(render: Any) -> None:
     docs = render("--set", "jobs.health-check.suspend=true")
-    suspended = {k: cj["spec"]["suspend"] for k, cj in cronjobs_by_component(docs).items()}
-    assert suspended == {key: key == "health-check" for key in CATALOGUE_KEYS}
+    cronjobs = cronjobs_by_component(docs)
+    suspended = {k: cj["spec"].get("suspend") for k, cj in cronjobs.items()}
+    assert suspended == {key: True if key == "health-check" else None for key in CATALOGUE_KEYS}
+    marked = {k for k, cj in cronjobs.items() if cj["metadata"]["annotations"].get(VALUES_SUSPEND)}
+    assert marked == {"health-check"}  # cronctl resume warns that the values own it
 
 
 def test_explicit_zero_is_honoured(ci_docs: dict[str, list[dict[str, Any]]]) -> None:

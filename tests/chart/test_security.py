@@ -71,7 +71,11 @@ def test_every_pod_passes_the_restricted_profile(
             pod = cj["spec"]["jobTemplate"]["spec"]["template"]
             assert _restricted_violations(pod) == [], f"{name}: {cj['metadata']['name']}"
             pods += 1
-    assert pods == 26
+        for deployment in by_kind(docs, "Deployment"):  # the keeper's
+            pod = deployment["spec"]["template"]
+            assert _restricted_violations(pod) == [], f"{name}: {deployment['metadata']['name']}"
+            pods += 1
+    assert pods == 32
 
 
 def test_restricted_check_catches_a_weakened_pod(render: Any) -> None:

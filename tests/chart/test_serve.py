@@ -107,9 +107,70 @@ def test_tokens_come_from_a_mounted_secret(render: Render) -> None:
     assert "secretKeyRef" not in json.dumps(serve["Deployment"])  # no token in the environment
 
 
+PROXY = [
+    "--set", "serve.trustedProxy[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=auth",
+    "--set", "serve.trustedProxy[0].podSelector.matchLabels.app=oauth2-proxy",
+]  # fmt: skip
+
+
+def _selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in (selector or {}).get("matchLabels", {}).items())
+
+
+def _reaches(policy: dict[str, Any], namespace: str, pod: dict[str, str]) -> bool:
+    """Whether the NetworkPolicy's ingress admits a pod with these labels in `namespace`, as the
+    API documents it (no `from`: every source; a peer with podSelector alone: the policy's own
+    namespace; namespaceSelector and podSelector in one peer: both must match)."""
+    ns_labels = {"kubernetes.io/metadata.name": namespace}
+    for rule in policy["spec"]["ingress"]:
+        if "from" not in rule:
+            return True
+        for peer in rule["from"]:
+            if "ipBlock" in peer:
+                continue
+            in_ns = (
+                _selects(peer["namespaceSelector"], ns_labels)
+                if "namespaceSelector" in peer
+                else namespace == policy["metadata"]["namespace"]
+            )
+            if in_ns and _selects(peer.get("podSelector"), pod):
+                return True
+    return False
+
+
+def test_header_auth_is_reachable_only_from_the_trusted_proxy(render: Render) -> None:
+    """Issue 23 item 3: with header auth, whoever reaches the pod names the user."""
+    docs = render(*ON, "--set", "serve.auth=header", *PROXY)
+    [policy] = [
+        p for p in by_kind(docs, "NetworkPolicy") if p["metadata"]["name"] == f"{FULL}-serve"
+    ]
+    assert _reaches(policy, "auth", {"app": "oauth2-proxy"})
+    assert not _reaches(policy, NAMESPACE, {"app": "oauth2-proxy"})
+    assert not _reaches(policy, "auth", {"app": "grafana"})
+    assert not _reaches(policy, "default", {"run": "curl"})
+    [rule] = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    kubernetes_validate.validate(policy, "1.30.0", strict=True)
+    # An ipBlock (a proxy outside the cluster) is a peer too; without header auth: any source.
+    docs = render(
+        *ON, "--set", "serve.auth=header", "--set", "serve.trustedProxy[0].ipBlock.cidr=10.1.0.0/16"
+    )
+    [policy] = [
+        p for p in by_kind(docs, "NetworkPolicy") if p["metadata"]["name"] == f"{FULL}-serve"
+    ]
+    assert policy["spec"]["ingress"][0]["from"] == [{"ipBlock": {"cidr": "10.1.0.0/16"}}]
+    [policy] = [
+        p
+        for p in by_kind(render(*TOKENS), "NetworkPolicy")
+        if p["metadata"]["name"] == f"{FULL}-serve"
+    ]
+    assert _reaches(policy, "default", {"run": "curl"})
+
+
 def test_header_auth_and_the_controller_role(render: Render) -> None:
     docs = render(
         *ON,
+        *PROXY,
         "--set",
         "serve.auth=header",
         "--set",
@@ -184,6 +245,20 @@ def test_the_dashboard_runs_from_the_jobs_image_unless_told_otherwise(render: Re
         (
             [*ON, "--set", "serve.role=admin"],
             "at '/serve/role': value must be one of 'viewer', 'controller'",
+        ),
+        (
+            [*ON, "--set", "serve.auth=header"],
+            "at '/serve/trustedProxy': minItems: got 0, want 1",
+        ),
+        (
+            [*ON, "--set", "serve.auth=header", "--skip-schema-validation"],
+            'ERROR: serve.auth is "header" but serve.trustedProxy is empty: the dashboard would '
+            "take the user from X-Forwarded-User sent by any pod in the cluster. Set "
+            "serve.trustedProxy to the NetworkPolicy peers of your auth proxy",
+        ),
+        (
+            [*ON, "--set", "serve.auth=header", "--set", "serve.trustedProxy[0].hostNetwork=true"],
+            "at '/serve/trustedProxy/0': additional properties 'hostNetwork' not allowed",
         ),
         (
             [*ON, "--set", "serve.auth=basic"],

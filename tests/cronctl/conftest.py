@@ -245,7 +245,10 @@ class Cluster:
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": pod, "labels": labels},
-            "spec": {"containers": [{"name": "job"}]},
+            # A Pending pod may not be on a node yet (its log request then answers 204).
+            "spec": {"containers": [{"name": "job"}], "nodeName": "node-1"}
+            if phase != "Pending"
+            else {"containers": [{"name": "job"}]},
             "status": status,
         }
         self.server.put("v1/pods", self.namespace, body)

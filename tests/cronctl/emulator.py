@@ -2,7 +2,7 @@
 
 No real API server can run here (no container engine, no kube-apiserver in any registry), so the
 tests use kmock's emulator over real HTTP on loopback with the official client and the real
-kubectl. `CronctlEmulator` closes the gaps that matter (see ../../../shared/RECIPES.md); each
+kubectl. `CronctlEmulator` closes the gaps that matter (listed below); each
 extension says why it exists. A background thread with its own event loop serves it, so the
 synchronous client and subprocesses (kubectl) can call it.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import datetime
 import itertools
 import json
@@ -20,13 +21,16 @@ import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from typing import Any
 
 import aiohttp.web
 import attrs
 import kmock
-from kmock._internal import enums, rendering
+import yaml
+from kmock._internal import dicts, enums, rendering
+
+from tests.cronctl import managed_fields
 
 VERBS = {
     enums.action.LIST: "list",
@@ -37,6 +41,10 @@ VERBS = {
     enums.action.DELETE: "delete",
 }
 _counter = itertools.count(1000)
+APPLY_PATCH = "application/apply-patch+yaml"
+OWNED = {"cronjobs"}
+"""Resources whose field ownership (metadata.managedFields) the emulator keeps: the ones cronctl
+and Helm both write. See tests/cronctl/managed_fields.py."""
 
 
 def _term(term: str) -> tuple[str, str, set[str]]:
@@ -131,10 +139,30 @@ class CronctlEmulator(kmock.KubernetesEmulator):
     before_patch: Callable[[], None] | None = None
     """Called once, on the emulator's loop, just before the next PATCH is applied: a test
     stands in for another client changing the object between cronctl's read and its patch."""
+    clients: list[tuple[str, str, str, str | None]] = attrs.field(factory=list)
+    """Every request's (method, path, User-Agent, fieldManager): who the audit log would name."""
+    _writes: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False)
+    """Held by a PATCH from its resourceVersion check to its write: etcd's compare-and-swap
+    is one step, so two patches naming the same version never both pass (kmock applies a patch
+    after awaiting its own lock, by when a check made outside this one may be stale)."""
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         query = f"?{request.url.query_string}" if request.url.query_string else ""
         self.calls.append((str(request.method.value), request.url.path + query))
+        self.clients.append(
+            (
+                str(request.method.value),
+                request.url.path,
+                _header(request, "User-Agent"),
+                request.params.get("fieldManager"),
+            )
+        )
+        writing = request.action == enums.action.UPDATE and isinstance(request.data, dict)
+        guard: AbstractAsyncContextManager[Any] = self._writes if writing else nullcontext()
+        async with guard:
+            return await self._serve(request)
+
+    async def _serve(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         # kubectl sends protobuf bodies on create; the API server answers 415 to content it
         # cannot decode, and kubectl then falls back to JSON (kmock itself would answer 500).
         if "protobuf" in request.headers.get("Content-Type", ""):
@@ -177,8 +205,13 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             self.running[job_key] -= 1
             if self.running[job_key] <= 0:
                 self._finish_job(*job_key)
+        if request.action == enums.action.UPDATE and _header(request, "Content-Type").startswith(
+            APPLY_PATCH
+        ):
+            return self._apply(request)
         if request.action == enums.action.CREATE and isinstance(request.data, dict):
             self._fill_metadata(request)
+            self._own(request, None)
         if request.action == enums.action.UPDATE and isinstance(request.data, dict):
             if self.before_patch is not None:
                 hook, self.before_patch = self.before_patch, None
@@ -190,6 +223,9 @@ class CronctlEmulator(kmock.KubernetesEmulator):
                 # whole object, whatever the subresource).
                 for key in [k for k in request.data if k != "status"]:
                     del request.data[key]
+            key = (res, request.namespace, request.name)
+            if key in self.objects and not self.objects[key].deleted:
+                self._own(request, dict(self.objects[key].raw))
             request.data.setdefault("metadata", {})["resourceVersion"] = str(next(_counter))
         response = await super()._handle(request)
         if (
@@ -221,6 +257,80 @@ class CronctlEmulator(kmock.KubernetesEmulator):
                 "and try again",
             )
         return None
+
+    def _own(self, request: rendering.Request, before: dict[str, Any] | None) -> None:
+        """Emulates the field manager for an Update (a create or a non-apply patch): the
+        request's manager takes the fields it changes, written into the request's
+        metadata.managedFields so that kmock stores them with the change. See managed_fields."""
+        assert request.resource is not None
+        if request.resource.plural not in OWNED:
+            return
+        sub = request.subresource or ""
+        before = copy.deepcopy(before)
+        after = (
+            dict(dicts.patch_dict(before, request.data))
+            if before is not None
+            else copy.deepcopy(request.data)
+        )
+        spec = after.get("spec")
+        if sub != "status" and isinstance(spec, dict) and spec.get("suspend") is None:
+            spec["suspend"] = False  # the API server's default for a CronJob
+            request.data.setdefault("spec", {})["suspend"] = False
+        owners, times = managed_fields.read(before)
+        manager = _manager(request)
+        owners = managed_fields.after_update(owners, manager, sub, before, after)
+        fields = managed_fields.entries(
+            owners, times, _api_version(request), _now(), (manager, "Update", sub)
+        )
+        request.data.setdefault("metadata", {})["managedFields"] = fields
+
+    def _apply(self, request: rendering.Request) -> aiohttp.web.Response:
+        """Emulates server-side apply (PATCH application/apply-patch+yaml, as Helm 4 and
+        `kubectl apply --server-side` send it; kmock would merge it as a plain patch): the
+        manager owns what it applies, a change to a field another manager owns is the real
+        409 Conflict unless force=true, and a field it no longer applies is removed unless
+        another manager owns it. Creates the object if absent. See managed_fields."""
+        assert request.resource is not None
+        manager = request.params.get("fieldManager")
+        if not manager:
+            return status(
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
+                "required for apply patch",
+            )
+        config = yaml.safe_load(request.body or b"{}") or {}
+        key = (request.resource, request.namespace, request.name)
+        exists = key in self.objects and not self.objects[key].deleted
+        live = copy.deepcopy(dict(self.objects[key].raw)) if exists else None
+        owners, times = managed_fields.read(live)
+        force = request.params.get("force") == "true"
+        api_version = _api_version(request)
+        obj, owners, conflicts = managed_fields.apply(live, config, owners, manager, force)
+        if conflicts:
+            body = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": managed_fields.conflict_message(conflicts, api_version),
+                "reason": "Conflict",
+                "details": {"causes": managed_fields.conflict_causes(conflicts, api_version)},
+                "code": 409,
+            }
+            return aiohttp.web.json_response(body, status=409)
+        if request.resource.plural == "cronjobs":
+            obj.setdefault("spec", {}).setdefault("suspend", False)  # the server's default
+        meta = obj.setdefault("metadata", {})
+        meta.update(name=request.name, namespace=request.namespace)
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("creationTimestamp", _now())
+        meta["resourceVersion"] = str(next(_counter))
+        meta["managedFields"] = managed_fields.entries(
+            owners, times, api_version, _now(), (manager, "Apply", "")
+        )
+        self.objects[key] = obj
+        return aiohttp.web.json_response(obj, status=200 if exists else 201)
 
     def _fill_metadata(self, request: rendering.Request) -> None:
         """The API server sets uid, resourceVersion, creationTimestamp and the namespace; owner
@@ -261,6 +371,15 @@ class CronctlEmulator(kmock.KubernetesEmulator):
 
     async def _serve_log(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         key = (request.namespace or "", request.name or "")
+        pod = (request.resource, request.namespace, request.name)
+        if (
+            pod in self.objects
+            and not self.objects[pod].deleted
+            and not (self.objects[pod].get("spec") or {}).get("nodeName")
+        ):
+            # A pod not yet bound to a node has no kubelet to ask: the API server answers 204
+            # with an empty body (seen on v1.28), not an error.
+            return aiohttp.web.Response(status=204)
         if key not in self.pod_logs:
             return status(404, "NotFound", f'pods "{request.name}" not found')
         text = self.pod_logs[key]
@@ -306,7 +425,7 @@ class CronctlEmulator(kmock.KubernetesEmulator):
                     "batch.kubernetes.io/job-name": name,
                 },
             },
-            "spec": {"containers": [{"name": "job"}]},
+            "spec": {"containers": [{"name": "job"}], "nodeName": "node-1"},
             "status": {"phase": "Running"},
         }
         self.pod_logs[(ns, pod)] = outcome.log
@@ -409,6 +528,22 @@ def fields_match(selector: str, obj: dict[str, Any]) -> bool:
         if (str(value or "") == want.lstrip("=").strip()) == negate:
             return False
     return True
+
+
+def _header(request: rendering.Request, name: str) -> str:
+    return next((v for k, v in request.headers.items() if k.lower() == name.lower()), "")
+
+
+def _manager(request: rendering.Request) -> str:
+    """The request's field manager: `fieldManager`, else the User-Agent's first part, as the
+    API server derives it (the official Python client's: "OpenAPI-Generator")."""
+    return request.params.get("fieldManager") or _header(request, "User-Agent").split("/")[0]
+
+
+def _api_version(request: rendering.Request) -> str:
+    assert request.resource is not None
+    group, version = request.resource.group, request.resource.version
+    return f"{group}/{version}" if group else str(version)
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:

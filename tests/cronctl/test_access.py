@@ -54,7 +54,10 @@ def test_without_the_review_api_the_api_servers_own_403_speaks(cluster: Cluster)
         cluster.emulator.access_reviews = True
 
     assert result.exit_code == 1
-    assert "grant it to the controller's ServiceAccount" in result.stderr
+    # A person is told which of the chart's Roles for people to bind, not a ServiceAccount's.
+    assert "; the chart's operator Role grants it: bind it to you with controller.rbac." in (
+        result.stderr
+    )
     assert 'The server said: cronjobs.batch is forbidden: User "tester" cannot patch' in (
         result.stderr
     )

@@ -64,7 +64,9 @@ def test_audit_identity_is_the_api_servers_view_asked_once(
     assert annotations[SUSPENDED_BY] == "alice@example.com"  # not the kubeconfig's "tester"
     assert triggered.job["metadata"]["annotations"][TRIGGERED_BY] == "alice@example.com"
     reviews = [c for c in calls[before:] if "selfsubjectreviews" in c[1]]
-    assert reviews == [("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews")]
+    assert reviews == [
+        ("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews?fieldManager=cronctl")
+    ]
 
 
 def test_audit_identity_falls_back_to_the_kubeconfig_user(cluster: Cluster) -> None:

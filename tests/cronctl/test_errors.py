@@ -56,8 +56,9 @@ def test_forbidden_names_the_missing_verb_and_resource(cluster: Cluster) -> None
     assert result.exit_code == 1
     assert result.stderr.startswith(
         'Error: forbidden: cronctl needs the "list" verb on "jobs" (API group "batch") in '
-        f'namespace "{cluster.namespace}"; grant it to the controller\'s ServiceAccount (the '
-        "chart's `controller.rbac` values create that Role)"
+        f'namespace "{cluster.namespace}"; the chart\'s viewer Role grants it: bind it to you '
+        "with controller.rbac.viewer.subjects (Role <release>-cronjobs-cronctl-viewer), or ask "
+        "your cluster admin."
     )
     with cluster.emulator.deny("patch", "batch/cronjobs"):
         patched = cluster.run("suspend", "web-cronjobs-health-check")
@@ -65,6 +66,9 @@ def test_forbidden_names_the_missing_verb_and_resource(cluster: Cluster) -> None
     with cluster.emulator.deny("create", "batch/jobs"):
         created = cluster.run("trigger", "web-cronjobs-health-check")
     assert created.exit_code == 1 and '"create" verb on "jobs"' in created.stderr
+    assert "controller.rbac.operator.subjects (Role <release>-cronjobs-cronctl-operator" in (
+        created.stderr
+    )
     with cluster.emulator.deny("list", "batch/cronjobs"):
         everywhere = cluster.run("list", "-A")
     assert everywhere.exit_code == 1

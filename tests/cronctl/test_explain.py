@@ -148,9 +148,11 @@ def test_suspended_ticks_say_since_when_by_whom_and_why(cluster: Cluster) -> Non
 
     data = explain_json(cluster, "--since", "2h")
 
-    assert {reason for _, reason in missed(data)} == {"suspended"}
-    assert len(data["missed"]) in (4, 5)  # the ticks of the last 47 minutes
-    assert data["missed"][0]["detail"] == f"since {ts(since)} by alice: restoring a backup"
+    assert missed(data) == []  # skipped while suspended, not missed
+    skipped = [t for t in data["ticks"] if t["outcome"] == "skipped"]
+    assert len(skipped) in (4, 5) and data["counts"]["skipped"] == len(skipped)  # last 47 min
+    assert {t["reason"] for t in skipped} == {"suspended"}
+    assert skipped[0]["detail"] == f"while suspended since {ts(since)} by alice: restoring a backup"
     since_2h = datetime.fromisoformat(data["since"]) - (now - timedelta(hours=2))
     assert timedelta(0) <= since_2h < timedelta(minutes=2)  # --since 2h: 2 hours back
     assert data["advice"] == (
@@ -265,3 +267,25 @@ def test_explain_needs_the_events_permission(cluster: Cluster) -> None:
         'Error: forbidden: cronctl needs the "list" verb on "events" (the core API group) in '
         f'namespace "{cluster.namespace}"'
     )
+
+
+def test_unexpected_job_warnings_for_manual_runs_are_routine(cluster: Cluster) -> None:
+    """The real controller warns UnexpectedJob, again and again, for every Job it did not create
+    (each manual run, cronctl's and kubectl's): expected, so counted, not listed as a problem."""
+    now = minute_now()
+    cj = seeded(cluster, "*/30 * * * *", now)
+    manual = f"{NAME}-manual-261206120000-x7kq"
+    cluster.add_job(cj, manual, manual=True, started=now - timedelta(minutes=20))
+    message = f"Saw a job that the controller did not create or forgot: {manual}"
+    for minutes in (19, 12, 5):
+        cluster.add_event(
+            "CronJob", NAME, "UnexpectedJob", message, now - timedelta(minutes=minutes)
+        )
+
+    text = cluster.run("explain", NAME).stdout
+    data = explain_json(cluster)
+
+    assert "UnexpectedJob" not in text
+    assert "routine: created, completed, deleted, manual runs the controller did not create" in text
+    assert [e["reason"] for e in data["events"]].count("UnexpectedJob") == 3  # still listed
+    assert data["advice"].startswith("Nothing to do")

@@ -35,7 +35,9 @@ def test_next_json_marks_the_doubled_run_of_fall_back(cluster: Cluster) -> None:
 
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert list(data) == ["name", "namespace", "schedule", "time_zone", "suspended", "runs"]
+    assert list(data) == [
+        "name", "namespace", "schedule", "time_zone", "suspended", "never_runs", "runs"
+    ]  # fmt: skip
     assert data["runs"] == [
         {
             "at": "2025-11-02T05:30:00Z",
@@ -63,13 +65,14 @@ def test_next_of_a_suspended_or_every_cronjob(cluster: Cluster) -> None:
         NAME,
         "@every 2h",
         suspend=True,
+        deadline=None,
         status={"lastScheduleTime": "2025-06-01T10:07:00Z"},
     )
     result = cluster.run("next", NAME, "--count", "2", "--from", "2025-06-01T11:00Z")
     assert result.exit_code == 0, result.stderr
     assert "is suspended: these runs happen only once it is resumed" in result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"CronJob {NAME}: @every 2h (Every 2h) in UTC"
+    assert lines[0] == f"CronJob {NAME}: @every 2h (Every 2h from the last run) in UTC"
     assert [line.split()[3:5] for line in lines[2:]] == [
         ["2025-06-01", "12:07"],
         ["2025-06-01", "14:07"],

@@ -99,6 +99,8 @@ def test_list_json_has_a_stable_shape(cluster: Cluster) -> None:
         "suspend_expired",
         "maintenance",
         "changes",
+        "never_runs",
+        "problems",
     ]
     assert item["active"] == 1  # the manual run counts, though status.active ignores it
     assert item["last_result"] == "Succeeded" and item["last_job"] == "web-cronjobs-health-check-1"

@@ -144,7 +144,7 @@ def test_every_descriptor_is_a_constant_delay_from_the_anchor() -> None:
     assert [t.strftime("%H:%M") for t in runs] == ["13:07", "14:37", "16:07"]
     assert next_runs("@every 90s", None, anchor, 1) == [anchor + timedelta(seconds=90)]
     assert next_runs("@every 300ms", None, anchor, 1) == [anchor + timedelta(seconds=1)]
-    assert describe("@every 1h30m") == "Every 1h30m"
+    assert describe("@every 1h30m") == "Every 1h30m from the last run"
     assert next_run("@every 1x", None, after) is None
     assert ticks("@every 6h", None, anchor, anchor + timedelta(days=1), anchor=anchor) == [
         anchor + timedelta(hours=h) for h in (6, 12, 18, 24)
@@ -178,3 +178,28 @@ def test_upcoming_marks_what_a_dst_change_skips_doubles_or_shifts() -> None:
         ("2025-03-30T06:00", "shifted"),
         ("2025-03-30T12:00", "-"),
     ]
+
+
+def test_the_tick_cache_is_bounded_by_size_and_reused_by_sliding_windows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`serve` asks the last 7 days of ticks to `now - 1 min` on every page load, `now` moving
+    on each time: the cache keeps days of ticks, reused by the next window, and never holds more
+    than its budget of ticks, whatever the number of requests (issue 23 item 1)."""
+    from jobs.cronctl import schedule
+
+    cache = schedule.TickCache(budget=20_000, max_days=40)
+    monkeypatch.setattr(schedule, "TICKS", cache)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    held = []
+    for i in range(0, 60 * 24 * 20, 361):  # a request every 6 hours or so, for 20 days
+        now = start + timedelta(minutes=i)
+        for expr in ("* * * * *", "*/5 * * * *", "0 * * * *"):
+            found = ticks(expr, None, now - timedelta(days=7), now - timedelta(minutes=1))
+            assert found[-1] <= now - timedelta(minutes=1) < found[-1] + timedelta(hours=1)
+        held.append(cache.size)
+    assert max(days for days, _ in held) <= 40
+    assert max(count for _, count in held) <= 20_000
+    assert cache.hits > 10 * cache.misses  # a window reuses the days it shares with the last
+    cache.clear()
+    assert cache.size == (0, 0)

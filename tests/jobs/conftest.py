@@ -1,5 +1,5 @@
 """Real servers for the jobs' tests: PostgreSQL 15 and Redis, started by the suite itself
-(pytest-postgresql, pytest-redis; see ../shared/RECIPES.md), SQLite files, and Qdrant's
+(pytest-postgresql, pytest-redis), SQLite files, and Qdrant's
 embedded local mode. Helpers are in helpers.py."""
 
 from __future__ import annotations

@@ -47,6 +47,19 @@ JOBS = """
 
     def bye():  # not registered: `cronjobs run appjobs:bye`
         sys.exit(3)
+
+    @job(every="1h", needs=["redis"])
+    def printer(ctx: JobContext) -> None:
+        url = ctx.settings.redis_url
+        print("connecting to", url)
+        sys.stdout.write(url[:12])  # one line in two writes: the secret split between them
+        sys.stdout.write(url[12:] + " done\\n")
+        print("on stderr:", url, file=sys.stderr)
+        sys.stdout.write("no newline " + url)
+
+    def prints():  # not registered: `cronjobs run appjobs:prints`
+        import os
+        print("url", os.environ["REDIS_URL"])
 """
 
 
@@ -109,3 +122,19 @@ def test_a_failed_run_still_answers_json_on_stdout(tmp_path: Path) -> None:
     shown = json.loads(result.stdout)
     assert shown["command"] == "gives-up" and shown["exit_code"] == 1
     assert "called sys.exit(" in shown["error"] and SECRET not in result.stdout
+
+
+def test_what_a_job_prints_is_scrubbed(tmp_path: Path) -> None:
+    """Issue 23: print() inside an app job went out as it was. Now its stdout and stderr are
+    scrubbed line by line while the job runs (registered, or by `cronjobs run`)."""
+    result = _cronjobs(tmp_path, "printer")
+    assert result.returncode == 0, result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert "connecting to redis://simple:***@127.0.0.1:1/0\n" in result.stdout
+    assert "redis://simple:***@127.0.0.1:1/0 done\n" in result.stdout
+    assert "no newline redis://simple:***@127.0.0.1:1/0" in result.stdout
+    assert "on stderr: redis://simple:***@127.0.0.1:1/0" in result.stderr
+    ran = _cronjobs(tmp_path, "run", "appjobs:prints")
+    assert ran.returncode == 0, ran.stderr
+    assert SECRET not in ran.stdout + ran.stderr
+    assert "url redis://simple:***@127.0.0.1:1/0" in ran.stdout

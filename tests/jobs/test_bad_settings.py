@@ -4,11 +4,13 @@ not failures Kubernetes would retry; checks never write where they look."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
 
-from tests.jobs.helpers import invoke
+from tests.jobs.helpers import insert_sessions, invoke
 
 
 def _error_line(result: object) -> str:
@@ -86,3 +88,22 @@ def test_a_ttl_redis_cannot_store_is_refused_before_the_run() -> None:
         env={"REDIS_URL": "redis://127.0.0.1:1/0"},
     )
     assert result.exit_code == 2 and "--fix-missing-ttl" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", ""])
+def test_a_connect_timeout_that_is_not_whole_seconds_is_exit_2_and_nothing_is_touched(
+    pg_engine: Engine, pg_db_url: str, value: str
+) -> None:
+    """Issue 23: `?connect_timeout=abc` reached a live server (the jobs' own connect timeout
+    replaced it) and the run deleted as if nothing were wrong: exit 0."""
+    old = datetime.now(UTC) - timedelta(days=400)
+    insert_sessions(pg_engine, [(1, old, old)])
+    result = invoke(
+        "cleanup-old-sessions", env={"DATABASE_URL": f"{pg_db_url}?connect_timeout={value}"}
+    )
+    assert result.exit_code == 2, result.stderr
+    assert f"DATABASE_URL has connect_timeout={value!r}: it is a whole number of seconds" in (
+        _error_line(result)
+    )
+    with pg_engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM chat_sessions")) == 1

@@ -65,7 +65,7 @@ def test_database_down_exit_1_says_what_to_do_and_hides_the_password() -> None:
 def test_wrong_flag_is_a_usage_error() -> None:
     result = invoke("cleanup-old-sessions", "--batch-sise", "10")
     assert result.exit_code == 2
-    assert "No such option '--batch-sise'. Did you mean '--batch-size'?" in result.stderr
+    assert "No such option '--batch-sise'" in result.stderr and "'--batch-size'" in result.stderr
     zero = invoke("cleanup-old-sessions", "--batch-size", "0")
     assert zero.exit_code == 2 and "0 is not in the range 1<=x<=100000" in zero.stderr
 

@@ -2,8 +2,8 @@
 fresh virtual environment beside this package, run against a real PostgreSQL.
 
 The venv sees this environment's packages through a .pth file, and gets the example installed
-into it with pip (its build backend, setuptools, comes from the package index), as an app's image
-would have it.
+into it with pip, as an app's image would have it: without the network (`--no-index`), its build
+backend (setuptools) being the one `make deps` installed here (`--no-build-isolation`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def app_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Path(target, "_parent_env.pth").write_text(f"import site; {parents}\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-         "--disable-pip-version-check", "--no-deps", str(EXAMPLE)],
+         "--disable-pip-version-check", "--no-deps", "--no-index", "--no-build-isolation",
+         str(EXAMPLE)],
         check=True, capture_output=True, cwd=REPO,
     )  # fmt: skip
     return python

@@ -771,3 +771,47 @@ def test_an_empty_path_on_the_command_line_is_exit_2() -> None:
     """Not the current directory: click would turn "" into "."."""
     result = invoke("import-apscheduler", "")
     assert result.exit_code == 2 and "an empty path" in result.stderr
+
+
+def test_a_fifo_or_a_device_is_refused_without_reading_it(tmp_path: Path) -> None:
+    """Issue 23: a FIFO hung (waiting for a writer), /dev/zero was read until the kernel killed
+    the process. Both are exit 2 at once, saying what the path is (run as a subprocess, so the
+    old hang shows as a failed test)."""
+    import os
+
+    from tests.jobs.helpers import cronjobs
+
+    fifo = tmp_path / "jobs.py"
+    os.mkfifo(fifo)
+    for path, kind in ((str(fifo), "a FIFO"), ("/dev/zero", "a device")):
+        result = cronjobs("import-apscheduler", path, timeout=30)
+        assert result.returncode == 2, result.stderr
+        assert f"Error: {path}: not a regular file ({kind}" in result.stderr
+    result = cronjobs("import-apscheduler", str(tmp_path), timeout=30)  # found in a directory
+    assert result.returncode == 2 and f"{fifo}: not a regular file (a FIFO" in result.stderr
+
+
+def test_a_file_over_the_size_cap_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "generated.py"
+    big.write_text("#" * (10 * 1024 * 1024 + 1))
+    result = invoke("import-apscheduler", str(big))
+    assert result.exit_code == 2, result.stderr
+    assert f"Error: {big}: larger than 10 MiB" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["x + " * 3000 + "1", "-" * 200_000 + "1", "f" + "(1)" * 50_000, "x + " * 400 + "1"],
+)
+def test_a_deeply_nested_expression_is_exit_2_not_a_crash(tmp_path: Path, expression: str) -> None:
+    """Before: RecursionError (or MemoryError) in the parser or in reading the tree, exit 1."""
+    path = tmp_path / "main.py"
+    path.write_text(
+        "from apscheduler.schedulers.blocking import BlockingScheduler\n"
+        "scheduler = BlockingScheduler()\n"
+        f"scheduler.add_job(tick, 'cron', minute={expression}, id='tick')\n"
+    )
+    result = invoke("import-apscheduler", str(path))
+    assert result.exit_code == 2, result.stderr
+    assert "an expression nested more than 200 levels deep, too deep to read" in result.stderr
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr

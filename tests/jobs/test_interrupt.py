@@ -38,7 +38,16 @@ def test_sigterm_finishes_the_batch_in_hand_and_the_next_run_completes(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRONJOBS_"))}
     env.update(DATABASE_URL=url, CRONJOBS_LOG_FORMAT="json")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "cleanup-old-sessions", "--batch-size", "10"],
+        [
+            sys.executable,
+            "-m",
+            "jobs",
+            "cleanup-old-sessions",
+            "--batch-size",
+            "10",
+            "--batch-time",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -155,7 +155,9 @@ def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) 
     assert names(part_engine) == before and count(part_engine, AnalyticsEvent) == 24
     assert len(figures(part_engine)) == 2
 
-    result = cleanup_old_analytics(part_engine, now=NOW, batch_size=1, recount_partitions=True)
+    result = cleanup_old_analytics(
+        part_engine, now=NOW, batch_size=1, recount_partitions=True, exact_cutoff=True
+    )
     assert result.partitions is not None
     assert [(p.name, p.rows) for p in result.partitions.dropped] == [
         ("analytics_events_2025_03", 9),
@@ -165,7 +167,7 @@ def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) 
     assert result.partitions.kept_days == [date(2025, 4, 10)]
     gone = {"analytics_events_2025_03", "analytics_events_2025_05"}
     assert names(part_engine) == [n for n in before if n not in gone]
-    # Per-day path: the boundary's old day and the kept partition's counted type.
+    # Per-day path (exact_cutoff): the boundary's old day and the kept partition's counted type.
     assert result.purge is not None and result.purge.deleted == 3 + 3
     assert result.kept == 3 and result.kept_days == [date(2025, 4, 10)]
     with part_engine.connect() as conn:
@@ -242,11 +244,47 @@ def test_cleanup_drops_partitions_whose_days_have_figures_without_reading_them(
     assert counted[(date(2025, 3, 31), "view")] == 3 and counted[(date(2025, 4, 10), "view")] == 9
     assert counted[(date(2025, 3, 2), "click")] == 3
 
-    result = cleanup_old_analytics(part_engine, now=NOW)  # the boundary's old day, per day
+    # By default the boundary partition's old day waits to be dropped with its month.
+    result = cleanup_old_analytics(part_engine, now=NOW)
+    assert result.purge is not None and result.purge.deleted == 0
+    assert (result.held_partition, result.held_from) == ("analytics_events_2025_06", FIRST_JUNE)
+    assert (
+        "kept the days from 2025-06-01 to the cutoff: they are in analytics_events_2025_06, "
+        "dropped whole once all of it is past the cutoff (--exact-cutoff deletes them row by row)"
+    ) in result.lines()
+    assert left_days(part_engine) == [date(2025, 6, 10)] * 3 + [date(2025, 6, 20)] * 3
+    # With exact_cutoff, row by row to the cutoff.
+    result = cleanup_old_analytics(part_engine, now=NOW, exact_cutoff=True)
     assert result.purge is not None and result.purge.deleted == 3
-    with part_engine.connect() as conn:
-        left = [r.occurred_at.date() for r in conn.execute(select(AnalyticsEvent))]
-    assert left == [date(2025, 6, 20)] * 3
+    assert result.held_partition is None
+    assert left_days(part_engine) == [date(2025, 6, 20)] * 3
+
+
+FIRST_JUNE = date(2025, 6, 1)
+
+
+def left_days(engine: Engine) -> list[date]:
+    with engine.connect() as conn:
+        return sorted(r.occurred_at.date() for r in conn.execute(select(AnalyticsEvent)))
+
+
+def test_the_held_partition_is_dropped_whole_once_past_the_cutoff(part_engine: Engine) -> None:
+    """A year of retention keeps the boundary month's old days until the whole month is past
+    the cutoff, then drops the month: no event of it is ever deleted row by row."""
+    add(part_engine, [("view", at("2025-06-03")), ("view", at("2025-06-28"))], n=2)
+    with part_engine.begin() as conn:
+        for day in (date(2025, 6, 3), date(2025, 6, 28)):
+            aggregate_day(conn, day, now=NOW)
+    first = cleanup_old_analytics(part_engine, now=NOW)  # cutoff 2025-06-15
+    assert first.purge is not None and first.purge.deleted == 0
+    assert left_days(part_engine) == [date(2025, 6, 3)] * 2 + [date(2025, 6, 28)] * 2
+    later = NOW + timedelta(days=20)  # cutoff 2025-07-05: June is wholly past it
+    second = cleanup_old_analytics(part_engine, now=later)
+    assert second.partitions is not None
+    assert "analytics_events_2025_06" in [p.name for p in second.partitions.dropped]
+    assert second.purge is not None and second.purge.deleted == 0
+    assert second.held_partition == "analytics_events_2025_07"  # now July waits
+    assert left_days(part_engine) == []
 
 
 def test_cli_reports_partitions_in_text_and_json(part_engine: Engine, pg_db_url: str) -> None:
@@ -270,3 +308,31 @@ def test_cli_reports_partitions_in_text_and_json(part_engine: Engine, pg_db_url:
     assert {"name": name, "rows": 2} in [{"name": p["name"], "rows": p["rows"]} for p in dropped]
     assert name not in names(part_engine)
     assert figures(part_engine)[(old.date(), "view")] == 2
+
+
+def test_exact_cutoff_is_a_flag_and_a_variable(part_engine: Engine, pg_db_url: str) -> None:
+    """--exact-cutoff / CRONJOBS_ANALYTICS_EXACT_CUTOFF reach the job: the boundary month's old
+    days go row by row only with it. (On a day whose cutoff is a month's first day there are
+    no boundary days: the old day's month is dropped whole either way.)"""
+    cutoff = (datetime.now(UTC) - timedelta(days=365)).date()
+    day = datetime.combine(cutoff - timedelta(days=1), datetime.min.time(), UTC) + timedelta(
+        hours=12
+    )
+    with part_engine.begin() as conn:
+        partitions.ensure_months(conn, EVENTS, day.date(), cutoff)  # type: ignore[arg-type]
+    add(part_engine, [("view", day)])
+    with part_engine.begin() as conn:
+        aggregate_day(conn, day.date())
+    shown = invoke("cleanup-old-analytics", "--help")
+    assert "--exact-cutoff" in shown.stdout and "CRONJOBS_ANALYTICS_EXACT_CUTOFF" in shown.stdout
+    env = {"DATABASE_URL": pg_db_url}
+    first = invoke("cleanup-old-analytics", env=env)
+    assert first.exit_code == 0, first.stderr
+    if cutoff.day == 1:
+        assert "kept the days from" not in first.stdout and left_days(part_engine) == []
+        return
+    assert f"kept the days from {cutoff.replace(day=1)} to the cutoff" in first.stdout
+    assert left_days(part_engine) == [day.date()]
+    gone = invoke("cleanup-old-analytics", env={**env, "CRONJOBS_ANALYTICS_EXACT_CUTOFF": "1"})
+    assert gone.exit_code == 0, gone.stderr
+    assert "kept the days from" not in gone.stdout and left_days(part_engine) == []

@@ -29,6 +29,8 @@ class Monitor:
     paths: list[str] = field(default_factory=list)
     status: int = 200
     delay: float = 0.0
+    trickle: float = 0.0
+    """Seconds between the bytes of a 20-byte answer (0: all at once)."""
 
     def url(self, suffix: str = "") -> str:
         return f"http://127.0.0.1:{self.port}/ping/{TOKEN}{suffix}"
@@ -43,12 +45,16 @@ def monitor() -> Iterator[Monitor]:
             state.paths.append(self.path)
             if state.delay:
                 time.sleep(state.delay)
-            body = b"OK"
+            body = b"OK" if not state.trickle else b"x" * 20
             try:
                 self.send_response(state.status)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                chunks = [body[i : i + 1] for i in range(len(body))] if state.trickle else [body]
+                for chunk in chunks:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                    time.sleep(state.trickle)
             except OSError:
                 pass  # the client gave up (the slow-monitor test)
 
@@ -110,9 +116,50 @@ def test_a_monitor_that_is_down_or_slow_never_fails_the_run(
         assert pings.notify(monitor.url(), "start", timeout=0.1) is False
         down = f"http://127.0.0.1:1/ping/{TOKEN}"  # nothing listens on port 1
         assert pings.notify(down, "success", 0, timeout=0.5) is False
-    assert "dead-man's-switch ping (start) failed: timed out" in caplog.text
+    assert "dead-man's-switch ping (start) abandoned: no complete answer within 0.1s" in caplog.text
     assert "dead-man's-switch ping (success) failed: [Errno 111] Connection refused" in caplog.text
     assert TOKEN not in caplog.text
+
+
+def test_a_trickling_monitor_is_abandoned_at_the_timeout_and_logged(
+    monitor: Monitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 23 item 7: a byte every 0.4 s never trips a per-read timeout of 1 s (the 20-byte
+    answer would take 8 s): the timeout bounds the whole request, so the ping is abandoned
+    (False) and says so, instead of waiting for the whole answer and reporting success."""
+    monitor.trickle = 0.4
+    with caplog.at_level(logging.WARNING):
+        assert pings.notify(monitor.url(), "success", 0, timeout=1.0) is False
+    assert "dead-man's-switch ping (success) abandoned: no complete answer within 1s" in (
+        caplog.text
+    )
+    assert "(CRONJOBS_PING_TIMEOUT)" in caplog.text and TOKEN not in caplog.text
+    assert monitor.paths and monitor.paths[0].startswith(f"/ping/{TOKEN}")  # it was asked
+
+
+def test_a_trickling_monitor_does_not_hold_the_run(monitor: Monitor, tmp_path: Path) -> None:
+    """The entrypoint with CRONJOBS_PING_TIMEOUT=1 and a monitor that answers a byte every
+    0.4 s: the run ends with its own exit code and logs both pings as abandoned (before the
+    fix, each ping waited for the whole 8-second answer, logging nothing)."""
+    from qdrant_client import QdrantClient
+
+    from tests.jobs.helpers import cronjobs
+
+    QdrantClient(path=str(tmp_path)).close()
+    monitor.trickle = 0.4
+    env = {
+        "CRONJOBS_PING_URL": monitor.url(),
+        "CRONJOBS_PING_TIMEOUT": "1",
+        "QDRANT_PATH": str(tmp_path),
+        "CRONJOBS_LOG_FORMAT": "text",
+    }
+    result = cronjobs("health-check", env=env)
+    assert result.returncode == 0, result.stderr
+    for event in ("start", "success"):
+        assert f"dead-man's-switch ping ({event}) abandoned: no complete answer within 1s" in (
+            result.stderr
+        )
+    assert TOKEN not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

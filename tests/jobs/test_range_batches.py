@@ -45,7 +45,7 @@ def test_a_sessions_batch_is_one_statement_and_no_ids_travel(pg_engine: Engine) 
     rows.append((11, OLD, RECENT))  # touched lately: kept
     insert_sessions(pg_engine, rows, messages_per_session=2)
     with sent(pg_engine) as statements:
-        result = cleanup_old_sessions(pg_engine, batch_size=3, now=NOW)
+        result = cleanup_old_sessions(pg_engine, batch_size=3, batch_time=0, now=NOW)
     chat = result.tables[0]
     assert (chat.deleted, chat.children_deleted, chat.batches) == (7, 14, 3)
     deletes = [s for s, _ in statements if "DELETE" in s]
@@ -99,7 +99,7 @@ def test_a_sessions_run_builds_its_batch_statement_once(pg_engine: Engine) -> No
 
     event.listen(pg_engine, "before_execute", seen)
     try:
-        result = cleanup_old_sessions(pg_engine, batch_size=2, now=NOW)
+        result = cleanup_old_sessions(pg_engine, batch_size=2, batch_time=0, now=NOW)
     finally:
         event.remove(pg_engine, "before_execute", seen)
     assert [t.batches for t in result.tables] == [5, 5]
@@ -115,7 +115,7 @@ def test_old_days_go_in_runs_of_whole_days_without_reading_every_event_first(
     add_days(pg_engine, date(2026, 6, 1), 1, per_day=5)  # recent: kept
     before = figures(pg_engine)
     with sent(pg_engine) as statements:
-        result = cleanup_old_analytics(pg_engine, batch_size=24, now=NOW)
+        result = cleanup_old_analytics(pg_engine, batch_size=24, batch_time=0, now=NOW)
     assert result.purge is not None
     assert (result.purge.deleted, result.purge.batches, result.kept) == (72, 3, 0)
     deletes = [s for s, _ in statements if s.startswith("DELETE FROM analytics_events")]
@@ -139,7 +139,7 @@ def test_a_run_whose_figures_are_off_is_rolled_back_and_done_day_by_day(
             DailyAnalytics.event_type == "view"
         )
         conn.execute(update(DailyAnalytics).where(over).values(event_count=99))
-    result = cleanup_old_analytics(pg_engine, batch_size=1000, now=NOW)
+    result = cleanup_old_analytics(pg_engine, batch_size=1000, batch_time=0, now=NOW)
     assert result.purge is not None
     # One run tried and rolled back, then four days one by one.
     assert result.purge.batches == 4
@@ -163,7 +163,7 @@ def test_a_day_without_figures_is_aggregated_by_the_transaction_deleting_it(
             insert(AnalyticsEvent),
             [{"event_type": "view", "user_id": f"u{i}", "occurred_at": start} for i in range(3)],
         )
-    result = cleanup_old_analytics(pg_engine, batch_size=1000, now=NOW)
+    result = cleanup_old_analytics(pg_engine, batch_size=1000, batch_time=0, now=NOW)
     assert result.purge is not None and result.purge.deleted == 15
     assert result.aggregated_first == [FIRST + timedelta(days=5)]
     assert figures(pg_engine)[(FIRST + timedelta(days=5), "view")] == (3, 3)
@@ -176,7 +176,7 @@ def test_a_day_over_the_batch_is_a_run_by_itself_and_a_huge_one_goes_type_by_typ
     add_days(pg_engine, FIRST, 1, per_day=6)  # 6 events, batch 2: a run by itself
     add_days(pg_engine, FIRST + timedelta(days=3), 1, per_day=12)  # over 4 x 2: by type
     with sent(pg_engine) as statements:
-        result = cleanup_old_analytics(pg_engine, batch_size=2, now=NOW)
+        result = cleanup_old_analytics(pg_engine, batch_size=2, batch_time=0, now=NOW)
     assert result.purge is not None and result.purge.deleted == 18
     # The small day: one range delete. The huge day: its two types (4 and 8 events), each
     # over the batch, one transaction each through the careful per-day statement.
@@ -269,7 +269,7 @@ def test_a_big_day_without_figures_goes_a_few_event_types_per_transaction(
                 for i in range(3)
             ],
         )
-    result = cleanup_old_analytics(pg_engine, batch_size=3, now=NOW)
+    result = cleanup_old_analytics(pg_engine, batch_size=3, batch_time=0, now=NOW)
     assert result.purge is not None
     assert (result.purge.deleted, result.purge.batches) == (6, 2)
     assert result.aggregated_first == [FIRST]
@@ -330,7 +330,9 @@ def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
     with pg_engine.begin() as conn:  # a day without figures: the careful path
         conn.execute(insert(AnalyticsEvent).values(event_type="v", user_id="u", occurred_at=start))
     cleanup_old_sessions(pg_engine, now=NOW)
-    cleanup_old_analytics(pg_engine, batch_size=6, now=NOW)  # two counted days, then that one
+    cleanup_old_analytics(
+        pg_engine, batch_size=6, batch_time=0, now=NOW
+    )  # two counted days, then that one
     assert seen["batch"] and set(seen["batch"]) == {"read committed"}
     assert seen["unit"] and set(seen["unit"]) == {"read committed"}
     assert seen["run"] and set(seen["run"]) == {"repeatable read"}
@@ -365,7 +367,7 @@ def test_a_run_is_counted_on_a_second_connection_in_the_snapshot_of_its_delete(
 
     event.listen(pg_engine, "before_cursor_execute", seen)
     try:
-        result = cleanup_old_analytics(pg_engine, batch_size=100, now=NOW)
+        result = cleanup_old_analytics(pg_engine, batch_size=100, batch_time=0, now=NOW)
     finally:
         event.remove(pg_engine, "before_cursor_execute", seen)
     assert result.purge is not None
@@ -398,7 +400,7 @@ def test_without_a_second_connection_each_run_is_counted_before_its_delete(
     add_days(pg_engine, FIRST, 4, per_day=6)
     try:
         with sent(one) as statements, caplog.at_level("INFO"):
-            result = cleanup_old_analytics(one, batch_size=12, now=NOW)
+            result = cleanup_old_analytics(one, batch_size=12, batch_time=0, now=NOW)
     finally:
         one.dispose()
     assert result.purge is not None
@@ -425,7 +427,7 @@ def test_a_held_row_ends_the_count_before_the_run_is_redone_the_careful_way(
         held = app.execute(select(AnalyticsEvent.id).order_by(AnalyticsEvent.id).limit(1)).scalar()
         app.execute(select(AnalyticsEvent.id).where(AnalyticsEvent.id == held).with_for_update())
         with sent(pg_engine) as statements:
-            result = cleanup_old_analytics(pg_engine, batch_size=12, now=NOW)
+            result = cleanup_old_analytics(pg_engine, batch_size=12, batch_time=0, now=NOW)
         app.rollback()
     imports = [s for s, _ in statements if s.startswith("SET TRANSACTION SNAPSHOT")]
     assert len(imports) == 2  # both runs counted on the second connection
@@ -444,7 +446,7 @@ def test_a_run_holds_consecutive_days_only(pg_engine: Engine) -> None:
     add_days(pg_engine, FIRST, 2, per_day=3)
     add_days(pg_engine, FIRST + timedelta(days=3), 1, per_day=3)  # after a day without events
     with sent(pg_engine) as statements:
-        result = cleanup_old_analytics(pg_engine, batch_size=1000, now=NOW)
+        result = cleanup_old_analytics(pg_engine, batch_size=1000, batch_time=0, now=NOW)
     assert result.purge is not None
     assert (result.purge.deleted, result.purge.batches) == (9, 2)
     spans = [p for s, p in statements if s.startswith("DELETE FROM analytics_events")]
@@ -473,7 +475,7 @@ def test_a_count_that_fails_on_the_second_connection_is_redone_on_the_jobs_own(
 
     monkeypatch.setattr(ranges.SnapshotCheck, "_count", failing)
     with sent(pg_engine) as statements, caplog.at_level("WARNING"):
-        result = cleanup_old_analytics(pg_engine, batch_size=12, now=NOW)
+        result = cleanup_old_analytics(pg_engine, batch_size=12, batch_time=0, now=NOW)
     assert result.purge is not None
     assert (result.purge.deleted, result.purge.batches, result.kept) == (24, 2, 0)
     assert tried == [[FIRST, FIRST + timedelta(days=1)]]  # the first run only
@@ -506,7 +508,7 @@ def test_a_second_connection_that_stalls_is_given_up_and_never_holds_up_the_exit
     monkeypatch.setattr(ranges.SnapshotCheck, "_connect", staticmethod(hung))
     try:
         with caplog.at_level("INFO"):
-            result = cleanup_old_analytics(pg_engine, batch_size=100, now=NOW)
+            result = cleanup_old_analytics(pg_engine, batch_size=100, batch_time=0, now=NOW)
         waiting = [t for t in threading.enumerate() if t.name == "cleanup-check"]
         assert waiting and all(t.daemon for t in waiting)
     finally:

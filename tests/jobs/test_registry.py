@@ -207,85 +207,37 @@ def test_the_names_kept_for_builtin_commands_are_the_clis() -> None:
     assert sorted(BUILTIN_COMMANDS) == sorted(set(cli.commands) - jobs)
 
 
-CHART_SCHEDULES = [
-    # (schedule, accepted by the chart)
-    ("0 0 * * 6", True),
-    ("0 0 * * 7", False),
-    ("0 0 * * SUN-sat", True),
-    ("0 0 * * SAT-SUN", False),
-    ("5-1 * * * *", False),
-    ("1-5 * * * *", True),
-    ("0 0 * JAN-Mar *", True),
-    ("0 0 * FOO *", False),
-    ("0 0 * 13 *", False),
-    ("0 0 0 * *", False),
-    ("0 0 ?/5 * *", True),
-    ("0 0 * * ?", True),
-    ("? * * * *", False),
-    ("5/20 * * * *", True),
-    ("*/0 * * * *", False),
-    ("000005 * * * *", True),
-    ("100 * * * *", False),
-    ("1,,2 * * * *", False),
-    ("*-5 * * * *", False),
-    ("0 0 * * 1;2", False),
-    ("0\v0 * * *", False),
-    ("0 0 * *", False),
-    ("@daily", True),
-    ("@midnight", True),
-    ("@DAILY", False),
-    ("@every 5m", False),
-    ("CRON_TZ=Europe/Paris 0 0 * * *", False),
-    ("0 0 29 2 *", True),
-    ("0 0 31 2 1", True),  # day-of-month OR day-of-week: fires on Mondays
-]
-
-
-NEVER_FIRES = ["0 0 31 2 *", "0 0 30,31 2 *", "0 0 31 4,6,9,11 ?", "0 0 31 2 */1"]
-
-
-def test_the_registry_accepts_the_schedules_the_chart_accepts(
-    tmp_path: Path, helm_bin: Path
-) -> None:
-    """The chart (charts/cronjobs/templates/_helpers.tpl) is the reference: a schedule the
-    registry accepts renders, one it refuses does not (the job would fail at `helm upgrade`);
-    except a schedule that never fires, which the chart (like Kubernetes) renders."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from jobs.registry import cron_problem
-
-    def chart_accepts(schedule: str) -> bool:
-        values = tmp_path / f"values-{abs(hash(schedule))}.yaml"
-        job = {"schedule": schedule, "activeDeadlineSeconds": 30}
-        values.write_text(json.dumps({"jobs": {"health-check": job}}))
-        proc = subprocess.run(
-            [str(helm_bin), "template", "r", str(REPO / "charts" / "cronjobs"), "-f", str(values)],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        assert proc.returncode == 0 or "jobs.health-check.schedule" in proc.stderr, proc.stderr
-        return proc.returncode == 0
-
-    schedules = [s for s, _ in CHART_SCHEDULES]
-    with ThreadPoolExecutor(8) as pool:
-        chart = list(pool.map(chart_accepts, schedules + NEVER_FIRES))
-    assert chart == [ok for _, ok in CHART_SCHEDULES] + [True] * len(NEVER_FIRES)
-    registry = {s: cron_problem(s) for s in schedules + NEVER_FIRES}
-    verdicts = zip(schedules, chart[: len(schedules)], strict=True)
-    differ = {s: registry[s] for s, ok in verdicts if (registry[s] is None) != ok}
-    assert differ == {}
-    assert all("it never fires" in (registry[s] or "") for s in NEVER_FIRES)
-
-
 def test_a_schedule_that_never_fires_is_refused() -> None:
     from jobs.registry import cron_problem
 
     assert cron_problem("0 0 31 2 *") == (
         "it never fires: none of the months in the month field '2' has a day in the "
-        "day-of-month field '31' (Kubernetes and the chart accept the schedule, and never start "
-        "the job); choose days those months have"
+        "day-of-month field '31' (Kubernetes accepts the schedule and never starts the job: "
+        "InvalidSchedule); choose days those months have"
     )
     for schedule in ("0 0 31 2,3 *", "0 0 31 2 */2", "0 0 */31 2 *", "0 0 29 2 *"):
         assert cron_problem(schedule) is None, schedule
+
+
+@pytest.mark.parametrize(
+    ("every", "cron"),
+    [("15m", "*/15 * * * *"), ("120m", "0 */2 * * *"), ("24h", "0 0 * * *"),
+     ("1440m", "0 0 * * *"), ("1d", "0 0 * * *"), ("168h", "0 0 * * 0"),
+     ("10080m", "0 0 * * 0"), ("7d", "0 0 * * 0"), (" 1h ", "0 * * * *")],
+)  # fmt: skip
+def test_every_accepts_the_intervals_the_chart_accepts(every: str, cron: str) -> None:
+    """The chart's cronjobs.everyToCron counts in minutes: a week is 7d, 168h or 10080m."""
+    from jobs.registry import every_to_cron
+
+    assert every_to_cron(every, "job 'x'") == cron
+
+
+def test_every_is_stored_as_the_chart_reads_it(tmp_path: Path) -> None:
+    """`every=" 1h"` reaches the chart's values as "1h" (its schema refuses the space)."""
+    cwd = app_module(tmp_path, "from jobs import job\n@job(every=' 1h')\ndef tidy(): pass\n")
+    result = cronjobs_at(cwd, "chart-values")
+    assert result.returncode == 0, result.stderr
+    assert "  tidy:\n    every: 1h\n" in result.stdout, result.stdout
 
 
 def test_an_import_error_is_scrubbed(tmp_path: Path) -> None:
@@ -444,3 +396,53 @@ def test_a_generator_job_and_odd_results_get_documented_codes(tmp_path: Path) ->
     assert odd.returncode == 1, "an exit code cronjobs does not use is a failure"
     summary = json.loads(log.read_text())
     assert summary["counts"] == {"m": 2} and summary["run_id"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["x"]])
+def test_an_app_module_that_prints_the_url_at_import_is_scrubbed_too(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """print() at import time (discovery, while click parses) goes out scrubbed."""
+    cwd = app_module(tmp_path, "import os, sys\nprint('url', os.environ['DATABASE_URL'])\n"
+                     "print('err', os.environ['DATABASE_URL'], file=sys.stderr)\n")  # fmt: skip
+    result = cronjobs_at(cwd, *args, env={"DATABASE_URL": "postgresql://app:Zq9Xbk7wP@db/app"})
+    assert "Zq9Xbk7wP" not in result.stdout + result.stderr
+    assert "url postgresql://app:***@db/app" in result.stdout
+    assert "err postgresql://app:***@db/app" in result.stderr
+
+
+HANGS = """
+    import time
+    from jobs import job
+
+    @job(every="1h")
+    def never(ctx):
+        return None
+
+    while True:  # waits for a server that never answers
+        time.sleep(0.1)
+"""
+
+
+def test_an_app_module_that_hangs_at_import_is_stopped_with_a_message(tmp_path: Path) -> None:
+    """Issue 23: `cronjobs --help` hung for ever. With CRONJOBS_IMPORT_TIMEOUT=1, --help shows
+    the built-ins with a warning naming the module; `list` and the job are exit 2."""
+    cwd = app_module(tmp_path, HANGS)
+    env = {"CRONJOBS_IMPORT_TIMEOUT": "1"}
+    helped = cronjobs_at(cwd, "--help", env=env)
+    assert helped.returncode == 0, helped.stderr
+    assert "health-check" in helped.stdout
+    slow = "it took longer than 1s to import (CRONJOBS_IMPORT_TIMEOUT)"
+    source = "CRONJOBS_JOB_MODULES module 'appjobs'"
+    assert f"Warning: cannot import appjobs ({source}): {slow}" in helped.stderr
+    for args in (["list"], ["never"], ["run", "appjobs:never"]):
+        result = cronjobs_at(cwd, *args, env={**env, "CRONJOBS_JOB_MODULES": ""} if
+                             args[0] == "run" else env)  # fmt: skip
+        where = "cronjobs run" if args[0] == "run" else source
+        assert result.returncode == 2, result.stderr
+        assert f"Error: cannot import appjobs ({where}): {slow}" in result.stderr
+        assert "connect inside the job function" in result.stderr
+        assert "Traceback" not in result.stderr
+    bad = cronjobs_at(cwd, "list", env={"CRONJOBS_IMPORT_TIMEOUT": "soon"})
+    assert bad.returncode == 2
+    assert "CRONJOBS_IMPORT_TIMEOUT must be a number of seconds above 0" in bad.stderr

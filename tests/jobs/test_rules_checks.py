@@ -282,3 +282,25 @@ def test_undeclared_true_lets_a_schema_without_constraints_run_with_a_warning(
     typo = rule + 'children = [{ table = "msg", foreign_key = "conv", undeclard = true }]\n'
     with pytest.raises(ConfigError, match="children entries take foreign_key, table, undeclared"):
         load(write(tmp_path, typo))
+
+
+def test_a_rules_file_nested_too_deep_or_not_a_file_is_exit_2(tmp_path: Path) -> None:
+    """Issue 23: a rules file of deeply nested arrays crashed the TOML parser (RecursionError,
+    exit 1), and a FIFO hung (run as a subprocess, so the old hang shows as a failure)."""
+    import os
+
+    from tests.jobs.helpers import cronjobs
+
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = invoke("retention", "show", "--rules", str(deep))
+    assert result.exit_code == 2, result.stderr
+    assert f"Error: the rules file {deep} nests arrays or tables too deeply to read" in (
+        result.stderr
+    )
+    fifo = tmp_path / "rules.toml"
+    os.mkfifo(fifo)
+    for path, kind in ((str(fifo), "a FIFO"), ("/dev/zero", "a device")):
+        ran = cronjobs("retention", "show", "--rules", path, timeout=30)
+        assert ran.returncode == 2, ran.stderr
+        assert f"Error: the rules file {path}: not a regular file ({kind}" in ran.stderr

@@ -63,10 +63,10 @@ def test_batches_idempotence_and_dry_run(engine: Engine) -> None:
     assert dry.tables[0].children_deleted == 22
     assert count(engine, ChatSession) == 14 and count(engine, ChatMessage) == 28
 
-    first = cleanup_old_sessions(engine, now=NOW, batch_size=4)
+    first = cleanup_old_sessions(engine, now=NOW, batch_size=4, batch_time=0)
     assert first.tables[0].batches == 3  # 4 + 4 + 3
     assert [t.deleted for t in first.tables] == [11, 11]
-    second = cleanup_old_sessions(engine, now=NOW, batch_size=4)
+    second = cleanup_old_sessions(engine, now=NOW, batch_size=4, batch_time=0)
     assert [t.deleted for t in second.tables] == [0, 0]
     assert remaining_ids(engine, ChatSession) == {12, 13, 14}
     assert count(engine, ChatMessage) == 6

@@ -192,7 +192,8 @@ def test_suspend_and_trigger_in_a_real_browser(
     )
     assert (
         "PATCH",
-        f"/apis/batch/v1/namespaces/{cluster.namespace}/cronjobs/web-cronjobs-cleanup-redis-cache",
+        f"/apis/batch/v1/namespaces/{cluster.namespace}/cronjobs/web-cronjobs-cleanup-redis-cache"
+        "?fieldManager=cronctl-serve",  # the dashboard names itself
     ) in cluster.emulator.calls
 
 

@@ -112,3 +112,12 @@ def test_headers_cookie_and_assets(client: TestClient, cluster: Cluster) -> None
     assert (
         client.get(f"{PREFIX}/assets/dashboard.css").headers["content-type"].startswith("text/css")
     )
+
+
+def test_a_cronjob_that_will_never_run_says_so(client: TestClient, cluster: Cluster) -> None:
+    """`0 0 31 2 *` passes the API server; the controller never runs it (InvalidSchedule)."""
+    cluster.add_cronjob("web-cronjobs-health-check", "0 0 31 2 *")
+    listed = text(client.get(f"{PREFIX}/").text)
+    assert "never (will never run)" in listed
+    page = text(client.get(f"{PREFIX}/jobs/web-cronjobs-health-check").text)
+    assert "never (will never run) its schedule names no time that exists within five years" in page

@@ -145,7 +145,10 @@ Input: dict with "where" (values path) and "every".
 {{/*
 Validate a cron schedule the way Kubernetes' parser (robfig/cron, standard 5 fields) reads it:
 5 fields, each a comma list of `*`, `?` (day fields), N, N-M, with an optional /STEP; month and
-day-of-week names (JAN, SUN); or one of the @ macros. Input: dict with "where" and "schedule".
+day-of-week names (JAN, SUN); or one of the @ macros; never a schedule that never fires. Stricter
+than Kubernetes in places (no TZ=, no `@every`, `?` only in day fields); jobs.registry.cron_problem
+says the same, and tests/chart/test_schedules.py holds the two (and jobs.cron) together.
+Input: dict with "where" and "schedule".
 */}}
 {{- define "cronjobs.validateSchedule" -}}
 {{- $where := .where }}
@@ -154,6 +157,8 @@ day-of-week names (JAN, SUN); or one of the @ macros. Input: dict with "where" a
 {{- $macros := list "@yearly" "@annually" "@monthly" "@weekly" "@daily" "@midnight" "@hourly" }}
 {{- if regexMatch "(^|\\s)(CRON_)?TZ=" $s }}
 {{- fail (printf "ERROR: %s: %q: do not put a time zone in the schedule; set %s.timeZone instead (Kubernetes rejects TZ= in schedules)" $where $s (trimSuffix ".schedule" $where)) }}
+{{- else if hasPrefix "@every" $s }}
+{{- fail (printf "ERROR: %s: %q is not a cron schedule for this chart: Kubernetes accepts `@every`, but counts it from the CronJob's creation or last run (not the clock), and never runs it when startingDeadlineSeconds is shorter than the interval; for an interval set %s.every instead (e.g. every: 15m)" $where $s (trimSuffix ".schedule" $where)) }}
 {{- else if hasPrefix "@" $s }}
 {{- if not (has $s $macros) }}
 {{- fail (printf "ERROR: %s: %q is not a cron macro Kubernetes accepts; use one of %s, or for an interval set `every` (e.g. every: 15m)" $where $s (join ", " $macros)) }}
@@ -216,6 +221,60 @@ day-of-week names (JAN, SUN); or one of the @ macros. Input: dict with "where" a
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- include "cronjobs.checkFires" (dict "where" $where "schedule" $s "fields" $fields) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Fail for a schedule that never fires: with a `*` (or `?`) in day-of-week, Kubernetes' cron
+library (robfig/cron) needs the day of the month to exist in one of the months, else the
+controller finds no time within five years (InvalidSchedule) and never runs the job: `0 0 31 2 *`.
+Other day combinations always fire (a day-of-week ORed in, or every day). Input: dict with
+"where", "schedule" and its 5 "fields", already validated.
+*/}}
+{{- define "cronjobs.checkFires" -}}
+{{- $f := .fields }}
+{{- $star := dict "dom" false "dow" false }}
+{{- range $key, $i := dict "dom" 2 "dow" 4 }}
+{{- range $item := splitList "," (index $f $i) }}
+{{- $p := splitList "/" $item }}
+{{- if and (has (index $p 0) (list "*" "?")) (or (eq (len $p) 1) (eq (atoi (index $p 1)) 1)) }}
+{{- $_ := set $star $key true }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and (get $star "dow") (not (get $star "dom")) }}
+{{- $minDay := 31 }}
+{{- range $item := splitList "," (index $f 2) }}
+{{- $base := index (splitList "/" $item) 0 }}
+{{- $start := 1 }}
+{{- if not (has $base (list "*" "?")) }}{{ $start = atoi (index (splitList "-" $base) 0) }}{{ end }}
+{{- if lt $start $minDay }}{{ $minDay = $start }}{{ end }}
+{{- end }}
+{{- $days := list 31 29 31 30 31 30 31 31 30 31 30 31 }}
+{{- $names := list "JAN" "FEB" "MAR" "APR" "MAY" "JUN" "JUL" "AUG" "SEP" "OCT" "NOV" "DEC" }}
+{{- $longest := 0 }}
+{{- range $item := splitList "," (index $f 3) }}
+{{- $p := splitList "/" $item }}
+{{- $step := 1 }}{{ if gt (len $p) 1 }}{{ $step = atoi (index $p 1) }}{{ end }}
+{{- $lo := 1 }}{{ $hi := 12 }}
+{{- if ne (index $p 0) "*" }}
+{{- $ends := list }}
+{{- range $v := splitList "-" (index $p 0) }}
+{{- if regexMatch "^[0-9]+$" $v }}{{ $ends = append $ends (atoi $v) }}
+{{- else }}{{ range $j, $name := $names }}{{ if eq $name (upper $v) }}{{ $ends = append $ends (add1 $j | int) }}{{ end }}{{ end }}
+{{- end }}
+{{- end }}
+{{- $lo = first $ends }}
+{{- if gt (len $ends) 1 }}{{ $hi = last $ends }}{{ else if eq (len $p) 1 }}{{ $hi = $lo }}{{ end }}
+{{- end }}
+{{- range $m := untilStep (int $lo) (int (add1 $hi)) (int $step) }}
+{{- if gt (index $days (sub $m 1)) $longest }}{{ $longest = index $days (sub $m 1) }}{{ end }}
+{{- end }}
+{{- end }}
+{{- if gt $minDay $longest }}
+{{- fail (printf "ERROR: %s: %q never fires: none of the months in the month field %q has a day in the day-of-month field %q (Kubernetes accepts the schedule and never starts the job: InvalidSchedule); choose days those months have" .where .schedule (index $f 3) (index $f 2)) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -322,7 +381,7 @@ does for chart defaults). Input: dict with "dst" and "src".
 The `jobDefaults` keys whose maps a job's map is merged into (the others are replaced).
 */}}
 {{- define "cronjobs.mergedKeys" -}}
-podSecurityContext securityContext resources alerts podLabels podAnnotations nodeSelector ping
+podSecurityContext securityContext resources alerts podLabels podAnnotations nodeSelector ping keeper
 {{- end }}
 
 {{/* A Prometheus duration (90m, 26h, 8d, 1w) in seconds. */}}
@@ -580,4 +639,44 @@ select it: a maintenance `suspend --all` must not stop the very CronJob that end
 {{- $_ := set $labels "app.kubernetes.io/part-of" (include "cronjobs.name" .) }}
 {{- $_ := set $labels "app.kubernetes.io/component" "expiry" }}
 {{- toYaml $labels }}
+{{- end }}
+
+{{/*
+The label selector of every CronJob this release renders: the jobs' (app.kubernetes.io/name) and
+the expiry CronJob's (`<name>-cronctl`), of this release. The admission policies select on it.
+*/}}
+{{- define "cronjobs.policy.cronjobSelector" -}}
+matchLabels:
+  app.kubernetes.io/instance: {{ .Release.Name }}
+matchExpressions:
+  - key: app.kubernetes.io/name
+    operator: In
+    values:
+      - {{ include "cronjobs.name" . }}
+      - {{ get (include "cronjobs.expiry.labels" . | fromYaml) "app.kubernetes.io/name" }}
+{{- end }}
+
+{{/*
+"true" where the cluster serves admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy: its
+discovery lists it (helm install/upgrade; `helm template --api-versions
+admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy`), or the version is 1.30+ (GA there;
+`helm template` without --api-versions knows only the version).
+*/}}
+{{- define "cronjobs.admissionPolicyAvailable" -}}
+{{- or (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version) }}
+{{- end }}
+
+{{/*
+The upgrade hooks' pods (`upgradeHooks.quiesce`): labelled like the expiry CronJob
+(`<name>-cronctl`, so the jobs' selector and NetworkPolicy leave them alone), component
+upgrade-hook; and the reason their suspend run records, which the post-upgrade hook resumes by.
+*/}}
+{{- define "cronjobs.hook.labels" -}}
+{{- $labels := include "cronjobs.expiry.labels" . | fromYaml }}
+{{- $_ := set $labels "app.kubernetes.io/component" "upgrade-hook" }}
+{{- toYaml $labels }}
+{{- end }}
+
+{{- define "cronjobs.hook.reason" -}}
+helm upgrade {{ .Release.Name }} to revision {{ .Release.Revision }}
 {{- end }}

@@ -1,0 +1,85 @@
+"""`jobs.testing`: the documented way to unit-test a job without a cluster. The example app's
+own tests use it (run here as the app would run them), and each outcome of a run comes back as
+`cronjobs` would report it: the result, a failure, a configuration error, a skipped run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from jobs import JobContext, job, registry
+from jobs.database import exclusive
+from jobs.errors import ConfigError, JobError, Skipped
+from jobs.testing import context, run
+from tests.jobs.helpers import REPO
+
+
+def test_the_example_apps_own_tests_pass_with_it() -> None:
+    app = REPO / "examples" / "app"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(app), str(REPO)])}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider"],
+        cwd=app, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+
+
+@pytest.fixture
+def registered_job(monkeypatch: pytest.MonkeyPatch) -> JobContext:
+    monkeypatch.setattr(registry, "_registry", dict(registry._registry))
+    seen: dict[str, JobContext] = {}
+
+    @job("testing-probe", every="1h", needs=("database",), mutating=True)
+    def probe(ctx: JobContext) -> dict[str, int]:
+        seen["ctx"] = ctx
+        if ctx.args == ("fail",):
+            raise RuntimeError("the upstream API said no")
+        if ctx.args == ("config",):
+            raise ConfigError("FOO is not set")
+        return {"rows": 3, "dry": int(ctx.dry_run)}
+
+    return probe  # type: ignore[return-value]
+
+
+def test_run_returns_what_cronjobs_would_report(registered_job: object, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/t.db"
+    create_engine(url).connect().close()  # the file must exist, as for `cronjobs`
+    result = run(registered_job, database_url=url, dry_run=True)  # type: ignore[arg-type]
+    assert result.returned == {"rows": 3, "dry": 1}
+    assert result.exit_code == 0 and result.counts() == {"rows": 3, "dry": 1}
+    with pytest.raises(JobError, match="the upstream API said no") as failed:
+        run(registered_job, database_url=url, args=("fail",))  # type: ignore[arg-type]
+    assert failed.value.exit_code == 1
+    with pytest.raises(ConfigError, match="FOO is not set") as config:
+        run(registered_job, database_url=url, args=("config",))  # type: ignore[arg-type]
+    assert config.value.exit_code == 2
+
+
+def test_a_run_while_another_holds_the_lock_is_skipped(
+    registered_job: object, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/t.db"
+    engine = create_engine(url)
+    engine.connect().close()
+    job_id = registry.find("testing-probe").id  # type: ignore[union-attr]
+    with exclusive(engine, job_id), pytest.raises(Skipped):
+        run(registered_job, database_url=url)  # type: ignore[arg-type]
+    engine.dispose()
+
+
+def test_context_checks_settings_as_the_cli_does() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        context(database_url="mysql://u@h/db")
+    stop = threading.Event()
+    ctx = context(job="x", redis_url="redis://localhost:6379/0", stop=stop, args=("a",))
+    assert (ctx.job, ctx.stop, ctx.args, ctx.settings.redis_url) == (
+        "x", stop, ("a",), "redis://localhost:6379/0",
+    )  # fmt: skip
+    ctx.close()
