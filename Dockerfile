@@ -80,7 +80,7 @@ COPY --from=builder /wheels /wheels
 # the lock is installed as requirements; it holds exactly the dependencies of pyproject.toml and
 # its `web` extra (tests/image checks), and `pip check` proves the set is complete. pip compiles
 # what it installs; the standard library of the official base ships without bytecode, and on a
-# read-only root every command would compile the modules it imports again in memory (twice the
+# read-only root every command would compile the modules it imports again in memory (2-3x the
 # start-up time, see bench/README.md), so it is compiled here too. Finally pip itself goes:
 # nothing in the running image installs packages.
 RUN groupadd --system --gid 10001 cronjobs \

@@ -79,10 +79,11 @@ def image(podman: Podman, base_image: str) -> str:
 
 @pytest.fixture(scope="session")
 def cronjob_pod(helm_bin: Path) -> PodRun:
-    """How every CronJob of the chart (default values) runs its container."""
+    """How the chart's CronJobs (default values) run their container: the same flags for every
+    one (their env differs: each names its CronJob), so the first one's."""
     runs = [pod_run(pod) for pod in chart_pod_specs(helm_bin, CHART)]
     assert runs, "the chart renders no CronJob"
-    assert len({(r.flags, tuple(r.env.items())) for r in runs}) == 1, "CronJobs differ"
+    assert len({r.flags for r in runs}) == 1, "the CronJobs' pods differ in their flags"
     return runs[0]
 
 

@@ -176,18 +176,22 @@ def seeded_servers(
 
 @pytest.mark.parametrize("job", [j.command for j in catalogue.JOBS])
 def test_each_builtin_job_runs_with_the_charts_args(
-    run_image: ImageRunner,
+    podman: Podman,
+    image: str,
     helm_bin: Path,
     seeded_servers: dict[str, str],
     termination_log: Path,
     job: str,
 ) -> None:
-    """Each CronJob's container args, as the chart renders them, against the suite's real
-    PostgreSQL 15 and Redis: exit 0 and the run's summary in the termination message."""
-    (args,) = [
-        pod_run(pod).args for pod in chart_pod_specs(helm_bin, CHART) if pod_run(pod).args[0] == job
-    ]
-    result = run_image(*args, env=seeded_servers, network="host", termination_log=termination_log)
+    """Each CronJob's container (its args and env), as the chart renders it, against the
+    suite's real PostgreSQL 15 and Redis: exit 0 and the run's summary in the termination
+    message."""
+    (pod,) = [run for run in map(pod_run, chart_pod_specs(helm_bin, CHART)) if run.args[0] == job]
+    argv = run_argv(
+        podman, pod, image, pod.args, env=seeded_servers, network="host",
+        termination_log=termination_log,
+    )  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(termination_log.read_text())
     assert (summary["job"], summary["exit_code"], summary["outcome"]) == (job, 0, "ok")
