@@ -1,7 +1,7 @@
 """Plain helpers for the image tests: read the Dockerfile and .dockerignore as Docker does.
 
-No image can be built or run here, so the tests read the Dockerfile's instructions and replay
-what its stages do on this machine (see conftest.py).
+The static checks of the Dockerfile (test_dockerfile.py) read its instructions with these; the
+image itself is built and run by podman (conftest.py, podman.py).
 """
 
 from __future__ import annotations
@@ -94,18 +94,6 @@ def copy_sources(ins: Instruction) -> list[str]:
         return []
     paths = [w for w in words if not w.startswith("--")]
     return paths[:-1]
-
-
-def bind_sources(ins: Instruction) -> list[str]:
-    """The context paths a `RUN --mount=type=bind,source=...` reads (not `from=<stage>` ones)."""
-    sources = []
-    for word in ins.args.split():
-        if not word.startswith("--mount="):
-            continue
-        opts = dict(kv.partition("=")[::2] for kv in word.removeprefix("--mount=").split(","))
-        if opts.get("type") == "bind" and "from" not in opts and "source" in opts:
-            sources.append(opts["source"])
-    return sources
 
 
 # ---- .dockerignore, as moby's patternmatcher reads it -------------------------------------------
