@@ -29,7 +29,7 @@ log = logging.getLogger("jobs.cli")
 
 class CatalogueGroup(click.Group):
     """The subcommands of the job registry: the built-ins (written below, with their own
-    flags), and the app's registered jobs, found on first need (jobs/discovery.py); the seed's
+    flags), and the app's registered jobs, found on first need (jobs/discovery.py); the APScheduler app's
     snake_case ids are aliases."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:

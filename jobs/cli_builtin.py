@@ -28,7 +28,9 @@ COMMANDS: list[click.Command] = []
 def job_command(command: str) -> Callable[[F], click.Command]:
     """A subcommand for a catalogue job, its help taken from the catalogue."""
     job = catalogue.BY_COMMAND[command]
-    doc = f"{job.description}\n\nDefault schedule: '{job.schedule}' (UTC). Seed name: {job.id}."
+    doc = (
+        f"{job.description}\n\nDefault schedule: '{job.schedule}' (UTC). APScheduler id: {job.id}."
+    )
 
     def decorate(f: F) -> click.Command:
         made = click.command(command, help=doc)(options.scheduled_at(handles_errors(f)))

@@ -79,7 +79,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 @dataclass(frozen=True)
 class Job:
     id: str
-    """The function's (or the seed's) snake_case name, also accepted as a subcommand."""
+    """The function's (or the APScheduler app's job id) snake_case name, also accepted as a subcommand."""
     command: str
     """The kebab-case `cronjobs` subcommand, and the key under `jobs:` in the chart's values."""
     schedule: str

@@ -507,7 +507,7 @@ class CronJobController:
             if not lines and not follow.on_node(pod):
                 log.info("Pod %s has not started yet (no node yet): no log to show yet.", name)
 
-    # -- the seed's scheduler_service, mapped ---------------------------------------------------
+    # -- the APScheduler app's scheduler_service, mapped ---------------------------------------------------
 
     def get_jobs(self) -> list[dict[str, Any]]:
         """Seed: scheduler_service.get_jobs(): the CronJobs as dicts (`cronctl list -o json`)."""

@@ -96,3 +96,27 @@ def test_a_jobs_policy_is_the_annotation_the_keeper_reads(
 def test_bad_keeper_values_are_refused(render_error: Any, values: str, says: str) -> None:
     message = render_error(SET, "keeper.enabled=true", SET, values)
     assert says in message
+
+
+def test_operators_may_trigger_through_the_keeper_only(render: Any) -> None:
+    """With keeper.operatorsTriggerThroughKeeper the operator Role has no `create jobs`: cronctl
+    trigger then asks the keeper (tests/keeper/test_request_path.py)."""
+    operator = "controller.rbac.operator.subjects[0].kind=User"
+    who = "controller.rbac.operator.subjects[0].name=oncall@example.com"
+
+    def operator_verbs(*extra: str) -> set[tuple[str, str]]:
+        docs = render(SET, operator, SET, who, *extra)
+        [role] = [
+            r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith("-cronctl-operator")
+        ]
+        return {
+            (res, v) for rule in role["rules"] for res in rule["resources"] for v in rule["verbs"]
+        }
+
+    assert ("jobs", "create") in operator_verbs(SET, "keeper.enabled=true")
+    through = operator_verbs(
+        SET, "keeper.enabled=true", SET, "keeper.operatorsTriggerThroughKeeper=true"
+    )
+    assert ("jobs", "create") not in through and ("cronjobs", "patch") in through
+    # Without the keeper nothing would start the requested runs: the Role keeps its create.
+    assert ("jobs", "create") in operator_verbs(SET, "keeper.operatorsTriggerThroughKeeper=true")
