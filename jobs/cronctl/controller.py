@@ -69,6 +69,11 @@ class Triggered:
         return str(self.job["metadata"].get("namespace") or "")
 
 
+def _newest_first(run: Run) -> float:
+    when = run.started or run.created or run.finished
+    return -when.timestamp() if when else 0.0
+
+
 class CronJobController:
     """List, describe, suspend, resume and trigger the chart's CronJobs.
 
@@ -187,7 +192,24 @@ class CronJobController:
         return diagnose.with_pods(self, cronjob, info) if results else info
 
     def history(self, name: str) -> list[Run]:
-        return list(self.describe(name).runs)
+        """Every run, newest first: the Jobs that still exist, and with the keeper on the runs
+        its ledger remembers after their Jobs were garbage-collected (docs/keeper.md). Without
+        a ledger (no keeper, or no right to read it) the Jobs alone."""
+        runs = list(self.describe(name).runs)
+        kept = {r.name for r in runs}
+        remembered = [r for r in self._remembered(name) if r.name not in kept]
+        return sorted([*runs, *remembered], key=_newest_first)
+
+    def _remembered(self, name: str) -> list[Run]:
+        from jobs.keeper import ledger
+
+        namespace = self._ns_for_name()
+        try:
+            cm = self.api.get("/configmaps", namespace, ledger.configmap_name(name))
+        except CronctlError as e:  # none yet, no keeper, or no right to read it
+            log.debug("no ledger for %s: %s", name, e)
+            return []
+        return [ledger.as_run(e, namespace) for e in ledger.load(cm.get("data"))]
 
     def explain(
         self,

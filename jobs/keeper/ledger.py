@@ -118,3 +118,34 @@ def dump(entries: list[Entry]) -> dict[str, str]:
 
 def has(entries: list[Entry], uid: str) -> bool:
     return any(e.uid == uid for e in entries)
+
+
+def as_run(entry: Entry, namespace: str) -> Any:
+    """An entry as cronctl shows a run (jobs.cronctl.model.Run): for `history` once the Job is
+    gone."""
+    from datetime import datetime
+
+    from jobs.cronctl.model import Run
+
+    def when(value: str | None) -> datetime | None:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+        except ValueError:
+            return None
+
+    return Run(
+        name=entry.job,
+        namespace=namespace,
+        trigger=entry.trigger,
+        result=entry.result,
+        created=when(entry.started),
+        started=when(entry.started),
+        finished=when(entry.finished),
+        duration_seconds=entry.duration_seconds,
+        triggered_by=entry.triggered_by,
+        message=entry.reason,
+        reason=entry.reason,
+        scheduled_at=when(entry.scheduled_at),
+        exit_code=entry.exit_code,
+        summary=entry.summary,
+    )
