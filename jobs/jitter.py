@@ -65,7 +65,7 @@ def before_run(registered: int, stop: threading.Event) -> float:
     jitter = seconds(registered)
     if jitter <= 0:
         return 0.0
-    if tick.this_run().source != "job-name":
+    if tick.resolve().source != "job-name":
         log.info("jitter: not waiting (not a scheduled run)")
         return 0.0
     return wait(jitter, stop)

@@ -382,12 +382,15 @@ class CronJobController:
         extra = params.check(cronjob, args)
         forbid = not force and cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid"
         who = who or self.api.user
-        if not dry_run and self.api.can("create", JOBS, namespace) is False:
+        keeper = (cronjob["metadata"].get("annotations") or {}).get(model.KEEPER)
+        if not dry_run and keeper and self.api.can("create", JOBS, namespace) is False:
             # No `create jobs` (the operator Role with the keeper on): ask the keeper instead.
             access.require(self.api, "patch", CRONJOBS, {namespace})
             return self._request(cronjob, who, extra, scheduled_at or self.clock())
-        if not dry_run and forbid:
-            access.require(self.api, "patch", CRONJOBS, {namespace})
+        if not dry_run:
+            access.require(self.api, "create", JOBS, {namespace})
+            if forbid:
+                access.require(self.api, "patch", CRONJOBS, {namespace})
         job = model.build_manual_job(
             cronjob,
             job_name or model.manual_job_name(name, self.clock()),

@@ -36,6 +36,9 @@ TRIGGER_ARGS = PREFIX + "trigger-args"
 TRIGGER_REQUEST = PREFIX + "trigger-request"
 """On a CronJob: a run asked for by someone without `create jobs`, JSON {"id", "by", "args",
 "at"}; the keeper (jobs/keeper) starts it and records the outcome in TRIGGER_HANDLED."""
+KEEPER = "cronjobs.dev/keeper"
+"""On a CronJob, from the chart when the keeper runs (its Lease's name): `cronctl trigger`
+may then ask the keeper for a run it may not create itself."""
 TRIGGER_HANDLED = PREFIX + "trigger-handled"
 """The last request the keeper acted on: JSON {"id", "job", "result"} (result: started,
 refused: ..., failed: ...)."""

@@ -158,7 +158,8 @@ def test_trigger_policy_admits_a_backfill_run_with_its_tick(
     annotations["x"] = "y"  # anything more is still refused
     assert _create(cluster, docs, job, evaluate) == [
         "the Job's pod labels and annotations must be the CronJob's (the Job controller adds its "
-        "own labels; cronctl backfill the cronjobs.dev/scheduled-at annotation)"
+        "own labels; cronctl trigger and backfill the run's tick, the cronjobs.dev/scheduled-at "
+        "annotation)"
     ]
 
 

@@ -53,6 +53,8 @@ def test_on_it_runs_cronctl_keeper_with_its_own_least_privilege_role(
     assert by_name == [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease], "verbs": ["get", "patch"]}
     ]  # fmt: skip
+    for cj in by_kind(docs, "CronJob"):  # cronctl trigger may ask the keeper (its Lease named)
+        assert cj["metadata"]["annotations"]["cronjobs.dev/keeper"] == lease
     [binding] = by_kind(docs, "RoleBinding")
     assert binding["roleRef"]["name"] == lease
     assert binding["subjects"][0]["name"] == spec["serviceAccountName"] == lease

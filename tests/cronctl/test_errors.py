@@ -127,7 +127,7 @@ def test_unreachable_api_exits_1_without_traceback(tmp_path: Path) -> None:
         ),
         (["frobnicate"], "No such command 'frobnicate'"),
         (["trigger"], "Missing argument 'NAME'"),
-        (["suspend", "--wait"], "No such option '--wait'"),
+        (["resume", "--wait"], "No such option '--wait'"),
     ],
 )
 def test_bad_usage_exits_2(args: list[str], message: str, tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ def test_text_format_is_readable_and_carries_job_and_run_id(tmp_path: object) ->
     )
     assert result.returncode == 1
     first = result.stderr.splitlines()[0]
-    assert "INFO" in first and "[health-check] [" in first and first.endswith("started")
+    assert "INFO" in first and "[health-check] [" in first and " started (" in first
+    assert "scheduled_at=" in first  # the run's tick (jobs/tick.py)
     assert not result.stderr.lstrip().startswith("{")
 
 

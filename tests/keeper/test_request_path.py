@@ -18,6 +18,7 @@ from tests.cronctl.conftest import Cluster
 from tests.cronctl.emulator import Outcome
 
 NAME = "web-cronjobs-cleanup-old-sessions"
+KEPT = {model.KEEPER: "web-keeper"}  # the chart says so when the keeper runs
 
 
 def keeper(cluster: Cluster) -> Keeper:
@@ -41,7 +42,7 @@ def keep_in_background(cluster: Cluster, stop: threading.Event) -> threading.Thr
 
 
 def test_without_create_jobs_trigger_asks_the_keeper(cluster: Cluster) -> None:
-    cluster.add_cronjob(NAME)
+    cluster.add_cronjob(NAME, annotations=KEPT)
     with cluster.emulator.deny("create", "batch/jobs"):
         result = cluster.run("trigger", NAME)
     assert result.exit_code == 0, result.stderr
@@ -60,7 +61,7 @@ def test_without_create_jobs_trigger_asks_the_keeper(cluster: Cluster) -> None:
 
 
 def test_trigger_wait_follows_the_requested_run(cluster: Cluster) -> None:
-    cluster.add_cronjob(NAME)
+    cluster.add_cronjob(NAME, annotations=KEPT)
     cluster.emulator.job_outcomes[cluster.namespace] = Outcome("Succeeded", "done\n")
     stop = threading.Event()
     thread = keep_in_background(cluster, stop)
@@ -75,7 +76,7 @@ def test_trigger_wait_follows_the_requested_run(cluster: Cluster) -> None:
 
 
 def test_a_request_the_keeper_refuses_is_exit_3(cluster: Cluster) -> None:
-    cj = cluster.add_cronjob(NAME)
+    cj = cluster.add_cronjob(NAME, annotations=KEPT)
     cluster.add_job(cj, f"{NAME}-1", "Running", started=datetime.now(UTC) - timedelta(minutes=1))
     stop = threading.Event()
     thread = keep_in_background(cluster, stop)
@@ -90,8 +91,16 @@ def test_a_request_the_keeper_refuses_is_exit_3(cluster: Cluster) -> None:
 
 
 def test_without_a_keeper_wait_times_out_saying_so(cluster: Cluster) -> None:
-    cluster.add_cronjob(NAME)
+    cluster.add_cronjob(NAME, annotations=KEPT)
     with cluster.emulator.deny("create", "batch/jobs"):
         result = cluster.run("trigger", NAME, "--wait", "--timeout", "1")
     assert result.exit_code == 5, result.stderr
     assert "is the keeper running?" in result.stderr
+
+
+def test_without_a_keeper_a_missing_create_is_refused_as_before(cluster: Cluster) -> None:
+    cluster.add_cronjob(NAME)
+    with cluster.emulator.deny("create", "batch/jobs"):
+        result = cluster.run("trigger", NAME)
+    assert result.exit_code == 1 and '"create" verb on "jobs"' in result.stderr
+    assert model.TRIGGER_REQUEST not in (cluster.cronjob(NAME)["metadata"].get("annotations") or {})
