@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from jobs.cronctl.options import Instant, connect, connection_options, echo, output_option, state
+from jobs.cronctl.options import (
+    Instant,
+    connect,
+    connection_options,
+    echo,
+    output_option,
+    state,
+    timeout_option,
+)
 
 log = logging.getLogger("cronctl")
 
@@ -27,15 +35,7 @@ log = logging.getLogger("cronctl")
 )
 @click.option("--dry-run", is_flag=True, help="List the ticks and their Job names; create nothing.")
 @click.option("--wait", is_flag=True, help="Also follow the last Job, and exit with its result.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=600,
-    show_default=True,
-    envvar="CRONCTL_TIMEOUT",
-    show_envvar=True,
-    help="Seconds to wait for each Job.",
-)
+@timeout_option("Seconds to wait for each Job.")
 @output_option("table", "json", "yaml")
 @connection_options(top=False)
 def backfill(

@@ -28,6 +28,7 @@ from jobs.cronctl.options import (
     output_option,
     selection_options,
     state,
+    timeout_option,
     typed_selector,
 )
 from jobs.exitcodes import ExitCode
@@ -160,15 +161,7 @@ def _planned(c: Any, names: tuple[str, ...], plan: list[Any] | None) -> list[tup
     help="Then wait until none of their Jobs runs (drain, e.g. before a deploy); exit 5 on "
     "--timeout, the CronJobs staying suspended.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=600,
-    show_default=True,
-    envvar="CRONCTL_TIMEOUT",
-    show_envvar=True,
-    help="Seconds --wait waits.",
-)
+@timeout_option("Seconds --wait waits.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before a bulk change.")
 @selection_options("With -l or --all: select")
@@ -326,15 +319,7 @@ def _resume(
     help="Follow the Job to completion: exit 0 succeeded, the job's own 2/3/4, 1 other "
     "failures, 5 timed out.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=600,
-    show_default=True,
-    envvar="CRONCTL_TIMEOUT",
-    show_envvar=True,
-    help="Seconds --wait waits.",
-)
+@timeout_option("Seconds --wait waits.")
 @click.option("--logs", "logs_", is_flag=True, help="With --wait: stream the pod's logs.")
 @click.option(
     "--force",

@@ -274,3 +274,16 @@ class Since(Duration):
         if text[:1].isdigit() and ("-" in text or ":" in text):
             return Instant().convert(text, param, ctx)
         return super().convert(value, param, ctx)
+
+
+def timeout_option(help: str) -> Callable[[F], F]:
+    """`--timeout SECONDS` (CRONCTL_TIMEOUT, default 600) of the commands that wait."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0),
+        default=600,
+        show_default=True,
+        envvar="CRONCTL_TIMEOUT",
+        show_envvar=True,
+        help=help,
+    )
