@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from jobs.cronctl.controller import CronJobController
 
 DEFAULT_MAX = 100
-TRIGGER = model.PREFIX + "trigger"
+TRIGGER = model.TRIGGER
 """Job annotation: what started the Job (`backfill`)."""
 MARK = "-bf-"
 JOBS = "batch/jobs"

@@ -33,6 +33,8 @@ ALLOWED_ARGS = PREFIX + "allowed-args"
 """On the CronJob, from the chart: the JSON list of arguments `trigger NAME -- ARGS` may add."""
 TRIGGER_ARGS = PREFIX + "trigger-args"
 """On a triggered Job: the JSON list of arguments cronctl appended."""
+TRIGGER = PREFIX + "trigger"
+"""On a manual Job cronctl made other than by `trigger`: how ("backfill")."""
 TRIGGER_REQUEST = PREFIX + "trigger-request"
 """On a CronJob: a run asked for by someone without `create jobs`, JSON {"id", "by", "args",
 "at"}; the keeper (jobs/keeper) starts it and records the outcome in TRIGGER_HANDLED."""
@@ -207,7 +209,7 @@ def run_from_job(job: Obj, now: datetime) -> Run:
     annotations = meta.get("annotations") or {}
     scheduled_at = None
     if annotations.get(MANUAL) == "manual":
-        trigger = "manual"
+        trigger = str(annotations.get(TRIGGER) or "manual")  # "backfill" from cronctl backfill
     elif SCHEDULED_AT in annotations:
         trigger = "scheduled"
         scheduled_at = parse_time(annotations[SCHEDULED_AT])

@@ -27,13 +27,9 @@ from jobs.keeper.ledger import Entry
 log = logging.getLogger(__name__)
 
 CONFIGMAPS = "/configmaps"
-REQUEST, HANDLED, request_job_name = (
-    model.TRIGGER_REQUEST,
-    model.TRIGGER_HANDLED,
-    model.request_job_name,
-)
-TRIGGER = model.PREFIX + "trigger"
-"""On a Job the keeper started: how (request, with who asked in triggered-by)."""
+REQUEST = model.TRIGGER_REQUEST
+HANDLED = model.TRIGGER_HANDLED
+request_job_name = model.request_job_name
 
 
 @dataclass
@@ -195,8 +191,6 @@ class Keeper:
         runs = list(results.attach(runs, pods))
         out = []
         for job, run in zip(jobs, runs, strict=True):
-            annotations = job.get("metadata", {}).get("annotations") or {}
-            trigger = annotations.get(TRIGGER) or run.trigger
             tail: tuple[str, ...] = ()
             if run.result == "Failed":
                 tail = self._log_tail(namespace, run.name, pods)
@@ -206,7 +200,7 @@ class Keeper:
                     job=run.name,
                     cronjob=cj["metadata"]["name"],
                     result=run.result,
-                    trigger=trigger,
+                    trigger=run.trigger,
                     started=model.iso(run.started or run.created),
                     finished=model.iso(run.finished),
                     duration_seconds=run.duration_seconds,

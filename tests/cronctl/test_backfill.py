@@ -179,3 +179,13 @@ def test_backfill_respects_a_triggers_claim_and_leaves_its_own(cluster: Cluster)
     assert [s.state for s in result.steps] == ["succeeded"]
     mine = claim.read(cluster.cronjob(NAME))
     assert mine is not None and mine.job == result.steps[0].job and mine.created
+
+
+def test_history_names_a_backfilled_run_backfill(cluster: Cluster) -> None:
+    """cronctl's own trigger annotation names the run's trigger in history (not "manual")."""
+    cj = cluster.add_cronjob(NAME)
+    job = model.build_manual_job(cj, f"{NAME}-bf-1", triggered_by="ana")
+    job["metadata"]["annotations"][model.TRIGGER] = "backfill"
+    cluster.server.put("batch/v1/jobs", cluster.namespace, job)
+    [run] = cluster.controller().history(NAME)
+    assert run.trigger == "backfill"
