@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from jobs.cronctl import model
 from jobs.cronctl.api import ClientSettings
@@ -28,8 +29,10 @@ def keeper(cluster: Cluster) -> Keeper:
     return Keeper(CronJobController.connect(settings, poll_interval=0.02))
 
 
-def keep_in_background(cluster: Cluster, stop: threading.Event) -> threading.Thread:
-    the_keeper = keeper(cluster)
+def triggered_while_keeping(cluster: Cluster, *args: str) -> Any:
+    """`cronctl trigger NAME ARGS` by an operator without `create jobs`, with the keeper
+    passing every 0.1 s in the background meanwhile."""
+    the_keeper, stop = keeper(cluster), threading.Event()
 
     def loop() -> None:
         while not stop.is_set():
@@ -38,7 +41,12 @@ def keep_in_background(cluster: Cluster, stop: threading.Event) -> threading.Thr
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
-    return thread
+    try:
+        with cluster.emulator.deny("create", "batch/jobs"):
+            return cluster.run("trigger", NAME, *args)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def test_without_create_jobs_trigger_asks_the_keeper(cluster: Cluster) -> None:
@@ -63,14 +71,7 @@ def test_without_create_jobs_trigger_asks_the_keeper(cluster: Cluster) -> None:
 def test_trigger_wait_follows_the_requested_run(cluster: Cluster) -> None:
     cluster.add_cronjob(NAME, annotations=KEPT)
     cluster.emulator.job_outcomes[cluster.namespace] = Outcome("Succeeded", "done\n")
-    stop = threading.Event()
-    thread = keep_in_background(cluster, stop)
-    try:
-        with cluster.emulator.deny("create", "batch/jobs"):
-            result = cluster.run("trigger", NAME, "--wait", "--timeout", "60")
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+    result = triggered_while_keeping(cluster, "--wait", "--timeout", "60")
     assert result.exit_code == 0, result.stderr
     assert "-req-" in result.stdout and "succeeded" in result.stdout
 
@@ -78,14 +79,7 @@ def test_trigger_wait_follows_the_requested_run(cluster: Cluster) -> None:
 def test_a_request_the_keeper_refuses_is_exit_3(cluster: Cluster) -> None:
     cj = cluster.add_cronjob(NAME, annotations=KEPT)
     cluster.add_job(cj, f"{NAME}-1", "Running", started=datetime.now(UTC) - timedelta(minutes=1))
-    stop = threading.Event()
-    thread = keep_in_background(cluster, stop)
-    try:
-        with cluster.emulator.deny("create", "batch/jobs"):
-            result = cluster.run("trigger", NAME, "--wait", "--timeout", "60")
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+    result = triggered_while_keeping(cluster, "--wait", "--timeout", "60")
     assert result.exit_code == 3, result.stderr
     assert "the keeper did not start the run: refused" in result.stderr
 
