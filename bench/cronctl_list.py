@@ -1,7 +1,7 @@
 """Benchmark: `cronctl list` against the kmock emulator with 10, 100 and 1000 CronJobs (5 Jobs each).
 
 Reports the API requests the server counted and the wall time of the Python API call
-(CronJobController.list_cronjobs) and of the CLI (`python -m jobs.cronctl list -o json` in a
+(CronJobController.list_cronjobs) and of the CLI (`python -m cronjobs.cronctl list -o json` in a
 subprocess, start-up included). Run: python bench/cronctl_list.py
 """
 
@@ -20,8 +20,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jobs.cronctl.api import ClientSettings  # noqa: E402
-from jobs.cronctl.controller import CronJobController  # noqa: E402
+from cronjobs.cronctl.api import ClientSettings  # noqa: E402
+from cronjobs.cronctl.controller import CronJobController  # noqa: E402
 from tests.cronctl.conftest import cronjob_body, job_body  # noqa: E402
 from tests.cronctl.emulator import EmulatorThread  # noqa: E402
 
@@ -76,7 +76,7 @@ def main() -> None:
             before = len(calls)
             start = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, "-m", "jobs.cronctl", "list", "-o", "json"],
+                [sys.executable, "-m", "cronjobs.cronctl", "list", "-o", "json"],
                 env=env,
                 capture_output=True,
                 text=True,

@@ -33,9 +33,9 @@ from pg import PgServer  # noqa: E402
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:
-    """The environment of a process that imports `jobs` from `root` (its cwd too: `python -c`
-    puts the cwd first on sys.path)."""
-    path = [str(root), str(HERE), os.environ.get("PYTHONPATH", "")]
+    """The environment of a process that imports `cronjobs` from `root`/jobs (its cwd too:
+    `python -c` puts the cwd first on sys.path)."""
+    path = [str(root / "jobs"), str(root), str(HERE), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **extra}
 
 
@@ -63,8 +63,8 @@ FLOOR = """
 import sys, time
 from datetime import date
 import psycopg, sqlalchemy.dialects.postgresql.psycopg  # imported before the job's run too
-from jobs.builtin.analytics import aggregate_day
-from jobs.database import connect
+from cronjobs.builtin.analytics import aggregate_day
+from cronjobs.database import connect
 day = date.fromisoformat(sys.argv[2])
 started = time.perf_counter()
 engine = connect(sys.argv[1])
@@ -186,7 +186,7 @@ def main() -> int:
                     at = args.baseline.resolve() if variant == "job, baseline" else root
                     record = job(server, db, day, before, at)
                     traces[variant] = record
-                    # The hook's span of jobs.runner.run: the `finished` figure, unrounded.
+                    # The hook's span of cronjobs.runner.run: the `finished` figure, unrounded.
                     results[variant].append({"seconds": record["run_seconds"], **summarise(record)})
                 server.drop(db)
             progress(

@@ -50,7 +50,7 @@ def one_pass(kubeconfig: Path, server: EmulatorThread) -> tuple[float, float, in
     before = len(server.emulator.calls)
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cronctl", "keeper", "--once"],
+        [sys.executable, "-m", "cronjobs.cronctl", "keeper", "--once"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS (KiB on Linux)

@@ -95,8 +95,8 @@ def _setup(server: PgServer, variant: str, per_day: int) -> None:
 
 
 def _ensure(server: PgServer, db: str, first: date, last: datetime) -> None:
-    from jobs.builtin import partitions
-    from jobs.builtin.models import AnalyticsEvent
+    from cronjobs.builtin import partitions
+    from cronjobs.builtin.models import AnalyticsEvent
 
     engine = _engine(server, db)
     with engine.begin() as conn:
@@ -117,7 +117,7 @@ def _wal_since(server: PgServer, db: str, lsn: str) -> int:
 
 def _week(server: PgServer, variant: str, now: datetime) -> tuple[float, int, int]:
     """One weekly run at `now`: seconds, WAL bytes, rows or partitions' events removed."""
-    from jobs.builtin.analytics_cleanup import cleanup_old_analytics
+    from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
 
     db = _db(variant)
     with server.connect(db) as conn:

@@ -23,7 +23,7 @@ def _dump() -> None:
 
 
 def main() -> None:
-    from jobs.cli import main as cronjobs
+    from cronjobs.cli import main as cronjobs
 
     atexit.register(_dump)
     sys.argv[0] = "cronjobs"

@@ -42,8 +42,8 @@ def _template(server: PgServer, name: str, n: int, now: Any, partitioned: bool) 
     if partitioned:  # the seed spans 400 days: the months before init-db's 13
         from sqlalchemy import create_engine
 
-        from jobs.builtin import partitions
-        from jobs.builtin.models import AnalyticsEvent
+        from cronjobs.builtin import partitions
+        from cronjobs.builtin.models import AnalyticsEvent
 
         engine = create_engine(url)
         with engine.begin() as conn:
@@ -138,14 +138,14 @@ def run(server: PgServer, n: int) -> list[dict[str, Any]]:
 
 def explain(server: PgServer, cutoff: Any) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the partition check's one read: the skip scan of the
-    first droppable partition's days (jobs.builtin.analytics_ranges.old_days_statement, as the
+    first droppable partition's days (cronjobs.builtin.analytics_ranges.old_days_statement, as the
     job builds it). The rest of a drop is LOCK TABLE, ALTER TABLE ... DETACH PARTITION and DROP
     TABLE (DDL: nothing to explain) and the figures of those days (a primary-key lookup)."""
     from sqlalchemy import create_engine
 
-    from jobs.builtin import partitions
-    from jobs.builtin.analytics import DEFAULT_TABLES
-    from jobs.builtin.analytics_ranges import old_days_statement
+    from cronjobs.builtin import partitions
+    from cronjobs.builtin.analytics import DEFAULT_TABLES
+    from cronjobs.builtin.analytics_ranges import old_days_statement
 
     server.create("explain", "tpl_parted")
     engine = create_engine(server.url("explain").replace("postgresql://", "postgresql+psycopg://"))

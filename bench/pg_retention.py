@@ -258,10 +258,10 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
     then a run's check and delete."""
     from sqlalchemy import create_engine
 
-    from jobs.builtin import analytics_ranges as ranges
-    from jobs.builtin.analytics import DEFAULT_TABLES
-    from jobs.builtin.purge import range_batch
-    from jobs.builtin.retention import SESSIONS
+    from cronjobs.builtin import analytics_ranges as ranges
+    from cronjobs.builtin.analytics import DEFAULT_TABLES
+    from cronjobs.builtin.purge import range_batch
+    from cronjobs.builtin.retention import SESSIONS
 
     cutoff = kind.cutoff(seed.now_utc())
     out: list[str] = []

@@ -2,7 +2,7 @@
 process (`python -c "import phases; phases.main()" <args>`), no change to jobs/.
 
 It wraps, at the DBAPI level (psycopg), every connect, execute, commit and rollback, and
-`jobs.runner.run` (whose span is the job's own `finished` figure), and writes one JSON record
+`cronjobs.runner.run` (whose span is the job's own `finished` figure), and writes one JSON record
 to the file named by BENCH_PHASES_OUT: the run's seconds, and each database call with its start
 (relative to the run's start), duration and SQL. SQLAlchemy's own first-connect queries (server
 version, isolation level, ...) go through psycopg's cursor too, so they are counted.
@@ -63,9 +63,9 @@ def _install() -> None:
     wrap(psycopg.Connection, "rollback", "rollback")
     wrap(psycopg.Connection, "close", "close")
 
-    import jobs.runner
+    import cronjobs.runner
 
-    original_run = jobs.runner.run
+    original_run = cronjobs.runner.run
 
     def run(*args: Any, **kwargs: Any) -> Any:
         # BENCH_PROFILE=FILE.prof: cProfile of the run (pstats); FILE.txt: pyinstrument's
@@ -97,16 +97,16 @@ def _install() -> None:
                 profiler.disable()
                 profiler.dump_stats(target)
 
-    jobs.runner.run = run  # type: ignore[assignment]
+    cronjobs.runner.run = run  # type: ignore[assignment]
     if os.environ.get("BENCH_LOCK") == "before":
-        import jobs.database
+        import cronjobs.database
 
-        jobs.database.exclusive = _exclusive_before  # type: ignore[assignment]
-        jobs.database.connect = _connect_before(jobs.database.connect)  # type: ignore[assignment]
+        cronjobs.database.exclusive = _exclusive_before  # type: ignore[assignment]
+        cronjobs.database.connect = _connect_before(cronjobs.database.connect)  # type: ignore[assignment]
 
 
 def _connect_before(connect: Any) -> Any:
-    """jobs.database.connect's PostgreSQL engine before issue 15: pool of 2 + 2 overflow, the
+    """cronjobs.database.connect's PostgreSQL engine before issue 15: pool of 2 + 2 overflow, the
     dialect's hstore look-up on first connect."""
 
     def before(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Any:
@@ -133,12 +133,12 @@ def _connect_before(connect: Any) -> Any:
 
 @contextmanager
 def _exclusive_before(engine: Any, job_id: str) -> Iterator[None]:
-    """jobs.database.exclusive on PostgreSQL before issue 15 (at 64aaeb2), for before/after
+    """cronjobs.database.exclusive on PostgreSQL before issue 15 (at 64aaeb2), for before/after
     in one run: the advisory lock on a connection of its own, in AUTOCOMMIT."""
     from sqlalchemy import text
 
-    from jobs.database import lock_key
-    from jobs.errors import Skipped
+    from cronjobs.database import lock_key
+    from cronjobs.errors import Skipped
 
     key = {"k": lock_key(job_id)}
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -164,7 +164,7 @@ def main() -> None:
     import atexit
     import sys
 
-    from jobs.cli import main as cronjobs
+    from cronjobs.cli import main as cronjobs
 
     _install()
     atexit.register(_dump)

@@ -1,4 +1,4 @@
-"""Issue 23 item 5: `jobs.redact.scrub` time by text length, as ratios (linear: 3.3x the
+"""Issue 23 item 5: `cronjobs.redact.scrub` time by text length, as ratios (linear: 3.3x the
 length, ~3.3x the time; quadratic: ~11x).
 
 Each shape at 10k, 30k and 100k characters, side by side in one run, the least CPU time
@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from common import emit, table  # noqa: E402
 
-from jobs.redact import remember, scrub  # noqa: E402
+from cronjobs.redact import remember, scrub  # noqa: E402
 
 SIZES = (10_000, 30_000, 100_000)
 LINE = "postgresql://app:S3cr3t@db:5432/app?sslmode=require k3y-1234 "

@@ -3,7 +3,7 @@
 Each request does the schedule work of one dashboard job page (it reloads every 30 s): the
 ticks of the last 7 days, to `now - 1 min`, of a few CronJobs (every minute, every 5 minutes,
 hourly, daily in New York), with `now` 30 s later each time, exactly as `explain` asks them
-(jobs.cronctl.ticks.expected_ticks). A fresh process per checkout; its RSS (VmRSS) is sampled as
+(cronjobs.cronctl.ticks.expected_ticks). A fresh process per checkout; its RSS (VmRSS) is sampled as
 the requests go. Bar: flat (the last sample within 10% of the one after the first 10%).
 
     .venv/bin/python bench/serve_rss.py --requests 3000
@@ -25,7 +25,7 @@ FLAT = 0.10
 WORKER = r"""
 import json, sys, time
 from datetime import UTC, datetime, timedelta
-from jobs.cronctl import ticks
+from cronjobs.cronctl import ticks
 
 def rss_mb():
     for line in open("/proc/self/status"):
@@ -53,7 +53,8 @@ print(json.dumps({"samples": samples, "seconds": round(time.perf_counter() - beg
 
 def measure(checkout: Path, requests: int) -> dict[str, object]:
     every = max(1, requests // 10)
-    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    # the package is checkout/jobs/cronjobs (before 0.2: checkout/jobs, imported as jobs)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(checkout / "jobs"), str(checkout)])}
     proc = subprocess.run(
         [sys.executable, "-c", WORKER, str(requests), str(every)],
         capture_output=True, text=True, env=env, cwd=checkout, check=False,

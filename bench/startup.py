@@ -29,7 +29,7 @@ TIMED = {
     "cronctl --help": [CRONCTL, "--help"],
 }
 
-# The same commands with the app's jobs registered (issue 15: discovery, jobs/discovery.py), by
+# The same commands with the app's jobs registered (issue 15: discovery, jobs/cronjobs/discovery.py), by
 # each of its two ways: a module named in CRONJOBS_JOB_MODULES, and an installed package's
 # entry point (a dist-info folder on PYTHONPATH, as pip would leave it).
 REGISTERED = {
@@ -39,10 +39,10 @@ REGISTERED = {
     "cronjobs list, 1 job module (entry point)": ([CRONJOBS, "list"], "entry point"),
 }
 
-# A tiny app job module, as an app would write it (jobs/registry.py's docstring).
+# A tiny app job module, as an app would write it (jobs/cronjobs/registry.py's docstring).
 APP_MODULE = '''"""The bench's stand-in for an app's job module."""
 
-from jobs import JobContext, job
+from cronjobs import JobContext, job
 
 
 @job(schedule="0 */4 * * *", description="Expire stale carts.", mutating=True, needs=("database",))

@@ -6,7 +6,7 @@
 The list is Python's `zoneinfo.available_timezones()` (the system tz database plus the `tzdata`
 package): the IANA names the API server loads for a CronJob's `timeZone`, legacy links such as
 `US/Eastern` and `GMT` included, less the names that are not zones (`Local`, `localtime`,
-`Factory`, the `posix/` and `right/` trees): `jobs.chart_values.time_zones`, which
+`Factory`, the `posix/` and `right/` trees): `cronjobs.chart_values.time_zones`, which
 `import-apscheduler` checks against too. tests/chart/test_bad_values.py runs the check.
 """
 
@@ -17,13 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobs.chart_values import time_zones
+from cronjobs.chart_values import time_zones
 
 SCHEMA = Path(__file__).resolve().parent / "cronjobs" / "values.schema.json"
 
 
 def zones() -> list[str]:
-    """The time-zone names a CronJob may use (jobs.chart_values.time_zones), sorted."""
+    """The time-zone names a CronJob may use (cronjobs.chart_values.time_zones), sorted."""
     return sorted(time_zones())
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.builtin import catalogue
-from jobs.exitcodes import ExitCode
-from jobs.settings import ENV
+from cronjobs.builtin import catalogue
+from cronjobs.exitcodes import ExitCode
+from cronjobs.settings import ENV
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
@@ -62,9 +62,9 @@ def table_rows(heading: str, text: str = README) -> list[list[str]]:
 @pytest.mark.parametrize(
     ("shown", "module_args"),
     [
-        ("cronjobs --help", ("jobs", "--help")),
-        ("cronjobs list", ("jobs", "list")),
-        ("cronctl --help", ("jobs.cronctl", "--help")),
+        ("cronjobs --help", ("cronjobs", "--help")),
+        ("cronjobs list", ("cronjobs", "list")),
+        ("cronctl --help", ("cronjobs.cronctl", "--help")),
     ],
 )
 def test_documented_output_matches(shown: str, module_args: tuple[str, ...]) -> None:
@@ -91,7 +91,9 @@ def test_quick_start_demo_runs_and_prints_what_the_readme_shows(tmp_path: Path) 
     assert "$ make demo" in README and "$ make test" in README
     assert "cronjobs demo" in (REPO / "Makefile").read_text()
     assert "make test" in (REPO / ".ci" / "run").read_text()
-    result = run("jobs", "demo", "--dir", str(tmp_path), "--sessions", "300", "--events", "3000")
+    result = run(
+        "cronjobs", "demo", "--dir", str(tmp_path), "--sessions", "300", "--events", "3000"
+    )
     assert result.returncode == 0, result.stderr
     assert shape(result.stdout)[: len(shape(demo_shown()))] == shape(demo_shown())
 
@@ -101,7 +103,7 @@ def test_the_demo_prints_the_same_figures_at_every_hour_of_a_day(tmp_path: Path)
     of a day (run_demo's `now`), prints what the README shows, with the same figures every
     hour (only the cutoff's time of day and the health check's timings differ). It used to
     print "1 event type" for yesterday from about 09:40 to 15:40 UTC."""
-    from jobs.builtin.demo import prepare_dir, run_demo
+    from cronjobs.builtin.demo import prepare_dir, run_demo
 
     figures = set()
     for hour in range(24):
@@ -138,7 +140,7 @@ def test_configuration_table_names_every_variable() -> None:
 
 
 def test_flags_table_names_real_flags() -> None:
-    from jobs.cli import cli
+    from cronjobs.cli import cli
 
     table = DOCS["jobs.md"].split("Each job's own flags", 1)[1].split("\n\n", 2)[1]
     rows = re.findall(r"^\| `([a-z-]+)` \| (.+) \|$", table, re.M)

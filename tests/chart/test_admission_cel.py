@@ -24,7 +24,7 @@ import yaml
 from admission import INTERPRETERS, Evaluate, Request, denials
 from chart_helpers import CHART, RELEASE, Render, by_kind, parse_docs, run_helm
 
-from jobs.cronctl import backfill
+from cronjobs.cronctl import backfill
 from tests.cronctl.conftest import Cluster
 from tests.cronctl.emulator import EmulatorThread
 
@@ -148,7 +148,7 @@ def test_trigger_policy_admits_what_cronctl_and_kubectl_build(
 def test_trigger_policy_admits_a_backfill_run_with_its_tick(
     installed: tuple[Cluster, list[dict[str, Any]]], evaluate: Evaluate
 ) -> None:
-    """cronctl backfill adds one pod annotation, the run's tick (jobs/cronctl/backfill.py)."""
+    """cronctl backfill adds one pod annotation, the run's tick (jobs/cronjobs/cronctl/backfill.py)."""
     cluster, docs = installed
     tick = datetime(2026, 11, 1, 2, tzinfo=UTC)
     job = backfill.build_job(cluster.cronjob(SESSIONS), tick, "alice@example.com")

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from chart_helpers import NAMESPACE, Render, by_kind
 
-from jobs.cronctl.cli import cli as cronctl
+from cronjobs.cronctl.cli import cli as cronctl
 
 CJ = "cronjobs-health-check"
 NS = NAMESPACE

@@ -1,6 +1,6 @@
 """The chart agrees with the job catalogue and the real `cronjobs` CLI.
 
-The catalogue (jobs/builtin/catalogue.py, printed by `cronjobs list -o json`) is the single source of
+The catalogue (jobs/cronjobs/builtin/catalogue.py, printed by `cronjobs list -o json`) is the single source of
 truth: the chart's default jobs, their schedules, the subcommands the templates accept and the
 schema's `subcommand` enum all follow it. Container args are parsed by the real click parser.
 """
@@ -20,8 +20,8 @@ import pytest
 import yaml
 from chart_helpers import CHART, ROOT, by_kind, cronjobs_by_component
 
-from jobs import cron
-from jobs.builtin.catalogue import JOBS
+from cronjobs import cron
+from cronjobs.builtin.catalogue import JOBS
 
 
 def test_default_jobs_are_the_catalogue_with_its_schedules(
@@ -80,7 +80,7 @@ def test_a_job_key_of_the_apps_runs_its_own_subcommand(render: Any) -> None:
 
 def _parse(args: list[str]) -> click.Context:
     """Parse container args exactly as the image's ENTRYPOINT `cronjobs` would."""
-    from jobs.cli import cli
+    from cronjobs.cli import cli
 
     group_ctx = cli.make_context("cronjobs", list(args), resilient_parsing=False)
     cmd = cli.get_command(group_ctx, args[0])
@@ -115,7 +115,7 @@ def test_a_bad_flag_is_caught_by_the_parser() -> None:
 
 
 def test_log_format_env_is_a_choice_of_the_cli(default_docs: list[dict[str, Any]]) -> None:
-    from jobs.cli import cli
+    from cronjobs.cli import cli
 
     (option,) = [p for p in cli.params if p.name == "log_format"]
     assert option.envvar == "CRONJOBS_LOG_FORMAT"
@@ -128,7 +128,7 @@ def test_log_format_env_is_a_choice_of_the_cli(default_docs: list[dict[str, Any]
 def test_secret_env_vars_are_the_ones_the_entrypoint_reads(
     default_docs: list[dict[str, Any]],
 ) -> None:
-    from jobs.settings import ENV
+    from cronjobs.settings import ENV
 
     for cj in by_kind(default_docs, "CronJob"):
         env = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -141,8 +141,8 @@ def test_every_run_is_given_what_its_tick_is_read_from(
     default_docs: list[dict[str, Any]],
 ) -> None:
     """The controller's Job name (a label on every pod), cronctl's annotation, and the CronJob's
-    own name to match the Job name against (jobs/tick.py)."""
-    from jobs import tick
+    own name to match the Job name against (jobs/cronjobs/tick.py)."""
+    from cronjobs import tick
 
     for cj in by_kind(default_docs, "CronJob"):
         env = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]

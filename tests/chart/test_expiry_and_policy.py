@@ -30,9 +30,9 @@ from chart_helpers import (
 from test_checkov import _failures, checkov_binary
 from test_security import _restricted_violations
 
-from jobs.cronctl.controller import DEFAULT_SELECTOR
-from jobs.cronctl.model import PREFIX
-from jobs.cronctl.permissions import EXPIRY_RULES
+from cronjobs.cronctl.controller import DEFAULT_SELECTOR
+from cronjobs.cronctl.model import PREFIX
+from cronjobs.cronctl.permissions import EXPIRY_RULES
 
 SET = "--set"
 EXPIRY = (SET, "controller.expiry.enabled=true")

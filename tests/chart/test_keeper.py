@@ -1,5 +1,5 @@
 """The keeper in the chart: off by default; on, a Deployment running `cronctl keeper` on this
-release's CronJobs with its own ServiceAccount and a Role of exactly what jobs/keeper uses, a
+release's CronJobs with its own ServiceAccount and a Role of exactly what jobs/cronjobs/keeper uses, a
 Service for /metrics, a NetworkPolicy, and no expiry CronJob (the keeper ends expired
 suspensions); each job's `keeper:` values rendered as the policy the keeper reads back; bad
 policy values refused at install time."""
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from chart_helpers import by_kind, cronjobs_by_component
 
-from jobs.cronctl.permissions import KEEPER_RULES
-from jobs.keeper import policy
+from cronjobs.cronctl.permissions import KEEPER_RULES
+from cronjobs.keeper import policy
 
 SET = "--set"
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from chart_helpers import cronjobs_by_component
 
-from jobs import cron
+from cronjobs import cron
 
 SET = "--set"
 
@@ -177,7 +177,7 @@ SCHEDULES = [
 
 
 def test_derived_deadlines_are_shorter_than_the_real_gaps(render: Any) -> None:
-    """The template's interval arithmetic agrees with the controller's cron (jobs.cron)."""
+    """The template's interval arithmetic agrees with the controller's cron (cronjobs.cron)."""
     args = [SET, "jobDefaults.activeDeadlineSeconds=10000000"]
     for i, schedule in enumerate(SCHEDULES):
         args += [SET, f"jobs.check-{i}.subcommand=health-check"]

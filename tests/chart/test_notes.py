@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from chart_helpers import CHART, run_helm
 
-from jobs import cron
+from cronjobs import cron
 
 
 def notes(helm: Path, *args: str, release: str = "cronjobs") -> str:
@@ -89,7 +89,7 @@ def test_notes_read_leading_zeros_as_decimal(helm_bin: Path) -> None:
 
 
 def test_notes_cronctl_list_selects_the_renamed_label(helm_bin: Path, default_notes: str) -> None:
-    """cronctl selects app.kubernetes.io/name=cronjobs unless told (jobs/cronctl/controller.py
+    """cronctl selects app.kubernetes.io/name=cronjobs unless told (jobs/cronjobs/cronctl/controller.py
     DEFAULT_SELECTOR): with nameOverride the CronJobs carry another name, so the command says -l."""
     assert "cronctl list -n maint\n" in default_notes
     text = notes(helm_bin, "--set", "nameOverride=maint")
@@ -131,7 +131,7 @@ def test_notes_say_when_an_uneven_step_runs(helm_bin: Path, schedule: str, words
 
 @pytest.mark.parametrize("schedule", ["5 */7 * * *", "0 */5 * * *", "45 */11 * * *", "*/7 * * * *"])
 def test_uneven_step_words_match_a_cron_library(helm_bin: Path, schedule: str) -> None:
-    """The times the notes list are the runs the controller's cron (jobs.cron) makes over a day
+    """The times the notes list are the runs the controller's cron (cronjobs.cron) makes over a day
     (or an hour)."""
     text = notes(
         helm_bin,

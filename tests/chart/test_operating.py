@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from chart_helpers import cronjobs_by_component
 
-from jobs.cronctl import params
-from jobs.cronctl.model import ALLOWED_ARGS
-from jobs.pings import TIMEOUT_ENV, URL_ENV
+from cronjobs.cronctl import params
+from cronjobs.cronctl.model import ALLOWED_ARGS
+from cronjobs.pings import TIMEOUT_ENV, URL_ENV
 
 SET = "--set"
 
@@ -182,7 +182,7 @@ def test_helm_test_pod_has_no_checkov_finding(helm_bin: Any, tmp_path: Any) -> N
 def test_viewer_and_operator_roles_are_bound_from_values(render: Any) -> None:
     from chart_helpers import by_kind
 
-    from jobs.cronctl.permissions import OPERATOR_RULES, VIEWER_RULES
+    from cronjobs.cronctl.permissions import OPERATOR_RULES, VIEWER_RULES
 
     assert not [r for r in by_kind(render(), "Role") if "cronctl-" in r["metadata"]["name"]]
     docs = render(

@@ -15,8 +15,8 @@ import kubernetes_validate
 import pytest
 from chart_helpers import CHART, CI_VALUES, by_kind, cronjobs_by_component, run_helm
 
-from jobs.builtin.catalogue import JOBS
-from jobs.cronctl.model import VALUES_SUSPEND
+from cronjobs.builtin.catalogue import JOBS
+from cronjobs.cronctl.model import VALUES_SUSPEND
 
 K8S_VERSIONS = ("1.30.0", "1.35.0")
 CATALOGUE_KEYS = {job.command for job in JOBS}
@@ -187,7 +187,7 @@ def test_default_cronjobs_have_safe_settings(default_docs: list[dict[str, Any]])
 def test_exit_codes_in_pod_failure_policy_match_the_entrypoint(
     default_docs: list[dict[str, Any]],
 ) -> None:
-    from jobs.exitcodes import ExitCode
+    from cronjobs.exitcodes import ExitCode
 
     for cj in by_kind(default_docs, "CronJob"):
         rule = cj["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"][0]

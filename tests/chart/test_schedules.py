@@ -1,6 +1,6 @@
 """One verdict on a schedule: the chart's template validation (charts/cronjobs/templates/
 _helpers.tpl, cronjobs.validateSchedule, run by real helm), the job registry
-(jobs.registry.cron_problem) and the cron engine (jobs.cron, the controller's robfig/cron).
+(cronjobs.registry.cron_problem) and the cron engine (cronjobs.cron, the controller's robfig/cron).
 
 The chart is stricter than Kubernetes on purpose (no TZ= prefix, no `@every`, `?` only in the day
 fields, Go's `\\s` between fields); whatever it accepts, the controller parses and runs, and the
@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobs import cron
-from jobs.registry import cron_problem
+from cronjobs import cron
+from cronjobs.registry import cron_problem
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "cronjobs"
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from chart_helpers import by_kind
 
-from jobs.cronctl.permissions import REMOVE_RULES, RULES
+from cronjobs.cronctl.permissions import REMOVE_RULES, RULES
 
 
 def _restricted_violations(pod: dict[str, Any]) -> list[str]:

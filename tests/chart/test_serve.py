@@ -17,7 +17,7 @@ import pytest
 from chart_helpers import CHART, NAMESPACE, RELEASE, Render, by_kind, run_helm
 from test_checkov import _failures, checkov_binary
 
-from jobs.cronctl.permissions import RULES
+from cronjobs.cronctl.permissions import RULES
 
 ON = [
     "--set",

@@ -20,7 +20,7 @@ from chart_helpers import CHART, NAMESPACE, RELEASE, Render, by_kind, parse_docs
 from test_checkov import _failures, checkov_binary
 from test_security import _restricted_violations
 
-from jobs.cronctl.model import MAINTENANCE
+from cronjobs.cronctl.model import MAINTENANCE
 from tests.cronctl.conftest import Cluster, job_body
 from tests.cronctl.emulator import EmulatorThread
 

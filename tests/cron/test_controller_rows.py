@@ -1,4 +1,4 @@
-"""jobs.cron.controller against the Kubernetes CronJob controller's own test rows, transcribed
+"""cronjobs.cron.controller against the Kubernetes CronJob controller's own test rows, transcribed
 from kubernetes pkg/controller/cronjob/utils_test.go (TestMostRecentScheduleTime,
 TestNextScheduleTime, TestNextScheduleTimeDuration); T is their topOfTheHour(),
 2016-05-19T10:00:00Z."""
@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.cron import controller, parse
-from jobs.cron.controller import NEXT_SCHEDULE_DELTA
+from cronjobs.cron import controller, parse
+from cronjobs.cron.controller import NEXT_SCHEDULE_DELTA
 
 T = datetime(2016, 5, 19, 10, 0, tzinfo=UTC)
 H, M, S, D = timedelta(hours=1), timedelta(minutes=1), timedelta(seconds=1), timedelta(days=1)

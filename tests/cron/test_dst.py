@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobs.cron import Spec, format_schedule, parse
+from cronjobs.cron import Spec, format_schedule, parse
 
 
 def runs(schedule: str, zone: str, after: datetime, count: int) -> list[str]:
@@ -76,7 +76,7 @@ def test_dst_windows(schedule: str, zone: str, after: datetime, expected: list[s
 def test_counting_a_span_agrees_with_following_next(zone: str) -> None:
     """Spec.between counts wall-clock matches where the offset is constant and follows Next
     across a change: the same ticks as following Next from the start, DST days included."""
-    from jobs.cron import gotime
+    from cronjobs.cron import gotime
 
     days = ["2025-03-09", "2025-03-30", "2025-04-06", "2025-10-05", "2025-11-02", "2026-06-15"]
     for expr in ("* * * * *", "*/7 * * * *", "30 1 * * *", "0 2 * * *", "0 0 */2 * 0-6"):

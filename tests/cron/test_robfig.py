@@ -1,4 +1,4 @@
-"""jobs.cron.spec against robfig/cron v3.0.1's own test rows (tests/cron/robfig_rows.py names
+"""cronjobs.cron.spec against robfig/cron v3.0.1's own test rows (tests/cron/robfig_rows.py names
 each table's source): the parser and Next the CronJob controller uses, row for row."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobs.cron import spec as robfig
-from jobs.cron.spec import CronError, Every, Spec, parse
+from cronjobs.cron import spec as robfig
+from cronjobs.cron.spec import CronError, Every, Spec, parse
 from tests.cron import robfig_rows as rows
 
 

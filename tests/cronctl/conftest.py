@@ -23,9 +23,9 @@ if str(ROOT) not in sys.path:
 
 from click.testing import CliRunner, Result  # noqa: E402
 
-from jobs.cronctl.api import ClientSettings  # noqa: E402
-from jobs.cronctl.cli import cli  # noqa: E402
-from jobs.cronctl.controller import CronJobController  # noqa: E402
+from cronjobs.cronctl.api import ClientSettings  # noqa: E402
+from cronjobs.cronctl.cli import cli  # noqa: E402
+from cronjobs.cronctl.controller import CronJobController  # noqa: E402
 from tests.cronctl.emulator import (  # noqa: E402
     CronctlEmulator,
     EmulatorThread,

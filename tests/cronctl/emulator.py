@@ -688,11 +688,11 @@ def simulate_controller(
     and SawCompletedJob when it finishes. Then it deletes finished Jobs beyond the history
     limits (SuccessfulDelete). The API server keeps Events for `event_ttl` (--event-ttl, 1h).
 
-    Ticks come from jobs.cronctl.schedule (tested on its own against robfig/cron's cases).
+    Ticks come from cronjobs.cronctl.schedule (tested on its own against robfig/cron's cases).
     """
     import heapq
 
-    from jobs.cronctl import schedule as sched
+    from cronjobs.cronctl import schedule as sched
 
     spec, meta = cronjob["spec"], cronjob["metadata"]
     name = meta["name"]

@@ -1,4 +1,4 @@
-"""The choke point (jobs.cronctl.api): client-version independence, auth, in-cluster loading."""
+"""The choke point (cronjobs.cronctl.api): client-version independence, auth, in-cluster loading."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from kubernetes import client as k8s_client
 from kubernetes.config import incluster_config
 
-from jobs.cronctl import api
-from jobs.cronctl.model import SUSPENDED_BY, TRIGGERED_BY
+from cronjobs.cronctl import api
+from cronjobs.cronctl.model import SUSPENDED_BY, TRIGGERED_BY
 from tests.cronctl.conftest import Cluster
 
 

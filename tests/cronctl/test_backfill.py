@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from jobs.cronctl import backfill, claim, model
-from jobs.tick import ANNOTATION
+from cronjobs.cronctl import backfill, claim, model
+from cronjobs.tick import ANNOTATION
 from tests.cronctl.conftest import Cluster
 from tests.cronctl.emulator import Outcome
 
@@ -156,7 +156,7 @@ def test_backfill_waits_for_a_running_scheduled_job_first(cluster: Cluster) -> N
 
 
 def test_backfill_respects_a_triggers_claim_and_leaves_its_own(cluster: Cluster) -> None:
-    """Under Forbid, backfill takes the claim `cronctl trigger` takes (jobs.cronctl.claim)."""
+    """Under Forbid, backfill takes the claim `cronctl trigger` takes (cronjobs.cronctl.claim)."""
     busy = claim.Claim(f"{NAME}-manual-261101000000-x7kq", datetime.now(UTC), "bob")
     cluster.add_cronjob(NAME, "0 * * * *", annotations={claim.CLAIM: busy.to_annotation()})
     cluster.emulator.job_outcomes[cluster.namespace] = Outcome("Succeeded", gets=1)

@@ -1,6 +1,6 @@
 """Item 3 of issue 13: resume with a catch-up choice and a preview of what the controller does.
 
-The controller's rule (see jobs/cronctl/catchup.py): on resume it starts one Job for the newest
+The controller's rule (see jobs/cronjobs/cronctl/catchup.py): on resume it starts one Job for the newest
 unmet tick after status.lastScheduleTime, and only within startingDeadlineSeconds when set. An
 every-minute schedule makes the cases independent of the wall clock: without a deadline there
 is always a newest missed tick; with the minimum deadline (10 s, the controller's resync period)
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from jobs.cronctl.model import SUSPENDED_AT, SUSPENDED_BY
+from cronjobs.cronctl.model import SUSPENDED_AT, SUSPENDED_BY
 from tests.cronctl.conftest import Cluster, ts
 
 NAME = "web-cronjobs-health-check"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from jobs.cronctl import backfill
-from jobs.cronctl.model import SUSPENDED_AT, SUSPENDED_BY
-from jobs.tick import ANNOTATION
+from cronjobs.cronctl import backfill
+from cronjobs.cronctl.model import SUSPENDED_AT, SUSPENDED_BY
+from cronjobs.tick import ANNOTATION
 from tests.cronctl.conftest import Cluster, ts
 from tests.cronctl.emulator import Outcome
 

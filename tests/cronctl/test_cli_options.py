@@ -10,10 +10,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from jobs import __version__
-from jobs.cronctl import CronJobController
-from jobs.cronctl.api import ClientSettings
-from jobs.cronctl.cli import cli
+from cronjobs import __version__
+from cronjobs.cronctl import CronJobController
+from cronjobs.cronctl.api import ClientSettings
+from cronjobs.cronctl.cli import cli
 from tests.cronctl.conftest import Cluster
 
 
@@ -33,7 +33,7 @@ def test_version() -> None:
 
 
 def test_help_documents_every_exit_code() -> None:
-    from jobs.exitcodes import ExitCode
+    from cronjobs.exitcodes import ExitCode
 
     out = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
     documented = out.split("Exit codes: ", 1)[1].split(" Options:")[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.cronctl import ConfigError, CronJobController, HelmManaged, NotFound
+from cronjobs.cronctl import ConfigError, CronJobController, HelmManaged, NotFound
 from tests.cronctl.conftest import Cluster
 
 

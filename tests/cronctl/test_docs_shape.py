@@ -6,7 +6,7 @@ import dataclasses
 import json
 import re
 
-from jobs.cronctl.model import CronJobInfo
+from cronjobs.cronctl.model import CronJobInfo
 from tests.cronctl.conftest import ROOT
 
 

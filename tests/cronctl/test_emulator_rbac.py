@@ -4,8 +4,8 @@ SelfSubjectAccessReviews alike, while everyone else still is."""
 
 from __future__ import annotations
 
-from jobs.cronctl.api import ClientSettings, KubeApi
-from jobs.cronctl.errors import Forbidden
+from cronjobs.cronctl.api import ClientSettings, KubeApi
+from cronjobs.cronctl.errors import Forbidden
 from tests.cronctl.conftest import Cluster
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from jobs.cronctl.cli import cli
+from cronjobs.cronctl.cli import cli
 from tests.cronctl.conftest import ROOT, Cluster
 
 
@@ -140,7 +140,7 @@ def test_help_does_not_import_kubernetes() -> None:
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from jobs.cronctl.cli import cli\n"
+        "from cronjobs.cronctl.cli import cli\n"
         "r = CliRunner().invoke(cli, ['--help'])\n"
         "assert r.exit_code == 0 and 'trigger' in r.output, r.output\n"
         "print('kubernetes' in sys.modules)\n"

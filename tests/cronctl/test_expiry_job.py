@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import pytest
 from kubernetes.config import incluster_config
 
-from jobs.cronctl import api
-from jobs.cronctl.model import HISTORY, SUSPENDED_BY, SUSPENDED_UNTIL
-from jobs.cronctl.permissions import EXPIRY_RULES
+from cronjobs.cronctl import api
+from cronjobs.cronctl.model import HISTORY, SUSPENDED_BY, SUSPENDED_UNTIL
+from cronjobs.cronctl.permissions import EXPIRY_RULES
 from tests.cronctl.conftest import Cluster, ts
 
 SELECTOR = "app.kubernetes.io/name=cronjobs,app.kubernetes.io/instance=web"

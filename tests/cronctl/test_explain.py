@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobs.cronctl.model import SUSPEND_REASON, SUSPENDED_AT, SUSPENDED_BY
+from cronjobs.cronctl.model import SUSPEND_REASON, SUSPENDED_AT, SUSPENDED_BY
 from tests.cronctl.conftest import Cluster, ts
 from tests.cronctl.emulator import simulate_controller
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from jobs import __version__
+from cronjobs import __version__
 from tests.cronctl.conftest import Cluster
 from tests.web.serving import cronctl_serve
 

@@ -35,7 +35,7 @@ def test_a_signal_during_a_bulk_change_reports_what_was_done(
         cluster.add_cronjob(name, suspend=suspended)
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "USER": "alice"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cronctl", command, "--all", "--yes"],
+        [sys.executable, "-m", "cronjobs.cronctl", command, "--all", "--yes"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from jobs.cronctl.cli import cli
+from cronjobs.cronctl.cli import cli
 
 
 def _kubeconfig(tmp_path: Path, server: str, user: dict[str, Any] | None = None) -> Path:

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from jobs.cronctl import cli_ops
-from jobs.cronctl.model import MAINTENANCE, SUSPEND_REASON, SUSPENDED_BY
+from cronjobs.cronctl import cli_ops
+from cronjobs.cronctl.model import MAINTENANCE, SUSPEND_REASON, SUSPENDED_BY
 from tests.cronctl.conftest import Cluster
 
 A, B, C = (

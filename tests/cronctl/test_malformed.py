@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from jobs.cronctl.model import HISTORY, SCHEDULED_AT, SUSPENDED_AT, SUSPENDED_UNTIL
+from cronjobs.cronctl.model import HISTORY, SCHEDULED_AT, SUSPENDED_AT, SUSPENDED_UNTIL
 from tests.cronctl.conftest import Cluster
 
 GOOD, ODD = "web-cronjobs-good", "web-cronjobs-odd"
@@ -163,9 +163,9 @@ def test_describe_explain_and_check_read_the_odd_one(cluster: Cluster, odd: str 
 
 
 def test_summarize_safely_on_unchecked_data_says_why_instead_of_failing() -> None:
-    """The Python API's last guard, for a caller that skips jobs.cronctl.intake: an object
+    """The Python API's last guard, for a caller that skips cronjobs.cronctl.intake: an object
     summarize cannot read still gives a CronJobInfo, naming the error."""
-    from jobs.cronctl.model import summarize_safely
+    from cronjobs.cronctl.model import summarize_safely
 
     raw = {
         "metadata": {"name": ODD, "namespace": "web", "annotations": {SUSPENDED_AT: "yesterday"}},

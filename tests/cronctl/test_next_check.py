@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from jobs.cronctl.model import SUSPENDED_AT, SUSPENDED_BY
+from cronjobs.cronctl.model import SUSPENDED_AT, SUSPENDED_BY
 from tests.cronctl.conftest import Cluster, ts
 
 NAME = "web-cronjobs-cleanup-old-sessions"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import yaml
 
-from jobs.cronctl import api
+from cronjobs.cronctl import api
 from tests.cronctl.conftest import Cluster, ts
 
 

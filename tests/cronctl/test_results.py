@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.cronctl.model import SUSPENDED_AT, SUSPENDED_BY
+from cronjobs.cronctl.model import SUSPENDED_AT, SUSPENDED_BY
 from tests.cronctl.conftest import Cluster, ts
 from tests.cronctl.emulator import Outcome, simulate_controller
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.cronctl.schedule import describe, next_run, next_runs, ticks, upcoming, zone
+from cronjobs.cronctl.schedule import describe, next_run, next_runs, ticks, upcoming, zone
 
 
 def local(ts: list[datetime], tz: str) -> list[str]:
@@ -186,7 +186,7 @@ def test_the_tick_cache_is_bounded_by_size_and_reused_by_sliding_windows(
     """`serve` asks the last 7 days of ticks to `now - 1 min` on every page load, `now` moving
     on each time: the cache keeps days of ticks, reused by the next window, and never holds more
     than its budget of ticks, whatever the number of requests (issue 23 item 1)."""
-    from jobs.cronctl import schedule
+    from cronjobs.cronctl import schedule
 
     cache = schedule.TickCache(budget=20_000, max_days=40)
     monkeypatch.setattr(schedule, "TICKS", cache)

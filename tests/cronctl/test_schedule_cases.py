@@ -1,4 +1,4 @@
-"""Schedules cronctl read wrongly before it shared the controller's cron engine (jobs.cron),
+"""Schedules cronctl read wrongly before it shared the controller's cron engine (cronjobs.cron),
 through the real CLI against the emulator: what `list`, `next`, `explain` and `check` say."""
 
 from __future__ import annotations

@@ -6,7 +6,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from jobs.cronctl.model import HISTORY, SUSPEND_REASON, SUSPENDED_AT, SUSPENDED_BY, SUSPENDED_UNTIL
+from cronjobs.cronctl.model import (
+    HISTORY,
+    SUSPEND_REASON,
+    SUSPENDED_AT,
+    SUSPENDED_BY,
+    SUSPENDED_UNTIL,
+)
 from tests.cronctl.conftest import Cluster, ts
 
 NAME = "web-cronjobs-health-check"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from jobs.cronctl.model import SUSPEND_REASON, SUSPENDED_AT, SUSPENDED_BY
+from cronjobs.cronctl.model import SUSPEND_REASON, SUSPENDED_AT, SUSPENDED_BY
 from tests.cronctl.conftest import Cluster
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from jobs.cronctl import suspension
-from jobs.cronctl.model import MAINTENANCE
+from cronjobs.cronctl import suspension
+from cronjobs.cronctl.model import MAINTENANCE
 from tests.cronctl.conftest import Cluster, job_body
 
 A, B, OTHER = "web-cronjobs-cleanup-old-sessions", "web-cronjobs-health-check", "web-other"

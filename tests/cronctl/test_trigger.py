@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jobs.cronctl.model import RUN_TICK, TRIGGERED_BY
+from cronjobs.cronctl.model import RUN_TICK, TRIGGERED_BY
 from tests.cronctl.conftest import Cluster
 from tests.cronctl.emulator import Outcome
 
@@ -59,7 +59,7 @@ def test_dry_run_json_equals_kubectl_create_job_from_cronjob(
     theirs = json.loads(done.stdout)
 
     # Deliberate differences: the name (ours is predictable), cronctl's triggered-by, and the
-    # run's tick on the pod (when it was asked for: jobs/tick.py reads it in the pod).
+    # run's tick on the pod (when it was asked for: jobs/cronjobs/tick.py reads it in the pod).
     assert job["metadata"].pop("name").startswith(f"{NAME}-manual-")
     assert theirs["metadata"].pop("name") == "from-kubectl"
     assert job["metadata"]["annotations"].pop(TRIGGERED_BY) == "tester"

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from jobs.cronctl.errors import ConfigError
-from jobs.cronctl.model import ALLOWED_ARGS, TRIGGER_ARGS
+from cronjobs.cronctl.errors import ConfigError
+from cronjobs.cronctl.model import ALLOWED_ARGS, TRIGGER_ARGS
 from tests.cronctl.conftest import Cluster
 
 NAME = "web-cronjobs-cleanup-old-sessions"

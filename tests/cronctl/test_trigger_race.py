@@ -2,7 +2,7 @@
 
 Many triggers of one Forbid CronJob start together, through the Python API (threads, each with
 its own connection) and the CLI (processes): exactly one creates a Job, every other is refused
-with exit 3 / Refused. The claim cronctl writes on the CronJob (jobs.cronctl.claim) lapses when
+with exit 3 / Refused. The claim cronctl writes on the CronJob (cronjobs.cronctl.claim) lapses when
 its trigger died before creating its Job. Allow keeps its meaning: every trigger runs.
 """
 
@@ -16,9 +16,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from jobs.cronctl.claim import CLAIM
-from jobs.cronctl.controller import Triggered
-from jobs.cronctl.errors import Refused
+from cronjobs.cronctl.claim import CLAIM
+from cronjobs.cronctl.controller import Triggered
+from cronjobs.cronctl.errors import Refused
 from tests.cronctl.conftest import Cluster, ts
 
 NAME = "web-cronjobs-cleanup-old-sessions"
@@ -71,7 +71,7 @@ def test_concurrent_cli_triggers_of_a_forbid_cronjob_start_one_run(cluster: Clus
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "USER": "alice"}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "jobs.cronctl", "trigger", NAME],
+            [sys.executable, "-m", "cronjobs.cronctl", "trigger", NAME],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

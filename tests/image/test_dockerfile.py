@@ -106,7 +106,7 @@ def test_dockerignore_keeps_the_context_small() -> None:
     ):  # fmt: skip
         assert ignore.excluded(path), f"{path} would be sent to the builder"
     context = ignore.context_files()
-    assert "jobs/cli.py" in context and "pyproject.toml" in context
+    assert "jobs/cronjobs/cli.py" in context and "pyproject.toml" in context
     assert not [f for f in context if f.startswith(("tests/", "bench/", ".git/", "charts/"))]
 
 

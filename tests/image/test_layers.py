@@ -30,7 +30,7 @@ def test_a_code_change_reaches_the_rebuilt_image(
 ) -> None:
     context = _context_copy(tmp_path)
     marker = uuid.uuid4().hex
-    (context / "jobs" / "_layer_probe.py").write_text(f'VALUE = "{marker}"\n')
+    (context / "jobs" / "cronjobs" / "_layer_probe.py").write_text(f'VALUE = "{marker}"\n')
     tag = "localhost/cronjobs:layer-probe"
     build = podman.build(context, tag, {"PYTHON_IMAGE": base_image})
     try:
@@ -39,7 +39,7 @@ def test_a_code_change_reaches_the_rebuilt_image(
             podman.argv(
                 "run", "--rm", "--no-healthcheck", *RLIMITS, "--network", "none",
                 "--entrypoint", "python",
-                tag, "-c", "from jobs._layer_probe import VALUE; print(VALUE)",
+                tag, "-c", "from cronjobs._layer_probe import VALUE; print(VALUE)",
             ),
             capture_output=True, text=True, check=False, timeout=120,
         )  # fmt: skip

@@ -18,9 +18,9 @@ import yaml
 from conftest import CHART, ImageRunner
 from podman import Podman, chart_pod_specs, pod_run, run_argv
 
-from jobs.builtin import catalogue
-from jobs.cli import cli
-from jobs.cronctl.cli import cli as cronctl_cli
+from cronjobs.builtin import catalogue
+from cronjobs.cli import cli
+from cronjobs.cronctl.cli import cli as cronctl_cli
 
 
 def test_the_container_is_read_only_except_tmp_and_runs_as_the_chart_says(
@@ -90,7 +90,7 @@ def test_every_module_loads_from_compiled_bytecode(run_image: ImageRunner) -> No
     module of `cronjobs`' start-up is compiled again in memory: each has a .pyc whose header
     matches its source (size and mtime), as the import system checks it."""
     check = (
-        "import os, sys, importlib.util, jobs.cli, jobs.cronctl.cli\n"
+        "import os, sys, importlib.util, cronjobs.cli, cronjobs.cronctl.cli\n"
         "bad = []\n"
         "for name, mod in list(sys.modules.items()):\n"
         "    src = getattr(mod, '__file__', None)\n"
@@ -130,9 +130,9 @@ def _seed(url: str) -> None:
     """Old and recent sessions and analytics events, in the schema `init-db` created."""
     from sqlalchemy import insert
 
-    from jobs.builtin.models import AnalyticsEvent
-    from jobs.database import connect
-    from jobs.settings import parse_database_url
+    from cronjobs.builtin.models import AnalyticsEvent
+    from cronjobs.database import connect
+    from cronjobs.settings import parse_database_url
     from tests.jobs.helpers import insert_sessions
 
     now = datetime.now(UTC)

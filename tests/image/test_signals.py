@@ -21,7 +21,7 @@ from conftest import ImageRunner
 from podman import Podman, PodRun, run_argv
 from sqlalchemy import Engine, text
 
-from jobs.builtin.models import ChatSession
+from cronjobs.builtin.models import ChatSession
 from tests.jobs.helpers import count, insert_sessions
 
 OLD_SESSIONS = 4000
@@ -31,8 +31,8 @@ BATCH = "20"
 @pytest.fixture
 def slow_cleanup(run_image: ImageRunner, pg_url: str) -> Iterator[tuple[dict[str, str], Engine]]:
     """The jobs' settings and an engine on a database of old sessions that take long to delete."""
-    from jobs.database import connect
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect
+    from cronjobs.settings import parse_database_url
 
     env = {"DATABASE_URL": pg_url}
     init = run_image("init-db", env=env, network="host")

@@ -12,7 +12,7 @@ import pytest
 from pytest_postgresql import factories
 from sqlalchemy import Engine
 
-from jobs.builtin.models import Base
+from cronjobs.builtin.models import Base
 from tests.jobs.helpers import pg_url
 
 PG_CTL = Path(__file__).resolve().parent.parent / "pg_ctl"
@@ -48,8 +48,8 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def _engine_with_schema(url: str) -> Iterator[Engine]:
-    from jobs.database import connect
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect
+    from cronjobs.settings import parse_database_url
 
     eng = connect(parse_database_url(url))
     Base.metadata.create_all(eng)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
-from jobs.builtin.models import ChatMessage, ChatSession, PeptideInfoSession
+from cronjobs.builtin.models import ChatMessage, ChatSession, PeptideInfoSession
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 6, 15, 12, 0, 0, tzinfo=UTC)
@@ -30,7 +30,7 @@ def cronjobs(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
     full_env.update({"CRONJOBS_LOG_FORMAT": "json", **(env or {})})
     return subprocess.run(
-        [sys.executable, "-m", "jobs", *args],
+        [sys.executable, "-m", "cronjobs", *args],
         capture_output=True,
         text=True,
         env=full_env,
@@ -44,7 +44,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
     """Run `cronjobs` in-process with click's runner; returns exit_code, stdout, stderr."""
     from click.testing import CliRunner
 
-    from jobs.cli import cli
+    from cronjobs.cli import cli
 
     clean: dict[str, str | None] = {k: None for k in os.environ if k.startswith(_OURS)}
     return CliRunner().invoke(cli, ["--log-format", "json", *args], env={**clean, **(env or {})})

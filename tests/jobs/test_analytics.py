@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, insert, select
 
-from jobs.builtin.analytics import aggregate, days_between
-from jobs.builtin.analytics_cleanup import cleanup_old_analytics
-from jobs.builtin.models import AnalyticsEvent, DailyAnalytics
+from cronjobs.builtin.analytics import aggregate, days_between
+from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
+from cronjobs.builtin.models import AnalyticsEvent, DailyAnalytics
 from tests.jobs.helpers import NOW, count, invoke
 
 DAY = date(2026, 6, 14)

@@ -20,7 +20,7 @@ URL = f"redis://simple:{SECRET}@127.0.0.1:1/0"
 
 JOBS = """
     import sys
-    from jobs import JobContext, job
+    from cronjobs import JobContext, job
 
     @job(every="1h", needs=["redis"])
     def chatty(ctx: JobContext) -> dict:
@@ -73,7 +73,7 @@ def _cronjobs(tmp_path: Path, *args: str) -> Any:
         REDIS_URL=URL,
     )
     return subprocess.run(
-        [sys.executable, "-m", "jobs", *args], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "cronjobs", *args], capture_output=True, text=True, env=env,
         cwd=tmp_path, timeout=60, check=False,
     )  # fmt: skip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jobs.builtin.cache import inspect_cache
+from cronjobs.builtin.cache import inspect_cache
 from tests.jobs.helpers import invoke
 
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from jobs.builtin import catalogue
-from jobs.cli import cli
-from jobs.registry import cron_problem
+from cronjobs.builtin import catalogue
+from cronjobs.cli import cli
+from cronjobs.registry import cron_problem
 from tests.jobs.helpers import REPO, cronjobs, invoke
 
 HEAVY = ("sqlalchemy", "redis", "qdrant_client", "kubernetes", "psycopg")
@@ -29,7 +29,7 @@ def test_list_json_is_the_catalogue() -> None:
         "every": None,
         "needs": ["database"],
         "mutating": True,
-        "module": "jobs",
+        "module": "cronjobs",
         "builtin": True,
     }
 
@@ -60,7 +60,7 @@ def test_list_table() -> None:
 @pytest.mark.parametrize("args", [["--help"], ["health-check", "--help"], ["list"]])
 def test_help_imports_no_heavy_library(args: list[str]) -> None:
     code = (
-        "import sys; from jobs.cli import main; sys.argv = ['cronjobs', *sys.argv[1:]]\n"
+        "import sys; from cronjobs.cli import main; sys.argv = ['cronjobs', *sys.argv[1:]]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('LOADED', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
     )

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.errors import ConfigError
-from jobs.settings import Settings
+from cronjobs.errors import ConfigError
+from cronjobs.settings import Settings
 from tests.jobs.helpers import invoke
 
 

@@ -12,13 +12,13 @@ import os
 import sys
 from pathlib import Path
 
-from jobs.settings import flags_in
+from cronjobs.settings import flags_in
 from tests.jobs.helpers import invoke
 from tests.jobs.test_registry import app_module, cronjobs_at
 
 APP = """
     import json, os
-    from jobs import job
+    from cronjobs import job
 
     NAMES = ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "QDRANT_API_KEY")
     AT_IMPORT = {n: os.environ.get(n) for n in NAMES}

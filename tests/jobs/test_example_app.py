@@ -55,7 +55,7 @@ def cronjobs_in(python: Path, *args: str, env: dict[str, str] | None = None) -> 
     full = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRONJOBS_"))}
     full.update({"CRONJOBS_LOG_FORMAT": "json", **(env or {})})
     return subprocess.run(
-        [str(python), "-m", "jobs", *args], capture_output=True, text=True, env=full,
+        [str(python), "-m", "cronjobs", *args], capture_output=True, text=True, env=full,
         cwd="/", timeout=60, check=False,
     )  # fmt: skip
 
@@ -110,7 +110,7 @@ def test_sigterm_cancels_the_async_job_at_an_await_and_keeps_its_work(
 ) -> None:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRONJOBS_"))}
     proc = subprocess.Popen(
-        [str(app_python), "-m", "jobs", "refresh-search-index"],
+        [str(app_python), "-m", "cronjobs", "refresh-search-index"],
         env={**full, "DATABASE_URL": app_db, "CRONJOBS_LOG_FORMAT": "json"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
     )  # fmt: skip

@@ -114,7 +114,7 @@ def test_latency_is_the_round_trip_not_the_library_import(
     timeout: here preparing the client takes 1.5 s and the timeout is 1 s."""
     from qdrant_client import QdrantClient
 
-    from jobs.builtin import health
+    from cronjobs.builtin import health
 
     QdrantClient(path=str(tmp_path / "q")).close()
     prepare = health._qdrant

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from jobs.errors import ConfigError
-from jobs.migrate import ImportResult, import_apscheduler
+from cronjobs.errors import ConfigError
+from cronjobs.migrate import ImportResult, import_apscheduler
 from tests.jobs.helpers import invoke
 
 ROOT = Path(__file__).resolve().parents[2]

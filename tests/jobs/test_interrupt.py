@@ -41,7 +41,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_the_next_run_completes(
         [
             sys.executable,
             "-m",
-            "jobs",
+            "cronjobs",
             "cleanup-old-sessions",
             "--batch-size",
             "10",

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from jobs import chart_values, jitter, registry
-from jobs.errors import ConfigError, Stopped
-from jobs.exitcodes import ExitCode
+from cronjobs import chart_values, jitter, registry
+from cronjobs.errors import ConfigError, Stopped
+from cronjobs.exitcodes import ExitCode
 
 
 def test_the_delay_is_drawn_below_the_jitter_and_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -20,7 +20,7 @@ def test_the_delay_is_drawn_below_the_jitter_and_logged(caplog: pytest.LogCaptur
         slept.append(seconds)
         return False
 
-    with caplog.at_level(logging.INFO, logger="jobs.jitter"):
+    with caplog.at_level(logging.INFO, logger="cronjobs.jitter"):
         waited = jitter.wait(60, threading.Event(), draw=lambda: 0.5, sleep=sleep)
 
     assert waited == slept[0] == 30.0

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, text
 
-from jobs.builtin.models import Base
-from jobs.database import lock_key
+from cronjobs.builtin.models import Base
+from cronjobs.database import lock_key
 from tests.jobs.helpers import invoke
 
 
@@ -34,7 +34,7 @@ def test_postgres_advisory_lock_makes_the_second_run_skip(
 
 
 def test_sqlite_file_lock_makes_the_second_run_skip(tmp_path: Path) -> None:
-    from jobs.database import connect
+    from cronjobs.database import connect
 
     db = tmp_path / "app.db"
     Base.metadata.create_all(connect(f"sqlite:///{db}"))
@@ -51,8 +51,8 @@ def test_sqlite_file_lock_makes_the_second_run_skip(tmp_path: Path) -> None:
 
 
 def test_the_lock_is_released_when_the_run_ends(pg_engine: Engine, pg_db_url: str) -> None:
-    from jobs.database import connect, exclusive
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect, exclusive
+    from cronjobs.settings import parse_database_url
 
     observer = connect(parse_database_url(pg_db_url))
     key = {"k": lock_key("health_check_job")}
@@ -68,8 +68,8 @@ def test_the_lock_is_released_when_the_run_ends(pg_engine: Engine, pg_db_url: st
 def test_the_lock_is_taken_on_the_connection_the_work_then_uses(pg_db_url: str) -> None:
     """One connection per run (issue 15): the work's transactions run on the connection that
     holds the lock, so a run pays for one connect, not a second one just for the lock."""
-    from jobs.database import connect, exclusive
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect, exclusive
+    from cronjobs.settings import parse_database_url
 
     engine = connect(parse_database_url(pg_db_url))
     connects: list[object] = []
@@ -93,7 +93,7 @@ def test_the_lock_is_held_while_its_connection_waits_in_the_pool(
 ) -> None:
     """Between the work's transactions the lock's connection sits idle in the pool: the lock
     stays held there for the whole run, and a second run still exits 3."""
-    from jobs.database import exclusive
+    from cronjobs.database import exclusive
 
     with exclusive(pg_engine, "cleanup_old_sessions"):
         for _ in range(3):
@@ -112,8 +112,8 @@ def test_a_lock_lost_with_its_connection_is_reported(
 ) -> None:
     """If the pool closes the connection holding the lock mid-run (here engine.dispose()), the
     server has released the lock: the run says so instead of pretending to hold it."""
-    from jobs.database import connect, exclusive
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect, exclusive
+    from cronjobs.settings import parse_database_url
 
     engine = connect(parse_database_url(pg_db_url))
     observer = connect(parse_database_url(pg_db_url))
@@ -138,8 +138,8 @@ def test_an_engine_not_made_by_connect_gets_a_lock_connection_of_its_own(
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    from jobs.database import connect, exclusive
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect, exclusive
+    from cronjobs.settings import parse_database_url
 
     url = parse_database_url(pg_db_url)
     engine = create_engine(url, poolclass=NullPool)

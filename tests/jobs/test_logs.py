@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from jobs import logs
-from jobs.redact import redact_url, scrub
+from cronjobs import logs
+from cronjobs.redact import redact_url, scrub
 from tests.jobs.helpers import cronjobs
 
 
@@ -22,7 +22,7 @@ def test_text_format_is_readable_and_carries_job_and_run_id(tmp_path: object) ->
     assert result.returncode == 1
     first = result.stderr.splitlines()[0]
     assert "INFO" in first and "[health-check] [" in first and " started (" in first
-    assert "scheduled_at=" in first  # the run's tick (jobs/tick.py)
+    assert "scheduled_at=" in first  # the run's tick (jobs/cronjobs/tick.py)
     assert not result.stderr.lstrip().startswith("{")
 
 

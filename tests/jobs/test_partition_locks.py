@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from jobs.builtin import partitions
-from jobs.builtin.analytics import aggregate_day
-from jobs.builtin.models import AnalyticsEvent
-from jobs.builtin.schema import create_missing
-from jobs.database import connect
-from jobs.settings import Settings, parse_database_url
+from cronjobs.builtin import partitions
+from cronjobs.builtin.analytics import aggregate_day
+from cronjobs.builtin.models import AnalyticsEvent
+from cronjobs.builtin.schema import create_missing
+from cronjobs.database import connect
+from cronjobs.settings import Settings, parse_database_url
 from tests.jobs.helpers import invoke
 
 EVENTS = AnalyticsEvent.__table__

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, insert, select, text, update
 
-from jobs.builtin import partitions
-from jobs.builtin.analytics import DEFAULT_TABLES, aggregate_day
-from jobs.builtin.analytics_cleanup import cleanup_old_analytics
-from jobs.builtin.models import AnalyticsEvent, DailyAnalytics
-from jobs.builtin.schema import create_missing
-from jobs.database import connect
-from jobs.settings import Settings, parse_database_url
+from cronjobs.builtin import partitions
+from cronjobs.builtin.analytics import DEFAULT_TABLES, aggregate_day
+from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
+from cronjobs.builtin.models import AnalyticsEvent, DailyAnalytics
+from cronjobs.builtin.schema import create_missing
+from cronjobs.database import connect
+from cronjobs.settings import Settings, parse_database_url
 from tests.jobs.helpers import NOW, count, invoke
 
 EVENTS = AnalyticsEvent.__table__

@@ -1,4 +1,4 @@
-"""jobs.pg_dialect against a real PostgreSQL 15: an engine's first connect sends one query
+"""cronjobs.pg_dialect against a real PostgreSQL 15: an engine's first connect sends one query
 (SQLAlchemy's own dialect sends four; with the rollback after them, two round trips instead of
 five), and the dialect learns what SQLAlchemy's own psycopg dialect learns, also from a
 database whose defaults are not the stock ones."""
@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from jobs.database import connect, describe
-from jobs.pg_dialect import Dialect, version_info
-from jobs.settings import parse_database_url
+from cronjobs.database import connect, describe
+from cronjobs.pg_dialect import Dialect, version_info
+from cronjobs.settings import parse_database_url
 
 
 @pytest.fixture

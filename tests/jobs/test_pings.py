@@ -1,4 +1,4 @@
-"""Dead-man's-switch pings (jobs/pings.py) against a real HTTP server on loopback: the URLs of
+"""Dead-man's-switch pings (jobs/cronjobs/pings.py) against a real HTTP server on loopback: the URLs of
 healthchecks.io's and Cronitor's conventions, a failing or slow monitor that never fails the
 run, and a URL (it holds a token) that never shows in a log line or message."""
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs import pings
-from jobs.errors import ConfigError
-from jobs.redact import forget
+from cronjobs import pings
+from cronjobs.errors import ConfigError
+from cronjobs.redact import forget
 
 TOKEN = "5f3c2a9e-1b7d-4c8e-9a2f-6d0e4b8c1a73"
 
@@ -197,8 +197,8 @@ def test_settings_from_the_environment() -> None:
 
 
 def test_the_url_is_scrubbed_from_later_log_lines(monitor: Monitor) -> None:
-    """notify remembers the URL and its token, so jobs.logs' filter masks them anywhere."""
-    from jobs.redact import scrub
+    """notify remembers the URL and its token, so cronjobs.logs' filter masks them anywhere."""
+    from cronjobs.redact import scrub
 
     pings.notify(monitor.url(), "start")
     assert scrub(f"calling {monitor.url()} now") == "calling *** now"

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Engine, event, insert, select, update
 
-from jobs.builtin.analytics import aggregate_day
-from jobs.builtin.analytics_cleanup import cleanup_old_analytics
-from jobs.builtin.models import AnalyticsEvent, ChatMessage, ChatSession, DailyAnalytics
-from jobs.builtin.sessions import cleanup_old_sessions
+from cronjobs.builtin.analytics import aggregate_day
+from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
+from cronjobs.builtin.models import AnalyticsEvent, ChatMessage, ChatSession, DailyAnalytics
+from cronjobs.builtin.sessions import cleanup_old_sessions
 from tests.jobs.helpers import NOW, count, insert_sessions
 
 OLD = NOW - timedelta(days=200)
@@ -190,8 +190,8 @@ def test_the_purges_leave_the_pooled_connection_at_the_jobs_own_lock_timeout(
     pg_db_url: str, pg_engine: Engine
 ) -> None:
     """The 50 ms row-lock wait is the purge connection's, for the purge only."""
-    from jobs.database import connect
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect
+    from cronjobs.settings import parse_database_url
 
     insert_sessions(pg_engine, [(1, OLD, None)], messages_per_session=1)
     add_days(pg_engine, FIRST, 1, per_day=3)
@@ -207,8 +207,8 @@ def test_the_purges_leave_the_pooled_connection_at_the_jobs_own_lock_timeout(
 
 
 def test_old_days_are_utc_days_whatever_the_sessions_time_zone(pg_engine: Engine) -> None:
-    from jobs.builtin.analytics import DEFAULT_TABLES
-    from jobs.builtin.analytics_ranges import old_days
+    from cronjobs.builtin.analytics import DEFAULT_TABLES
+    from cronjobs.builtin.analytics_ranges import old_days
 
     with pg_engine.begin() as conn:
         conn.execute(
@@ -238,7 +238,7 @@ def test_the_analytics_cutoff_is_a_utc_midnight_even_without_whole_days(
     nothing at or after the cutoff goes with its day."""
     from dataclasses import replace
 
-    from jobs.builtin.retention import ANALYTICS_EVENTS
+    from cronjobs.builtin.retention import ANALYTICS_EVENTS
 
     cutoff_day = (NOW - timedelta(days=365)).date()
     start = datetime.combine(cutoff_day, datetime.min.time(), tzinfo=UTC)
@@ -282,7 +282,7 @@ def test_a_connection_whose_lock_timeout_cannot_be_reset_is_invalidated() -> Non
 
     from sqlalchemy.exc import OperationalError
 
-    from jobs.builtin.purge import reset_lock_timeout
+    from cronjobs.builtin.purge import reset_lock_timeout
 
     conn = MagicMock()
     conn.exec_driver_sql.side_effect = OperationalError("RESET lock_timeout", {}, Exception("x"))
@@ -300,9 +300,9 @@ def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
     """A database defaulting to REPEATABLE READ would fail a batch on a row the app changed
     meanwhile; the purge and the careful path pin READ COMMITTED, a fast run asks for
     REPEATABLE READ."""
-    import jobs.builtin.analytics_cleanup as cleanup
-    import jobs.builtin.analytics_ranges as ranges
-    import jobs.builtin.purge as purge
+    import cronjobs.builtin.analytics_cleanup as cleanup
+    import cronjobs.builtin.analytics_ranges as ranges
+    import cronjobs.builtin.purge as purge
 
     with pg_engine.connect() as conn:
         name = conn.exec_driver_sql("SELECT current_database()").scalar()
@@ -346,7 +346,7 @@ def test_a_run_is_counted_on_a_second_connection_in_the_snapshot_of_its_delete(
     transaction's own snapshot (exported, then imported): an event committed between the two
     is neither counted nor deleted, so the run still commits whole and the event stays for the
     next run. Counted in a snapshot of its own, it would make the run roll back."""
-    import jobs.builtin.analytics_ranges as ranges
+    import cronjobs.builtin.analytics_ranges as ranges
 
     add_days(pg_engine, FIRST, 2, per_day=6)
     late = datetime.combine(FIRST, datetime.min.time(), tzinfo=UTC) + timedelta(hours=3)
@@ -464,7 +464,7 @@ def test_a_count_that_fails_on_the_second_connection_is_redone_on_the_jobs_own(
     job's own connection, and the job succeeds."""
     from sqlalchemy import exc as sa_exc
 
-    import jobs.builtin.analytics_ranges as ranges
+    import cronjobs.builtin.analytics_ranges as ranges
 
     add_days(pg_engine, FIRST, 4, per_day=6)
     tried: list[list[date]] = []
@@ -494,7 +494,7 @@ def test_a_second_connection_that_stalls_is_given_up_and_never_holds_up_the_exit
     is in a daemon thread, so the process can exit while it hangs."""
     import threading
 
-    import jobs.builtin.analytics_ranges as ranges
+    import cronjobs.builtin.analytics_ranges as ranges
 
     add_days(pg_engine, FIRST, 2, per_day=6)
     release = threading.Event()

@@ -27,13 +27,13 @@ def cronjobs_at(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Any
     full.update({"CRONJOBS_LOG_FORMAT": "json", "CRONJOBS_JOB_MODULES": "appjobs", **(env or {})})
     full["PYTHONPATH"] = str(REPO)
     return subprocess.run(
-        [sys.executable, "-m", "jobs", *args], capture_output=True, text=True, env=full,
+        [sys.executable, "-m", "cronjobs", *args], capture_output=True, text=True, env=full,
         cwd=cwd, timeout=60, check=False,
     )  # fmt: skip
 
 
 GOOD = """
-    from jobs import JobContext, job
+    from cronjobs import JobContext, job
 
     @job(schedule="0 */4 * * *", description="Tidy up.")
     def tidy(ctx: JobContext) -> dict:
@@ -128,7 +128,7 @@ def test_a_job_runs_with_its_args_and_a_raising_job_exits_1(tmp_path: Path) -> N
 def test_a_bad_registration_is_exit_2_naming_the_module(
     tmp_path: Path, source: str, message: str
 ) -> None:
-    cwd = app_module(tmp_path, "from jobs import job\n" + source + "\n")
+    cwd = app_module(tmp_path, "from cronjobs import job\n" + source + "\n")
     for args in (["list"], ["x"], ["chart-values"]):
         result = cronjobs_at(cwd, *args)
         assert result.returncode == 2, (args, result.stderr)
@@ -167,7 +167,7 @@ def test_a_job_named_like_a_builtin_command_is_exit_2(
     tmp_path: Path, source: str, message: str
 ) -> None:
     """Else its CronJob would run the built-in (`cronjobs init-db` runs DDL, not the job)."""
-    cwd = app_module(tmp_path, "from jobs import job\n" + source + "\n")
+    cwd = app_module(tmp_path, "from cronjobs import job\n" + source + "\n")
     result = cronjobs_at(cwd, "chart-values")
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "pick another name (@job(name=...))" in result.stderr
@@ -180,7 +180,7 @@ def test_a_function_named_like_a_builtin_command_keeps_its_jobs_name_as_alias(
     cwd = app_module(
         tmp_path,
         """
-        from jobs import job
+        from cronjobs import job
 
         @job(name="setup-db", every="1h")
         def init_db(ctx):
@@ -200,15 +200,15 @@ def test_a_function_named_like_a_builtin_command_keeps_its_jobs_name_as_alias(
 
 
 def test_the_names_kept_for_builtin_commands_are_the_clis() -> None:
-    from jobs.cli import cli
-    from jobs.registry import BUILTIN_COMMANDS, registered
+    from cronjobs.cli import cli
+    from cronjobs.registry import BUILTIN_COMMANDS, registered
 
     jobs = {j.command for j in registered() if j.builtin}
     assert sorted(BUILTIN_COMMANDS) == sorted(set(cli.commands) - jobs)
 
 
 def test_a_schedule_that_never_fires_is_refused() -> None:
-    from jobs.registry import cron_problem
+    from cronjobs.registry import cron_problem
 
     assert cron_problem("0 0 31 2 *") == (
         "it never fires: none of the months in the month field '2' has a day in the "
@@ -227,14 +227,14 @@ def test_a_schedule_that_never_fires_is_refused() -> None:
 )  # fmt: skip
 def test_every_accepts_the_intervals_the_chart_accepts(every: str, cron: str) -> None:
     """The chart's cronjobs.everyToCron counts in minutes: a week is 7d, 168h or 10080m."""
-    from jobs.registry import every_to_cron
+    from cronjobs.registry import every_to_cron
 
     assert every_to_cron(every, "job 'x'") == cron
 
 
 def test_every_is_stored_as_the_chart_reads_it(tmp_path: Path) -> None:
     """`every=" 1h"` reaches the chart's values as "1h" (its schema refuses the space)."""
-    cwd = app_module(tmp_path, "from jobs import job\n@job(every=' 1h')\ndef tidy(): pass\n")
+    cwd = app_module(tmp_path, "from cronjobs import job\n@job(every=' 1h')\ndef tidy(): pass\n")
     result = cronjobs_at(cwd, "chart-values")
     assert result.returncode == 0, result.stderr
     assert "  tidy:\n    every: 1h\n" in result.stdout, result.stdout
@@ -253,7 +253,7 @@ def test_a_database_job_holds_its_lock(tmp_path: Path) -> None:
         """
         import time
         from pathlib import Path
-        from jobs import job
+        from cronjobs import job
 
         @job(every="1h", needs=("database",), mutating=True)
         def slow(ctx):
@@ -268,7 +268,7 @@ def test_a_database_job_holds_its_lock(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{db}"}
     full = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRONJOBS_"))}
     first = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "slow"], cwd=cwd, text=True,
+        [sys.executable, "-m", "cronjobs", "slow"], cwd=cwd, text=True,
         env={**full, **env, "CRONJOBS_JOB_MODULES": "appjobs", "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -290,7 +290,7 @@ def test_a_sync_job_sees_the_stop_event_and_exits_4(tmp_path: Path) -> None:
         """
         import time
         from pathlib import Path
-        from jobs import job
+        from cronjobs import job
 
         @job(every="1h")
         def steps(ctx):
@@ -304,7 +304,7 @@ def test_a_sync_job_sees_the_stop_event_and_exits_4(tmp_path: Path) -> None:
     )
     full = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRONJOBS_"))}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "steps"], cwd=cwd, text=True,
+        [sys.executable, "-m", "cronjobs", "steps"], cwd=cwd, text=True,
         env={**full, "CRONJOBS_JOB_MODULES": "appjobs", "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -350,7 +350,7 @@ def test_an_app_module_that_prints_the_url_at_import_is_scrubbed(
 
 WRAPPED = """
     import functools
-    from jobs import job
+    from cronjobs import job
 
     def retried(f):
         @functools.wraps(f)
@@ -413,7 +413,7 @@ def test_an_app_module_that_prints_the_url_at_import_is_scrubbed_too(
 
 HANGS = """
     import time
-    from jobs import job
+    from cronjobs import job
 
     @job(every="1h")
     def never(ctx):

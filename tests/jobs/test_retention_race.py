@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, event, func, insert, select, text
 
-from jobs.builtin.analytics import aggregate, day_bounds
-from jobs.builtin.analytics_cleanup import cleanup_old_analytics
-from jobs.builtin.models import AnalyticsEvent, DailyAnalytics
-from jobs.database import connect
+from cronjobs.builtin.analytics import aggregate, day_bounds
+from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
+from cronjobs.builtin.models import AnalyticsEvent, DailyAnalytics
+from cronjobs.database import connect
 from tests.jobs.helpers import NOW
 
 CUTOFF_DAY = date(2025, 6, 15)  # NOW - 365 days, whole UTC days

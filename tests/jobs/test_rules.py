@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from jobs.builtin.rules import DEFAULTS, Age, load
-from jobs.builtin.schema_check import check, require_valid
-from jobs.errors import ConfigError
+from cronjobs.builtin.rules import DEFAULTS, Age, load
+from cronjobs.builtin.schema_check import check, require_valid
+from cronjobs.errors import ConfigError
 
 OTHER_SCHEMA = [
     'CREATE TABLE "Conversations" (conv_id INTEGER PRIMARY KEY, "last seen" TIMESTAMP, '
@@ -58,8 +58,8 @@ def write(tmp_path: Path, body: str) -> str:
 
 @pytest.fixture
 def other_schema(db_url: str) -> Engine:
-    from jobs.database import connect
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect
+    from cronjobs.settings import parse_database_url
 
     engine = connect(parse_database_url(db_url))
     with engine.begin() as conn:
@@ -290,8 +290,8 @@ def test_a_mismatch_stops_the_job_before_it_touches_a_row(
 def test_hostile_names_are_names(tmp_path: Path, db_url: str) -> None:
     """A table called `x"; DROP TABLE keep; --` is looked up as that name: it does not exist,
     so the check says so, and nothing is dropped."""
-    from jobs.database import connect
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect
+    from cronjobs.settings import parse_database_url
     from tests.jobs.helpers import invoke
 
     engine = connect(parse_database_url(db_url))
@@ -350,8 +350,8 @@ def test_retention_show_gives_rules_counts_and_sql(
 def test_a_file_for_one_job_is_checked_for_that_job_only(tmp_path: Path, db_url: str) -> None:
     """A rules file of sessions only, on a database without the analytics tables: the sessions
     job runs (the other sections keep their defaults, checked only by their own jobs)."""
-    from jobs.database import connect
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect
+    from cronjobs.settings import parse_database_url
     from tests.jobs.helpers import invoke
 
     engine = connect(parse_database_url(db_url))
@@ -395,8 +395,8 @@ def test_sqlite_epoch_numbers_in_a_timestamp_column_are_refused(tmp_path: Path) 
 def test_a_hostile_name_that_exists_is_used_as_a_name(tmp_path: Path, db_url: str) -> None:
     """The table `x"; DROP TABLE keep; --` exists (created quoted): the job checks it, counts
     and deletes its old rows as that table's, and `keep` is untouched."""
-    from jobs.database import connect
-    from jobs.settings import parse_database_url
+    from cronjobs.database import connect
+    from cronjobs.settings import parse_database_url
     from tests.jobs.helpers import invoke
 
     hostile, column = 'x"; DROP TABLE keep; --', "When's it from"
@@ -435,7 +435,7 @@ def test_a_schema_key_puts_every_table_in_that_postgresql_schema(
 ) -> None:
     """`schema = "App Data"`: the built-in tables' names, in another schema than the
     connection's search_path; the same tables in `public` (the default) are never touched."""
-    from jobs.builtin.models import Base
+    from cronjobs.builtin.models import Base
     from tests.jobs.helpers import invoke
 
     schema = "App Data"
@@ -510,8 +510,8 @@ def test_a_schema_that_cannot_be_used_is_exit_2(
     from tests.jobs.helpers import invoke
 
     if url_fixture == "sqlite_url":
-        from jobs.builtin.schema import create_missing
-        from jobs.settings import Settings
+        from cronjobs.builtin.schema import create_missing
+        from cronjobs.settings import Settings
 
         url = f"sqlite:///{tmp_path / 'app.db'}"
         create_missing(Settings(database_url=url))

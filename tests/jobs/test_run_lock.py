@@ -37,7 +37,7 @@ def test_same_named_functions_of_two_modules_do_not_share_a_lock(tmp_path: Path)
 
     def cronjobs(*args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "jobs", *args], cwd=tmp_path, env=env, text=True,
+            [sys.executable, "-m", "cronjobs", *args], cwd=tmp_path, env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
 

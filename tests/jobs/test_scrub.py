@@ -1,4 +1,4 @@
-"""The secret scrubber (jobs/redact.py) masks what it always did, now in one linear pass.
+"""The secret scrubber (jobs/cronjobs/redact.py) masks what it always did, now in one linear pass.
 
 Its speed is bench/scrub.py's (time by length, as ratios); here, that the one-pass URL step
 masks exactly what the regular expression it replaced masked, on every text hypothesis finds
@@ -12,7 +12,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.redact import scrub
+from cronjobs.redact import scrub
 
 # The pre-linear scrubber's URL step (quadratic on long texts; fine on short ones).
 _REFERENCE = re.compile(

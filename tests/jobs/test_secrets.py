@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from tests.jobs.helpers import REPO, invoke
 from tests.jobs.test_health import closed_port
 
-SOURCE = "\n".join(p.read_text() for p in sorted((REPO / "jobs").rglob("*.py")))
+SOURCE = "\n".join(p.read_text() for p in sorted((REPO / "jobs" / "cronjobs").rglob("*.py")))
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
 secrets = st.text(alphabet=st.sampled_from(PRINTABLE + "äöüßé€中文ñ"), min_size=6, max_size=24)
 
@@ -87,7 +87,7 @@ def _run(kind: str, value: str, by_flag: bool, fmt: str, verbose: bool, up: bool
     top = ["--log-format", fmt] + (["-v"] if verbose else [])
     from click.testing import CliRunner
 
-    from jobs.cli import cli
+    from cronjobs.cli import cli
 
     return CliRunner().invoke(cli, [*top, *args], env=env)
 

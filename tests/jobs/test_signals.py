@@ -10,7 +10,7 @@ for a marker in the log, and a time-based early instant accepts whichever phase 
 A time-based instant can fall before the interpreter runs any of our code, where nothing can
 catch a signal; those tests start `cronjobs` with TERM blocked, as the kernel then keeps the
 signal pending instead of dropping it, and the entrypoint unblocks it the moment its handler
-is in (jobs/signals.py). So the outcome does not depend on how fast this machine starts Python.
+is in (jobs/cronjobs/signals.py). So the outcome does not depend on how fast this machine starts Python.
 """
 
 from __future__ import annotations
@@ -214,19 +214,24 @@ def test_the_entrypoint_records_signals_before_any_heavy_import() -> None:
     catalogue or any driver is (what makes an early TERM count)."""
     probe = (
         "import json, signal, sys\n"
-        "import jobs.entry\n"
+        "import cronjobs.entry\n"
         "print(json.dumps({'handled': [signal.getsignal(s) not in (signal.SIG_DFL, "
         "signal.default_int_handler) for s in (signal.SIGTERM, signal.SIGINT)], "
         "'modules': sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('click', 'sqlalchemy', 'psycopg', 'redis', 'qdrant_client', 'jobs'))}))\n"
+        "('click', 'sqlalchemy', 'psycopg', 'redis', 'qdrant_client', 'cronjobs'))}))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
     )
     found = json.loads(out.stdout)
-    assert found == {"handled": [True, True], "modules": ["jobs", "jobs.entry", "jobs.signals"]}
+    assert found == {
+        "handled": [True, True],
+        "modules": ["cronjobs", "cronjobs.entry", "cronjobs.signals"],
+    }
     script = CRONJOBS.read_text()
-    assert "from jobs.entry import main" in script, "the console script starts at jobs.entry"
+    assert "from cronjobs.entry import main" in script, (
+        "the console script starts at cronjobs.entry"
+    )
 
 
 def test_term_with_stderr_to_a_slow_pipe_always_stops_the_job(

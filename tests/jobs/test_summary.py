@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.cronctl.results import parse_summary
+from cronjobs.cronctl.results import parse_summary
 from tests.jobs.helpers import cronjobs
 from tests.jobs.test_health import closed_port
 
@@ -71,7 +71,7 @@ def test_the_default_file_is_written_only_where_the_kubelet_made_it(
 ) -> None:
     """Off a pod there is no /dev/termination-log: nothing is created (run as root, a write
     would otherwise leave a file in /dev)."""
-    from jobs import summary
+    from cronjobs import summary
 
     default = tmp_path / "termination-log"
     monkeypatch.setattr(summary, "DEFAULT_PATH", str(default))
@@ -88,7 +88,7 @@ def test_the_cleanups_summaries_carry_what_they_deleted(tmp_path: Path) -> None:
 
     from sqlalchemy import create_engine, insert
 
-    from jobs.builtin.models import AnalyticsEvent, Base
+    from cronjobs.builtin.models import AnalyticsEvent, Base
     from tests.jobs.helpers import insert_sessions
 
     db = tmp_path / "app.db"

@@ -1,4 +1,4 @@
-"""`jobs.testing`: the documented way to unit-test a job without a cluster. The example app's
+"""`cronjobs.testing`: the documented way to unit-test a job without a cluster. The example app's
 own tests use it (run here as the app would run them), and each outcome of a run comes back as
 `cronjobs` would report it: the result, a failure, a configuration error, a skipped run."""
 
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from jobs import JobContext, job, registry
-from jobs.database import exclusive
-from jobs.errors import ConfigError, JobError, Skipped
-from jobs.testing import context, run
+from cronjobs import JobContext, job, registry
+from cronjobs.database import exclusive
+from cronjobs.errors import ConfigError, JobError, Skipped
+from cronjobs.testing import context, run
 from tests.jobs.helpers import REPO
 
 

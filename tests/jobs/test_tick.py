@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from jobs.errors import ConfigError
-from jobs.tick import CRONJOB, JOB_NAME, SCHEDULED_AT, Tick, from_job_name, parse, resolve
+from cronjobs.errors import ConfigError
+from cronjobs.tick import CRONJOB, JOB_NAME, SCHEDULED_AT, Tick, from_job_name, parse, resolve
 
 # A tick at 2026-12-01 23:30 UTC; the controller's name is the tick's Unix time in minutes.
 TICK = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)

@@ -26,7 +26,7 @@ def cronjobs(*args: str, env: dict[str, str], tmp: Path) -> subprocess.Completed
     full.update({"PYTHONPATH": str(REPO), "CRONJOBS_LOG_FORMAT": "json", **env})
     full["CRONJOBS_TERMINATION_LOG"] = str(tmp / "termination-log")
     return subprocess.run(
-        [sys.executable, "-m", "jobs", *args], capture_output=True, text=True, env=full,
+        [sys.executable, "-m", "cronjobs", *args], capture_output=True, text=True, env=full,
         timeout=120, check=False,
     )  # fmt: skip
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from jobs.keeper.loop import Keeper
+from cronjobs.keeper.loop import Keeper
 from tests.cronctl.conftest import Cluster
 
 NAME = "web-cronjobs-cleanup-old-sessions"

@@ -14,8 +14,8 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from jobs.keeper import ledger, policy
-from jobs.keeper.loop import HANDLED, REQUEST, request_job_name
+from cronjobs.keeper import ledger, policy
+from cronjobs.keeper.loop import HANDLED, REQUEST, request_job_name
 from tests.cronctl.conftest import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 def start(cluster: Cluster, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "jobs.cronctl", "keeper", "--interval", "1", "--port", str(port),
+        [sys.executable, "-m", "cronjobs.cronctl", "keeper", "--interval", "1", "--port", str(port),
          "--lease", "web-keeper", "--host", "127.0.0.1"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from jobs.keeper import ledger
-from jobs.keeper.ledger import Entry
-from jobs.redact import forget, remember
+from cronjobs.keeper import ledger
+from cronjobs.keeper.ledger import Entry
+from cronjobs.redact import forget, remember
 
 
 def entry(i: int, result: str = "Succeeded", **kw: object) -> Entry:

@@ -9,10 +9,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobs.cronctl import model
-from jobs.keeper import ledger, policy
-from jobs.keeper.lease import Lease
-from jobs.keeper.loop import HANDLED, REQUEST, Keeper, request_job_name
+from cronjobs.cronctl import model
+from cronjobs.keeper import ledger, policy
+from cronjobs.keeper.lease import Lease
+from cronjobs.keeper.loop import HANDLED, REQUEST, Keeper, request_job_name
 from tests.cronctl.conftest import Cluster
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -139,7 +139,7 @@ def test_the_process_serves_metrics_leads_and_gives_the_lease_up(cluster: Cluste
     import time
     import urllib.request
 
-    from jobs.keeper.process import keep
+    from cronjobs.keeper.process import keep
 
     cj = cluster.add_cronjob("web-cronjobs-h")
     cluster.add_job(cj, "web-cronjobs-h-1", started=NOW - timedelta(hours=1), seconds=42)

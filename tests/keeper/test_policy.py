@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from jobs.cronctl import model
-from jobs.keeper import policy
-from jobs.keeper.ledger import Entry
+from cronjobs.cronctl import model
+from cronjobs.keeper import policy
+from cronjobs.keeper.ledger import Entry
 
 NOW = datetime(2026, 12, 5, 2, 30, tzinfo=UTC)  # a Saturday
 

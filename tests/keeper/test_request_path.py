@@ -11,10 +11,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobs.cronctl import model
-from jobs.cronctl.api import ClientSettings
-from jobs.cronctl.controller import CronJobController
-from jobs.keeper.loop import Keeper
+from cronjobs.cronctl import model
+from cronjobs.cronctl.api import ClientSettings
+from cronjobs.cronctl.controller import CronJobController
+from cronjobs.keeper.loop import Keeper
 from tests.cronctl.conftest import Cluster
 from tests.cronctl.emulator import Outcome
 

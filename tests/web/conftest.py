@@ -20,8 +20,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
-from jobs.cronctl.controller import CronJobController
-from jobs.web import create_router
+from cronjobs.cronctl.controller import CronJobController
+from cronjobs.web import create_router
 from tests.cronctl.conftest import Cluster, cluster, emulator_server  # noqa: F401
 
 PREFIX = "/ops/cronjobs"

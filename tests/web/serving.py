@@ -29,7 +29,7 @@ def cronctl_serve(kubeconfig: Path, *args: str) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "CRONCTL_SERVE_PORT": str(port)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cronctl", "serve", *args],
+        [sys.executable, "-m", "cronjobs.cronctl", "serve", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.cronctl.controller import CronJobController
-from jobs.web.auth import BROKEN, BearerTokens
+from cronjobs.cronctl.controller import CronJobController
+from cronjobs.web.auth import BROKEN, BearerTokens
 from tests.cronctl.conftest import LABELS, Cluster, job_body
 from tests.cronctl.test_malformed import CASES, GOOD, ODD
 from tests.web.conftest import PREFIX, TestClient, app_with, csrf
@@ -138,7 +138,7 @@ def test_a_reason_with_newlines_cannot_forge_log_lines(
     cluster.add_cronjob(NAME)
     reason = "db upgrade\nINFO bob resumed CronJob x\x1b[2J\u2028done"
     headers = {**csrf(client), "X-User": "alice\nINFO mallory"}
-    with caplog.at_level(logging.INFO, logger="jobs.web.router"):
+    with caplog.at_level(logging.INFO, logger="cronjobs.web.router"):
         answer = client.post(f"{API}/{NAME}/suspend", headers=headers, json={"reason": reason})
     assert answer.status_code == 200
     [record] = [r for r in caplog.records if "suspended CronJob" in r.getMessage()]
@@ -171,11 +171,11 @@ def test_a_tokens_file_broken_after_start_refuses_changes_consistently(
         headers = {**csrf(client), "Authorization": f"Bearer {TOKEN}"}
         trigger = f"{API}/{NAME}/trigger"
         rewrite(f"alice {TOKEN}\nbob short\n", 1)
-        with caplog.at_level(logging.ERROR, logger="jobs.web.auth"):
+        with caplog.at_level(logging.ERROR, logger="cronjobs.web.auth"):
             answers = [client.post(trigger, headers=headers) for _ in range(3)]
         assert [a.status_code for a in answers] == [503, 503, 503]
         assert {a.json()["detail"] for a in answers} == {BROKEN}
-        [record] = [r for r in caplog.records if r.name == "jobs.web.auth"]  # once
+        [record] = [r for r in caplog.records if r.name == "cronjobs.web.auth"]  # once
         assert f"{tokens}, line 2: write `NAME TOKEN`" in record.getMessage()
         assert TOKEN not in record.getMessage()
         assert client.get(API).status_code == 200  # reads still work
@@ -188,7 +188,7 @@ def test_a_tokens_file_broken_after_start_refuses_changes_consistently(
 
 
 def test_a_malformed_cronjobs_own_page_and_api_answer(client: TestClient, cluster: Cluster) -> None:
-    from jobs.cronctl.model import SUSPENDED_AT
+    from cronjobs.cronctl.model import SUSPENDED_AT
 
     cluster.add_cronjob(NAME, suspend=True, annotations={SUSPENDED_AT: "yesterday"})
 

@@ -9,7 +9,7 @@ import asyncio
 import httpx
 import pytest
 
-from jobs.cronctl.controller import CronJobController
+from cronjobs.cronctl.controller import CronJobController
 from tests.cronctl.conftest import Cluster
 from tests.web.conftest import PREFIX, TestClient, app_with, csrf
 
@@ -151,7 +151,7 @@ def test_api_errors_keep_their_meaning(client: TestClient, cluster: Cluster) -> 
 def test_unreachable_api_server(cluster: Cluster, tmp_path: object) -> None:
     import yaml
 
-    from jobs.cronctl.api import ClientSettings
+    from cronjobs.cronctl.api import ClientSettings
 
     config = cluster.server.kubeconfig(cluster.namespace)
     config["clusters"][0]["cluster"]["server"] = "http://127.0.0.1:9"  # discard: nothing listens

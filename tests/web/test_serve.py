@@ -15,16 +15,16 @@ import pytest
 from tests.cronctl.conftest import Cluster
 from tests.web.serving import REPO, cronctl_serve
 
-WEB = {"fastapi", "starlette", "uvicorn", "pydantic", "jobs.web"}
+WEB = {"fastapi", "starlette", "uvicorn", "pydantic", "cronjobs.web"}
 TOKEN = "s3cret-token-for-tests-0123456789"
 
 
 @pytest.mark.parametrize(
     ("module", "args"),
     [
-        ("jobs.cronctl.cli", ["--help"]),
-        ("jobs.cronctl.cli", ["serve", "--help"]),
-        ("jobs.cli", ["--help"]),
+        ("cronjobs.cronctl.cli", ["--help"]),
+        ("cronjobs.cronctl.cli", ["serve", "--help"]),
+        ("cronjobs.cli", ["--help"]),
     ],
 )
 def test_help_imports_no_web_stack(module: str, args: list[str]) -> None:
@@ -37,7 +37,7 @@ def test_help_imports_no_web_stack(module: str, args: list[str]) -> None:
         [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, check=True
     ).stdout
     loaded = set(out.rsplit("LOADED", 1)[1].split())
-    assert not {m for m in loaded if m.split(".")[0] in WEB or m.startswith("jobs.web")}
+    assert not {m for m in loaded if m.split(".")[0] in WEB or m.startswith("cronjobs.web")}
     if args == ["serve", "--help"]:
         assert "CRONCTL_SERVE_TOKENS_FILE" in out and "CRONCTL_SERVE_TRUST_USER_HEADER" in out
 

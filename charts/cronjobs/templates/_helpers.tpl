@@ -146,8 +146,8 @@ Input: dict with "where" (values path) and "every".
 Validate a cron schedule the way Kubernetes' parser (robfig/cron, standard 5 fields) reads it:
 5 fields, each a comma list of `*`, `?` (day fields), N, N-M, with an optional /STEP; month and
 day-of-week names (JAN, SUN); or one of the @ macros; never a schedule that never fires. Stricter
-than Kubernetes in places (no TZ=, no `@every`, `?` only in day fields); jobs.registry.cron_problem
-says the same, and tests/chart/test_schedules.py holds the two (and jobs.cron) together.
+than Kubernetes in places (no TZ=, no `@every`, `?` only in day fields); cronjobs.registry.cron_problem
+says the same, and tests/chart/test_schedules.py holds the two (and cronjobs.cron) together.
 Input: dict with "where" and "schedule".
 */}}
 {{- define "cronjobs.validateSchedule" -}}

@@ -1,4 +1,4 @@
-"""The example app's own tests of its jobs: no cluster, no `cronjobs` process. `jobs.testing`
+"""The example app's own tests of its jobs: no cluster, no `cronjobs` process. `cronjobs.testing`
 runs a job as `cronjobs` runs it (lock, async loop, errors, result) on a SQLite file."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from app.services.cron_jobs import purge_expired_tokens, refresh_search_index, s
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from jobs.testing import context, run
+from cronjobs.testing import context, run
 
 
 @pytest.fixture

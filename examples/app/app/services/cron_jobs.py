@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from app.models import SearchDocument, UserSession
-from jobs import JobContext, job
+from cronjobs import JobContext, job
 
 log = logging.getLogger(__name__)
 

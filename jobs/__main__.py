@@ -1,3 +1,0 @@
-from jobs.entry import main
-
-main()

@@ -1,0 +1,3 @@
+from cronjobs.entry import main
+
+main()

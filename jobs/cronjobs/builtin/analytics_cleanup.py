@@ -1,0 +1,691 @@
+"""cleanup-old-analytics: delete raw events of whole UTC days past the retention, a day (or a
+few event types of a day) per transaction, each deleted event counted in the daily figures by
+the statement (PostgreSQL) or transaction (SQLite) that deletes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    delete,
+    exc,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy import Date as SqlDate
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cronjobs.builtin.analytics import _FIGURE_KEYS, DEFAULT_TABLES, AnalyticsTables, day_bounds
+from cronjobs.builtin.analytics_ranges import (
+    CheckFailed,
+    Run,
+    SnapshotCheck,
+    delete_run,
+    figures_by_day,
+    old_days,
+    runs,
+    utc_day,
+)
+from cronjobs.builtin.batch_time import DEFAULT_BATCH_TIME, BatchSizer
+from cronjobs.builtin.partitions import (
+    PartitionsResult,
+    drop_old_partitions,
+    holding,
+    is_partitioned,
+)
+from cronjobs.builtin.purge import (
+    FAST_LOCK_WAIT,
+    LOCK_NOT_AVAILABLE,
+    PurgeResult,
+    plural,
+    reset_lock_timeout,
+    sized,
+)
+from cronjobs.builtin.retention import ANALYTICS_EVENTS, Retention
+from cronjobs.builtin.sessions import cutoff_for, deleted
+from cronjobs.errors import JobError
+from cronjobs.exitcodes import ExitCode
+
+log = logging.getLogger(__name__)
+
+SERIALIZATION_FAILURE = "40001"
+
+DEFAULT_BATCH_EVENTS = 20_000
+"""Events in the first transaction (whole UTC days are packed up to this many), from which the
+time budget grows or shrinks the runs (counting and deleting 100k events took ~70 ms on a quiet
+bench machine, 0.3 s and more on a loaded one)."""
+MIN_BATCH_EVENTS = 1_000
+"""The smallest run the time budget may pack (or `batch_size`, if smaller)."""
+MAX_BATCH_EVENTS = 1_000_000
+"""The largest run the time budget may pack."""
+BIG_DAY = 4
+"""A day with more than `batch_size` events is a run by itself; one with more than BIG_DAY
+times as many goes the careful way, a few event types per transaction."""
+
+
+def _utc_day(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return utc_day(column)
+    return func.date(column)  # SQLite holds UTC text: 'YYYY-MM-DD HH:MM:SS...'
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+@dataclass
+class Inventory:
+    """The raw events older than the cutoff, per day and event type, beside their figures."""
+
+    events: dict[date, dict[str, int]]
+    figures: dict[date, dict[str, int]]
+
+    @property
+    def missing(self) -> list[date]:
+        """Days with raw events but no daily figures."""
+        return [d for d in self.events if d not in self.figures]
+
+    def kept(self, day: date) -> dict[str, int]:
+        """Event types of `day` whose figures count more events than are left: kept."""
+        counted = self.figures.get(day, {})
+        return {t: n for t, n in self.events[day].items() if counted.get(t, 0) > n}
+
+
+def inventory(
+    conn: Connection, before: datetime, tables: AnalyticsTables = DEFAULT_TABLES
+) -> Inventory:
+    """One grouped read of the old raw events, and their days' figures."""
+    events, daily = tables.events, tables.daily
+    day = _utc_day(events.c.occurred_at, conn.dialect.name).label("day")
+    old = select(day, events.c.event_type, func.count().label("n"))
+    old = old.where(events.c.occurred_at < before).group_by(day, events.c.event_type)
+    found: dict[date, dict[str, int]] = {}
+    for row in conn.execute(old.order_by(day)):
+        found.setdefault(_as_date(row.day), {})[row.event_type] = int(row.n)
+    figures: dict[date, dict[str, int]] = {}
+    query = select(daily.c.day, daily.c.event_type, daily.c.event_count)
+    for row in conn.execute(query.where(daily.c.day < before.date())):
+        if _as_date(row.day) in found:
+            figures.setdefault(_as_date(row.day), {})[row.event_type] = int(row.event_count)
+    return Inventory(found, figures)
+
+
+class Unit(NamedTuple):
+    """What one transaction of the cleanup did: one UTC day, or one event type of a day."""
+
+    deleted: int
+    in_use: int
+    kept: int
+
+
+def _counted_upsert(daily: Table, dialect: str, rows: Any) -> Any:
+    """Upsert figures from `rows` (a select or a list of dicts by key); rows already equal
+    stay."""
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    insert = module.insert(daily)
+    if isinstance(rows, Select):
+        insert = insert.from_select([daily.c[k] for k in _FIGURE_KEYS], rows)
+    else:
+        insert = insert.values(rows)
+    changed = (daily.c.event_count != insert.excluded.event_count) | (
+        daily.c.unique_users != insert.excluded.unique_users
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[daily.c.day, daily.c.event_type],
+        set_={daily.c[k]: insert.excluded[k] for k in _FIGURE_KEYS[2:]},
+        where=changed,
+    )
+
+
+def purge_unit(
+    conn: Connection,
+    day: date,
+    event_types: list[str] | None,
+    now: datetime,
+    tables: AnalyticsTables = DEFAULT_TABLES,
+) -> Unit:
+    """Delete the raw events of `day` (of these types, or all), counting them in its figures in
+    the same transaction: each type's figures become exactly the events deleted.
+
+    A type whose figures count more events than are left (the app deleted some, or they came
+    after an earlier cleanup of the day) is kept: recounting would lose events, adding would
+    count some twice. On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED` and a type
+    with any row the app holds is left whole for the next run; counting, deleting and the
+    upsert are one statement, one snapshot, so an event committed meanwhile is neither
+    counted nor deleted. SQLite's BEGIN IMMEDIATE keeps writers out of the transaction.
+    """
+    events = tables.events
+    start, end = day_bounds(day)
+    where = [events.c.occurred_at >= start, events.c.occurred_at < end]
+    if event_types is not None:
+        where.append(events.c.event_type.in_(event_types))
+    if conn.dialect.name == "postgresql":
+        return _purge_unit_pg(conn, day, where, now, tables)
+    users = func.count(events.c.user_id.distinct()).label("users")
+    raw = select(events.c.event_type, func.count().label("n"), users).where(*where)
+    found = conn.execute(raw.group_by(events.c.event_type)).all()
+    counted = {str(t): int(n) for t, n in conn.execute(_figures_of(tables.daily, day))}
+    ok = [r for r in found if counted.get(r.event_type, 0) <= r.n]
+    if ok:
+        rows = [
+            {"day": day, "event_type": r.event_type, "event_count": r.n}
+            | {"unique_users": r.users, "updated_at": now}
+            for r in ok
+        ]
+        conn.execute(_counted_upsert(tables.daily, "sqlite", rows))
+        types = [r.event_type for r in ok]
+        conn.execute(delete(events).where(*where, events.c.event_type.in_(types)))
+    deleted = sum(r.n for r in ok)
+    return Unit(deleted, 0, sum(r.n for r in found) - deleted)
+
+
+def _figures_of(daily: Table, day: date) -> Select[Any]:
+    return select(daily.c.event_type, daily.c.event_count).where(daily.c.day == day)
+
+
+def _purge_unit_pg(
+    conn: Connection, day: date, where: list[Any], now: datetime, tables: AnalyticsTables
+) -> Unit:
+    events, daily = tables.events, tables.daily
+    raw = select(events.c.event_type, func.count().label("n")).where(*where)
+    raw_cte = raw.group_by(events.c.event_type).cte("raw")
+    mine = select(events.c.id, events.c.event_type).where(*where)
+    mine_cte = mine.with_for_update(skip_locked=True).cte("mine")
+    held = select(mine_cte.c.event_type, func.count().label("n"))
+    held_cte = held.group_by(mine_cte.c.event_type).cte("held")
+    counted = _figures_of(daily, day).cte("counted")
+    in_use = func.coalesce(held_cte.c.n, 0) < raw_cte.c.n
+    kept = func.coalesce(counted.c.event_count, 0) > raw_cte.c.n
+    joined = raw_cte.outerjoin(held_cte, held_cte.c.event_type == raw_cte.c.event_type)
+    joined = joined.outerjoin(counted, counted.c.event_type == raw_cte.c.event_type)
+    verdict = (
+        select(raw_cte.c.event_type, raw_cte.c.n, in_use.label("in_use"))
+        .add_columns((kept & ~in_use).label("kept"))
+        .select_from(joined)
+        .cte("verdict")
+    )
+    ok = select(verdict.c.event_type).where(~verdict.c.in_use, ~verdict.c.kept)
+    ids = select(mine_cte.c.id).where(mine_cte.c.event_type.in_(ok)).scalar_subquery()
+    # The day's bounds again (the rows are `mine`'s): on a partitioned table they prune the
+    # delete to the day's partition instead of probing every partition's key for each id.
+    any_id = events.c.id == func.any(func.array(ids).cast(ARRAY(BigInteger)))
+    gone = delete(events).where(any_id, *where)
+    gone_cte = gone.returning(events.c.event_type, events.c.user_id).cte("gone")
+    figures = select(
+        literal(day, SqlDate),
+        gone_cte.c.event_type,
+        func.count(),
+        func.count(gone_cte.c.user_id.distinct()),
+        literal(now, daily.c.updated_at.type),
+    ).group_by(gone_cte.c.event_type)
+    upsert = _counted_upsert(daily, "postgresql", figures).returning(literal(1)).cte("upsert")
+
+    def rows(*where: Any) -> Any:
+        return select(func.coalesce(func.sum(verdict.c.n), 0)).where(*where).scalar_subquery()
+
+    row = conn.execute(
+        select(
+            select(func.count()).select_from(gone_cte).scalar_subquery(),
+            rows(verdict.c.in_use),
+            rows(verdict.c.kept),
+            select(func.count()).select_from(upsert).scalar_subquery(),
+        )
+    ).one()
+    return Unit(int(row[0]), int(row[1]), int(row[2]))
+
+
+def _chunks(types: dict[str, int], batch_size: int) -> list[list[str] | None]:
+    """A day whole (None) if it has at most `batch_size` events, else its event types in
+    groups of at most `batch_size` events (a type is never split: its unique users are
+    counted over all its events at once)."""
+    if sum(types.values()) <= batch_size:
+        return [None]
+    chunks: list[list[str]] = []
+    size = 0
+    for t, n in sorted(types.items(), key=lambda kv: (kv[0] is None, str(kv[0]))):
+        if not chunks or size + n > batch_size:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(t)
+        size += n
+    return list(chunks)
+
+
+def _span(days: list[date]) -> str:
+    return f"{days[0]}" if days[0] == days[-1] else f"{days[0]} .. {days[-1]}"
+
+
+@dataclass
+class AnalyticsCleanupResult:
+    older_than_days: int
+    cutoff: datetime
+    aggregated_first: list[date] = field(default_factory=list)
+    """Days that had no daily figures: each got them in the transaction deleting its events."""
+    purge: PurgeResult | None = None
+    kept: int = 0
+    """Old events kept because their figures count more events than are left (see below)."""
+    kept_days: list[date] = field(default_factory=list)
+    partitions: PartitionsResult | None = None
+    """On a partitioned table (PostgreSQL): the partitions wholly before the cutoff dropped
+    whole; `purge` is then the per-day path on what is left before the cutoff."""
+    held_partition: str | None = None
+    """The partition holding the cutoff, whose old days wait to be dropped with it (not with
+    `exact_cutoff`)."""
+    held_from: date | None = None
+    """Its first day: the days from it to the cutoff were kept."""
+    dry_run: bool = False
+
+    @property
+    def interrupted(self) -> bool:
+        parts = self.partitions is not None and self.partitions.interrupted
+        return parts or self.purge is None or self.purge.interrupted
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.INTERRUPTED if self.interrupted else ExitCode.OK
+
+    def counts(self) -> dict[str, int]:
+        """`deleted` counts rows deleted one by one, plus dropped partitions' events when they
+        were counted (--recount-partitions); `partition_events` is what the dropped
+        partitions' days' figures count (their events, unless some came late)."""
+        purged, parts = self.purge, self.partitions
+        exact = parts.rows if parts and parts.recounted else 0
+        return {
+            "deleted": (purged.deleted if purged else 0) + exact,
+            "in_use": purged.in_use if purged else 0,
+            "kept": self.kept,
+            "partitions_dropped": len(parts.dropped) if parts else 0,
+            "partition_events": parts.rows if parts else 0,
+        }
+
+    def lines(self) -> list[str]:
+        days = plural(self.older_than_days, "day")
+        out = [f"cutoff: {self.cutoff.isoformat()} (whole UTC days older than {days})"]
+        if self.aggregated_first:
+            verb = "would aggregate" if self.dry_run else "aggregated"
+            out.append(
+                f"{verb} {plural(len(self.aggregated_first), 'day')} with no daily figures "
+                f"({_span(self.aggregated_first)}), each in the transaction deleting its events"
+            )
+        if self.partitions is not None:
+            out += _partition_lines(self.partitions, self.dry_run)
+        if self.held_partition is not None:
+            out.append(
+                f"kept the days from {self.held_from} to the cutoff: they are in "
+                f"{self.held_partition}, dropped whole once all of it is past the cutoff "
+                "(--exact-cutoff deletes them row by row)"
+            )
+        if self.purge is not None:
+            out.append(
+                f"{self.purge.table}: {'would delete' if self.dry_run else 'deleted'} "
+                f"{deleted(self.purge)}"
+            )
+        if self.kept:
+            first, last = self.kept_days[0], self.kept_days[-1]
+            out.append(
+                f"kept {plural(self.kept, 'event')} of {plural(len(self.kept_days), 'day')} "
+                f"({_span(self.kept_days)}) whose daily figures count more events than are left (the "
+                "app deleted some, or they arrived after an earlier cleanup): deleting them would "
+                "count events twice or lose some. `cronjobs aggregate-daily-analytics --force "
+                f"--since {first} --until {last}` makes the figures those of the events left"
+            )
+        if self.interrupted:
+            out.append("interrupted: committed batches stay; the next run completes the work")
+        return out
+
+
+def _within(day: date, lower: datetime | None, upper: datetime) -> bool:
+    return (lower is None or lower.astimezone(UTC).date() <= day) and (
+        day < upper.astimezone(UTC).date()
+    )
+
+
+def _partition_lines(parts: PartitionsResult, dry_run: bool) -> list[str]:
+    out = []
+    if parts.dropped:
+        names = [p.name for p in parts.dropped]
+        span = names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
+        out.append(
+            f"{'would detach and drop' if dry_run else 'detached and dropped'} "
+            f"{plural(len(names), 'partition')} ({span}): every day they hold has daily figures "
+            f"({plural(parts.rows, 'event')} counted)"
+        )
+    if parts.aggregated:
+        verb = "would aggregate" if dry_run else "aggregated"
+        out.append(
+            f"{verb} {plural(len(parts.aggregated), 'day')} with missing or short figures "
+            f"({_span(parts.aggregated)}) before dropping their partitions"
+        )
+    if parts.kept:
+        out.append(
+            f"kept {plural(len(parts.kept), 'partition')} wholly before the cutoff "
+            f"({', '.join(parts.kept)}): figures that count more events than are left, events "
+            "that arrived meanwhile, or a lock not granted in time; their days go through the "
+            "per-day path below"
+        )
+    return out
+
+
+def cleanup_old_analytics(
+    engine: Engine,
+    *,
+    older_than_days: int | None = None,
+    batch_size: int = DEFAULT_BATCH_EVENTS,
+    batch_time: float = DEFAULT_BATCH_TIME,
+    aggregate_missing: bool = True,
+    recount_partitions: bool = False,
+    exact_cutoff: bool = False,
+    dry_run: bool = False,
+    stop: threading.Event | None = None,
+    now: datetime | None = None,
+    rule: Retention = ANALYTICS_EVENTS,
+    tables: AnalyticsTables = DEFAULT_TABLES,
+) -> AnalyticsCleanupResult:
+    """Delete raw events of whole UTC days older than the cutoff, each counted in the daily
+    figures by the transaction that deletes it. On PostgreSQL: whole partitions first (on a
+    partitioned table), then runs of whole days by time range (cronjobs.builtin.analytics_ranges),
+    of at most `batch_size` events first, then as many as fit in `batch_time` seconds (0:
+    `batch_size`; cronjobs.builtin.batch_time). On SQLite, and in a dry run: a day at a time, or a few
+    event types at a time for a day with more than `batch_size` events, from one grouped read
+    of the old events. On a partitioned table the old days of the partition holding the cutoff
+    wait to be dropped with it (retention keeps at least the cutoff's days, at most one
+    partition more), unless `exact_cutoff`: then they go row by row."""
+    now = now or datetime.now(UTC)
+    days = older_than_days if older_than_days is not None else rule.days
+    # Whole UTC days only, whatever a rules file says: the cutoff is the UTC midnight on or
+    # before it, so no event at or after it is deleted with its day.
+    cutoff = cutoff_for(rule, days, now).astimezone(UTC)
+    cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+    result = AnalyticsCleanupResult(days, cutoff, dry_run=dry_run)
+    pg = engine.dialect.name == "postgresql"
+    partitioned, held = False, None
+    if pg:
+        with engine.connect() as conn:
+            partitioned = is_partitioned(conn, tables.events)
+            held = holding(conn, tables.events, result.cutoff) if partitioned else None
+    # The per-day path's own cutoff: before the held partition's days.
+    before = result.cutoff
+    if held is not None and held.lower is not None and not exact_cutoff:
+        before = held.lower
+        result.held_partition, result.held_from = held.name, held.lower.astimezone(UTC).date()
+    found: Inventory | None = None
+    if dry_run or not pg or not aggregate_missing:
+        with engine.connect() as conn:
+            found = inventory(conn, before, tables)
+        missing = found.missing
+        if missing and not aggregate_missing:
+            raise JobError(
+                f"{plural(len(missing), 'day')} older than the cutoff have raw events but no "
+                f"daily figures ({missing[0]} .. {missing[-1]}); nothing was deleted. Run "
+                f"`cronjobs aggregate-daily-analytics --since {missing[0]} --until "
+                f"{missing[-1]}` first, or drop --no-aggregate-missing"
+            )
+        result.aggregated_first = missing
+    if partitioned:
+        result.partitions = drop_old_partitions(
+            engine,
+            result.cutoff,
+            dry_run=dry_run,
+            stop=stop,
+            now=now,
+            tables=tables,
+            recount=recount_partitions,
+        )
+    if pg and not dry_run:
+        sizer = BatchSizer(
+            min(batch_size, MAX_BATCH_EVENTS),
+            batch_time,
+            low=min(MIN_BATCH_EVENTS, batch_size),
+            high=MAX_BATCH_EVENTS,
+        )
+        _by_runs(engine, result, sizer, stop, now, tables, before)
+    else:
+        assert found is not None
+        _by_days(engine, result, found, batch_size, stop, now, tables)
+    return result
+
+
+def _by_runs(
+    engine: Engine,
+    result: AnalyticsCleanupResult,
+    sizer: BatchSizer,
+    stop: threading.Event | None,
+    now: datetime,
+    tables: AnalyticsTables,
+    before: datetime,
+) -> None:
+    """PostgreSQL: the days left before `before` (the cutoff, or the held partition's start), in runs of whole days by time range, each checked
+    against its figures and deleted in one transaction (`_fast_run`). A run whose figures do
+    not count its events exactly, or that meets a row the app holds or changed, is rolled back
+    and its days go the careful way (`_careful_run`), as do a run with a day lacking figures
+    and a day of more than BIG_DAY x the batch size (`sizer.size`) events (a few event types
+    at a time). A second connection counts each run while the first deletes it (`SnapshotCheck`); if the
+    database refuses it, or it fails to count a run, the runs are counted before their delete
+    on the one connection."""
+    result.purge = purged = PurgeResult(str(tables.events.fullname), result.cutoff)
+    # READ COMMITTED whatever the database's default (the careful path's statements rely on
+    # it); a fast run asks for REPEATABLE READ itself.
+    with engine.connect().execution_options(isolation_level="READ COMMITTED") as conn:
+        days = old_days(conn, tables, before)
+        if not days:
+            return
+        pending = SnapshotCheck(engine, tables)  # connects meanwhile
+        try:
+            figures = figures_by_day(conn, tables, result.cutoff.astimezone(UTC).date(), days)
+            conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
+            conn.commit()
+            try:
+                check = _connected(pending)
+                _delete_runs(conn, check, days, figures, sizer, stop, now, tables, result)
+            finally:
+                reset_lock_timeout(conn)
+        finally:
+            pending.close()
+            sized(purged, sizer)
+
+
+def _delete_runs(
+    conn: Connection,
+    check: SnapshotCheck | None,
+    days: list[date],
+    figures: dict[date, dict[str, int]],
+    sizer: BatchSizer,
+    stop: threading.Event | None,
+    now: datetime,
+    tables: AnalyticsTables,
+    result: AnalyticsCleanupResult,
+) -> None:
+    """The days in runs packed to the batch's size as it goes (`runs`), each run the fast way
+    if it can go that way (`_fast_run`), else, or if that rolled it back, the careful way
+    (`_careful_run`), until done or a stop request."""
+    purged = result.purge
+    assert purged is not None
+    for run in runs(days, figures, lambda: sizer.size):
+        if stop is not None and stop.is_set():
+            _stopped(purged)
+            return
+        batch_size = sizer.size
+        started = time.monotonic()
+        deleted = None
+        if run.counted and run.expected <= BIG_DAY * batch_size:
+            try:
+                deleted = _fast_run(conn, run, tables, check)
+            except CheckFailed as e:
+                log.warning(
+                    "the second connection failed: the runs are counted before their delete "
+                    "from now on",
+                    extra={"reason": str(e)},
+                )
+                check = None
+                deleted = _fast_run(conn, run, tables, check)
+        if deleted is not None:
+            purged.deleted += deleted
+            elapsed = time.monotonic() - started
+            purged.committed(elapsed, size=batch_size, days=_span(run.days), rows=deleted)
+            sizer.after(deleted, elapsed)
+        elif not _careful_run(conn, run, batch_size, now, tables, result, figures, stop):
+            _stopped(purged)
+            return
+
+
+def _stopped(purged: PurgeResult) -> None:
+    """A stop request ended the cleanup between two transactions: the days done stay done."""
+    purged.interrupted = True
+    log.warning("stop requested: days done stay done", extra={"deleted": purged.deleted})
+
+
+def _connected(check: SnapshotCheck) -> SnapshotCheck | None:
+    """`check` once its connection is up, or None if the database or the pool refused it (too
+    many connections, say): then each run is counted before its delete."""
+    refused = check.refused()
+    if refused is None:
+        return check
+    log.info(
+        "no second connection: each run is counted before its delete",
+        extra={"reason": type(getattr(refused, "orig", None) or refused).__name__},
+    )
+    return None
+
+
+def _fast_run(
+    conn: Connection, run: Run, tables: AnalyticsTables, check: SnapshotCheck | None
+) -> int | None:
+    """The run by range, counted (on `check`'s connection while it is deleted, else first)
+    and deleted in one REPEATABLE READ transaction, committed: the events deleted; None
+    (rolled back) if a figure does not count its events exactly, a row the app changed
+    meanwhile, or a row lock held past FAST_LOCK_WAIT. CheckFailed (rolled back) if `check`
+    failed to count it."""
+    try:
+        with conn.begin() as tx:
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            deleted = delete_run(conn, tables, run, check)
+            if deleted is None:
+                tx.rollback()
+            return deleted
+    except exc.OperationalError as e:
+        if getattr(e.orig, "sqlstate", None) not in (LOCK_NOT_AVAILABLE, SERIALIZATION_FAILURE):
+            raise
+        return None
+
+
+def _careful_run(
+    conn: Connection,
+    run: Run,
+    batch_size: int,
+    now: datetime,
+    tables: AnalyticsTables,
+    result: AnalyticsCleanupResult,
+    figures: dict[date, dict[str, int]],
+    stop: threading.Event | None,
+) -> bool:
+    """The run's days one by one with `purge_unit`, each unit its own transaction at the job's
+    own lock_timeout: a day whose figures are missing or count more than `batch_size` events
+    is read first and goes a few event types at a time (`_chunks`, by its real counts). False
+    if a stop request ended it between two units."""
+    for day in run.days:
+        chunks: list[list[str] | None] = [None]
+        if day not in figures or sum(figures[day].values()) > batch_size:
+            chunks = _chunks(_day_types(conn, tables, day), batch_size)
+        for event_types in chunks:
+            if stop is not None and stop.is_set():
+                return False
+            started = time.monotonic()
+            with conn.begin():
+                conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+                unit = purge_unit(conn, day, event_types, now, tables)
+            _count_unit(result, started, day, event_types, unit)
+        if day not in figures and day not in result.aggregated_first:
+            result.aggregated_first.append(day)
+    return True
+
+
+def _count_unit(
+    result: AnalyticsCleanupResult,
+    started: float,
+    day: date,
+    event_types: list[str] | None,
+    unit: Unit,
+) -> None:
+    """Add a committed `purge_unit` to the result and log it."""
+    purged = result.purge
+    assert purged is not None
+    purged.deleted += unit.deleted
+    purged.in_use += unit.in_use
+    result.kept += unit.kept
+    if unit.kept and day not in result.kept_days:
+        result.kept_days.append(day)
+    purged.committed(
+        time.monotonic() - started,
+        days=day.isoformat(),
+        event_types=event_types,
+        rows=unit.deleted,
+        in_use=unit.in_use,
+        kept=unit.kept,
+    )
+
+
+def _day_types(conn: Connection, tables: AnalyticsTables, day: date) -> dict[Any, int]:
+    """One day's raw events per type (a read of that day), keyed by the column's own values
+    (a rules file's type column need not be text)."""
+    events = tables.events
+    start, end = day_bounds(day)
+    query = select(events.c.event_type, func.count()).where(
+        events.c.occurred_at >= start, events.c.occurred_at < end
+    )
+    with conn.begin():
+        conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+        return {t: int(n) for t, n in conn.execute(query.group_by(events.c.event_type))}
+
+
+def _by_days(
+    engine: Engine,
+    result: AnalyticsCleanupResult,
+    found: Inventory,
+    batch_size: int,
+    stop: threading.Event | None,
+    now: datetime,
+    tables: AnalyticsTables,
+) -> None:
+    """SQLite, or a dry run: a day (or a few event types of it) per transaction, from the
+    inventory."""
+    events = tables.events
+    if result.partitions is not None:
+        gone = [(p.lower, p.upper) for p in result.partitions.dropped]
+        found.events = {
+            day: types
+            for day, types in found.events.items()
+            if not any(_within(day, lo, hi) for lo, hi in gone)
+        }
+        result.aggregated_first = [d for d in result.aggregated_first if d in found.events]
+    purged = result.purge = PurgeResult(str(events.fullname), result.cutoff, dry_run=result.dry_run)
+    if result.dry_run:
+        for day, types in found.events.items():
+            kept = sum(found.kept(day).values())
+            purged.deleted += sum(types.values()) - kept
+            result.kept += kept
+            result.kept_days += [day] if kept else []
+        return
+    units = [
+        (day, chunk) for day, types in found.events.items() for chunk in _chunks(types, batch_size)
+    ]
+    for day, event_types in units:
+        if stop is not None and stop.is_set():
+            _stopped(purged)
+            break
+        started = time.monotonic()
+        with engine.begin() as conn:
+            unit = purge_unit(conn, day, event_types, now, tables)
+        _count_unit(result, started, day, event_types, unit)

@@ -1,0 +1,399 @@
+"""Monthly RANGE partitions of analytics_events on PostgreSQL: telling a partitioned table from
+pg_catalog, creating the months ahead, and dropping whole partitions past the retention.
+
+A partition is dropped only when it lies wholly before the cutoff, on whole UTC days, and every
+UTC day it holds events of has figures in daily_analytics. The days are found by a skip scan of
+the `occurred_at` index (one probe per day), so the check does not read the partition's events.
+It runs under `LOCK TABLE <parent>, <p> IN ACCESS EXCLUSIVE MODE` in the transaction that
+detaches and drops it, so no event arrives between the check and the drop. The parent is locked
+first, as the app's queries lock it (detaching and dropping lock it anyway: taking the partition
+first deadlocked with any app query on the table); each attempt waits at most DROP_LOCK_WAIT
+(the app's queries queue behind it meanwhile), and a partition whose locks are not granted in
+DROP_ATTEMPTS attempts is kept for the next run; days lacking figures are then aggregated by the per-day upsert, outside the
+lock, and the partition is tried once more. With `recount` (the cleanup's
+`--recount-partitions`) every (day, event type) is also counted against its figures, reading
+every event, once without the lock and again under it: short figures are aggregated first, and
+a day whose figures count more events than are left keeps its partition (the per-day path keeps
+such days too).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from typing import NamedTuple
+
+from sqlalchemy import Connection, Engine, Table, exc, func, select, text
+
+from cronjobs.builtin.analytics import AnalyticsTables, aggregate_day, day_bounds
+from cronjobs.builtin.analytics_ranges import figures_by_day, old_days, utc_day
+from cronjobs.builtin.purge import LOCK_NOT_AVAILABLE
+
+log = logging.getLogger(__name__)
+
+_BOUND = re.compile(r"^FOR VALUES FROM \((.+)\) TO \((.+)\)$")
+
+
+class Partition(NamedTuple):
+    """One partition: its (unquoted) schema and name, and its bounds (None: MINVALUE/MAXVALUE
+    or not a single timestamp)."""
+
+    schema: str
+    name: str
+    lower: datetime | None
+    upper: datetime | None
+
+
+def _regclass(conn: Connection, table: Table) -> str:
+    return str(conn.dialect.identifier_preparer.format_table(table))
+
+
+def _quoted(conn: Connection, schema: str | None, name: str) -> str:
+    prep = conn.dialect.identifier_preparer
+    return (f"{prep.quote_schema(schema)}." if schema else "") + prep.quote(name)
+
+
+def is_partitioned(conn: Connection, table: Table) -> bool:
+    """Whether `table` is a RANGE-partitioned table (pg_partitioned_table); False off
+    PostgreSQL."""
+    if conn.dialect.name != "postgresql":
+        return False
+    query = text(
+        "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table "
+        "WHERE partrelid = to_regclass(:t) AND partstrat = 'r')"
+    )
+    return bool(conn.scalar(query, {"t": _regclass(conn, table)}))
+
+
+def _bound(value: str) -> datetime | None:
+    value = value.strip()
+    if not (value.startswith("'") and value.endswith("'")):
+        return None  # MINVALUE, MAXVALUE, or a multi-column bound
+    try:
+        parsed = datetime.fromisoformat(value[1:-1])
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def partitions(conn: Connection, table: Table) -> list[Partition]:
+    """The partitions of `table` (pg_inherits), by lower bound; a DEFAULT partition is left
+    out (it is never dropped nor counted as covering a month)."""
+    query = text(
+        "SELECT n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid) "
+        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.inhparent = to_regclass(:t)"
+    )
+    found = []
+    for schema, name, bound in conn.execute(query, {"t": _regclass(conn, table)}):
+        match = _BOUND.match(bound or "")
+        if match:
+            found.append(Partition(schema, name, _bound(match[1]), _bound(match[2])))
+    far = datetime.min.replace(tzinfo=UTC)
+    return sorted(found, key=lambda p: p.lower or far)
+
+
+def month_start(day: date, months: int = 0) -> date:
+    """The first day of `day`'s month, `months` months later (or earlier)."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, dtime.min, tzinfo=UTC)
+
+
+def ensure_months(conn: Connection, table: Table, first: date, last: date) -> list[str]:
+    """Create the monthly partitions from `first`'s month to `last`'s that no partition covers
+    yet (`CREATE TABLE IF NOT EXISTS ... PARTITION OF`); return the names created."""
+    existing = partitions(conn, table)
+    created = []
+    month = month_start(first)
+    while month <= last:
+        start, end = _midnight(month), _midnight(month_start(month, 1))
+        covered = any(
+            (p.lower is None or p.lower < end) and (p.upper is None or p.upper > start)
+            for p in existing
+        )
+        if not covered:
+            name = f"{table.name}_{month.year:04d}_{month.month:02d}"
+            conn.execute(
+                text(
+                    f"CREATE TABLE IF NOT EXISTS {_quoted(conn, table.schema, name)} PARTITION OF "
+                    f"{_regclass(conn, table)} FOR VALUES FROM ('{start.isoformat()}') "
+                    f"TO ('{end.isoformat()}')"
+                )
+            )
+            created.append(name)
+        month = month_start(month, 1)
+    return created
+
+
+def ensure_ahead(
+    engine: Engine, table: Table, months: int, now: datetime | None = None
+) -> list[str]:
+    """On a partitioned `table`, create this month's partition and the next `months` months'
+    where missing, so inserts never fail for want of one; nothing elsewhere."""
+    today = (now or datetime.now(UTC)).date()
+    with engine.begin() as conn:
+        if not is_partitioned(conn, table):
+            return []
+        created = ensure_months(conn, table, today, month_start(today, months))
+    if created:
+        log.info("partitions created", extra={"table": table.name, "partitions": created})
+    return created
+
+
+@dataclass
+class DroppedPartition:
+    name: str
+    lower: datetime | None
+    upper: datetime
+    rows: int
+
+
+@dataclass
+class PartitionsResult:
+    """What the partition step of cleanup-old-analytics did (or would do, in a dry run)."""
+
+    dropped: list[DroppedPartition] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    """Partitions wholly before the cutoff kept: a day's figures count more events than it
+    holds (or its lock was not granted in time); the per-day path then handles their days."""
+    kept_days: list[date] = field(default_factory=list)
+    aggregated: list[date] = field(default_factory=list)
+    """Days whose figures were missing or short, aggregated before their partition's drop."""
+    interrupted: bool = False
+    recounted: bool = False
+    """Each dropped partition's `rows` are its events, counted (--recount-partitions); else
+    the events its days' figures count, which is what they held unless events came late."""
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.dropped)
+
+
+Counts = dict[date, dict[str, int]]
+
+
+def droppable(conn: Connection, table: Table, cutoff: datetime) -> list[Partition]:
+    """Partitions wholly before `cutoff` whose bounds fall on UTC midnights (a day is never
+    split between a dropped partition and another)."""
+    return [
+        p
+        for p in partitions(conn, table)
+        if p.upper is not None
+        and p.upper <= cutoff
+        and all(b is None or b.astimezone(UTC).time() == dtime.min for b in (p.lower, p.upper))
+    ]
+
+
+def holding(conn: Connection, table: Table, cutoff: datetime) -> Partition | None:
+    """The partition that holds the last instant before `cutoff` and reaches past it, if its
+    bounds are UTC midnights: it will be dropped whole once all of it is past the cutoff, so
+    by default its old days wait for that rather than go row by row."""
+    for p in partitions(conn, table):
+        if (
+            p.lower is not None
+            and p.upper is not None
+            and p.lower < cutoff < p.upper
+            and all(b.astimezone(UTC).time() == dtime.min for b in (p.lower, p.upper))
+        ):
+            return p
+    return None
+
+
+def _utc_date(at: datetime) -> date:
+    return at.astimezone(UTC).date()
+
+
+def _raw_counts(conn: Connection, tables: AnalyticsTables, p: Partition) -> Counts:
+    """Every event of `p` counted per UTC day and event type (a read of the whole partition)."""
+    events = tables.events
+    at = events.c.occurred_at
+    day = utc_day(at).label("day")
+    query = select(day, events.c.event_type, func.count()).where(at < p.upper)
+    if p.lower is not None:
+        query = query.where(at >= p.lower)
+    found: Counts = {}
+    for d, event_type, n in conn.execute(query.group_by(day, events.c.event_type)):
+        found.setdefault(d, {})[event_type] = int(n)
+    return found
+
+
+def _verdict(raw: Counts, figures: Counts) -> tuple[list[date], list[date]]:
+    """(days whose figures count more events than are left, days whose figures are short)."""
+    over, short = [], []
+    for day, types in sorted(raw.items()):
+        counted = figures.get(day, {})
+        if any(counted.get(t, 0) > n for t, n in types.items()):
+            over.append(day)
+        elif any(counted.get(t, 0) != n for t, n in types.items()):
+            short.append(day)
+    return over, short
+
+
+def _check(
+    conn: Connection, tables: AnalyticsTables, p: Partition, recount: bool, dry_run: bool = False
+) -> tuple[int, list[date], list[date]]:
+    """(events counted, days to aggregate first, days that keep the partition): figures for
+    every day `p` holds events of, and with `recount` equal to its raw counts. In a dry run the
+    events counted include those of the days still to aggregate."""
+    assert p.upper is not None
+    if recount:
+        raw = _raw_counts(conn, tables, p)
+        over, short = _verdict(raw, figures_by_day(conn, tables, _utc_date(p.upper), sorted(raw)))
+        return sum(sum(t.values()) for t in raw.values()), short, over
+    days = old_days(conn, tables, p.upper, since=p.lower)
+    figures = figures_by_day(conn, tables, _utc_date(p.upper), days)
+    missing = [d for d in days if d not in figures]
+    counted = sum(sum(t.values()) for t in figures.values())
+    if dry_run:
+        counted += sum(_events_on(conn, tables, d) for d in missing)
+    return counted, missing, []
+
+
+def _events_on(conn: Connection, tables: AnalyticsTables, day: date) -> int:
+    """The raw events of one UTC day (a day that has no figures yet: it is read to aggregate
+    it anyway)."""
+    at = tables.events.c.occurred_at
+    start, end = day_bounds(day)
+    return int(conn.scalar(select(func.count()).where(at >= start, at < end)) or 0)
+
+
+class _Stopped(NamedTuple):
+    """Why a partition was not dropped: days to aggregate first, days whose figures count
+    more events than it holds (both empty: its lock was not granted in time)."""
+
+    short: list[date]
+    over: list[date]
+
+
+DROP_LOCK_WAIT = 0.2
+"""Seconds the drop waits for the parent's and the partition's locks per attempt: the app's
+queries on the table queue behind the request meanwhile, so it is short."""
+DROP_ATTEMPTS = 5
+"""Attempts at those locks (a pause between them) before the partition is kept for the next run."""
+DEADLOCK_DETECTED = "40P01"
+
+
+def _drop_if_counted(
+    engine: Engine, p: Partition, tables: AnalyticsTables, recount: bool
+) -> int | _Stopped:
+    """`_drop_once`, again after a pause (at most DROP_ATTEMPTS in all) when its locks were not
+    granted within DROP_LOCK_WAIT; kept, with a warning, if they never were."""
+    for attempt in range(1, DROP_ATTEMPTS + 1):
+        try:
+            return _drop_once(engine, p, tables, recount)
+        except exc.OperationalError as e:
+            code = getattr(e.orig, "sqlstate", None)
+            if code not in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
+                raise
+            log.info(
+                "partition lock not granted: trying again"
+                if attempt < DROP_ATTEMPTS
+                else "partition lock not granted",
+                extra={"partition": p.name, "attempt": attempt, "sqlstate": code},
+            )
+        if attempt < DROP_ATTEMPTS:
+            time.sleep(DROP_LOCK_WAIT * attempt)
+    log.warning("partition kept: its lock was not granted in time", extra={"partition": p.name})
+    return _Stopped([], [])
+
+
+def _drop_once(
+    engine: Engine, p: Partition, tables: AnalyticsTables, recount: bool
+) -> int | _Stopped:
+    """Lock the parent, then `p` (the order of the app's queries on the parent, so neither
+    waits on the other in a cycle: detaching and dropping a partition locks its parent
+    anyway), check `p` (`_check`), detach and drop it, in one transaction; the events it held
+    (as counted) if dropped, else what stopped it. A lock not granted within DROP_LOCK_WAIT
+    raises (lock_not_available)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(DROP_LOCK_WAIT * 1000)}ms'")
+        parent = _regclass(conn, tables.events)
+        qualified = _quoted(conn, p.schema, p.name)
+        conn.execute(text(f"LOCK TABLE {parent}, {qualified} IN ACCESS EXCLUSIVE MODE"))
+        rows, short, over = _check(conn, tables, p, recount)
+        if over or short:  # commits only the locks: nothing was written
+            return _Stopped(short, over)
+        conn.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {qualified}"))
+        conn.execute(text(f"DROP TABLE {qualified}"))
+        return rows
+
+
+def _aggregate_days(
+    engine: Engine, days: list[date], now: datetime | None, tables: AnalyticsTables
+) -> None:
+    """The per-day upsert, a day per transaction (outside any partition's lock)."""
+    for day in days:
+        with engine.begin() as conn:
+            aggregate_day(conn, day, now=now, tables=tables)
+
+
+def drop_old_partitions(
+    engine: Engine,
+    cutoff: datetime,
+    *,
+    dry_run: bool = False,
+    stop: threading.Event | None = None,
+    now: datetime | None = None,
+    tables: AnalyticsTables,
+    recount: bool = False,
+) -> PartitionsResult:
+    """Detach and drop every partition wholly before `cutoff` whose days are all counted, each
+    in its own transaction, checked under its lock; days without figures are aggregated
+    outside the lock, a day per transaction, and the partition is tried once more. With
+    `recount` (every event counted), the partition is read once without its lock first, so
+    one whose figures count more is never locked, and its short days aggregated. A dry run
+    checks without locking."""
+    result = PartitionsResult(recounted=recount)
+    parent = tables.events
+    with engine.connect() as conn:
+        candidates = droppable(conn, parent, cutoff)
+    for p in candidates:
+        if stop is not None and stop.is_set():
+            result.interrupted = True
+            break
+        if dry_run or recount:  # a recount reads the partition: once without its lock first
+            with engine.connect() as conn:
+                rows, short, over = _check(conn, tables, p, recount, dry_run)
+            if over:
+                result.kept.append(p.name)
+                result.kept_days += over
+                continue
+            result.aggregated += short
+            if dry_run:
+                result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, rows))  # type: ignore[arg-type]
+                continue
+            _aggregate_days(engine, short, now, tables)
+            started = time.monotonic()
+            dropped = _drop_if_counted(engine, p, tables, recount)
+        else:
+            started = time.monotonic()
+            dropped = _drop_if_counted(engine, p, tables, recount)
+            if isinstance(dropped, _Stopped) and dropped.short and not dropped.over:
+                _aggregate_days(engine, dropped.short, now, tables)
+                result.aggregated += dropped.short
+                started = time.monotonic()
+                dropped = _drop_if_counted(engine, p, tables, recount)
+        if isinstance(dropped, _Stopped):  # events arrived, figures changed, or no lock in time
+            result.kept.append(p.name)
+            result.kept_days += dropped.over + dropped.short
+            continue
+        result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, dropped))  # type: ignore[arg-type]
+        log.info(
+            "partition dropped",
+            extra={
+                "table": parent.name,
+                "partition": p.name,
+                "rows": dropped,
+                "seconds": round(time.monotonic() - started, 4),
+            },
+        )
+    return result

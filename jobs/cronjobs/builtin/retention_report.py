@@ -1,0 +1,148 @@
+"""`cronjobs retention show`: the effective rules and, with a database, what they find there.
+
+Without a database: each rule in words. With one: the schema check's findings, how many rows
+(and child rows) each rule would touch now (the dry run's numbers), and the SQL the jobs run,
+compiled for that database (parameters shown as placeholders).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cronjobs.builtin.purge import plural
+from cronjobs.builtin.rules import Age, RetentionRule, Rollup, Rules
+
+
+def _age_words(age: Age) -> str:
+    if age.mode == "column":
+        return age.columns[0]
+    joined = ", ".join(age.columns)
+    return (
+        f"the first of {joined} that is set"
+        if age.mode == "first_of"
+        else f"the latest of {joined}"
+    )
+
+
+def describe(rule: RetentionRule) -> str:
+    children = "".join(f"; with {c.table}.{c.foreign_key}" for c in rule.children)
+    children += "".join(
+        f"; {c.table}.{c.foreign_key} by its ON DELETE CASCADE (uncounted)" for c in rule.cascades
+    )
+    whole = ", whole UTC days" if rule.whole_days else ""
+    return (
+        f"{rule.table} (key {rule.primary_key}): older than {plural(rule.days, 'day')} by "
+        f"{_age_words(rule.age)}{whole}{children}"
+    )
+
+
+def describe_rollup(r: Rollup) -> str:
+    c = r.columns
+    return (
+        f"{r.source} -> {r.target}: per UTC day of {r.timestamp} ({c['day']}) and {r.group_by} "
+        f"({c['group']}): the count ({c['count']}) and distinct {r.distinct} ({c['distinct']})"
+    )
+
+
+@dataclass
+class RuleReport:
+    job: str
+    table: str
+    rule: str
+    rows: int | None = None
+    child_rows: int | None = None
+    sql: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RetentionReport:
+    source: str
+    rules: list[RuleReport]
+    rollup: str
+    rollup_sql: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    database: str | None = None
+    schema: str | None = None
+    """The rules' PostgreSQL schema (None: the connection's default)."""
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if any(f.startswith("error") for f in self.findings) else 0
+
+    def lines(self) -> list[str]:
+        out = [f"rules: {self.source}"]
+        if self.schema:
+            out.append(f"schema: {self.schema} (PostgreSQL: every table below is in it)")
+        if self.database:
+            out.append(f"database: {self.database}")
+        for r in self.rules:
+            out.append(f"{r.job}: {r.rule}")
+            if r.rows is not None:
+                children = f" and {plural(r.child_rows or 0, 'child row')}" if r.child_rows else ""
+                out.append(f"  would touch now: {plural(r.rows, 'row')}{children}")
+            out += [f"  sql: {s}" for s in r.sql]
+        out.append(f"rollup: {self.rollup}")
+        out += [f"  sql: {s}" for s in self.rollup_sql]
+        out += self.findings or (["check: the rules match the database"] if self.database else [])
+        return out
+
+
+def report(rules: Rules, engine: Any | None = None, now: datetime | None = None) -> RetentionReport:
+    """The rules, and with an engine their findings, counts and SQL there."""
+    entries = [RuleReport(r.job, r.table, describe(r)) for r in (*rules.sessions, rules.analytics)]
+    result = RetentionReport(rules.source, entries, describe_rollup(rules.rollup))
+    result.schema = rules.schema
+    if engine is None:
+        return result
+    from cronjobs.builtin import schema_check
+    from cronjobs.database import describe as where
+
+    result.database = where(engine)
+    findings = schema_check.check(engine, rules)
+    result.findings = [f"{f.level}: {f}" for f in findings]
+    if any(f.level == "error" for f in findings):
+        return result
+    _measure(result, rules, engine, now or datetime.now(UTC))
+    return result
+
+
+def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) -> None:
+    from cronjobs.builtin import analytics_ranges as ranges
+    from cronjobs.builtin import rule_tables
+    from cronjobs.builtin.analytics import _upsert
+    from cronjobs.builtin.analytics_cleanup import inventory
+    from cronjobs.builtin.purge import batch_statements, count_old, next_batch, range_batch
+    from cronjobs.builtin.sessions import cutoff_for
+
+    dialect = engine.dialect
+
+    def sql(statement: Any) -> str:
+        text = " ".join(str(statement.compile(dialect=dialect)).split())
+        return re.sub(r"__\[POSTCOMPILE_(\w+)\]", r":\1", text)  # an expanding IN's ids
+
+    sessions = rule_tables.sessions(engine, rules)
+    analytics_rule, tables = rule_tables.analytics(engine, rules)
+    with engine.connect() as conn:
+        for entry, rule in zip(result.rules, (*sessions, analytics_rule), strict=True):
+            cutoff = cutoff_for(rule, rule.days, now)
+            if rule is analytics_rule:
+                found = inventory(conn, cutoff, tables)
+                entry.rows = sum(sum(t.values()) for t in found.events.values())
+                if dialect.name == "postgresql":  # a run of whole days: checked, then deleted
+                    entry.sql = [sql(ranges.old_days_statement(tables, cutoff))]
+                    entry.sql += [sql(ranges.check_run_statement(tables))]
+                    entry.sql += [sql(ranges.delete_run_statement(tables))]
+                else:
+                    entry.sql = ["one transaction per UTC day: the day's events counted into "
+                                 "the roll-up's target, then deleted"]  # fmt: skip
+                continue
+            entry.rows, entry.child_rows = count_old(conn, rule, cutoff)
+            if dialect.name == "postgresql":
+                entry.sql = [sql(range_batch(rule, cutoff, after=True))]
+                continue
+            entry.sql = [sql(next_batch(rule, cutoff, 5000))]
+            entry.sql += [sql(s) for s in batch_statements(rule, [1, 2], cutoff, dialect.name)]
+    result.rollup_sql = [sql(_upsert(tables, dialect.name))]

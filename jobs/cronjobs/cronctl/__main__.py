@@ -1,0 +1,5 @@
+"""`python -m cronjobs.cronctl`: the same as the `cronctl` console script."""
+
+from cronjobs.cronctl.cli import main
+
+main()

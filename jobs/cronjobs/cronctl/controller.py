@@ -1,0 +1,572 @@
+"""`CronJobController`: the Python API behind `cronctl`, importable by the FastAPI app too.
+
+It finds the chart's CronJobs by label selector and works on plain dicts and dataclasses; all API
+calls go through `cronjobs.cronctl.api.KubeApi`. Listing costs two lists whatever the number of
+CronJobs (CronJobs, then Jobs with the same selector, joined in memory by ownerReferences uid),
+each paged by 500 items.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from cronjobs.cronctl import (
+    access,
+    claim,
+    diagnose,
+    follow,
+    intake,
+    model,
+    params,
+    suspension,
+    window,
+)
+from cronjobs.cronctl.errors import (
+    ConfigError,
+    Conflict,
+    CronctlError,
+    HelmManaged,
+    NotFound,
+    Refused,
+    WaitTimeout,
+)
+from cronjobs.cronctl.model import CronJobInfo, Obj, Run
+from cronjobs.cronctl.suspension import Change
+
+if TYPE_CHECKING:
+    from cronjobs.cronctl.api import ClientSettings, KubeApi
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SELECTOR = "app.kubernetes.io/name=cronjobs"
+CRONJOBS, JOBS, PODS = "batch/cronjobs", "batch/jobs", "/pods"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Triggered:
+    job: Obj
+    """The Job as created (or, with dry_run, as it would be created; for a request, its name)."""
+    dry_run: bool
+    request: str | None = None
+    """The id of the trigger request made instead (no `create jobs`: the keeper starts it)."""
+
+    @property
+    def name(self) -> str:
+        return str(self.job["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str:
+        return str(self.job["metadata"].get("namespace") or "")
+
+
+def _newest_first(run: Run) -> float:
+    when = run.started or run.created or run.finished
+    return -when.timestamp() if when else 0.0
+
+
+class CronJobController:
+    """List, describe, suspend, resume and trigger the chart's CronJobs.
+
+    `namespace` defaults to the kubeconfig context's (or the pod's); `all_namespaces` lists
+    across all of them; `selector` picks the chart's CronJobs.
+    """
+
+    def __init__(
+        self,
+        api: KubeApi,
+        *,
+        namespace: str | None = None,
+        all_namespaces: bool = False,
+        selector: str = DEFAULT_SELECTOR,
+        poll_interval: float = 2.0,
+        clock: Callable[[], datetime] = utcnow,
+        confined: bool = False,
+    ) -> None:
+        self.api = api
+        self.namespace = namespace or api.namespace
+        self.all_namespaces = all_namespaces
+        self.selector = selector
+        self.confined = confined
+        """Only the CronJobs the selector matches exist, by name too (the dashboard's mode);
+        else a name reaches any CronJob of the namespace, as kubectl does."""
+        self.poll_interval = poll_interval
+        self.clock = clock
+
+    @classmethod
+    def connect(cls, settings: ClientSettings | None = None, **kwargs: Any) -> CronJobController:
+        """Load the configuration (explicitly: in-cluster or kubeconfig) and build a controller."""
+        from cronjobs.cronctl.api import ClientSettings, KubeApi
+
+        return cls(KubeApi(settings or ClientSettings.from_env()), **kwargs)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def confine(self) -> CronJobController:
+        """This controller (sharing its connection), confined to its selector."""
+        if self.confined:
+            return self
+        other = copy.copy(self)
+        other.confined = True
+        return other
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    @property
+    def _scope(self) -> str | None:
+        return None if self.all_namespaces else self.namespace
+
+    def _ns_for_name(self) -> str:
+        if self.all_namespaces:
+            raise ConfigError("a CronJob name needs one namespace: use -n NAMESPACE instead of -A")
+        return self.namespace
+
+    def list_cronjobs(self, selector: str | None = None) -> list[CronJobInfo]:
+        """Every CronJob matching the selector, with its runs.
+
+        Two lists (CronJobs, then Jobs with the same selector: the chart copies its labels onto
+        jobTemplate.metadata.labels, so its Jobs carry them), a request per 500 items each.
+        """
+        selector = selector or self.selector
+        cronjobs = self._list(CRONJOBS, self._scope, selector)
+        if not cronjobs:
+            return []
+        by_owner = model.index_jobs(self._list(JOBS, self._scope, selector))
+        now = self.clock()
+        infos = [
+            model.summarize_safely(cj, by_owner.get(str(cj["metadata"].get("uid")), []), now)
+            for cj in cronjobs
+        ]
+        return sorted(infos, key=lambda i: (i.namespace, i.name))
+
+    def _get(self, name: str) -> Obj:
+        return self._fetch(self._ns_for_name(), name)
+
+    def _fetch(self, namespace: str, name: str) -> Obj:
+        """One CronJob, read defensively (intake.cronjob). When `confined`, only one that
+        the selector matches (the API server evaluates it: a list by name): any other is
+        NotFound, as if it did not exist."""
+        if not self.confined:
+            return intake.cronjob(self.api.get(CRONJOBS, namespace, name))
+        found = self.api.list(
+            CRONJOBS, namespace, self.selector, field_selector=f"metadata.name={name}"
+        )
+        if not found:
+            raise NotFound("CronJob", name, namespace)
+        return intake.cronjob(found[0])
+
+    def _list(
+        self,
+        resource: str,
+        namespace: str | None,
+        selector: str | None = None,
+        fields: str | None = None,
+    ) -> list[Obj]:
+        """CronJobs, Jobs or Events, each read defensively (cronjobs.cronctl.intake)."""
+        clean = {CRONJOBS: intake.cronjob, JOBS: intake.job}.get(resource, intake.event)
+        return [clean(obj) for obj in self.api.list(resource, namespace, selector, fields)]
+
+    def _owned_jobs(self, cronjob: Obj) -> list[Obj]:
+        """The CronJob's Jobs: listed by its job template's labels (which the CronJob controller
+        and `kubectl create job --from` copy onto every Job), joined by ownerReferences uid."""
+        namespace = cronjob["metadata"]["namespace"]
+        uid = str(cronjob["metadata"].get("uid"))
+        jobs = self._list(JOBS, namespace, model.template_selector(cronjob))
+        return [j for j in jobs if model.owner_uid(j) == uid]
+
+    def describe(self, name: str, results: bool = True) -> CronJobInfo:
+        """One CronJob with all its runs (newest first), each with its exit code and summary
+        while its pod exists: three API calls (two without `results`)."""
+        cronjob = self._get(name)
+        info = model.summarize_safely(cronjob, self._owned_jobs(cronjob), self.clock())
+        return diagnose.with_pods(self, cronjob, info) if results else info
+
+    def history(self, name: str) -> list[Run]:
+        """Every run, newest first: the Jobs that still exist, and with the keeper on the runs
+        its ledger remembers after their Jobs were garbage-collected (docs/keeper.md). Without
+        a ledger (no keeper, or no right to read it) the Jobs alone."""
+        runs = list(self.describe(name).runs)
+        kept = {r.name for r in runs}
+        remembered = [r for r in self._remembered(name) if r.name not in kept]
+        return sorted([*runs, *remembered], key=_newest_first)
+
+    def _remembered(self, name: str) -> list[Run]:
+        from cronjobs.keeper import ledger
+
+        namespace = self._ns_for_name()
+        try:
+            cm = self.api.get("/configmaps", namespace, ledger.configmap_name(name))
+        except CronctlError as e:  # none yet, no keeper, or no right to read it
+            log.debug("no ledger for %s: %s", name, e)
+            return []
+        return [ledger.as_run(e, namespace) for e in ledger.load(cm.get("data"))]
+
+    def explain(
+        self,
+        name: str,
+        since: datetime | None = None,
+        *,
+        max_ticks: int | None = window.MAX_TICKS,
+        max_window: timedelta | None = window.MAX_WINDOW,
+    ) -> diagnose.Explanation:
+        """Every tick since `since` (default: the last 7 days, or since the creation), matched
+        to its Job, each missed one with the controller's reason; the last failure; Events;
+        what to do. See cronjobs.cronctl.ticks for the rules.
+
+        Bounded (cronjobs.cronctl.window): a `since` older than `max_window`, or a window of more
+        than `max_ticks` ticks, is a ConfigError; the default window is shortened to the
+        newest `max_ticks` ticks. None lifts a bound."""
+        window.check_start(since, self.clock(), max_window)
+        if max_ticks is None:
+            return diagnose.explain(self, name, since)
+        limit = max_ticks
+
+        def fit(cronjob: Obj, start: datetime, now: datetime) -> datetime:
+            return window.fit(cronjob, start, now, limit, explicit=since is not None)
+
+        return diagnose.explain(self, name, since, fit)
+
+    def upcoming(
+        self, name: str, count: int = 5, after: datetime | None = None
+    ) -> diagnose.Upcoming:
+        """The next `count` runs (after `after`, default now) in the CronJob's time zone, with
+        the times a DST change skips, repeats or shifts marked."""
+        return diagnose.upcoming(self, name, count, after)
+
+    def check(
+        self,
+        names: tuple[str, ...] = (),
+        *,
+        selector: str | None = None,
+        all: bool = False,
+        max_age: timedelta | None = None,
+        max_suspended: timedelta | None = None,
+        max_failures: int = 0,
+    ) -> list[diagnose.Health]:
+        """Is each CronJob healthy: succeeded within its window (default: twice its longest
+        interval), not suspended past `max_suspended` (default: the window), and no more
+        than `max_failures` failed runs in a row. Two lists (or a get per NAME and a list)."""
+        return diagnose.check(
+            self,
+            names,
+            selector=selector,
+            all_=all,
+            max_age=max_age,
+            max_suspended=max_suspended,
+            max_failures=max_failures,
+        )
+
+    # -- suspend / resume -----------------------------------------------------------------------
+
+    def _targets(self, names: tuple[str, ...], selector: str | None, all_: bool) -> list[Obj]:
+        if names and (selector is not None or all_):
+            raise ConfigError("name the CronJobs, or select them with -l/--all, not both")
+        if names:
+            return [self._get(name) for name in dict.fromkeys(names)]  # all exist, or none changes
+        if selector is None and not all_:
+            raise ConfigError("name the CronJobs, or pass -l SELECTOR, or --all")
+        selector = selector or self.selector
+        targets = self._list(CRONJOBS, self._scope, selector)
+        if not targets:
+            where = f'namespace "{self.namespace}"' if self._scope else "any namespace"
+            raise CronctlError(f'no CronJob matches "{selector}" in {where}: check -l and -n/-A')
+        return sorted(targets, key=lambda cj: (cj["metadata"]["namespace"], cj["metadata"]["name"]))
+
+    def suspend(
+        self,
+        names: tuple[str, ...] = (),
+        *,
+        selector: str | None = None,
+        all: bool = False,
+        reason: str | None = None,
+        who: str | None = None,
+        until: datetime | timedelta | None = None,
+        dry_run: bool = False,
+    ) -> list[Change]:
+        """Set spec.suspend=true (never toggle); record who, when, why and until when, and the
+        suspend run's id on the CronJobs it changed. See cronjobs.cronctl.suspension."""
+        targets = self._targets(names, selector, all)
+        return suspension.suspend(
+            self, targets, reason=reason, who=who, until=until, dry_run=dry_run
+        )
+
+    def resume(
+        self,
+        names: tuple[str, ...] = (),
+        *,
+        selector: str | None = None,
+        all: bool = False,
+        expired: bool = False,
+        maintenance: str | None = None,
+        catch_up: str | None = None,
+        who: str | None = None,
+        dry_run: bool = False,
+    ) -> list[Change]:
+        """Set spec.suspend=false (never toggle), clear the suspend record (the history stays).
+
+        `expired`: only those whose suspension has expired; `maintenance`: only those a suspend
+        run (its id or reason) changed; `catch_up` none|once: see cronjobs.cronctl.catchup. Without
+        names or -l, `expired` and `maintenance` look at every CronJob of the selector.
+        """
+        if (expired or maintenance is not None) and not names and selector is None:
+            all = True
+        targets = self._targets(names, selector, all)
+        return suspension.resume(
+            self,
+            targets,
+            who=who,
+            expired=expired,
+            maintenance=maintenance,
+            catch_up=catch_up,
+            dry_run=dry_run,
+        )
+
+    def suspended_states(self, targets: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+        """Whether each (namespace, name) is suspended now, read again (one get each; one that
+        cannot be read is left out): what an interrupted suspend or resume got done."""
+        states = {}
+        for namespace, name in targets:
+            try:
+                cronjob = self._fetch(namespace, name)
+            except CronctlError as e:
+                log.warning("Warning: cannot read CronJob %s/%s again: %s", namespace, name, e)
+                continue
+            states[namespace, name] = cronjob.get("spec", {}).get("suspend") is True
+        return states
+
+    # -- trigger / wait / logs ------------------------------------------------------------------
+
+    def trigger(
+        self,
+        name: str,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        job_name: str | None = None,
+        who: str | None = None,
+        args: tuple[str, ...] = (),
+        namespace: str | None = None,
+        scheduled_at: datetime | None = None,
+    ) -> Triggered:
+        """Create a Job from the CronJob as `kubectl create job --from=cronjob/NAME` does, its
+        pod annotated with the run's tick: `scheduled_at`, or now (a manual run's tick is when it
+        was asked for, however late its pod starts).
+
+        `args` are appended to the container's args, each only if the chart allowlisted it for
+        this job (the CronJob's cronctl.cronjobs.dev/allowed-args annotation): anything else is
+        a ConfigError (exit 2) naming the allowlist, and nothing is created.
+
+        Refuses (Refused, exit 3) when the CronJob's concurrencyPolicy is Forbid and one of its
+        Jobs is still running (the controller's status.active ignores manual Jobs, so this looks
+        at the owned Jobs themselves) or another trigger is creating one, unless `force`. Under
+        any number of concurrent triggers at most one of them starts a run: see
+        cronjobs.cronctl.claim.
+        """
+        if job_name is not None and not model.valid_job_name(job_name):
+            raise ConfigError(
+                f'invalid Job name "{job_name}": use at most 63 lowercase letters, digits and '
+                "'-', starting and ending with a letter or digit"
+            )
+        cronjob = self._fetch(namespace or self._ns_for_name(), name)
+        namespace = cronjob["metadata"]["namespace"]
+        extra = params.check(cronjob, args)
+        forbid = not force and cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid"
+        who = who or self.api.user
+        keeper = (cronjob["metadata"].get("annotations") or {}).get(model.KEEPER)
+        if not dry_run and keeper and self.api.can("create", JOBS, namespace) is False:
+            # No `create jobs` (the operator Role with the keeper on): ask the keeper instead.
+            access.require(self.api, "patch", CRONJOBS, {namespace})
+            return self._request(cronjob, who, extra, scheduled_at or self.clock())
+        if not dry_run:
+            access.require(self.api, "create", JOBS, {namespace})
+            if forbid:
+                access.require(self.api, "patch", CRONJOBS, {namespace})
+        job = model.build_manual_job(
+            cronjob,
+            job_name or model.manual_job_name(name, self.clock()),
+            triggered_by=who,
+            extra_args=extra,
+            scheduled_at=scheduled_at or self.clock(),
+        )
+        if forbid and dry_run:
+            claim.refuse_if_blocked(self, cronjob, self._owned_jobs(cronjob))
+        if dry_run:
+            return Triggered(job, dry_run=True)
+        started = time.monotonic()
+        if forbid:
+            cronjob = claim.claim(self, cronjob, job["metadata"]["name"], who)
+            if time.monotonic() - started > claim.CLAIM_BUDGET:
+                raise CronctlError(
+                    f"CronJob {name}: claiming the run took over {claim.CLAIM_BUDGET:g}s, so no "
+                    "Job was created (its claim lapses on its own): check the API server's "
+                    "health and try again"
+                )
+        try:
+            created = Triggered(self.api.create(JOBS, namespace, job), False)
+        except Conflict as e:
+            raise Conflict(
+                f'Job "{job["metadata"]["name"]}" already exists in namespace "{namespace}": '
+                "pass --job-name with another name (or leave it out for a fresh one)"
+            ) from e
+        if forbid:
+            claim.settle(self, cronjob, job["metadata"]["name"])
+        return created
+
+    def _request(self, cronjob: Obj, who: str, args: tuple[str, ...], at: datetime) -> Triggered:
+        """Record a trigger request on the CronJob (guarded by its resourceVersion) for the
+        keeper to start; the Triggered names the Job the keeper will create."""
+        import json
+        import secrets
+
+        meta = cronjob["metadata"]
+        request_id = f"{at:%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
+        body = {"id": request_id, "by": who, "args": list(args), "at": model.iso(at)}
+        patch = {
+            "metadata": {
+                "resourceVersion": meta.get("resourceVersion"),
+                "annotations": {model.TRIGGER_REQUEST: json.dumps(body)},
+            }
+        }
+        self.api.merge_patch(CRONJOBS, meta["namespace"], meta["name"], patch)
+        job = {"metadata": {"name": model.request_job_name(meta["name"], request_id),
+                            "namespace": meta["namespace"]}}  # fmt: skip
+        return Triggered(job, False, request=request_id)
+
+    def await_request(self, triggered: Triggered, cronjob: str, timeout: float) -> None:
+        """Wait until the keeper has acted on the request: return once it started the run;
+        Refused (exit 3) or CronctlError with the keeper's reason; WaitTimeout (exit 5) when it
+        has not acted in `timeout` s (is the keeper running?)."""
+        import json
+
+        deadline = time.monotonic() + timeout
+        while True:
+            obj = self._fetch(triggered.namespace, cronjob)
+            raw = (obj["metadata"].get("annotations") or {}).get(model.TRIGGER_HANDLED)
+            try:
+                handled = json.loads(raw) if raw else {}
+            except ValueError:
+                handled = {}
+            if isinstance(handled, dict) and handled.get("id") == triggered.request:
+                result = str(handled.get("result", ""))
+                if result.startswith("refused"):
+                    raise Refused(f"the keeper did not start the run: {result}")
+                if result != "started":
+                    raise CronctlError(f"the keeper did not start the run: {result}")
+                return
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"the keeper has not acted on the request for CronJob {cronjob} within "
+                    f"{timeout:g}s (it stays asked for): is the keeper running? "
+                    "(kubectl get lease; keeper.enabled in the chart)"
+                )
+            time.sleep(self.poll_interval)
+
+    def wait(
+        self,
+        job_name: str,
+        namespace: str | None = None,
+        *,
+        timeout: float = 600.0,
+        on_log: Callable[[str, str], None] | None = None,
+        on_progress: Callable[[Run], None] | None = None,
+    ) -> Run:
+        """Poll the Job until it succeeds or fails; stream its pods' logs to `on_log(pod, line)`.
+
+        Raises WaitTimeout (exit 5) after `timeout` seconds, also while a pod's log is streaming
+        (chatty or silent); the Job keeps running. See cronjobs.cronctl.follow.
+        """
+        return follow.wait(
+            self,
+            job_name,
+            namespace or self.namespace,
+            timeout=timeout,
+            on_log=on_log,
+            on_progress=on_progress,
+        )
+
+    def job_for_logs(self, name: str, job: str | None = None) -> str:
+        """The Job whose logs `cronctl logs NAME` shows: --job, or the CronJob's newest run."""
+        info = self.describe(name, results=False)
+        if job is not None:
+            if not any(run.name == job for run in info.runs):
+                raise CronctlError(
+                    f'Job "{job}" is not a run of CronJob {name} in namespace '
+                    f'"{info.namespace}": see `cronctl history {name}`'
+                )
+            return job
+        if not info.runs:
+            raise CronctlError(
+                f"CronJob {name} has no runs (or they were cleaned up): trigger one with "
+                f"`cronctl trigger {name}`"
+            )
+        return info.runs[0].name
+
+    def logs(self, name: str, job: str | None = None) -> Iterator[tuple[str, str]]:
+        """(pod, line) for every pod of the chosen run (see `job_for_logs`), oldest pod first."""
+        return self.job_logs(self.job_for_logs(name, job))
+
+    def job_logs(self, job_name: str) -> Iterator[tuple[str, str]]:
+        """(pod, line) for every pod of a Job already resolved by `job_for_logs`."""
+        namespace = self._ns_for_name()
+        pods = self.api.list(PODS, namespace, f"job-name={job_name}")
+        if not pods:
+            raise CronctlError(
+                f"Job {job_name} has no pods left (deleted with the Job or by its TTL): "
+                "nothing to show"
+            )
+        for pod in sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp"))):
+            name, lines = pod["metadata"]["name"], 0
+            for line in self.api.pod_log(namespace, name, follow.container(pod)):
+                lines += 1
+                yield name, line
+            if not lines and not follow.on_node(pod):
+                log.info("Pod %s has not started yet (no node yet): no log to show yet.", name)
+
+    # -- the APScheduler app's scheduler_service, mapped ---------------------------------------------------
+
+    def get_jobs(self) -> list[dict[str, Any]]:
+        """Seed: scheduler_service.get_jobs(): the CronJobs as dicts (`cronctl list -o json`)."""
+        return [info.to_dict() for info in self.list_cronjobs()]
+
+    def pause_job(self, name: str, reason: str | None = None, who: str | None = None) -> Change:
+        """Seed: scheduler_service.pause_job(id): suspend one CronJob."""
+        return self.suspend((name,), reason=reason, who=who)[0]
+
+    def resume_job(self, name: str) -> Change:
+        """Seed: scheduler_service.resume_job(id): resume one CronJob."""
+        return self.resume((name,))[0]
+
+    def trigger_job(self, name: str, force: bool = False, who: str | None = None) -> Triggered:
+        """Seed: the manual-trigger endpoint: start a run now."""
+        return self.trigger(name, force=force, who=who)
+
+    def remove_job(self, name: str, force: bool = False) -> None:
+        """Seed: scheduler_service.remove_job(id): delete the CronJob.
+
+        Refuses (HelmManaged) for a CronJob a Helm release owns unless `force`: the next
+        `helm upgrade` would bring it back. Disable the job in the chart's values instead.
+        Needs `permissions.REMOVE_RULES` (delete on batch/cronjobs).
+        """
+        cronjob = self._get(name)
+        if model.is_helm_managed(cronjob) and not force:
+            meta = cronjob["metadata"]
+            release = (meta.get("annotations") or {}).get(model.HELM_RELEASE) or (
+                meta.get("labels") or {}
+            ).get("app.kubernetes.io/instance", "?")
+            key = (meta.get("labels") or {}).get("app.kubernetes.io/component", name)
+            raise HelmManaged(
+                f'CronJob {name} is managed by Helm release "{release}": disable the job in '
+                f"the chart's values (jobs.{key}) and run `helm upgrade`, or suspend it; "
+                "deleting it here would be undone by the next upgrade (force=True deletes anyway)"
+            )
+        self.api.delete(CRONJOBS, cronjob["metadata"]["namespace"], name)

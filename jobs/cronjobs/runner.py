@@ -1,0 +1,249 @@
+"""Running one job: run id and job id on every log line, SIGTERM handling, the job lock,
+and database errors translated once."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cronjobs import jitter, logs, pings, signals, summary, tick
+from cronjobs.errors import JobError, Skipped, Stopped, unexpected
+from cronjobs.exitcodes import ExitCode
+from cronjobs.registry import Job
+from cronjobs.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from cronjobs.context import JobContext, JobResult
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """The run's stop flag, set by SIGTERM or SIGINT (jobs/cronjobs/signals.py); jobs check it between
+    batches. The entrypoint records both signals from its first instant, so one that came
+    before the run is seen too; a run started from Python without the entrypoint records
+    them for its own duration only."""
+    if signals.installed():
+        yield signals.Stop()
+        return
+    previous = {s: signal.getsignal(s) for s in signals.STOPS}
+    signals.install()
+    try:
+        yield signals.Stop()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        signals.forget()
+
+
+def run(job: Job, work: Callable[[threading.Event], R]) -> R:
+    """Run `work` as one logged run of `job`: start, finish (with duration), or failure; the
+    outcome also goes to the container's termination message (jobs/cronjobs/summary.py) and, when
+    CRONJOBS_PING_URL is set, to a dead-man's-switch service (jobs/cronjobs/pings.py)."""
+    run_id = uuid.uuid4().hex[:12]
+    ping = pings.PingSettings.from_env()  # a malformed ping URL is exit 2, before the run
+    scheduled = tick.this_run()  # a malformed CRONJOBS_SCHEDULED_AT is exit 2, before the run
+    at = scheduled.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with logs.bind(job=job.command, run_id=run_id, scheduled_at=at), stop_on_signals() as stop:
+        log.info("started", extra={"tick_from": scheduled.source})
+        started = time.monotonic()
+        early = signals.received()
+        if ping and not early:
+            pings.notify(ping.url, "start", timeout=ping.timeout, run_id=run_id)
+
+        def ended(code: int, counts: dict[str, int] | None = None, error: str = "") -> None:
+            seconds = time.monotonic() - started
+            summary.write(
+                summary.line(job.command, run_id, code, seconds, counts, error, scheduled_at=at)
+            )
+            if ping:  # skipped (3: another run holds the lock) is not a failure of the job
+                event: pings.Event = (
+                    "success" if code in (ExitCode.OK, ExitCode.SKIPPED) else "fail"
+                )
+                pings.notify(ping.url, event, code, timeout=ping.timeout, run_id=run_id)
+
+        try:
+            if early:  # during start-up (imports, settings, connecting): do nothing at all
+                raise Stopped(
+                    f"stopped by {early.name} before the run started: nothing was done; the "
+                    "next run does the work"
+                )
+            jitter.before_run(job.jitter, stop)
+            result = work(stop)
+        except (Skipped, Stopped) as e:
+            e.logged = True
+            log.warning(str(e), extra={"exit_code": int(e.exit_code)})
+            ended(e.exit_code, error=str(e))
+            raise
+        except JobError as e:
+            _log_failure(e, started)
+            ended(e.exit_code, error=str(e))
+            raise
+        except Exception as e:  # a bug or an untranslated library error: still exit 1, logged
+            error = unexpected(e)
+            _log_failure(error, started)
+            ended(error.exit_code, error=str(error))
+            raise error from e
+        signals.announce("the job did not stop early (it had no batch left, or checks none)")
+        code = int(getattr(result, "exit_code", 0))
+        summary_lines: Any = getattr(result, "lines", lambda: [])()
+        log.info(
+            "finished",
+            extra={
+                "exit_code": code,
+                "seconds": round(time.monotonic() - started, 3),
+                "summary": "; ".join(summary_lines),
+            },
+        )
+        ended(code, summary.counts_of(result))
+        return result
+
+
+def _log_failure(error: JobError, started: float) -> None:
+    error.logged = True
+    log.error(
+        "failed: %s",
+        error,
+        extra={"exit_code": int(error.exit_code), "seconds": round(time.monotonic() - started, 3)},
+    )
+
+
+def run_database_job(
+    job: Job,
+    settings: Settings,
+    work: Callable[[Engine, threading.Event], R],
+    *,
+    lock: bool = True,
+) -> R:
+    """`run` for a job on the database: connect lazily, hold the job's lock, translate errors."""
+    from cronjobs.database import connect, exclusive, require_existing, translate_errors
+
+    url = settings.require_database()
+    require_existing(url)
+    engine = connect(url, settings.timeout, settings.lock_timeout)
+
+    def body(stop: threading.Event) -> R:
+        if not lock:
+            return work(engine, stop)
+        with exclusive(engine, job.id):
+            return work(engine, stop)
+
+    try:
+        return run(job, lambda stop: translate_errors(engine, body, stop))
+    finally:
+        engine.dispose()
+
+
+def run_registered(
+    job: Job, settings: Settings, *, dry_run: bool = False, args: tuple[str, ...] = ()
+) -> Any:
+    """`run` for a job registered with `@job(...)` (or `cronjobs run MODULE:FUNCTION`): the
+    same run id, logs, lock (when it needs the database), SIGTERM handling and exit codes as
+    the built-ins. An async job's task is cancelled at its next await on SIGTERM."""
+    from cronjobs.context import JobContext
+
+    assert job.func is not None
+
+    def body(stop: threading.Event) -> JobResult:
+        ctx = JobContext(job.command, settings, stop, dry_run, args, logging.getLogger(job.module))
+        try:
+            if "database" not in job.needs:
+                return _call(job, ctx, dry_run)
+            from cronjobs.database import exclusive, translate_errors
+
+            def locked() -> JobResult:
+                if dry_run:  # a dry run changes nothing: it may overlap a real run
+                    return _call(job, ctx, dry_run)
+                with exclusive(ctx.engine, job.id):
+                    return _call(job, ctx, dry_run)
+
+            return translate_errors(ctx.engine, locked)
+        finally:
+            ctx.close()
+
+    return run(job, body)
+
+
+def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
+    """Call the job's function; what it returns may be awaited (an `async def`, or a plain
+    wrapper of one), and is then run on an event loop that SIGTERM cancels at its next await."""
+    import asyncio
+    import inspect
+
+    from cronjobs.context import JobResult
+    from cronjobs.errors import ConfigError
+
+    assert job.func is not None
+    try:
+        returned = job.func(*((ctx,) if job.takes_context else ()))
+    except SystemExit as e:
+        return _exited(job, ctx, dry_run, e)
+    if inspect.isgenerator(returned) or inspect.isasyncgen(returned):
+        raise ConfigError(f"{_where(job)} yields: a job function returns its result (or None)")
+    if not inspect.isawaitable(returned):
+        return JobResult(job.command, returned, dry_run, interrupted=ctx.stop.is_set())
+    awaitable = returned
+
+    async def main() -> JobResult:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+
+        def cancel(signum: signal.Signals) -> None:  # called by the loop, not in a handler
+            signals.record(signum)
+            signals.announce("cancelling the job at its next await")
+            ctx.stop.set()
+            if task is not None:
+                task.cancel()
+
+        for s in signals.STOPS:
+            loop.add_signal_handler(s, cancel, s)
+        if signals.received():  # before the loop started: the job never starts
+            signals.announce("cancelling the job before it started")
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            return JobResult(job.command, None, dry_run, interrupted=True)
+        try:
+            value = await awaitable
+        except SystemExit as e:
+            return _exited(job, ctx, dry_run, e)
+        except asyncio.CancelledError:
+            if not ctx.stop.is_set():
+                raise
+            return JobResult(job.command, None, dry_run, interrupted=True)
+        return JobResult(job.command, value, dry_run, interrupted=ctx.stop.is_set())
+
+    handlers = {s: signal.getsignal(s) for s in signals.STOPS}
+    try:
+        return asyncio.run(main())
+    finally:  # closing the loop resets them to the default: the run's own handler again
+        for s, h in handlers.items():
+            signal.signal(s, h)
+
+
+def _exited(job: Job, ctx: JobContext, dry_run: bool, e: SystemExit) -> JobResult:
+    """A job that called sys.exit(): 0 or None is a success without a result; anything else a
+    failure (exit 1, so a code of its own cannot pass for "skipped" or a config error)."""
+    from cronjobs.context import JobResult
+
+    if e.code in (0, None):
+        return JobResult(job.command, None, dry_run, interrupted=ctx.stop.is_set())
+    raise JobError(
+        f"{_where(job)} called sys.exit({e.code!r}): a job fails by raising an "
+        "exception (or returns its result)"
+    ) from e
+
+
+def _where(job: Job) -> str:
+    """The job's function as messages name it: `module.function`, or for `cronjobs run`'s
+    unregistered function the `module:function` it was given."""
+    return job.id if ":" in job.id else f"{job.module}.{job.id}"
