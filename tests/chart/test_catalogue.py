@@ -35,7 +35,7 @@ def test_default_jobs_are_the_catalogue_with_its_schedules(
 
 def test_default_jobs_agree_with_cronjobs_list_json(default_docs: list[dict[str, Any]]) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "jobs", "list", "-o", "json"],
+        [sys.executable, "-m", "cronjobs", "list", "-o", "json"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -60,7 +60,7 @@ def test_list_shows_what_a_team_needs(client: TestClient, cluster: Cluster) -> N
     assert "Europe/Berlin - (suspended)" in redis
     assert "yes (2h00m) by alice Redis &lt;upgrade&gt; &amp; failover Resume Trigger" in redis
     assert "<upgrade>" not in answer.text
-    assert f'href="{PREFIX}/jobs/cronjobs/web-cronjobs-health-check"' in answer.text
+    assert f'href="{PREFIX}/jobs/web-cronjobs-health-check"' in answer.text
 
 
 def test_job_page_history_results_logs_and_explain(client: TestClient, cluster: Cluster) -> None:
@@ -90,7 +90,7 @@ def test_job_page_log_tail(client: TestClient, cluster: Cluster) -> None:
         "ok <db>\nok redis\n",
         cronjob=cj,
     )
-    page = text(client.get(f"{PREFIX}/jobs/cronjobs/web-cronjobs-health-check").text)
+    page = text(client.get(f"{PREFIX}/jobs/web-cronjobs-health-check").text)
     assert (
         "Log tail Job web-cronjobs-health-check-300 (2 lines). --- pod web-cronjobs-health-check-300-p1 ok &lt;db&gt; ok redis"
         in page
@@ -119,5 +119,5 @@ def test_a_cronjob_that_will_never_run_says_so(client: TestClient, cluster: Clus
     cluster.add_cronjob("web-cronjobs-health-check", "0 0 31 2 *")
     listed = text(client.get(f"{PREFIX}/").text)
     assert "never (will never run)" in listed
-    page = text(client.get(f"{PREFIX}/jobs/cronjobs/web-cronjobs-health-check").text)
+    page = text(client.get(f"{PREFIX}/jobs/web-cronjobs-health-check").text)
     assert "never (will never run) its schedule names no time that exists within five years" in page
