@@ -145,3 +145,28 @@ def test_a_lagging_cache_records_nothing_twice_and_starts_no_run_twice(cluster: 
     assert started == [request_job_name("web-cronjobs-d", "r-1")]
     handled = json.loads(cluster.cronjob("web-cronjobs-d")["metadata"]["annotations"][HANDLED])
     assert handled["result"] == "started"
+
+
+def test_the_alerts_gauges_come_from_the_ledger_so_a_restart_keeps_them(cluster: Cluster) -> None:
+    from cronjobs.keeper.metrics import Metrics
+
+    cj = cluster.add_cronjob("web-cronjobs-m", suspend=True)
+    cluster.add_job(cj, "web-cronjobs-m-1", started=NOW - timedelta(hours=2))
+    cluster.add_job(cj, "web-cronjobs-m-2", "Failed", started=NOW - timedelta(hours=1))
+    Keeper(cluster.controller(), clock=lambda: NOW).run_once()  # records both runs
+    metrics = Metrics()  # a keeper that restarted: it records nothing new, reads the ledger
+    metrics.update(Keeper(cluster.controller(), clock=lambda: NOW).run_once(), NOW)
+    text = metrics.render()
+    assert 'cronjobs_keeper_last_run_failed{cronjob="web-cronjobs-m"} 1' in text
+    assert 'cronjobs_keeper_suspended{cronjob="web-cronjobs-m"} 1' in text
+    success = next(
+        x
+        for x in text.splitlines()
+        if x.startswith("cronjobs_keeper_last_success_timestamp_seconds{")
+    )
+    failure = next(
+        x
+        for x in text.splitlines()
+        if x.startswith("cronjobs_keeper_last_failure_timestamp_seconds{")
+    )
+    assert float(success.split()[-1]) < float(failure.split()[-1]) <= NOW.timestamp()

@@ -42,6 +42,39 @@ class Pass:
     actions: Counter[str] = field(default_factory=Counter)
     flags: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    states: dict[str, State] = field(default_factory=dict)
+    """CronJob -> what its ledger and spec say now (for the gauges the alerts read)."""
+
+
+@dataclass(frozen=True)
+class State:
+    """One CronJob as the alerts see it: from its ledger (so right after a restart too)."""
+
+    created: float
+    suspended: bool
+    last_success: float | None
+    last_failure: float | None
+    last_failed: bool
+    """The newest recorded run failed (or was stopped)."""
+
+    @classmethod
+    def of(cls, cj: model.Obj, recent: list[Entry]) -> State:
+        def ended(e: Entry) -> float | None:
+            at = _time(e.finished or e.started)
+            return at.timestamp() if at else None
+
+        ok = [t for e in recent if e.result == "Succeeded" and (t := ended(e)) is not None]
+        bad = [
+            t for e in recent if e.result in ("Failed", "Stopped") and (t := ended(e)) is not None
+        ]
+        created = _time(cj["metadata"].get("creationTimestamp"))
+        return cls(
+            created=created.timestamp() if created else 0.0,
+            suspended=bool((cj.get("spec") or {}).get("suspend")),
+            last_success=max(ok, default=None),
+            last_failure=max(bad, default=None),
+            last_failed=bool(recent) and recent[-1].result in ("Failed", "Stopped"),
+        )
 
 
 RECENT = 100
@@ -187,6 +220,7 @@ class Keeper:
                 done.recorded.append(entry)
             self._save(cj, ledger_obj, entries)
             recent = entries[-RECENT:]
+        done.states[meta["name"]] = State.of(cj, recent)
         active = [j for j in jobs if not model.is_finished(j)]
         for action in policy.decide(cj, recent, active, now):
             self._apply(cj, action, recent, done)
