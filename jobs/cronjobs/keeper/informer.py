@@ -29,6 +29,15 @@ from cronjobs.cronctl.errors import ApiError, CronctlError
 
 log = logging.getLogger(__name__)
 
+RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("batch", "cronjobs", ("watch",)),
+    ("batch", "jobs", ("watch",)),
+    ("", "configmaps", ("get", "watch")),
+)
+"""What the keeper needs beyond cronjobs.cronctl.permissions.KEEPER_RULES: `watch` on what its
+informers follow, and `get` on a ledger (read whole before a run is added to it). The chart's
+keeper Role grants both (tests/chart/test_keeper.py, tests/keeper/test_rbac.py)."""
+
 WATCH_SECONDS = 300
 """How long one watch request asks to last (timeoutSeconds); it is then renewed from its last
 resourceVersion, which costs one request."""
