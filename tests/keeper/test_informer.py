@@ -11,7 +11,10 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from cronjobs.cronctl.controller import CRONJOBS
+from cronjobs.cronctl.errors import Forbidden
 from cronjobs.keeper.informer import Informer
 from cronjobs.keeper.loop import HANDLED, REQUEST, Cache, Keeper, request_job_name
 from tests.cronctl.conftest import Cluster
@@ -170,3 +173,50 @@ def test_the_alerts_gauges_come_from_the_ledger_so_a_restart_keeps_them(cluster:
         if x.startswith("cronjobs_keeper_last_failure_timestamp_seconds{")
     )
     assert float(success.split()[-1]) < float(failure.split()[-1]) <= NOW.timestamp()
+
+
+def test_without_the_right_to_watch_the_keeper_lists_every_pass(cluster: Cluster) -> None:
+    """A Role from before the keeper watched (no `watch` on Jobs): the informer gives up its
+    cache, and the process passes by listing instead of waiting for a cache that never comes."""
+    from cronjobs.keeper.process import keep
+
+    cj = cluster.add_cronjob("web-cronjobs-n")
+    cluster.add_job(cj, "web-cronjobs-n-1", started=NOW - timedelta(hours=1))
+    keeper = Keeper(cluster.controller(), clock=lambda: NOW)
+    cache = Cache.of(keeper, watch_seconds=1)
+    with cluster.emulator.deny("watch", "batch/jobs"):
+        for inf in cache.all():
+            inf.step()  # the lists are allowed
+        assert cache.synced and not cache.refused
+        with pytest.raises(Forbidden, match="cannot watch"):
+            cache.jobs.step()
+        assert cache.refused and not cache.synced
+        stop = threading.Event()
+        ledger_path = f"/api/v1/namespaces/{cluster.namespace}/configmaps/web-cronjobs-n-runs"
+
+        seen: list[bool] = []
+
+        def recorded() -> bool:
+            try:
+                cluster.server.call("GET", ledger_path)
+            except OSError:
+                return False
+            return True
+
+        def watch() -> None:
+            try:
+                wait_for(recorded, 60)
+                seen.append(True)
+            finally:
+                stop.set()
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        from tests.keeper.test_loop import _free_port
+
+        keep(
+            cluster.controller(), selector=None, lease_name="web-keeper-n", interval=1,
+            host="127.0.0.1", port=_free_port(), stop=stop,
+        )  # fmt: skip
+        watcher.join()
+    assert seen == [True]  # the ledger was written: a pass ran, by listing

@@ -25,7 +25,7 @@ from typing import Any
 import urllib3
 
 from cronjobs.cronctl.api import PAGE_SIZE, KubeApi, Obj, _path
-from cronjobs.cronctl.errors import ApiError, CronctlError
+from cronjobs.cronctl.errors import ApiError, CronctlError, Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ class Informer:
         self.listed_at: datetime | None = None
         self.lists = 0
         self.watches = 0
+        self.refused: Forbidden | None = None
+        """Set while the API server refuses this informer's list or watch (a Role without
+        `watch`, e.g. a chart older than the keeper): the keeper then lists every pass."""
         self._items: dict[tuple[str, str], Obj] = {}
         self._lock = threading.Lock()
         self._synced = threading.Event()
@@ -90,11 +93,16 @@ class Informer:
     def step(self, stop: threading.Event | None = None) -> None:
         """List if needed (never listed, 410, resync due), else one watch until it ends."""
         due = self.listed_at is None or self.clock() - self.listed_at >= self.resync
-        if self.version is None or due:
-            self.relist()
-            return
         try:
-            self.watch(stop)
+            if self.version is None or due:
+                self.relist()
+            else:
+                self.watch(stop)
+        except Forbidden as e:  # not synced any more: what it holds would go stale
+            self.refused = e
+            self._synced.clear()
+            self.version = None
+            raise
         except Expired:
             log.info(
                 "%s: resourceVersion %s expired (410): listing again", self.resource, self.version
@@ -102,10 +110,15 @@ class Informer:
             self.version = None
 
     def run(self, stop: threading.Event, backoff: float = 5.0) -> None:
-        """Keep stepping until `stop`; an API error waits `backoff` seconds, then tries again."""
+        """Keep stepping until `stop`; an API error waits `backoff` seconds, then tries again
+        (a refusal, 12 times as long: a Role is not fixed in seconds)."""
         while not stop.is_set():
             try:
                 self.step(stop)
+                self.refused = None
+            except Forbidden as e:
+                log.warning("%s: %s: the keeper lists every pass meanwhile", self.resource, e)
+                stop.wait(12 * backoff)
             except CronctlError as e:
                 log.warning("%s: %s (again in %gs)", self.resource, e, backoff)
                 stop.wait(backoff)

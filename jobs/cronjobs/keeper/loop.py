@@ -128,6 +128,11 @@ class Cache:
     def synced(self) -> bool:
         return all(i.synced for i in self.all())
 
+    @property
+    def refused(self) -> bool:
+        """The API server refuses one of the lists or watches (see Informer.refused)."""
+        return any(i.refused is not None for i in self.all())
+
     def start(self, stop: threading.Event) -> None:
         for informer in self.all():
             informer.start(stop)

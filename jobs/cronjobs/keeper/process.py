@@ -66,14 +66,17 @@ def keep(
                 if metrics.leader and cache is not None and not started:
                     cache.start(stop)  # kept on if the Lease is lost: a warm cache to come back to
                     started = True
-                if metrics.leader and (cache is None or cache.synced):
+                # Over the cache once it is in; by listing without one or while it is refused.
+                ready = cache is not None and cache.synced and not cache.refused
+                if metrics.leader and (ready or cache is None or cache.refused):
                     changed.clear()
-                    metrics.update(keeper.run_once(cache), clock())
+                    metrics.update(keeper.run_once(cache if ready else None), clock())
                 else:
                     metrics.last_pass = clock().timestamp()  # alive: following, or listing
             except CronctlError as e:  # the API is down or refuses: try again next time
                 log.warning("pass failed: %s", e)
-            _wait(stop, changed, interval, 0.0 if cache and not cache.synced else None)
+            waiting = cache is not None and not cache.synced and not cache.refused
+            _wait(stop, changed, interval, 0.0 if waiting else None)
     finally:
         server.shutdown()
         if metrics.leader:
