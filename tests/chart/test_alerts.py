@@ -50,8 +50,11 @@ def rules(render: Render) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def rule_files(rules: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _rule_files(rules, tmp_path_factory.mktemp("rules"))
+
+
+def _rule_files(rules: list[dict[str, Any]], folder: Path) -> Path:
     """all.yaml: every job's group; health-check.yaml: that job's group only."""
-    folder = tmp_path_factory.mktemp("rules")
     groups = [group for doc in rules for group in doc["spec"]["groups"]]
     (folder / "all.yaml").write_text(yaml.safe_dump({"groups": groups}))
     (hc,) = [g for g in groups if g["name"] == CJ]
@@ -288,13 +291,8 @@ def test_the_keeper_as_source_without_the_keeper_is_refused(render_error: Any) -
 
 @pytest.fixture(scope="module")
 def keeper_rule_files(render: Render, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("keeper-rules")
     docs = by_kind(render(*KEEPER_ARGS), "PrometheusRule")
-    groups = [group for doc in docs for group in doc["spec"]["groups"]]
-    (folder / "all.yaml").write_text(yaml.safe_dump({"groups": groups}))
-    (hc,) = [g for g in groups if g["name"] == CJ]
-    (folder / "health-check.yaml").write_text(yaml.safe_dump({"groups": [hc]}))
-    return folder
+    return _rule_files(docs, tmp_path_factory.mktemp("keeper-rules"))
 
 
 def test_promtool_accepts_every_keeper_rule(promtool: Path, keeper_rule_files: Path) -> None:

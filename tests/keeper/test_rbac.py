@@ -6,36 +6,24 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import yaml
-
 from cronjobs.keeper.loop import REQUEST, Cache, Keeper
+from tests.chart.chart_helpers import CHART, by_kind, granted, parse_docs, run_helm
 from tests.cronctl.conftest import Cluster
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(microsecond=0)
 PATH = re.compile(r"^/(?:api|apis/(?P<group>[^/]+))/v1/namespaces/[^/]+/(?P<res>[^/]+)(?:/(?P<name>[^/]+)(?:/(?P<sub>[^/]+))?)?$")  # fmt: skip
 VERBS = {"POST": "create", "PATCH": "patch", "DELETE": "delete", "PUT": "update"}
 
 
 def keeper_role(helm: Path) -> set[tuple[str, str, str]]:
-    out = subprocess.run(
-        [str(helm), "template", "web", str(ROOT / "charts" / "cronjobs"), "--set", "keeper.enabled=true"],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout  # fmt: skip
-    docs = [d for d in yaml.safe_load_all(out) if d]
-    [role] = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-keeper")]
-    return {
-        (group, resource, verb)
-        for rule in role["rules"]
-        for group in rule["apiGroups"]
-        for resource in rule["resources"]
-        for verb in rule["verbs"]
-    }
+    done = run_helm(helm, "template", "web", str(CHART), "--set", "keeper.enabled=true")
+    assert done.returncode == 0, done.stderr
+    [role] = [r for r in by_kind(parse_docs(done.stdout), "Role") if r["metadata"]["name"].endswith("-keeper")]  # fmt: skip
+    return granted(role)
 
 
 def needed(calls: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
