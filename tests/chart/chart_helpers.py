@@ -28,6 +28,17 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [doc for doc in docs if doc["kind"] == kind]
 
 
+def granted(role: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """A Role's rules as (apiGroup, resource, verb) triples."""
+    return {
+        (g, res, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for res in rule["resources"]
+        for v in rule["verbs"]
+    }
+
+
 def cronjobs_by_component(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {
         doc["metadata"]["labels"]["app.kubernetes.io/component"]: doc

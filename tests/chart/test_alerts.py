@@ -25,6 +25,7 @@ from cronjobs.cronctl.cli import cli as cronctl
 CJ = "cronjobs-health-check"
 NS = NAMESPACE
 RULE_ARGS = ("--set", "metrics.prometheusRule.enabled=true")
+KEEPER_ARGS = (*RULE_ARGS, "--set", "keeper.enabled=true", "--set", "metrics.serviceMonitor.enabled=true")  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +50,11 @@ def rules(render: Render) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def rule_files(rules: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _rule_files(rules, tmp_path_factory.mktemp("rules"))
+
+
+def _rule_files(rules: list[dict[str, Any]], folder: Path) -> Path:
     """all.yaml: every job's group; health-check.yaml: that job's group only."""
-    folder = tmp_path_factory.mktemp("rules")
     groups = [group for doc in rules for group in doc["spec"]["groups"]]
     (folder / "all.yaml").write_text(yaml.safe_dump({"groups": groups}))
     (hc,) = [g for g in groups if g["name"] == CJ]
@@ -216,12 +220,15 @@ def _cronctl_commands(text: str) -> list[list[str]]:
     return commands
 
 
+@pytest.mark.parametrize("args", [RULE_ARGS, KEEPER_ARGS], ids=["kube-state-metrics", "keeper"])
 def test_every_cronctl_command_in_an_alert_parses_and_names_a_cronjob(
-    render: Render, rules: list[dict[str, Any]]
+    render: Render, args: tuple[str, ...]
 ) -> None:
     """What an alert tells the operator to run is a valid cronctl command line (parsed by the
     real CLI) whose NAME is a CronJob the chart renders (not a job key)."""
-    cronjobs = {d["metadata"]["name"] for d in by_kind(render(*RULE_ARGS), "CronJob")}
+    docs = render(*args)
+    rules = by_kind(docs, "PrometheusRule")
+    cronjobs = {d["metadata"]["name"] for d in by_kind(docs, "CronJob")}
     seen = set()
     for doc in rules:
         for rule in doc["spec"]["groups"][0]["rules"]:
@@ -243,3 +250,138 @@ def test_every_cronctl_command_in_an_alert_parses_and_names_a_cronjob(
         "CronJobSuspendedTooLong",
     }
     assert ("CronJobSuspendedTooLong", "resume") in seen
+
+
+# -- the same alerts from the keeper's series (jobs/cronjobs/keeper/metrics.py) ------------------
+
+
+def _exprs(docs: list[dict[str, Any]]) -> str:
+    return " ".join(
+        rule["expr"]
+        for doc in by_kind(docs, "PrometheusRule")
+        for group in doc["spec"]["groups"]
+        for rule in group["rules"]
+    )
+
+
+def test_the_alerts_read_the_keepers_series_when_it_runs_and_is_scraped(render: Render) -> None:
+    scraped = _exprs(render(*KEEPER_ARGS))
+    assert "cronjobs_keeper_" in scraped and "kube_" not in scraped
+    # The keeper on but nothing scraping it: kube-state-metrics, as before.
+    unscraped = _exprs(render(*RULE_ARGS, "--set", "keeper.enabled=true"))
+    assert "kube_cronjob_spec_suspend" in unscraped and "cronjobs_keeper_" not in unscraped
+    # Chosen explicitly: the keeper scraped some other way; kube-state-metrics all the same.
+    chosen = _exprs(render(*RULE_ARGS, "--set", "keeper.enabled=true", "--set", "metrics.prometheusRule.source=keeper"))  # fmt: skip
+    assert "cronjobs_keeper_" in chosen and "kube_" not in chosen
+    ksm = _exprs(render(*KEEPER_ARGS, "--set", "metrics.prometheusRule.source=kubeStateMetrics"))
+    assert "cronjobs_keeper_" not in ksm
+    [monitor] = by_kind(render(*KEEPER_ARGS), "ServiceMonitor")
+    [service] = [s for s in by_kind(render(*KEEPER_ARGS), "Service") if s["metadata"]["name"].endswith("-keeper")]  # fmt: skip
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == [p["name"] for p in service["spec"]["ports"]]  # fmt: skip
+
+
+def test_the_keeper_as_source_without_the_keeper_is_refused(render_error: Any) -> None:
+    message = render_error(*RULE_ARGS, "--set", "metrics.prometheusRule.source=keeper")
+    assert "ERROR: metrics.prometheusRule.source is keeper but keeper.enabled is false" in message
+    assert "source" in render_error(*RULE_ARGS, "--set", "metrics.prometheusRule.source=nothing")
+
+
+@pytest.fixture(scope="module")
+def keeper_rule_files(render: Render, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    docs = by_kind(render(*KEEPER_ARGS), "PrometheusRule")
+    return _rule_files(docs, tmp_path_factory.mktemp("keeper-rules"))
+
+
+def test_promtool_accepts_every_keeper_rule(promtool: Path, keeper_rule_files: Path) -> None:
+    proc = _run(promtool, "check", "rules", "all.yaml", cwd=keeper_rule_files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS: 15 rules found" in proc.stdout
+
+
+def _keeper(name: str, values: str, cronjob: str = CJ, pod: str = "keeper-a") -> dict[str, str]:
+    """A keeper gauge as Prometheus scrapes it: the target's namespace and pod labels added."""
+    return _series(f"cronjobs_keeper_{name}", values, cronjob=cronjob, pod=pod)
+
+
+def _kept(*, suspended: str = "0x400", success: str | None = "0x400") -> list[dict[str, str]]:
+    series = [_keeper("created_timestamp_seconds", "0x400"), _keeper("suspended", suspended)]
+    if success is not None:
+        series.append(_keeper("last_success_timestamp_seconds", success))
+    return series
+
+
+KEEPER_FAILED = {
+    "exp_labels": {"namespace": NS, "cronjob": CJ, "severity": "warning"},
+    "exp_annotations": {
+        "summary": f"The last run of CronJob {NS}/{CJ} failed",
+        "description": (
+            f"The newest run of CronJob {NS}/{CJ} (cronjobs health-check) failed. Its runs, kept "
+            f"by the keeper: cronctl history {CJ} -n {NS}; the newest run's logs, while its Job "
+            f"exists: cronctl logs {CJ} -n {NS}"
+        ),
+    },
+}
+
+KEEPER_CASES = [
+    _case(
+        "the newest recorded run failed: fires after failedFor; another CronJob's does not count",
+        [_keeper("last_run_failed", "1x400"),
+         _keeper("last_run_failed", "1x400", cronjob="cronjobs-cleanup-redis-cache")],
+        ("CronJobLastRunFailed", "30s", []),
+        ("CronJobLastRunFailed", "5m", [KEEPER_FAILED]),
+    ),
+    _case(
+        "the newest recorded run succeeded: silent",
+        [_keeper("last_run_failed", "0x400")],
+        ("CronJobLastRunFailed", "5m", []),
+    ),
+    _case(
+        "two replicas (the new leader says failed, the old one's stale gauge not): one alert",
+        [_keeper("last_run_failed", "1x400"), _keeper("last_run_failed", "0x400", pod="keeper-b")],
+        ("CronJobLastRunFailed", "5m", [KEEPER_FAILED]),
+    ),
+    _case(
+        "last success at 0: silent within the 90m window, fires after it",
+        _kept(),
+        ("CronJobNoRecentSuccess", "80m", []),
+        ("CronJobNoRecentSuccess", "100m", [NO_SUCCESS]),
+    ),
+    _case(
+        "never succeeded: counted from creation",
+        _kept(success=None),
+        ("CronJobNoRecentSuccess", "80m", []),
+        ("CronJobNoRecentSuccess", "100m", [NO_SUCCESS]),
+    ),
+    _case(
+        "succeeds every minute: silent",
+        _kept(success="0+60x400"),
+        ("CronJobNoRecentSuccess", "100m", []),
+    ),
+    _case(
+        "suspended: no success alert; the suspended alert fires after 6h",
+        _kept(suspended="1x400"),
+        ("CronJobNoRecentSuccess", "100m", []),
+        ("CronJobSuspendedTooLong", "359m", []),
+        ("CronJobSuspendedTooLong", "361m", [SUSPENDED]),
+    ),
+    _case(
+        "not suspended: silent",
+        _kept(suspended="0x400", success="0+60x400"),
+        ("CronJobSuspendedTooLong", "361m", []),
+    ),
+]  # fmt: skip
+
+
+def test_each_keeper_alert_fires_and_stays_silent(promtool: Path, keeper_rule_files: Path) -> None:
+    tests = {
+        "rule_files": ["health-check.yaml"],
+        "evaluation_interval": "1m",
+        "tests": KEEPER_CASES,
+    }
+    (keeper_rule_files / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    proc = _run(promtool, "test", "rules", "tests.yaml", cwd=keeper_rule_files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout

@@ -25,6 +25,7 @@ from chart_helpers import (
     Render,
     by_kind,
     cronjobs_by_component,
+    granted,
     run_helm,
 )
 from test_checkov import _failures, checkov_binary
@@ -70,14 +71,7 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     )
 
 
-def _rules(role: dict[str, Any]) -> set[tuple[str, str, str]]:
-    return {
-        (g, res, v)
-        for rule in role["rules"]
-        for g in rule["apiGroups"]
-        for res in rule["resources"]
-        for v in rule["verbs"]
-    }
+_rules = granted
 
 
 # -- the expiry CronJob -------------------------------------------------------------------------

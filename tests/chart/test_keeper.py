@@ -10,10 +10,11 @@ import json
 from typing import Any
 
 import pytest
-from chart_helpers import by_kind, cronjobs_by_component
+from chart_helpers import by_kind, cronjobs_by_component, granted
 
 from cronjobs.cronctl.permissions import KEEPER_RULES
-from cronjobs.keeper import policy
+from cronjobs.keeper import ledger, policy
+from cronjobs.keeper.informer import RULES
 
 SET = "--set"
 
@@ -41,14 +42,7 @@ def test_on_it_runs_cronctl_keeper_with_its_own_least_privilege_role(
     assert deployment["spec"]["replicas"] == 2
     lease = args[args.index("--lease") + 1]
     role = next(r for r in by_kind(docs, "Role") if r["metadata"]["name"] == lease)
-    granted = {
-        (g, res, v)
-        for rule in role["rules"]
-        for g in rule["apiGroups"]
-        for res in rule["resources"]
-        for v in rule["verbs"]
-    }
-    assert granted == {(g, r, v) for g, r, verbs in KEEPER_RULES for v in verbs}
+    assert granted(role) == {(g, r, v) for g, r, verbs in (*KEEPER_RULES, *RULES) for v in verbs}
     by_name = [rule for rule in role["rules"] if rule.get("resourceNames")]
     assert by_name == [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease], "verbs": ["get", "patch"]}
@@ -122,3 +116,31 @@ def test_operators_may_trigger_through_the_keeper_only(render: Any) -> None:
     assert ("jobs", "create") not in through and ("cronjobs", "patch") in through
     # Without the keeper nothing would start the requested runs: the Role keeps its create.
     assert ("jobs", "create") in operator_verbs(SET, "keeper.operatorsTriggerThroughKeeper=true")
+
+
+def test_the_viewer_may_read_the_ledger_of_every_cronjob_the_keeper_keeps(render: Any) -> None:
+    """A job with several `schedules` renders several CronJobs, each with a ledger of its own
+    (named by cronjobs.keeper.ledger): the viewer Role names exactly those, and nothing else,
+    so `cronctl history` reads every one of them; a disabled job has neither."""
+    docs = render(
+        SET, "keeper.enabled=true",
+        SET, "controller.rbac.viewer.subjects[0].kind=User",
+        SET, "controller.rbac.viewer.subjects[0].name=ana@example.com",
+        SET, "jobs.cleanup-old-sessions.schedules={0 2 * * *,30 14 * * 1-5,0 23 * * 0}",
+        SET, "jobs.health-check.enabled=false",
+    )  # fmt: skip
+    [deployment] = by_kind(docs, "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    selector = dict(term.split("=") for term in args[args.index("--selector") + 1].split(","))
+    kept = [
+        cj["metadata"]["name"]
+        for cj in by_kind(docs, "CronJob")
+        if selector.items() <= cj["metadata"]["labels"].items()
+    ]
+    assert sum(name.startswith("cronjobs-cleanup-old-sessions") for name in kept) == 3
+    [viewer] = [
+        r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith("-cronctl-viewer")
+    ]
+    [rule] = [rule for rule in viewer["rules"] if rule.get("resources") == ["configmaps"]]
+    assert sorted(rule["resourceNames"]) == sorted(ledger.configmap_name(n) for n in kept)
+    assert rule["verbs"] == ["get"]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from chart_helpers import cronjobs_by_component
+from chart_helpers import cronjobs_by_component, granted
 
 from cronjobs.cronctl import params
 from cronjobs.cronctl.model import ALLOWED_ARGS
@@ -198,14 +198,7 @@ def test_viewer_and_operator_roles_are_bound_from_values(render: Any) -> None:
 
     roles = {r["metadata"]["name"]: r for r in by_kind(docs, "Role")}
 
-    def rules(role: dict[str, Any]) -> set[tuple[str, str, str]]:
-        return {
-            (g, res, v)
-            for rule in role["rules"]
-            for g in rule["apiGroups"]
-            for res in rule["resources"]
-            for v in rule["verbs"]
-        }
+    rules = granted
 
     def expected(table: Any) -> set[tuple[str, str, str]]:
         return {(g, res, v) for g, res, verbs in table for v in verbs}

@@ -76,6 +76,54 @@ PROMETHEUS_RULE_SCHEMA = {
     },
 }
 
+# ServiceMonitor, the same: the part the chart uses (the keeper's Service, by its labels).
+SERVICE_MONITOR_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "ServiceMonitor"},
+        "metadata": {"type": "object", "required": ["name"]},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["selector", "endpoints"],
+            "properties": {
+                "namespaceSelector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"matchNames": {"type": "array", "items": {"type": "string"}}},
+                },
+                "selector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["matchLabels"],
+                    "properties": {
+                        "matchLabels": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                        }
+                    },
+                },
+                "endpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["port"],
+                        "properties": {
+                            "port": {"type": "string"},
+                            "path": {"type": "string", "pattern": "^/"},
+                            "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
 # What each render must contain: kind -> count.
 EXPECTED_KINDS = {
     "defaults": {"CronJob": 5, "ServiceAccount": 1, "Secret": 1, "Role": 1},
@@ -100,6 +148,8 @@ EXPECTED_KINDS = {
         "Deployment": 1,
         "Service": 1,
         "NetworkPolicy": 1,
+        "ServiceMonitor": 1,
+        "PrometheusRule": 5,
     },
 }
 
@@ -132,6 +182,8 @@ def test_every_document_is_valid_kubernetes(
             where = f"{name}: {doc['kind']}/{doc['metadata']['name']}"
             if doc["kind"] == "PrometheusRule":
                 jsonschema.validate(doc, PROMETHEUS_RULE_SCHEMA)
+            elif doc["kind"] == "ServiceMonitor":
+                jsonschema.validate(doc, SERVICE_MONITOR_SCHEMA)
             else:
                 try:
                     kubernetes_validate.validate(doc, version, strict=True)

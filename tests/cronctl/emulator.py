@@ -28,9 +28,10 @@ import aiohttp.web
 import attrs
 import kmock
 import yaml
-from kmock._internal import dicts, enums, rendering
+from kmock._internal import dicts, enums, references, rendering
 
 from tests.cronctl import managed_fields
+from tests.cronctl.watch_log import Watch, WatchLog, stream
 
 VERBS = {
     enums.action.LIST: "list",
@@ -144,10 +145,35 @@ class CronctlEmulator(kmock.KubernetesEmulator):
     stands in for another client changing the object between cronctl's read and its patch."""
     clients: list[tuple[str, str, str, str | None]] = attrs.field(factory=list)
     """Every request's (method, path, User-Agent, fieldManager): who the audit log would name."""
+    watch_log: WatchLog = attrs.field(factory=WatchLog)
+    """Every change, for watches (see watch_log.py): `watch_log.window` changes are kept;
+    `watch_log.compact()` forgets them all (a watch from before is then 410 Gone);
+    `watch_log.drop()` ends every open watch stream."""
+    bookmark_seconds: float = 60.0
+    """How often a watch with allowWatchBookmarks gets a BOOKMARK (the API server: about a
+    minute)."""
+    watch_timeout: float = 1800.0
+    """A watch without timeoutSeconds ends after this long (the API server: 30 to 60 minutes)."""
     _writes: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False)
-    """Held by a PATCH from its resourceVersion check to its write: etcd's compare-and-swap
-    is one step, so two patches naming the same version never both pass (kmock applies a patch
-    after awaiting its own lock, by when a check made outside this one may be stale)."""
+    """Held by every write from its resourceVersion (and, for a PATCH, its check) to its
+    store: etcd's compare-and-swap is one step, so two patches naming the same version never
+    both pass (kmock applies a patch after awaiting its own lock, by when a check made outside
+    this one may be stale), and resourceVersions reach the watch log in the order they were
+    given, as etcd's revisions do."""
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        # kmock announces each create, patch and delete it stores on a per-resource bus, in
+        # the order it stores them: the watch log listens there.
+        self._buses = _Recorder(self)  # type: ignore[assignment]
+
+    def record(self, resource: Any, kind: str, obj: dict[str, Any]) -> None:
+        """Log a change for watches; a deletion gets a resourceVersion of its own."""
+        if kind == "DELETED":
+            obj = copy.deepcopy(dict(obj))
+            obj.setdefault("metadata", {})["resourceVersion"] = str(next(_counter))
+        rv = int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+        self.watch_log.record(_resource_key(resource), kind, obj, rv)
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         query = f"?{request.url.query_string}" if request.url.query_string else ""
@@ -160,7 +186,16 @@ class CronctlEmulator(kmock.KubernetesEmulator):
                 request.params.get("fieldManager"),
             )
         )
-        writing = request.action == enums.action.UPDATE and isinstance(request.data, dict)
+        writing = request.action in (
+            enums.action.CREATE,
+            enums.action.UPDATE,
+            enums.action.DELETE,
+        ) or (
+            request.action == enums.action.FETCH
+            and (request.namespace or "", request.name or "") in self.running
+        )  # a GET of a running Job may finish it (see _finish_job)
+        if _watching(request):
+            writing = False
         guard: AbstractAsyncContextManager[Any] = self._writes if writing else nullcontext()
         async with guard:
             return await self._serve(request)
@@ -181,7 +216,7 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             return await super()._handle(request)
         res = request.resource
         plural = f"{res.plural}/{request.subresource}" if request.subresource else res.plural
-        verb = VERBS.get(request.action, str(request.action))
+        verb = "watch" if _watching(request) else VERBS.get(request.action, str(request.action))
         # RBAC: 403 with the API server's wording, so the Forbidden translation is exercised.
         if (verb, f"{res.group}/{plural}") in self.forbidden and not self._privileged(request):
             group = f'in API group "{res.group}"'
@@ -203,6 +238,8 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             return status(410, "Expired", "The provided continue parameter is too old")
         if res.plural == "pods" and request.subresource == "log":
             return await self._serve_log(request)
+        if _watching(request) and request.name is None:
+            return await self._serve_watch_log(request)
         job_key = (request.namespace or "", request.name or "")
         if request.action == enums.action.FETCH and job_key in self.running:
             self.running[job_key] -= 1
@@ -333,6 +370,7 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             owners, times, api_version, _now(), (manager, "Apply", "")
         )
         self.objects[key] = obj
+        self.record(request.resource, "MODIFIED" if exists else "ADDED", obj)
         return aiohttp.web.json_response(obj, status=200 if exists else 201)
 
     def _fill_metadata(self, request: rendering.Request) -> None:
@@ -408,7 +446,7 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         ns, name = request.namespace or "", request.data["metadata"]["name"]
         outcome = self.job_outcomes[ns]
         now = _now()
-        self.objects["batch/v1/jobs", ns, name].patch({"status": {"startTime": now, "active": 1}})
+        self._change("batch/v1/jobs", ns, name, {"status": {"startTime": now, "active": 1}})
         pod = f"{name}-x7k2p"
         self.objects["v1/pods", ns, pod] = {
             "apiVersion": "v1",
@@ -433,6 +471,7 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             "spec": {"containers": [{"name": "job"}], "nodeName": "node-1"},
             "status": {"phase": "Running"},
         }
+        self._change("v1/pods", ns, pod, {})
         self.pod_logs[(ns, pod)] = outcome.log
         self.log_pauses[(ns, pod)] = outcome.pause
         self.running[(ns, name)] = outcome.gets
@@ -460,7 +499,7 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             st.update(succeeded=1, completionTime=now)
         else:
             st.update(failed=1)
-        self.objects["batch/v1/jobs", ns, name].patch({"status": st})
+        self._change("batch/v1/jobs", ns, name, {"status": st})
         phase = "Succeeded" if cond == "Complete" else "Failed"
         outcome = self.job_outcomes[ns]
         code = outcome.exit_code if outcome.exit_code is not None else int(phase == "Failed")
@@ -471,9 +510,18 @@ class CronctlEmulator(kmock.KubernetesEmulator):
             "message": outcome.message,
         }
         container = {"name": "job", "state": {"terminated": terminated}}
-        self.objects["v1/pods", ns, f"{name}-x7k2p"].patch(
-            {"status": {"phase": phase, "containerStatuses": [container]}}
+        self._change(
+            "v1/pods",
+            ns,
+            f"{name}-x7k2p",
+            {"status": {"phase": phase, "containerStatuses": [container]}},
         )
+
+    def _change(self, resource: str, ns: str, name: str, patch: dict[str, Any]) -> None:
+        """What the Job controller or the kubelet would write: a new resourceVersion, logged."""
+        obj = self.objects[resource, ns, name]
+        obj.patch({**patch, "metadata": {"resourceVersion": str(next(_counter))}})
+        self.record(resource, "MODIFIED" if patch else "ADDED", dict(obj.raw))
 
     async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
         """Honour labelSelector (kmock ignores it) and give lists their kind/apiVersion, which
@@ -506,11 +554,59 @@ class CronctlEmulator(kmock.KubernetesEmulator):
         group = request.resource.group
         result["kind"] = f"{kind}List"
         result["apiVersion"] = f"{group}/{request.resource.version}" if group else "v1"
-        result["metadata"] = {"resourceVersion": str(next(_counter))}
+        # The list is as of the newest change logged: a watch from its version misses nothing.
+        version = self.watch_log.last_rv or next(_counter)
+        result["metadata"] = {"resourceVersion": str(version)}
         if more:
             last = json.dumps(list(_key(result["items"][-1])))
             result["metadata"]["continue"] = base64.b64encode(last.encode()).decode()
         return result
+
+    async def _serve_watch_log(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        """A watch of a collection, from the watch log (see watch_log.py)."""
+        assert request.resource is not None and request._raw_request is not None
+        info = self.resources.get(request.resource)
+        res = request.resource
+        selector = request.params.get("labelSelector")
+
+        def current() -> list[dict[str, Any]]:
+            return [
+                dict(obj.raw)
+                for (r, ns, _), obj in self.objects.items()
+                if _resource_key(r) == _resource_key(res)
+                and not obj.deleted
+                and (not request.namespace or ns == request.namespace)
+                and (
+                    not selector
+                    or selector_matches(selector, obj.get("metadata", {}).get("labels") or {})
+                )
+            ]
+
+        watch = Watch(
+            resource=_resource_key(res),
+            namespace=request.namespace,
+            selector=selector,
+            resource_version=request.params.get("resourceVersion"),
+            bookmarks=request.params.get("allowWatchBookmarks") in ("1", "true"),
+            timeout=float(request.params.get("timeoutSeconds") or self.watch_timeout),
+            kind=info.kind if info is not None and info.kind else res.plural.title(),
+            api_version=f"{res.group}/{res.version}" if res.group else str(res.version),
+        )
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request._raw_request)
+        try:
+            await stream(
+                self.watch_log,
+                watch,
+                current,
+                response.write,
+                selector_matches,
+                self.bookmark_seconds,
+            )
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client went away
+        return response
 
     def _privileged(self, request: rendering.Request) -> bool:
         return _header(request, "User-Agent").split("/")[0] in self.privileged
@@ -536,6 +632,36 @@ def fields_match(selector: str, obj: dict[str, Any]) -> bool:
         if (str(value or "") == want.lstrip("=").strip()) == negate:
             return False
     return True
+
+
+class _Bus:
+    """Stands in for kmock's per-resource bus: what kmock announces goes to the watch log."""
+
+    def __init__(self, emulator: CronctlEmulator, resource: Any) -> None:
+        self.emulator, self.resource = emulator, resource
+
+    async def put(self, event: dict[str, Any]) -> None:
+        self.emulator.record(self.resource, str(event["type"]), dict(event["object"]))
+
+
+class _Recorder(dict[Any, _Bus]):
+    def __init__(self, emulator: CronctlEmulator) -> None:
+        super().__init__()
+        self.emulator = emulator
+
+    def __missing__(self, resource: Any) -> _Bus:
+        self[resource] = bus = _Bus(self.emulator, resource)
+        return bus
+
+
+def _watching(request: rendering.Request) -> bool:
+    return request.method.value == "GET" and request.params.get("watch") in ("1", "true")
+
+
+def _resource_key(resource: Any) -> str:
+    """ "batch/v1/jobs", "v1/pods": one spelling for kmock's resources and the strings tests use."""
+    r = references.resource(resource) if isinstance(resource, str) else resource
+    return f"{r.group}/{r.version}/{r.plural}" if r.group else f"{r.version}/{r.plural}"
 
 
 def _header(request: rendering.Request, name: str) -> str:
@@ -616,13 +742,17 @@ class EmulatorThread:
         loop; much faster than HTTP for seeding thousands of objects."""
 
         async def store() -> dict[str, Any]:
-            meta = obj.setdefault("metadata", {})
-            meta["namespace"] = namespace
-            meta.setdefault("uid", str(uuid.uuid4()))
-            meta["resourceVersion"] = str(next(_counter))
-            meta.setdefault("creationTimestamp", _now())
-            self.emulator.objects[resource, namespace, meta["name"]] = obj
-            return obj
+            async with self.emulator._writes:
+                meta = obj.setdefault("metadata", {})
+                meta["namespace"] = namespace
+                meta.setdefault("uid", str(uuid.uuid4()))
+                meta["resourceVersion"] = str(next(_counter))
+                meta.setdefault("creationTimestamp", _now())
+                key = (resource, namespace, meta["name"])
+                exists = key in self.emulator.objects and not self.emulator.objects[key].deleted
+                self.emulator.objects[key] = obj
+                self.emulator.record(resource, "MODIFIED" if exists else "ADDED", obj)
+                return obj
 
         return asyncio.run_coroutine_threadsafe(store(), self._loop).result(10)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from cronjobs.cronctl import model, results, suspension
 from cronjobs.cronctl.controller import CRONJOBS, JOBS, PODS, CronJobController
 from cronjobs.cronctl.errors import Conflict, CronctlError, NotFound, Refused
 from cronjobs.keeper import ledger, policy
+from cronjobs.keeper.informer import Informer
 from cronjobs.keeper.ledger import Entry
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,39 @@ class Pass:
     actions: Counter[str] = field(default_factory=Counter)
     flags: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    states: dict[str, State] = field(default_factory=dict)
+    """CronJob -> what its ledger and spec say now (for the gauges the alerts read)."""
+
+
+@dataclass(frozen=True)
+class State:
+    """One CronJob as the alerts see it: from its ledger (so right after a restart too)."""
+
+    created: float
+    suspended: bool
+    last_success: float | None
+    last_failure: float | None
+    last_failed: bool
+    """The newest recorded run failed (or was stopped)."""
+
+    @classmethod
+    def of(cls, cj: model.Obj, recent: list[Entry]) -> State:
+        def ended(e: Entry) -> float | None:
+            at = _time(e.finished or e.started)
+            return at.timestamp() if at else None
+
+        ok = [t for e in recent if e.result == "Succeeded" and (t := ended(e)) is not None]
+        bad = [
+            t for e in recent if e.result in ("Failed", "Stopped") and (t := ended(e)) is not None
+        ]
+        created = _time(cj["metadata"].get("creationTimestamp"))
+        return cls(
+            created=created.timestamp() if created else 0.0,
+            suspended=bool((cj.get("spec") or {}).get("suspend")),
+            last_success=max(ok, default=None),
+            last_failure=max(bad, default=None),
+            last_failed=bool(recent) and recent[-1].result in ("Failed", "Stopped"),
+        )
 
 
 RECENT = 100
@@ -52,6 +87,55 @@ class _Known:
     version: str
     recent: list[Entry]
     uids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Cache:
+    """The keeper's informers: this release's CronJobs, their Jobs (slimmed) and the ledgers
+    (reduced to what the policies read), each kept up to date by a watch."""
+
+    cronjobs: Informer
+    jobs: Informer
+    ledgers: Informer
+
+    @classmethod
+    def of(
+        cls,
+        keeper: Keeper,
+        on_change: Callable[[], None] | None = None,
+        **options: Any,
+    ) -> Cache:
+        api, scope = keeper.ctl.api, keeper.ctl.namespace
+
+        def informer(
+            resource: str, selector: str, keep: Callable[[model.Obj], model.Obj] | None
+        ) -> Informer:
+            return Informer(
+                api, resource, scope, selector, clock=keeper.clock, keep=keep,
+                on_change=on_change, **options,
+            )  # fmt: skip
+
+        return cls(
+            informer(CRONJOBS, keeper.selector, None),
+            informer(JOBS, keeper.selector, _slim),
+            informer(CONFIGMAPS, ledger.LEDGER_LABEL, _reduce_ledger),
+        )
+
+    def all(self) -> tuple[Informer, ...]:
+        return self.cronjobs, self.jobs, self.ledgers
+
+    @property
+    def synced(self) -> bool:
+        return all(i.synced for i in self.all())
+
+    @property
+    def refused(self) -> bool:
+        """The API server refuses one of the lists or watches (see Informer.refused)."""
+        return any(i.refused is not None for i in self.all())
+
+    def start(self, stop: threading.Event) -> None:
+        for informer in self.all():
+            informer.start(stop)
 
 
 class Keeper:
@@ -69,16 +153,32 @@ class Keeper:
         resourceVersion, its newest RECENT entries (all the policies read) and the uids it
         holds. A ledger is parsed again only when it changed; its whole data is held only while
         a run is being added to it."""
+        self._cached = False
 
-    def run_once(self) -> Pass:
+    def run_once(self, cache: Cache | None = None) -> Pass:
+        """One pass, over what `cache` (the informers) holds, or else over fresh lists."""
+        self._cached = cache is not None
+        if cache is not None:
+            cronjobs = cache.cronjobs.items()
+            jobs = cache.jobs.items()
+            ledgers = cache.ledgers.items()
+        else:
+            scope = self.ctl.namespace
+            cronjobs = self.ctl.api.list(CRONJOBS, scope, self.selector)
+            jobs = self.ctl.api.list(JOBS, scope, self.selector, keep=_slim)
+            # Every ledger in one (paged) list, not a get per CronJob, each reduced as it
+            # arrives (and parsed only when it changed since the last pass).
+            ledgers = self.ctl.api.list(CONFIGMAPS, scope, ledger.LEDGER_LABEL, keep=self._remember)
+        return self._pass(cronjobs, model.index_jobs(jobs), ledgers)
+
+    def _pass(
+        self,
+        cronjobs: list[model.Obj],
+        by_owner: dict[str, list[model.Obj]],
+        ledgers: list[model.Obj],
+    ) -> Pass:
         done = Pass()
-        scope = self.ctl.namespace
-        cronjobs = self.ctl.api.list(CRONJOBS, scope, self.selector)
-        by_owner = model.index_jobs(self.ctl.api.list(JOBS, scope, self.selector, keep=_slim))
-        # Every ledger in one (paged) list, not a get per CronJob, each reduced as it arrives.
-        listed = self.ctl.api.list(CONFIGMAPS, scope, ledger.LEDGER_LABEL, keep=self._remember)
-        present = {(cm["metadata"]["namespace"], cm["metadata"]["name"]) for cm in listed}
-        self._known = {k: v for k, v in self._known.items() if k in present}
+        self._known = {_key(cm): cm[_KNOWN] for cm in ledgers}
         self._expire(cronjobs, done)
         for cj in cronjobs:
             name = cj["metadata"]["name"]
@@ -113,28 +213,32 @@ class Keeper:
         recent, uids = (known.recent, known.uids) if known else ([], frozenset[str]())
         new = [j for j in jobs if model.is_finished(j) and _uid(j) not in uids]
         if new:
-            entries, ledger_obj = self._whole(cj) if known else ([], None)
+            # The ledger as it is now. A fresh list shows every ledger that exists; a watch
+            # may not have brought the keeper's own last write yet: read it, record only what
+            # it lacks.
+            entries, ledger_obj = self._whole(cj) if known or self._cached else ([], None)
+            new = [j for j in new if not ledger.has(entries, _uid(j))]
+            recent = entries[-RECENT:]
+        if new:
             for entry in self._entries(cj, new, now):
                 entries = ledger.add(entries, entry)
                 done.recorded.append(entry)
             self._save(cj, ledger_obj, entries)
             recent = entries[-RECENT:]
+        done.states[meta["name"]] = State.of(cj, recent)
         active = [j for j in jobs if not model.is_finished(j)]
         for action in policy.decide(cj, recent, active, now):
             self._apply(cj, action, recent, done)
         self._request(cj, jobs, done)
 
     def _remember(self, cm: model.Obj) -> model.Obj:
-        """Keep what the policies need of a listed ledger (parsing it only when it changed);
-        drop its data."""
+        """A listed ledger reduced (see _reduce_ledger), parsed only when it changed since the
+        last pass."""
         meta = cm.get("metadata") or {}
-        key = (str(meta.get("namespace")), str(meta.get("name")))
-        version = str(meta.get("resourceVersion") or "")
-        known = self._known.get(key)
-        if known is None or known.version != version or not version:
-            entries = ledger.load(cm.get("data"))
-            self._known[key] = _Known(version, entries[-RECENT:], frozenset(e.uid for e in entries))
-        return {"metadata": meta}
+        known = self._known.get(_key(cm))
+        if known is not None and known.version and known.version == meta.get("resourceVersion"):
+            return {"metadata": meta, _KNOWN: known}
+        return _reduce_ledger(cm)
 
     def _whole(self, cj: model.Obj) -> tuple[list[Entry], model.Obj | None]:
         """The ledger as it is now, every entry (to add runs to it)."""
@@ -309,6 +413,26 @@ class Keeper:
         handled_now = {"id": request["id"], "job": job_name, "result": result}
         # On a conflict the next pass sees the request again: its Job exists, nothing doubles.
         self._patch(cj, {"metadata": {"annotations": {HANDLED: json.dumps(handled_now)}}})
+
+
+_KNOWN = "keeper.known"
+
+
+def _reduce_ledger(cm: model.Obj) -> model.Obj:
+    """What the policies need of a ledger (its newest RECENT entries, the uids it holds), its
+    data dropped."""
+    meta = cm.get("metadata") or {}
+    entries = ledger.load(cm.get("data"))
+    version = str(meta.get("resourceVersion") or "")
+    return {
+        "metadata": meta,
+        _KNOWN: _Known(version, entries[-RECENT:], frozenset(e.uid for e in entries)),
+    }
+
+
+def _key(obj: model.Obj) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace")), str(meta.get("name"))
 
 
 def _slim(job: model.Obj) -> model.Obj:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cronjobs.keeper.ledger import Entry
-from cronjobs.keeper.loop import Pass
+from cronjobs.keeper.loop import Pass, State
 
 NAMESPACE = "cronjobs_keeper"
 
@@ -29,6 +29,7 @@ class Metrics:
     actions: Counter[str] = field(default_factory=Counter)
     flags: dict[str, list[str]] = field(default_factory=dict)
     errors: int = 0
+    states: dict[str, State] = field(default_factory=dict)
     passes: int = 0
     leader: bool = False
     last_pass: float = 0.0
@@ -45,6 +46,12 @@ class Metrics:
                     finished = datetime.fromisoformat(entry.finished.replace("Z", "+00:00"))
                     self.last_success[cronjob] = max(
                         self.last_success.get(cronjob, 0.0), finished.timestamp()
+                    )
+            self.states = dict(done.states)
+            for cronjob, state in done.states.items():
+                if state.last_success is not None:
+                    self.last_success[cronjob] = max(
+                        self.last_success.get(cronjob, 0.0), state.last_success
                     )
             self.actions.update(done.actions)
             self.flags = dict(done.flags)
@@ -72,6 +79,23 @@ class Metrics:
             family(
                 "last_success_timestamp_seconds", "gauge", "When the newest successful run ended.",
                 [(f'{{cronjob="{_label(c)}"}}', s) for c, s in sorted(self.last_success.items())],
+            )  # fmt: skip
+            states = sorted(self.states.items())
+            family(
+                "last_failure_timestamp_seconds", "gauge", "When the newest failed run ended (from the ledger).",
+                [(f'{{cronjob="{_label(c)}"}}', s.last_failure) for c, s in states if s.last_failure is not None],
+            )  # fmt: skip
+            family(
+                "last_run_failed", "gauge", "1 when the newest recorded run failed or was stopped.",
+                [(f'{{cronjob="{_label(c)}"}}', int(s.last_failed)) for c, s in states],
+            )  # fmt: skip
+            family(
+                "suspended", "gauge", "1 while the CronJob is suspended.",
+                [(f'{{cronjob="{_label(c)}"}}', int(s.suspended)) for c, s in states],
+            )  # fmt: skip
+            family(
+                "created_timestamp_seconds", "gauge", "When the CronJob was created.",
+                [(f'{{cronjob="{_label(c)}"}}', s.created) for c, s in states],
             )  # fmt: skip
             family(
                 "policy_actions_total", "counter", "Actions taken: suspend, restore, stop, trigger, expire, flag.",

@@ -1,5 +1,7 @@
-"""`cronctl keeper` as a long-running process: a pass every `interval` while this replica holds
-the Lease, and `/metrics`, `/healthz`, `/readyz` on a small HTTP server (stdlib, no extra).
+"""`cronctl keeper` as a long-running process: while this replica holds the Lease, a pass soon
+after each change its informers see (watches of the CronJobs, Jobs and ledgers) and at least
+every `interval`; `/metrics`, `/healthz`, `/readyz` on a small HTTP server (stdlib, no extra).
+With `watch=False`, each pass lists instead (what the keeper did before it watched).
 
 Stopped by SIGTERM or SIGINT: it finishes the pass in hand, gives the Lease up (so another
 replica takes over at once rather than after the Lease's duration) and returns.
@@ -20,7 +22,7 @@ from typing import Any
 from cronjobs.cronctl.controller import CronJobController
 from cronjobs.cronctl.errors import ConfigError, CronctlError
 from cronjobs.keeper.lease import Lease
-from cronjobs.keeper.loop import Keeper
+from cronjobs.keeper.loop import Cache, Keeper
 from cronjobs.keeper.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,15 @@ def keep(
     port: int,
     stop: threading.Event | None = None,
     clock: Callable[[], datetime] | None = None,
+    watch: bool = True,
 ) -> Metrics:
     stop = stop or _stop_on_signals()
     clock = clock or ctl.clock
     metrics = Metrics()
     keeper = Keeper(ctl, selector, clock)
+    changed = threading.Event()
+    cache = Cache.of(keeper, on_change=changed.set) if watch else None
+    started = False
     lease = Lease(
         ctl.api, ctl.namespace, lease_name, identity(), timedelta(seconds=max(15, 3 * interval))
     )
@@ -57,13 +63,20 @@ def keep(
         while not stop.is_set():
             try:
                 metrics.leader = lease.acquire(clock())
-                if metrics.leader:
-                    metrics.update(keeper.run_once(), clock())
+                if metrics.leader and cache is not None and not started:
+                    cache.start(stop)  # kept on if the Lease is lost: a warm cache to come back to
+                    started = True
+                # Over the cache once it is in; by listing without one or while it is refused.
+                ready = cache is not None and cache.synced and not cache.refused
+                if metrics.leader and (ready or cache is None or cache.refused):
+                    changed.clear()
+                    metrics.update(keeper.run_once(cache if ready else None), clock())
                 else:
-                    metrics.last_pass = clock().timestamp()  # alive, following
+                    metrics.last_pass = clock().timestamp()  # alive: following, or listing
             except CronctlError as e:  # the API is down or refuses: try again next time
                 log.warning("pass failed: %s", e)
-            stop.wait(interval)
+            waiting = cache is not None and not cache.synced and not cache.refused
+            _wait(stop, changed, interval, 0.0 if waiting else None)
     finally:
         server.shutdown()
         if metrics.leader:
@@ -72,6 +85,23 @@ def keep(
             except CronctlError as e:
                 log.warning("could not give the Lease up: %s", e)
     return metrics
+
+
+def _wait(
+    stop: threading.Event, changed: threading.Event, interval: float, gap: float | None = None
+) -> None:
+    """Until the next pass: `interval`, or less once the informers saw a change (but at least
+    a tenth of it, so a burst of events makes one pass, not one each). The Lease is renewed
+    at every pass, well within its duration (3 intervals)."""
+    gap = min(1.0, interval / 10) if gap is None else gap
+    if stop.wait(gap):
+        return
+    waited = gap
+    while waited < interval and not changed.is_set():
+        step = min(0.2, interval - waited)
+        if stop.wait(step):
+            return
+        waited += step
 
 
 def _stop_on_signals() -> threading.Event:
