@@ -73,6 +73,19 @@ def checkov_reports(helm_bin: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return reports
 
 
+def scan(target: Path, cwd: Path) -> dict[str, Any]:
+    """checkov's report on one rendered manifest file, by check_type (offline, compact)."""
+    done = subprocess.run(
+        [str(checkov_binary()), "-f", str(target), "--framework", "kubernetes", "-o", "json",
+         "--skip-download", "--compact"],
+        capture_output=True, text=True, timeout=300, cwd=cwd,
+        env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin", "HOME": str(cwd)},
+    )  # fmt: skip
+    assert done.stdout.strip(), f"checkov printed nothing: {done.stderr[-2000:]}"
+    parsed = json.loads(done.stdout)
+    return {r["check_type"]: r for r in (parsed if isinstance(parsed, list) else [parsed])}
+
+
 def _failures(report: dict[str, Any]) -> list[str]:
     return [
         f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"

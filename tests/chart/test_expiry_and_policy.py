@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from chart_helpers import (
     granted,
     run_helm,
 )
-from test_checkov import _failures, checkov_binary
+from test_checkov import _failures, scan
 from test_security import _restricted_violations
 
 from cronjobs.cronctl.controller import DEFAULT_SELECTOR
@@ -334,13 +333,7 @@ def test_checkov_finds_nothing_with_expiry_and_policy_on(helm_bin: Path, tmp_pat
     target = tmp_path / "rendered.yaml"
     target.write_text(rendered.stdout)
 
-    done = subprocess.run(
-        [str(checkov_binary()), "-f", str(target), "--framework", "kubernetes", "-o", "json",
-         "--skip-download", "--compact"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-        env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )  # fmt: skip
-    report = json.loads(done.stdout)
+    report = scan(target, tmp_path)["kubernetes"]
     assert _failures({"kubernetes": report}) == []
     scanned = {c["resource"] for c in report["results"]["passed_checks"]}
     assert f"CronJob.{NAMESPACE}.{RELEASE}-expiry" in scanned

@@ -146,10 +146,9 @@ def test_helm_test_uses_a_health_check_job_under_another_key(render: Any) -> Non
 
 
 def test_helm_test_pod_has_no_checkov_finding(helm_bin: Any, tmp_path: Any) -> None:
-    import subprocess
 
     from chart_helpers import CHART, NAMESPACE, run_helm
-    from test_checkov import checkov_binary
+    from test_checkov import scan
 
     rendered = run_helm(
         helm_bin,
@@ -164,13 +163,7 @@ def test_helm_test_pod_has_no_checkov_finding(helm_bin: Any, tmp_path: Any) -> N
     assert rendered.returncode == 0, rendered.stderr
     target = tmp_path / "rendered.yaml"
     target.write_text(rendered.stdout)
-    done = subprocess.run(
-        [str(checkov_binary()), "-f", str(target), "--framework", "kubernetes", "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    report = json.loads(done.stdout)
+    report = scan(target, tmp_path)["kubernetes"]
     failed = [
         f"{c['check_id']} {c['resource']}"
         for c in report["results"]["failed_checks"]

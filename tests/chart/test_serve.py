@@ -6,8 +6,6 @@ refused with a message naming the value. Rendered by the real helm."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 from chart_helpers import CHART, NAMESPACE, RELEASE, Render, by_kind, run_helm
-from test_checkov import _failures, checkov_binary
+from test_checkov import _failures, scan
 
 from cronjobs.cronctl.permissions import RULES
 
@@ -288,12 +286,7 @@ def test_checkov_finds_nothing_with_the_dashboard(helm_bin: Path, tmp_path: Path
         assert proc.returncode == 0, proc.stderr
         target = tmp_path / f"{name}.yaml"
         target.write_text(proc.stdout)
-        out = subprocess.run(
-            [str(checkov_binary()), "-f", str(target), "--framework", "kubernetes", "-o", "json", "--skip-download", "--compact"],
-            capture_output=True, text=True, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"}, cwd=tmp_path, timeout=300,
-        )  # fmt: skip
-        parsed = json.loads(out.stdout)
-        report = {r["check_type"]: r for r in (parsed if isinstance(parsed, list) else [parsed])}
+        report = scan(target, tmp_path)
         assert _failures(report) == [], name
         scanned = {
             c["resource"].split(".")[0]

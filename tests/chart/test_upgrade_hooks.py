@@ -6,8 +6,6 @@ CronJobs served by the API emulator, with every permission outside the hooks' Ro
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,7 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from chart_helpers import CHART, NAMESPACE, RELEASE, Render, by_kind, parse_docs, run_helm
-from test_checkov import _failures, checkov_binary
+from test_checkov import _failures, scan
 from test_security import _restricted_violations
 
 from cronjobs.cronctl.model import MAINTENANCE
@@ -106,13 +104,7 @@ def test_checkov_finds_nothing_in_the_hooks(helm_bin: Path, tmp_path: Path) -> N
     assert rendered.returncode == 0, rendered.stderr
     target = tmp_path / "hooks.yaml"
     target.write_text(rendered.stdout)
-    done = subprocess.run(
-        [str(checkov_binary()), "-f", str(target), "--framework", "kubernetes", "-o", "json",
-         "--skip-download", "--compact"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-        env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )  # fmt: skip
-    report = json.loads(done.stdout)
+    report = scan(target, tmp_path)["kubernetes"]
     assert _failures({"kubernetes": report}) == []
     assert report["results"]["passed_checks"]
 
