@@ -54,8 +54,8 @@ def test_rerun_after_an_interruption_skips_the_ticks_done(cluster: Cluster) -> N
     create = c.api.create
 
     def spy(resource: str, namespace: str, obj: dict[str, Any]) -> Any:
-        cj = c._get(NAME)
-        busy.append(sum(not model.is_finished(j) for j in c._owned_jobs(cj)))
+        cj = c.scope.get(NAME)
+        busy.append(sum(not model.is_finished(j) for j in c.scope.owned_jobs(cj)))
         return create(resource, namespace, obj)
 
     c.api.create = spy  # type: ignore[method-assign]
@@ -67,10 +67,10 @@ def test_rerun_after_an_interruption_skips_the_ticks_done(cluster: Cluster) -> N
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        backfill.run(c, NAME, start, end, on_step=interrupt, wait=True)
+        backfill.run(c.scope, NAME, start, end, on_step=interrupt, wait=True)
     assert len(cluster.jobs()) == 2
 
-    again = backfill.run(c, NAME, start, end, wait=True)
+    again = backfill.run(c.scope, NAME, start, end, wait=True)
 
     assert [s.state for s in again.steps] == ["done", "done"] + ["succeeded"] * 3
     names = [j["metadata"]["name"] for j in cluster.jobs()]
@@ -149,7 +149,7 @@ def test_backfill_waits_for_a_running_scheduled_job_first(cluster: Cluster) -> N
     c.api.create = spy  # type: ignore[method-assign]
     start = datetime(2026, 11, 1, 0, tzinfo=UTC)
 
-    result = backfill.run(c, NAME, start, start, wait=True)
+    result = backfill.run(c.scope, NAME, start, start, wait=True)
 
     assert [s.state for s in result.steps] == ["succeeded"]
     assert states == ["Succeeded"]  # created only once the scheduled run had finished
@@ -174,7 +174,7 @@ def test_backfill_respects_a_triggers_claim_and_leaves_its_own(cluster: Cluster)
     cronjob = cluster.cronjob(NAME)
     cronjob["metadata"]["annotations"][claim.CLAIM] = done.to_annotation()
     cluster.server.put("batch/v1/cronjobs", cluster.namespace, cronjob)
-    result = backfill.run(cluster.controller(), NAME, start, start, wait=True)
+    result = backfill.run(cluster.controller().scope, NAME, start, start, wait=True)
 
     assert [s.state for s in result.steps] == ["succeeded"]
     mine = claim.read(cluster.cronjob(NAME))

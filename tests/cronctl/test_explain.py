@@ -248,13 +248,15 @@ def test_explain_json_shape_and_requests(cluster: Cluster) -> None:
         "missed",
         "ticks",
         "last_failure",
+        "streak",
+        "ledger",
         "events",
         "advice",
     ]
     assert list(data["ticks"][0]) == ["at", "outcome", "job", "reason", "detail"]
     assert list(data["events"][0]) == ["at", "type", "reason", "message", "object", "count"]
     paths = [p.split("?")[0].rsplit("/", 1)[-1] for _, p in calls[before:]]
-    assert paths == [NAME, "jobs", "pods", "events", "events"]
+    assert paths == [NAME, "jobs", f"{NAME}-runs", "pods", "events", "events"]
     assert any("fieldSelector=involvedObject.kind%3DCronJob" in p for _, p in calls[before:])
 
 

@@ -165,7 +165,7 @@ def test_describe_explain_and_check_read_the_odd_one(cluster: Cluster, odd: str 
 def test_summarize_safely_on_unchecked_data_says_why_instead_of_failing() -> None:
     """The Python API's last guard, for a caller that skips cronjobs.cronctl.intake: an object
     summarize cannot read still gives a CronJobInfo, naming the error."""
-    from cronjobs.cronctl.model import summarize_safely
+    from cronjobs.cronctl.overview import summarize_safely
 
     raw = {
         "metadata": {"name": ODD, "namespace": "web", "annotations": {SUSPENDED_AT: "yesterday"}},

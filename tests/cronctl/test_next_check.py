@@ -157,11 +157,12 @@ def test_check_usage_errors_exit_2(cluster: Cluster) -> None:
     assert both.exit_code == 2 and "not both" in both.stderr
 
 
-def test_check_costs_two_requests_whatever_the_number_of_cronjobs(cluster: Cluster) -> None:
+def test_check_costs_three_requests_whatever_the_number_of_cronjobs(cluster: Cluster) -> None:
     for i in range(30):
         cluster.add_cronjob(f"web-cronjobs-job-{i}")
     calls = cluster.emulator.calls
     before = len(calls)
     result = cluster.run("check", "--all", "-o", "json")
     assert len(json.loads(result.stdout)["checked"]) == 30
-    assert [p.split("?")[0].rsplit("/", 1)[-1] for _, p in calls[before:]] == ["cronjobs", "jobs"]
+    paths = [p.split("?")[0].rsplit("/", 1)[-1] for _, p in calls[before:]]
+    assert paths == ["cronjobs", "jobs", "configmaps"]  # the last: the keeper's ledgers

@@ -101,7 +101,9 @@ def test_list_json_has_a_stable_shape(cluster: Cluster) -> None:
         "changes",
         "never_runs",
         "problems",
+        "ledger",
     ]
+    assert item["ledger"] == "none"  # no keeper here: the Jobs alone
     assert item["active"] == 1  # the manual run counts, though status.active ignores it
     assert item["last_result"] == "Succeeded" and item["last_job"] == "web-cronjobs-health-check-1"
     assert item["next_run"].endswith(":00:00Z") or item["next_run"].endswith(":30:00Z")
@@ -138,7 +140,7 @@ def test_list_nothing_found_says_so_on_stderr(cluster: Cluster) -> None:
     )
 
 
-def test_list_makes_two_api_calls_whatever_the_number_of_cronjobs(cluster: Cluster) -> None:
+def test_list_makes_three_api_calls_whatever_the_number_of_cronjobs(cluster: Cluster) -> None:
     for i in range(40):
         cj = cluster.add_cronjob(f"web-cronjobs-job-{i}")
         for j in range(2):
@@ -155,9 +157,12 @@ def test_list_makes_two_api_calls_whatever_the_number_of_cronjobs(cluster: Clust
     assert len(items) == 40 and all(i["last_result"] == "Succeeded" for i in items)
     made = calls[before:]
     selector = "labelSelector=app.kubernetes.io/name%3Dcronjobs&limit=500"
+    ledgers = "labelSelector=cronjobs.dev/ledger-of&limit=500"
     assert made == [
         ("GET", f"/apis/batch/v1/namespaces/{cluster.namespace}/cronjobs?{selector}"),
         ("GET", f"/apis/batch/v1/namespaces/{cluster.namespace}/jobs?{selector}"),
+        # The keeper's ledgers (none here), by their label: cronjobs.cronctl.runs.
+        ("GET", f"/api/v1/namespaces/{cluster.namespace}/configmaps?{ledgers}"),
     ]
 
 
@@ -183,7 +188,7 @@ def test_list_pages_through_large_results(
     assert [i["name"] for i in items] == [f"web-cronjobs-job-{i:02}" for i in range(40)]
     assert all(i["last_result"] == "Failed" for i in items)  # every Job page was joined
     made = [path for _, path in calls[before:]]
-    assert len(made) == 6 + 12  # ceil(40 / 7) pages of CronJobs, ceil(80 / 7) of Jobs
+    assert len(made) == 6 + 12 + 1  # ceil(40 / 7) pages of CronJobs, ceil(80 / 7) of Jobs, ledgers
     assert sum("continue=" in path for path in made) == 5 + 11
 
     cluster.emulator.expire_continue = 1
@@ -191,7 +196,7 @@ def test_list_pages_through_large_results(
     again = cluster.run("list", "-o", "json")
     assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout) == items
-    assert len(calls) - before == 6 + 12 + 2  # the 410, and the first page again
+    assert len(calls) - before == 6 + 12 + 1 + 2  # the 410, and the first page again
 
     cluster.emulator.expire_continue = 2
     gone = cluster.run("list", "-o", "json")

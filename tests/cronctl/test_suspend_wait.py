@@ -75,10 +75,10 @@ def test_drain_polls_until_the_last_job_finishes(cluster: Cluster) -> None:
         cluster.add_job(a, str(job["metadata"]["name"]))  # type: ignore[index]
 
     c = cluster.controller()
-    suspension.drain(c, [cluster.cronjob(A)], timeout=600, resume_hint="-", on_wait=finish)
+    suspension.drain(c.scope, [cluster.cronjob(A)], timeout=600, resume_hint="-", on_wait=finish)
 
     assert seen == [[f"{cluster.namespace}/{A}-29000000"]]
-    assert suspension.running_jobs(c, [cluster.cronjob(A)]) == []
+    assert suspension.running_jobs(c.scope, [cluster.cronjob(A)]) == []
 
 
 def test_wait_and_dry_run_exclude_each_other(cluster: Cluster) -> None:

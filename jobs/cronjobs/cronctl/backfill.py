@@ -22,16 +22,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cronjobs import cron
-from cronjobs.cronctl import access, claim, model
+from cronjobs.cronctl import access, claim, follow, model
 from cronjobs.cronctl.errors import ConfigError, CronctlError, Refused
 from cronjobs.cronctl.model import Obj, Run
+from cronjobs.cronctl.scope import Scope
 from cronjobs.tick import ANNOTATION
-
-if TYPE_CHECKING:
-    from cronjobs.cronctl.controller import CronJobController
 
 DEFAULT_MAX = 100
 TRIGGER = model.TRIGGER
@@ -145,7 +143,7 @@ def plan(
 
 
 def run(
-    c: CronJobController,
+    c: Scope,
     name: str,
     start: datetime,
     end: datetime,
@@ -162,9 +160,9 @@ def run(
 
     Stops at the first failed Job (its step `failed`; the rest stay `planned`). Without `wait`
     the last Job created is left running (`created`); with it, it is followed too."""
-    cronjob = c._fetch(namespace or c._ns_for_name(), name)
+    cronjob = c.fetch(namespace or c.ns_for_name(), name)
     namespace = cronjob["metadata"]["namespace"]
-    steps = plan(cronjob, c._owned_jobs(cronjob), start, end, max_ticks)
+    steps = plan(cronjob, c.owned_jobs(cronjob), start, end, max_ticks)
     if dry_run:
         return Backfill(name, namespace, tuple(steps), True)
     forbid = cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid"
@@ -182,7 +180,9 @@ def run(
             _create(c, cronjob, step, actor, forbid, timeout)
             step = replace(step, state="created")
         if i != todo[-1] or wait:
-            result = c.wait(step.job, namespace, timeout=timeout)
+            result = follow.wait(
+                c, step.job, namespace, timeout=timeout, on_log=None, on_progress=None
+            )
             step = replace(step, state=result.result.lower(), run=result)
         steps[i] = step
         if on_step is not None:
@@ -192,16 +192,14 @@ def run(
     return Backfill(name, namespace, tuple(steps), False)
 
 
-def _create(
-    c: CronJobController, cronjob: Obj, step: Step, who: str, forbid: bool, timeout: float
-) -> None:
+def _create(c: Scope, cronjob: Obj, step: Step, who: str, forbid: bool, timeout: float) -> None:
     """Create the step's Job once no other Job of the CronJob runs. Under Forbid, through the
     claim `cronctl trigger` takes (cronjobs.cronctl.claim), so a trigger racing the backfill is
     refused or refuses it; refused, backfill waits for that run and tries again."""
     meta = cronjob["metadata"]
     for attempt in range(CLAIM_ATTEMPTS):
         _wait_idle(c, cronjob, timeout)
-        current = c._fetch(meta["namespace"], meta["name"])
+        current = c.fetch(meta["namespace"], meta["name"])
         if forbid:
             try:
                 current = claim.claim(c, current, step.job, who)
@@ -216,12 +214,19 @@ def _create(
         return
 
 
-def _wait_idle(c: CronJobController, cronjob: Obj, timeout: float) -> None:
+def _wait_idle(c: Scope, cronjob: Obj, timeout: float) -> None:
     """Forbid: wait until no Job of the CronJob is unfinished (a scheduled run included)."""
     namespace = cronjob["metadata"]["namespace"]
-    for job in c._owned_jobs(cronjob):
+    for job in c.owned_jobs(cronjob):
         if not model.is_finished(job):
-            c.wait(job["metadata"]["name"], namespace, timeout=timeout)
+            follow.wait(
+                c,
+                job["metadata"]["name"],
+                namespace,
+                timeout=timeout,
+                on_log=None,
+                on_progress=None,
+            )
 
 
 def failure_message(result: Backfill) -> str:

@@ -21,14 +21,11 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from cronjobs.cronctl import model
 from cronjobs.cronctl.errors import Conflict, CronctlError, Refused
 from cronjobs.cronctl.model import Obj
-
-if TYPE_CHECKING:
-    from cronjobs.cronctl.controller import CronJobController
+from cronjobs.cronctl.scope import Scope
 
 log = logging.getLogger(__name__)
 CRONJOBS = "batch/cronjobs"
@@ -94,7 +91,7 @@ def patch(cronjob: Obj, claim: Claim) -> Obj:
     return {"metadata": meta}
 
 
-def refuse_if_blocked(c: CronJobController, cronjob: Obj, jobs: list[Obj]) -> None:
+def refuse_if_blocked(c: Scope, cronjob: Obj, jobs: list[Obj]) -> None:
     """Refused (exit 3) when `blocker` names a reason."""
     why = blocker(cronjob, jobs, c.clock())
     if why:
@@ -104,27 +101,27 @@ def refuse_if_blocked(c: CronJobController, cronjob: Obj, jobs: list[Obj]) -> No
         )
 
 
-def claim(c: CronJobController, cronjob: Obj, job_name: str, who: str) -> Obj:
+def claim(c: Scope, cronjob: Obj, job_name: str, who: str) -> Obj:
     """Record the claim for `job_name` on the CronJob (compare-and-swap on its
     resourceVersion), refusing while another run is active or claimed; the CronJob as
     patched. A 409 (another trigger, or the controller, changed it) reads it again."""
     meta = cronjob["metadata"]
     for _ in range(ATTEMPTS):
-        refuse_if_blocked(c, cronjob, c._owned_jobs(cronjob))
+        refuse_if_blocked(c, cronjob, c.owned_jobs(cronjob))
         mine = Claim(job_name, c.clock(), who)
         try:
             return c.api.merge_patch(
                 CRONJOBS, meta["namespace"], meta["name"], patch(cronjob, mine)
             )
         except Conflict:
-            cronjob = c._fetch(meta["namespace"], meta["name"])
+            cronjob = c.fetch(meta["namespace"], meta["name"])
     raise Conflict(
         f"CronJob {meta['name']} changed {ATTEMPTS} times while cronctl claimed a run: nothing "
         "was created; try again"
     )
 
 
-def settle(c: CronJobController, cronjob: Obj, job_name: str) -> None:
+def settle(c: Scope, cronjob: Obj, job_name: str) -> None:
     """Mark the claim `created` (best effort: an unmarked claim whose Job exists blocks
     nothing either, until that Job is deleted)."""
     meta = cronjob["metadata"]
@@ -137,7 +134,7 @@ def settle(c: CronJobController, cronjob: Obj, job_name: str) -> None:
             c.api.merge_patch(CRONJOBS, meta["namespace"], meta["name"], patch(cronjob, done))
             return
         except Conflict:
-            cronjob = c._fetch(meta["namespace"], meta["name"])
+            cronjob = c.fetch(meta["namespace"], meta["name"])
         except CronctlError as e:
             log.debug("could not mark the claim of Job %s created: %s", job_name, e)
             return

@@ -91,13 +91,13 @@ def list_cmd() -> None:
     one's result), MISSED (ticks of the last 24h that did not run, suspension aside), NEXT RUN;
     -o wide adds TRIGGER (the newest run's: scheduled/manual), CONCURRENCY, LAST JOB, RELEASE.
     Two API requests whatever the number of CronJobs."""
-    from cronjobs.cronctl import render
+    from cronjobs.cronctl import display, render
 
     c, s = connect(), state()
     infos = c.list_cronjobs()
     for info in infos:
         for problem in info.problems:
-            line = render.printable(problem)
+            line = display.printable(problem)
             log.warning("Warning: CronJob %s/%s: %s", info.namespace, info.name, line)
     if s.structured:
         echo(render.dump([i.to_dict() for i in infos], s.output))

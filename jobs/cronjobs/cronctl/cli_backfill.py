@@ -64,7 +64,7 @@ def backfill(
         log.info("job.batch/%s %s (tick %s)", step.job, step.state, step.to_dict()["scheduled_at"])
 
     result = bf.run(
-        c,
+        c.scope,
         name,
         start,
         end,

@@ -214,7 +214,7 @@ def _drain(c: Any, changes: list[Any], run: str | None, timeout: float) -> None:
     hint = f"cronctl resume --maintenance {run}" if run else "cronctl resume NAME..."
     log.info("Waiting up to %gs for the running Jobs of %d CronJob(s)", timeout, len(cronjobs))
     suspension.drain(
-        c,
+        c.scope,
         cronjobs,
         timeout=timeout,
         resume_hint=hint,
@@ -349,7 +349,7 @@ def trigger(
     Arguments after `--` are appended to the container's args, only those the chart
     allowlisted for the job (jobs.<key>.allowedTriggerArgs): `cronctl trigger NAME -- --dry-run`.
     """
-    from cronjobs.cronctl import render
+    from cronjobs.cronctl import display, render
 
     c, s = connect(), state()
     if logs_ and not wait:
@@ -398,7 +398,9 @@ def trigger(
     if s.structured:
         echo(render.dump(run.to_dict(), s.output))
     else:
-        echo(f"job.batch/{run.name} {run.result.lower()} after {render.span(run.duration_seconds)}")
+        echo(
+            f"job.batch/{run.name} {run.result.lower()} after {display.span(run.duration_seconds)}"
+        )
     if run.result != "Succeeded":
         from cronjobs.cronctl.results import exit_code_for, exit_meaning
 

@@ -10,34 +10,16 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cronjobs.cronctl import (
-    access,
-    claim,
-    diagnose,
-    follow,
-    intake,
-    model,
-    params,
-    suspension,
-    window,
-)
-from cronjobs.cronctl.errors import (
-    ConfigError,
-    Conflict,
-    CronctlError,
-    HelmManaged,
-    NotFound,
-    Refused,
-    WaitTimeout,
-)
+from cronjobs.cronctl import diagnose, follow, model, runs, suspension, trigger, window
+from cronjobs.cronctl.errors import ConfigError, CronctlError, HelmManaged
 from cronjobs.cronctl.model import CronJobInfo, Obj, Run
+from cronjobs.cronctl.scope import CRONJOBS, JOBS, PODS, Scope
 from cronjobs.cronctl.suspension import Change
+from cronjobs.cronctl.trigger import Triggered
 
 if TYPE_CHECKING:
     from cronjobs.cronctl.api import ClientSettings, KubeApi
@@ -45,33 +27,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SELECTOR = "app.kubernetes.io/name=cronjobs"
-CRONJOBS, JOBS, PODS = "batch/cronjobs", "batch/jobs", "/pods"
+__all__ = [
+    "CRONJOBS",
+    "DEFAULT_SELECTOR",
+    "JOBS",
+    "PODS",
+    "CronJobController",
+    "Triggered",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Triggered:
-    job: Obj
-    """The Job as created (or, with dry_run, as it would be created; for a request, its name)."""
-    dry_run: bool
-    request: str | None = None
-    """The id of the trigger request made instead (no `create jobs`: the keeper starts it)."""
-
-    @property
-    def name(self) -> str:
-        return str(self.job["metadata"]["name"])
-
-    @property
-    def namespace(self) -> str:
-        return str(self.job["metadata"].get("namespace") or "")
-
-
-def _newest_first(run: Run) -> float:
-    when = run.started or run.created or run.finished
-    return -when.timestamp() if when else 0.0
 
 
 class CronJobController:
@@ -120,96 +88,48 @@ class CronJobController:
         other.confined = True
         return other
 
+    @property
+    def scope(self) -> Scope:
+        """What the helpers (claim, backfill, diagnose, follow, suspension, trigger) need of
+        this controller, as a frozen value: they take it instead of the controller."""
+        return Scope(
+            self.api,
+            self.namespace,
+            self.all_namespaces,
+            self.selector,
+            self.confined,
+            self.poll_interval,
+            self.clock,
+        )
+
     # -- reading ---------------------------------------------------------------------------------
 
-    @property
-    def _scope(self) -> str | None:
-        return None if self.all_namespaces else self.namespace
-
-    def _ns_for_name(self) -> str:
-        if self.all_namespaces:
-            raise ConfigError("a CronJob name needs one namespace: use -n NAMESPACE instead of -A")
-        return self.namespace
-
     def list_cronjobs(self, selector: str | None = None) -> list[CronJobInfo]:
-        """Every CronJob matching the selector, with its runs.
+        """Every CronJob matching the selector, with its runs (its Jobs, and with the keeper
+        on the runs its ledger remembers: cronjobs.cronctl.runs).
 
-        Two lists (CronJobs, then Jobs with the same selector: the chart copies its labels onto
-        jobTemplate.metadata.labels, so its Jobs carry them), a request per 500 items each.
+        Three lists whatever the number of CronJobs (CronJobs, Jobs with the same selector: the
+        chart copies its labels onto jobTemplate.metadata.labels, so its Jobs carry them; the
+        ledgers), a request per 500 items each. A reader that may only get the ledgers by name
+        (the chart's viewer Role) gets those of the CronJobs the keeper looks after one by one.
         """
-        selector = selector or self.selector
-        cronjobs = self._list(CRONJOBS, self._scope, selector)
-        if not cronjobs:
-            return []
-        by_owner = model.index_jobs(self._list(JOBS, self._scope, selector))
-        now = self.clock()
-        infos = [
-            model.summarize_safely(cj, by_owner.get(str(cj["metadata"].get("uid")), []), now)
-            for cj in cronjobs
-        ]
-        return sorted(infos, key=lambda i: (i.namespace, i.name))
+        return [info for _, info in runs.listing(self.scope, selector or self.selector)]
 
-    def _get(self, name: str) -> Obj:
-        return self._fetch(self._ns_for_name(), name)
-
-    def _fetch(self, namespace: str, name: str) -> Obj:
-        """One CronJob, read defensively (intake.cronjob). When `confined`, only one that
-        the selector matches (the API server evaluates it: a list by name): any other is
-        NotFound, as if it did not exist."""
-        if not self.confined:
-            return intake.cronjob(self.api.get(CRONJOBS, namespace, name))
-        found = self.api.list(
-            CRONJOBS, namespace, self.selector, field_selector=f"metadata.name={name}"
-        )
-        if not found:
-            raise NotFound("CronJob", name, namespace)
-        return intake.cronjob(found[0])
-
-    def _list(
-        self,
-        resource: str,
-        namespace: str | None,
-        selector: str | None = None,
-        fields: str | None = None,
-    ) -> list[Obj]:
-        """CronJobs, Jobs or Events, each read defensively (cronjobs.cronctl.intake)."""
-        clean = {CRONJOBS: intake.cronjob, JOBS: intake.job}.get(resource, intake.event)
-        return [clean(obj) for obj in self.api.list(resource, namespace, selector, fields)]
-
-    def _owned_jobs(self, cronjob: Obj) -> list[Obj]:
-        """The CronJob's Jobs: listed by its job template's labels (which the CronJob controller
-        and `kubectl create job --from` copy onto every Job), joined by ownerReferences uid."""
-        namespace = cronjob["metadata"]["namespace"]
-        uid = str(cronjob["metadata"].get("uid"))
-        jobs = self._list(JOBS, namespace, model.template_selector(cronjob))
-        return [j for j in jobs if model.owner_uid(j) == uid]
-
-    def describe(self, name: str, results: bool = True) -> CronJobInfo:
-        """One CronJob with all its runs (newest first), each with its exit code and summary
-        while its pod exists: three API calls (two without `results`)."""
-        cronjob = self._get(name)
-        info = model.summarize_safely(cronjob, self._owned_jobs(cronjob), self.clock())
-        return diagnose.with_pods(self, cronjob, info) if results else info
+    def describe(self, name: str, results: bool = True, ledger: bool = True) -> CronJobInfo:
+        """One CronJob with all its runs (newest first): its Jobs, each with its exit code and
+        summary while its pod exists, and the runs the keeper's ledger remembers after their
+        Jobs are gone (Run.source "ledger"; CronJobInfo.ledger says whether it could be read).
+        Four API calls (one fewer without `results`, one fewer without `ledger`)."""
+        scope = self.scope
+        cronjob = scope.get(name)
+        info = runs.describe(scope, cronjob, ledger)
+        return diagnose.with_pods(scope, cronjob, info) if results else info
 
     def history(self, name: str) -> list[Run]:
         """Every run, newest first: the Jobs that still exist, and with the keeper on the runs
         its ledger remembers after their Jobs were garbage-collected (docs/keeper.md). Without
         a ledger (no keeper, or no right to read it) the Jobs alone."""
-        runs = list(self.describe(name).runs)
-        kept = {r.name for r in runs}
-        remembered = [r for r in self._remembered(name) if r.name not in kept]
-        return sorted([*runs, *remembered], key=_newest_first)
-
-    def _remembered(self, name: str) -> list[Run]:
-        from cronjobs.keeper import ledger
-
-        namespace = self._ns_for_name()
-        try:
-            cm = self.api.get("/configmaps", namespace, ledger.configmap_name(name))
-        except CronctlError as e:  # none yet, no keeper, or no right to read it
-            log.debug("no ledger for %s: %s", name, e)
-            return []
-        return [ledger.as_run(e, namespace) for e in ledger.load(cm.get("data"))]
+        return list(self.describe(name).runs)
 
     def explain(
         self,
@@ -228,20 +148,20 @@ class CronJobController:
         newest `max_ticks` ticks. None lifts a bound."""
         window.check_start(since, self.clock(), max_window)
         if max_ticks is None:
-            return diagnose.explain(self, name, since)
+            return diagnose.explain(self.scope, name, since)
         limit = max_ticks
 
         def fit(cronjob: Obj, start: datetime, now: datetime) -> datetime:
             return window.fit(cronjob, start, now, limit, explicit=since is not None)
 
-        return diagnose.explain(self, name, since, fit)
+        return diagnose.explain(self.scope, name, since, fit)
 
     def upcoming(
         self, name: str, count: int = 5, after: datetime | None = None
     ) -> diagnose.Upcoming:
         """The next `count` runs (after `after`, default now) in the CronJob's time zone, with
         the times a DST change skips, repeats or shifts marked."""
-        return diagnose.upcoming(self, name, count, after)
+        return diagnose.upcoming(self.scope, name, count, after)
 
     def check(
         self,
@@ -255,9 +175,10 @@ class CronJobController:
     ) -> list[diagnose.Health]:
         """Is each CronJob healthy: succeeded within its window (default: twice its longest
         interval), not suspended past `max_suspended` (default: the window), and no more
-        than `max_failures` failed runs in a row. Two lists (or a get per NAME and a list)."""
+        than `max_failures` failed runs in a row, counting the runs the keeper's ledger
+        remembers. Three lists (or per NAME a get, a list and the ledger's get)."""
         return diagnose.check(
-            self,
+            self.scope,
             names,
             selector=selector,
             all_=all,
@@ -272,13 +193,13 @@ class CronJobController:
         if names and (selector is not None or all_):
             raise ConfigError("name the CronJobs, or select them with -l/--all, not both")
         if names:
-            return [self._get(name) for name in dict.fromkeys(names)]  # all exist, or none changes
+            return [self.scope.get(name) for name in dict.fromkeys(names)]  # all exist, or none
         if selector is None and not all_:
             raise ConfigError("name the CronJobs, or pass -l SELECTOR, or --all")
         selector = selector or self.selector
-        targets = self._list(CRONJOBS, self._scope, selector)
+        targets = self.scope.objects(CRONJOBS, self.scope.where, selector)
         if not targets:
-            where = f'namespace "{self.namespace}"' if self._scope else "any namespace"
+            where = f'namespace "{self.namespace}"' if self.scope.where else "any namespace"
             raise CronctlError(f'no CronJob matches "{selector}" in {where}: check -l and -n/-A')
         return sorted(targets, key=lambda cj: (cj["metadata"]["namespace"], cj["metadata"]["name"]))
 
@@ -297,7 +218,7 @@ class CronJobController:
         suspend run's id on the CronJobs it changed. See cronjobs.cronctl.suspension."""
         targets = self._targets(names, selector, all)
         return suspension.suspend(
-            self, targets, reason=reason, who=who, until=until, dry_run=dry_run
+            self.scope, targets, reason=reason, who=who, until=until, dry_run=dry_run
         )
 
     def resume(
@@ -322,7 +243,7 @@ class CronJobController:
             all = True
         targets = self._targets(names, selector, all)
         return suspension.resume(
-            self,
+            self.scope,
             targets,
             who=who,
             expired=expired,
@@ -337,7 +258,7 @@ class CronJobController:
         states = {}
         for namespace, name in targets:
             try:
-                cronjob = self._fetch(namespace, name)
+                cronjob = self.scope.fetch(namespace, name)
             except CronctlError as e:
                 log.warning("Warning: cannot read CronJob %s/%s again: %s", namespace, name, e)
                 continue
@@ -372,104 +293,23 @@ class CronJobController:
         any number of concurrent triggers at most one of them starts a run: see
         cronjobs.cronctl.claim.
         """
-        if job_name is not None and not model.valid_job_name(job_name):
-            raise ConfigError(
-                f'invalid Job name "{job_name}": use at most 63 lowercase letters, digits and '
-                "'-', starting and ending with a letter or digit"
-            )
-        cronjob = self._fetch(namespace or self._ns_for_name(), name)
-        namespace = cronjob["metadata"]["namespace"]
-        extra = params.check(cronjob, args)
-        forbid = not force and cronjob.get("spec", {}).get("concurrencyPolicy") == "Forbid"
-        who = who or self.api.user
-        keeper = (cronjob["metadata"].get("annotations") or {}).get(model.KEEPER)
-        if not dry_run and keeper and self.api.can("create", JOBS, namespace) is False:
-            # No `create jobs` (the operator Role with the keeper on): ask the keeper instead.
-            access.require(self.api, "patch", CRONJOBS, {namespace})
-            return self._request(cronjob, who, extra, scheduled_at or self.clock())
-        if not dry_run:
-            access.require(self.api, "create", JOBS, {namespace})
-            if forbid:
-                access.require(self.api, "patch", CRONJOBS, {namespace})
-        job = model.build_manual_job(
-            cronjob,
-            job_name or model.manual_job_name(name, self.clock()),
-            triggered_by=who,
-            extra_args=extra,
-            scheduled_at=scheduled_at or self.clock(),
+        return trigger.trigger(
+            self.scope,
+            name,
+            force=force,
+            dry_run=dry_run,
+            job_name=job_name,
+            who=who,
+            args=args,
+            namespace=namespace,
+            scheduled_at=scheduled_at,
         )
-        if forbid and dry_run:
-            claim.refuse_if_blocked(self, cronjob, self._owned_jobs(cronjob))
-        if dry_run:
-            return Triggered(job, dry_run=True)
-        started = time.monotonic()
-        if forbid:
-            cronjob = claim.claim(self, cronjob, job["metadata"]["name"], who)
-            if time.monotonic() - started > claim.CLAIM_BUDGET:
-                raise CronctlError(
-                    f"CronJob {name}: claiming the run took over {claim.CLAIM_BUDGET:g}s, so no "
-                    "Job was created (its claim lapses on its own): check the API server's "
-                    "health and try again"
-                )
-        try:
-            created = Triggered(self.api.create(JOBS, namespace, job), False)
-        except Conflict as e:
-            raise Conflict(
-                f'Job "{job["metadata"]["name"]}" already exists in namespace "{namespace}": '
-                "pass --job-name with another name (or leave it out for a fresh one)"
-            ) from e
-        if forbid:
-            claim.settle(self, cronjob, job["metadata"]["name"])
-        return created
-
-    def _request(self, cronjob: Obj, who: str, args: tuple[str, ...], at: datetime) -> Triggered:
-        """Record a trigger request on the CronJob (guarded by its resourceVersion) for the
-        keeper to start; the Triggered names the Job the keeper will create."""
-        import json
-        import secrets
-
-        meta = cronjob["metadata"]
-        request_id = f"{at:%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
-        body = {"id": request_id, "by": who, "args": list(args), "at": model.iso(at)}
-        patch = {
-            "metadata": {
-                "resourceVersion": meta.get("resourceVersion"),
-                "annotations": {model.TRIGGER_REQUEST: json.dumps(body)},
-            }
-        }
-        self.api.merge_patch(CRONJOBS, meta["namespace"], meta["name"], patch)
-        job = {"metadata": {"name": model.request_job_name(meta["name"], request_id),
-                            "namespace": meta["namespace"]}}  # fmt: skip
-        return Triggered(job, False, request=request_id)
 
     def await_request(self, triggered: Triggered, cronjob: str, timeout: float) -> None:
         """Wait until the keeper has acted on the request: return once it started the run;
         Refused (exit 3) or CronctlError with the keeper's reason; WaitTimeout (exit 5) when it
         has not acted in `timeout` s (is the keeper running?)."""
-        import json
-
-        deadline = time.monotonic() + timeout
-        while True:
-            obj = self._fetch(triggered.namespace, cronjob)
-            raw = (obj["metadata"].get("annotations") or {}).get(model.TRIGGER_HANDLED)
-            try:
-                handled = json.loads(raw) if raw else {}
-            except ValueError:
-                handled = {}
-            if isinstance(handled, dict) and handled.get("id") == triggered.request:
-                result = str(handled.get("result", ""))
-                if result.startswith("refused"):
-                    raise Refused(f"the keeper did not start the run: {result}")
-                if result != "started":
-                    raise CronctlError(f"the keeper did not start the run: {result}")
-                return
-            if time.monotonic() >= deadline:
-                raise WaitTimeout(
-                    f"the keeper has not acted on the request for CronJob {cronjob} within "
-                    f"{timeout:g}s (it stays asked for): is the keeper running? "
-                    "(kubectl get lease; keeper.enabled in the chart)"
-                )
-            time.sleep(self.poll_interval)
+        trigger.await_request(self.scope, triggered, cronjob, timeout)
 
     def wait(
         self,
@@ -486,7 +326,7 @@ class CronJobController:
         (chatty or silent); the Job keeps running. See cronjobs.cronctl.follow.
         """
         return follow.wait(
-            self,
+            self.scope,
             job_name,
             namespace or self.namespace,
             timeout=timeout,
@@ -496,7 +336,7 @@ class CronJobController:
 
     def job_for_logs(self, name: str, job: str | None = None) -> str:
         """The Job whose logs `cronctl logs NAME` shows: --job, or the CronJob's newest run."""
-        info = self.describe(name, results=False)
+        info = self.describe(name, results=False, ledger=False)  # a run with a Job
         if job is not None:
             if not any(run.name == job for run in info.runs):
                 raise CronctlError(
@@ -517,7 +357,7 @@ class CronJobController:
 
     def job_logs(self, job_name: str) -> Iterator[tuple[str, str]]:
         """(pod, line) for every pod of a Job already resolved by `job_for_logs`."""
-        namespace = self._ns_for_name()
+        namespace = self.scope.ns_for_name()
         pods = self.api.list(PODS, namespace, f"job-name={job_name}")
         if not pods:
             raise CronctlError(
@@ -557,7 +397,7 @@ class CronJobController:
         `helm upgrade` would bring it back. Disable the job in the chart's values instead.
         Needs `permissions.REMOVE_RULES` (delete on batch/cronjobs).
         """
-        cronjob = self._get(name)
+        cronjob = self.scope.get(name)
         if model.is_helm_managed(cronjob) and not force:
             meta = cronjob["metadata"]
             release = (meta.get("annotations") or {}).get(model.HELM_RELEASE) or (

@@ -1,4 +1,4 @@
-"""Why, what next, and is it healthy: `explain`, `next` and `check` behind CronJobController.
+"""Why, what next, and is it healthy: `explain`, `next` and `check` behind Scope.
 
 Each function takes the controller (for its API and clock) and returns a frozen result with a
 stable `to_dict()`; the CLI renders it. Costs: `explain` five requests (the CronJob, its Jobs,
@@ -12,19 +12,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cronjobs.cronctl import model, results, ticks
+from cronjobs.cronctl import model, overview, results, runs, ticks
 from cronjobs.cronctl import schedule as sched
+from cronjobs.cronctl.display import span
 from cronjobs.cronctl.errors import ConfigError, CronctlError
 from cronjobs.cronctl.model import CronJobInfo, Obj, Run
-from cronjobs.cronctl.render import span
+from cronjobs.cronctl.scope import Scope
 from cronjobs.cronctl.ticks import Event, Verdict
-
-if TYPE_CHECKING:
-    from cronjobs.cronctl.controller import CronJobController
-
-CRONJOBS, JOBS = "batch/cronjobs", "batch/jobs"
 
 EVENTS = "/events"
 PODS = "/pods"
@@ -37,7 +33,7 @@ def pod_selector(cronjob: Obj) -> str | None:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or None
 
 
-def with_pods(c: CronJobController, cronjob: Obj, info: CronJobInfo) -> CronJobInfo:
+def with_pods(c: Scope, cronjob: Obj, info: CronJobInfo) -> CronJobInfo:
     """The runs with their exit codes and summaries: one list of pods."""
     selector = pod_selector(cronjob)
     if not info.runs or selector is None:
@@ -52,14 +48,14 @@ def _replace_runs(info: CronJobInfo, runs: tuple[Run, ...]) -> CronJobInfo:
     return replace(info, runs=runs)
 
 
-def events(c: CronJobController, cronjob: Obj, runs: Sequence[Run]) -> list[Event]:
+def events(c: Scope, cronjob: Obj, runs: Sequence[Run]) -> list[Event]:
     """The CronJob's Events and its Jobs' (the API server keeps them about an hour)."""
     ns, name = cronjob["metadata"]["namespace"], cronjob["metadata"]["name"]
-    own = c._list(EVENTS, ns, fields=f"involvedObject.kind=CronJob,involvedObject.name={name}")
+    own = c.objects(EVENTS, ns, fields=f"involvedObject.kind=CronJob,involvedObject.name={name}")
     names = {r.name for r in runs}
     of_jobs = [
         e
-        for e in c._list(EVENTS, ns, fields="involvedObject.kind=Job")
+        for e in c.objects(EVENTS, ns, fields="involvedObject.kind=Job")
         if (e.get("involvedObject") or {}).get("name") in names
     ]
     found = [Event.from_api(e) for e in own + of_jobs]
@@ -92,6 +88,8 @@ class Explanation:
             "missed": [v.to_dict() for v in self.verdicts if v.outcome == "missed"],
             "ticks": [v.to_dict() for v in self.verdicts],
             "last_failure": _failure_dict(self.last_failure),
+            "streak": self.info.to_dict()["streak"],
+            "ledger": self.info.ledger,
             "events": [e.to_dict() for e in self.events],
             "advice": self.advice,
         }
@@ -107,18 +105,18 @@ def _failure_dict(run: Run | None) -> dict[str, Any] | None:
 
 
 def explain(
-    c: CronJobController,
+    c: Scope,
     name: str,
     since: datetime | None = None,
     fit: Callable[[Obj, datetime, datetime], datetime] | None = None,
 ) -> Explanation:
     """`fit(cronjob, start, now)` may move the window's start (cronjobs.cronctl.window)."""
-    cronjob = c._get(name)
+    cronjob = c.get(name)
     now = c.clock()
     start = ticks.window_start(cronjob, now, since)
     if fit is not None:
         start = fit(cronjob, start, now)
-    info = with_pods(c, cronjob, model.summarize_safely(cronjob, c._owned_jobs(cronjob), now))
+    info = with_pods(c, cronjob, runs.describe(c, cronjob))
     found = events(c, cronjob, info.runs)
     verdicts = tuple(ticks.verdicts(cronjob, info.runs, found, now, start))
     failure = next((r for r in info.runs if r.result == "Failed"), None)
@@ -159,6 +157,11 @@ def advice(info: CronJobInfo, verdicts: Sequence[Verdict], failure: Run | None) 
         fix = _FIX_EXIT.get(failure.exit_code or 0)
         if fix:
             return fix.format(name=name)[0].upper() + fix.format(name=name)[1:] + "."
+        if failure.source == model.LEDGER:
+            where = "its log tail (the keeper's ledger kept it; its Job is gone)"
+            if not failure.log_tail:
+                where = "its result (its Job and log are gone; the keeper's ledger kept no log)"
+            return f"Read {where}, fix what it names, then `cronctl trigger {name} --wait`."
         return (
             f"Read the failed run's logs (`cronctl logs {name} --job {failure.name}`), fix "
             f"what it names, then `cronctl trigger {name} --wait`."
@@ -210,12 +213,10 @@ class Upcoming:
         }
 
 
-def upcoming(
-    c: CronJobController, name: str, count: int, after: datetime | None = None
-) -> Upcoming:
-    cronjob = c._get(name)
+def upcoming(c: Scope, name: str, count: int, after: datetime | None = None) -> Upcoming:
+    cronjob = c.get(name)
     now = after or c.clock()
-    info = model.summarize(cronjob, [], now)
+    info = overview.summarize(cronjob, [], now)
     anchor = model.parse_time(cronjob.get("status", {}).get("lastScheduleTime")) or (
         model.parse_time(cronjob["metadata"].get("creationTimestamp"))
     )
@@ -314,7 +315,7 @@ def health(
 
 
 def check(
-    c: CronJobController,
+    c: Scope,
     names: tuple[str, ...],
     *,
     selector: str | None,
@@ -323,31 +324,29 @@ def check(
     max_suspended: timedelta | None,
     max_failures: int,
 ) -> list[Health]:
-    """See CronJobController.check: a get per NAME plus its Jobs, or two lists."""
+    """See Scope.check: a get per NAME plus its Jobs, or two lists."""
     if names and (selector is not None or all_):
         raise ConfigError("name the CronJobs, or select them with -l/--all, not both")
     if not names and selector is None and not all_:
         raise ConfigError("name the CronJobs, or pass -l SELECTOR, or --all")
     now = c.clock()
     if names:
-        pairs = [(cj, c._owned_jobs(cj)) for cj in (c._get(n) for n in names)]
+        pairs = [(cj, runs.describe(c, cj)) for cj in (c.get(n) for n in names)]
     else:
         chosen = selector or c.selector
-        cronjobs = c._list(CRONJOBS, c._scope, chosen)
-        by_owner = model.index_jobs(c._list(JOBS, c._scope, chosen))
-        pairs = [(cj, by_owner.get(str(cj["metadata"].get("uid")), [])) for cj in cronjobs]
+        pairs = runs.listing(c, chosen)
         if not pairs:
-            where = f'namespace "{c.namespace}"' if c._scope else "any namespace"
+            where = f'namespace "{c.namespace}"' if c.where else "any namespace"
             raise CronctlError(f'no CronJob matches "{chosen}" in {where}: check -l and -n/-A')
     checked = [
         health(
-            model.summarize_safely(cj, jobs, now),
+            info,
             now,
             model.parse_time(cj["metadata"].get("creationTimestamp")),
             max_age=max_age,
             max_suspended=max_suspended,
             max_failures=max_failures,
         )
-        for cj, jobs in pairs
+        for cj, info in pairs
     ]
     return sorted(checked, key=lambda h: (h.namespace, h.name))

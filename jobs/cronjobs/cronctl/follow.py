@@ -10,14 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from cronjobs.cronctl import model, results
-from cronjobs.cronctl.errors import WaitTimeout
 from cronjobs.cronctl.model import Obj, Run
-
-if TYPE_CHECKING:
-    from cronjobs.cronctl.controller import CronJobController
+from cronjobs.cronctl.poll import poll_until
+from cronjobs.cronctl.scope import Scope
 
 JOBS, PODS = "batch/jobs", "/pods"
 
@@ -31,7 +28,7 @@ class _LogProgress:
 
 
 def wait(
-    c: CronJobController,
+    c: Scope,
     job_name: str,
     namespace: str,
     *,
@@ -41,10 +38,10 @@ def wait(
 ) -> Run:
     """Poll the Job (a get every `c.poll_interval` s) until it succeeds or fails; the final
     run with its pods' exit codes and summaries. WaitTimeout (exit 5) after `timeout` s."""
-    deadline = time.monotonic() + timeout
     logs = _LogProgress()
-    last_result = None
-    while True:
+    last: list[Run] = []
+
+    def probe(deadline: float) -> Run | None:
         job = c.api.get(JOBS, namespace, job_name)
         if on_log is not None and not model.is_finished(job):
             _follow_logs(c, namespace, job_name, logs, deadline, on_log)
@@ -52,24 +49,27 @@ def wait(
         if on_log is not None and model.is_finished(job) and time.monotonic() < deadline:
             _follow_logs(c, namespace, job_name, logs, deadline, on_log)  # the rest
         run = model.run_from_job(job, c.clock())
-        if on_progress is not None and run.result != last_result:
+        if on_progress is not None and (not last or run.result != last[-1].result):
             on_progress(run)
-            last_result = run.result
-        if model.is_finished(job):
-            pods = c.api.list(PODS, namespace, f"job-name={job_name}")
-            return results.attach([run], pods)[0]
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WaitTimeout(
-                f"gave up waiting for Job {job_name} after {timeout:g}s (it is "
-                f"{run.result.lower()} and keeps running): follow it with "
-                f"`cronctl logs --job {job_name} NAME` or `kubectl get job {job_name}`"
-            )
-        time.sleep(min(c.poll_interval, remaining))
+        last[:] = [run]
+        if not model.is_finished(job):
+            return None
+        pods = c.api.list(PODS, namespace, f"job-name={job_name}")
+        return results.attach([run], pods)[0]
+
+    def gave_up() -> str:
+        state = last[-1].result.lower() if last else "unknown"
+        return (
+            f"gave up waiting for Job {job_name} after {timeout:g}s (it is {state} and keeps "
+            f"running): follow it with `cronctl logs --job {job_name} NAME` or "
+            f"`kubectl get job {job_name}`"
+        )
+
+    return poll_until(probe, timeout=timeout, interval=c.poll_interval, gave_up=gave_up)
 
 
 def _follow_logs(
-    c: CronJobController,
+    c: Scope,
     namespace: str,
     job_name: str,
     logs: _LogProgress,

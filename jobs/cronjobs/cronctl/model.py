@@ -11,10 +11,8 @@ import logging
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-
-from cronjobs.cronctl import schedule as sched
 
 PREFIX = "cronctl.cronjobs.dev/"
 SUSPENDED_BY = PREFIX + "suspended-by"
@@ -72,6 +70,10 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
+JOB, LEDGER = "job", "ledger"
+"""Where a run was found (Run.source): its Job, or only the keeper's ledger."""
+
+
 @dataclass(frozen=True)
 class Run:
     """One Job owned by a CronJob."""
@@ -102,11 +104,19 @@ class Run:
     tail when the container failed without writing one)."""
     trigger_args: tuple[str, ...] = ()
     """The arguments `cronctl trigger NAME -- ARG...` appended to this manual run's args."""
+    uid: str | None = None
+    """The Job's uid: a run the keeper's ledger also remembers is the same run."""
+    source: str = JOB
+    """Where cronctl found the run: JOB (its Job still exists) or LEDGER (only the keeper's
+    ledger remembers it: its Job and pods are gone)."""
+    log_tail: tuple[str, ...] = ()
+    """A failed run's last log lines, scrubbed, as the keeper's ledger kept them."""
 
     def to_dict(self) -> Obj:
         d = asdict(self)
         for key in ("created", "started", "finished", "scheduled_at"):
             d[key] = iso(d[key])
+        d["log_tail"] = list(self.log_tail)
         return d
 
 
@@ -157,6 +167,11 @@ class CronJobInfo:
     longer than startingDeadlineSeconds...), or None."""
     problems: tuple[str, ...] = ()
     """What cronctl could not read in the CronJob or its Jobs (each ignored), and why."""
+    ledger: str | None = None
+    """The keeper's ledger of its runs (cronjobs.cronctl.runs): "read" (its runs are merged with
+    the Jobs'), "none" (there is none: no keeper, or no run recorded yet), "forbidden" (the
+    keeper runs but this reader may not read it: the Jobs alone), "unreadable", or None (not
+    looked for)."""
     runs: tuple[Run, ...] = field(default=())
 
     def to_dict(self, with_runs: bool = False) -> Obj:
@@ -239,6 +254,7 @@ def run_from_job(job: Obj, now: datetime) -> Run:
         duration_seconds=duration,
         triggered_by=annotations.get(TRIGGERED_BY),
         trigger_args=_json_list(annotations.get(TRIGGER_ARGS)),
+        uid=str(meta["uid"]) if meta.get("uid") else None,
         message=(failed or {}).get("message") or (failed or {}).get("reason"),
         reason=(failed or {}).get("reason"),
         scheduled_at=scheduled_at,
@@ -258,7 +274,7 @@ def _json_list(raw: str | None) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
-def _run_key(run: Run) -> datetime:
+def run_key(run: Run) -> datetime:
     return run.created or run.started or datetime.min.replace(tzinfo=UTC)
 
 
@@ -279,110 +295,6 @@ def index_jobs(jobs: list[Obj]) -> dict[str, list[Obj]]:
     return by_owner
 
 
-def summarize(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
-    """A CronJob and the Jobs it owns (any order) as a CronJobInfo; runs newest first."""
-    meta, spec = cronjob.get("metadata", {}), cronjob.get("spec", {})
-    status = cronjob.get("status", {})
-    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
-    runs = tuple(sorted((run_from_job(j, now) for j in jobs), key=_run_key, reverse=True))
-    finished = [r for r in runs if r.result in ("Succeeded", "Failed")]
-    successes = [r.finished for r in runs if r.result == "Succeeded" and r.finished]
-    last_success = max(
-        [t for t in [parse_time(status.get("lastSuccessfulTime")), *successes] if t],
-        default=None,
-    )
-    active = max(len(status.get("active") or ()), sum(r.result == "Running" for r in runs))
-    suspended = bool(spec.get("suspend"))
-    schedule = str(spec.get("schedule", ""))
-    time_zone = spec.get("timeZone") or sched.split_zone(schedule)[0]  # legacy CRON_TZ=
-    suspended_since = parse_time(annotations.get(SUSPENDED_AT))
-    until = parse_time(annotations.get(SUSPENDED_UNTIL)) if suspended else None
-    failures = [r for r in runs if r.result == "Failed"]
-    from cronjobs.cronctl import ticks  # ticks builds on this module
-
-    day = ticks.verdicts(cronjob, runs, (), now, since=now - timedelta(days=1))
-    never = sched.never_runs(schedule, time_zone, spec.get("startingDeadlineSeconds"), now)
-    return CronJobInfo(
-        name=meta.get("name", ""),
-        namespace=meta.get("namespace", ""),
-        schedule=schedule,
-        schedule_description=sched.describe(schedule),
-        time_zone=time_zone,
-        suspended=suspended,
-        active=active,
-        last_schedule=parse_time(status.get("lastScheduleTime")),
-        last_success=last_success,
-        last_result=finished[0].result if finished else None,
-        last_job=finished[0].name if finished else None,
-        next_run=None
-        if suspended or never
-        else sched.next_run(schedule, time_zone, now, _anchor(cronjob, schedule)),
-        concurrency_policy=spec.get("concurrencyPolicy", "Allow"),
-        starting_deadline_seconds=spec.get("startingDeadlineSeconds"),
-        helm_release=annotations.get(HELM_RELEASE)
-        or (labels.get("app.kubernetes.io/instance") if is_helm_managed(cronjob) else None),
-        component=labels.get("app.kubernetes.io/component"),
-        suspended_by=annotations.get(SUSPENDED_BY),
-        suspended_at=annotations.get(SUSPENDED_AT),
-        suspend_reason=annotations.get(SUSPEND_REASON),
-        suspended_for_seconds=(now - suspended_since).total_seconds()
-        if suspended and suspended_since
-        else None,
-        last_trigger=runs[0].trigger if runs else None,
-        last_failure=max([t for r in failures if (t := r.finished or r.created)], default=None),
-        streak=ticks.streak(runs),
-        missed=ticks.missed(day) if day or sched.next_run(schedule, time_zone, now) else None,
-        suspended_until=until,
-        suspend_expired=bool(suspended and until and until <= now),
-        maintenance=annotations.get(MAINTENANCE) if suspended else None,
-        changes=tuple(changes(cronjob)),
-        never_runs=never,
-        problems=tuple(
-            [
-                *cronjob.get(PROBLEMS, ()),
-                *(
-                    f"Job {j['metadata'].get('name')}: {p}"
-                    for j in jobs
-                    for p in j.get(PROBLEMS, ())
-                ),
-            ]
-        ),
-        runs=runs,
-    )
-
-
-def summarize_safely(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobInfo:
-    """`summarize`, or, should something still fail on data `clean_*` let through, a bare
-    CronJobInfo that says so: one odd object must never take a whole listing down."""
-    try:
-        return summarize(cronjob, jobs, now)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as e:
-        log.warning("cannot read CronJob %s", cronjob.get("metadata", {}).get("name"), exc_info=e)
-        meta, spec = cronjob.get("metadata") or {}, cronjob.get("spec") or {}
-        return CronJobInfo(
-            name=str(meta.get("name") or ""),
-            namespace=str(meta.get("namespace") or ""),
-            schedule=str(spec.get("schedule") or ""),
-            schedule_description="",
-            time_zone=None,
-            suspended=spec.get("suspend") is True,
-            active=0,
-            last_schedule=None,
-            last_success=None,
-            last_result=None,
-            last_job=None,
-            next_run=None,
-            concurrency_policy=str(spec.get("concurrencyPolicy") or "Allow"),
-            starting_deadline_seconds=None,
-            helm_release=None,
-            component=None,
-            problems=(
-                *cronjob.get(PROBLEMS, ()),
-                f"cronctl cannot read it ({type(e).__name__}: {e})",
-            ),
-        )
-
-
 def changes(cronjob: Obj) -> list[Obj]:
     """The CronJob's recorded suspends and resumes, oldest first ([] when absent or unreadable:
     the history is informative, never a reason to refuse a change)."""
@@ -394,7 +306,7 @@ def changes(cronjob: Obj) -> list[Obj]:
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
-def _anchor(cronjob: Obj, schedule: str) -> datetime | None:
+def anchor(cronjob: Obj, schedule: str) -> datetime | None:
     """Where an `@every` schedule counts from, as the controller does: the last schedule time,
     else the creation time (None for cron expressions, which need none)."""
     if not schedule.strip().lower().startswith("@every"):

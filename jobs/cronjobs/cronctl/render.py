@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from cronjobs.cronctl.display import (
+    ago,
+    failure_line,
+    ledger_note,
+    next_column,
+    origin,
+    printable,
+    span,
+    stamp,
+    streak,
+    suspended_for,
+)
 from cronjobs.cronctl.model import CronJobInfo, Run
-from cronjobs.cronctl.results import exit_meaning, summary_line
-
-
-def printable(text: object) -> str:
-    """`text` on one line, each control or invisible character escaped (`\\n`, `\\x1b`,
-    `\\u2028`): what a user wrote into a CronJob (a suspend reason, a name) can neither start a
-    new line in a log or a table nor send a terminal escape."""
-    return "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text)
-    )
+from cronjobs.cronctl.results import summary_line
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -35,59 +38,6 @@ def dump(data: Any, output: str) -> str:
 
         return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False)).rstrip()
     return json.dumps(data, indent=2)
-
-
-def span(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(abs(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600}h"
-
-
-def ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "-"
-    delta = (now - when).total_seconds()
-    return f"{span(delta)} ago" if delta >= 0 else f"in {span(delta)}"
-
-
-def until(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "-"
-    return f"in {span((when - now).total_seconds())} ({stamp(when)})"
-
-
-def next_column(info: CronJobInfo, now: datetime) -> str:
-    """The next run, or why there is none: "never" when the controller will never start it."""
-    if info.never_runs:
-        return "never (will never run)"
-    return "- (suspended)" if info.suspended else until(info.next_run, now)
-
-
-def stamp(when: datetime | None) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else "-"
-
-
-def suspended_for(info: CronJobInfo) -> str:
-    if not info.suspended:
-        return "no"
-    expired = ", expired" if info.suspend_expired else ""
-    if info.suspended_for_seconds is None:
-        return f"yes{' (expired)' if expired else ''}"
-    return f"yes ({span(info.suspended_for_seconds)}{expired})"
-
-
-def streak(value: tuple[str, int] | None) -> str:
-    """`3 failed`, `12 ok`, or `-` without finished runs."""
-    if value is None:
-        return "-"
-    return f"{value[1]} {'ok' if value[0] == 'Succeeded' else 'failed'}"
 
 
 def cronjobs_table(infos: Sequence[CronJobInfo], now: datetime, wide: bool, ns: bool) -> str:
@@ -140,7 +90,12 @@ def cronjobs_table(infos: Sequence[CronJobInfo], now: datetime, wide: bool, ns: 
 
 
 def runs_table(runs: Sequence[Run], now: datetime, wide: bool = False) -> str:
+    """A row per run; when one of them is known only from the keeper's ledger (its Job is
+    gone), a FROM column says which (`job` or `ledger`)."""
     headers = ["JOB", "TRIGGER", "STARTED", "DURATION", "RESULT"]
+    sources = any(origin(r) for r in runs)
+    if sources:
+        headers.append("FROM")
     if wide:
         headers += ["EXIT", "SUMMARY", "TRIGGERED BY", "MESSAGE"]
     rows = []
@@ -152,6 +107,8 @@ def runs_table(runs: Sequence[Run], now: datetime, wide: bool = False) -> str:
             span(r.duration_seconds),
             r.result,
         ]
+        if sources:
+            row.append(r.source)
         if wide:
             row += [
                 "-" if r.exit_code is None else str(r.exit_code),
@@ -162,19 +119,6 @@ def runs_table(runs: Sequence[Run], now: datetime, wide: bool = False) -> str:
             ]
         rows.append(row)
     return table(headers, rows)
-
-
-def failure_line(info: CronJobInfo, now: datetime) -> str:
-    """`2h ago, web-x-1: BackoffLimitExceeded, exit 2 (USAGE: ...)` or `-`."""
-    failed = next((r for r in info.runs if r.result == "Failed"), None)
-    if failed is None:
-        return ago(info.last_failure, now)
-    text = f"{ago(failed.finished or failed.created, now)}, {failed.name}"
-    if failed.reason:
-        text += f": {failed.reason}"
-    if failed.exit_code is not None:
-        text += f", exit {failed.exit_code} ({exit_meaning(failed.exit_code)})"
-    return text
 
 
 def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
@@ -225,6 +169,10 @@ def describe(info: CronJobInfo, now: datetime, runs: int = 10) -> str:
     shown = info.runs[:runs]
     text += f"\n\nRecent runs ({len(shown)} of {len(info.runs)}):\n"
     text += runs_table(shown, now) if shown else "  none"
+    if any(origin(r) for r in shown):
+        text += "\n  (FROM ledger: the keeper's ledger remembers the run; its Job is gone)"
+    if ledger_note(info):
+        text += f"\n  ({ledger_note(info)})"
     if info.changes:
         text += "\n\nChanges (suspend/resume, oldest first):\n"
         text += "\n".join(f"  {change_line(c)}" for c in info.changes)

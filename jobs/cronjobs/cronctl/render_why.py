@@ -8,7 +8,9 @@ from datetime import datetime
 
 from cronjobs.cronctl import schedule as sched
 from cronjobs.cronctl.diagnose import Explanation, Health, Upcoming
-from cronjobs.cronctl.render import ago, printable, stamp, table
+from cronjobs.cronctl.display import ago, ledger_note, origin, printable, stamp
+from cronjobs.cronctl.model import CronJobInfo
+from cronjobs.cronctl.render import table
 from cronjobs.cronctl.results import exit_meaning, summary_line
 from cronjobs.cronctl.ticks import REASONS
 
@@ -83,7 +85,8 @@ def explanation(e: Explanation, now: datetime) -> str:
         lines += ["", f"Late starts: {len(late)} (newest: {late[-1].job}, {late[-1].detail})"]
     f = e.last_failure
     if f is not None:
-        lines += ["", f"Last failure: {f.name}, {ago(f.finished or f.created, now)}"]
+        where = f" ({origin(f)})" if origin(f) else ""
+        lines += ["", f"Last failure: {f.name}, {ago(f.finished or f.created, now)}{where}"]
         if f.reason or f.message:
             lines.append(f"  Reason: {f.reason or '-'}" + (f" ({f.message})" if f.message else ""))
         if f.exit_code is not None:
@@ -92,6 +95,13 @@ def explanation(e: Explanation, now: datetime) -> str:
             lines.append(f"  Result: {summary_line(f.summary)}")
         elif f.termination_message:
             lines.append(f"  Termination message: {f.termination_message.splitlines()[-1]}")
+        if f.log_tail and origin(f):
+            lines.append(f"  Log (its last {len(f.log_tail)} lines, as the keeper kept them):")
+            lines += [f"    {printable(line)}" for line in f.log_tail]
+    if streak_line(info):
+        lines += ["", streak_line(info)]
+    if ledger_note(info):
+        lines += ["", f"Note: {ledger_note(info)}."]
     shown = [ev for ev in e.events if ev.reason not in ROUTINE]
     hidden = len(e.events) - len(shown)
     lines += ["", "Events (the API server keeps them about an hour):"]
@@ -110,6 +120,15 @@ def explanation(e: Explanation, now: datetime) -> str:
         )
     lines += ["", f"What to do: {e.advice}"]
     return "\n".join(lines)
+
+
+def streak_line(info: CronJobInfo) -> str:
+    """`Streak: the last 3 runs failed`, or "" without finished runs."""
+    if info.streak is None:
+        return ""
+    result, n = info.streak
+    word = "succeeded" if result == "Succeeded" else "failed"
+    return f"Streak: the last {n} runs {word}" if n > 1 else f"Streak: the last run {word}"
 
 
 def health(checked: Sequence[Health]) -> str:

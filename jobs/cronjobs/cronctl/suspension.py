@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cronjobs.cronctl import access, backfill, catchup, model
-from cronjobs.cronctl.errors import ConfigError, Conflict, CronctlError, WaitTimeout
+from cronjobs.cronctl import access, backfill, catchup, model, trigger
+from cronjobs.cronctl.errors import ConfigError, Conflict, CronctlError
 from cronjobs.cronctl.model import Obj
-
-if TYPE_CHECKING:
-    from cronjobs.cronctl.controller import CronJobController
+from cronjobs.cronctl.poll import poll_until
+from cronjobs.cronctl.scope import Scope
 
 CRONJOBS = "batch/cronjobs"
 HISTORY_LIMIT = 10
@@ -157,7 +155,7 @@ def _values_own_suspend(cj: Obj) -> str:
 
 
 def _commit(
-    c: CronJobController,
+    c: Scope,
     cj: Obj,
     plan: Callable[[Obj], tuple[Change, Obj | None]],
     dry_run: bool,
@@ -181,7 +179,7 @@ def _commit(
 
 
 def suspend(
-    c: CronJobController,
+    c: Scope,
     targets: list[Obj],
     *,
     reason: str | None,
@@ -210,7 +208,7 @@ class NoSuchRun(CronctlError):
     """`resume --maintenance KEY`: no CronJob names a suspend run with that id or reason."""
 
 
-def running_jobs(c: CronJobController, cronjobs: list[Obj]) -> list[str]:
+def running_jobs(c: Scope, cronjobs: list[Obj]) -> list[str]:
     """The Jobs of these CronJobs that have not finished (`namespace/name`), sorted."""
     running = []
     for cj in cronjobs:
@@ -223,7 +221,7 @@ def running_jobs(c: CronJobController, cronjobs: list[Obj]) -> list[str]:
 
 
 def drain(
-    c: CronJobController,
+    c: Scope,
     cronjobs: list[Obj],
     *,
     timeout: float,
@@ -233,20 +231,27 @@ def drain(
     """`suspend --wait`: poll (a list per CronJob every `c.poll_interval` s) until none of their
     Jobs runs (scheduled or manual). WaitTimeout (exit 5) after `timeout` s, naming them; the
     CronJobs stay suspended and `resume_hint` says how to undo it."""
-    deadline = time.monotonic() + timeout
     last: list[str] | None = None
-    while running := running_jobs(c, cronjobs):
+
+    def probe(_deadline: float) -> bool | None:
+        nonlocal last
+        running = running_jobs(c, cronjobs)
+        if not running:
+            return True
         if on_wait is not None and running != last:
             on_wait(running)
-            last = running
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WaitTimeout(
-                f"gave up after {timeout:g}s waiting for {len(running)} running Job(s) of the "
-                f"suspended CronJobs: {', '.join(running)}. The CronJobs stay suspended: wait "
-                f"longer (--timeout), or stop the Jobs, or undo it with `{resume_hint}`"
-            )
-        time.sleep(min(c.poll_interval, remaining))
+        last = running
+        return None
+
+    def gave_up() -> str:
+        running = last or []
+        return (
+            f"gave up after {timeout:g}s waiting for {len(running)} running Job(s) of the "
+            f"suspended CronJobs: {', '.join(running)}. The CronJobs stay suspended: wait "
+            f"longer (--timeout), or stop the Jobs, or undo it with `{resume_hint}`"
+        )
+
+    poll_until(probe, timeout=timeout, interval=c.poll_interval, gave_up=gave_up)
 
 
 def by_maintenance(targets: list[Obj], key: str) -> tuple[list[Obj], set[str]]:
@@ -271,7 +276,7 @@ def by_maintenance(targets: list[Obj], key: str) -> tuple[list[Obj], set[str]]:
 
 
 def resume(
-    c: CronJobController,
+    c: Scope,
     targets: list[Obj],
     *,
     who: str | None,
@@ -330,7 +335,7 @@ def _expired(cj: Obj, now: datetime) -> bool:
     return bool(cj.get("spec", {}).get("suspend") and until and until <= now)
 
 
-def _mark_handled(c: CronJobController, cj: Obj, tick: datetime) -> None:
+def _mark_handled(c: Scope, cj: Obj, tick: datetime) -> None:
     """Record `tick` as the last schedule time (the status subresource, as the controller does
     when it starts a Job): the controller then sees no unmet tick and starts none."""
     meta = cj["metadata"]
@@ -338,11 +343,11 @@ def _mark_handled(c: CronJobController, cj: Obj, tick: datetime) -> None:
     c.api.merge_patch(CRONJOBS, meta["namespace"], meta["name"], patch, subresource="status")
 
 
-def _catch_up_once(
-    c: CronJobController, cj: Obj, change: Change, preview: catchup.CatchUp, who: str
-) -> Change:
+def _catch_up_once(c: Scope, cj: Obj, change: Change, preview: catchup.CatchUp, who: str) -> Change:
     try:
-        job = c.trigger(cj["metadata"]["name"], who=who, namespace=cj["metadata"]["namespace"])
+        job = trigger.trigger(
+            c, cj["metadata"]["name"], who=who, namespace=cj["metadata"]["namespace"]
+        )
     except CronctlError as e:
         return replace(change, warning=f"--catch-up once: no run triggered: {e}")
     done = replace(preview, job=job.name, action=f"cronctl triggered job.batch/{job.name}")
@@ -363,9 +368,7 @@ def _check_all(targets: list[Obj], now: datetime) -> None:
             )
 
 
-def _catch_up_all(
-    c: CronJobController, cj: Obj, change: Change, preview: catchup.CatchUp, who: str
-) -> Change:
+def _catch_up_all(c: Scope, cj: Obj, change: Change, preview: catchup.CatchUp, who: str) -> Change:
     meta = cj["metadata"]
     first, last = preview.backfill[0], preview.backfill[-1]
     try:
@@ -386,7 +389,7 @@ def _catch_up_all(
     return replace(change, catch_up=replace(preview, jobs=jobs, action=action), warning=warning)
 
 
-def _require(c: CronJobController, targets: list[Obj], verb: str, resource: str) -> None:
+def _require(c: Scope, targets: list[Obj], verb: str, resource: str) -> None:
     access.require(c.api, verb, resource, {cj["metadata"]["namespace"] for cj in targets})
 
 

@@ -291,7 +291,9 @@ def verdicts(
     ticks = expected_ticks(cronjob, window_start(cronjob, now, since), now)
     by_tick = {_minute(r.scheduled_at): r for r in runs if r.scheduled_at}
     last_schedule = model.parse_time(cronjob.get("status", {}).get("lastScheduleTime"))
-    horizon = history_horizon(cronjob, runs, now)
+    # A tick the ledger does not name may have run while the keeper was down: how far back the
+    # record is complete is still the Jobs' horizon, a ledger run only turns a tick to "ran".
+    horizon = history_horizon(cronjob, [r for r in runs if r.source != model.LEDGER], now)
     # The controller's Events name the Jobs it created, deleted since or not; the oldest Event
     # kept shows how far back they reach (the API server expires them all alike, --event-ttl).
     own = [e for e in events if e.kind == "CronJob" and e.reason in CONTROLLER_EVENTS and e.at]

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from cronjobs.cronctl import model, ticks
 from cronjobs.cronctl import schedule as sched
+from cronjobs.cronctl.display import span
 from cronjobs.cronctl.errors import ConfigError
 from cronjobs.cronctl.model import Obj
-from cronjobs.cronctl.render import span
 
 MAX_WINDOW = timedelta(days=31)
 """The oldest explicit start explain takes (unless --no-limit)."""

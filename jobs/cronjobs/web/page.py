@@ -13,8 +13,8 @@ from html import escape
 from urllib.parse import quote
 
 from cronjobs.cronctl import model
+from cronjobs.cronctl.display import ago, printable, streak, suspended_for, until
 from cronjobs.cronctl.model import CronJobInfo
-from cronjobs.cronctl.render import ago, printable, streak, suspended_for, until
 
 RESULT_CLASS = {"Succeeded": "ok", "Failed": "bad", "Running": "run", "Suspended": "warn"}
 

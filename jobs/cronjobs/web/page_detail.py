@@ -6,8 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from cronjobs.cronctl.diagnose import Explanation
+from cronjobs.cronctl.display import (
+    ago,
+    failure_line,
+    ledger_note,
+    origin,
+    printable,
+    span,
+    stamp,
+    streak,
+)
 from cronjobs.cronctl.model import CronJobInfo
-from cronjobs.cronctl.render import ago, failure_line, printable, span, stamp, streak
 from cronjobs.cronctl.results import exit_meaning, summary_line
 from cronjobs.cronctl.ticks import REASONS
 from cronjobs.web.page import (
@@ -84,8 +93,16 @@ def explanation(x: Explanation, now: datetime) -> str:
         text = f"{run.name}: {run.reason or 'failed'}"
         if run.exit_code is not None:
             text += f", exit {run.exit_code} ({exit_meaning(run.exit_code)})"
+        if origin(run):
+            text += f" ({origin(run)})"
         line = summary_line(run.summary)
         html += f"<p>Last failure: {e(text)}" + (f" — {e(line)}" if line else "") + "</p>"
+        if run.log_tail and origin(run):
+            html += (
+                f"<p>Its log's last {len(run.log_tail)} lines, as the keeper kept them:</p>"
+                f'<pre tabindex="0" aria-label="Log tail of {e(run.name)}">'
+                f"{e(chr(10).join(run.log_tail))}</pre>"
+            )
     if x.events:
         rows = [
             [
@@ -105,9 +122,10 @@ def explanation(x: Explanation, now: datetime) -> str:
 
 def runs(info: CronJobInfo, now: datetime) -> str:
     if not info.runs:
+        note = f" {ledger_note(info)}." if ledger_note(info) else ""
         return (
             '<section aria-labelledby="runs"><h2 id="runs">Runs</h2><p class="muted">No runs '
-            "(or they were cleaned up).</p></section>"
+            f"(or they were cleaned up).{e(note)}</p></section>"
         )
     rows = [
         [
@@ -123,9 +141,18 @@ def runs(info: CronJobInfo, now: datetime) -> str:
         for r in info.runs
     ]
     headers = ["Job", "Trigger", "Started", "Duration", "Result", "Exit", "Summary", "By"]
+    note = ""
+    if any(origin(r) for r in info.runs):  # say which runs only the ledger remembers
+        headers.append("From")
+        for row, r in zip(rows, info.runs, strict=True):
+            row.append(e("ledger (Job gone)" if origin(r) else "job"))
+        note += '<p class="muted">"ledger": the keeper\'s ledger remembers the run; its Job is gone.</p>'
+    if ledger_note(info):
+        note += f'<p class="muted">{e(ledger_note(info))}.</p>'
     return (
         '<section aria-labelledby="runs"><h2 id="runs">Runs</h2>'
         + table(f"{len(info.runs)} run(s), newest first", headers, rows, "runs")
+        + note
         + "</section>"
     )
 

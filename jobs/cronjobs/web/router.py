@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from cronjobs.cronctl.controller import CronJobController
+from cronjobs.cronctl.display import printable
 from cronjobs.cronctl.errors import CronctlError
-from cronjobs.cronctl.render import printable
 from cronjobs.cronctl.window import DASHBOARD_MAX_TICKS
 from cronjobs.web import assets, page, page_detail
 from cronjobs.web.security import (
