@@ -90,7 +90,7 @@ def list_cmd() -> None:
     SCHEDULE/SUCCESS/RESULT, LAST FAILURE, STREAK (finished runs in a row with the newest
     one's result), MISSED (ticks of the last 24h that did not run, suspension aside), NEXT RUN;
     -o wide adds TRIGGER (the newest run's: scheduled/manual), CONCURRENCY, LAST JOB, RELEASE.
-    Two API requests whatever the number of CronJobs."""
+    Three API requests whatever the number of CronJobs (the third: the keeper's ledgers)."""
     from cronjobs.cronctl import display, render
 
     c, s = connect(), state()

@@ -1,9 +1,11 @@
 """`CronJobController`: the Python API behind `cronctl`, importable by the FastAPI app too.
 
 It finds the chart's CronJobs by label selector and works on plain dicts and dataclasses; all API
-calls go through `cronjobs.cronctl.api.KubeApi`. Listing costs two lists whatever the number of
-CronJobs (CronJobs, then Jobs with the same selector, joined in memory by ownerReferences uid),
-each paged by 500 items.
+calls go through `cronjobs.cronctl.api.KubeApi`. Listing costs three lists whatever the number
+of CronJobs (CronJobs, then Jobs with the same selector, joined in memory by ownerReferences uid,
+then the keeper's ledgers), each paged by 500 items. The work is done by plain modules that take
+a frozen `Scope` (cronjobs.cronctl.scope), never this class: runs, diagnose, suspension,
+trigger, follow, backfill, claim.
 """
 
 from __future__ import annotations

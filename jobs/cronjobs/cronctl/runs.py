@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 
 from cronjobs.cronctl import model, overview
 from cronjobs.cronctl.errors import CronctlError, Forbidden, NotFound
@@ -38,34 +37,10 @@ class Kept:
 
 
 def from_entry(entry: ledger.Entry, namespace: str) -> Run:
-    """A ledger entry as cronctl shows a run whose Job is gone."""
-
-    def when(value: str | None) -> datetime | None:
-        try:
-            return model.parse_time(value)
-        except (ValueError, OverflowError):
-            return None
-
-    started = when(entry.started)
-    return Run(
-        name=entry.job,
-        namespace=namespace,
-        trigger=entry.trigger,
-        result=entry.result,
-        created=started,
-        started=started,
-        finished=when(entry.finished),
-        duration_seconds=entry.duration_seconds,
-        triggered_by=entry.triggered_by,
-        message=entry.reason,
-        reason=entry.reason,
-        scheduled_at=when(entry.scheduled_at),
-        exit_code=entry.exit_code,
-        summary=entry.summary,
-        uid=entry.uid,
-        source=model.LEDGER,
-        log_tail=entry.log_tail,
-    )
+    """A ledger entry as cronctl shows a run whose Job is gone (the keeper's `as_run`, marked
+    as the ledger's, with the Job's uid and the log tail)."""
+    run: Run = ledger.as_run(entry, namespace)
+    return replace(run, uid=entry.uid, source=model.LEDGER, log_tail=entry.log_tail)
 
 
 def _runs(configmap: Obj) -> tuple[Run, ...]:
