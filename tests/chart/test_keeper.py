@@ -14,7 +14,6 @@ from chart_helpers import by_kind, cronjobs_by_component, granted
 
 from cronjobs.cronctl.permissions import KEEPER_RULES
 from cronjobs.keeper import ledger, policy
-from cronjobs.keeper.informer import RULES
 
 SET = "--set"
 
@@ -42,7 +41,7 @@ def test_on_it_runs_cronctl_keeper_with_its_own_least_privilege_role(
     assert deployment["spec"]["replicas"] == 2
     lease = args[args.index("--lease") + 1]
     role = next(r for r in by_kind(docs, "Role") if r["metadata"]["name"] == lease)
-    assert granted(role) == {(g, r, v) for g, r, verbs in (*KEEPER_RULES, *RULES) for v in verbs}
+    assert granted(role) == {(g, r, v) for g, r, verbs in KEEPER_RULES for v in verbs}
     by_name = [rule for rule in role["rules"] if rule.get("resourceNames")]
     assert by_name == [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease], "verbs": ["get", "patch"]}

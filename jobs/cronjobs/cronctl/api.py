@@ -224,22 +224,18 @@ class KubeApi:
 
     # -- resources ------------------------------------------------------------------------------
 
-    def list(
+    def list_versioned(
         self,
         resource: str,
         namespace: str | None,
         selector: str | None = None,
         field_selector: str | None = None,
         keep: Callable[[Obj], Obj] | None = None,
-    ) -> list[Obj]:
-        """List `batch/cronjobs`, `batch/jobs`, `/pods` or `/events` in a namespace (None: all
-        namespaces), by label and field selector.
-
-        Pages of PAGE_SIZE items (`limit`/`continue`), so a large cluster costs a few requests
-        of bounded size; when a continue token expires (410 Gone), starts over once.
-        """
+    ) -> tuple[list[Obj], str | None]:
+        """`list`, and the list's resourceVersion: a watch from it misses no change."""
         path = _path(resource, namespace)
         items: list[Obj] = []
+        version: str | None = None
         token: str | None = None
         restarted = False
         while True:
@@ -263,9 +259,59 @@ class KubeApi:
             # `keep` slims each item as its page arrives, so a long list never holds every
             # object whole at once (the keeper needs a Job's status, not its pod template).
             items.extend(map(keep, page_items) if keep else page_items)
-            token = (page.get("metadata") or {}).get("continue") or None
+            meta = page.get("metadata") or {}
+            version = str(meta.get("resourceVersion") or "") or version
+            token = meta.get("continue") or None
             if not token:
-                return items
+                return items, version
+
+    def list(
+        self,
+        resource: str,
+        namespace: str | None,
+        selector: str | None = None,
+        field_selector: str | None = None,
+        keep: Callable[[Obj], Obj] | None = None,
+    ) -> list[Obj]:
+        """List `batch/cronjobs`, `batch/jobs`, `/pods` or `/events` in a namespace (None: all
+        namespaces), by label and field selector.
+
+        Pages of PAGE_SIZE items (`limit`/`continue`), so a large cluster costs a few requests
+        of bounded size; when a continue token expires (410 Gone), starts over once.
+        """
+        return self.list_versioned(resource, namespace, selector, field_selector, keep)[0]
+
+    def watch(
+        self,
+        resource: str,
+        namespace: str | None,
+        version: str,
+        selector: str | None = None,
+        *,
+        seconds: int = 300,
+    ) -> Any:
+        """One watch request from resourceVersion `version`, with bookmarks, lasting at most
+        `seconds` (the server's timeoutSeconds): the raw response, whose body is one JSON event
+        per line (read it with `watch_events`). 410 Gone (the version is too old) is an
+        ApiError with status 410, here or as an ERROR event."""
+        query = [
+            ("watch", "1"),
+            ("resourceVersion", version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(seconds)),
+        ]
+        if selector:
+            query.append(("labelSelector", selector))
+        return self._request(
+            "watch",
+            resource,
+            "GET",
+            _path(resource, namespace),
+            namespace=namespace,
+            query=query,
+            stream=True,
+            timeout=seconds + 30,  # bookmarks come about once a minute
+        )
 
     def get(self, resource: str, namespace: str, name: str) -> Obj:
         path = _path(resource, namespace, name)
@@ -370,6 +416,17 @@ _KINDS = {
     "/pods/log": "Pod",
     "/events": "Event",
 }
+
+
+def watch_events(response: Any) -> Iterator[bytes]:
+    """The lines of a watch response's body, one JSON event each, as they arrive."""
+    buffer = b""
+    for chunk in response.stream(65536):
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        yield from (line for line in lines if line.strip())
+    if buffer.strip():
+        yield buffer
 
 
 def _path(resource: str, namespace: str | None, name: str | None = None) -> str:

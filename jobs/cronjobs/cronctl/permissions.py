@@ -51,14 +51,16 @@ system:basic-user ClusterRole), and that a namespaced Role could not grant anywa
 --catch-up, so neither cronjobs/status nor jobs."""
 
 KEEPER_RULES: tuple[Rule, ...] = (
-    ("batch", "cronjobs", ("get", "list", "patch")),
-    ("batch", "jobs", ("get", "list", "create", "delete")),
+    ("batch", "cronjobs", ("get", "list", "watch", "patch")),
+    ("batch", "jobs", ("get", "list", "watch", "create", "delete")),
     ("", "pods", ("get", "list")),
     ("", "pods/log", ("get",)),
-    ("", "configmaps", ("list", "create", "patch")),
+    ("", "configmaps", ("get", "list", "watch", "create", "patch")),
     ("coordination.k8s.io", "leases", ("create", "get", "patch")),
 )
-"""`cronctl keeper` (jobs/cronjobs/keeper): read the release's CronJobs, Jobs and pods (a finished run's
-exit code, summary and a failed run's log tail); patch CronJobs (suspend, resume, a request
-handled); create requested runs and delete a run past maxDuration; its ledgers (ConfigMaps) and
-its Lease (get and patch only that one, by name)."""
+"""`cronctl keeper` (jobs/cronjobs/keeper): read and watch the release's CronJobs and Jobs (its
+informers) and read their pods (a finished run's exit code, summary and a failed run's log
+tail); patch CronJobs (suspend, resume, a request handled); create requested runs and delete a
+run past maxDuration; its ledgers (ConfigMaps: watched, and read whole before a run is added)
+and its Lease (get and patch only that one, by name). Without `watch` (a chart older than the
+image) it lists every pass."""

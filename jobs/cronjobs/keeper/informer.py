@@ -9,8 +9,7 @@ away, or the watch fell behind), list again. Every `resync` (by the injected clo
 again anyway, a safety net that costs one list.
 
 Requests go through cronctl's KubeApi choke point (auth, TLS, errors translated once): its
-`_request` is the one way to read a list's resourceVersion and a stream, which its `list` and
-`pod_log` do not expose.
+`list_versioned` and `watch`.
 """
 
 from __future__ import annotations
@@ -18,25 +17,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import urllib3
 
-from cronjobs.cronctl.api import PAGE_SIZE, KubeApi, Obj, _path
+from cronjobs.cronctl.api import KubeApi, Obj, watch_events
 from cronjobs.cronctl.errors import ApiError, CronctlError, Forbidden
 
 log = logging.getLogger(__name__)
-
-RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("batch", "cronjobs", ("watch",)),
-    ("batch", "jobs", ("watch",)),
-    ("", "configmaps", ("get", "watch")),
-)
-"""What the keeper needs beyond cronjobs.cronctl.permissions.KEEPER_RULES: `watch` on what its
-informers follow, and `get` on a ledger (read whole before a run is added to it). The chart's
-keeper Role grants both (tests/chart/test_keeper.py, tests/keeper/test_rbac.py)."""
 
 WATCH_SECONDS = 300
 """How long one watch request asks to last (timeoutSeconds); it is then renewed from its last
@@ -149,57 +139,30 @@ class Informer:
         self.on_change()
 
     def _list(self) -> tuple[dict[tuple[str, str], Obj], str | None]:
-        items: dict[tuple[str, str], Obj] = {}
-        version: str | None = None
-        token: str | None = None
-        path = _path(self.resource, self.namespace)
-        while True:
-            query = [("labelSelector", self.selector)] if self.selector else []
-            query.append(("limit", str(PAGE_SIZE)))
-            if token:
-                query.append(("continue", token))
-            page = self.api._request(
-                "list", self.resource, "GET", path, namespace=self.namespace, query=query
-            )
-            for obj in page.get("items") or []:  # reduced as each page arrives
-                kept = self.keep(obj)
-                items[_key(kept)] = kept
-            meta = page.get("metadata") or {}
-            version = str(meta.get("resourceVersion") or "") or version
-            token = meta.get("continue") or None
-            if not token:
-                return items, version
+        items, version = self.api.list_versioned(
+            self.resource, self.namespace, self.selector, keep=self.keep
+        )
+        return {_key(obj): obj for obj in items}, version
 
     def watch(self, stop: threading.Event | None = None) -> None:
         """One watch request from `version`, applying its events as they come, until the server
         ends it or the connection drops (then the next `step` watches again from the last
         version seen). Raises Expired on 410 Gone."""
         self.watches += 1
-        query = [
-            ("watch", "1"),
-            ("resourceVersion", str(self.version)),
-            ("allowWatchBookmarks", "true"),
-            ("timeoutSeconds", str(self.watch_seconds)),
-        ]
-        if self.selector:
-            query.append(("labelSelector", self.selector))
         try:
-            response = self.api._request(
-                "watch",
+            response = self.api.watch(
                 self.resource,
-                "GET",
-                _path(self.resource, self.namespace),
-                namespace=self.namespace,
-                query=query,
-                stream=True,
-                timeout=self.watch_seconds + 30,  # bookmarks come about once a minute
+                self.namespace,
+                str(self.version),
+                self.selector,
+                seconds=self.watch_seconds,
             )
         except ApiError as e:
             if e.status == 410:
                 raise Expired() from e
             raise
         try:
-            for line in _lines(response):
+            for line in watch_events(response):
                 self._apply(json.loads(line))
                 if stop is not None and stop.is_set():
                     return
@@ -236,13 +199,3 @@ class Informer:
 def _key(obj: Obj) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
-
-
-def _lines(response: Any) -> Iterator[bytes]:
-    buffer = b""
-    for chunk in response.stream(65536):
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        yield from (line for line in lines if line.strip())
-    if buffer.strip():
-        yield buffer
