@@ -164,3 +164,39 @@ def test_a_reader_who_may_get_but_not_list_ledgers_gets_them_one_by_one(
     assert by_name["web-cronjobs-health-check"]["ledger"] == "none"
     ledgers = [p for _, p in calls[before:] if "/configmaps" in p]
     assert [p.split("?")[0].rsplit("/", 1)[-1] for p in ledgers] == ["configmaps", f"{NAME}-runs"]
+
+
+def test_logs_of_a_gone_failed_run_prints_the_tail_the_keeper_kept(cluster: Cluster) -> None:
+    hourly(cluster, ["Failed", "Succeeded"], gone=1)
+
+    shown = cluster.run("logs", NAME, "--job", f"{NAME}-1")
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout == "connecting\nboom: db is down\n"
+    assert f"Job {NAME}-1 is gone: the last 2 line(s) of its log, as the keeper kept them" in (
+        shown.stderr
+    )
+    newest = cluster.run("logs", NAME)  # its Job and pod exist: the pod's log, as before
+    assert newest.exit_code == 0, newest.stderr
+    assert newest.stdout == "ok\n"
+
+
+def test_logs_of_a_gone_succeeded_run_says_only_failures_are_kept(cluster: Cluster) -> None:
+    hourly(cluster, ["Succeeded", "Failed"], gone=1)
+
+    shown = cluster.run("logs", NAME, "--job", f"{NAME}-1")
+    assert shown.exit_code == 1
+    assert f"Error: Job {NAME}-1 is gone; the keeper's ledger remembers the run (Succeeded)" in (
+        shown.stderr
+    )
+
+
+def test_logs_of_a_failed_run_whose_pod_is_gone_falls_back_to_the_kept_tail(
+    cluster: Cluster,
+) -> None:
+    hourly(cluster, ["Failed"], gone=0)
+    ns = cluster.namespace
+    cluster.server.call("DELETE", f"/api/v1/namespaces/{ns}/pods/{NAME}-1-pod")  # by its TTL
+
+    shown = cluster.run("logs", NAME)
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout == "connecting\nboom: db is down\n"

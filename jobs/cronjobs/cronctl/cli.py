@@ -147,9 +147,40 @@ def history(name: str) -> None:
 @click.option("--job", "job", metavar="JOB", help="A run of the CronJob (default: the newest).")
 @connection_options(top=False)
 def logs(name: str, job: str | None) -> None:
-    """Print the logs of the CronJob's newest run (or of --job JOB)."""
+    """Print the logs of the CronJob's newest run (or of --job JOB).
+
+    When the run's pods are gone (deleted with the Job or by its TTL) and the keeper recorded
+    the run as failed, prints the last lines of its log that the keeper kept instead.
+    """
+    from cronjobs.cronctl.model import LEDGER
+
     c = connect()
-    job_name = c.job_for_logs(name, job)
+    try:  # the run's pods first: the keeper's ledger is read only when they are gone
+        _print_logs(c, c.job_for_logs(name, job))
+        return
+    except CronctlError as e:
+        gone = e
+    try:
+        run = c.run_for_logs(name, job)
+    except CronctlError:
+        raise gone from None
+    if not run.log_tail:
+        if run.source != LEDGER:
+            raise gone
+        raise CronctlError(
+            f"Job {run.name} is gone; the keeper's ledger remembers the run ({run.result}) but "
+            "keeps the log of failed runs only: nothing to show"
+        )
+    log.info(
+        "Job %s is gone: the last %d line(s) of its log, as the keeper kept them:",
+        run.name,
+        len(run.log_tail),
+    )
+    for line in run.log_tail:
+        echo(line)
+
+
+def _print_logs(c: Any, job_name: str) -> None:
     log.info("Logs of Job %s:", job_name)
     current = None
     for pod, line in c.job_logs(job_name):

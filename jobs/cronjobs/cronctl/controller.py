@@ -338,20 +338,27 @@ class CronJobController:
 
     def job_for_logs(self, name: str, job: str | None = None) -> str:
         """The Job whose logs `cronctl logs NAME` shows: --job, or the CronJob's newest run."""
-        info = self.describe(name, results=False, ledger=False)  # a run with a Job
+        return self.run_for_logs(name, job, ledger=False).name
+
+    def run_for_logs(self, name: str, job: str | None = None, *, ledger: bool = True) -> Run:
+        """The run `cronctl logs NAME` shows: --job, or the CronJob's newest run; with `ledger`,
+        also one only the keeper's ledger remembers (its Job gone: `Run.log_tail` is what is
+        left of a failed run's log)."""
+        info = self.describe(name, results=False, ledger=ledger)
         if job is not None:
-            if not any(run.name == job for run in info.runs):
+            found = next((run for run in info.runs if run.name == job), None)
+            if found is None:
                 raise CronctlError(
                     f'Job "{job}" is not a run of CronJob {name} in namespace '
                     f'"{info.namespace}": see `cronctl history {name}`'
                 )
-            return job
+            return found
         if not info.runs:
             raise CronctlError(
                 f"CronJob {name} has no runs (or they were cleaned up): trigger one with "
                 f"`cronctl trigger {name}`"
             )
-        return info.runs[0].name
+        return info.runs[0]
 
     def logs(self, name: str, job: str | None = None) -> Iterator[tuple[str, str]]:
         """(pod, line) for every pod of the chosen run (see `job_for_logs`), oldest pod first."""
