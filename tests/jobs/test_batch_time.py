@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from cronjobs.builtin.batch_time import MAX_GROWTH, BatchSizer, next_size
 from cronjobs.builtin.purge import MIN_BATCH_ROWS
-from cronjobs.builtin.sessions import cleanup_old_sessions
+from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
 from tests.jobs.helpers import NOW, insert_sessions, invoke
 
 BOUNDS = {"low": 10, "high": 100_000}

@@ -17,8 +17,8 @@ from cronjobs.builtin import partitions
 from cronjobs.builtin.analytics import DEFAULT_TABLES, aggregate_day
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
 from cronjobs.builtin.models import AnalyticsEvent, DailyAnalytics
-from cronjobs.builtin.schema import create_missing
 from cronjobs.database import connect
+from cronjobs.dev.schema import create_missing
 from cronjobs.settings import Settings, parse_database_url
 from tests.jobs.helpers import NOW, count, invoke
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, event, insert, select, update
 from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
 from cronjobs.builtin.models import AnalyticsEvent, ChatMessage, ChatSession, DailyAnalytics
-from cronjobs.builtin.sessions import cleanup_old_sessions
+from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
 from tests.jobs.helpers import NOW, count, insert_sessions
 
 OLD = NOW - timedelta(days=200)

@@ -510,7 +510,7 @@ def test_a_schema_that_cannot_be_used_is_exit_2(
     from tests.jobs.helpers import invoke
 
     if url_fixture == "sqlite_url":
-        from cronjobs.builtin.schema import create_missing
+        from cronjobs.dev.schema import create_missing
         from cronjobs.settings import Settings
 
         url = f"sqlite:///{tmp_path / 'app.db'}"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select, text
 
 from cronjobs.builtin.models import ChatMessage, ChatSession, PeptideInfoSession
-from cronjobs.builtin.sessions import cleanup_old_sessions
+from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
 from tests.jobs.helpers import NOW, count, insert_sessions, invoke
 
 CUTOFF = NOW - timedelta(days=90)

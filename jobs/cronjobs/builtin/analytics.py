@@ -30,9 +30,9 @@ from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cronjobs.builtin.models import AnalyticsEvent, DailyAnalytics
-from cronjobs.builtin.purge import plural
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
+from cronjobs.render import plural
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,6 @@ from cronjobs.builtin.purge import (
     FAST_LOCK_WAIT,
     LOCK_NOT_AVAILABLE,
     PurgeResult,
-    plural,
     reset_lock_timeout,
     sized,
 )
@@ -58,6 +57,7 @@ from cronjobs.builtin.retention import ANALYTICS_EVENTS, Retention
 from cronjobs.builtin.sessions import cutoff_for, deleted
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
+from cronjobs.render import plural
 
 log = logging.getLogger(__name__)
 

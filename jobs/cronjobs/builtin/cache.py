@@ -18,9 +18,16 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import click
+
+from cronjobs import options
 from cronjobs.exitcodes import ExitCode
+from cronjobs.registry import job
+
+if TYPE_CHECKING:
+    from cronjobs.context import JobContext
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +313,44 @@ def connect(url: str, timeout: float) -> Any:
     return client
 
 
-def cleanup_redis_cache(
+@job(
+    schedule="0 */6 * * *",
+    description="Report the Redis cache's state (memory, hit rate, evictions, keys per prefix, "
+    "keys without a TTL); optionally give TTL-less cache keys a TTL.",
+    mutating=True,
+    needs=("redis",),
+    options=[
+        options.cache_prefixes,
+        click.option(
+            "--fix-missing-ttl",
+            type=click.IntRange(min=1, max=10**12),  # Redis refuses an expiry past 2**63 ms
+            metavar="SECONDS",
+            help="Give cache keys that have no TTL this TTL (only if they still have none: an "
+            "app's TTL is never changed).",
+        ),
+        click.option(
+            "--max-keys",
+            type=click.IntRange(min=1),
+            default=100_000,
+            show_default=True,
+            help="Stop scanning after this many keys in all.",
+        ),
+    ],
+)
+def cleanup_redis_cache(ctx: JobContext) -> CacheReport:
+    settings = ctx.settings
+    return cleanup(
+        settings.require_redis(),
+        settings.cache_prefixes,
+        timeout=settings.timeout,
+        max_keys=ctx.options["max_keys"],
+        fix_missing_ttl=ctx.options["fix_missing_ttl"],
+        dry_run=ctx.dry_run,
+        stop=ctx.stop,
+    )
+
+
+def cleanup(
     url: str,
     prefixes: tuple[str, ...],
     *,

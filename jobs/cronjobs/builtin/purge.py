@@ -113,11 +113,6 @@ class PurgeResult:
         )
 
 
-def plural(n: int, noun: str, nouns: str | None = None) -> str:
-    """`1 row`, `2 rows`: a count for the summary lines."""
-    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
-
-
 def _in(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         # One array parameter: a stable, cheap plan at any batch size.

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cronjobs.builtin.purge import plural
 from cronjobs.builtin.rules import Age, RetentionRule, Rollup, Rules
+from cronjobs.render import plural
 
 
 def _age_words(age: Age) -> str:

@@ -8,7 +8,8 @@ by SQLAlchemy: a name from the file is never SQL.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Engine, MetaData, Table, inspect
 
@@ -17,6 +18,30 @@ from cronjobs.builtin.retention import ANALYTICS_EVENTS, SESSIONS, Retention
 from cronjobs.builtin.rules import DEFAULTS, RetentionRule, Rules
 from cronjobs.builtin.schema_check import age_expression
 from cronjobs.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cronjobs.context import JobContext
+
+log = logging.getLogger(__name__)
+
+
+def checked(ctx: JobContext) -> Rules:
+    """The rules file's rules (--rules, or the defaults), those of this job checked against the
+    database first: a mismatch is exit 2 before any row is touched; a slow rule a warning."""
+    from cronjobs.builtin import rules, schema_check
+
+    loaded = rules.load(ctx.options.get("rules"))
+    if loaded is not rules.DEFAULTS:
+        findings = schema_check.require_valid(ctx.engine, loaded, ctx.job)
+    elif (
+        ctx.job != "aggregate-daily-analytics"
+    ):  # the built-in tables: only what else a delete takes
+        findings = schema_check.require_no_hidden_cascades(ctx.engine, loaded, ctx.job)
+    else:
+        findings = []
+    for finding in findings:
+        log.warning("rules: %s", finding)
+    return loaded
 
 
 def _declare(engine: Engine, name: str, keyed: dict[str, str], schema: str | None) -> Table:

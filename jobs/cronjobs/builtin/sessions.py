@@ -1,18 +1,55 @@
 """cleanup-old-sessions: delete chat and peptide info sessions inactive for 90 days (or the
-tables of a rules file, each by its own age)."""
+tables of a rules file, each by its own age).
+
+The job's declaration (its schedule and flags) and what it does; the batched delete itself is
+cronjobs.builtin.purge. Importing this module costs no SQLAlchemy: `cronjobs list` reads it.
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
+from cronjobs import options
 from cronjobs.builtin.batch_time import DEFAULT_BATCH_TIME
-from cronjobs.builtin.purge import PurgeResult, plural, purge
-from cronjobs.builtin.retention import SESSIONS, Retention
+from cronjobs.builtin.rules import DEFAULTS
 from cronjobs.exitcodes import ExitCode
+from cronjobs.registry import job
+from cronjobs.render import plural
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from cronjobs.builtin.purge import PurgeResult
+    from cronjobs.builtin.retention import Retention
+    from cronjobs.context import JobContext
+
+DAYS = DEFAULTS.sessions[0].days
+
+
+@job(
+    schedule="0 2 * * *",
+    description="Delete chat sessions and peptide info sessions whose last activity is older "
+    f"than {DAYS} days, with their messages.",
+    mutating=True,
+    needs=("database",),
+    options=[options.rules, options.older_than_days(DAYS), options.batch_size, options.batch_time],
+)
+def cleanup_old_sessions(ctx: JobContext) -> CleanupResult:
+    from cronjobs.builtin import rule_tables
+
+    return cleanup(
+        ctx.engine,
+        older_than_days=ctx.options["older_than_days"],
+        batch_size=ctx.options["batch_size"],
+        batch_time=ctx.options["batch_time"],
+        dry_run=ctx.dry_run,
+        stop=ctx.stop,
+        now=ctx.now,
+        rules=rule_tables.sessions(ctx.engine, rule_tables.checked(ctx)),
+    )
 
 
 @dataclass
@@ -69,7 +106,7 @@ def cutoff_for(rule: Retention, days: int, now: datetime) -> datetime:
     return cutoff
 
 
-def cleanup_old_sessions(
+def cleanup(
     engine: Engine,
     *,
     older_than_days: int | None = None,
@@ -78,10 +115,14 @@ def cleanup_old_sessions(
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
-    rules: tuple[Retention, ...] = SESSIONS,
+    rules: tuple[Retention, ...] | None = None,
 ) -> CleanupResult:
     """Purge each rule's table in turn (the built-in tables, or a rules file's), in batches of
     `batch_size` rows first, then sized to take `batch_time` seconds each (cronjobs.builtin.purge)."""
+    from cronjobs.builtin.purge import purge
+    from cronjobs.builtin.retention import SESSIONS
+
+    rules = rules or SESSIONS
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else rules[0].days
     result = CleanupResult(days, cutoff_for(rules[0], days, now), dry_run=dry_run)
