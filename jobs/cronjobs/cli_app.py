@@ -195,7 +195,7 @@ def retention_show(**kw: Any) -> None:
     database, also the schema check's findings, how many rows each rule would touch now, and
     the SQL the jobs run there. Exit 2 when the rules do not match the database."""
     from cronjobs.builtin.retention_report import report
-    from cronjobs.builtin.rules import load
+    from cronjobs.retention.rules import load
 
     rules = load(kw["rules"])
     settings = settings_from(kw)

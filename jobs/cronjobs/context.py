@@ -80,7 +80,7 @@ class JobContext:
     def redis(self) -> Any:
         """A redis-py client on REDIS_URL."""
         if self._redis is None:
-            from cronjobs.builtin.cache import connect
+            from cronjobs.redis_client import connect
 
             self._redis = connect(self.settings.require_redis(), self.settings.timeout)
         return self._redis

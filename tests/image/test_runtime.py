@@ -130,8 +130,8 @@ def _seed(url: str) -> None:
     """Old and recent sessions and analytics events, in the schema `init-db` created."""
     from sqlalchemy import insert
 
-    from cronjobs.builtin.models import AnalyticsEvent
     from cronjobs.database import connect
+    from cronjobs.retention.models import AnalyticsEvent
     from cronjobs.settings import parse_database_url
     from tests.jobs.helpers import insert_sessions
 

@@ -11,14 +11,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cronjobs import options, tick
-from cronjobs.builtin.rules import DEFAULTS
 from cronjobs.registry import job
+from cronjobs.retention.rules import ANALYTICS_DAYS
 
 if TYPE_CHECKING:
     from cronjobs.builtin.analytics import AggregateResult
     from cronjobs.context import JobContext
-
-RETENTION_DAYS = DEFAULTS.analytics.days
 
 
 class _Day(click.ParamType[date]):
@@ -95,7 +93,7 @@ def days(ctx: JobContext) -> list[date]:
         click.option(
             "--force",
             is_flag=True,
-            help=f"Recompute days older than the analytics retention ({RETENTION_DAYS} days) "
+            help=f"Recompute days older than the analytics retention ({ANALYTICS_DAYS} days) "
             "that already have figures; their raw events may be partly deleted, so this can "
             "replace complete figures.",
         ),
@@ -111,14 +109,14 @@ def days(ctx: JobContext) -> list[date]:
     ],
 )
 def aggregate_daily_analytics(ctx: JobContext) -> AggregateResult:
-    from cronjobs.builtin import rule_tables
     from cronjobs.builtin.analytics import aggregate
     from cronjobs.builtin.partitions import ensure_ahead
+    from cronjobs.retention import rule_tables
 
     tables = rule_tables.analytics(ctx.engine, rule_tables.checked(ctx))[1]
     if not ctx.dry_run:
         ensure_ahead(ctx.engine, tables.events, ctx.options["ensure_partitions"])
-    retained_from = ctx.now.date() - timedelta(days=RETENTION_DAYS)
+    retained_from = ctx.now.date() - timedelta(days=ANALYTICS_DAYS)
     return aggregate(
         ctx.engine,
         days(ctx),

@@ -9,14 +9,12 @@ from typing import TYPE_CHECKING
 import click
 
 from cronjobs import options
-from cronjobs.builtin.rules import DEFAULTS
 from cronjobs.registry import job
+from cronjobs.retention.rules import ANALYTICS_DAYS as DAYS
 
 if TYPE_CHECKING:
     from cronjobs.builtin.analytics_cleanup import AnalyticsCleanupResult
     from cronjobs.context import JobContext
-
-DAYS = DEFAULTS.analytics.days
 
 
 @job(
@@ -60,8 +58,8 @@ DAYS = DEFAULTS.analytics.days
     ],
 )
 def cleanup_old_analytics(ctx: JobContext) -> AnalyticsCleanupResult:
-    from cronjobs.builtin import rule_tables
     from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics as cleanup
+    from cronjobs.retention import rule_tables
 
     rule, tables = rule_tables.analytics(ctx.engine, rule_tables.checked(ctx))
     return cleanup(

@@ -111,9 +111,9 @@ def _database(settings: Settings) -> Probe:
 
 
 def _redis(settings: Settings) -> Probe:
-    import redis  # noqa: F401  (loaded here, untimed: cache.connect would import it)
+    import redis  # noqa: F401  (loaded here, untimed: redis_client.connect would import it)
 
-    from cronjobs.builtin.cache import connect
+    from cronjobs.redis_client import connect
 
     def probe() -> str:
         client = connect(settings.require_redis(), settings.timeout)

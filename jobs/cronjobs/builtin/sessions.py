@@ -1,32 +1,30 @@
-"""cleanup-old-sessions: delete chat and peptide info sessions inactive for 90 days (or the
-tables of a rules file, each by its own age).
+"""cleanup-old-sessions: delete chat and peptide info sessions inactive past their retention
+(SESSION_DAYS, or each table of a rules file by its own age).
 
 The job's declaration (its schedule and flags) and what it does; the batched delete itself is
-cronjobs.builtin.purge. Importing this module costs no SQLAlchemy: `cronjobs list` reads it.
+cronjobs.retention.purge. Importing this module costs no SQLAlchemy: `cronjobs list` reads it.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cronjobs import options
-from cronjobs.builtin.batch_time import DEFAULT_BATCH_TIME
-from cronjobs.builtin.rules import DEFAULTS
 from cronjobs.exitcodes import ExitCode
 from cronjobs.registry import job
 from cronjobs.render import plural
+from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME
+from cronjobs.retention.rules import SESSION_DAYS as DAYS
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from cronjobs.builtin.purge import PurgeResult
-    from cronjobs.builtin.retention import Retention
     from cronjobs.context import JobContext
-
-DAYS = DEFAULTS.sessions[0].days
+    from cronjobs.retention.purge import PurgeResult
+    from cronjobs.retention.tables import Retention
 
 
 @job(
@@ -38,7 +36,7 @@ DAYS = DEFAULTS.sessions[0].days
     options=[options.rules, options.older_than_days(DAYS), options.batch_size, options.batch_time],
 )
 def cleanup_old_sessions(ctx: JobContext) -> CleanupResult:
-    from cronjobs.builtin import rule_tables
+    from cronjobs.retention import rule_tables
 
     return cleanup(
         ctx.engine,
@@ -99,13 +97,6 @@ def deleted(t: PurgeResult) -> str:
     return text
 
 
-def cutoff_for(rule: Retention, days: int, now: datetime) -> datetime:
-    cutoff = now - timedelta(days=days)
-    if rule.whole_days:
-        cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
-    return cutoff
-
-
 def cleanup(
     engine: Engine,
     *,
@@ -118,19 +109,19 @@ def cleanup(
     rules: tuple[Retention, ...] | None = None,
 ) -> CleanupResult:
     """Purge each rule's table in turn (the built-in tables, or a rules file's), in batches of
-    `batch_size` rows first, then sized to take `batch_time` seconds each (cronjobs.builtin.purge)."""
-    from cronjobs.builtin.purge import purge
-    from cronjobs.builtin.retention import SESSIONS
+    `batch_size` rows first, then sized to take `batch_time` seconds each (cronjobs.retention.purge)."""
+    from cronjobs.retention.purge import purge
+    from cronjobs.retention.tables import SESSIONS
 
     rules = rules or SESSIONS
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else rules[0].days
-    result = CleanupResult(days, cutoff_for(rules[0], days, now), dry_run=dry_run)
+    result = CleanupResult(days, rules[0].cutoff(days, now), dry_run=dry_run)
     for rule in rules:
         if stop is not None and stop.is_set():
             result.not_started.append(rule.name)
             continue
-        cutoff = cutoff_for(rule, older_than_days or rule.days, now)
+        cutoff = rule.cutoff(older_than_days, now)
         result.tables.append(
             purge(
                 engine,

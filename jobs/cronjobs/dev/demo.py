@@ -18,16 +18,16 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from cronjobs.builtin import catalogue
-from cronjobs.builtin.models import (
+from cronjobs.errors import ConfigError, JobError
+from cronjobs.exitcodes import ExitCode
+from cronjobs.registry import Job
+from cronjobs.retention.models import (
     AnalyticsEvent,
     Base,
     ChatMessage,
     ChatSession,
     PeptideInfoSession,
 )
-from cronjobs.errors import ConfigError, JobError
-from cronjobs.exitcodes import ExitCode
-from cronjobs.registry import Job
 from cronjobs.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ how raw analytics roll up into daily figures.
 A TOML file (CRONJOBS_RULES or --rules; the chart mounts one from a ConfigMap) describes the
 app's own schema; without one, the defaults below are today's tables. Every name in the file is
 an identifier, never SQL: it is checked here for shape and quoted by SQLAlchemy wherever it is
-used, and `cronjobs.builtin.schema_check` checks it against the live database before anything runs.
+used, and `cronjobs.retention.schema_check` checks it against the live database before anything runs.
 
     schema = "app"                      # PostgreSQL: the schema of every table below (default:
                                         # the first of the connection's search_path)
@@ -39,7 +39,7 @@ used, and `cronjobs.builtin.schema_check` checks it against the live database be
 Nothing is deleted that the rules do not name: a foreign key ON DELETE CASCADE that points at a
 table a rule deletes from (its own, a child's, or one reached by another cascade) must be a
 child of the rule (deleted in the batch, counted) or listed in its `cascades` (the database
-deletes those rows, uncounted); see jobs/cronjobs/builtin/cascades.py.
+deletes those rows, uncounted); see jobs/cronjobs/retention/cascades.py.
 """
 
 from __future__ import annotations
@@ -123,6 +123,10 @@ class Rules:
     """PostgreSQL: the schema holding every table (None: the connection's default schema)."""
 
 
+SESSION_DAYS = 90
+"""How long a chat or peptide info session is kept after its last activity, by default."""
+ANALYTICS_DAYS = 365
+"""How long raw analytics events are kept, by default (their daily figures stay)."""
 _LAST_ACTIVITY = Age(("updated_at", "created_at"), "first_of")
 DEFAULTS = Rules(
     sessions=(
@@ -130,16 +134,23 @@ DEFAULTS = Rules(
             "cleanup-old-sessions",
             "chat_sessions",
             _LAST_ACTIVITY,
-            90,
+            SESSION_DAYS,
             children=(Child("chat_messages", "session_id"),),
         ),
-        RetentionRule("cleanup-old-sessions", "peptide_info_sessions", _LAST_ACTIVITY, 90),
+        RetentionRule(
+            "cleanup-old-sessions", "peptide_info_sessions", _LAST_ACTIVITY, SESSION_DAYS
+        ),
     ),
     analytics=RetentionRule(
-        "cleanup-old-analytics", "analytics_events", Age(("occurred_at",)), 365, whole_days=True
+        "cleanup-old-analytics",
+        "analytics_events",
+        Age(("occurred_at",)),
+        ANALYTICS_DAYS,
+        whole_days=True,
     ),
     rollup=Rollup(),
 )
+"""The built-in tables' rules (jobs/cronjobs/retention/models.py): the one set of defaults."""
 
 
 def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> Rules:
