@@ -12,7 +12,7 @@ import click
 
 from cronjobs import options, tick
 from cronjobs.registry import job
-from cronjobs.retention.rules import ANALYTICS_DAYS
+from cronjobs.retention import ANALYTICS_DAYS
 
 if TYPE_CHECKING:
     from cronjobs.builtin.analytics import AggregateResult

@@ -10,7 +10,7 @@ import click
 
 from cronjobs import options
 from cronjobs.registry import job
-from cronjobs.retention.rules import ANALYTICS_DAYS as DAYS
+from cronjobs.retention import ANALYTICS_DAYS as DAYS
 
 if TYPE_CHECKING:
     from cronjobs.builtin.analytics_cleanup import AnalyticsCleanupResult

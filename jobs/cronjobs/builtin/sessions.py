@@ -16,8 +16,8 @@ from cronjobs import options
 from cronjobs.exitcodes import ExitCode
 from cronjobs.registry import job
 from cronjobs.render import plural
+from cronjobs.retention import SESSION_DAYS as DAYS
 from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME
-from cronjobs.retention.rules import SESSION_DAYS as DAYS
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -7,3 +7,10 @@ file's rules to the live schema; `schema_check` (with `reflect` and `cascades`) 
 against the database before anything runs; `purge` deletes old rows and their children in short
 batches, sized by `batch_time`. Nothing here is a job: the jobs are in cronjobs.builtin.
 """
+
+SESSION_DAYS = 90
+"""How long a chat or peptide info session is kept after its last activity, by default."""
+ANALYTICS_DAYS = 365
+"""How long raw analytics events are kept, by default (their daily figures stay)."""
+# The one place for the built-in tables' ages: rules.DEFAULTS reads them, and so do the jobs'
+# descriptions and --help (here, not in rules.py, so that `cronjobs --help` loads no more).

@@ -45,13 +45,13 @@ deletes those rows, uncounted); see jobs/cronjobs/retention/cascades.py.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cronjobs.errors import ConfigError
 from cronjobs.files import read_regular
+from cronjobs.retention import ANALYTICS_DAYS, SESSION_DAYS
 
 ENV = "CRONJOBS_RULES"
 MAX_BYTES = 1024 * 1024
@@ -123,10 +123,6 @@ class Rules:
     """PostgreSQL: the schema holding every table (None: the connection's default schema)."""
 
 
-SESSION_DAYS = 90
-"""How long a chat or peptide info session is kept after its last activity, by default."""
-ANALYTICS_DAYS = 365
-"""How long raw analytics events are kept, by default (their daily figures stay)."""
 _LAST_ACTIVITY = Age(("updated_at", "created_at"), "first_of")
 DEFAULTS = Rules(
     sessions=(
@@ -160,6 +156,8 @@ def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> R
     path = path or env.get(ENV) or None
     if path is None:
         return DEFAULTS
+    import tomllib  # on use: the job modules import this one for the defaults
+
     try:
         raw = read_regular(path, f"the rules file {path}", MAX_BYTES, "give a TOML rules file")
         data = tomllib.loads(raw.decode("utf-8"))
