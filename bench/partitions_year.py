@@ -96,7 +96,7 @@ def _setup(server: PgServer, variant: str, per_day: int) -> None:
 
 def _ensure(server: PgServer, db: str, first: date, last: datetime) -> None:
     from cronjobs.builtin import partitions
-    from cronjobs.builtin.models import AnalyticsEvent
+    from cronjobs.retention.models import AnalyticsEvent
 
     engine = _engine(server, db)
     with engine.begin() as conn:

@@ -43,7 +43,7 @@ def _template(server: PgServer, name: str, n: int, now: Any, partitioned: bool) 
         from sqlalchemy import create_engine
 
         from cronjobs.builtin import partitions
-        from cronjobs.builtin.models import AnalyticsEvent
+        from cronjobs.retention.models import AnalyticsEvent
 
         engine = create_engine(url)
         with engine.begin() as conn:
@@ -144,8 +144,8 @@ def explain(server: PgServer, cutoff: Any) -> str:
     from sqlalchemy import create_engine
 
     from cronjobs.builtin import partitions
-    from cronjobs.builtin.analytics import DEFAULT_TABLES
     from cronjobs.builtin.analytics_ranges import old_days_statement
+    from cronjobs.retention.tables import DEFAULT_TABLES
 
     server.create("explain", "tpl_parted")
     engine = create_engine(server.url("explain").replace("postgresql://", "postgresql+psycopg://"))

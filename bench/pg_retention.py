@@ -259,9 +259,8 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
     from sqlalchemy import create_engine
 
     from cronjobs.builtin import analytics_ranges as ranges
-    from cronjobs.builtin.analytics import DEFAULT_TABLES
-    from cronjobs.builtin.purge import range_batch
-    from cronjobs.builtin.retention import SESSIONS
+    from cronjobs.retention.purge import range_batch
+    from cronjobs.retention.tables import DEFAULT_TABLES, SESSIONS
 
     cutoff = kind.cutoff(seed.now_utc())
     out: list[str] = []

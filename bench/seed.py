@@ -1,6 +1,6 @@
 """Seeding the benchmark databases in SQL (generate_series), and checksums to verify runs.
 
-The schema is the jobs' own (`cronjobs init-db`, from jobs/cronjobs/builtin/models.py). Rows are laid out the
+The schema is the jobs' own (`cronjobs init-db`, from jobs/cronjobs/retention/models.py). Rows are laid out the
 way an app writes them: ids grow with time. Nothing lies near a cutoff, so the job and the
 reference loops (which compute "now" a few seconds apart) must delete exactly the same rows:
 
@@ -35,7 +35,7 @@ def sessions_cutoff(now: datetime) -> datetime:
 
 
 def events_cutoff(now: datetime) -> datetime:
-    """Whole UTC days, as cronjobs.builtin.sessions.cutoff_for does for analytics."""
+    """Whole UTC days, as cronjobs.retention.tables.Retention.cutoff does for analytics."""
     return (now - timedelta(days=EVENT_DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from cronjobs import __version__, logs, options, registry, tick
+from cronjobs.builtin import catalogue as catalogue  # registers the built-in jobs
 from cronjobs.cliutil import (
     SECRET_SETTINGS,
 )
@@ -28,20 +29,21 @@ log = logging.getLogger("cronjobs.cli")
 
 
 class CatalogueGroup(click.Group):
-    """The subcommands of the job registry: the built-ins (written below, with their own
-    flags), and the app's registered jobs, found on first need (jobs/cronjobs/discovery.py); the APScheduler app's
-    snake_case ids are aliases."""
+    """The subcommands of the job registry, one per job, each built from its `@job` (the
+    built-ins registered on import, jobs/cronjobs/builtin/catalogue.py; the app's found on
+    first need, jobs/cronjobs/discovery.py; the APScheduler app's snake_case ids are aliases),
+    and the commands that are not jobs."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         job = registry.find(cmd_name)
         if job is None and cmd_name not in self.commands:
             _discover(ctx)
             job = registry.find(cmd_name)
-        if job is not None and not job.builtin:
+        if job is not None:
             from cronjobs.cli_app import command_for
 
             return command_for(job)
-        return super().get_command(ctx, job.command if job else cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -145,9 +147,9 @@ def list_jobs(output: str) -> None:
 
 
 from cronjobs.cli_app import COMMANDS as APP_COMMANDS  # noqa: E402
-from cronjobs.cli_builtin import COMMANDS as BUILTIN_COMMANDS  # noqa: E402
+from cronjobs.dev.commands import COMMANDS as DEV_COMMANDS  # noqa: E402
 
-for _command in (*BUILTIN_COMMANDS, *APP_COMMANDS):
+for _command in (*APP_COMMANDS, *DEV_COMMANDS):
     cli.add_command(_command)
 
 

@@ -9,42 +9,57 @@ from typing import Any
 import click
 
 from cronjobs import options
-from cronjobs.cliutil import finish, handles_errors, settings_from
+from cronjobs.cliutil import finish, handles_errors, run_environ, settings_from
 from cronjobs.errors import ConfigError
 from cronjobs.registry import Job
+from cronjobs.settings import exported
 
 _BY_NEED = {"database": options.database, "redis": options.redis, "qdrant": options.qdrant}
 
 
 def command_for(job: Job) -> click.Command:
-    """The subcommand of a registered job: its connection flags, --dry-run when it changes
-    data, timeouts, -o, and extra ARGS passed on as `ctx.args`."""
+    """The subcommand of a registered job, built-in or the app's: --scheduled-at, its
+    connection flags, its own options, --dry-run when it changes data, timeouts (--lock-timeout
+    when it uses the database), -o; an app's job also takes extra ARGS, passed on as
+    `ctx.args`."""
     schedule = f"every {job.every} ({job.schedule})" if job.every else f"'{job.schedule}'"
+    if job.builtin:
+        about = f"APScheduler id: {job.id}."
+    else:
+        about = (
+            f"Registered in {job.module}. ARGS reach the job as ctx.args (after `--` if they "
+            "start with '-')."
+        )
 
     @handles_errors
     def callback(**kw: Any) -> None:
         from cronjobs.redact import scrubbed_output
         from cronjobs.runner import run_registered
-        from cronjobs.settings import connection_environ, exported
 
         settings = settings_from(kw)
-        with exported(connection_environ(kw)), scrubbed_output():
+        with exported(run_environ(kw)), scrubbed_output():
             result = run_registered(
-                job, settings, dry_run=bool(kw.get("dry_run")), args=tuple(kw["args"])
+                job,
+                settings,
+                dry_run=bool(kw.get("dry_run")),
+                args=tuple(kw.get("args", ())),
+                options={name: kw[name] for name in job.defaults},
+                scheduled_at=kw["scheduled_at"],
             )
         finish(result, kw["output"])
 
-    f: Any = callback
-    for need in reversed(job.needs):
-        f = _BY_NEED[need](f)
+    flags = [options.scheduled_at, *(_BY_NEED[need] for need in job.needs), *job.options]
     if job.mutating:
-        f = options.dry_run(f)
-    f = options.scheduled_at(options.timeouts(options.output(f)))
-    f = click.argument("args", nargs=-1, type=click.UNPROCESSED)(f)
+        flags.append(options.dry_run)
+    flags += [options.timeouts if "database" in job.needs else options.timeout, options.output]
+    if not job.builtin:
+        flags.append(click.argument("args", nargs=-1, type=click.UNPROCESSED))
+    f: Any = callback
+    for flag in reversed(flags):
+        f = flag(f)
     return click.command(
         job.command,
-        help=f"{job.description}\n\nDefault schedule: {schedule} (UTC). Registered in "
-        f"{job.module}. ARGS reach the job as ctx.args (after `--` if they start with '-').",
+        help=f"{job.description}\n\nDefault schedule: {schedule} (UTC). {about}",
     )(f)
 
 
@@ -87,15 +102,20 @@ def run_command(target: str, **kw: Any) -> None:
     (after `--` if they start with '-'): a mistyped flag is an error, never an argument."""
     from cronjobs.redact import scrubbed_output
     from cronjobs.runner import run_registered
-    from cronjobs.settings import connection_environ, exported
 
     settings = settings_from(kw)
-    with exported(connection_environ(kw)):  # the app's code reads them too, from its import on
+    with exported(run_environ(kw)):  # the app's code reads them too, from its import on
         job = resolve(target)
         if job.schedule == "" and kw.get("database_url"):  # not registered: lock on the database
             job = dataclasses.replace(job, needs=("database",))
         with scrubbed_output():
-            result = run_registered(job, settings, dry_run=kw["dry_run"], args=tuple(kw["args"]))
+            result = run_registered(
+                job,
+                settings,
+                dry_run=kw["dry_run"],
+                args=tuple(kw["args"]),
+                scheduled_at=kw["scheduled_at"],
+            )
     finish(result, kw["output"])
 
 
@@ -175,7 +195,7 @@ def retention_show(**kw: Any) -> None:
     database, also the schema check's findings, how many rows each rule would touch now, and
     the SQL the jobs run there. Exit 2 when the rules do not match the database."""
     from cronjobs.builtin.retention_report import report
-    from cronjobs.builtin.rules import load
+    from cronjobs.retention.rules import load
 
     rules = load(kw["rules"])
     settings = settings_from(kw)

@@ -1,8 +1,9 @@
 """The plumbing every `cronjobs` command shares: errors to `Error: ...` and exit codes,
 settings from flags, printing a result and exiting with its code.
 
-CLI layer only (click); the commands are in jobs/cronjobs/cli.py (the group and the built-in jobs) and
-jobs/cronjobs/cli_app.py (the app's registered jobs, `run`, `chart-values`, `import-apscheduler`).
+CLI layer only (click); the commands are in jobs/cronjobs/cli.py (the group, `list`),
+jobs/cronjobs/cli_app.py (every job's subcommand, `run`, `chart-values`, `import-apscheduler`,
+`retention`) and jobs/cronjobs/dev/commands.py (`init-db`, `demo`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from cronjobs import summary
-from cronjobs.builtin import catalogue
 from cronjobs.errors import JobError, unexpected
 from cronjobs.redact import remember, scrub
 from cronjobs.render import to_json
-from cronjobs.settings import Settings, parse_prefixes, secrets_of
+from cronjobs.settings import Settings, connection_environ, parse_prefixes, secrets_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("cronjobs.cli")
@@ -89,16 +89,22 @@ def settings_from(kwargs: dict[str, Any]) -> Settings:
     return settings
 
 
+def run_environ(kwargs: dict[str, Any]) -> dict[str, str]:
+    """The variables the app's code reads while a job runs: the connection flags given (as
+    DATABASE_URL, ...), and the run's tick as CRONJOBS_SCHEDULED_AT when --scheduled-at gave
+    one (exported for the run only: the next run in this process resolves its own)."""
+    from cronjobs.tick import SCHEDULED_AT
+
+    at = kwargs.get("scheduled_at")
+    return connection_environ(kwargs) | ({SCHEDULED_AT: at.isoformat()} if at else {})
+
+
 def finish(result: Any, output: str) -> NoReturn:
-    shown = to_json(result) if output == "json" else "\n".join(result.lines())
+    """Print a run's result (`-o json`: its `report`, when it has one) and exit with its code."""
+    shown = (
+        to_json(getattr(result, "report", result))
+        if output == "json"
+        else "\n".join(result.lines())
+    )
     click.echo(scrub(shown))  # a job's own result may quote a secret
     sys.exit(int(result.exit_code))
-
-
-def run_on_database(command: str, kw: dict[str, Any], work: Callable[..., Any]) -> NoReturn:
-    """Run a database job's `work(engine, stop)` under its lock (none for a dry run), then
-    print the result and exit with its code."""
-    from cronjobs.runner import run_database_job
-
-    job = catalogue.BY_COMMAND[command]
-    finish(run_database_job(job, settings_from(kw), work, lock=not kw["dry_run"]), kw["output"])

@@ -1,16 +1,18 @@
 """What a registered job function receives, and how its return value becomes a run's result.
 
 `JobContext` carries the run's settings, a database engine and a session factory (connected
-on first use), a Redis client (likewise), the stop event SIGTERM sets, `dry_run`, the extra
-arguments, and a logger whose lines carry the job and run id.
+before the run when the job needs the database, else on first use), a Redis client (on first
+use), the stop event SIGTERM sets, `dry_run`, the job's own typed options (`ctx.options`), the
+extra arguments, and a logger whose lines carry the job and run id.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cronjobs.exitcodes import ExitCode
@@ -33,8 +35,19 @@ class JobContext:
     args: tuple[str, ...] = ()
     """Extra command-line arguments after the job's options."""
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("jobs.app"))
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """The values of the job's own flags (`@job(options=[...])`) by parameter name, converted
+    by their click types (`--older-than-days 30` is `ctx.options["older_than_days"] == 30`);
+    a flag not given has its default."""
+    fixed_now: datetime | None = None
+    """The instant `now` stands for, when a caller fixes it (the demo, a test)."""
     _engine: Engine | None = field(default=None, repr=False)
     _redis: Any = field(default=None, repr=False)
+
+    @property
+    def now(self) -> datetime:
+        """The current time, UTC (or `fixed_now`): what the run measures ages from."""
+        return self.fixed_now or datetime.now(UTC)
 
     @property
     def scheduled_at(self) -> datetime:
@@ -67,7 +80,7 @@ class JobContext:
     def redis(self) -> Any:
         """A redis-py client on REDIS_URL."""
         if self._redis is None:
-            from cronjobs.builtin.cache import connect
+            from cronjobs.redis_client import connect
 
             self._redis = connect(self.settings.require_redis(), self.settings.timeout)
         return self._redis
@@ -77,6 +90,19 @@ class JobContext:
             self._engine.dispose()
         if self._redis is not None:
             self._redis.close()
+
+
+def is_report(value: Any) -> bool:
+    """Whether a job's return value is a result of its own: an `exit_code` cronjobs uses (0-4)
+    and `lines()`, as the built-ins return. It is then printed as it is (text and JSON) and
+    gives the exit code, interruption included."""
+    return callable(getattr(value, "lines", None)) and getattr(value, "exit_code", None) in (
+        ExitCode.OK,
+        ExitCode.FAILED,
+        ExitCode.USAGE,
+        ExitCode.SKIPPED,
+        ExitCode.INTERRUPTED,
+    )
 
 
 @dataclass
@@ -89,8 +115,16 @@ class JobResult:
     interrupted: bool = False
 
     @property
+    def report(self) -> Any:
+        """What `-o json` prints: the returned object when it is a result of its own
+        (`is_report`), else this."""
+        return self.returned if is_report(self.returned) else self
+
+    @property
     def exit_code(self) -> ExitCode:
         """The returned object's `exit_code` when it is one `cronjobs` uses (0-4), else 1."""
+        if is_report(self.returned):
+            return ExitCode(self.returned.exit_code)
         if self.interrupted:
             return ExitCode.INTERRUPTED
         code = getattr(self.returned, "exit_code", ExitCode.OK)
@@ -113,6 +147,8 @@ class JobResult:
 
     def lines(self) -> list[str]:
         value = self.returned
+        if is_report(value):
+            return list(value.lines())
         if hasattr(value, "lines"):
             out = list(value.lines())
         elif isinstance(value, dict):

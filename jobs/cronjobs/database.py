@@ -155,7 +155,7 @@ def translate_errors(
             raise ConfigError(
                 f"the database at {describe(engine)} has no {missing}: is DATABASE_URL the app's "
                 "database? In a development database `cronjobs init-db` creates the built-in "
-                "jobs' tables (jobs/cronjobs/builtin/models.py); the app's own tables (its jobs', a rules "
+                "jobs' tables (jobs/cronjobs/retention/models.py); the app's own tables (its jobs', a rules "
                 "file's) come from the app's migrations"
             ) from e
         if "unable to open database file" in reason:
@@ -166,7 +166,7 @@ def translate_errors(
         if isinstance(e, exc.ProgrammingError):
             raise JobError(
                 f"the database at {describe(engine)} rejected a query: {reason}. Does DATABASE_URL "
-                "point at the app's database, and do the tables match jobs/cronjobs/builtin/models.py?"
+                "point at the app's database, and do the tables match jobs/cronjobs/retention/models.py?"
             ) from e
         if "lock timeout" in reason or "database is locked" in reason:
             raise DependencyError(

@@ -182,22 +182,18 @@ rules = click.option(
 )
 
 
-def _scheduled_at(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    """Check the time and hand it on as CRONJOBS_SCHEDULED_AT, where the run reads its tick
-    (jobs/cronjobs/tick.py), as the chart's pods get it."""
-    import os
-
+def _scheduled_at(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """The time as UTC, checked; the command hands it to the run (jobs/cronjobs/tick.py) and
+    exports it as CRONJOBS_SCHEDULED_AT only while the app's code runs."""
     from cronjobs import tick
     from cronjobs.errors import ConfigError
 
     if value is None or not value.strip():
-        return
+        return None
     try:
-        at = tick.parse(value, "--scheduled-at")
+        return tick.parse(value, "--scheduled-at")
     except ConfigError as e:
         raise click.BadParameter(str(e)) from e
-    os.environ[tick.SCHEDULED_AT] = at.isoformat()
-    tick.forget()
 
 
 scheduled_at = click.option(
@@ -205,7 +201,6 @@ scheduled_at = click.option(
     metavar="TIME",
     envvar="CRONJOBS_SCHEDULED_AT",
     show_envvar=True,
-    expose_value=False,
     callback=_scheduled_at,
     help="The scheduled time this run belongs to (ISO 8601, UTC without an offset); the job "
     "works on that tick's window (aggregate-daily-analytics: the day before it). In a pod: "

@@ -9,9 +9,11 @@
         return {"expired": 12}
 
 A job function is `async def` or plain `def` and takes the run's `JobContext` (or nothing, as an
-APScheduler-era function does). The built-in jobs are registered here too (jobs/cronjobs/builtin/catalogue.py),
-so `cronjobs list`, the chart's values and the docs all read one registry. Nothing here imports
-a heavy library: registering a job costs microseconds.
+APScheduler-era function does). A job may declare typed flags of its own (`options=[click
+options]`); the run reads their values as `ctx.options["name"]`. The built-in jobs are `@job`s
+too (jobs/cronjobs/builtin/catalogue.py lists their modules), so `cronjobs list`, the chart's
+values and the docs all read one registry. Nothing here imports a heavy library: registering a
+job costs microseconds.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ MACROS = {
 }
 BUILTIN_COMMANDS = ("list", "run", "chart-values", "import-apscheduler", "retention", "init-db",
                     "demo")  # fmt: skip
-"""The `cronjobs` subcommands that are not jobs (jobs/cronjobs/cli.py, cli_app.py, cli_builtin.py): a job
+"""The `cronjobs` subcommands that are not jobs (jobs/cronjobs/cli.py, cli_app.py, dev/): a job
 may not take their names, or its CronJob would run the built-in (tests/jobs/test_registry.py
 checks this list against the CLI)."""
 
@@ -92,15 +94,24 @@ class Job:
     every: str | None = None
     """The interval the job was registered with (15m, 2h, 1d), if any."""
     func: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
-    """The job function; None for a built-in, whose subcommand is written in jobs/cronjobs/cli.py."""
+    """The job function."""
     module: str = "cronjobs"
     """Where it was registered: named in errors about it."""
     jitter: int = 0
     """Seconds of random delay before a scheduled run starts (jobs/cronjobs/jitter.py)."""
-
-    @property
-    def builtin(self) -> bool:
-        return self.func is None
+    builtin: bool = False
+    """Shipped with cronjobs (registered by a module of cronjobs.builtin), not by the app."""
+    options: tuple[Callable[..., Any], ...] = field(default=(), compare=False, repr=False)
+    """The job's own flags, click options in --help order; their values reach the run as
+    `ctx.options` (jobs/cronjobs/context.py)."""
+    defaults: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Each option's value when it is not given (by its parameter name): a run from Python."""
+    check: Callable[..., object] | None = field(default=None, compare=False, repr=False)
+    """Called with the run's JobContext before anything connects: raises for flags that do not
+    go together (a usage error, exit 2, before the run starts)."""
+    probes: bool = False
+    """The job probes its `needs` itself (health-check): the runner neither requires nor
+    connects them before the run, and takes no lock."""
 
     @property
     def takes_context(self) -> bool:
@@ -184,8 +195,48 @@ def register(entry: Job) -> Job:
         entry = dataclasses.replace(entry, id=entry.command.replace("-", "_"))
     if entry.func is not None:
         _check_signature(entry.func, where)
+    if entry.options and not entry.defaults:
+        entry = dataclasses.replace(entry, defaults=option_defaults(entry.options, where))
     _registry[entry.command] = entry
     return entry
+
+
+SHARED_OPTIONS = frozenset({
+    "scheduled_at", "database_url", "redis_url", "qdrant_url", "qdrant_api_key", "qdrant_path",
+    "dry_run", "timeout", "lock_timeout", "output", "args",
+})  # fmt: skip
+"""The parameters the framework gives every job's command (jobs/cronjobs/cli_app.py)."""
+
+
+def option_defaults(options: tuple[Callable[..., Any], ...], where: str) -> dict[str, Any]:
+    """Each option's parameter name and default, read off the click options; a
+    RegistrationError for one that is not a click option or takes a shared flag's name."""
+    import enum
+
+    import click
+
+    def probe() -> None:
+        """Stands in for the command, to collect the options' parameters."""
+
+    decorated: Any = probe
+    for option in reversed(options):
+        decorated = option(decorated)
+    params = list(reversed(getattr(decorated, "__click_params__", [])))
+    if len(params) != len(options):
+        raise RegistrationError(f"{where}: options= takes click options, e.g. click.option(...)")
+    found: dict[str, Any] = {}
+    context = click.Context(click.Command(where))
+    for param in params:
+        if param.name in SHARED_OPTIONS or param.name in found:
+            raise RegistrationError(
+                f"{where}: the option {param.opts[0]!r} takes the name {param.name!r}, which "
+                "another flag of the job has: give it another name"
+            )
+        default = param.get_default(context)
+        if isinstance(default, enum.Enum) and default.name == "UNSET":  # click's "no default"
+            default = () if param.multiple else None
+        found[param.name] = default
+    return found
 
 
 def _normal(name: str) -> str:
@@ -220,10 +271,16 @@ def job(
     mutating: bool = False,
     needs: tuple[str, ...] | list[str] = (),
     jitter: int = 0,
+    options: tuple[Callable[..., Any], ...] | list[Callable[..., Any]] = (),
+    check: Callable[..., object] | None = None,
+    probes: bool = False,
 ) -> Callable[[F], F]:
     """Register the decorated function as a job: `schedule` (cron, UTC) or `every` (15m, 2h,
     1d), never both. `mutating` jobs take --dry-run (the function reads `ctx.dry_run`).
-    `jitter`: a scheduled run first waits a random [0, jitter) seconds (jobs/cronjobs/jitter.py)."""
+    `jitter`: a scheduled run first waits a random [0, jitter) seconds (jobs/cronjobs/jitter.py).
+    `options`: the job's own flags, click options (`click.option("--days", type=int,
+    default=30)`), read as `ctx.options["days"]`. `check(ctx)`: called before anything connects,
+    raises for flags that do not go together. `probes`: see `Job.probes`."""
 
     def decorate(func: F) -> F:
         module = getattr(func, "__module__", "?")
@@ -245,6 +302,10 @@ def job(
                 func=func,
                 module=module,
                 jitter=jitter,
+                builtin=module.startswith("cronjobs.builtin."),
+                options=tuple(options),
+                check=check,
+                probes=probes,
             )
         )
         return func
@@ -339,7 +400,12 @@ def cron_problem(schedule: str) -> str | None:
 
 
 def _never_fires(text: str, parts: list[str]) -> str | None:
-    """The controller's verdict (cronjobs.cron, robfig's Next): no time within five years."""
+    """The controller's verdict (cronjobs.cron, robfig's Next): no time within five years.
+    Only a day-of-month and a month field that both name values can miss each other (31 in
+    February): any other schedule fires, and is not parsed again (the cron engine costs ~30 ms
+    to import, paid by every `cronjobs --help`)."""
+    if parts[2] in ("*", "?") or parts[3] in ("*", "?"):
+        return None
     from datetime import UTC, datetime
 
     from cronjobs import cron

@@ -33,6 +33,11 @@ def to_data(value: Any) -> Any:
     return value
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """`1 row`, `2 rows`: a count for the summary lines."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
 def to_json(value: Any) -> str:
     return json.dumps(to_data(value), indent=2, default=str)
 

@@ -8,19 +8,18 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cronjobs import jitter, logs, pings, signals, summary, tick
-from cronjobs.errors import JobError, Skipped, Stopped, unexpected
+from cronjobs.errors import ConfigError, JobError, Skipped, Stopped, unexpected
 from cronjobs.exitcodes import ExitCode
 from cronjobs.registry import Job
 from cronjobs.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from cronjobs.context import JobContext, JobResult
 
 log = logging.getLogger(__name__)
@@ -118,60 +117,67 @@ def _log_failure(error: JobError, started: float) -> None:
     )
 
 
-def run_database_job(
+def run_registered(
     job: Job,
     settings: Settings,
-    work: Callable[[Engine, threading.Event], R],
     *,
-    lock: bool = True,
-) -> R:
-    """`run` for a job on the database: connect lazily, hold the job's lock, translate errors."""
-    from cronjobs.database import connect, exclusive, require_existing, translate_errors
+    dry_run: bool = False,
+    args: tuple[str, ...] = (),
+    options: Mapping[str, Any] | None = None,
+    scheduled_at: datetime | None = None,
+    now: datetime | None = None,
+) -> JobResult:
+    """Run a job, built-in or the app's (or `cronjobs run MODULE:FUNCTION`'s), as `run` does:
+    the same run id, logs, SIGTERM handling and exit codes for all.
 
-    url = settings.require_database()
-    require_existing(url)
-    engine = connect(url, settings.timeout, settings.lock_timeout)
-
-    def body(stop: threading.Event) -> R:
-        if not lock:
-            return work(engine, stop)
-        with exclusive(engine, job.id):
-            return work(engine, stop)
-
-    try:
-        return run(job, lambda stop: translate_errors(engine, body, stop))
-    finally:
-        engine.dispose()
-
-
-def run_registered(
-    job: Job, settings: Settings, *, dry_run: bool = False, args: tuple[str, ...] = ()
-) -> Any:
-    """`run` for a job registered with `@job(...)` (or `cronjobs run MODULE:FUNCTION`): the
-    same run id, logs, lock (when it needs the database), SIGTERM handling and exit codes as
-    the built-ins. An async job's task is cancelled at its next await on SIGTERM."""
+    Before the run starts (a failure is exit 2, and no "started" line): the run's tick
+    (`scheduled_at`, the --scheduled-at flag), the job's `check` of its options, the
+    connections it needs (a database it needs is connected here: a bad URL never starts a run).
+    Then the run holds the job's lock when it needs the database and is not a dry run. An async
+    job's task is cancelled at its next await on SIGTERM. `now` fixes the run's `ctx.now`."""
     from cronjobs.context import JobContext
 
     assert job.func is not None
+    unknown = sorted(set(options or {}) - set(job.defaults))
+    if unknown:
+        raise ConfigError(f"job {job.command!r} has no option {', '.join(unknown)}")
+    tick.begin(scheduled_at)
+    ctx = JobContext(
+        job.command,
+        settings,
+        threading.Event(),
+        dry_run,
+        args,
+        logging.getLogger(job.module),
+        options={**job.defaults, **(options or {})},
+        fixed_now=now,
+    )
+    try:
+        if job.check is not None:
+            job.check(ctx)
+        needs = () if job.probes else job.needs
+        if "redis" in needs:
+            settings.require_redis()
+        if "database" not in needs:
+            return run(job, lambda stop: _call(job, _stopping(ctx, stop), dry_run))
+        engine = ctx.engine  # connected now: a bad URL is exit 2 before the run starts
+        from cronjobs.database import exclusive, translate_errors
 
-    def body(stop: threading.Event) -> JobResult:
-        ctx = JobContext(job.command, settings, stop, dry_run, args, logging.getLogger(job.module))
-        try:
-            if "database" not in job.needs:
-                return _call(job, ctx, dry_run)
-            from cronjobs.database import exclusive, translate_errors
+        def locked(stop: threading.Event) -> JobResult:
+            if dry_run:  # a dry run changes nothing: it may overlap a real run
+                return _call(job, _stopping(ctx, stop), dry_run)
+            with exclusive(engine, job.id):
+                return _call(job, _stopping(ctx, stop), dry_run)
 
-            def locked() -> JobResult:
-                if dry_run:  # a dry run changes nothing: it may overlap a real run
-                    return _call(job, ctx, dry_run)
-                with exclusive(ctx.engine, job.id):
-                    return _call(job, ctx, dry_run)
+        return run(job, lambda stop: translate_errors(engine, locked, stop))
+    finally:
+        ctx.close()
 
-            return translate_errors(ctx.engine, locked)
-        finally:
-            ctx.close()
 
-    return run(job, body)
+def _stopping(ctx: JobContext, stop: threading.Event) -> JobContext:
+    """The context with the run's stop event (set by SIGTERM)."""
+    ctx.stop = stop
+    return ctx
 
 
 def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
@@ -181,7 +187,6 @@ def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:
     import inspect
 
     from cronjobs.context import JobResult
-    from cronjobs.errors import ConfigError
 
     assert job.func is not None
     try:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cronjobs.context import JobContext, JobResult
@@ -43,10 +43,12 @@ def context(
     dry_run: bool = False,
     args: tuple[str, ...] = (),
     stop: threading.Event | None = None,
+    options: Mapping[str, Any] | None = None,
     **connections: Any,
 ) -> JobContext:
     """A JobContext on `settings`, or on Settings(**connections) (database_url=...,
-    redis_url=..., timeout=...: checked as the CLI checks them)."""
+    redis_url=..., timeout=...: checked as the CLI checks them); `options` as the job's flags
+    would give them (`ctx.options`)."""
     return JobContext(
         job,
         settings if settings is not None else Settings(**connections),
@@ -54,6 +56,7 @@ def context(
         dry_run,
         tuple(args),
         logging.getLogger(f"jobs.app.{job}"),
+        options=dict(options or {}),
     )
 
 
@@ -63,10 +66,12 @@ def run(
     settings: Settings | None = None,
     dry_run: bool = False,
     args: tuple[str, ...] = (),
+    options: Mapping[str, Any] | None = None,
     **connections: Any,
 ) -> JobResult:
-    """Run `func` as `cronjobs` runs a job: as its registered job (its name, needs and lock)
-    when it was registered with `@job`, else as `cronjobs run MODULE:FUNCTION` runs it."""
+    """Run `func` as `cronjobs` runs a job: as its registered job (its name, needs, options
+    and lock) when it was registered with `@job`, else as `cronjobs run MODULE:FUNCTION` runs
+    it. `options`: values of the job's own flags by name (the others keep their defaults)."""
     from cronjobs.runner import run_registered
 
     job = _job_of(func)
@@ -77,6 +82,7 @@ def run(
         settings if settings is not None else Settings(**connections),
         dry_run=dry_run,
         args=tuple(args),
+        options=options,
     )
     return result
 

@@ -98,6 +98,14 @@ def this_run() -> Tick:
     return _this_run
 
 
+def begin(given: datetime | None = None) -> Tick:
+    """Resolve this run's tick afresh (`given`: the --scheduled-at flag's value): each run, from
+    the CLI or from Python, has its own."""
+    global _this_run
+    _this_run = resolve(given)
+    return _this_run
+
+
 def forget() -> None:
     """Resolve again on the next `this_run()` (a new run in the same process, a test)."""
     global _this_run

@@ -21,7 +21,7 @@ from conftest import ImageRunner
 from podman import Podman, PodRun, run_argv
 from sqlalchemy import Engine, text
 
-from cronjobs.builtin.models import ChatSession
+from cronjobs.retention.models import ChatSession
 from tests.jobs.helpers import count, insert_sessions
 
 OLD_SESSIONS = 4000

@@ -12,7 +12,7 @@ import pytest
 from pytest_postgresql import factories
 from sqlalchemy import Engine
 
-from cronjobs.builtin.models import Base
+from cronjobs.retention.models import Base
 from tests.jobs.helpers import pg_url
 
 PG_CTL = Path(__file__).resolve().parent.parent / "pg_ctl"

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
-from cronjobs.builtin.models import ChatMessage, ChatSession, PeptideInfoSession
+from cronjobs.retention.models import ChatMessage, ChatSession, PeptideInfoSession
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 6, 15, 12, 0, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, insert, select
 
 from cronjobs.builtin.analytics import aggregate, days_between
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
-from cronjobs.builtin.models import AnalyticsEvent, DailyAnalytics
+from cronjobs.retention.models import AnalyticsEvent, DailyAnalytics
 from tests.jobs.helpers import NOW, count, invoke
 
 DAY = date(2026, 6, 14)

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from cronjobs.builtin.batch_time import MAX_GROWTH, BatchSizer, next_size
-from cronjobs.builtin.purge import MIN_BATCH_ROWS
-from cronjobs.builtin.sessions import cleanup_old_sessions
+from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
+from cronjobs.retention.batch_time import MAX_GROWTH, BatchSizer, next_size
+from cronjobs.retention.purge import MIN_BATCH_ROWS
 from tests.jobs.helpers import NOW, insert_sessions, invoke
 
 BOUNDS = {"low": 10, "high": 100_000}
@@ -92,7 +92,7 @@ def test_a_tiny_budget_makes_smaller_batches_than_a_large_one(
     for budget in (1e-6, 60.0):
         insert_sessions(pg_engine, rows, messages_per_session=1)
         caplog.clear()
-        with caplog.at_level(logging.INFO, logger="cronjobs.builtin.purge"):
+        with caplog.at_level(logging.INFO, logger="cronjobs.retention.purge"):
             result = cleanup_old_sessions(pg_engine, batch_size=100, batch_time=budget, now=NOW)
         chat = result.tables[0]
         assert chat.deleted == 3000 and chat.children_deleted == 3000

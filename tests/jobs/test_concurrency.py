@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, exc, select, text
 
-from cronjobs.builtin.models import ChatMessage, ChatSession, PeptideInfoSession
-from cronjobs.builtin.sessions import cleanup_old_sessions
+from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
 from cronjobs.database import connect
+from cronjobs.retention.models import ChatMessage, ChatSession, PeptideInfoSession
 from tests.jobs.helpers import NOW, count, insert_sessions, invoke
 
 OLD = NOW - timedelta(days=200)

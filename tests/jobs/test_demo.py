@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from cronjobs.builtin.models import AnalyticsEvent, ChatSession, DailyAnalytics
+from cronjobs.retention.models import AnalyticsEvent, ChatSession, DailyAnalytics
 from tests.jobs.helpers import cronjobs
 
 STEPS = (

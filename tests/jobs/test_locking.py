@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, text
 
-from cronjobs.builtin.models import Base
 from cronjobs.database import lock_key
+from cronjobs.retention.models import Base
 from tests.jobs.helpers import invoke
 
 

@@ -14,9 +14,9 @@ from sqlalchemy import Engine, text
 
 from cronjobs.builtin import partitions
 from cronjobs.builtin.analytics import aggregate_day
-from cronjobs.builtin.models import AnalyticsEvent
-from cronjobs.builtin.schema import create_missing
 from cronjobs.database import connect
+from cronjobs.dev.schema import create_missing
+from cronjobs.retention.models import AnalyticsEvent
 from cronjobs.settings import Settings, parse_database_url
 from tests.jobs.helpers import invoke
 

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import Engine, event, insert, select, text, update
 
 from cronjobs.builtin import partitions
-from cronjobs.builtin.analytics import DEFAULT_TABLES, aggregate_day
+from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
-from cronjobs.builtin.models import AnalyticsEvent, DailyAnalytics
-from cronjobs.builtin.schema import create_missing
 from cronjobs.database import connect
+from cronjobs.dev.schema import create_missing
+from cronjobs.retention.models import AnalyticsEvent, DailyAnalytics
+from cronjobs.retention.tables import DEFAULT_TABLES
 from cronjobs.settings import Settings, parse_database_url
 from tests.jobs.helpers import NOW, count, invoke
 

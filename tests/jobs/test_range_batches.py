@@ -17,8 +17,8 @@ from sqlalchemy import Engine, event, insert, select, update
 
 from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
-from cronjobs.builtin.models import AnalyticsEvent, ChatMessage, ChatSession, DailyAnalytics
-from cronjobs.builtin.sessions import cleanup_old_sessions
+from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
+from cronjobs.retention.models import AnalyticsEvent, ChatMessage, ChatSession, DailyAnalytics
 from tests.jobs.helpers import NOW, count, insert_sessions
 
 OLD = NOW - timedelta(days=200)
@@ -207,8 +207,8 @@ def test_the_purges_leave_the_pooled_connection_at_the_jobs_own_lock_timeout(
 
 
 def test_old_days_are_utc_days_whatever_the_sessions_time_zone(pg_engine: Engine) -> None:
-    from cronjobs.builtin.analytics import DEFAULT_TABLES
     from cronjobs.builtin.analytics_ranges import old_days
+    from cronjobs.retention.tables import DEFAULT_TABLES
 
     with pg_engine.begin() as conn:
         conn.execute(
@@ -238,7 +238,7 @@ def test_the_analytics_cutoff_is_a_utc_midnight_even_without_whole_days(
     nothing at or after the cutoff goes with its day."""
     from dataclasses import replace
 
-    from cronjobs.builtin.retention import ANALYTICS_EVENTS
+    from cronjobs.retention.tables import ANALYTICS_EVENTS
 
     cutoff_day = (NOW - timedelta(days=365)).date()
     start = datetime.combine(cutoff_day, datetime.min.time(), tzinfo=UTC)
@@ -250,7 +250,7 @@ def test_the_analytics_cutoff_is_a_utc_midnight_even_without_whole_days(
                 for h in (6, 18)  # before and after NOW's time of day (12:00)
             ],
         )
-    rule = replace(ANALYTICS_EVENTS, whole_days=False)
+    rule = replace(ANALYTICS_EVENTS, rule=replace(ANALYTICS_EVENTS.rule, whole_days=False))
     result = cleanup_old_analytics(pg_engine, now=NOW, rule=rule)
     assert result.cutoff == start
     assert count(pg_engine, AnalyticsEvent) == 2
@@ -282,7 +282,7 @@ def test_a_connection_whose_lock_timeout_cannot_be_reset_is_invalidated() -> Non
 
     from sqlalchemy.exc import OperationalError
 
-    from cronjobs.builtin.purge import reset_lock_timeout
+    from cronjobs.retention.purge import reset_lock_timeout
 
     conn = MagicMock()
     conn.exec_driver_sql.side_effect = OperationalError("RESET lock_timeout", {}, Exception("x"))
@@ -302,7 +302,7 @@ def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
     REPEATABLE READ."""
     import cronjobs.builtin.analytics_cleanup as cleanup
     import cronjobs.builtin.analytics_ranges as ranges
-    import cronjobs.builtin.purge as purge
+    import cronjobs.retention.purge as purge
 
     with pg_engine.connect() as conn:
         name = conn.exec_driver_sql("SELECT current_database()").scalar()

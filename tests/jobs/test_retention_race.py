@@ -15,8 +15,8 @@ from sqlalchemy import Engine, delete, event, func, insert, select, text
 
 from cronjobs.builtin.analytics import aggregate, day_bounds
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
-from cronjobs.builtin.models import AnalyticsEvent, DailyAnalytics
 from cronjobs.database import connect
+from cronjobs.retention.models import AnalyticsEvent, DailyAnalytics
 from tests.jobs.helpers import NOW
 
 CUTOFF_DAY = date(2025, 6, 15)  # NOW - 365 days, whole UTC days

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from cronjobs.builtin.rules import DEFAULTS, Age, load
-from cronjobs.builtin.schema_check import check, require_valid
 from cronjobs.errors import ConfigError
+from cronjobs.retention.rules import DEFAULTS, Age, load
+from cronjobs.retention.schema_check import check, require_valid
 
 OTHER_SCHEMA = [
     'CREATE TABLE "Conversations" (conv_id INTEGER PRIMARY KEY, "last seen" TIMESTAMP, '
@@ -435,7 +435,7 @@ def test_a_schema_key_puts_every_table_in_that_postgresql_schema(
 ) -> None:
     """`schema = "App Data"`: the built-in tables' names, in another schema than the
     connection's search_path; the same tables in `public` (the default) are never touched."""
-    from cronjobs.builtin.models import Base
+    from cronjobs.retention.models import Base
     from tests.jobs.helpers import invoke
 
     schema = "App Data"
@@ -510,7 +510,7 @@ def test_a_schema_that_cannot_be_used_is_exit_2(
     from tests.jobs.helpers import invoke
 
     if url_fixture == "sqlite_url":
-        from cronjobs.builtin.schema import create_missing
+        from cronjobs.dev.schema import create_missing
         from cronjobs.settings import Settings
 
         url = f"sqlite:///{tmp_path / 'app.db'}"

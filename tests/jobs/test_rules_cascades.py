@@ -234,8 +234,8 @@ def test_postgresql_a_partitioned_table_s_cascade_is_named_once(
     tmp_path: Path, pg_engine: Engine
 ) -> None:
     """Each partition of a partitioned table carries a copy of its foreign key: one finding."""
-    from cronjobs.builtin.rules import load
-    from cronjobs.builtin.schema_check import check
+    from cronjobs.retention.rules import load
+    from cronjobs.retention.schema_check import check
 
     with pg_engine.begin() as conn:
         conn.execute(text(SHOP[0]))

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from cronjobs.builtin.rules import load
-from cronjobs.builtin.schema_check import check
 from cronjobs.errors import ConfigError
+from cronjobs.retention.rules import load
+from cronjobs.retention.schema_check import check
 from tests.jobs.helpers import invoke
 
 CHILD_BY = """

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select, text
 
-from cronjobs.builtin.models import ChatMessage, ChatSession, PeptideInfoSession
-from cronjobs.builtin.sessions import cleanup_old_sessions
+from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
+from cronjobs.retention.models import ChatMessage, ChatSession, PeptideInfoSession
 from tests.jobs.helpers import NOW, count, insert_sessions, invoke
 
 CUTOFF = NOW - timedelta(days=90)
@@ -140,8 +140,8 @@ def test_children_go_with_parents_without_on_delete_cascade(engine: Engine) -> N
 
 def test_a_session_touched_after_the_select_is_kept_with_its_messages(engine: Engine) -> None:
     """The delete re-checks the age: ids selected as old, but active by delete time, stay."""
-    from cronjobs.builtin.purge import _delete_batch
-    from cronjobs.builtin.retention import SESSIONS
+    from cronjobs.retention.purge import _delete_batch
+    from cronjobs.retention.tables import SESSIONS
 
     insert_sessions(
         engine,

@@ -88,7 +88,7 @@ def test_the_cleanups_summaries_carry_what_they_deleted(tmp_path: Path) -> None:
 
     from sqlalchemy import create_engine, insert
 
-    from cronjobs.builtin.models import AnalyticsEvent, Base
+    from cronjobs.retention.models import AnalyticsEvent, Base
     from tests.jobs.helpers import insert_sessions
 
     db = tmp_path / "app.db"

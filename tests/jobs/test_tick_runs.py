@@ -96,3 +96,30 @@ def test_a_malformed_tick_is_exit_2_and_nothing_runs(
     )  # fmt: skip
     assert by_env.returncode == 2 and "CRONJOBS_SCHEDULED_AT" in by_env.stderr
     assert aggregated(database) == []
+
+
+def test_each_run_in_one_process_resolves_its_own_tick(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--scheduled-at belongs to its run: a second invocation in the same process (CliRunner,
+    or the Python API after the CLI) resolves its own tick, and the variable the app's code
+    reads is set only while the run holds it. It used to be written to os.environ for good."""
+    from click.testing import CliRunner
+
+    from cronjobs.cli import cli
+
+    monkeypatch.delenv("CRONJOBS_SCHEDULED_AT", raising=False)
+    args = ["aggregate-daily-analytics", "--dry-run"]
+    env = {"DATABASE_URL": database}
+    first = CliRunner().invoke(cli, [*args, "--scheduled-at", "2020-06-02T00:30:00Z"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "2020-06-01: 0 events" in first.stdout  # the day before the tick
+    assert "CRONJOBS_SCHEDULED_AT" not in os.environ
+    second = CliRunner().invoke(cli, args, env=env)
+    assert second.exit_code == 0, second.output
+    assert "2020-06-01" not in second.stdout  # the wall clock's yesterday, not the first tick
+    from cronjobs.builtin.aggregate_daily_analytics import aggregate_daily_analytics
+    from cronjobs.testing import run
+
+    third = run(aggregate_daily_analytics, database_url=database, dry_run=True)
+    assert third.exit_code == 0 and "2020-06-01" not in "\n".join(third.lines())

@@ -1,7 +1,8 @@
-"""The built-in jobs: the app's five maintenance jobs, registered like any app's own.
-
-`catalogue` registers them; one module per job (`sessions`, `analytics`, `analytics_cleanup`,
-`cache`, `health`) with what they share (`purge`, the batched delete; `retention`, `models`,
-`rules`, `schema_check`, `rule_tables`: which rows are old, on the built-in tables or the app's
-own schema); `schema` and `demo` for development stacks.
+"""The built-in jobs: the app's five maintenance jobs, each an ordinary `@job` in a module of
+its own (listed in `catalogue`, which importing this package imports: the jobs register in
+that order). `sessions`, `cache` and `health` hold their job and what it does;
+`aggregate_daily_analytics` and `cleanup_old_analytics` declare theirs, whose work is in
+`analytics`, `analytics_ranges`, `analytics_cleanup` and `partitions`.
 """
+
+from cronjobs.builtin import catalogue as catalogue

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Engine,
     Insert,
     Select,
-    Table,
     bindparam,
     func,
     select,
@@ -29,29 +28,13 @@ from sqlalchemy import (
 from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cronjobs.builtin.models import AnalyticsEvent, DailyAnalytics
-from cronjobs.builtin.purge import plural
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
+from cronjobs.render import plural
+from cronjobs.retention.tables import DEFAULT_TABLES, AnalyticsTables
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class AnalyticsTables:
-    """The raw events and the daily figures. Their columns are reached by these keys whatever
-    the app calls them (cronjobs.builtin.rule_tables maps a rules file's names onto them): events `id`,
-    `occurred_at`, `event_type`, `user_id`; daily `day`, `event_type`, `event_count`,
-    `unique_users`, `updated_at`."""
-
-    events: Table
-    daily: Table
-
-
-DEFAULT_TABLES = AnalyticsTables(
-    AnalyticsEvent.__table__,  # type: ignore[arg-type]
-    DailyAnalytics.__table__,  # type: ignore[arg-type]
-)
 
 MAX_BACKFILL_DAYS = 3660
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy import Date as SqlDate
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cronjobs.builtin.analytics import _FIGURE_KEYS, DEFAULT_TABLES, AnalyticsTables, day_bounds
+from cronjobs.builtin.analytics import _FIGURE_KEYS, day_bounds
 from cronjobs.builtin.analytics_ranges import (
     CheckFailed,
     Run,
@@ -39,25 +39,25 @@ from cronjobs.builtin.analytics_ranges import (
     runs,
     utc_day,
 )
-from cronjobs.builtin.batch_time import DEFAULT_BATCH_TIME, BatchSizer
 from cronjobs.builtin.partitions import (
     PartitionsResult,
     drop_old_partitions,
     holding,
     is_partitioned,
 )
-from cronjobs.builtin.purge import (
+from cronjobs.builtin.sessions import deleted
+from cronjobs.errors import JobError
+from cronjobs.exitcodes import ExitCode
+from cronjobs.render import plural
+from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME, BatchSizer
+from cronjobs.retention.purge import (
     FAST_LOCK_WAIT,
     LOCK_NOT_AVAILABLE,
     PurgeResult,
-    plural,
     reset_lock_timeout,
     sized,
 )
-from cronjobs.builtin.retention import ANALYTICS_EVENTS, Retention
-from cronjobs.builtin.sessions import cutoff_for, deleted
-from cronjobs.errors import JobError
-from cronjobs.exitcodes import ExitCode
+from cronjobs.retention.tables import ANALYTICS_EVENTS, DEFAULT_TABLES, AnalyticsTables, Retention
 
 log = logging.getLogger(__name__)
 
@@ -398,7 +398,7 @@ def cleanup_old_analytics(
     figures by the transaction that deletes it. On PostgreSQL: whole partitions first (on a
     partitioned table), then runs of whole days by time range (cronjobs.builtin.analytics_ranges),
     of at most `batch_size` events first, then as many as fit in `batch_time` seconds (0:
-    `batch_size`; cronjobs.builtin.batch_time). On SQLite, and in a dry run: a day at a time, or a few
+    `batch_size`; cronjobs.retention.batch_time). On SQLite, and in a dry run: a day at a time, or a few
     event types at a time for a day with more than `batch_size` events, from one grouped read
     of the old events. On a partitioned table the old days of the partition holding the cutoff
     wait to be dropped with it (retention keeps at least the cutoff's days, at most one
@@ -407,7 +407,7 @@ def cleanup_old_analytics(
     days = older_than_days if older_than_days is not None else rule.days
     # Whole UTC days only, whatever a rules file says: the cutoff is the UTC midnight on or
     # before it, so no event at or after it is deleted with its day.
-    cutoff = cutoff_for(rule, days, now).astimezone(UTC)
+    cutoff = rule.cutoff(days, now).astimezone(UTC)
     cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
     result = AnalyticsCleanupResult(days, cutoff, dry_run=dry_run)
     pg = engine.dialect.name == "postgresql"

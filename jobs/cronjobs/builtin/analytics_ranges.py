@@ -58,8 +58,9 @@ from sqlalchemy import (
 )
 from sqlalchemy import Date as SqlDate
 
-from cronjobs.builtin.analytics import AnalyticsTables, day_bounds
-from cronjobs.builtin.purge import FAST_LOCK_WAIT
+from cronjobs.builtin.analytics import day_bounds
+from cronjobs.retention.purge import FAST_LOCK_WAIT
+from cronjobs.retention.tables import AnalyticsTables
 
 R = TypeVar("R")
 
@@ -149,7 +150,7 @@ def runs(
     days: list[date], figures: dict[date, dict[str, int]], batch_size: Callable[[], int]
 ) -> Iterator[Run]:
     """`plan`'s runs one at a time, each packed up to `batch_size()` events as it is when the
-    run is asked for (the job's size follows its time budget, cronjobs.builtin.batch_time)."""
+    run is asked for (the job's size follows its time budget, cronjobs.retention.batch_time)."""
     known = [sum(types.values()) for types in figures.values()]
     guess = int(statistics.median(known)) if known else None
 

@@ -18,9 +18,17 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import click
+
+from cronjobs import options
 from cronjobs.exitcodes import ExitCode
+from cronjobs.redis_client import connect
+from cronjobs.registry import job
+
+if TYPE_CHECKING:
+    from cronjobs.context import JobContext
 
 log = logging.getLogger(__name__)
 
@@ -285,28 +293,44 @@ return 0
 """
 
 
-def connect(url: str, timeout: float) -> Any:
-    import redis
+@job(
+    schedule="0 */6 * * *",
+    description="Report the Redis cache's state (memory, hit rate, evictions, keys per prefix, "
+    "keys without a TTL); optionally give TTL-less cache keys a TTL.",
+    mutating=True,
+    needs=("redis",),
+    options=[
+        options.cache_prefixes,
+        click.option(
+            "--fix-missing-ttl",
+            type=click.IntRange(min=1, max=10**12),  # Redis refuses an expiry past 2**63 ms
+            metavar="SECONDS",
+            help="Give cache keys that have no TTL this TTL (only if they still have none: an "
+            "app's TTL is never changed).",
+        ),
+        click.option(
+            "--max-keys",
+            type=click.IntRange(min=1),
+            default=100_000,
+            show_default=True,
+            help="Stop scanning after this many keys in all.",
+        ),
+    ],
+)
+def cleanup_redis_cache(ctx: JobContext) -> CacheReport:
+    settings = ctx.settings
+    return cleanup(
+        settings.require_redis(),
+        settings.cache_prefixes,
+        timeout=settings.timeout,
+        max_keys=ctx.options["max_keys"],
+        fix_missing_ttl=ctx.options["fix_missing_ttl"],
+        dry_run=ctx.dry_run,
+        stop=ctx.stop,
+    )
 
-    from cronjobs.errors import ConfigError
-    from cronjobs.redact import redact_url
 
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-    except ValueError as e:
-        raise ConfigError(f"REDIS_URL is malformed ({e}): {redact_url(url)}") from e
-    pool = client.connection_pool
-    try:  # the URL's ?options become connection arguments: check them now, not at first use
-        pool.connection_class(**pool.connection_kwargs)
-    except (TypeError, ValueError, KeyError, redis.RedisError) as e:
-        raise ConfigError(
-            f"REDIS_URL has an option redis-py does not accept ({e}): remove or fix it in "
-            f"{redact_url(url)}"
-        ) from e
-    return client
-
-
-def cleanup_redis_cache(
+def cleanup(
     url: str,
     prefixes: tuple[str, ...],
     *,

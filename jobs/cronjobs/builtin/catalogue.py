@@ -1,73 +1,23 @@
-"""The built-in jobs, registered in the job registry (jobs/cronjobs/registry.py) like any app's job.
+"""The built-in jobs: the modules that declare them with `@job(...)`, as an app declares its own.
 
-The registry is the single source of truth for which jobs exist and when they run: `cronjobs
-list`, `cronjobs chart-values`, the Helm chart's default values and the README are checked
-against it by the test suite. The built-ins' subcommands, with their own flags, are in
-jobs/cronjobs/cli.py; an app's jobs get theirs from `@job(...)`.
+Importing the package (jobs/cronjobs/builtin/__init__.py) imports these modules, in this order,
+which registers their jobs in it (`cronjobs list` shows them so); each keeps its heavy imports
+inside its job, so this costs no SQLAlchemy. The registry (jobs/cronjobs/registry.py) is the
+single source of truth for which jobs exist and when they run: `cronjobs list`, `cronjobs
+chart-values`, the Helm chart's default values and the docs are checked against it by the test
+suite. A new built-in job is a module of its own and its name below.
 """
 
 from __future__ import annotations
 
-from cronjobs.registry import Job, register
+import importlib
 
-JOBS: tuple[Job, ...] = (
-    Job(
-        id="cleanup_old_sessions",
-        command="cleanup-old-sessions",
-        schedule="0 2 * * *",
-        description=(
-            "Delete chat sessions and peptide info sessions whose last activity is older than "
-            "90 days, with their messages."
-        ),
-        needs=("database",),
-        mutating=True,
-    ),
-    Job(
-        id="aggregate_daily_analytics",
-        command="aggregate-daily-analytics",
-        schedule="0 1 * * *",
-        description=(
-            "Roll a UTC day's raw analytics events (default: yesterday) up into daily_analytics: "
-            "events and distinct users per event type."
-        ),
-        needs=("database",),
-        mutating=True,
-    ),
-    Job(
-        id="cleanup_old_analytics",
-        command="cleanup-old-analytics",
-        schedule="0 3 * * 0",
-        description=(
-            "Delete raw analytics events of whole UTC days older than 365 days, each counted in "
-            "daily_analytics by the transaction deleting it (a partition: dropped once each of "
-            "its days has figures)."
-        ),
-        needs=("database",),
-        mutating=True,
-    ),
-    Job(
-        id="cleanup_redis_cache",
-        command="cleanup-redis-cache",
-        schedule="0 */6 * * *",
-        description=(
-            "Report the Redis cache's state (memory, hit rate, evictions, keys per prefix, keys "
-            "without a TTL); optionally give TTL-less cache keys a TTL."
-        ),
-        needs=("redis",),
-        mutating=True,
-    ),
-    Job(
-        id="health_check_job",
-        command="health-check",
-        schedule="*/30 * * * *",
-        description="Check the database, Redis and Qdrant, each with a timeout; report latency.",
-        needs=("database", "redis", "qdrant"),
-        mutating=False,
-    ),
-)
+from cronjobs.registry import Job, registered
 
-for _builtin in JOBS:
-    register(_builtin)
+MODULES = ("sessions", "aggregate_daily_analytics", "cleanup_old_analytics", "cache", "health")
 
-BY_COMMAND: dict[str, Job] = {job.command: job for job in JOBS}
-BY_ID: dict[str, Job] = {job.id: job for job in JOBS}
+for _name in MODULES:
+    importlib.import_module(f"cronjobs.builtin.{_name}")
+
+JOBS: tuple[Job, ...] = tuple(j for j in registered() if j.builtin)
+"""The built-in jobs, in registration order."""

@@ -15,14 +15,41 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from cronjobs.errors import ConfigError
 from cronjobs.exitcodes import ExitCode
 from cronjobs.redact import scrub
+from cronjobs.registry import job
 from cronjobs.settings import Settings
+
+if TYPE_CHECKING:
+    from cronjobs.context import JobContext
 
 log = logging.getLogger(__name__)
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
+
+
+def _something_to_check(ctx: JobContext) -> None:
+    s = ctx.settings
+    if not (s.database_url or s.redis_url or s.qdrant_configured):
+        raise ConfigError(
+            "nothing to check: set at least one of DATABASE_URL, REDIS_URL, QDRANT_URL or "
+            "QDRANT_PATH"
+        )
+
+
+@job(
+    name="health-check",
+    schedule="*/30 * * * *",
+    description="Check the database, Redis and Qdrant, each with a timeout; report latency.",
+    needs=("database", "redis", "qdrant"),
+    probes=True,
+    check=_something_to_check,
+)
+def health_check_job(ctx: JobContext) -> HealthReport:
+    return health_check(ctx.settings)
 
 
 @dataclass
@@ -84,9 +111,9 @@ def _database(settings: Settings) -> Probe:
 
 
 def _redis(settings: Settings) -> Probe:
-    import redis  # noqa: F401  (loaded here, untimed: cache.connect would import it)
+    import redis  # noqa: F401  (loaded here, untimed: redis_client.connect would import it)
 
-    from cronjobs.builtin.cache import connect
+    from cronjobs.redis_client import connect
 
     def probe() -> str:
         client = connect(settings.require_redis(), settings.timeout)

@@ -30,9 +30,10 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, Table, exc, func, select, text
 
-from cronjobs.builtin.analytics import AnalyticsTables, aggregate_day, day_bounds
+from cronjobs.builtin.analytics import aggregate_day, day_bounds
 from cronjobs.builtin.analytics_ranges import figures_by_day, old_days, utc_day
-from cronjobs.builtin.purge import LOCK_NOT_AVAILABLE
+from cronjobs.retention.purge import LOCK_NOT_AVAILABLE
+from cronjobs.retention.tables import AnalyticsTables
 
 log = logging.getLogger(__name__)
 

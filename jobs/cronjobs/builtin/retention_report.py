@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cronjobs.builtin.purge import plural
-from cronjobs.builtin.rules import Age, RetentionRule, Rollup, Rules
+from cronjobs.render import plural
+from cronjobs.retention.rules import Age, RetentionRule, Rollup, Rules
 
 
 def _age_words(age: Age) -> str:
@@ -97,8 +97,8 @@ def report(rules: Rules, engine: Any | None = None, now: datetime | None = None)
     result.schema = rules.schema
     if engine is None:
         return result
-    from cronjobs.builtin import schema_check
     from cronjobs.database import describe as where
+    from cronjobs.retention import schema_check
 
     result.database = where(engine)
     findings = schema_check.check(engine, rules)
@@ -111,11 +111,10 @@ def report(rules: Rules, engine: Any | None = None, now: datetime | None = None)
 
 def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) -> None:
     from cronjobs.builtin import analytics_ranges as ranges
-    from cronjobs.builtin import rule_tables
     from cronjobs.builtin.analytics import _upsert
     from cronjobs.builtin.analytics_cleanup import inventory
-    from cronjobs.builtin.purge import batch_statements, count_old, next_batch, range_batch
-    from cronjobs.builtin.sessions import cutoff_for
+    from cronjobs.retention import rule_tables
+    from cronjobs.retention.purge import batch_statements, count_old, next_batch, range_batch
 
     dialect = engine.dialect
 
@@ -127,7 +126,7 @@ def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) 
     analytics_rule, tables = rule_tables.analytics(engine, rules)
     with engine.connect() as conn:
         for entry, rule in zip(result.rules, (*sessions, analytics_rule), strict=True):
-            cutoff = cutoff_for(rule, rule.days, now)
+            cutoff = rule.cutoff(None, now)
             if rule is analytics_rule:
                 found = inventory(conn, cutoff, tables)
                 entry.rows = sum(sum(t.values()) for t in found.events.values())

@@ -1,18 +1,53 @@
-"""cleanup-old-sessions: delete chat and peptide info sessions inactive for 90 days (or the
-tables of a rules file, each by its own age)."""
+"""cleanup-old-sessions: delete chat and peptide info sessions inactive past their retention
+(SESSION_DAYS, or each table of a rules file by its own age).
+
+The job's declaration (its schedule and flags) and what it does; the batched delete itself is
+cronjobs.retention.purge. Importing this module costs no SQLAlchemy: `cronjobs list` reads it.
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
-from cronjobs.builtin.batch_time import DEFAULT_BATCH_TIME
-from cronjobs.builtin.purge import PurgeResult, plural, purge
-from cronjobs.builtin.retention import SESSIONS, Retention
+from cronjobs import options
 from cronjobs.exitcodes import ExitCode
+from cronjobs.registry import job
+from cronjobs.render import plural
+from cronjobs.retention import SESSION_DAYS as DAYS
+from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from cronjobs.context import JobContext
+    from cronjobs.retention.purge import PurgeResult
+    from cronjobs.retention.tables import Retention
+
+
+@job(
+    schedule="0 2 * * *",
+    description="Delete chat sessions and peptide info sessions whose last activity is older "
+    f"than {DAYS} days, with their messages.",
+    mutating=True,
+    needs=("database",),
+    options=[options.rules, options.older_than_days(DAYS), options.batch_size, options.batch_time],
+)
+def cleanup_old_sessions(ctx: JobContext) -> CleanupResult:
+    from cronjobs.retention import rule_tables
+
+    return cleanup(
+        ctx.engine,
+        older_than_days=ctx.options["older_than_days"],
+        batch_size=ctx.options["batch_size"],
+        batch_time=ctx.options["batch_time"],
+        dry_run=ctx.dry_run,
+        stop=ctx.stop,
+        now=ctx.now,
+        rules=rule_tables.sessions(ctx.engine, rule_tables.checked(ctx)),
+    )
 
 
 @dataclass
@@ -62,14 +97,7 @@ def deleted(t: PurgeResult) -> str:
     return text
 
 
-def cutoff_for(rule: Retention, days: int, now: datetime) -> datetime:
-    cutoff = now - timedelta(days=days)
-    if rule.whole_days:
-        cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
-    return cutoff
-
-
-def cleanup_old_sessions(
+def cleanup(
     engine: Engine,
     *,
     older_than_days: int | None = None,
@@ -78,18 +106,22 @@ def cleanup_old_sessions(
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
-    rules: tuple[Retention, ...] = SESSIONS,
+    rules: tuple[Retention, ...] | None = None,
 ) -> CleanupResult:
     """Purge each rule's table in turn (the built-in tables, or a rules file's), in batches of
-    `batch_size` rows first, then sized to take `batch_time` seconds each (cronjobs.builtin.purge)."""
+    `batch_size` rows first, then sized to take `batch_time` seconds each (cronjobs.retention.purge)."""
+    from cronjobs.retention.purge import purge
+    from cronjobs.retention.tables import SESSIONS
+
+    rules = rules or SESSIONS
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else rules[0].days
-    result = CleanupResult(days, cutoff_for(rules[0], days, now), dry_run=dry_run)
+    result = CleanupResult(days, rules[0].cutoff(days, now), dry_run=dry_run)
     for rule in rules:
         if stop is not None and stop.is_set():
             result.not_started.append(rule.name)
             continue
-        cutoff = cutoff_for(rule, older_than_days or rule.days, now)
+        cutoff = rule.cutoff(older_than_days, now)
         result.tables.append(
             purge(
                 engine,

@@ -8,15 +8,45 @@ by SQLAlchemy: a name from the file is never SQL.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Engine, MetaData, Table, inspect
 
-from cronjobs.builtin.analytics import DEFAULT_TABLES, AnalyticsTables
-from cronjobs.builtin.retention import ANALYTICS_EVENTS, SESSIONS, Retention
-from cronjobs.builtin.rules import DEFAULTS, RetentionRule, Rules
-from cronjobs.builtin.schema_check import age_expression
 from cronjobs.errors import ConfigError
+from cronjobs.retention.rules import DEFAULTS, RetentionRule, Rules
+from cronjobs.retention.tables import (
+    ANALYTICS_EVENTS,
+    DEFAULT_TABLES,
+    SESSIONS,
+    AnalyticsTables,
+    Retention,
+    bind,
+)
+
+if TYPE_CHECKING:
+    from cronjobs.context import JobContext
+
+log = logging.getLogger(__name__)
+
+
+def checked(ctx: JobContext) -> Rules:
+    """The rules file's rules (--rules, or the defaults), those of this job checked against the
+    database first: a mismatch is exit 2 before any row is touched; a slow rule a warning."""
+    from cronjobs.retention import rules, schema_check
+
+    loaded = rules.load(ctx.options.get("rules"))
+    if loaded is not rules.DEFAULTS:
+        findings = schema_check.require_valid(ctx.engine, loaded, ctx.job)
+    elif (
+        ctx.job != "aggregate-daily-analytics"
+    ):  # the built-in tables: only what else a delete takes
+        findings = schema_check.require_no_hidden_cascades(ctx.engine, loaded, ctx.job)
+    else:
+        findings = []
+    for finding in findings:
+        log.warning("rules: %s", finding)
+    return loaded
 
 
 def _declare(engine: Engine, name: str, keyed: dict[str, str], schema: str | None) -> Table:
@@ -43,8 +73,7 @@ def _retention(engine: Engine, rule: RetentionRule, schema: str | None) -> Reten
         _declare(engine, child.table, {"fk": child.foreign_key}, schema).c.fk
         for child in rule.children
     )
-    age = age_expression(table, rule.age, engine.dialect.name)
-    return Retention(table, age, rule.days, children, rule.whole_days)
+    return bind(rule, table, children, engine.dialect.name)
 
 
 def sessions(engine: Engine, rules: Rules) -> tuple[Retention, ...]:
@@ -94,5 +123,5 @@ def analytics(engine: Engine, rules: Rules) -> tuple[Retention, AnalyticsTables]
         },
         rules.schema,
     )
-    retained = Retention(events, events.c.occurred_at, rule.days, (), rule.whole_days)
+    retained = Retention(rule, events, events.c.occurred_at)
     return retained, AnalyticsTables(events, daily)

@@ -4,7 +4,7 @@ how raw analytics roll up into daily figures.
 A TOML file (CRONJOBS_RULES or --rules; the chart mounts one from a ConfigMap) describes the
 app's own schema; without one, the defaults below are today's tables. Every name in the file is
 an identifier, never SQL: it is checked here for shape and quoted by SQLAlchemy wherever it is
-used, and `cronjobs.builtin.schema_check` checks it against the live database before anything runs.
+used, and `cronjobs.retention.schema_check` checks it against the live database before anything runs.
 
     schema = "app"                      # PostgreSQL: the schema of every table below (default:
                                         # the first of the connection's search_path)
@@ -39,19 +39,19 @@ used, and `cronjobs.builtin.schema_check` checks it against the live database be
 Nothing is deleted that the rules do not name: a foreign key ON DELETE CASCADE that points at a
 table a rule deletes from (its own, a child's, or one reached by another cascade) must be a
 child of the rule (deleted in the batch, counted) or listed in its `cascades` (the database
-deletes those rows, uncounted); see jobs/cronjobs/builtin/cascades.py.
+deletes those rows, uncounted); see jobs/cronjobs/retention/cascades.py.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cronjobs.errors import ConfigError
 from cronjobs.files import read_regular
+from cronjobs.retention import ANALYTICS_DAYS, SESSION_DAYS
 
 ENV = "CRONJOBS_RULES"
 MAX_BYTES = 1024 * 1024
@@ -130,16 +130,23 @@ DEFAULTS = Rules(
             "cleanup-old-sessions",
             "chat_sessions",
             _LAST_ACTIVITY,
-            90,
+            SESSION_DAYS,
             children=(Child("chat_messages", "session_id"),),
         ),
-        RetentionRule("cleanup-old-sessions", "peptide_info_sessions", _LAST_ACTIVITY, 90),
+        RetentionRule(
+            "cleanup-old-sessions", "peptide_info_sessions", _LAST_ACTIVITY, SESSION_DAYS
+        ),
     ),
     analytics=RetentionRule(
-        "cleanup-old-analytics", "analytics_events", Age(("occurred_at",)), 365, whole_days=True
+        "cleanup-old-analytics",
+        "analytics_events",
+        Age(("occurred_at",)),
+        ANALYTICS_DAYS,
+        whole_days=True,
     ),
     rollup=Rollup(),
 )
+"""The built-in tables' rules (jobs/cronjobs/retention/models.py): the one set of defaults."""
 
 
 def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> Rules:
@@ -149,6 +156,8 @@ def load(path: str | None = None, environ: Mapping[str, str] | None = None) -> R
     path = path or env.get(ENV) or None
     if path is None:
         return DEFAULTS
+    import tomllib  # on use: the job modules import this one for the defaults
+
     try:
         raw = read_regular(path, f"the rules file {path}", MAX_BYTES, "give a TOML rules file")
         data = tomllib.loads(raw.decode("utf-8"))

@@ -15,14 +15,11 @@ counted). Any other row the database deletes on the way is one the rules do not 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from cronjobs.builtin.rules import Child, RetentionRule
-
-if TYPE_CHECKING:
-    from cronjobs.builtin.schema_check import Finding, _Schema
+from cronjobs.retention.reflect import Finding, Schema
+from cronjobs.retention.rules import Child, RetentionRule
 
 _PG_ACTIONS = {
     "a": "NO ACTION",
@@ -68,7 +65,7 @@ class Reference:
         )
 
 
-def referencing(schema: _Schema, table: str) -> list[Reference]:
+def referencing(schema: Schema, table: str) -> list[Reference]:
     """Every foreign key that points at `table` (PostgreSQL: from any schema; a partitioned
     table's key once, not once per partition)."""
     with schema.engine.connect() as conn:
@@ -95,10 +92,8 @@ def _entry(ref: Reference) -> str:
     return f'{{ table = "{ref.table}", foreign_key = "{ref.columns[0]}" }}'
 
 
-def findings(schema: _Schema, rule: RetentionRule) -> list[Finding]:
+def findings(schema: Schema, rule: RetentionRule) -> list[Finding]:
     """What the rule's deletes reach beyond what it declares (see the module's doc)."""
-    from cronjobs.builtin.schema_check import Finding
-
     out: list[Finding] = []
     walked: set[tuple[str, bool]] = set()
     used: set[Child] = set()

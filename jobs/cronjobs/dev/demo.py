@@ -18,16 +18,16 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from cronjobs.builtin import catalogue
-from cronjobs.builtin.models import (
+from cronjobs.errors import ConfigError, JobError
+from cronjobs.exitcodes import ExitCode
+from cronjobs.registry import Job
+from cronjobs.retention.models import (
     AnalyticsEvent,
     Base,
     ChatMessage,
     ChatSession,
     PeptideInfoSession,
 )
-from cronjobs.errors import ConfigError, JobError
-from cronjobs.exitcodes import ExitCode
-from cronjobs.registry import Job
 from cronjobs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -199,10 +199,8 @@ def run_demo(
     """Seed `root` (made by `prepare_dir`) and run every job on it; `progress(step)` is called
     as each step starts. `now` (default: the current time) is the instant the sample data is
     aged from and the jobs run at; the figures are the same at every hour of a day."""
-    from cronjobs.builtin import analytics, analytics_cleanup, cache, health
-    from cronjobs.builtin import sessions as session_jobs
     from cronjobs.database import connect
-    from cronjobs.runner import run, run_database_job
+    from cronjobs.runner import run_registered
 
     db_path, qdrant_path = root / "demo.db", root / "qdrant"
     progress("seed")
@@ -221,51 +219,16 @@ def run_demo(
         database_url=database_url, redis_url=redis_url, qdrant_path=str(qdrant_path)
     )
 
-    def job(command: str) -> Job:
-        return catalogue.BY_COMMAND[command]
+    def step(job: Job) -> Callable[[], Any] | None:
+        """The job as `cronjobs <job>` runs it, at the tick and instant `now`; None for the
+        cache's job without Redis."""
+        if "redis" in job.needs and not job.probes and not redis_url:
+            return None
+        return lambda: run_registered(job, settings, scheduled_at=now, now=now)
 
-    yesterday = now.astimezone(UTC).date() - timedelta(days=1)
-    work: list[tuple[str, Any]] = [
-        (
-            "aggregate-daily-analytics",
-            lambda: run_database_job(
-                job("aggregate-daily-analytics"),
-                settings,
-                lambda e, stop: analytics.aggregate(e, [yesterday], stop=stop, now=now),
-            ),
-        ),
-        (
-            "cleanup-old-sessions",
-            lambda: run_database_job(
-                job("cleanup-old-sessions"),
-                settings,
-                lambda e, stop: session_jobs.cleanup_old_sessions(e, stop=stop, now=now),
-            ),
-        ),
-        (
-            "cleanup-old-analytics",
-            lambda: run_database_job(
-                job("cleanup-old-analytics"),
-                settings,
-                lambda e, stop: analytics_cleanup.cleanup_old_analytics(e, stop=stop, now=now),
-            ),
-        ),
-        (
-            "cleanup-redis-cache",
-            None
-            if not redis_url
-            else lambda: run(
-                job("cleanup-redis-cache"),
-                lambda stop: cache.cleanup_redis_cache(
-                    redis_url, settings.cache_prefixes, stop=stop
-                ),
-            ),
-        ),
-        (
-            "health-check",
-            lambda: run(job("health-check"), lambda _s: health.health_check(settings)),
-        ),
-    ]
+    # yesterday's figures first, as on a real day (the roll-up runs at 01:00 UTC)
+    jobs = sorted(catalogue.JOBS, key=lambda j: j.command != "aggregate-daily-analytics")
+    work = [(job.command, step(job)) for job in jobs]
     for command, call in work:
         progress(command)
         if call is None:

@@ -2,7 +2,7 @@
 
 The FastAPI app owns this schema; the jobs only read and delete rows (and upsert
 daily_analytics). A team whose tables are named differently changes them here, and the ages
-in `cronjobs.builtin.retention`.
+in `cronjobs.retention.tables`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ child rows in one transaction:
   row locks, so nothing is ever in use).
 
 The batch size follows a time budget per transaction (`batch_time`, 0.1 s by default: see
-cronjobs.builtin.batch_time): `batch_size` rows first, then as many as the rows per second measured
+cronjobs.retention.batch_time): `batch_size` rows first, then as many as the rows per second measured
 so far fit in the budget, between MIN_BATCH_ROWS and MAX_BATCH_ROWS (a batch_time of 0 keeps
 `batch_size`). Each batch's size and time are logged (`batch committed`), and the run's
 smallest, median and largest sizes (`batch sizes`).
@@ -64,8 +64,8 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
-from cronjobs.builtin.batch_time import DEFAULT_BATCH_TIME, BatchSizer
-from cronjobs.builtin.retention import Retention
+from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME, BatchSizer
+from cronjobs.retention.tables import Retention
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,6 @@ class PurgeResult:
         )
 
 
-def plural(n: int, noun: str, nouns: str | None = None) -> str:
-    """`1 row`, `2 rows`: a count for the summary lines."""
-    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
-
-
 def _in(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         # One array parameter: a stable, cheap plan at any batch size.
@@ -130,7 +125,7 @@ def batch_statements(
 ) -> list[Executable]:
     """The statements that delete one batch (these rows, if still old, and their children):
     one on PostgreSQL, returning the counts; children then rows on SQLite."""
-    old = rule.age_of < cutoff
+    old = rule.old(cutoff)
     id_col = rule.table.c.id
     if dialect == "postgresql":
         # The id range (tight: ids come sorted from the keyset select) makes the parent delete a
@@ -166,7 +161,7 @@ def _delete_batch(
 def next_batch(rule: Retention, cutoff: datetime, batch_size: int) -> Select[Any]:
     """The keyset select of the next batch's ids (add `id > last id` after the first)."""
     id_col = rule.table.c.id
-    return select(id_col).where(rule.age_of < cutoff).order_by(id_col).limit(batch_size)
+    return select(id_col).where(rule.old(cutoff)).order_by(id_col).limit(batch_size)
 
 
 @lru_cache(maxsize=16)
@@ -182,7 +177,7 @@ def range_batch(rule: Retention, cutoff: datetime, after: bool) -> Select[Any]:
     back, and the children go by an index scan on the ids actually deleted.
     """
     table, id_col = rule.table, rule.table.c.id
-    old = rule.age_of < cutoff
+    old = rule.old(cutoff)
     lower = [id_col > bindparam("last", type_=BigInteger)] if after else []
     size = bindparam("size", type_=BigInteger)
     picked = select(id_col.label("id")).where(old, *lower).order_by(id_col).limit(size)
@@ -293,7 +288,7 @@ def _parents_with_children_held(fk: Column[Any]) -> Select[Any]:
 def count_old(conn: Connection, rule: Retention, cutoff: datetime) -> tuple[int, int]:
     """How many rows (and child rows) are older than the cutoff."""
     table = rule.table
-    old_ids = select(table.c.id).where(rule.age_of < cutoff)
+    old_ids = select(table.c.id).where(rule.old(cutoff))
     rows = conn.scalar(select(func.count()).select_from(old_ids.subquery())) or 0
     children = 0
     for fk in rule.children:

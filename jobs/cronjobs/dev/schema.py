@@ -9,9 +9,9 @@ from sqlalchemy import Connection, MetaData, Table, inspect
 from sqlalchemy.engine import make_url
 
 from cronjobs.builtin import partitions
-from cronjobs.builtin.models import AnalyticsEvent, Base
 from cronjobs.database import connect, translate_errors
 from cronjobs.errors import ConfigError
+from cronjobs.retention.models import AnalyticsEvent, Base
 from cronjobs.settings import Settings
 
 PAST_MONTHS = 13
