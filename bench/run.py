@@ -7,8 +7,9 @@
     python3 bench/run.py --only startup
 
 Benchmarks: retention (PostgreSQL: cleanup-old-sessions and cleanup-old-analytics), aggregation
-(PostgreSQL: aggregate-daily-analytics), sqlite (the embedded default), startup, cronctl-list
-(bench/cronctl_list.py, if present). Progress goes to stderr, tables to stdout.
+(PostgreSQL: aggregate-daily-analytics), sqlite (the embedded default), startup, job-startup
+(bench/job_startup.py: each job's whole process against a minimal psycopg script, quiet and
+loaded), cronctl-list (bench/cronctl_list.py, if present). Progress goes to stderr, tables to stdout.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 from common import emit, progress  # noqa: E402
 
-ALL = ("retention", "aggregation", "sqlite", "startup", "cronctl-list")
+ALL = ("retention", "aggregation", "sqlite", "startup", "job-startup", "cronctl-list")
 # Chat sessions, and analytics events (issue 6: 100k and 1M sessions; 1M and 5M events).
 FULL_SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (20_000, 100_000)
@@ -132,6 +133,12 @@ def main() -> int:
         import startup
 
         for block in startup.bench(runs=5 if args.quick else 11):
+            emit(block)
+
+    if "job-startup" in only:
+        import job_startup
+
+        for block in job_startup.bench(5 if args.quick else 11, ["quiet", "loaded"], {}):
             emit(block)
 
     if "cronctl-list" in only:

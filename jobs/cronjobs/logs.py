@@ -14,10 +14,12 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cronjobs.redact import remember, scrub
+
+if TYPE_CHECKING:
+    from pathlib import Path  # an annotation only: pathlib (urllib.parse, ipaddress) stays out
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context")
 

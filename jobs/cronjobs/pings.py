@@ -23,8 +23,6 @@ import logging
 import math
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Literal
@@ -181,6 +179,11 @@ def _request(
 ) -> str | None:
     """The ping's request: None when the service answered 2xx, else what went wrong (socket
     timeouts are per operation; `notify` holds the deadline, and logs, in the run's context)."""
+    # Imported here: urllib.request (with http.client and email's parser) is ~10 ms of start-up
+    # that a run without CRONJOBS_PING_URL, every run by default, does not pay.
+    import urllib.error
+    import urllib.request
+
     try:
         target = ping_url(url, event, exit_code, run_id)
         request = urllib.request.Request(
