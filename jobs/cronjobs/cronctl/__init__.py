@@ -5,23 +5,54 @@
 when a controller connects.
 """
 
-from cronjobs.cronctl.catchup import CatchUp
-from cronjobs.cronctl.controller import DEFAULT_SELECTOR, CronJobController, Triggered
-from cronjobs.cronctl.diagnose import Explanation, Health, Upcoming
-from cronjobs.cronctl.errors import (
-    ApiError,
-    ConfigError,
-    Conflict,
-    CronctlError,
-    Forbidden,
-    HelmManaged,
-    NotFound,
-    Refused,
-    Unreachable,
-    WaitTimeout,
-)
-from cronjobs.cronctl.model import CronJobInfo, Run
-from cronjobs.cronctl.suspension import Change
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cronjobs.cronctl.catchup import CatchUp
+    from cronjobs.cronctl.controller import CronJobController, Triggered
+    from cronjobs.cronctl.diagnose import Explanation, Health, Upcoming
+    from cronjobs.cronctl.errors import (
+        ApiError,
+        ConfigError,
+        Conflict,
+        CronctlError,
+        Forbidden,
+        HelmManaged,
+        NotFound,
+        Refused,
+        Unreachable,
+        WaitTimeout,
+    )
+    from cronjobs.cronctl.model import DEFAULT_SELECTOR, CronJobInfo, Run
+    from cronjobs.cronctl.suspension import Change
+
+_WHERE = {
+    "CatchUp": "catchup",
+    "DEFAULT_SELECTOR": "model",
+    "CronJobController": "controller",
+    "Triggered": "controller",
+    "Explanation": "diagnose",
+    "Health": "diagnose",
+    "Upcoming": "diagnose",
+    "CronJobInfo": "model",
+    "Run": "model",
+    "Change": "suspension",
+    "ApiError": "errors",
+    "ConfigError": "errors",
+    "Conflict": "errors",
+    "CronctlError": "errors",
+    "Forbidden": "errors",
+    "HelmManaged": "errors",
+    "NotFound": "errors",
+    "Refused": "errors",
+    "Unreachable": "errors",
+    "WaitTimeout": "errors",
+}
+"""Where each public name lives: loaded on first use, so `cronctl --help` and a module that
+needs one constant import none of the controller's machinery."""
 
 __all__ = [
     "DEFAULT_SELECTOR",
@@ -45,3 +76,9 @@ __all__ = [
     "Upcoming",
     "WaitTimeout",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"cronjobs.cronctl.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'cronjobs.cronctl' has no attribute {name!r}")

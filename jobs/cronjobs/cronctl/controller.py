@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from cronjobs.cronctl import diagnose, follow, model, runs, suspension, trigger, window
 from cronjobs.cronctl.errors import ConfigError, CronctlError, HelmManaged
-from cronjobs.cronctl.model import CronJobInfo, Obj, Run
+from cronjobs.cronctl.model import DEFAULT_SELECTOR, CronJobInfo, Obj, Run
 from cronjobs.cronctl.scope import CRONJOBS, JOBS, PODS, Scope
 from cronjobs.cronctl.suspension import Change
 from cronjobs.cronctl.trigger import Triggered
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SELECTOR = "app.kubernetes.io/name=cronjobs"
 __all__ = [
     "CRONJOBS",
     "DEFAULT_SELECTOR",

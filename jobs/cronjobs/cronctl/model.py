@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+DEFAULT_SELECTOR = "app.kubernetes.io/name=cronjobs"
+"""The label the chart puts on every object of a release: which CronJobs cronctl looks at."""
 PREFIX = "cronctl.cronjobs.dev/"
 SUSPENDED_BY = PREFIX + "suspended-by"
 SUSPENDED_AT = PREFIX + "suspended-at"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from cronjobs.cronctl.controller import DEFAULT_SELECTOR
+from cronjobs.cronctl.model import DEFAULT_SELECTOR
 
 if TYPE_CHECKING:
     from cronjobs.cronctl.controller import CronJobController
