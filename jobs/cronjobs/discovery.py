@@ -59,10 +59,8 @@ def discover(environ: Mapping[str, str] | None = None) -> list[str]:
 
 
 def _discover(environ: Mapping[str, str] | None) -> list[str]:
-    from importlib.metadata import entry_points
-
     found: list[str] = []
-    for ep in entry_points(group=GROUP):
+    for ep in _entry_points(GROUP):
         source = f"entry point {ep.name!r} ({GROUP}) of {_dist(ep)}"
         _load(ep.value, source, ep.load)
         found.append(source)
@@ -72,6 +70,43 @@ def _discover(environ: Mapping[str, str] | None) -> list[str]:
         import_module(module, source)
         found.append(source)
     return found
+
+
+def _entry_points(group: str) -> list[Any]:
+    """The installed entry points of `group`. importlib.metadata costs `cronjobs --help` about
+    as much as everything else it imports (its email parser, zipfile, csv): it is used only when
+    some distribution may declare the group (`_may_declare`)."""
+    if not _may_declare(group):
+        return []
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=group))
+
+
+def _may_declare(group: str) -> bool:
+    """Whether any distribution on sys.path may declare `group`: the entry_points.txt of each
+    `*.dist-info` and `*.egg-info` folder is read as text. What cannot be read that way (an
+    `*.egg`, a zip on sys.path) counts as "may", and importlib.metadata looks."""
+    for folder in sys.path:
+        path = folder or "."
+        if os.path.isfile(path):
+            return True
+        try:
+            names = os.listdir(path)
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".egg"):
+                return True
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(path, name, "entry_points.txt"), encoding="utf-8") as f:
+                    if group in f.read():
+                        return True
+            except (OSError, UnicodeDecodeError):
+                continue
+    return False
 
 
 def _dist(ep: object) -> str:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -73,6 +74,46 @@ def test_help_imports_no_heavy_library(args: list[str]) -> None:
     ).stdout
     loaded = set(out.rsplit("LOADED", 1)[1].split())
     assert not loaded & set(HEAVY), f"`cronjobs {' '.join(args)}` imported {loaded & set(HEAVY)}"
+
+
+def test_help_reads_no_package_metadata_when_no_package_declares_jobs() -> None:
+    """importlib.metadata (and the email parser under it) costs `--help` as much as the rest
+    of it: it is imported only when some package's entry_points.txt names cronjobs.jobs."""
+    code = (
+        "import sys; from cronjobs.cli import main; sys.argv = ['cronjobs', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('importlib.metadata' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True
+    ).stdout
+    assert out.strip().endswith("False")
+
+
+def test_package_metadata_is_read_where_a_package_may_declare_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cronjobs import discovery
+
+    def site(*folders: str, text: str = "") -> Path:
+        root = tmp_path / str(len(list(tmp_path.iterdir())))
+        for folder in folders:
+            (root / folder).mkdir(parents=True)
+            (root / folder / "entry_points.txt").write_text(text)
+        return root
+
+    cases = {
+        "nothing": (site("other-1.0.dist-info", text="[console_scripts]\nx = y:z\n"), False),
+        "dist-info": (site("shop-1.0.dist-info", text="[cronjobs.jobs]\nshop = shop.jobs\n"), True),
+        "egg-info": (site("shop.egg-info", text="[cronjobs.jobs]\nshop = shop.jobs\n"), True),
+        "an .egg": (site("shop-1.0-py3.11.egg"), True),
+    }  # fmt: skip
+    zipped = tmp_path / "bundle.zip"
+    zipped.write_bytes(b"PK\x05\x06" + bytes(18))
+    cases["a zip on sys.path"] = (zipped, True)
+    for name, (entry, expected) in cases.items():
+        monkeypatch.setattr(sys, "path", [str(entry), "/nonexistent"])
+        assert discovery._may_declare("cronjobs.jobs") is expected, name
 
 
 # A database job's run, as a pod runs it (PostgreSQL, no CRONJOBS_PING_URL, nothing else set).
