@@ -66,7 +66,7 @@ class Metrics:
             def family(name: str, kind: str, text: str, rows: list[tuple[str, float]]) -> None:
                 out.append(f"# HELP {NAMESPACE}_{name} {text}")
                 out.append(f"# TYPE {NAMESPACE}_{name} {kind}")
-                out.extend(f"{NAMESPACE}_{name}{labels} {value:g}" for labels, value in rows)
+                out.extend(f"{NAMESPACE}_{name}{labels} {_number(value)}" for labels, value in rows)
 
             family(
                 "runs_total", "counter", "Runs the keeper recorded, by CronJob and result.",
@@ -127,3 +127,10 @@ class Metrics:
 def _cronjob_of(entry: Entry) -> str:
     """The CronJob a run belongs to: its ledger's owner (the Job's name minus its suffix)."""
     return entry.cronjob or entry.job.rsplit("-", 1)[0]
+
+
+def _number(value: float) -> str:
+    """A sample value, exact: a whole number as one (a count, a Unix time to the second), else
+    the shortest text that reads back as the same float (`:g` keeps 6 digits: a timestamp
+    would move by hours)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
