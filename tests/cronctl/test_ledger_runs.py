@@ -18,6 +18,14 @@ from tests.cronctl.conftest import Cluster
 NAME = "web-cronjobs-cleanup-old-sessions"
 HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 KEPT = {model.KEEPER: "web-cronjobs-keeper"}
+
+
+def hours_before(n: int) -> str:
+    """`--since` as a time, not a duration: the window must not move when the clock passes an
+    hour between the import (HOUR) and the test."""
+    return model.iso(HOUR - timedelta(hours=n))
+
+
 """What the chart puts on the CronJobs its keeper looks after."""
 
 
@@ -82,7 +90,7 @@ def test_explain_shows_a_gone_runs_failure_with_its_log_tail_and_its_tick_ran(
 ) -> None:
     hourly(cluster, ["Failed", "Succeeded"], gone=1)
 
-    shown = cluster.run("explain", NAME, "--since", "3h")
+    shown = cluster.run("explain", NAME, "--since", hours_before(3))
     assert shown.exit_code == 0, shown.stderr
     assert f"Last failure: {NAME}-1, " in shown.stdout
     assert "(from the keeper's ledger; its Job is gone)" in shown.stdout
@@ -92,7 +100,7 @@ def test_explain_shows_a_gone_runs_failure_with_its_log_tail_and_its_tick_ran(
     )
     assert "Streak: the last run succeeded" in shown.stdout
 
-    data = json.loads(cluster.run("explain", NAME, "--since", "3h", "-o", "json").stdout)
+    data = json.loads(cluster.run("explain", NAME, "--since", hours_before(3), "-o", "json").stdout)
     failure = data["last_failure"]
     assert (failure["name"], failure["source"]) == (f"{NAME}-1", "ledger")
     assert failure["log_tail"] == ["connecting", "boom: db is down"]
@@ -133,7 +141,7 @@ def test_configmaps_forbidden_falls_back_to_the_jobs_with_a_note(cluster: Cluste
         shown = cluster.run("describe", NAME)
         data = json.loads(cluster.run("describe", NAME, "-o", "json").stdout)
         checked = cluster.run("check", "--all", "--max-failures", "2", "--max-age", "30d")
-        explained = cluster.run("explain", NAME, "--since", "5h")
+        explained = cluster.run("explain", NAME, "--since", hours_before(5))
         listed = json.loads(cluster.run("list", "-o", "json").stdout)
     assert shown.exit_code == 0, shown.stderr
     assert (
