@@ -124,23 +124,24 @@ SERVICE_MONITOR_SCHEMA = {
     },
 }
 
-# What each render must contain: kind -> count.
+# What each render must contain: kind -> count (a CronJob and a PrometheusRule per built-in job).
+N = len(JOBS)
 EXPECTED_KINDS = {
-    "defaults": {"CronJob": 5, "ServiceAccount": 1, "Secret": 1, "Role": 1},
+    "defaults": {"CronJob": N, "ServiceAccount": 1, "Secret": 1, "Role": 1},
     "all-features-values": {
-        "CronJob": 5,
+        "CronJob": N,
         "ServiceAccount": 1,
         "Secret": 1,
         "Role": 1,
         "RoleBinding": 1,
         "NetworkPolicy": 1,
-        "PrometheusRule": 5,
+        "PrometheusRule": N,
     },
-    "existing-secret-values": {"CronJob": 5},
-    "custom-job-values": {"CronJob": 5, "ServiceAccount": 1, "Secret": 1, "Role": 1},
-    "every-values": {"CronJob": 6, "ServiceAccount": 1, "Secret": 1, "Role": 1},
+    "existing-secret-values": {"CronJob": N},
+    "custom-job-values": {"CronJob": N, "ServiceAccount": 1, "Secret": 1, "Role": 1},
+    "every-values": {"CronJob": N + 1, "ServiceAccount": 1, "Secret": 1, "Role": 1},
     "keeper-values": {
-        "CronJob": 5,
+        "CronJob": N,
         "ServiceAccount": 2,
         "Secret": 1,
         "Role": 2,
@@ -149,7 +150,7 @@ EXPECTED_KINDS = {
         "Service": 1,
         "NetworkPolicy": 1,
         "ServiceMonitor": 1,
-        "PrometheusRule": 5,
+        "PrometheusRule": N,
     },
 }
 
