@@ -158,9 +158,11 @@ def test_a_job_run_without_a_ping_url_imports_no_http_client(
 
 @pytest.mark.parametrize("args", JOB_RUNS, ids=lambda a: a[0])
 def test_a_job_run_imports_no_orm(args: list[str], pg_engine: Engine, pg_db_url: str) -> None:
-    """The built-in jobs use SQLAlchemy Core only: sqlalchemy.orm is start-up they need not pay."""
+    """The built-in jobs use SQLAlchemy Core only: sqlalchemy.orm is start-up they need not pay;
+    and a run on PostgreSQL does not load SQLite's dialect."""
     loaded = _run_and_list_modules(args, pg_db_url)
     assert "sqlalchemy.orm" not in loaded
+    assert "sqlalchemy.dialects.sqlite" not in loaded
 
 
 def test_help_documents_every_environment_variable() -> None:
