@@ -96,11 +96,11 @@ def _setup(server: PgServer, variant: str, per_day: int) -> None:
 
 def _ensure(server: PgServer, db: str, first: date, last: datetime) -> None:
     from cronjobs.builtin import partitions
-    from cronjobs.retention.models import AnalyticsEvent
+    from cronjobs.retention.models import analytics_events
 
     engine = _engine(server, db)
     with engine.begin() as conn:
-        partitions.ensure_months(conn, AnalyticsEvent.__table__, first, last.date())  # type: ignore[arg-type]
+        partitions.ensure_months(conn, analytics_events, first, last.date())
     engine.dispose()
 
 

@@ -43,12 +43,12 @@ def _template(server: PgServer, name: str, n: int, now: Any, partitioned: bool) 
         from sqlalchemy import create_engine
 
         from cronjobs.builtin import partitions
-        from cronjobs.retention.models import AnalyticsEvent
+        from cronjobs.retention.models import analytics_events
 
         engine = create_engine(url)
         with engine.begin() as conn:
             first = (now - timedelta(days=401)).date()
-            partitions.ensure_months(conn, AnalyticsEvent.__table__, first, now.date())  # type: ignore[arg-type]
+            partitions.ensure_months(conn, analytics_events, first, now.date())
         engine.dispose()
     with server.connect(name) as conn:
         seed.seed_events(conn, n, now, aggregate_before=seed.events_cutoff(now))

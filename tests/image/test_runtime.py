@@ -133,7 +133,7 @@ def _seed(url: str) -> None:
     from sqlalchemy import insert
 
     from cronjobs.database import connect
-    from cronjobs.retention.models import AnalyticsEvent
+    from cronjobs.retention.models import analytics_events
     from cronjobs.settings import parse_database_url
     from tests.jobs.helpers import insert_sessions
 
@@ -148,7 +148,7 @@ def _seed(url: str) -> None:
         )
         with engine.begin() as conn:
             conn.execute(
-                insert(AnalyticsEvent),
+                insert(analytics_events),
                 [
                     {
                         "event_type": "view",

@@ -21,7 +21,7 @@ from conftest import ImageRunner
 from podman import Podman, PodRun, run_argv
 from sqlalchemy import Engine, text
 
-from cronjobs.retention.models import ChatSession
+from cronjobs.retention.models import chat_sessions
 from tests.jobs.helpers import count, insert_sessions
 
 OLD_SESSIONS = 4000
@@ -93,7 +93,7 @@ def test_sigterm_mid_job_finishes_the_batch_and_exits_4(
     assert job.returncode == 4, "".join(logs)[-3000:]
     summary = _summary(termination_log)
     assert (summary["exit_code"], summary["outcome"]) == (4, "interrupted")
-    assert 0 < count(engine, ChatSession) < OLD_SESSIONS, "stopped before the end, after a batch"
+    assert 0 < count(engine, chat_sessions) < OLD_SESSIONS, "stopped before the end, after a batch"
     assert "SIGTERM" in "".join(logs)
 
 
@@ -127,4 +127,4 @@ def test_sigterm_during_start_up_exits_4(
         podman("rm", "--force", name, check=False)
     assert code == 4, logs[-3000:]
     assert _summary(termination_log)["outcome"] == "interrupted"
-    assert count(engine, ChatSession) > OLD_SESSIONS // 2, "went on deleting"
+    assert count(engine, chat_sessions) > OLD_SESSIONS // 2, "went on deleting"

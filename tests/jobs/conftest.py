@@ -12,7 +12,7 @@ import pytest
 from pytest_postgresql import factories
 from sqlalchemy import Engine
 
-from cronjobs.retention.models import Base
+from cronjobs.retention.models import metadata
 from tests.jobs.helpers import pg_url
 
 PG_CTL = Path(__file__).resolve().parent.parent / "pg_ctl"
@@ -52,6 +52,6 @@ def _engine_with_schema(url: str) -> Iterator[Engine]:
     from cronjobs.settings import parse_database_url
 
     eng = connect(parse_database_url(url))
-    Base.metadata.create_all(eng)
+    metadata.create_all(eng)
     yield eng
     eng.dispose()

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select
 
-from cronjobs.retention.models import ChatMessage, ChatSession, PeptideInfoSession
+from cronjobs.retention.models import chat_messages, chat_sessions, peptide_info_sessions
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 6, 15, 12, 0, 0, tzinfo=UTC)
@@ -56,20 +56,20 @@ def insert_sessions(
     """Insert chat sessions and peptide info sessions with the same ids and timestamps."""
     sessions = [{"id": i, "user_id": f"u{i}", "created_at": c, "updated_at": u} for i, c, u in rows]
     with engine.begin() as conn:
-        conn.execute(insert(ChatSession), sessions)
-        conn.execute(insert(PeptideInfoSession), [{**s, "peptide": "BPC-157"} for s in sessions])
+        conn.execute(insert(chat_sessions), sessions)
+        conn.execute(insert(peptide_info_sessions), [{**s, "peptide": "BPC-157"} for s in sessions])
         messages = [
             {"session_id": i, "role": "user", "content": "hi", "created_at": c}
             for i, c, _ in rows
             for _ in range(messages_per_session)
         ]
         if messages:
-            conn.execute(insert(ChatMessage), messages)
+            conn.execute(insert(chat_messages), messages)
 
 
-def count(engine: Engine, model: Any) -> int:
+def count(engine: Engine, table: Table) -> int:
     with engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(model)) or 0)
+        return int(conn.scalar(select(func.count()).select_from(table)) or 0)
 
 
 __all__ = ["NOW", "REPO", "count", "cronjobs", "insert_sessions", "invoke", "pg_url", "timedelta"]

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, insert, select
 
 from cronjobs.builtin.analytics import aggregate, days_between
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
-from cronjobs.retention.models import AnalyticsEvent, DailyAnalytics
+from cronjobs.retention.models import analytics_events, daily_analytics
 from tests.jobs.helpers import NOW, count, invoke
 
 DAY = date(2026, 6, 14)
@@ -20,14 +20,14 @@ START = datetime(2026, 6, 14, tzinfo=UTC)
 def add_events(engine: Engine, rows: list[tuple[str, str | None, datetime]]) -> None:
     with engine.begin() as conn:
         conn.execute(
-            insert(AnalyticsEvent),
+            insert(analytics_events),
             [{"event_type": t, "user_id": u, "occurred_at": at} for t, u, at in rows],
         )
 
 
 def figures(engine: Engine) -> dict[tuple[date, str], tuple[int, int]]:
     with engine.connect() as conn:
-        rows = conn.execute(select(DailyAnalytics)).all()
+        rows = conn.execute(select(daily_analytics)).all()
     return {(r.day, r.event_type): (r.event_count, r.unique_users) for r in rows}
 
 
@@ -72,7 +72,7 @@ def test_backfill_matches_a_python_reference_and_dry_run_writes_nothing(engine: 
 
     dry = aggregate(engine, days_between(since, until), dry_run=True)
     assert sum(d.events for d in dry.days) == 300
-    assert count(engine, DailyAnalytics) == 0
+    assert count(engine, daily_analytics) == 0
 
     aggregate(engine, days_between(since, until))
     assert figures(engine) == expected
@@ -95,7 +95,7 @@ def test_cleanup_aggregates_missing_days_before_deleting(engine: Engine) -> None
     assert result.cutoff == cutoff
     assert result.aggregated_first == [date(2025, 6, 12), date(2025, 6, 14)]
     assert result.purge is not None and result.purge.deleted == 2 and result.purge.batches == 2
-    assert count(engine, AnalyticsEvent) == 2
+    assert count(engine, analytics_events) == 2
     # The deleted days' figures exist: nothing was lost.
     assert figures(engine) == {
         (date(2025, 6, 12), "view"): (1, 1),
@@ -112,7 +112,7 @@ def test_cleanup_refuses_without_figures_and_touches_nothing(engine: Engine, db_
     assert "have raw events but no daily figures" in result.stderr
     assert "nothing was deleted" in result.stderr
     assert "cronjobs aggregate-daily-analytics --since" in result.stderr
-    assert count(engine, AnalyticsEvent) == 1 and count(engine, DailyAnalytics) == 0
+    assert count(engine, analytics_events) == 1 and count(engine, daily_analytics) == 0
 
 
 def test_cleanup_dry_run_changes_nothing(engine: Engine, db_url: str) -> None:
@@ -121,7 +121,7 @@ def test_cleanup_dry_run_changes_nothing(engine: Engine, db_url: str) -> None:
     assert result.exit_code == 0, result.stderr
     assert "would aggregate 1 day with no daily figures (" in result.stdout
     assert "analytics_events: would delete 3 rows\n" in result.stdout
-    assert count(engine, AnalyticsEvent) == 3 and count(engine, DailyAnalytics) == 0
+    assert count(engine, analytics_events) == 3 and count(engine, daily_analytics) == 0
 
 
 def test_aggregate_cli_date_options(engine: Engine, db_url: str) -> None:
@@ -166,7 +166,7 @@ def test_a_backfill_keeps_figures_of_days_past_retention_unless_forced(
     add_events(engine, [("view", "a", start + timedelta(hours=1))] * 3)
     aggregate(engine, [old_day])  # complete figures: 3 events
     with engine.begin() as conn:  # the cleanup then deleted part of that day's raw events
-        conn.execute(AnalyticsEvent.__table__.delete().where(AnalyticsEvent.id > 1))
+        conn.execute(analytics_events.delete().where(analytics_events.c.id > 1))
     env = {"DATABASE_URL": db_url}
     kept = invoke("aggregate-daily-analytics", "--date", old_day.isoformat(), env=env)
     assert kept.exit_code == 0, kept.stderr

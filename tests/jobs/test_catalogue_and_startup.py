@@ -156,16 +156,13 @@ def test_a_job_run_without_a_ping_url_imports_no_http_client(
     assert not {"urllib.request", "http.client"} & loaded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cronjobs.builtin.models declares the tables with the ORM (DeclarativeBase): "
-    "bench/README.md's start-up section says what Core tables there save",
-)
-@pytest.mark.parametrize("args", JOB_RUNS[:3], ids=lambda a: a[0])
+@pytest.mark.parametrize("args", JOB_RUNS, ids=lambda a: a[0])
 def test_a_job_run_imports_no_orm(args: list[str], pg_engine: Engine, pg_db_url: str) -> None:
-    """The built-in jobs use SQLAlchemy Core only: sqlalchemy.orm is start-up they need not pay."""
+    """The built-in jobs use SQLAlchemy Core only: sqlalchemy.orm is start-up they need not pay;
+    and a run on PostgreSQL does not load SQLite's dialect."""
     loaded = _run_and_list_modules(args, pg_db_url)
     assert "sqlalchemy.orm" not in loaded
+    assert "sqlalchemy.dialects.sqlite" not in loaded
 
 
 def test_help_documents_every_environment_variable() -> None:

@@ -17,11 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, exc, select, text
+from sqlalchemy import Connection, Engine, Table, exc, select, text
 
 from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
 from cronjobs.database import connect
-from cronjobs.retention.models import ChatMessage, ChatSession, PeptideInfoSession
+from cronjobs.retention.models import chat_messages, chat_sessions, peptide_info_sessions
 from tests.jobs.helpers import NOW, count, insert_sessions, invoke
 
 OLD = NOW - timedelta(days=200)
@@ -48,9 +48,9 @@ def app_holding(engine: Engine, statement: str, **params: Any) -> Iterator[Conne
             conn.rollback()
 
 
-def ids(engine: Engine, model: type) -> set[int]:
+def ids(engine: Engine, table: Table) -> set[int]:
     with engine.connect() as conn:
-        return set(conn.scalars(select(model.id)))
+        return set(conn.scalars(select(table.c.id)))
 
 
 def drop_cascade(engine: Engine) -> None:
@@ -79,17 +79,17 @@ def test_a_row_the_app_holds_is_skipped_counted_and_left_for_the_next_run(
         run = invoke("cleanup-old-sessions", "--batch-size", "4", "-o", "json", env=env)
         # Checked while the app still holds the row: the job did not wait for it.
         assert run.exit_code == 0, run.stderr
-        assert ids(pg_engine, ChatSession) == {HELD}
-        assert ids(pg_engine, PeptideInfoSession) == set()
+        assert ids(pg_engine, chat_sessions) == {HELD}
+        assert ids(pg_engine, peptide_info_sessions) == set()
     chat, peptide = json.loads(run.stdout)["tables"]
     assert (chat["deleted"], chat["children_deleted"], chat["in_use"]) == (9, 27, 1)
     assert (peptide["deleted"], peptide["in_use"]) == (10, 0)
-    assert count(pg_engine, ChatMessage) == 3, "the held session kept every message"
+    assert count(pg_engine, chat_messages) == 3, "the held session kept every message"
 
     again = invoke("cleanup-old-sessions", env=env)
     assert again.exit_code == 0, again.stderr
     assert "chat_sessions: deleted 1 row and 3 child rows in 1 batch\n" in again.stdout
-    assert count(pg_engine, ChatSession) == 0 and count(pg_engine, ChatMessage) == 0
+    assert count(pg_engine, chat_sessions) == 0 and count(pg_engine, chat_messages) == 0
 
 
 def test_the_summary_says_how_many_rows_were_in_use(pg_engine: Engine, pg_db_url: str) -> None:
@@ -150,7 +150,7 @@ def test_app_writes_do_not_wait_behind_a_batch_stalled_on_a_held_row(
     assert "error" not in outcome, outcome.get("error")
     assert app_updates > 0
     chat = outcome["result"].tables[0]
-    left = ids(pg_engine, ChatSession)
+    left = ids(pg_engine, chat_sessions)
     assert held in left
     # Every session left is one the job found in use (the held one, or one the app was
     # updating at that instant); all the others were deleted.

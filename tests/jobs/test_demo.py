@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from cronjobs.retention.models import AnalyticsEvent, ChatSession, DailyAnalytics
+from cronjobs.retention.models import analytics_events, chat_sessions, daily_analytics
 from tests.jobs.helpers import cronjobs
 
 STEPS = (
@@ -44,10 +44,10 @@ def test_demo_runs_every_job_and_reports(tmp_path: Path) -> None:
 
     engine = create_engine(f"sqlite:///{tmp_path / 'demo' / 'demo.db'}")
     with engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(ChatSession)) > 0
-        assert conn.scalar(select(func.count()).select_from(DailyAnalytics)) > 0
-        oldest = conn.scalar(select(func.min(AnalyticsEvent.occurred_at)))
-        newest = conn.scalar(select(func.max(AnalyticsEvent.occurred_at)))
+        assert conn.scalar(select(func.count()).select_from(chat_sessions)) > 0
+        assert conn.scalar(select(func.count()).select_from(daily_analytics)) > 0
+        oldest = conn.scalar(select(func.min(analytics_events.c.occurred_at)))
+        newest = conn.scalar(select(func.max(analytics_events.c.occurred_at)))
     assert (newest - oldest).days <= 366, "events older than a year were deleted"
     engine.dispose()
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 
 from cronjobs.database import lock_key
-from cronjobs.retention.models import Base
+from cronjobs.retention.models import metadata
 from tests.jobs.helpers import invoke
 
 
@@ -37,7 +37,7 @@ def test_sqlite_file_lock_makes_the_second_run_skip(tmp_path: Path) -> None:
     from cronjobs.database import connect
 
     db = tmp_path / "app.db"
-    Base.metadata.create_all(connect(f"sqlite:///{db}"))
+    metadata.create_all(connect(f"sqlite:///{db}"))
     fd = os.open(f"{db}.cleanup_old_sessions.lock", os.O_CREAT | os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:

@@ -16,11 +16,11 @@ from cronjobs.builtin import partitions
 from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.database import connect
 from cronjobs.dev.schema import create_missing
-from cronjobs.retention.models import AnalyticsEvent
+from cronjobs.retention.models import analytics_events
 from cronjobs.settings import Settings, parse_database_url
 from tests.jobs.helpers import invoke
 
-EVENTS = AnalyticsEvent.__table__
+EVENTS = analytics_events
 ROUNDS = 6
 OLD_MONTHS = 4
 
@@ -39,7 +39,7 @@ def _old_months(engine: Engine) -> list[date]:
     first = partitions.month_start((datetime.now(UTC) - timedelta(days=500)).date())
     months = [partitions.month_start(first, i) for i in range(OLD_MONTHS)]
     with engine.begin() as conn:
-        partitions.ensure_months(conn, EVENTS, months[0], months[-1])  # type: ignore[arg-type]
+        partitions.ensure_months(conn, EVENTS, months[0], months[-1])
         for month in months:
             day = month + timedelta(days=3)
             conn.execute(
@@ -111,7 +111,7 @@ def test_dropping_partitions_under_app_reads_and_writes_never_deadlocks(
         assert not [e for e in app.errors if "deadlock" in e], app.errors
         assert app.errors == [] and app.done > 0
         with part_engine.connect() as conn:
-            left = [p.name for p in partitions.partitions(conn, EVENTS)]  # type: ignore[arg-type]
+            left = [p.name for p in partitions.partitions(conn, EVENTS)]
         assert not [
             n for n in left if any(n.endswith(f"{m.year:04d}_{m.month:02d}") for m in months)
         ]

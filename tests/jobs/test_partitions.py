@@ -18,12 +18,12 @@ from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
 from cronjobs.database import connect
 from cronjobs.dev.schema import create_missing
-from cronjobs.retention.models import AnalyticsEvent, DailyAnalytics
+from cronjobs.retention.models import analytics_events, daily_analytics
 from cronjobs.retention.tables import DEFAULT_TABLES
 from cronjobs.settings import Settings, parse_database_url
 from tests.jobs.helpers import NOW, count, invoke
 
-EVENTS = AnalyticsEvent.__table__
+EVENTS = analytics_events
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def part_engine(pg_db_url: str) -> Iterator[Engine]:
     create_missing(Settings(database_url=pg_db_url), partitioned=True, now=NOW)
     eng = connect(parse_database_url(pg_db_url))
     with eng.begin() as conn:
-        partitions.ensure_months(conn, EVENTS, date(2025, 3, 1), date(2025, 4, 1))  # type: ignore[arg-type]
+        partitions.ensure_months(conn, EVENTS, date(2025, 3, 1), date(2025, 4, 1))
     yield eng
     eng.dispose()
 
@@ -50,7 +50,7 @@ def names(engine: Engine) -> list[str]:
 def add(engine: Engine, rows: list[tuple[str, datetime]], n: int = 1) -> None:
     with engine.begin() as conn:
         conn.execute(
-            insert(AnalyticsEvent),
+            insert(analytics_events),
             [
                 {"event_type": t, "user_id": f"u{i}", "occurred_at": when}
                 for i in range(n)
@@ -61,7 +61,7 @@ def add(engine: Engine, rows: list[tuple[str, datetime]], n: int = 1) -> None:
 
 def figures(engine: Engine) -> dict[tuple[date, str], int]:
     with engine.connect() as conn:
-        rows = conn.execute(select(DailyAnalytics)).all()
+        rows = conn.execute(select(daily_analytics)).all()
     return {(r.day, r.event_type): r.event_count for r in rows}
 
 
@@ -81,7 +81,7 @@ def test_init_db_partitioned_creates_monthly_partitions(pg_db_url: str) -> None:
         assert names(eng) == expected
         assert "analytics_events, " in result.stdout and expected[-1] in result.stdout
         with eng.connect() as conn:
-            assert partitions.is_partitioned(conn, EVENTS)  # type: ignore[arg-type]
+            assert partitions.is_partitioned(conn, EVENTS)
             key = conn.scalar(
                 text(
                     "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
@@ -90,7 +90,7 @@ def test_init_db_partitioned_creates_monthly_partitions(pg_db_url: str) -> None:
             )
         assert key == "PRIMARY KEY (id, occurred_at)"
         add(eng, [("view", datetime.now(UTC))])  # the app's insert: id from its sequence
-        assert count(eng, AnalyticsEvent) == 1
+        assert count(eng, analytics_events) == 1
     finally:
         eng.dispose()
     again = invoke("init-db", "--partitioned", env=env)
@@ -106,10 +106,10 @@ def test_init_db_partitioned_needs_postgresql(tmp_path: Path) -> None:
 def test_ensure_partitions_is_idempotent_and_creates_future_months(
     part_engine: Engine, pg_db_url: str
 ) -> None:
-    assert partitions.ensure_ahead(part_engine, EVENTS, 2, now=NOW) == []  # type: ignore[arg-type]
-    made = partitions.ensure_ahead(part_engine, EVENTS, 4, now=NOW)  # type: ignore[arg-type]
+    assert partitions.ensure_ahead(part_engine, EVENTS, 2, now=NOW) == []
+    made = partitions.ensure_ahead(part_engine, EVENTS, 4, now=NOW)
     assert made == ["analytics_events_2026_09", "analytics_events_2026_10"]
-    assert partitions.ensure_ahead(part_engine, EVENTS, 4, now=NOW) == []  # type: ignore[arg-type]
+    assert partitions.ensure_ahead(part_engine, EVENTS, 4, now=NOW) == []
     # The aggregation job keeps them ahead of the real clock (default: 2 months).
     env = {"DATABASE_URL": pg_db_url}
     result = invoke("aggregate-daily-analytics", "--ensure-partitions", "3", env=env)
@@ -120,7 +120,7 @@ def test_ensure_partitions_is_idempotent_and_creates_future_months(
 
 
 def test_unpartitioned_table_gets_no_partitions(pg_engine: Engine) -> None:
-    assert partitions.ensure_ahead(pg_engine, EVENTS, 2, now=NOW) == []  # type: ignore[arg-type]
+    assert partitions.ensure_ahead(pg_engine, EVENTS, 2, now=NOW) == []
 
 
 def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) -> None:
@@ -139,7 +139,7 @@ def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) 
     with part_engine.begin() as conn:  # pre-aggregated figures: one day right, one counting more
         for day, kind, n in ((date(2025, 3, 2), "view", 3), (date(2025, 4, 10), "view", 9)):
             conn.execute(
-                insert(DailyAnalytics).values(
+                insert(daily_analytics).values(
                     day=day, event_type=kind, event_count=n, unique_users=1, updated_at=NOW
                 )
             )
@@ -153,7 +153,7 @@ def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) 
     ]
     assert dry.partitions.rows == 12 and dry.partitions.kept == ["analytics_events_2025_04"]
     assert any("would detach and drop 2 partitions" in line for line in dry.lines())
-    assert names(part_engine) == before and count(part_engine, AnalyticsEvent) == 24
+    assert names(part_engine) == before and count(part_engine, analytics_events) == 24
     assert len(figures(part_engine)) == 2
 
     result = cleanup_old_analytics(
@@ -173,7 +173,7 @@ def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) 
     assert result.kept == 3 and result.kept_days == [date(2025, 4, 10)]
     with part_engine.connect() as conn:
         left = Counter(
-            (r.occurred_at.date(), r.event_type) for r in conn.execute(select(AnalyticsEvent))
+            (r.occurred_at.date(), r.event_type) for r in conn.execute(select(analytics_events))
         )
     assert left == {(date(2025, 4, 10), "view"): 3, (date(2025, 6, 20), "view"): 3}
     # Every removed event is counted: figures == events ever inserted for those days.
@@ -210,8 +210,8 @@ def test_cleanup_drops_partitions_whose_days_have_figures_without_reading_them(
         for day in (date(2025, 3, 2), date(2025, 4, 10), date(2025, 5, 20)):
             aggregate_day(conn, day, now=NOW)
         conn.execute(
-            update(DailyAnalytics)
-            .where(DailyAnalytics.day == date(2025, 4, 10))
+            update(daily_analytics)
+            .where(daily_analytics.c.day == date(2025, 4, 10))
             .values(event_count=9)
         )
     statements: list[str] = []
@@ -266,7 +266,7 @@ FIRST_JUNE = date(2025, 6, 1)
 
 def left_days(engine: Engine) -> list[date]:
     with engine.connect() as conn:
-        return sorted(r.occurred_at.date() for r in conn.execute(select(AnalyticsEvent)))
+        return sorted(r.occurred_at.date() for r in conn.execute(select(analytics_events)))
 
 
 def test_the_held_partition_is_dropped_whole_once_past_the_cutoff(part_engine: Engine) -> None:
@@ -291,7 +291,7 @@ def test_the_held_partition_is_dropped_whole_once_past_the_cutoff(part_engine: E
 def test_cli_reports_partitions_in_text_and_json(part_engine: Engine, pg_db_url: str) -> None:
     old = datetime.now(UTC) - timedelta(days=420)
     with part_engine.begin() as conn:
-        partitions.ensure_months(conn, EVENTS, old.date(), old.date())  # type: ignore[arg-type]
+        partitions.ensure_months(conn, EVENTS, old.date(), old.date())
     add(part_engine, [("view", old)], n=2)
     env = {"DATABASE_URL": pg_db_url}
     name = f"analytics_events_{old.year:04d}_{old.month:02d}"
@@ -320,7 +320,7 @@ def test_exact_cutoff_is_a_flag_and_a_variable(part_engine: Engine, pg_db_url: s
         hours=12
     )
     with part_engine.begin() as conn:
-        partitions.ensure_months(conn, EVENTS, day.date(), cutoff)  # type: ignore[arg-type]
+        partitions.ensure_months(conn, EVENTS, day.date(), cutoff)
     add(part_engine, [("view", day)])
     with part_engine.begin() as conn:
         aggregate_day(conn, day.date())

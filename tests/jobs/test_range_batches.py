@@ -18,7 +18,12 @@ from sqlalchemy import Engine, event, insert, select, update
 from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
 from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
-from cronjobs.retention.models import AnalyticsEvent, ChatMessage, ChatSession, DailyAnalytics
+from cronjobs.retention.models import (
+    analytics_events,
+    chat_messages,
+    chat_sessions,
+    daily_analytics,
+)
 from tests.jobs.helpers import NOW, count, insert_sessions
 
 OLD = NOW - timedelta(days=200)
@@ -54,10 +59,10 @@ def test_a_sessions_batch_is_one_statement_and_no_ids_travel(pg_engine: Engine) 
         values = params.values() if isinstance(params, dict) else params or ()
         assert not any(isinstance(v, list | tuple) for v in values), statement  # no id list
     with pg_engine.connect() as conn:
-        left = sorted(conn.scalars(select(ChatSession.id)))
-        children = sorted(set(conn.scalars(select(ChatMessage.session_id))))
+        left = sorted(conn.scalars(select(chat_sessions.c.id)))
+        children = sorted(set(conn.scalars(select(chat_messages.c.session_id))))
     assert left == [8, 9, 10, 11] and children == left
-    assert count(pg_engine, ChatMessage) == 8
+    assert count(pg_engine, chat_messages) == 8
 
 
 def add_days(engine: Engine, first: date, days: int, per_day: int) -> None:
@@ -72,14 +77,14 @@ def add_days(engine: Engine, first: date, days: int, per_day: int) -> None:
         for i in range(per_day)
     ]
     with engine.begin() as conn:
-        conn.execute(insert(AnalyticsEvent), rows)
+        conn.execute(insert(analytics_events), rows)
         for d in range(days):
             aggregate_day(conn, first + timedelta(days=d), now=NOW)
 
 
 def figures(engine: Engine) -> dict[tuple[date, str], tuple[int, int]]:
     with engine.connect() as conn:
-        found = conn.execute(select(DailyAnalytics)).all()
+        found = conn.execute(select(daily_analytics)).all()
     return {(r.day, r.event_type): (r.event_count, r.unique_users) for r in found}
 
 
@@ -123,7 +128,7 @@ def test_old_days_go_in_runs_of_whole_days_without_reading_every_event_first(
     grouped = [s for s, _ in statements if "GROUP BY" in s]
     assert len(grouped) == 3  # each run's check; no inventory of all the old events
     assert figures(pg_engine) == before  # equal figures are not rewritten
-    assert count(pg_engine, AnalyticsEvent) == 5
+    assert count(pg_engine, analytics_events) == 5
 
 
 def test_a_run_whose_figures_are_off_is_rolled_back_and_done_day_by_day(
@@ -133,12 +138,12 @@ def test_a_run_whose_figures_are_off_is_rolled_back_and_done_day_by_day(
     late = datetime.combine(FIRST + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     with pg_engine.begin() as conn:  # a late event after its day was aggregated: figures short
         conn.execute(
-            insert(AnalyticsEvent).values(event_type="click", user_id="late", occurred_at=late)
+            insert(analytics_events).values(event_type="click", user_id="late", occurred_at=late)
         )
-        over = (DailyAnalytics.day == FIRST + timedelta(days=2)) & (
-            DailyAnalytics.event_type == "view"
+        over = (daily_analytics.c.day == FIRST + timedelta(days=2)) & (
+            daily_analytics.c.event_type == "view"
         )
-        conn.execute(update(DailyAnalytics).where(over).values(event_count=99))
+        conn.execute(update(daily_analytics).where(over).values(event_count=99))
     result = cleanup_old_analytics(pg_engine, batch_size=1000, batch_time=0, now=NOW)
     assert result.purge is not None
     # One run tried and rolled back, then four days one by one.
@@ -149,7 +154,9 @@ def test_a_run_whose_figures_are_off_is_rolled_back_and_done_day_by_day(
     assert got[(FIRST + timedelta(days=1), "click")] == (3, 3)  # the late event counted
     assert got[(FIRST + timedelta(days=2), "view")][0] == 99  # counting more: kept, as it was
     with pg_engine.connect() as conn:
-        left = conn.execute(select(AnalyticsEvent.event_type, AnalyticsEvent.occurred_at)).all()
+        left = conn.execute(
+            select(analytics_events.c.event_type, analytics_events.c.occurred_at)
+        ).all()
     assert {(t, at.date()) for t, at in left} == {("view", FIRST + timedelta(days=2))}
 
 
@@ -160,14 +167,14 @@ def test_a_day_without_figures_is_aggregated_by_the_transaction_deleting_it(
     start = datetime.combine(FIRST + timedelta(days=5), datetime.min.time(), tzinfo=UTC)
     with pg_engine.begin() as conn:
         conn.execute(
-            insert(AnalyticsEvent),
+            insert(analytics_events),
             [{"event_type": "view", "user_id": f"u{i}", "occurred_at": start} for i in range(3)],
         )
     result = cleanup_old_analytics(pg_engine, batch_size=1000, batch_time=0, now=NOW)
     assert result.purge is not None and result.purge.deleted == 15
     assert result.aggregated_first == [FIRST + timedelta(days=5)]
     assert figures(pg_engine)[(FIRST + timedelta(days=5), "view")] == (3, 3)
-    assert count(pg_engine, AnalyticsEvent) == 0
+    assert count(pg_engine, analytics_events) == 0
 
 
 def test_a_day_over_the_batch_is_a_run_by_itself_and_a_huge_one_goes_type_by_type(
@@ -183,7 +190,7 @@ def test_a_day_over_the_batch_is_a_run_by_itself_and_a_huge_one_goes_type_by_typ
     assert result.purge.batches == 1 + 2
     deletes = [s for s, _ in statements if s.startswith("DELETE FROM analytics_events")]
     assert len(deletes) == 1
-    assert count(pg_engine, AnalyticsEvent) == 0
+    assert count(pg_engine, analytics_events) == 0
 
 
 def test_the_purges_leave_the_pooled_connection_at_the_jobs_own_lock_timeout(
@@ -203,7 +210,7 @@ def test_the_purges_leave_the_pooled_connection_at_the_jobs_own_lock_timeout(
             assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "7s"
     finally:
         engine.dispose()
-    assert count(pg_engine, ChatSession) == 0 and count(pg_engine, AnalyticsEvent) == 0
+    assert count(pg_engine, chat_sessions) == 0 and count(pg_engine, analytics_events) == 0
 
 
 def test_old_days_are_utc_days_whatever_the_sessions_time_zone(pg_engine: Engine) -> None:
@@ -212,7 +219,7 @@ def test_old_days_are_utc_days_whatever_the_sessions_time_zone(pg_engine: Engine
 
     with pg_engine.begin() as conn:
         conn.execute(
-            insert(AnalyticsEvent),
+            insert(analytics_events),
             [
                 {"event_type": "view", "user_id": "u", "occurred_at": at}
                 for at in (
@@ -244,7 +251,7 @@ def test_the_analytics_cutoff_is_a_utc_midnight_even_without_whole_days(
     start = datetime.combine(cutoff_day, datetime.min.time(), tzinfo=UTC)
     with pg_engine.begin() as conn:
         conn.execute(
-            insert(AnalyticsEvent),
+            insert(analytics_events),
             [
                 {"event_type": "view", "user_id": "u", "occurred_at": start + timedelta(hours=h)}
                 for h in (6, 18)  # before and after NOW's time of day (12:00)
@@ -253,7 +260,7 @@ def test_the_analytics_cutoff_is_a_utc_midnight_even_without_whole_days(
     rule = replace(ANALYTICS_EVENTS, rule=replace(ANALYTICS_EVENTS.rule, whole_days=False))
     result = cleanup_old_analytics(pg_engine, now=NOW, rule=rule)
     assert result.cutoff == start
-    assert count(pg_engine, AnalyticsEvent) == 2
+    assert count(pg_engine, analytics_events) == 2
 
 
 def test_a_big_day_without_figures_goes_a_few_event_types_per_transaction(
@@ -262,7 +269,7 @@ def test_a_big_day_without_figures_goes_a_few_event_types_per_transaction(
     start = datetime.combine(FIRST, datetime.min.time(), tzinfo=UTC)
     with pg_engine.begin() as conn:  # no figures: 6 events of two types, batch of 3
         conn.execute(
-            insert(AnalyticsEvent),
+            insert(analytics_events),
             [
                 {"event_type": kind, "user_id": f"u{i}", "occurred_at": start}
                 for kind in ("view", "click")
@@ -328,7 +335,9 @@ def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
     add_days(pg_engine, FIRST, 2, per_day=3)
     start = datetime.combine(FIRST + timedelta(days=5), datetime.min.time(), tzinfo=UTC)
     with pg_engine.begin() as conn:  # a day without figures: the careful path
-        conn.execute(insert(AnalyticsEvent).values(event_type="v", user_id="u", occurred_at=start))
+        conn.execute(
+            insert(analytics_events).values(event_type="v", user_id="u", occurred_at=start)
+        )
     cleanup_old_sessions(pg_engine, now=NOW)
     cleanup_old_analytics(
         pg_engine, batch_size=6, batch_time=0, now=NOW
@@ -336,7 +345,7 @@ def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
     assert seen["batch"] and set(seen["batch"]) == {"read committed"}
     assert seen["unit"] and set(seen["unit"]) == {"read committed"}
     assert seen["run"] and set(seen["run"]) == {"repeatable read"}
-    assert count(pg_engine, ChatSession) == 0 and count(pg_engine, AnalyticsEvent) == 0
+    assert count(pg_engine, chat_sessions) == 0 and count(pg_engine, analytics_events) == 0
 
 
 def test_a_run_is_counted_on_a_second_connection_in_the_snapshot_of_its_delete(
@@ -355,7 +364,9 @@ def test_a_run_is_counted_on_a_second_connection_in_the_snapshot_of_its_delete(
     def count_after_an_insert(self: Any, snapshot: str, days: list[date]) -> tuple[int, int]:
         with pg_engine.begin() as app:  # committed after the export, before the count
             app.execute(
-                insert(AnalyticsEvent).values(event_type="click", user_id="late", occurred_at=late)
+                insert(analytics_events).values(
+                    event_type="click", user_id="late", occurred_at=late
+                )
             )
         return real_count(self, snapshot, days)
 
@@ -373,7 +384,9 @@ def test_a_run_is_counted_on_a_second_connection_in_the_snapshot_of_its_delete(
     assert result.purge is not None
     assert (result.purge.deleted, result.purge.batches, result.kept) == (12, 1, 0)
     with pg_engine.connect() as conn:
-        left = conn.execute(select(AnalyticsEvent.user_id, AnalyticsEvent.occurred_at)).all()
+        left = conn.execute(
+            select(analytics_events.c.user_id, analytics_events.c.occurred_at)
+        ).all()
     assert [(user, at) for user, at in left] == [("late", late)]
     deleting = {c for c, s in on if s.startswith("DELETE FROM analytics_events")}
     exporting = {c for c, s in on if s == "SELECT pg_export_snapshot()"}
@@ -413,7 +426,7 @@ def test_without_a_second_connection_each_run_is_counted_before_its_delete(
     assert len(checks) == len(deletes) == 2 and all(
         c < d for c, d in zip(checks, deletes, strict=True)
     )
-    assert count(pg_engine, AnalyticsEvent) == 0
+    assert count(pg_engine, analytics_events) == 0
 
 
 def test_a_held_row_ends_the_count_before_the_run_is_redone_the_careful_way(
@@ -424,8 +437,12 @@ def test_a_held_row_ends_the_count_before_the_run_is_redone_the_careful_way(
     the held event's type of that day is left for the next run."""
     add_days(pg_engine, FIRST, 4, per_day=6)
     with pg_engine.connect() as app:
-        held = app.execute(select(AnalyticsEvent.id).order_by(AnalyticsEvent.id).limit(1)).scalar()
-        app.execute(select(AnalyticsEvent.id).where(AnalyticsEvent.id == held).with_for_update())
+        held = app.execute(
+            select(analytics_events.c.id).order_by(analytics_events.c.id).limit(1)
+        ).scalar()
+        app.execute(
+            select(analytics_events.c.id).where(analytics_events.c.id == held).with_for_update()
+        )
         with sent(pg_engine) as statements:
             result = cleanup_old_analytics(pg_engine, batch_size=12, batch_time=0, now=NOW)
         app.rollback()
@@ -436,7 +453,7 @@ def test_a_held_row_ends_the_count_before_the_run_is_redone_the_careful_way(
     # clicks of that day; the second run fast, counted on the second connection.
     assert (result.purge.deleted, result.purge.in_use, result.purge.batches) == (22, 2, 3)
     with pg_engine.connect() as conn:
-        left = conn.execute(select(AnalyticsEvent.id, AnalyticsEvent.event_type)).all()
+        left = conn.execute(select(analytics_events.c.id, analytics_events.c.event_type)).all()
     assert held in {i for i, _ in left} and [t for _, t in left] == ["click", "click"]
 
 
@@ -483,7 +500,7 @@ def test_a_count_that_fails_on_the_second_connection_is_redone_on_the_jobs_own(
     texts = [s for s, _ in statements]
     assert sum(s == "SELECT pg_export_snapshot()" for s in texts) == 1
     assert sum(s.startswith("DELETE FROM analytics_events") for s in texts) == 3  # 1 undone
-    assert count(pg_engine, AnalyticsEvent) == 0
+    assert count(pg_engine, analytics_events) == 0
 
 
 def test_a_second_connection_that_stalls_is_given_up_and_never_holds_up_the_exit(
@@ -517,4 +534,4 @@ def test_a_second_connection_that_stalls_is_given_up_and_never_holds_up_the_exit
     assert "no second connection: each run is counted before its delete" in caplog.messages
     for t in waiting:
         t.join(10)
-    assert count(pg_engine, AnalyticsEvent) == 0
+    assert count(pg_engine, analytics_events) == 0

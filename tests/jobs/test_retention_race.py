@@ -16,7 +16,7 @@ from sqlalchemy import Engine, delete, event, func, insert, select, text
 from cronjobs.builtin.analytics import aggregate, day_bounds
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
 from cronjobs.database import connect
-from cronjobs.retention.models import AnalyticsEvent, DailyAnalytics
+from cronjobs.retention.models import analytics_events, daily_analytics
 from tests.jobs.helpers import NOW
 
 CUTOFF_DAY = date(2025, 6, 15)  # NOW - 365 days, whole UTC days
@@ -39,7 +39,7 @@ class Ledger:
             for i in range(n)
         ]
         with engine.begin() as conn:
-            conn.execute(insert(AnalyticsEvent), rows)
+            conn.execute(insert(analytics_events), rows)
         with self.lock:
             self.inserted[day] += n
 
@@ -55,14 +55,14 @@ def assert_every_event_counted_or_left(engine: Engine, ledger: Ledger) -> None:
     with engine.connect() as conn:
         counted = dict(
             conn.execute(
-                select(DailyAnalytics.day, func.sum(DailyAnalytics.event_count)).group_by(
-                    DailyAnalytics.day
+                select(daily_analytics.c.day, func.sum(daily_analytics.c.event_count)).group_by(
+                    daily_analytics.c.day
                 )
             ).all()
         )
         left = Counter(
             datetime.fromisoformat(str(at)).date() if not isinstance(at, datetime) else at.date()
-            for at in conn.scalars(select(AnalyticsEvent.occurred_at))
+            for at in conn.scalars(select(analytics_events.c.occurred_at))
         )
     for day, n in ledger.inserted.items():
         assert counted.get(day, 0) + left[day] == n, f"{day}: events deleted uncounted"
@@ -118,15 +118,15 @@ def test_a_day_the_app_deleted_events_of_is_kept_not_recounted(engine: Engine) -
     ledger = Ledger()
     seed(engine, ledger)
     with engine.begin() as conn:  # the app deletes one counted event (a user's erasure, say)
-        first = conn.scalar(select(func.min(AnalyticsEvent.id)))
-        conn.execute(delete(AnalyticsEvent).where(AnalyticsEvent.id == first))
+        first = conn.scalar(select(func.min(analytics_events.c.id)))
+        conn.execute(delete(analytics_events).where(analytics_events.c.id == first))
     result = cleanup_old_analytics(engine, now=NOW)
     assert result.purge is not None and result.kept == 2  # that day's two other views
     assert result.purge.deleted == 25 - 1 - 2
     with engine.connect() as conn:
         views = conn.scalar(
-            select(DailyAnalytics.event_count).where(
-                DailyAnalytics.day == WITH_FIGURES[0], DailyAnalytics.event_type == "view"
+            select(daily_analytics.c.event_count).where(
+                daily_analytics.c.day == WITH_FIGURES[0], daily_analytics.c.event_type == "view"
             )
         )
     assert views == 3, "the figures were neither recounted down nor counted twice"

@@ -435,13 +435,13 @@ def test_a_schema_key_puts_every_table_in_that_postgresql_schema(
 ) -> None:
     """`schema = "App Data"`: the built-in tables' names, in another schema than the
     connection's search_path; the same tables in `public` (the default) are never touched."""
-    from cronjobs.retention.models import Base
+    from cronjobs.retention.models import metadata
     from tests.jobs.helpers import invoke
 
     schema = "App Data"
     with pg_engine.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        Base.metadata.create_all(conn.execution_options(schema_translate_map={None: schema}))
+        metadata.create_all(conn.execution_options(schema_translate_map={None: schema}))
     now = datetime.now(UTC)
     old, day = now - timedelta(days=200), datetime(2020, 1, 2, 12, tzinfo=UTC)
     for where in (f'"{schema}".', ""):  # the same rows in both schemas

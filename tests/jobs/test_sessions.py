@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, Table, select, text
 
 from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
-from cronjobs.retention.models import ChatMessage, ChatSession, PeptideInfoSession
+from cronjobs.retention.models import chat_messages, chat_sessions, peptide_info_sessions
 from tests.jobs.helpers import NOW, count, insert_sessions, invoke
 
 CUTOFF = NOW - timedelta(days=90)
 SECOND = timedelta(seconds=1)
 
 
-def remaining_ids(engine: Engine, model: type) -> set[int]:
+def remaining_ids(engine: Engine, table: Table) -> set[int]:
     with engine.connect() as conn:
-        return set(conn.scalars(select(model.id)))
+        return set(conn.scalars(select(table.c.id)))
 
 
 def test_boundary_last_activity_and_null_updated_at(engine: Engine) -> None:
@@ -43,14 +43,14 @@ def test_boundary_last_activity_and_null_updated_at(engine: Engine) -> None:
         messages_per_session=3,
     )
     result = cleanup_old_sessions(engine, now=NOW)
-    assert remaining_ids(engine, ChatSession) == {2, 3, 5, 6}
-    assert remaining_ids(engine, PeptideInfoSession) == {2, 3, 5, 6}
+    assert remaining_ids(engine, chat_sessions) == {2, 3, 5, 6}
+    assert remaining_ids(engine, peptide_info_sessions) == {2, 3, 5, 6}
     chat, peptide = result.tables
     assert (chat.table, chat.deleted, chat.children_deleted) == ("chat_sessions", 2, 6)
     assert (peptide.table, peptide.deleted) == ("peptide_info_sessions", 2)
     # Child rows went with their parents, and only theirs.
     with engine.connect() as conn:
-        assert set(conn.scalars(select(ChatMessage.session_id).distinct())) == {2, 3, 5, 6}
+        assert set(conn.scalars(select(chat_messages.c.session_id).distinct())) == {2, 3, 5, 6}
 
 
 def test_batches_idempotence_and_dry_run(engine: Engine) -> None:
@@ -61,15 +61,15 @@ def test_batches_idempotence_and_dry_run(engine: Engine) -> None:
     dry = cleanup_old_sessions(engine, now=NOW, dry_run=True)
     assert [t.deleted for t in dry.tables] == [11, 11]
     assert dry.tables[0].children_deleted == 22
-    assert count(engine, ChatSession) == 14 and count(engine, ChatMessage) == 28
+    assert count(engine, chat_sessions) == 14 and count(engine, chat_messages) == 28
 
     first = cleanup_old_sessions(engine, now=NOW, batch_size=4, batch_time=0)
     assert first.tables[0].batches == 3  # 4 + 4 + 3
     assert [t.deleted for t in first.tables] == [11, 11]
     second = cleanup_old_sessions(engine, now=NOW, batch_size=4, batch_time=0)
     assert [t.deleted for t in second.tables] == [0, 0]
-    assert remaining_ids(engine, ChatSession) == {12, 13, 14}
-    assert count(engine, ChatMessage) == 6
+    assert remaining_ids(engine, chat_sessions) == {12, 13, 14}
+    assert count(engine, chat_messages) == 6
 
 
 def test_cli_runs_the_job_and_reports_json(engine: Engine, db_url: str) -> None:
@@ -85,7 +85,7 @@ def test_cli_runs_the_job_and_reports_json(engine: Engine, db_url: str) -> None:
         ("chat_sessions", 1),
         ("peptide_info_sessions", 1),
     ]
-    assert remaining_ids(engine, ChatSession) == {2}
+    assert remaining_ids(engine, chat_sessions) == {2}
     # Every log line is JSON on stderr with the job and run id.
     lines = [json.loads(line) for line in result.stderr.splitlines()]
     assert {line["job"] for line in lines} == {"cleanup-old-sessions"}
@@ -98,7 +98,7 @@ def test_cli_dry_run_changes_nothing(engine: Engine, db_url: str) -> None:
     result = invoke("cleanup-old-sessions", "--dry-run", env={"DATABASE_URL": db_url})
     assert result.exit_code == 0, result.stderr
     assert "chat_sessions: would delete 1 row and 2 child rows\n" in result.stdout
-    assert count(engine, ChatSession) == 1 and count(engine, ChatMessage) == 2
+    assert count(engine, chat_sessions) == 1 and count(engine, chat_messages) == 2
 
 
 def test_seed_snake_case_name_still_works(engine: Engine, db_url: str) -> None:
@@ -135,7 +135,7 @@ def test_children_go_with_parents_without_on_delete_cascade(engine: Engine) -> N
     )
     result = cleanup_old_sessions(engine, now=NOW)
     assert (result.tables[0].deleted, result.tables[0].children_deleted) == (1, 4)
-    assert remaining_ids(engine, ChatSession) == {2} and count(engine, ChatMessage) == 4
+    assert remaining_ids(engine, chat_sessions) == {2} and count(engine, chat_messages) == 4
 
 
 def test_a_session_touched_after_the_select_is_kept_with_its_messages(engine: Engine) -> None:
@@ -151,4 +151,4 @@ def test_a_session_touched_after_the_select_is_kept_with_its_messages(engine: En
     with engine.begin() as conn:
         deleted, children = _delete_batch(conn, SESSIONS[0], [1, 2], CUTOFF)
     assert (deleted, children) == (1, 2)
-    assert remaining_ids(engine, ChatSession) == {2} and count(engine, ChatMessage) == 2
+    assert remaining_ids(engine, chat_sessions) == {2} and count(engine, chat_messages) == 2

@@ -88,18 +88,18 @@ def test_the_cleanups_summaries_carry_what_they_deleted(tmp_path: Path) -> None:
 
     from sqlalchemy import create_engine, insert
 
-    from cronjobs.retention.models import AnalyticsEvent, Base
+    from cronjobs.retention.models import analytics_events, metadata
     from tests.jobs.helpers import insert_sessions
 
     db = tmp_path / "app.db"
     engine = create_engine(f"sqlite:///{db}")
-    Base.metadata.create_all(engine)
+    metadata.create_all(engine)
     now = datetime.now(UTC)
     old = now - timedelta(days=400)
     insert_sessions(engine, [(1, old, None), (2, now, None)], messages_per_session=2)
     with engine.begin() as conn:
         conn.execute(
-            insert(AnalyticsEvent), [{"event_type": "view", "user_id": "u", "occurred_at": old}]
+            insert(analytics_events), [{"event_type": "view", "user_id": "u", "occurred_at": old}]
         )
     engine.dispose()
     log = tmp_path / "termination-log"

@@ -26,7 +26,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import Date as SqlDate
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
@@ -124,11 +123,24 @@ def _figures(t: AnalyticsTables) -> Select[Any]:
 _FIGURE_KEYS = ("day", "event_type", "event_count", "unique_users", "updated_at")
 
 
+def dialect_insert(dialect: str) -> Any:
+    """The INSERT with ON CONFLICT of `dialect` (postgresql or sqlite), imported on use: a run
+    loads only the dialect it talks to."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
+
+
 @lru_cache(maxsize=8)
 def _upsert(t: AnalyticsTables, dialect: str) -> Insert:
-    module: Any = postgresql if dialect == "postgresql" else sqlite
     daily = t.daily
-    insert = module.insert(daily).from_select([daily.c[k] for k in _FIGURE_KEYS], _figures(t))
+    insert = dialect_insert(dialect)(daily).from_select(
+        [daily.c[k] for k in _FIGURE_KEYS], _figures(t)
+    )
     return insert.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=[daily.c.day, daily.c.event_type],
         set_={daily.c[k]: insert.excluded[k] for k in _FIGURE_KEYS[2:]},

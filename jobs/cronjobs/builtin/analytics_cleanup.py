@@ -26,9 +26,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import Date as SqlDate
-from sqlalchemy.dialects import postgresql, sqlite
 
-from cronjobs.builtin.analytics import _FIGURE_KEYS, day_bounds
+from cronjobs.builtin.analytics import _FIGURE_KEYS, day_bounds, dialect_insert
 from cronjobs.builtin.analytics_ranges import (
     CheckFailed,
     Run,
@@ -134,8 +133,7 @@ class Unit(NamedTuple):
 def _counted_upsert(daily: Table, dialect: str, rows: Any) -> Any:
     """Upsert figures from `rows` (a select or a list of dicts by key); rows already equal
     stay."""
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    insert = module.insert(daily)
+    insert = dialect_insert(dialect)(daily)
     if isinstance(rows, Select):
         insert = insert.from_select([daily.c[k] for k in _FIGURE_KEYS], rows)
     else:

@@ -30,7 +30,6 @@ rows. A run with a day that has no figures goes that way at once.
 from __future__ import annotations
 
 import re
-import statistics
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
@@ -59,6 +58,7 @@ from sqlalchemy import (
 from sqlalchemy import Date as SqlDate
 
 from cronjobs.builtin.analytics import day_bounds
+from cronjobs.retention.batch_time import median
 from cronjobs.retention.purge import FAST_LOCK_WAIT
 from cronjobs.retention.tables import AnalyticsTables
 
@@ -152,7 +152,7 @@ def runs(
     """`plan`'s runs one at a time, each packed up to `batch_size()` events as it is when the
     run is asked for (the job's size follows its time budget, cronjobs.retention.batch_time)."""
     known = [sum(types.values()) for types in figures.values()]
-    guess = int(statistics.median(known)) if known else None
+    guess = int(median(known)) if known else None
 
     def size(day: date, limit: int) -> int:
         return sum(figures[day].values()) if day in figures else guess or limit

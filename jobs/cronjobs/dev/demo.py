@@ -22,11 +22,11 @@ from cronjobs.errors import ConfigError, JobError
 from cronjobs.exitcodes import ExitCode
 from cronjobs.registry import Job
 from cronjobs.retention.models import (
-    AnalyticsEvent,
-    Base,
-    ChatMessage,
-    ChatSession,
-    PeptideInfoSession,
+    analytics_events,
+    chat_messages,
+    chat_sessions,
+    metadata,
+    peptide_info_sessions,
 )
 from cronjobs.settings import Settings
 
@@ -85,7 +85,7 @@ def seed(engine: Engine, *, sessions: int, events: int, now: datetime, rng: rand
     The same `rng` seed gives the same figures whatever the hour of `now`: sessions are aged
     from `now` (their cutoff is `now` minus N days), analytics events from the start of `now`'s
     UTC day (their jobs work in whole UTC days: yesterday's figures, days older than N)."""
-    Base.metadata.create_all(engine)
+    metadata.create_all(engine)
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     chats, messages, peptides, raw = [], [], [], []
     for i in range(1, sessions + 1):
@@ -133,10 +133,10 @@ def seed(engine: Engine, *, sessions: int, events: int, now: datetime, rng: rand
         )
     with engine.begin() as conn:
         for table, rows in (
-            (ChatSession, chats),
-            (ChatMessage, messages),
-            (PeptideInfoSession, peptides),
-            (AnalyticsEvent, raw),
+            (chat_sessions, chats),
+            (chat_messages, messages),
+            (peptide_info_sessions, peptides),
+            (analytics_events, raw),
         ):
             for chunk in _chunks(rows):
                 conn.execute(insert(table), chunk)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from cronjobs.builtin import partitions
 from cronjobs.database import connect, translate_errors
 from cronjobs.errors import ConfigError
-from cronjobs.retention.models import AnalyticsEvent, Base
+from cronjobs.retention import models
 from cronjobs.settings import Settings
 
 PAST_MONTHS = 13
@@ -22,7 +22,7 @@ AHEAD_MONTHS = 2
 def partitioned_events(metadata: MetaData) -> Table:
     """analytics_events as a RANGE-partitioned table on occurred_at: the partition key must be
     in every unique constraint, so the primary key is (id, occurred_at); id stays BIGSERIAL."""
-    source: Table = AnalyticsEvent.__table__  # type: ignore[assignment]
+    source = models.analytics_events
     columns = []
     for column in source.columns:
         copy = column._copy()
@@ -68,22 +68,22 @@ def create_missing(
     if partitioned and make_url(url).get_backend_name() != "postgresql":
         raise ConfigError("--partitioned needs PostgreSQL: SQLite has no partitioned tables")
     if dry_run and sqlite_file and not os.path.exists(sqlite_file):  # connecting creates it
-        return [t.name for t in Base.metadata.sorted_tables]
+        return [t.name for t in models.metadata.sorted_tables]
     engine = connect(url, settings.timeout, settings.lock_timeout)
-    events_name = AnalyticsEvent.__tablename__
+    events_name = models.analytics_events.name
 
     def work() -> list[str]:
         existing = set(inspect(engine).get_table_names())
-        missing = [t for t in Base.metadata.sorted_tables if t.name not in existing]
+        missing = [t for t in models.metadata.sorted_tables if t.name not in existing]
         names = [t.name for t in missing]
         if dry_run or not partitioned:
             if missing and not dry_run:
-                Base.metadata.create_all(engine, tables=missing)
+                models.metadata.create_all(engine, tables=missing)
             return names
         plain = [t for t in missing if t.name != events_name]
         with engine.begin() as conn:
             if plain:
-                Base.metadata.create_all(conn, tables=plain)
+                models.metadata.create_all(conn, tables=plain)
             table = partitioned_events(MetaData())
             if events_name in names:
                 table.create(conn)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Table, func
 
-from cronjobs.retention.models import AnalyticsEvent, Base, DailyAnalytics
+from cronjobs.retention.models import analytics_events, daily_analytics, metadata
 from cronjobs.retention.rules import DEFAULTS, Age, RetentionRule
 
 
@@ -88,14 +88,11 @@ class AnalyticsTables:
 
 
 def _built_in(rule: RetentionRule) -> Retention:
-    tables = Base.metadata.tables
+    tables = metadata.tables
     children = tuple(tables[c.table].c[c.foreign_key] for c in rule.children)
     return bind(rule, tables[rule.table], children)
 
 
 SESSIONS: tuple[Retention, ...] = tuple(_built_in(rule) for rule in DEFAULTS.sessions)
 ANALYTICS_EVENTS = _built_in(DEFAULTS.analytics)
-DEFAULT_TABLES = AnalyticsTables(
-    AnalyticsEvent.__table__,  # type: ignore[arg-type]
-    DailyAnalytics.__table__,  # type: ignore[arg-type]
-)
+DEFAULT_TABLES = AnalyticsTables(analytics_events, daily_analytics)
