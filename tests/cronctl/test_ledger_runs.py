@@ -208,3 +208,14 @@ def test_logs_of_a_failed_run_whose_pod_is_gone_falls_back_to_the_kept_tail(
     shown = cluster.run("logs", NAME)
     assert shown.exit_code == 0, shown.stderr
     assert shown.stdout == "connecting\nboom: db is down\n"
+    assert f"The pods of Job {NAME}-1 are gone: the last 2 line(s)" in shown.stderr
+
+
+def test_logs_say_why_they_cannot_be_read_rather_than_show_the_kept_tail(cluster: Cluster) -> None:
+    hourly(cluster, ["Failed"], gone=0)
+
+    with cluster.emulator.deny("list", "/pods"):
+        shown = cluster.run("logs", NAME)
+    assert shown.exit_code == 1
+    assert 'cronctl needs the "list" verb on "pods"' in shown.stderr
+    assert shown.stdout == ""

@@ -220,3 +220,37 @@ def test_without_the_right_to_watch_the_keeper_lists_every_pass(cluster: Cluster
         )  # fmt: skip
         watcher.join()
     assert seen == [True]  # the ledger was written: a pass ran, by listing
+
+
+def test_an_unexpected_error_never_kills_the_informer_and_the_keeper_lists_meanwhile() -> None:
+    """Not an API error (a bug, an object it cannot read): before, the thread died, the cache
+    stayed unsynced and unrefused, and the keeper waited for it forever while /healthz said ok."""
+    stop = threading.Event()
+
+    class Api:
+        calls = 0
+        failing_at_retry: object = None
+
+        def list_versioned(self, *args: object, **kw: object) -> tuple[list[object], str]:
+            self.calls += 1
+            if self.calls == 1:
+                raise TypeError("an object it cannot read")
+            self.failing_at_retry = inf.failing
+            return [{"metadata": {"namespace": "web", "name": "web-cronjobs-a"}}], "7"
+
+        def watch(self, *args: object, **kw: object) -> object:
+            stop.wait(10)
+            raise Forbidden("stopped")
+
+    api = Api()
+    inf = Informer(api, CRONJOBS, "web", SELECTOR, clock=lambda: NOW)  # type: ignore[arg-type]
+    thread = threading.Thread(target=inf.run, args=(stop, 0.01), daemon=True)
+    thread.start()
+    for _ in range(500):
+        if inf.synced:
+            break
+        time.sleep(0.01)
+    stop.set()
+    thread.join(10)
+    assert isinstance(api.failing_at_retry, TypeError)  # meanwhile the keeper lists (refused)
+    assert api.calls == 2 and names(inf) == ["web-cronjobs-a"]

@@ -56,6 +56,24 @@ def test_what_cannot_be_read_is_skipped() -> None:
     assert ledger.load(None) == []
 
 
+def test_an_entry_with_a_field_not_of_its_type_is_skipped_whole() -> None:
+    """A ConfigMap anyone with the right may edit: a hand-edited entry is skipped, never a
+    TypeError in the keeper's informer or in cronctl (which read every ledger)."""
+    good = {"uid": "a", "job": "j", "result": "Failed", "trigger": "manual", "exit_code": 1}
+    bad = [
+        {**good, "uid": "b", "log_tail": 5},
+        {**good, "uid": "c", "exit_code": "one"},
+        {**good, "uid": "d", "exit_code": True},
+        {**good, "uid": "e", "duration_seconds": "9s"},
+        {**good, "uid": "f", "summary": ["x"]},
+        {**good, "uid": "g", "started": 12},
+        {**good, "uid": "h", "job": None},
+        {**good, "uid": "i", "cronjob": 3},
+    ]
+    loaded = ledger.load({ledger.KEY: json.dumps([*bad, good])})
+    assert [(e.uid, e.exit_code, e.log_tail) for e in loaded] == [("a", 1, ())]
+
+
 def test_counts_are_the_summarys_whole_numbers() -> None:
     e = entry(1, summary={"counts": {"deleted": 3, "ratio": 0.5, "ok": True}})
     assert e.counts() == {"deleted": 3}

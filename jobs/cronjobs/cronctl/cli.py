@@ -14,7 +14,7 @@ import click
 
 from cronjobs import __version__
 from cronjobs.cronctl import cli_backfill, cli_ops, cli_why
-from cronjobs.cronctl.errors import CronctlError
+from cronjobs.cronctl.errors import CronctlError, NoLogs
 from cronjobs.cronctl.options import (
     State,
     connect,
@@ -158,11 +158,11 @@ def logs(name: str, job: str | None) -> None:
     try:  # the run's pods first: the keeper's ledger is read only when they are gone
         _print_logs(c, c.job_for_logs(name, job))
         return
-    except CronctlError as e:
+    except NoLogs as e:  # raised before any line is printed; any other error is the answer
         gone = e
     try:
         run = c.run_for_logs(name, job)
-    except CronctlError:
+    except NoLogs:
         raise gone from None
     if not run.log_tail:
         if run.source != LEDGER:
@@ -171,9 +171,10 @@ def logs(name: str, job: str | None) -> None:
             f"Job {run.name} is gone; the keeper's ledger remembers the run ({run.result}) but "
             "keeps the log of failed runs only: nothing to show"
         )
+    gone_what = f"Job {run.name} is" if run.source == LEDGER else f"The pods of Job {run.name} are"
     log.info(
-        "Job %s is gone: the last %d line(s) of its log, as the keeper kept them:",
-        run.name,
+        "%s gone: the last %d line(s) of its log, as the keeper kept them:",
+        gone_what,
         len(run.log_tail),
     )
     for line in run.log_tail:

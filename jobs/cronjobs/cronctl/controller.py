@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cronjobs.cronctl import diagnose, follow, model, runs, suspension, trigger, window
-from cronjobs.cronctl.errors import ConfigError, CronctlError, HelmManaged
+from cronjobs.cronctl.errors import ConfigError, CronctlError, HelmManaged, NoLogs
 from cronjobs.cronctl.model import DEFAULT_SELECTOR, CronJobInfo, Obj, Run
 from cronjobs.cronctl.scope import CRONJOBS, JOBS, PODS, Scope
 from cronjobs.cronctl.suspension import Change
@@ -347,13 +347,13 @@ class CronJobController:
         if job is not None:
             found = next((run for run in info.runs if run.name == job), None)
             if found is None:
-                raise CronctlError(
+                raise NoLogs(
                     f'Job "{job}" is not a run of CronJob {name} in namespace '
                     f'"{info.namespace}": see `cronctl history {name}`'
                 )
             return found
         if not info.runs:
-            raise CronctlError(
+            raise NoLogs(
                 f"CronJob {name} has no runs (or they were cleaned up): trigger one with "
                 f"`cronctl trigger {name}`"
             )
@@ -368,7 +368,7 @@ class CronJobController:
         namespace = self.scope.ns_for_name()
         pods = self.api.list(PODS, namespace, f"job-name={job_name}")
         if not pods:
-            raise CronctlError(
+            raise NoLogs(
                 f"Job {job_name} has no pods left (deleted with the Job or by its TTL): "
                 "nothing to show"
             )

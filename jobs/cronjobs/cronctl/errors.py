@@ -39,6 +39,11 @@ class ConfigError(CronctlError):
     exit_code = ExitCode.USAGE
 
 
+class NoLogs(CronctlError):
+    """The run asked for has no logs to read: no run, not a run of the CronJob, or its pods are
+    gone (`cronctl logs` then shows what the keeper's ledger kept, if anything)."""
+
+
 class ApiError(CronctlError):
     """The API server answered with an error not covered by a subclass."""
 

@@ -63,6 +63,9 @@ class Informer:
         self.refused: Forbidden | None = None
         """Set while the API server refuses this informer's list or watch (a Role without
         `watch`, e.g. a chart older than the keeper): the keeper then lists every pass."""
+        self.failing: Exception | None = None
+        """Set while its steps fail with anything but an API error (a bug, an object it cannot
+        read): the keeper lists every pass meanwhile, as when refused."""
         self._items: dict[tuple[str, str], Obj] = {}
         self._lock = threading.Lock()
         self._synced = threading.Event()
@@ -105,12 +108,18 @@ class Informer:
         while not stop.is_set():
             try:
                 self.step(stop)
-                self.refused = None
+                self.refused = self.failing = None
             except Forbidden as e:
                 log.warning("%s: %s: the keeper lists every pass meanwhile", self.resource, e)
                 stop.wait(12 * backoff)
             except CronctlError as e:
                 log.warning("%s: %s (again in %gs)", self.resource, e, backoff)
+                stop.wait(backoff)
+            except Exception as e:  # a bug or an object it cannot read: never a dead thread
+                log.exception("%s: the watch failed: listing again in %gs", self.resource, backoff)
+                self.failing = e
+                self._synced.clear()  # what it holds may be stale: the keeper lists meanwhile
+                self.version = None
                 stop.wait(backoff)
 
     def start(self, stop: threading.Event) -> threading.Thread:

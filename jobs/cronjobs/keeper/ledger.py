@@ -74,25 +74,48 @@ def tail(log: str, lines: int = LOG_LINES) -> tuple[str, ...]:
 
 def load(data: dict[str, str] | None) -> list[Entry]:
     """The entries of a ConfigMap's data; what cannot be read is skipped, never fatal (the
-    ledger is a record, not a reason to stop keeping it)."""
+    ledger is a record, not a reason to stop keeping it). A ConfigMap anyone with the right
+    may edit: an entry whose fields are not of their types (a hand edit, another writer) is
+    skipped whole."""
     try:
         raw = json.loads((data or {}).get(KEY) or "[]")
     except ValueError:
         return []
     if not isinstance(raw, list):
         return []
-    names = {f.name for f in fields(Entry)}
     entries = []
     for item in raw:
-        if not isinstance(item, dict) or not isinstance(item.get("uid"), str):
-            continue
-        known = {k: v for k, v in item.items() if k in names}
-        known["log_tail"] = tuple(str(x) for x in known.get("log_tail") or ())
-        try:
-            entries.append(Entry(**known))
-        except TypeError:
-            continue
+        entry = _entry(item)
+        if entry is not None:
+            entries.append(entry)
     return entries
+
+
+_TEXT = ("uid", "job", "result", "trigger")
+_OPTIONAL_TEXT = ("started", "finished", "reason", "scheduled_at", "triggered_by")
+
+
+def _entry(item: Any) -> Entry | None:
+    """One entry of the JSON list, or None when any field is not of its type."""
+    if not isinstance(item, dict):
+        return None
+    if not all(isinstance(item.get(k), str) for k in _TEXT):
+        return None
+    if not all(isinstance(item.get(k), (str, type(None))) for k in (*_OPTIONAL_TEXT, "cronjob")):
+        return None
+    duration, code = item.get("duration_seconds"), item.get("exit_code")
+    if isinstance(duration, bool) or not isinstance(duration, (int, float, type(None))):
+        return None
+    if isinstance(code, bool) or not isinstance(code, (int, type(None))):
+        return None
+    summary, tail_lines = item.get("summary"), item.get("log_tail") or []
+    if not isinstance(summary, (dict, type(None))) or not isinstance(tail_lines, list):
+        return None
+    names = {f.name for f in fields(Entry)}
+    known = {k: v for k, v in item.items() if k in names}
+    known["cronjob"] = known.get("cronjob") or ""
+    known["log_tail"] = tuple(str(x) for x in tail_lines)
+    return Entry(**known)
 
 
 def add(entries: list[Entry], new: Entry) -> list[Entry]:

@@ -130,8 +130,9 @@ class Cache:
 
     @property
     def refused(self) -> bool:
-        """The API server refuses one of the lists or watches (see Informer.refused)."""
-        return any(i.refused is not None for i in self.all())
+        """The API server refuses one of the lists or watches (see Informer.refused), or one
+        fails otherwise (Informer.failing): the keeper lists every pass meanwhile."""
+        return any(i.refused is not None or i.failing is not None for i in self.all())
 
     def start(self, stop: threading.Event) -> None:
         for informer in self.all():
