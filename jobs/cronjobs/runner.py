@@ -154,7 +154,7 @@ def run_registered(
     )
     try:
         if job.check is not None:
-            job.check(ctx)
+            _check(job, ctx)
         needs = () if job.probes else job.needs
         if "redis" in needs:
             settings.require_redis()
@@ -178,6 +178,21 @@ def _stopping(ctx: JobContext, stop: threading.Event) -> JobContext:
     """The context with the run's stop event (set by SIGTERM)."""
     ctx.stop = stop
     return ctx
+
+
+def _check(job: Job, ctx: JobContext) -> None:
+    """The job's check of its options. A click.UsageError is the CLI's way to say exit 2;
+    from Python (cronjobs.testing.run, no click command running) it is a ConfigError, as
+    every other configuration error of a run is."""
+    assert job.check is not None
+    try:
+        job.check(ctx)
+    except Exception as e:
+        import click  # a check that raised click's error has imported it already
+
+        if isinstance(e, click.UsageError) and click.get_current_context(silent=True) is None:
+            raise ConfigError(e.format_message()) from e
+        raise
 
 
 def _call(job: Job, ctx: JobContext, dry_run: bool) -> JobResult:

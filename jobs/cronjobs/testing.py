@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cronjobs.context import JobContext, JobResult
-from cronjobs.registry import Job, adhoc, registered
+from cronjobs.registry import Job, adhoc, find, registered
 from cronjobs.settings import Settings
 
 
@@ -48,7 +48,10 @@ def context(
 ) -> JobContext:
     """A JobContext on `settings`, or on Settings(**connections) (database_url=...,
     redis_url=..., timeout=...: checked as the CLI checks them); `options` as the job's flags
-    would give them (`ctx.options`)."""
+    would give them (`ctx.options`): when `job` names a registered job, its flags' defaults
+    under the values given."""
+    registered_job = find(job)
+    defaults = registered_job.defaults if registered_job is not None else {}
     return JobContext(
         job,
         settings if settings is not None else Settings(**connections),
@@ -56,7 +59,7 @@ def context(
         dry_run,
         tuple(args),
         logging.getLogger(f"jobs.app.{job}"),
-        options=dict(options or {}),
+        options={**defaults, **(options or {})},
     )
 
 

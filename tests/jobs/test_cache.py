@@ -151,3 +151,21 @@ def test_the_cache_job_offers_no_database_lock_timeout() -> None:
     assert "--timeout" in shown.stdout and "--lock-timeout" not in shown.stdout
     result = invoke("cleanup-redis-cache", "--lock-timeout", "5", env={"REDIS_URL": "redis://x"})
     assert result.exit_code == 2 and "No such option '--lock-timeout'" in result.stderr
+
+
+def test_prefixes_given_from_python_are_the_ones_scanned(redisdb: Any, redis_proc: Any) -> None:
+    """`cronjobs.testing.run(cleanup_redis_cache, options={"cache_prefixes": ...})` scans those
+    prefixes, as `--cache-prefix` does (it scanned the default `cache:`)."""
+    from cronjobs.builtin.cache import cleanup_redis_cache
+    from cronjobs.testing import run
+
+    redisdb.set("sess:1", "x")
+    redisdb.set("sess:2", "x")
+    redisdb.set("cache:1", "x")
+    result = run(
+        cleanup_redis_cache,
+        options={"cache_prefixes": ("sess:",)},
+        redis_url=url(redis_proc),
+        dry_run=True,
+    )
+    assert {p.prefix: p.keys for p in result.returned.prefixes} == {"sess:": 2}

@@ -83,3 +83,30 @@ def test_context_checks_settings_as_the_cli_does() -> None:
         "x", stop, ("a",), "redis://localhost:6379/0",
     )  # fmt: skip
     ctx.close()
+
+
+def test_a_context_for_a_registered_job_has_its_flags_defaults() -> None:
+    """A job called directly with `context(job=...)` (docs/adding-a-job.md) reads its options
+    as the CLI would give them: the defaults under the values given."""
+    import cronjobs.builtin.sessions  # noqa: F401  (registers the job, as calling it imports it)
+
+    ctx = context(job="cleanup-old-sessions", options={"batch_size": 10})
+    assert ctx.options["older_than_days"] is None  # each rule's days, as without the flag
+    assert ctx.options["batch_time"] == 0.1 and ctx.options["batch_size"] == 10
+    assert context(job="not-registered").options == {}
+
+
+def test_options_that_do_not_go_together_are_a_config_error_from_python(tmp_path: Path) -> None:
+    """The CLI says so with click's usage error (exit 2); from Python it is the ConfigError
+    (exit_code 2) every other configuration error of a run is."""
+    from datetime import date
+
+    from cronjobs.builtin.aggregate_daily_analytics import aggregate_daily_analytics
+
+    with pytest.raises(ConfigError, match="--until needs --since") as raised:
+        run(
+            aggregate_daily_analytics,
+            options={"until": date(2026, 1, 2)},
+            database_url=f"sqlite:///{tmp_path / 'none.db'}",
+        )
+    assert raised.value.exit_code == 2

@@ -318,10 +318,15 @@ return 0
     ],
 )
 def cleanup_redis_cache(ctx: JobContext) -> CacheReport:
+    from cronjobs.settings import parse_prefixes
+
     settings = ctx.settings
+    given: tuple[str, ...] = ()  # --cache-prefix, repeated or comma-separated (or from Python)
+    for value in ctx.options.get("cache_prefixes") or ():
+        given += parse_prefixes(value)
     return cleanup(
         settings.require_redis(),
-        settings.cache_prefixes,
+        given or settings.cache_prefixes,
         timeout=settings.timeout,
         max_keys=ctx.options["max_keys"],
         fix_missing_ttl=ctx.options["fix_missing_ttl"],
