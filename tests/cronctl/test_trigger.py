@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cronjobs.cronctl.model import RUN_TICK, TRIGGERED_BY
-from tests.cronctl.conftest import Cluster
+from tests.cronctl.conftest import Cluster, job_body
 from tests.cronctl.emulator import Outcome
 
 NAME = "web-cronjobs-cleanup-old-sessions"
@@ -103,6 +103,25 @@ def test_two_triggers_in_the_same_second_get_different_names(cluster: Cluster) -
         assert len(job.name) <= 63
         assert re.fullmatch(rf"{long_name[:38]}-manual-250601140307-[a-z0-9]{{4}}", job.name)
     assert sorted(j["metadata"]["name"] for j in cluster.jobs()) == sorted([first.name, again.name])
+
+
+def test_forbid_sees_a_run_started_before_a_helm_upgrade_bumped_the_chart_label(
+    cluster: Cluster,
+) -> None:
+    """The Job carries the job template's labels of when it started; an upgrade since changed
+    `helm.sh/chart` (and `app.kubernetes.io/version`) on the template. Selecting Jobs on every
+    template label missed it, and a second run started beside it."""
+    cj = cluster.add_cronjob(NAME, policy="Forbid")
+    job = job_body(cj, f"{NAME}-manual-1", "Running", manual=True)
+    job["metadata"]["labels"] = {**job["metadata"]["labels"], "helm.sh/chart": "cronjobs-0.0.9"}
+    cluster.server.put("batch/v1/jobs", cluster.namespace, job)
+
+    refused = cluster.run("trigger", NAME)
+    assert refused.exit_code == 3, refused.stderr
+    assert f"Job {NAME}-manual-1 is still running" in refused.stderr
+    assert len(cluster.jobs()) == 1
+    shown = cluster.run("history", NAME)
+    assert f"{NAME}-manual-1" in shown.stdout
 
 
 def test_trigger_refuses_when_forbid_and_a_run_is_active(cluster: Cluster) -> None:

@@ -280,11 +280,25 @@ def run_key(run: Run) -> datetime:
     return run.created or run.started or datetime.min.replace(tzinfo=UTC)
 
 
+STABLE_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/component",
+    "cronjobs.dev/job",
+)
+"""The job template's labels that a `helm upgrade` does not change: a Job started before an
+upgrade still carries them (not `helm.sh/chart` or `app.kubernetes.io/version`)."""
+
+
 def template_selector(cronjob: Obj) -> str | None:
-    """An equality selector of the job template's labels (which every Job it makes carries)."""
+    """An equality selector of the job template's labels (which every Job it makes carries):
+    only the stable ones when it has any, so a Job that a `helm upgrade` bumped the chart's
+    labels after (still running: the Forbid check must see it) is found. A narrowing only:
+    callers join the Jobs to the CronJob by ownerReferences uid."""
     template = cronjob.get("spec", {}).get("jobTemplate", {}).get("metadata") or {}
     labels = template.get("labels") or {}
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or None
+    stable = {k: v for k, v in labels.items() if k in STABLE_LABELS}
+    return ",".join(f"{k}={v}" for k, v in sorted((stable or labels).items())) or None
 
 
 def index_jobs(jobs: list[Obj]) -> dict[str, list[Obj]]:
