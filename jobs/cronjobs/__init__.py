@@ -5,7 +5,7 @@ function receives): see jobs/cronjobs/registry.py. `cronjobs.cli` is the `cronjo
 subcommand per job); `cronjobs.cronctl` is the controller client that lists, suspends, resumes
 and triggers the CronJobs.
 
-Both names load on first use: importing `jobs` itself stays cheap, so the entrypoint
+Both names load on first use: importing `cronjobs` itself stays cheap, so the entrypoint
 (jobs/cronjobs/entry.py) installs its signal handlers before any heavy import.
 """
 
