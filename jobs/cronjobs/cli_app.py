@@ -201,12 +201,14 @@ def retention_show(**kw: Any) -> None:
     settings = settings_from(kw)
     engine = None
     if settings.database_url:
-        from cronjobs.database import connect, require_existing, translate_errors
+        from cronjobs.database import connect, describe
+        from cronjobs.db_errors import translate_errors
+        from cronjobs.dbapi import require_existing
 
         require_existing(settings.database_url)
         engine = connect(settings.database_url, settings.timeout, settings.lock_timeout)
         try:
-            result = translate_errors(engine, report, rules, engine)
+            result = translate_errors(describe(engine), report, rules, engine)
         finally:
             engine.dispose()
     else:

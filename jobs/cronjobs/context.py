@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from cronjobs.dbapi import Db
+
 
 @dataclass
 class JobContext:
@@ -42,6 +44,7 @@ class JobContext:
     fixed_now: datetime | None = None
     """The instant `now` stands for, when a caller fixes it (the demo, a test)."""
     _engine: Engine | None = field(default=None, repr=False)
+    _db: Db | None = field(default=None, repr=False)
     _redis: Any = field(default=None, repr=False)
 
     @property
@@ -59,14 +62,30 @@ class JobContext:
         return tick.this_run().at
 
     @property
-    def engine(self) -> Engine:
-        """A SQLAlchemy engine on DATABASE_URL (UTC, bounded connect and lock waits)."""
-        if self._engine is None:
-            from cronjobs.database import connect, require_existing
+    def db(self) -> Db:
+        """The run's own connection to DATABASE_URL (psycopg 3 or sqlite3, no SQLAlchemy;
+        UTC, bounded connect and lock waits): `ctx.db.rows("SELECT ... WHERE x < :cutoff",
+        {"cutoff": ...})`, `with ctx.db.transaction() as tx: ...`. The built-in jobs use it; a
+        job started by `cronjobs` holds its lock on it."""
+        if self._db is None:
+            from cronjobs.dbapi import Db, parse, require_existing
 
             url = self.settings.require_database()
             require_existing(url)
-            self._engine = connect(url, self.settings.timeout, self.settings.lock_timeout)
+            s = self.settings
+            self._db = Db(parse(url, s.timeout, s.lock_timeout), s.lock_timeout)
+        return self._db
+
+    @property
+    def engine(self) -> Engine:
+        """A SQLAlchemy engine on DATABASE_URL (UTC, bounded connect and lock waits); on
+        PostgreSQL its first connection is the run's own (`db`), which holds the job's lock."""
+        if self._engine is None:
+            from cronjobs.database import connect
+
+            url = self.settings.require_database()
+            first = self.db
+            self._engine = connect(url, self.settings.timeout, self.settings.lock_timeout, first)
         return self._engine
 
     @property
@@ -88,6 +107,8 @@ class JobContext:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+        if self._db is not None:
+            self._db.close()
         if self._redis is not None:
             self._redis.close()
 

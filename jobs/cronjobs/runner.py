@@ -160,16 +160,15 @@ def run_registered(
             settings.require_redis()
         if "database" not in needs:
             return run(job, lambda stop: _call(job, _stopping(ctx, stop), dry_run))
-        engine = ctx.engine  # connected now: a bad URL is exit 2 before the run starts
-        from cronjobs.database import exclusive, translate_errors
+        db = ctx.db  # its URL read now: a bad one is exit 2 before the run starts
+        from cronjobs.db_errors import translate_errors
 
         def locked(stop: threading.Event) -> JobResult:
-            if dry_run:  # a dry run changes nothing: it may overlap a real run
-                return _call(job, _stopping(ctx, stop), dry_run)
-            with exclusive(engine, job.id):
-                return _call(job, _stopping(ctx, stop), dry_run)
+            if not dry_run:  # a dry run changes nothing: it may overlap a real run
+                db.lock(job.id)  # held until the run's connection closes (ctx.close)
+            return _call(job, _stopping(ctx, stop), dry_run)
 
-        return run(job, lambda stop: translate_errors(engine, locked, stop))
+        return run(job, lambda stop: translate_errors(db.where, locked, stop))
     finally:
         ctx.close()
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from cronjobs import JobContext, job, registry
-from cronjobs.database import exclusive
+from cronjobs.dbapi import Db, parse
 from cronjobs.errors import ConfigError, JobError, Skipped
 from cronjobs.testing import context, run
 from tests.jobs.helpers import REPO
@@ -68,10 +68,13 @@ def test_a_run_while_another_holds_the_lock_is_skipped(
     url = f"sqlite:///{tmp_path}/t.db"
     engine = create_engine(url)
     engine.connect().close()
-    job_id = registry.find("testing-probe").id  # type: ignore[union-attr]
-    with exclusive(engine, job_id), pytest.raises(Skipped):
-        run(registered_job, database_url=url)  # type: ignore[arg-type]
     engine.dispose()
+    job_id = registry.find("testing-probe").id  # type: ignore[union-attr]
+    other_run = Db(parse(url))
+    other_run.lock(job_id)
+    with pytest.raises(Skipped):
+        run(registered_job, database_url=url)  # type: ignore[arg-type]
+    other_run.close()
 
 
 def test_context_checks_settings_as_the_cli_does() -> None:

@@ -91,21 +91,19 @@ Probe = Callable[[], str]
 
 
 def _database(settings: Settings) -> Probe:
-    from sqlalchemy import text
+    from cronjobs.dbapi import Db, parse
 
-    from cronjobs.database import connect
-
-    if settings.require_database().startswith("postgresql"):
+    target = parse(settings.require_database(), settings.timeout, settings.lock_timeout)
+    if target.dialect == "postgresql":
         import psycopg  # noqa: F401  (the driver's import is not the database's latency)
 
     def probe() -> str:
-        engine = connect(settings.require_database(), settings.timeout, settings.lock_timeout)
+        db = Db(target, settings.lock_timeout)
         try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return engine.dialect.name
+            db.execute("SELECT 1")
+            return target.dialect
         finally:
-            engine.dispose()
+            db.close()
 
     return probe
 
@@ -215,7 +213,7 @@ def health_check(settings: Settings) -> HealthReport:
     """Check every configured dependency at once; a setting that cannot work (a SQLite file
     that is not there) is a ConfigError before any check starts."""
     if settings.database_url:
-        from cronjobs.database import require_existing
+        from cronjobs.dbapi import require_existing
 
         require_existing(settings.database_url)
     checks: list[tuple[str, bool, Callable[[Settings], Probe]]] = [

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, MetaData, Table, inspect
 from sqlalchemy.engine import make_url
 
 from cronjobs.builtin import partitions
-from cronjobs.database import connect, translate_errors
+from cronjobs.database import connect, describe
+from cronjobs.db_errors import translate_errors
 from cronjobs.errors import ConfigError
 from cronjobs.retention import models
 from cronjobs.settings import Settings
@@ -92,7 +93,7 @@ def create_missing(
         return names
 
     try:
-        return translate_errors(engine, work)
+        return translate_errors(describe(engine), work)
     finally:
         engine.dispose()
 
