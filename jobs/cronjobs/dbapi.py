@@ -286,3 +286,34 @@ def lock_key(job_id: str) -> int:
 def quote(name: str) -> str:
     """An identifier (a table, schema or column name) quoted for SQL, on either dialect."""
     return '"' + name.replace('"', '""') + '"'
+
+
+class OnSqlAlchemy:
+    """A SQLAlchemy Connection seen as a `Db` (rows, scalar, scalars, execute, dialect), for
+    code written on `Db` that a SQLAlchemy transaction calls: the statement runs in that
+    connection's transaction, as the driver's own SQL."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.dialect = str(conn.dialect.name)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        if self.dialect == "postgresql":
+            return self.conn.exec_driver_sql(pyformat(sql) if params else sql, params or {})
+        values = {k: sqlite_value(v) for k, v in (params or {}).items()}
+        return self.conn.exec_driver_sql(sql, values)
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.execute(sql, params)]
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        row = self.execute(sql, params).first()
+        return None if row is None else row[0]
+
+    def scalars(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        return [row[0] for row in self.execute(sql, params)]
+
+
+def on(conn: Any) -> Db | OnSqlAlchemy:
+    """`conn` as a `Db`: itself, or a SQLAlchemy Connection wrapped."""
+    return conn if isinstance(conn, Db | OnSqlAlchemy) else OnSqlAlchemy(conn)

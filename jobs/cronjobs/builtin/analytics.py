@@ -1,8 +1,9 @@
 """aggregate-daily-analytics: raw analytics events rolled up into daily figures.
 
 Aggregation is one `INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE` per UTC day, in
-SQL, on PostgreSQL and SQLite alike: running it twice gives the same rows. The cleanup of old
-raw events is jobs/cronjobs/builtin/analytics_cleanup.py.
+SQL, on PostgreSQL and SQLite alike: running it twice gives the same rows. The SQL is text on
+the run's own connection (cronjobs.dbapi): a run imports no SQLAlchemy. The cleanup of old raw
+events is jobs/cronjobs/builtin/analytics_cleanup.py.
 """
 
 from __future__ import annotations
@@ -13,24 +14,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
-
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Insert,
-    Select,
-    bindparam,
-    func,
-    select,
-)
-from sqlalchemy import Date as SqlDate
 
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
 from cronjobs.render import plural
-from cronjobs.retention.tables import DEFAULT_TABLES, AnalyticsTables
+from cronjobs.dbapi import Db, OnSqlAlchemy, on
+from cronjobs.retention.names import DEFAULT_ANALYTICS, AnalyticsNames, analytics_names
 
 log = logging.getLogger(__name__)
 
@@ -99,82 +92,81 @@ class AggregateResult:
         return out
 
 
-# One day's figures, with the day and its bounds as parameters: built once per tables, so each
-# day only binds values (SQLAlchemy's compiled cache then serves every day).
-@lru_cache(maxsize=8)
-def _figures(t: AnalyticsTables) -> Select[Any]:
-    events, daily = t.events, t.daily
-    return (
-        select(
-            bindparam("day", type_=SqlDate).label("day"),
-            events.c.event_type,
-            func.count().label("event_count"),
-            func.count(events.c.user_id.distinct()).label("unique_users"),
-            bindparam("now", type_=daily.c.updated_at.type).label("updated_at"),
-        )
-        .where(
-            events.c.occurred_at >= bindparam("start", type_=events.c.occurred_at.type),
-            events.c.occurred_at < bindparam("end", type_=events.c.occurred_at.type),
-        )
-        .group_by(events.c.event_type)
-    )
-
-
 _FIGURE_KEYS = ("day", "event_type", "event_count", "unique_users", "updated_at")
 
 
-def dialect_insert(dialect: str) -> Any:
-    """The INSERT with ON CONFLICT of `dialect` (postgresql or sqlite), imported on use: a run
-    loads only the dialect it talks to."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
-
-
-@lru_cache(maxsize=8)
-def _upsert(t: AnalyticsTables, dialect: str) -> Insert:
-    daily = t.daily
-    insert = dialect_insert(dialect)(daily).from_select(
-        [daily.c[k] for k in _FIGURE_KEYS], _figures(t)
+@lru_cache(maxsize=16)
+def figures_sql(names: AnalyticsNames, dialect: str) -> str:
+    """One day's figures per event type: `:day`, `:start`, `:end` (the day's bounds), `:now`."""
+    e, d = names.events, names.daily
+    stamp = e.timestamp(dialect)
+    day, now, start, end = (":day", ":now", ":start", ":end")
+    if stamp:  # typed as the columns are (PostgreSQL), so the index on occurred_at serves
+        day, now = "CAST(:day AS date)", f"CAST(:now AS {d.timestamp(dialect)})"
+        start, end = f"CAST(:start AS {stamp})", f"CAST(:end AS {stamp})"
+    at = e.c("occurred_at")
+    return (
+        f"SELECT {day} AS day, {e.c('event_type')} AS event_type, count(*) AS event_count, "
+        f"count(DISTINCT {e.c('user_id')}) AS unique_users, {now} AS updated_at "
+        f"FROM {e.sql} WHERE {at} >= {start} AND {at} < {end} GROUP BY {e.c('event_type')}"
     )
-    return insert.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=[daily.c.day, daily.c.event_type],
-        set_={daily.c[k]: insert.excluded[k] for k in _FIGURE_KEYS[2:]},
-    ).returning(daily.c.event_count)
+
+
+@lru_cache(maxsize=16)
+def upsert_sql(names: AnalyticsNames, dialect: str) -> str:
+    """The day's figures written into the daily table (one row per event type; a rerun
+    replaces them): the event count of each row written."""
+    d = names.daily
+    keys = [d.c(k) for k in _FIGURE_KEYS]
+    updates = ", ".join(f"{k} = excluded.{k}" for k in keys[2:])
+    return (
+        f"INSERT INTO {d.sql} ({', '.join(keys)}) {figures_sql(names, dialect)} "
+        f"ON CONFLICT ({keys[0]}, {keys[1]}) DO UPDATE SET {updates} RETURNING {keys[2]}"
+    )
 
 
 def aggregate_day(
-    conn: Connection,
+    conn: Any,
     day: date,
     *,
     dry_run: bool = False,
     now: datetime | None = None,
-    tables: AnalyticsTables = DEFAULT_TABLES,
+    tables: Any = DEFAULT_ANALYTICS,
 ) -> DayFigures:
-    """Upsert one day's figures; in a dry run, compute them only."""
+    """Upsert one day's figures on `conn` (a `Db`, or a SQLAlchemy Connection in a transaction);
+    in a dry run, compute them only. `tables`: AnalyticsNames, or SQLAlchemy AnalyticsTables."""
+    db, names = on(conn), analytics_names(tables)
     start, end = day_bounds(day)
     now = now or datetime.now(UTC)
     params = {"day": day, "start": start, "end": end, "now": now}
+    sql = figures_sql if dry_run else upsert_sql
     if dry_run:
-        counts = [int(row.event_count) for row in conn.execute(_figures(tables), params)]
+        counts = [int(row[2]) for row in db.rows(sql(names, db.dialect), params)]
     else:
-        counts = [int(n) for n in conn.scalars(_upsert(tables, conn.dialect.name), params)]
+        counts = [int(n) for n in db.scalars(sql(names, db.dialect), params)]
     return DayFigures(day, event_types=len(counts), events=sum(counts), partial=end > now)
 
 
+@contextmanager
+def _transaction(where: Any) -> Iterator[Db | OnSqlAlchemy]:
+    """A transaction on a `Db`, or on a SQLAlchemy Engine (what tests and benches pass)."""
+    if isinstance(where, Db):
+        with where.transaction() as tx:
+            yield tx
+    else:
+        with where.begin() as conn:
+            yield on(conn)
+
+
 def aggregate(
-    engine: Engine,
+    db: Any,
     days: list[date],
     *,
     dry_run: bool = False,
     stop: threading.Event | None = None,
     keep_before: date | None = None,
     now: datetime | None = None,
-    tables: AnalyticsTables = DEFAULT_TABLES,
+    tables: Any = DEFAULT_ANALYTICS,
 ) -> AggregateResult:
     """Aggregate each day in its own short transaction.
 
@@ -182,12 +174,17 @@ def aggregate(
     already be partly deleted, and recomputing would replace complete figures by partial ones.
     """
     result = AggregateResult(dry_run=dry_run)
-    daily = tables.daily
+    names = analytics_names(tables)
     if keep_before is not None and days and days[0] < keep_before:
-        with engine.connect() as conn:
-            done = set(
-                conn.scalars(select(daily.c.day).distinct().where(daily.c.day < keep_before))
-            )
+        d = names.daily
+        with _transaction(db) as tx:
+            done = {
+                date.fromisoformat(str(day)[:10])  # SQLite holds the day as text
+                for day in tx.scalars(
+                    f"SELECT DISTINCT {d.c('day')} FROM {d.sql} WHERE {d.c('day')} < :keep",
+                    {"keep": keep_before},
+                )
+            }
         result.kept = [d for d in days if d in done]
         days = [d for d in days if d not in done]
     for day in days:
@@ -196,8 +193,8 @@ def aggregate(
             log.warning("stop requested: days done stay done", extra={"done": len(result.days)})
             break
         started = time.monotonic()
-        with engine.begin() as conn:
-            figures = aggregate_day(conn, day, dry_run=dry_run, now=now, tables=tables)
+        with _transaction(db) as tx:
+            figures = aggregate_day(tx, day, dry_run=dry_run, now=now, tables=names)
         result.days.append(figures)
         log.info(
             "day aggregated" if not dry_run else "dry run: day computed",

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Date as SqlDate
 
-from cronjobs.builtin.analytics import _FIGURE_KEYS, day_bounds, dialect_insert
+from cronjobs.builtin.analytics import _FIGURE_KEYS, day_bounds
 from cronjobs.builtin.analytics_ranges import (
     CheckFailed,
     Run,
@@ -59,6 +59,18 @@ from cronjobs.retention.purge import (
 from cronjobs.retention.tables import ANALYTICS_EVENTS, DEFAULT_TABLES, AnalyticsTables, Retention
 
 log = logging.getLogger(__name__)
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The INSERT with ON CONFLICT of `dialect` (postgresql or sqlite), imported on use: a run
+    loads only the dialect it talks to."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 SERIALIZATION_FAILURE = "40001"
 

@@ -111,9 +111,10 @@ def report(rules: Rules, engine: Any | None = None, now: datetime | None = None)
 
 def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) -> None:
     from cronjobs.builtin import analytics_ranges as ranges
-    from cronjobs.builtin.analytics import _upsert
+    from cronjobs.builtin.analytics import upsert_sql
     from cronjobs.builtin.analytics_cleanup import inventory
     from cronjobs.retention import rule_tables
+    from cronjobs.retention.names import analytics_names
     from cronjobs.retention.purge import batch_statements, count_old, next_batch, range_batch
 
     dialect = engine.dialect
@@ -144,4 +145,4 @@ def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) 
                 continue
             entry.sql = [sql(next_batch(rule, cutoff, 5000))]
             entry.sql += [sql(s) for s in batch_statements(rule, [1, 2], cutoff, dialect.name)]
-    result.rollup_sql = [sql(_upsert(tables, dialect.name))]
+    result.rollup_sql = [upsert_sql(analytics_names(tables), dialect.name)]
