@@ -281,7 +281,7 @@ class Db:
             conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
             if not conn.autocommit:
                 conn.commit()
-        except Exception:  # noqa: BLE001 - the connection's close releases it all the same
+        except Exception:
             log.debug("releasing the advisory lock failed", exc_info=True)
 
     def close(self) -> None:
