@@ -105,6 +105,8 @@ class JobContext:
         return self._redis
 
     def close(self) -> None:
+        if self._db is not None:
+            self._db.release()  # on the engine's pooled connection, if it went there
         if self._engine is not None:
             self._engine.dispose()
         if self._db is not None:

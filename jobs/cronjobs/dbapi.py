@@ -177,6 +177,7 @@ class Db:
         self.lock_timeout = lock_timeout
         self._conn: Any = None
         self._lock_fd: int | None = None
+        self._locked: tuple[Any, int] | None = None  # (connection, key) of the advisory lock
         self._in_tx = False
 
     @property
@@ -238,10 +239,12 @@ class Db:
         with its connection). SQLite: an flock on a file beside the database (same host only;
         an in-memory database needs no lock)."""
         if self.dialect == "postgresql":
-            if not self.scalar("SELECT pg_try_advisory_lock(:k)", {"k": lock_key(job_id)}):
+            key = lock_key(job_id)
+            if not self.scalar("SELECT pg_try_advisory_lock(:k)", {"k": key}):
                 raise Skipped(
                     f"another run of {job_id} is in progress (advisory lock held); skipped"
                 )
+            self._locked = (self.connection, key)
             return
         if self.target.uri or self.target.path == ":memory:":
             return
@@ -264,8 +267,26 @@ class Db:
             conn.autocommit = False
         return conn
 
+    def release(self) -> None:
+        """Release the job's lock now, wherever its connection went (`hand_over`), if that
+        connection is still open and idle: closing it would release it too, but the server
+        does so only once the session has ended, a moment after the close."""
+        locked, self._locked = self._locked, None
+        if locked is None:
+            return
+        conn, key = locked
+        try:
+            if conn.closed or conn.info.transaction_status != 0:  # not IDLE: its close releases it
+                return
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            if not conn.autocommit:
+                conn.commit()
+        except Exception:
+            log.debug("releasing the advisory lock failed", exc_info=True)
+
     def close(self) -> None:
-        """Close the connection (a lock held on it goes with it) and release a file lock."""
+        """Release the lock and close the connection; release a file lock."""
+        self.release()
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
