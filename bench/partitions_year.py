@@ -95,12 +95,12 @@ def _setup(server: PgServer, variant: str, per_day: int) -> None:
 
 
 def _ensure(server: PgServer, db: str, first: date, last: datetime) -> None:
-    from cronjobs.builtin import partitions
+    from cronjobs.builtin import partition_months
     from cronjobs.retention.models import analytics_events
 
     engine = _engine(server, db)
     with engine.begin() as conn:
-        partitions.ensure_months(conn, analytics_events, first, last.date())
+        partition_months.ensure_months(conn, analytics_events, first, last.date())
     engine.dispose()
 
 

@@ -42,13 +42,13 @@ def _template(server: PgServer, name: str, n: int, now: Any, partitioned: bool) 
     if partitioned:  # the seed spans 400 days: the months before init-db's 13
         from sqlalchemy import create_engine
 
-        from cronjobs.builtin import partitions
+        from cronjobs.builtin import partition_months
         from cronjobs.retention.models import analytics_events
 
         engine = create_engine(url)
         with engine.begin() as conn:
             first = (now - timedelta(days=401)).date()
-            partitions.ensure_months(conn, analytics_events, first, now.date())
+            partition_months.ensure_months(conn, analytics_events, first, now.date())
         engine.dispose()
     with server.connect(name) as conn:
         seed.seed_events(conn, n, now, aggregate_before=seed.events_cutoff(now))

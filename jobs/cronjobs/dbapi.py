@@ -338,3 +338,14 @@ class OnSqlAlchemy:
 def on(conn: Any) -> Db | OnSqlAlchemy:
     """`conn` as a `Db`: itself, or a SQLAlchemy Connection wrapped."""
     return conn if isinstance(conn, Db | OnSqlAlchemy) else OnSqlAlchemy(conn)
+
+
+@contextmanager
+def transaction_on(where: Any) -> Iterator[Db | OnSqlAlchemy]:
+    """A transaction on a `Db`, or on a SQLAlchemy Engine (what tests and benches pass)."""
+    if isinstance(where, Db):
+        with where.transaction() as tx:
+            yield tx
+    else:
+        with where.begin() as conn:
+            yield on(conn)

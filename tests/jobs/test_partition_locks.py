@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from cronjobs.builtin import partitions
+from cronjobs.builtin import partition_months
 from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.database import connect
 from cronjobs.dev.schema import create_missing
@@ -36,10 +36,10 @@ def part_engine(pg_db_url: str) -> Iterator[Engine]:
 def _old_months(engine: Engine) -> list[date]:
     """Create OLD_MONTHS monthly partitions well past the 365-day retention, each with an
     event whose day has figures (so each is dropped whole); their first days."""
-    first = partitions.month_start((datetime.now(UTC) - timedelta(days=500)).date())
-    months = [partitions.month_start(first, i) for i in range(OLD_MONTHS)]
+    first = partition_months.month_start((datetime.now(UTC) - timedelta(days=500)).date())
+    months = [partition_months.month_start(first, i) for i in range(OLD_MONTHS)]
     with engine.begin() as conn:
-        partitions.ensure_months(conn, EVENTS, months[0], months[-1])
+        partition_months.ensure_months(conn, EVENTS, months[0], months[-1])
         for month in months:
             day = month + timedelta(days=3)
             conn.execute(
@@ -111,7 +111,7 @@ def test_dropping_partitions_under_app_reads_and_writes_never_deadlocks(
         assert not [e for e in app.errors if "deadlock" in e], app.errors
         assert app.errors == [] and app.done > 0
         with part_engine.connect() as conn:
-            left = [p.name for p in partitions.partitions(conn, EVENTS)]
+            left = [p.name for p in partition_months.partitions(conn, EVENTS)]
         assert not [
             n for n in left if any(n.endswith(f"{m.year:04d}_{m.month:02d}") for m in months)
         ]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, insert, select, text, update
 
-from cronjobs.builtin import partitions
+from cronjobs.builtin import partition_months, partitions
 from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
 from cronjobs.database import connect
@@ -33,7 +33,7 @@ def part_engine(pg_db_url: str) -> Iterator[Engine]:
     create_missing(Settings(database_url=pg_db_url), partitioned=True, now=NOW)
     eng = connect(parse_database_url(pg_db_url))
     with eng.begin() as conn:
-        partitions.ensure_months(conn, EVENTS, date(2025, 3, 1), date(2025, 4, 1))
+        partition_months.ensure_months(conn, EVENTS, date(2025, 3, 1), date(2025, 4, 1))
     yield eng
     eng.dispose()
 
@@ -74,14 +74,14 @@ def test_init_db_partitioned_creates_monthly_partitions(pg_db_url: str) -> None:
     result = invoke("init-db", "--partitioned", env=env)
     assert result.exit_code == 0, result.stderr
     today = datetime.now(UTC).date()
-    months = [partitions.month_start(today, i) for i in range(-13, 3)]
+    months = [partition_months.month_start(today, i) for i in range(-13, 3)]
     expected = [f"analytics_events_{m.year:04d}_{m.month:02d}" for m in months]
     eng = connect(parse_database_url(pg_db_url))
     try:
         assert names(eng) == expected
         assert "analytics_events, " in result.stdout and expected[-1] in result.stdout
         with eng.connect() as conn:
-            assert partitions.is_partitioned(conn, EVENTS)
+            assert partition_months.is_partitioned(conn, EVENTS)
             key = conn.scalar(
                 text(
                     "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
@@ -106,21 +106,21 @@ def test_init_db_partitioned_needs_postgresql(tmp_path: Path) -> None:
 def test_ensure_partitions_is_idempotent_and_creates_future_months(
     part_engine: Engine, pg_db_url: str
 ) -> None:
-    assert partitions.ensure_ahead(part_engine, EVENTS, 2, now=NOW) == []
-    made = partitions.ensure_ahead(part_engine, EVENTS, 4, now=NOW)
+    assert partition_months.ensure_ahead(part_engine, EVENTS, 2, now=NOW) == []
+    made = partition_months.ensure_ahead(part_engine, EVENTS, 4, now=NOW)
     assert made == ["analytics_events_2026_09", "analytics_events_2026_10"]
-    assert partitions.ensure_ahead(part_engine, EVENTS, 4, now=NOW) == []
+    assert partition_months.ensure_ahead(part_engine, EVENTS, 4, now=NOW) == []
     # The aggregation job keeps them ahead of the real clock (default: 2 months).
     env = {"DATABASE_URL": pg_db_url}
     result = invoke("aggregate-daily-analytics", "--ensure-partitions", "3", env=env)
     assert result.exit_code == 0, result.stderr
-    ahead = partitions.month_start(datetime.now(UTC).date(), 3)
+    ahead = partition_months.month_start(datetime.now(UTC).date(), 3)
     assert f"analytics_events_{ahead.year:04d}_{ahead.month:02d}" in names(part_engine)
     add(part_engine, [("view", datetime.combine(ahead, datetime.min.time(), tzinfo=UTC))])
 
 
 def test_unpartitioned_table_gets_no_partitions(pg_engine: Engine) -> None:
-    assert partitions.ensure_ahead(pg_engine, EVENTS, 2, now=NOW) == []
+    assert partition_months.ensure_ahead(pg_engine, EVENTS, 2, now=NOW) == []
 
 
 def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) -> None:
@@ -233,7 +233,7 @@ def test_cleanup_drops_partitions_whose_days_have_figures_without_reading_them(
     ]
     assert parts.aggregated == [date(2025, 3, 31)] and parts.kept == []
     counting = [s for s in statements if "analytics_events" in s and "count(" in s.lower()]
-    upserts = [s for s in counting if s.startswith("INSERT INTO daily_analytics")]
+    upserts = [s for s in counting if s.startswith('INSERT INTO "daily_analytics"')]
     assert len(upserts) == 1 and counting == upserts, counting  # only the missing day's upsert
     # Each partition is checked once, under its lock; 2025-03, which lacked a day's figures,
     # once more after that day was aggregated (outside the lock).
@@ -291,7 +291,7 @@ def test_the_held_partition_is_dropped_whole_once_past_the_cutoff(part_engine: E
 def test_cli_reports_partitions_in_text_and_json(part_engine: Engine, pg_db_url: str) -> None:
     old = datetime.now(UTC) - timedelta(days=420)
     with part_engine.begin() as conn:
-        partitions.ensure_months(conn, EVENTS, old.date(), old.date())
+        partition_months.ensure_months(conn, EVENTS, old.date(), old.date())
     add(part_engine, [("view", old)], n=2)
     env = {"DATABASE_URL": pg_db_url}
     name = f"analytics_events_{old.year:04d}_{old.month:02d}"
@@ -320,7 +320,7 @@ def test_exact_cutoff_is_a_flag_and_a_variable(part_engine: Engine, pg_db_url: s
         hours=12
     )
     with part_engine.begin() as conn:
-        partitions.ensure_months(conn, EVENTS, day.date(), cutoff)
+        partition_months.ensure_months(conn, EVENTS, day.date(), cutoff)
     add(part_engine, [("view", day)])
     with part_engine.begin() as conn:
         aggregate_day(conn, day.date())

@@ -339,7 +339,7 @@ def test_retention_show_gives_rules_counts_and_sql(
     assert analytics["rows"] == 6
     assert any('DELETE FROM "select"' in s for s in sessions["sql"]), "names are quoted"
     assert 'FROM "Conversations"' in sessions["sql"][0]
-    assert "INSERT INTO per_day" in report["rollup_sql"][0]
+    assert 'INSERT INTO "per_day"' in report["rollup_sql"][0]
     assert report["findings"][0].startswith("warning: ")
     broken = write(tmp_path, RULES.replace('age = "at"', 'age = "kind"'))
     bad = invoke("retention", "show", env={"CRONJOBS_RULES": broken, "DATABASE_URL": db_url})

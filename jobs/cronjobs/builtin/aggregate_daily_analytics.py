@@ -17,6 +17,7 @@ from cronjobs.retention import ANALYTICS_DAYS
 if TYPE_CHECKING:
     from cronjobs.builtin.analytics import AggregateResult
     from cronjobs.context import JobContext
+    from cronjobs.retention.names import AnalyticsNames
 
 
 class _Day(click.ParamType[date]):
@@ -110,15 +111,14 @@ def days(ctx: JobContext) -> list[date]:
 )
 def aggregate_daily_analytics(ctx: JobContext) -> AggregateResult:
     from cronjobs.builtin.analytics import aggregate
-    from cronjobs.builtin.partitions import ensure_ahead
-    from cronjobs.retention import rule_tables
+    from cronjobs.builtin.partition_months import ensure_ahead
 
-    tables = rule_tables.analytics(ctx.engine, rule_tables.checked(ctx))[1]
+    tables = _tables(ctx)
     if not ctx.dry_run:
-        ensure_ahead(ctx.engine, tables.events, ctx.options["ensure_partitions"])
+        ensure_ahead(ctx.db, tables.events, ctx.options["ensure_partitions"])
     retained_from = ctx.now.date() - timedelta(days=ANALYTICS_DAYS)
     return aggregate(
-        ctx.engine,
+        ctx.db,
         days(ctx),
         dry_run=ctx.dry_run,
         stop=ctx.stop,
@@ -126,3 +126,16 @@ def aggregate_daily_analytics(ctx: JobContext) -> AggregateResult:
         now=ctx.fixed_now,
         tables=tables,
     )
+
+
+def _tables(ctx: JobContext) -> AnalyticsNames:
+    """The built-in tables' names, or a rules file's tables, checked and reflected (with
+    SQLAlchemy, only then)."""
+    from cronjobs.retention.names import DEFAULT_ANALYTICS, analytics_names
+    from cronjobs.retention.rules import DEFAULTS, load
+
+    if load(ctx.options.get("rules")) is DEFAULTS:
+        return DEFAULT_ANALYTICS
+    from cronjobs.retention import rule_tables
+
+    return analytics_names(rule_tables.analytics(ctx.engine, rule_tables.checked(ctx))[1])

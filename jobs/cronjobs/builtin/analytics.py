@@ -14,15 +14,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+from cronjobs.dbapi import on, transaction_on
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
 from cronjobs.render import plural
-from cronjobs.dbapi import Db, OnSqlAlchemy, on
 from cronjobs.retention.names import DEFAULT_ANALYTICS, AnalyticsNames, analytics_names
 
 log = logging.getLogger(__name__)
@@ -147,17 +145,6 @@ def aggregate_day(
     return DayFigures(day, event_types=len(counts), events=sum(counts), partial=end > now)
 
 
-@contextmanager
-def _transaction(where: Any) -> Iterator[Db | OnSqlAlchemy]:
-    """A transaction on a `Db`, or on a SQLAlchemy Engine (what tests and benches pass)."""
-    if isinstance(where, Db):
-        with where.transaction() as tx:
-            yield tx
-    else:
-        with where.begin() as conn:
-            yield on(conn)
-
-
 def aggregate(
     db: Any,
     days: list[date],
@@ -177,7 +164,7 @@ def aggregate(
     names = analytics_names(tables)
     if keep_before is not None and days and days[0] < keep_before:
         d = names.daily
-        with _transaction(db) as tx:
+        with transaction_on(db) as tx:
             done = {
                 date.fromisoformat(str(day)[:10])  # SQLite holds the day as text
                 for day in tx.scalars(
@@ -193,7 +180,7 @@ def aggregate(
             log.warning("stop requested: days done stay done", extra={"done": len(result.days)})
             break
         started = time.monotonic()
-        with _transaction(db) as tx:
+        with transaction_on(db) as tx:
             figures = aggregate_day(tx, day, dry_run=dry_run, now=now, tables=names)
         result.days.append(figures)
         log.info(

@@ -38,12 +38,8 @@ from cronjobs.builtin.analytics_ranges import (
     runs,
     utc_day,
 )
-from cronjobs.builtin.partitions import (
-    PartitionsResult,
-    drop_old_partitions,
-    holding,
-    is_partitioned,
-)
+from cronjobs.builtin.partition_months import is_partitioned
+from cronjobs.builtin.partitions import PartitionsResult, drop_old_partitions, holding
 from cronjobs.builtin.sessions import deleted
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
@@ -71,6 +67,7 @@ def dialect_insert(dialect: str) -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert
+
 
 SERIALIZATION_FAILURE = "40001"
 

@@ -20,7 +20,6 @@ such days too).
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,122 +31,19 @@ from sqlalchemy import Connection, Engine, Table, exc, func, select, text
 
 from cronjobs.builtin.analytics import aggregate_day, day_bounds
 from cronjobs.builtin.analytics_ranges import figures_by_day, old_days, utc_day
+from cronjobs.builtin.partition_months import Partition, partitions, qualified
 from cronjobs.retention.purge import LOCK_NOT_AVAILABLE
 from cronjobs.retention.tables import AnalyticsTables
 
 log = logging.getLogger(__name__)
 
-_BOUND = re.compile(r"^FOR VALUES FROM \((.+)\) TO \((.+)\)$")
-
-
-class Partition(NamedTuple):
-    """One partition: its (unquoted) schema and name, and its bounds (None: MINVALUE/MAXVALUE
-    or not a single timestamp)."""
-
-    schema: str
-    name: str
-    lower: datetime | None
-    upper: datetime | None
-
 
 def _regclass(conn: Connection, table: Table) -> str:
-    return str(conn.dialect.identifier_preparer.format_table(table))
+    return qualified(table.schema, table.name)
 
 
 def _quoted(conn: Connection, schema: str | None, name: str) -> str:
-    prep = conn.dialect.identifier_preparer
-    return (f"{prep.quote_schema(schema)}." if schema else "") + prep.quote(name)
-
-
-def is_partitioned(conn: Connection, table: Table) -> bool:
-    """Whether `table` is a RANGE-partitioned table (pg_partitioned_table); False off
-    PostgreSQL."""
-    if conn.dialect.name != "postgresql":
-        return False
-    query = text(
-        "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table "
-        "WHERE partrelid = to_regclass(:t) AND partstrat = 'r')"
-    )
-    return bool(conn.scalar(query, {"t": _regclass(conn, table)}))
-
-
-def _bound(value: str) -> datetime | None:
-    value = value.strip()
-    if not (value.startswith("'") and value.endswith("'")):
-        return None  # MINVALUE, MAXVALUE, or a multi-column bound
-    try:
-        parsed = datetime.fromisoformat(value[1:-1])
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def partitions(conn: Connection, table: Table) -> list[Partition]:
-    """The partitions of `table` (pg_inherits), by lower bound; a DEFAULT partition is left
-    out (it is never dropped nor counted as covering a month)."""
-    query = text(
-        "SELECT n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid) "
-        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.inhparent = to_regclass(:t)"
-    )
-    found = []
-    for schema, name, bound in conn.execute(query, {"t": _regclass(conn, table)}):
-        match = _BOUND.match(bound or "")
-        if match:
-            found.append(Partition(schema, name, _bound(match[1]), _bound(match[2])))
-    far = datetime.min.replace(tzinfo=UTC)
-    return sorted(found, key=lambda p: p.lower or far)
-
-
-def month_start(day: date, months: int = 0) -> date:
-    """The first day of `day`'s month, `months` months later (or earlier)."""
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, dtime.min, tzinfo=UTC)
-
-
-def ensure_months(conn: Connection, table: Table, first: date, last: date) -> list[str]:
-    """Create the monthly partitions from `first`'s month to `last`'s that no partition covers
-    yet (`CREATE TABLE IF NOT EXISTS ... PARTITION OF`); return the names created."""
-    existing = partitions(conn, table)
-    created = []
-    month = month_start(first)
-    while month <= last:
-        start, end = _midnight(month), _midnight(month_start(month, 1))
-        covered = any(
-            (p.lower is None or p.lower < end) and (p.upper is None or p.upper > start)
-            for p in existing
-        )
-        if not covered:
-            name = f"{table.name}_{month.year:04d}_{month.month:02d}"
-            conn.execute(
-                text(
-                    f"CREATE TABLE IF NOT EXISTS {_quoted(conn, table.schema, name)} PARTITION OF "
-                    f"{_regclass(conn, table)} FOR VALUES FROM ('{start.isoformat()}') "
-                    f"TO ('{end.isoformat()}')"
-                )
-            )
-            created.append(name)
-        month = month_start(month, 1)
-    return created
-
-
-def ensure_ahead(
-    engine: Engine, table: Table, months: int, now: datetime | None = None
-) -> list[str]:
-    """On a partitioned `table`, create this month's partition and the next `months` months'
-    where missing, so inserts never fail for want of one; nothing elsewhere."""
-    today = (now or datetime.now(UTC)).date()
-    with engine.begin() as conn:
-        if not is_partitioned(conn, table):
-            return []
-        created = ensure_months(conn, table, today, month_start(today, months))
-    if created:
-        log.info("partitions created", extra={"table": table.name, "partitions": created})
-    return created
+    return qualified(schema, name)
 
 
 @dataclass

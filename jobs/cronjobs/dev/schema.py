@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, MetaData, Table, inspect
 from sqlalchemy.engine import make_url
 
-from cronjobs.builtin import partitions
+from cronjobs.builtin import partition_months
 from cronjobs.database import connect, describe
 from cronjobs.db_errors import translate_errors
 from cronjobs.errors import ConfigError
@@ -42,8 +42,10 @@ def partitioned_events(metadata: MetaData) -> Table:
 
 def _monthly(conn: Connection, table: Table, now: datetime) -> list[str]:
     today = now.date()
-    first = partitions.month_start(today, -PAST_MONTHS)
-    return partitions.ensure_months(conn, table, first, partitions.month_start(today, AHEAD_MONTHS))
+    first = partition_months.month_start(today, -PAST_MONTHS)
+    return partition_months.ensure_months(
+        conn, table, first, partition_months.month_start(today, AHEAD_MONTHS)
+    )
 
 
 def create_missing(
@@ -88,7 +90,7 @@ def create_missing(
             table = partitioned_events(MetaData())
             if events_name in names:
                 table.create(conn)
-            if partitions.is_partitioned(conn, table):
+            if partition_months.is_partitioned(conn, table):
                 names += _monthly(conn, table, now or datetime.now(UTC))
         return names
 

@@ -8,7 +8,6 @@ name tables and columns through these. `DEFAULT_ANALYTICS` names the built-in ta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +17,8 @@ from cronjobs.dbapi import quote
 @dataclass(frozen=True)
 class TableName:
     name: str
-    columns: Mapping[str, str]
-    """The app's column name of each key the jobs use."""
+    columns: tuple[tuple[str, str], ...]
+    """(key, the app's column name) of each key the jobs use."""
     schema: str | None = None
     aware: bool = True
     """Its timestamps are `timestamp with time zone` (PostgreSQL)."""
@@ -31,7 +30,7 @@ class TableName:
 
     def c(self, key: str) -> str:
         """The column of `key`, quoted."""
-        return quote(self.columns[key])
+        return quote(dict(self.columns)[key])
 
     def timestamp(self, dialect: str) -> str:
         """The SQL type a timestamp parameter is cast to for this table's columns (PostgreSQL:
@@ -54,14 +53,14 @@ _EVENT_KEYS = ("id", "occurred_at", "event_type", "user_id")
 _DAILY_KEYS = ("day", "event_type", "event_count", "unique_users", "updated_at")
 
 DEFAULT_ANALYTICS = AnalyticsNames(
-    TableName("analytics_events", {k: k for k in _EVENT_KEYS}),
-    TableName("daily_analytics", {k: k for k in _DAILY_KEYS}),
+    TableName("analytics_events", tuple((k, k) for k in _EVENT_KEYS)),
+    TableName("daily_analytics", tuple((k, k) for k in _DAILY_KEYS)),
 )
 
 
 def _name_of(table: Any, keys: tuple[str, ...], stamp: str) -> TableName:
     aware = bool(getattr(table.c[stamp].type, "timezone", False))
-    return TableName(table.name, {k: table.c[k].name for k in keys}, table.schema, aware)
+    return TableName(table.name, tuple((k, table.c[k].name) for k in keys), table.schema, aware)
 
 
 def analytics_names(tables: Any) -> AnalyticsNames:
