@@ -165,6 +165,22 @@ def test_a_job_run_imports_no_orm(args: list[str], pg_engine: Engine, pg_db_url:
     assert "sqlalchemy.dialects.sqlite" not in loaded
 
 
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("args", [JOB_RUNS[0], JOB_RUNS[3]], ids=lambda a: a[0])
+def test_the_sql_text_jobs_import_no_sqlalchemy(
+    args: list[str], backend: str, pg_engine: Engine, pg_db_url: str, tmp_path: Path
+) -> None:
+    """aggregate-daily-analytics and health-check send SQL text on the run's own connection
+    (cronjobs.dbapi): SQLAlchemy is start-up they do not pay (issue 27 item 3)."""
+    url = pg_db_url
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path}/app.db"
+        assert invoke("init-db", "--database-url", url).exit_code == 0
+    loaded = _run_and_list_modules(args, url)
+    assert not {m for m in loaded if m.split(".")[0] == "sqlalchemy"}
+    assert ("psycopg" in loaded) == (backend == "postgresql")
+
+
 def test_help_documents_every_environment_variable() -> None:
     out = " ".join(invoke("health-check", "--help").stdout.split())
     for var in (
