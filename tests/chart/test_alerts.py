@@ -587,6 +587,9 @@ def test_the_keepers_thresholds_are_values(render: Render) -> None:
         (["metrics.prometheusRule.keeper.downFor=soon"], "downFor"),
         (["metrics.prometheusRule.keeper.stalledFor=-1m"], "stalledFor"),
         (["metrics.prometheusRule.keeper.nap=1"], "nap"),
+        (["jobs.keeper.subcommand=health-check", "jobs.keeper.schedule=0 * * * *"],
+         "ERROR: jobs.keeper: its PrometheusRule would be named cronjobs-keeper, as the keeper's "
+         "own alerts are: rename the job"),
     ],
 )  # fmt: skip
 def test_bad_keeper_alert_values_are_refused(
