@@ -3,8 +3,9 @@
 The rendered `spec.groups` become a rules file: `promtool check rules` on every job's group, and
 `promtool test rules` on the health-check job's group with synthetic kube-state-metrics series
 (sampled every minute: a gap over the 5-minute lookback would end the series), each alert firing
-and staying silent. promtool compares annotations exactly, so each expected alert lists them:
-they are what the operator reads and runs.
+and staying silent; the same from the keeper's series, and the keeper's own alerts (down,
+stalled) on synthetic series of its scrape targets. promtool compares annotations exactly, so
+each expected alert lists them: they are what the operator reads and runs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from chart_helpers import NAMESPACE, Render, by_kind
 from cronjobs.cronctl.cli import cli as cronctl
 
 CJ = "cronjobs-health-check"
+KEEPER = "cronjobs-keeper"  # the keeper's Deployment, Service (its targets' job), Lease, rules
 NS = NAMESPACE
 RULE_ARGS = ("--set", "metrics.prometheusRule.enabled=true")
 KEEPER_ARGS = (*RULE_ARGS, "--set", "keeper.enabled=true", "--set", "metrics.serviceMonitor.enabled=true")  # fmt: skip
@@ -54,11 +56,14 @@ def rule_files(rules: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFac
 
 
 def _rule_files(rules: list[dict[str, Any]], folder: Path) -> Path:
-    """all.yaml: every job's group; health-check.yaml: that job's group only."""
+    """all.yaml: every group; health-check.yaml: that job's group only; keeper.yaml: the
+    keeper's own group (when rendered)."""
     groups = [group for doc in rules for group in doc["spec"]["groups"]]
     (folder / "all.yaml").write_text(yaml.safe_dump({"groups": groups}))
     (hc,) = [g for g in groups if g["name"] == CJ]
     (folder / "health-check.yaml").write_text(yaml.safe_dump({"groups": [hc]}))
+    for keeper in (g for g in groups if g["name"] == KEEPER):
+        (folder / "keeper.yaml").write_text(yaml.safe_dump({"groups": [keeper]}))
     return folder
 
 
@@ -298,7 +303,7 @@ def keeper_rule_files(render: Render, tmp_path_factory: pytest.TempPathFactory) 
 def test_promtool_accepts_every_keeper_rule(promtool: Path, keeper_rule_files: Path) -> None:
     proc = _run(promtool, "check", "rules", "all.yaml", cwd=keeper_rule_files)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 15 rules found" in proc.stdout
+    assert "SUCCESS: 17 rules found" in proc.stdout  # 3 per job, and the keeper's own 2
 
 
 def _keeper(name: str, values: str, cronjob: str = CJ, pod: str = "keeper-a") -> dict[str, str]:
@@ -385,3 +390,230 @@ def test_each_keeper_alert_fires_and_stays_silent(promtool: Path, keeper_rule_fi
     proc = _run(promtool, "test", "rules", "tests.yaml", cwd=keeper_rule_files)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
+
+
+# -- the keeper's own alerts: down (no target scraped) and stalled (no pass completed) ----------
+
+POD_LABELS = "app.kubernetes.io/name=cronjobs,app.kubernetes.io/instance=cronjobs,app.kubernetes.io/component=keeper"  # fmt: skip
+KEEPER_DOWN = {
+    "exp_labels": {"namespace": NS, "job": KEEPER, "severity": "warning"},
+    "exp_annotations": {
+        "summary": f"The keeper {NS}/{KEEPER} is down",
+        "description": (
+            f"Prometheus has scraped no replica of the keeper (job {KEEPER} in namespace {NS}) "
+            f"for 5m: every target is down, or none is found (no keeper pod: kubectl -n {NS} get "
+            f"deploy/{KEEPER}; or your Prometheus does not select the ServiceMonitor {KEEPER}: "
+            "metrics.serviceMonitor.labels). Meanwhile the CronJobs run on schedule, but no run "
+            "is recorded, no policy enforced, no requested run started, and the CronJob alerts "
+            f"that read the keeper's series stay silent. Its pods: kubectl -n {NS} get pods -l "
+            f"{POD_LABELS}; why they stopped: kubectl -n {NS} describe deploy/{KEEPER} and "
+            f"kubectl -n {NS} logs deploy/{KEEPER} (--previous after a restart)"
+        ),
+    },
+}
+KEEPER_STALLED = {
+    "exp_labels": {"namespace": NS, "job": KEEPER, "severity": "warning"},
+    "exp_annotations": {
+        "summary": f"The keeper {NS}/{KEEPER} has completed no pass for 10m",
+        "description": (
+            f"The keeper (job {KEEPER} in namespace {NS}) is up, but none of its replicas "
+            "completed a pass over the CronJobs for 10m: no run is recorded, no policy enforced, "
+            "no requested run started. Which replica leads (HOLDER; none: no replica can take "
+            f'the Lease): kubectl -n {NS} get lease {KEEPER}; its logs (a "pass failed" warning '
+            f"names the API error): kubectl -n {NS} logs HOLDER, or kubectl -n {NS} logs "
+            f"deploy/{KEEPER}. A restart is safe (the keeper repeats nothing): kubectl -n {NS} "
+            f"rollout restart deploy/{KEEPER}"
+        ),
+    },
+}
+
+
+def _target(name: str, values: str, pod: str = "keeper-a", **labels: str) -> dict[str, str]:
+    """A series of one of the keeper's scrape targets, labelled as its ServiceMonitor's are."""
+    return _series(name, values, **{"job": KEEPER, "service": KEEPER, "pod": pod, **labels})
+
+
+def _passes(values: str, pod: str = "keeper-a") -> list[dict[str, str]]:
+    """A replica scraped (up 1) whose last completed pass is `values` (Unix time; promtool's
+    clock starts at 0)."""
+    return [
+        _target("up", "1x400", pod=pod),
+        _target("cronjobs_keeper_last_completed_pass_timestamp_seconds", values, pod=pod),
+    ]
+
+
+KEEPER_HEALTH_CASES = [
+    _case(
+        "every replica's target down: fires after downFor (5m)",
+        [_target("up", "0x400"), _target("up", "0x400", pod="keeper-b")],
+        ("CronJobsKeeperDown", "4m", []),
+        ("CronJobsKeeperDown", "6m", [KEEPER_DOWN]),
+    ),
+    _case(
+        "no target at all (no pod, or the ServiceMonitor not selected): fires after downFor; "
+        "another job's and another namespace's keeper do not count",
+        [_series("up", "1x400", job="other"),
+         {"series": f'up{{namespace="elsewhere", job="{KEEPER}"}}', "values": "1x400"}],
+        ("CronJobsKeeperDown", "4m", []),
+        ("CronJobsKeeperDown", "6m", [KEEPER_DOWN]),
+        ("CronJobsKeeperStalled", "30m", []),  # nothing scraped: down, not stalled
+    ),
+    _case(
+        "one replica down, the other scraped: silent",
+        [_target("up", "0x400"), *_passes("0+60x400", pod="keeper-b")],
+        ("CronJobsKeeperDown", "10m", []),
+    ),
+    _case(
+        "down for less than downFor, then back: silent",
+        [_target("up", "1x2 0x3 1x400")],
+        ("CronJobsKeeperDown", "4m", []),
+        ("CronJobsKeeperDown", "10m", []),
+    ),
+    _case(
+        "up, passing every minute: silent",
+        _passes("0+60x400"),
+        ("CronJobsKeeperDown", "60m", []),
+        ("CronJobsKeeperStalled", "60m", []),
+    ),
+    _case(
+        "up, last pass at 10m: stale after stalledAfter (10m) more, fires after stalledFor (5m)",
+        _passes("0+60x10 600x390"),
+        ("CronJobsKeeperStalled", "19m", []),
+        ("CronJobsKeeperStalled", "24m", []),
+        ("CronJobsKeeperStalled", "27m", [KEEPER_STALLED]),
+        ("CronJobsKeeperDown", "27m", []),
+    ),
+    _case(
+        "up but never a pass (0: no replica leads, or its informers never sync): fires",
+        [*_passes("0x400"), *_passes("0x400", pod="keeper-b")],
+        ("CronJobsKeeperStalled", "14m", []),
+        ("CronJobsKeeperStalled", "17m", [KEEPER_STALLED]),
+    ),
+    _case(
+        "the Lease changes hands: the old leader's gauge stays behind, the new one's moves: silent",
+        [*_passes("0+60x10 600x390"), *_passes("0x14 900+60x385", pod="keeper-b")],
+        ("CronJobsKeeperStalled", "27m", []),
+        ("CronJobsKeeperStalled", "60m", []),
+    ),
+    _case(
+        "another namespace's keeper stalled: silent",
+        [{"series": f'cronjobs_keeper_last_completed_pass_timestamp_seconds{{namespace="elsewhere", job="{KEEPER}"}}',
+          "values": "0x400"}, *_passes("0+60x400")],
+        ("CronJobsKeeperStalled", "30m", []),
+    ),
+]  # fmt: skip
+
+
+def test_each_keeper_health_alert_fires_and_stays_silent(
+    promtool: Path, keeper_rule_files: Path
+) -> None:
+    tests = {
+        "rule_files": ["keeper.yaml"],
+        "evaluation_interval": "1m",
+        "tests": KEEPER_HEALTH_CASES,
+    }
+    (keeper_rule_files / "keeper-tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    proc = _run(promtool, "test", "rules", "keeper-tests.yaml", cwd=keeper_rule_files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout
+
+
+def _keeper_alerts(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        rule["alert"]: rule
+        for doc in by_kind(docs, "PrometheusRule")
+        for group in doc["spec"]["groups"]
+        for rule in group["rules"]
+        if rule["alert"].startswith("CronJobsKeeper")
+    }
+
+
+def test_the_keepers_alerts_only_where_the_alerts_read_its_series(render: Render) -> None:
+    rendered = render(*KEEPER_ARGS)
+    assert set(_keeper_alerts(rendered)) == {"CronJobsKeeperDown", "CronJobsKeeperStalled"}
+    [rule] = [d for d in by_kind(rendered, "PrometheusRule") if d["metadata"]["name"] == KEEPER]
+    assert rule["metadata"]["labels"]["app.kubernetes.io/component"] == "keeper"
+    # No keeper: nothing of it to alert on.
+    assert _keeper_alerts(render(*RULE_ARGS)) == {}
+    assert _keeper_alerts(render(*RULE_ARGS, "--set", "metrics.serviceMonitor.enabled=true")) == {}
+    # The keeper on, but the alerts read kube-state-metrics: not scraped, so not alerted on.
+    assert _keeper_alerts(render(*RULE_ARGS, "--set", "keeper.enabled=true")) == {}
+    ksm = render(*KEEPER_ARGS, "--set", "metrics.prometheusRule.source=kubeStateMetrics")
+    assert _keeper_alerts(ksm) == {}
+    # No PrometheusRule at all.
+    assert by_kind(render("--set", "keeper.enabled=true", "--set", "metrics.serviceMonitor.enabled=true"), "PrometheusRule") == []  # fmt: skip
+
+
+def test_the_keepers_alerts_select_its_targets_job(render: Render) -> None:
+    """The ServiceMonitor's targets have `job` = the keeper Service's name (the Prometheus
+    Operator's default without `jobLabel`) and `namespace` = the release's; scraped some
+    other way (`source: keeper`), `keeper.scrapeJob` names the job."""
+    docs = render(*KEEPER_ARGS)
+    [monitor] = by_kind(docs, "ServiceMonitor")
+    assert "jobLabel" not in monitor["spec"]
+    [service] = [s for s in by_kind(docs, "Service") if s["metadata"]["name"] == KEEPER]
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [NS]
+    target = f'{{namespace="{NS}", job="{service["metadata"]["name"]}"}}'
+    for rule in _keeper_alerts(docs).values():
+        assert target in rule["expr"]
+    other = render(*RULE_ARGS, "--set", "keeper.enabled=true", "--set", "metrics.prometheusRule.source=keeper", "--set", "metrics.prometheusRule.keeper.scrapeJob=kubernetes-pods")  # fmt: skip
+    down = _keeper_alerts(other)["CronJobsKeeperDown"]
+    assert f'up{{namespace="{NS}", job="kubernetes-pods"}}' in down["expr"]
+    assert 'Prometheus does not scrape it as job "kubernetes-pods"' in down["annotations"]["description"]  # fmt: skip
+
+
+def test_the_keepers_thresholds_are_values(render: Render) -> None:
+    docs = render(*KEEPER_ARGS, *(
+        "--set", "metrics.prometheusRule.keeper.downFor=15m",
+        "--set", "metrics.prometheusRule.keeper.stalledAfter=2h",
+        "--set", "metrics.prometheusRule.keeper.stalledFor=10m",
+        "--set", "metrics.prometheusRule.alertLabels.severity=critical",
+    ))  # fmt: skip
+    alerts = _keeper_alerts(docs)
+    assert alerts["CronJobsKeeperDown"]["for"] == "15m"
+    assert alerts["CronJobsKeeperStalled"]["for"] == "10m"
+    assert alerts["CronJobsKeeperStalled"]["expr"].endswith(") > 7200")
+    assert "for 2h" in alerts["CronJobsKeeperStalled"]["annotations"]["summary"]
+    assert {a["labels"]["severity"] for a in alerts.values()} == {"critical"}
+
+
+@pytest.mark.parametrize(
+    "values, says",
+    [
+        (["keeper.interval=300", "metrics.prometheusRule.keeper.stalledAfter=15m"],
+         "ERROR: metrics.prometheusRule.keeper.stalledAfter (15m) must be longer than 3 keeper "
+         "intervals (3 x keeper.interval = 900s"),
+        (["metrics.prometheusRule.keeper.stalledAfter=10 minutes"], "stalledAfter"),
+        (["metrics.prometheusRule.keeper.downFor=soon"], "downFor"),
+        (["metrics.prometheusRule.keeper.stalledFor=-1m"], "stalledFor"),
+        (["metrics.prometheusRule.keeper.nap=1"], "nap"),
+        (["jobs.keeper.subcommand=health-check", "jobs.keeper.schedule=0 * * * *"],
+         "ERROR: jobs.keeper: its PrometheusRule would be named cronjobs-keeper, as the keeper's "
+         "own alerts are: rename the job"),
+    ],
+)  # fmt: skip
+def test_bad_keeper_alert_values_are_refused(
+    render_error: Any, values: list[str], says: str
+) -> None:
+    args = [arg for value in values for arg in ("--set", value)]
+    assert says in render_error(*KEEPER_ARGS, *args)
+
+
+def test_the_keepers_runbook_commands_name_what_the_chart_renders(render: Render) -> None:
+    """The kubectl commands in the keeper's alerts name its Deployment, its Lease (the one the
+    keeper is told to elect on) and a selector of its pods."""
+    import re
+
+    docs = render(*KEEPER_ARGS)
+    [deploy] = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == KEEPER]
+    args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+    lease = args[args.index("--lease") + 1]
+    pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
+    text = " ".join(
+        " ".join(rule["annotations"].values()) for rule in _keeper_alerts(docs).values()
+    )
+    assert set(re.findall(r"deploy/([-a-z0-9]+)", text)) == {KEEPER}
+    assert re.findall(r"get lease ([-a-z0-9]+)", text) == [lease]
+    [selector] = re.findall(r"get pods -l (\S+);", text)
+    assert dict(kv.split("=") for kv in selector.split(",")).items() <= pod_labels.items()
+    assert set(re.findall(r"kubectl -n (\S+)", text)) == {NS}

@@ -171,10 +171,59 @@ def test_the_process_serves_metrics_leads_and_gives_the_lease_up(cluster: Cluste
     assert 'cronjobs_keeper_runs_total{cronjob="web-cronjobs-h",result="Succeeded"} 1' in text
     assert 'cronjobs_keeper_last_run_duration_seconds{cronjob="web-cronjobs-h"} 42' in text
     assert "cronjobs_keeper_leader 1" in text and found["healthz"] == 200
+    completed = _sample(text, "cronjobs_keeper_last_completed_pass_timestamp_seconds")
+    assert completed == _sample(text, "cronjobs_keeper_last_pass_timestamp_seconds") > 0
     lease = cluster.server.call(
         "GET", f"/apis/coordination.k8s.io/v1/namespaces/{cluster.namespace}/leases/web-keeper"
     )
     assert lease["spec"].get("holderIdentity") is None  # given up on a clean stop
+
+
+def _sample(text: str, name: str) -> float:
+    [value] = [line.split()[1] for line in text.splitlines() if line.split()[0] == name]
+    return float(value)
+
+
+def test_a_follower_goes_round_but_completes_no_pass(cluster: Cluster) -> None:
+    """Another replica holds the Lease: this one's loop goes round (last_pass, which /healthz
+    reads, moves) but it completes no pass, so the gauge the chart's CronJobsKeeperStalled
+    alert reads stays 0 (a replica that leads nothing is not progress)."""
+    import threading
+    import time
+    import urllib.request
+
+    from cronjobs.keeper.process import keep
+
+    api: Any = cluster.controller().api
+    assert Lease(api, cluster.namespace, "web-keeper", "other", timedelta(hours=1)).acquire(
+        datetime.now(UTC)
+    )
+    stop, port, found = threading.Event(), _free_port(), {}
+
+    def scrape() -> None:
+        url = f"http://127.0.0.1:{port}/metrics"
+        for _ in range(200):
+            try:
+                text = urllib.request.urlopen(url, timeout=2).read().decode()
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if _sample(text, "cronjobs_keeper_last_pass_timestamp_seconds") > 0:
+                found["metrics"] = text
+                break
+            time.sleep(0.05)
+        stop.set()
+
+    scraper = threading.Thread(target=scrape)
+    scraper.start()
+    keep(
+        cluster.controller(), selector=None, lease_name="web-keeper", interval=1,
+        host="127.0.0.1", port=port, stop=stop,
+    )  # fmt: skip
+    scraper.join()
+    text = found["metrics"]
+    assert "cronjobs_keeper_leader 0" in text and "cronjobs_keeper_passes_total 0" in text
+    assert _sample(text, "cronjobs_keeper_last_completed_pass_timestamp_seconds") == 0
 
 
 def test_keeper_once_from_the_cli(cluster: Cluster) -> None:

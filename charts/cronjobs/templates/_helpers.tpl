@@ -660,6 +660,14 @@ select it: a maintenance `suspend --all` must not stop the very CronJob that end
 {{- include "cronjobs.fullname" . | trunc 45 | trimSuffix "-" }}-expiry
 {{- end }}
 
+{{/*
+The keeper's name: its Deployment, ServiceAccount, Role, Service (so the `job` label of its
+ServiceMonitor's targets), NetworkPolicy, Lease and ServiceMonitor.
+*/}}
+{{- define "cronjobs.keeper.name" -}}
+{{- include "cronjobs.fullname" . | trunc 56 | trimSuffix "-" }}-keeper
+{{- end }}
+
 {{- define "cronjobs.expiry.labels" -}}
 {{- $labels := include "cronjobs.labels" . | fromYaml }}
 {{- $_ := set $labels "app.kubernetes.io/name" (printf "%s-cronctl" (include "cronjobs.name" . | trunc 55 | trimSuffix "-")) }}

@@ -1,6 +1,7 @@
 """The keeper's metrics in Prometheus' text format (what `/metrics` serves): runs by job and
-result, the last run's duration, the last success, policy actions, flags, and whether this
-replica leads. The chart's PrometheusRule can use them instead of kube-state-metrics."""
+result, the last run's duration, the last success, policy actions, flags, whether this
+replica leads and when it last completed a pass. The chart's PrometheusRule can use them
+instead of kube-state-metrics, and alerts on them when the keeper is down or stalled."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Metrics:
     passes: int = 0
     leader: bool = False
     last_pass: float = 0.0
+    last_completed_pass: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def update(self, done: Pass, now: datetime) -> None:
@@ -57,7 +59,7 @@ class Metrics:
             self.flags = dict(done.flags)
             self.errors += len(done.errors)
             self.passes += 1
-            self.last_pass = now.timestamp()
+            self.last_pass = self.last_completed_pass = now.timestamp()
 
     def render(self) -> str:
         with self.lock:
@@ -115,8 +117,15 @@ class Metrics:
             family(
                 "last_pass_timestamp_seconds",
                 "gauge",
-                "When the last pass ended.",
+                "When the loop last went round: a pass, or a turn as follower or while the"
+                " informers sync (what /healthz reads).",
                 [("", self.last_pass)],
+            )
+            family(
+                "last_completed_pass_timestamp_seconds",
+                "gauge",
+                "When this replica, as leader, last completed a pass over the CronJobs (0: never).",
+                [("", self.last_completed_pass)],
             )
             family(
                 "leader", "gauge", "1 when this replica holds the Lease.", [("", int(self.leader))]
