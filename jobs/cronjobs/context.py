@@ -36,7 +36,7 @@ class JobContext:
     dry_run: bool = False
     args: tuple[str, ...] = ()
     """Extra command-line arguments after the job's options."""
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("jobs.app"))
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("cronjobs.app"))
     options: Mapping[str, Any] = field(default_factory=dict)
     """The values of the job's own flags (`@job(options=[...])`) by parameter name, converted
     by their click types (`--older-than-days 30` is `ctx.options["older_than_days"] == 30`);

@@ -58,7 +58,8 @@ def context(
         stop if stop is not None else threading.Event(),
         dry_run,
         tuple(args),
-        logging.getLogger(f"jobs.app.{job}"),
+        # the logger `cronjobs` gives the job: its module's, as the CLI's runs log under
+        logging.getLogger(registered_job.module if registered_job else f"cronjobs.app.{job}"),
         options={**defaults, **(options or {})},
     )
 

@@ -113,3 +113,11 @@ def test_options_that_do_not_go_together_are_a_config_error_from_python(tmp_path
             database_url=f"sqlite:///{tmp_path / 'none.db'}",
         )
     assert raised.value.exit_code == 2
+
+
+def test_a_contexts_logger_is_the_one_cronjobs_gives_the_job(registered_job: object) -> None:
+    """A registered job logs under its module's name, from the CLI and from `context` alike
+    (not a `jobs.app` left from the package's old name)."""
+    assert context(job="testing-probe").log.name == __name__
+    assert context(job="not-registered").log.name == "cronjobs.app.not-registered"
+    assert JobContext("x", context().settings, threading.Event()).log.name == "cronjobs.app"
