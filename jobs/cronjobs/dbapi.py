@@ -148,14 +148,22 @@ def connect_driver(target: Target, lock_timeout: float = 5.0, autocommit: bool =
     return conn
 
 
-# `:name` outside a `::` cast: psycopg takes `%(name)s`, and a literal % is then %%.
-_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+# A quoted identifier or string literal (kept as it is), a `::` cast, a `:name` parameter, or a
+# literal `%`: psycopg takes `%(name)s`, and a literal % is then %%.
+_TOKEN = re.compile(r""""(?:[^"]|"")*"|'(?:[^']|'')*'|::|(?<![\w:]):([A-Za-z_]\w*)|%""")
+
+
+def _pyformat_token(m: re.Match[str]) -> str:
+    if m.group(1):
+        return f"%({m.group(1)})s"
+    return m.group(0).replace("%", "%%")  # psycopg reads a % anywhere, quoted or not
 
 
 @lru_cache(maxsize=256)
 def pyformat(sql: str) -> str:
-    """`sql` with `:name` parameters written as psycopg's `%(name)s`."""
-    return _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+    """`sql` with `:name` parameters written as psycopg's `%(name)s` (not inside a quoted name
+    or a string literal, where a `%` is doubled all the same)."""
+    return _TOKEN.sub(_pyformat_token, sql)
 
 
 def sqlite_value(value: Any) -> Any:
@@ -319,10 +327,11 @@ class OnSqlAlchemy:
         self.dialect = str(conn.dialect.name)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        if not params:  # no parameters: the driver reads no placeholder (a `%` in a name)
+            return self.conn.exec_driver_sql(sql)
         if self.dialect == "postgresql":
-            return self.conn.exec_driver_sql(pyformat(sql) if params else sql, params or {})
-        values = {k: sqlite_value(v) for k, v in (params or {}).items()}
-        return self.conn.exec_driver_sql(sql, values)
+            return self.conn.exec_driver_sql(pyformat(sql), params)
+        return self.conn.exec_driver_sql(sql, {k: sqlite_value(v) for k, v in params.items()})
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.execute(sql, params)]

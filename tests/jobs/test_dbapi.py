@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
 
 from cronjobs.db_errors import translate_errors
-from cronjobs.dbapi import Db, parse, pyformat
+from cronjobs.dbapi import Db, on, parse, pyformat
 from cronjobs.errors import ConfigError, DependencyError, JobError
 from cronjobs.retention.models import analytics_events, metadata
 from cronjobs.settings import parse_database_url
@@ -61,6 +61,18 @@ def test_sqlite_urls() -> None:
 def test_pyformat_keeps_casts_and_literal_percents() -> None:
     sql = "SELECT :a::date, x LIKE 'a%', :b_2 FROM t WHERE y = :a"
     assert pyformat(sql) == "SELECT %(a)s::date, x LIKE 'a%%', %(b_2)s FROM t WHERE y = %(a)s"
+
+
+def test_pyformat_leaves_quoted_names_and_literals_alone(pg_engine: Engine, pg_db_url: str) -> None:
+    """A rules file's names are quoted, whatever they hold: a `:x` in a name or a literal is
+    not a parameter, and runs as written on PostgreSQL."""
+    sql = (
+        """SELECT ":y%" AS ":y%", 'o''k :z %' AS "it""s", :a::int AS a FROM (SELECT 1 AS ":y%") t"""
+    )
+    assert pyformat(sql).count("%(") == 1
+    db = Db(parse(parse_database_url(pg_db_url)))
+    assert db.rows(sql, {"a": 7}) == [(1, "o'k :z %", 7)]
+    db.close()
 
 
 def _dbs(pg_engine: Engine, pg_db_url: str, tmp_path: Path) -> list[Db]:
@@ -133,3 +145,11 @@ def test_driver_errors_are_translated_as_sqlalchemys_were(
     garbage = Db(parse(f"sqlite:///{not_a_db}"))
     with pytest.raises(ConfigError, match="not a SQLite database file"):
         translate_errors(garbage.where, garbage.execute, "SELECT * FROM t")
+
+
+def test_sql_text_on_a_sqlalchemy_connection_with_no_parameters(pg_engine: Engine) -> None:
+    """`on(conn)` (the same SQL text from a SQLAlchemy transaction): a statement without
+    parameters is sent as written, so a `%` in a quoted name is not read as a placeholder."""
+    with pg_engine.begin() as conn:
+        assert on(conn).rows('SELECT 1 AS "100%"') == [(1,)]
+        assert on(conn).scalar("SELECT :n::int + 1", {"n": 1}) == 2
