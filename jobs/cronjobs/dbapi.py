@@ -327,11 +327,10 @@ class OnSqlAlchemy:
         self.dialect = str(conn.dialect.name)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-        if not params:  # no parameters: the driver reads no placeholder (a `%` in a name)
-            return self.conn.exec_driver_sql(sql)
-        if self.dialect == "postgresql":
-            return self.conn.exec_driver_sql(pyformat(sql), params)
-        return self.conn.exec_driver_sql(sql, {k: sqlite_value(v) for k, v in params.items()})
+        if self.dialect == "postgresql":  # SQLAlchemy always sends parameters: % is then %%
+            return self.conn.exec_driver_sql(pyformat(sql), dict(params or {}))
+        values = {k: sqlite_value(v) for k, v in (params or {}).items()}
+        return self.conn.exec_driver_sql(sql, values)
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.execute(sql, params)]
