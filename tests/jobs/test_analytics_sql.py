@@ -5,6 +5,7 @@ its work (old events deleted, a whole partition dropped)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, insert, text
 from cronjobs.builtin import partition_months
 from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.database import connect
+from cronjobs.dbapi import on, quote
 from cronjobs.dev.schema import create_missing
 from cronjobs.retention.models import analytics_events, metadata
 from cronjobs.settings import Settings, parse_database_url
@@ -80,5 +82,75 @@ def test_cleanup_old_analytics_with_the_built_in_rules_imports_no_sqlalchemy(
                     {"p": f"analytics_events_{first.year:04d}_{first.month:02d}"},
                 ).scalar()
             assert left is None  # the old month's partition was dropped whole
+    finally:
+        engine.dispose()
+
+
+HOSTILE = 'ev"; DROP TABLE keep; --'
+COLUMNS = {"at": "When's it from", "kind": "select", "who": "100% user", "id": "Id"}
+
+
+def test_a_rules_file_s_hostile_names_are_names_in_the_cleanup_s_sql(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The cleanup's SQL text quotes every name a rules file gives (a quote, a semicolon, a
+    reserved word, a space, a percent sign): the old day is counted and deleted from that
+    table, and `keep` is untouched."""
+    from tests.jobs.helpers import invoke
+
+    engine = connect(parse_database_url(db_url))
+    q = quote
+    stamp = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "TIMESTAMP"
+    at, kind, who, ident = (q(COLUMNS[k]) for k in ("at", "kind", "who", "id"))
+    old = datetime.now(UTC) - timedelta(days=500)
+    with engine.begin() as conn:
+        # On the driver's cursor, without parameters: a % in a name is sent as it is.
+        ddl = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        ddl.execute("CREATE TABLE keep (id INTEGER PRIMARY KEY)")
+        ddl.execute(
+            f"CREATE TABLE {q(HOSTILE)} ({ident} INTEGER PRIMARY KEY, {at} {stamp} NOT NULL, "
+            f"{kind} TEXT, {who} TEXT)"
+        )
+        ddl.execute(f"CREATE INDEX ix_h ON {q(HOSTILE)} ({at})")
+        ddl.execute(
+            f"CREATE TABLE {q('per day')} ({q('the day')} DATE NOT NULL, {kind} TEXT NOT NULL, "
+            f"{q('n%')} BIGINT, {q('users')} BIGINT, {q('stamped at')} {stamp}, "
+            f"PRIMARY KEY ({q('the day')}, {kind}))"
+        )
+        on(conn).execute(
+            f"INSERT INTO {q(HOSTILE)} ({ident}, {at}, {kind}, {who}) VALUES "
+            "(1, :old, 'view', 'u1'), (2, :old, 'view', 'u2'), (3, :new, 'view', 'u1')",
+            {"old": old, "new": datetime.now(UTC)},
+        )
+    body = f"""
+[cleanup-old-analytics]
+table = {json.dumps(HOSTILE)}
+primary_key = "Id"
+age = {json.dumps(COLUMNS["at"])}
+days = 365
+
+[rollup]
+source = {json.dumps(HOSTILE)}
+timestamp = {json.dumps(COLUMNS["at"])}
+group_by = "select"
+distinct = "100% user"
+target = "per day"
+columns = {{ day = "the day", group = "select", count = "n%", distinct = "users", updated_at = "stamped at" }}
+"""
+    path = tmp_path / "rules.toml"
+    path.write_text(body)
+    env = {"DATABASE_URL": db_url, "CRONJOBS_RULES": str(path)}
+    try:
+        result = invoke("cleanup-old-analytics", "-o", "json", env=env)
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["purge"]["deleted"] == 2
+        with engine.connect() as conn:
+            assert conn.scalar(text(f"SELECT count(*) FROM {q(HOSTILE)}")) == 1
+            figures = on(conn).rows(
+                f"SELECT {kind}, {q('n%')} FROM {q('per day')} WHERE {q('n%')} >= :least",
+                {"least": 0},
+            )
+            assert conn.scalar(text("SELECT count(*) FROM keep")) == 0  # the table is there
+        assert [tuple(r) for r in figures] == [("view", 2)]  # counted by the delete
     finally:
         engine.dispose()
