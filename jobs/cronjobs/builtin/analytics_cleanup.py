@@ -1,6 +1,12 @@
 """cleanup-old-analytics: delete raw events of whole UTC days past the retention, a day (or a
 few event types of a day) per transaction, each deleted event counted in the daily figures by
 the statement (PostgreSQL) or transaction (SQLite) that deletes it.
+
+Every statement is SQL text (cronjobs.builtin.analytics_sql) on the run's own connection
+(`ctx.db`, cronjobs.dbapi), or on a SQLAlchemy engine's connections where a test or a bench
+passes one (cronjobs.builtin.analytics_links): with the built-in tables a run imports no
+SQLAlchemy. A rules file's tables are reflected with it (cronjobs.retention.rule_tables) and
+named by cronjobs.retention.names; the statements are the same.
 """
 
 from __future__ import annotations

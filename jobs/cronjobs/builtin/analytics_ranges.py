@@ -4,7 +4,9 @@ check and one delete per run, every deleted event counted exactly in the daily f
 `old_days` finds the UTC days before the cutoff that hold raw events (one probe per day on the
 `occurred_at` index, not a read of the events). `plan` packs consecutive days into runs of at
 most `batch_size` events, sizes taken from the days' figures. `delete_run` deletes one run in a
-REPEATABLE READ transaction, so the count and the delete see one snapshot:
+REPEATABLE READ transaction, so the count and the delete see one snapshot (the statements,
+SQL text with every name quoted, are cronjobs.builtin.analytics_sql's `check_run` and
+`delete_range`; in outline):
 
     SELECT sum(n), sum(n) FILTER (WHERE figures.event_count IS DISTINCT FROM n)
     FROM (SELECT day, event_type, count(*) AS n FROM unnest(:days) AS run_days(day)
@@ -13,8 +15,9 @@ REPEATABLE READ transaction, so the count and the delete see one snapshot:
     LEFT JOIN daily_analytics figures USING (day, event_type);
     DELETE FROM events WHERE occurred_at >= :lo AND occurred_at < :hi;
 
-The count runs on a second connection in the deleting transaction's snapshot, at the same time
-as the delete (`SnapshotCheck`), so it adds little time; without a second connection (refused,
+The count runs on a second connection (a new one of the run's own kind, cronjobs.dbapi.Db) in
+the deleting transaction's snapshot, at the same time as the delete (`SnapshotCheck`), so it
+adds little time; without a second connection (refused,
 or failed) it runs first.
 The run commits only if every (day, event type) has figures counting exactly its events and the
 delete removed exactly the events counted (an event inserted meanwhile is not in the snapshot:

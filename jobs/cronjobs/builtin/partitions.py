@@ -9,12 +9,13 @@ detaches and drops it, so no event arrives between the check and the drop. The p
 first, as the app's queries lock it (detaching and dropping lock it anyway: taking the partition
 first deadlocked with any app query on the table); each attempt waits at most DROP_LOCK_WAIT
 (the app's queries queue behind it meanwhile), and a partition whose locks are not granted in
-DROP_ATTEMPTS attempts is kept for the next run; days lacking figures are then aggregated by the per-day upsert, outside the
-lock, and the partition is tried once more. With `recount` (the cleanup's
+DROP_ATTEMPTS attempts is kept for the next run; days lacking figures are then aggregated by
+the per-day upsert, outside the lock, and the partition is tried once more. With `recount` (the cleanup's
 `--recount-partitions`) every (day, event type) is also counted against its figures, reading
 every event, once without the lock and again under it: short figures are aggregated first, and
 a day whose figures count more events than are left keeps its partition (the per-day path keeps
-such days too).
+such days too). The statements are SQL text (cronjobs.builtin.analytics_sql), the parent's and
+the partition's names quoted, on one connection (cronjobs.builtin.analytics_links).
 """
 
 from __future__ import annotations
