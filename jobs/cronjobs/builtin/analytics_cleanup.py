@@ -34,7 +34,7 @@ from cronjobs.builtin.analytics_ranges import (
     CheckFailed,
     Run,
     SnapshotCheck,
-    _as_date,
+    as_date,
     delete_run,
     figures_by_day,
     old_days,
@@ -91,12 +91,12 @@ def inventory(conn: Any, before: datetime, tables: Any = DEFAULT_ANALYTICS) -> I
     db, names = on(conn), analytics_names(tables)
     found: dict[date, dict[str, int]] = {}
     for day, event_type, n in db.rows(sql.inventory_events(names, db.dialect), {"before": before}):
-        found.setdefault(_as_date(day), {})[event_type] = int(n)
+        found.setdefault(as_date(day), {})[event_type] = int(n)
     figures: dict[date, dict[str, int]] = {}
     statement = sql.inventory_figures(names, db.dialect)
     for day, event_type, n in db.rows(statement, {"before": before.date()}):
-        if _as_date(day) in found:
-            figures.setdefault(_as_date(day), {})[event_type] = int(n)
+        if as_date(day) in found:
+            figures.setdefault(as_date(day), {})[event_type] = int(n)
     return Inventory(found, figures)
 
 

@@ -52,7 +52,8 @@ from cronjobs.retention.names import analytics_names
 R = TypeVar("R")
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
+    """A day as the driver returns it: a date (PostgreSQL), or text (SQLite)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
@@ -62,7 +63,7 @@ def old_days(conn: Any, tables: Any, cutoff: datetime, since: datetime | None = 
     or a SQLAlchemy Connection; `tables`: AnalyticsNames or SQLAlchemy AnalyticsTables."""
     params: dict[str, Any] = {"cutoff": cutoff} | ({} if since is None else {"since": since})
     statement = sql.old_days(analytics_names(tables), since is not None)
-    return [_as_date(d) for d in on(conn).scalars(statement, params)]
+    return [as_date(d) for d in on(conn).scalars(statement, params)]
 
 
 def figures_by_day(
@@ -75,7 +76,7 @@ def figures_by_day(
     params: dict[str, Any] = {"before": before} | ({} if days is None else {"days": days})
     found: dict[date, dict[str, int]] = {}
     for day, event_type, n in db.rows(statement, params):
-        found.setdefault(_as_date(day), {})[event_type] = int(n)
+        found.setdefault(as_date(day), {})[event_type] = int(n)
     return found
 
 

@@ -37,7 +37,7 @@ from cronjobs.builtin.analytics_links import (
     connected,
     sqlstate,
 )
-from cronjobs.builtin.analytics_ranges import _as_date, figures_by_day, old_days
+from cronjobs.builtin.analytics_ranges import as_date, figures_by_day, old_days
 from cronjobs.builtin.partition_months import Partition, partitions
 from cronjobs.dbapi import on
 from cronjobs.retention.names import AnalyticsNames, analytics_names
@@ -115,7 +115,7 @@ def _raw_counts(conn: Any, names: AnalyticsNames, p: Partition) -> Counts:
         params["lower"] = p.lower
     found: Counts = {}
     for d, event_type, n in on(conn).rows(sql.raw_counts(names, p.lower is not None), params):
-        found.setdefault(_as_date(d), {})[event_type] = int(n)
+        found.setdefault(as_date(d), {})[event_type] = int(n)
     return found
 
 
