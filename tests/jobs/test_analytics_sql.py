@@ -154,3 +154,28 @@ columns = {{ day = "the day", group = "select", count = "n%", distinct = "users"
         assert [tuple(r) for r in figures] == [("view", 2)]  # counted by the delete
     finally:
         engine.dispose()
+
+
+def test_the_built_in_rules_refuse_a_cascade_from_analytics_events(
+    engine: Engine, db_url: str
+) -> None:
+    """No rules file: an app table of its own that cascades from analytics_events would lose
+    rows with the old events. The check reads the foreign keys with SQL text on the run's own
+    connection: exit 2 naming the key, nothing deleted."""
+    from tests.jobs.helpers import invoke
+
+    _old_events(engine, OLD_DAY)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE event_notes (id INTEGER PRIMARY KEY, "
+                "event_id INTEGER REFERENCES analytics_events (id) ON DELETE CASCADE)"
+            )
+        )
+    result = invoke("cleanup-old-analytics", env={"DATABASE_URL": db_url})
+    assert result.exit_code == 2, result.stderr
+    assert (
+        "rule for table 'analytics_events': event_notes.event_id: refers to analytics_events "
+        "ON DELETE CASCADE" in result.stderr
+    ), result.stderr
+    assert count(engine, analytics_events) == 6
