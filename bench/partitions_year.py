@@ -13,8 +13,8 @@ between runs in production, so each run pays its full-page writes), and runs the
 - unpartitioned: the job's batched runs of whole days;
 - plain DELETE: `DELETE FROM analytics_events WHERE occurred_at < cutoff`, one per week.
 
-The job runs in this process (`cleanup_old_analytics(engine, now=...)`, the CLI's own
-function) so `now` can move; the inserts and checkpoints are not measured.
+The job runs in this process (`cleanup_old_analytics(db, now=...)`, the CLI's own function
+on a connection of the job's own kind, cronjobs.dbapi.Db) so `now` can move; the inserts and checkpoints are not measured.
 
     .venv/bin/python bench/partitions_year.py                  # 2,000 events a day
     .venv/bin/python bench/partitions_year.py --per-day 10000
@@ -131,11 +131,15 @@ def _week(server: PgServer, variant: str, now: datetime) -> tuple[float, int, in
                 "DELETE FROM analytics_events WHERE occurred_at < %s", (cutoff,)
             ).rowcount
     else:
-        engine = _engine(server, db)
-        result = cleanup_old_analytics(
-            engine, now=now, exact_cutoff=variant == "partitioned, --exact-cutoff"
-        )
-        engine.dispose()
+        from cronjobs.dbapi import Db, parse
+
+        job_db = Db(parse(server.url(db)))
+        try:
+            result = cleanup_old_analytics(
+                job_db, now=now, exact_cutoff=variant == "partitioned, --exact-cutoff"
+            )
+        finally:
+            job_db.close()
         counts = result.counts()
         gone = counts["deleted"] + counts["partition_events"]
     seconds = time.perf_counter() - started

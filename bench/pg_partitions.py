@@ -138,25 +138,25 @@ def run(server: PgServer, n: int) -> list[dict[str, Any]]:
 
 def explain(server: PgServer, cutoff: Any) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the partition check's one read: the skip scan of the
-    first droppable partition's days (cronjobs.builtin.analytics_ranges.old_days_statement, as the
-    job builds it). The rest of a drop is LOCK TABLE, ALTER TABLE ... DETACH PARTITION and DROP
+    first droppable partition's days (cronjobs.builtin.analytics_sql.old_days, as the job
+    sends it). The rest of a drop is LOCK TABLE, ALTER TABLE ... DETACH PARTITION and DROP
     TABLE (DDL: nothing to explain) and the figures of those days (a primary-key lookup)."""
-    from sqlalchemy import create_engine
-
-    from cronjobs.builtin import partitions
-    from cronjobs.builtin.analytics_ranges import old_days_statement
-    from cronjobs.retention.tables import DEFAULT_TABLES
+    from cronjobs.builtin import analytics_sql, partitions
+    from cronjobs.dbapi import Db, parse
+    from cronjobs.retention.names import DEFAULT_ANALYTICS
 
     server.create("explain", "tpl_parted")
-    engine = create_engine(server.url("explain").replace("postgresql://", "postgresql+psycopg://"))
-    with engine.connect() as conn:
-        first = partitions.droppable(conn, DEFAULT_TABLES.events, cutoff)[0]
-    engine.dispose()
+    job_db = Db(parse(server.url("explain")))
+    try:
+        first = partitions.droppable(job_db, DEFAULT_ANALYTICS.events, cutoff)[0]
+    finally:
+        job_db.close()
     assert first.upper is not None
-    statement = old_days_statement(DEFAULT_TABLES, first.upper, since=first.lower)
+    statement = analytics_sql.old_days(DEFAULT_ANALYTICS, since=first.lower is not None)
+    bounds = {"cutoff": first.upper} | ({"since": first.lower} if first.lower else {})
     with server.connect("explain", autocommit=False) as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        out = pg_retention._explain(conn, f"the days of {first.name}", statement, {})
+        out = pg_retention._explain(conn, f"the days of {first.name}", statement, bounds)
         conn.rollback()
     server.drop("explain")
     return "\n".join(out)

@@ -240,14 +240,20 @@ def verify(
 
 
 def _explain(conn: Any, label: str, statement: Any, params: dict[str, Any]) -> list[str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of a SQLAlchemy statement as the job compiles it, in the
-    caller's transaction (rolled back by the caller)."""
-    from sqlalchemy.dialects import postgresql
+    """EXPLAIN (ANALYZE, BUFFERS) of a statement as the job sends it (SQL text with `:name`
+    parameters, or a SQLAlchemy statement as the job compiles it), in the caller's
+    transaction (rolled back by the caller)."""
+    if isinstance(statement, str):
+        from cronjobs.dbapi import pyformat
 
-    compiled = statement.compile(dialect=postgresql.dialect(paramstyle="pyformat"))
-    values = dict(compiled.params) | params
-    text = " ".join(str(compiled).split())
-    plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(compiled), values)
+        sent, values = pyformat(statement), params
+    else:
+        from sqlalchemy.dialects import postgresql
+
+        compiled = statement.compile(dialect=postgresql.dialect(paramstyle="pyformat"))
+        sent, values = str(compiled), dict(compiled.params) | params
+    text = " ".join(sent.split())
+    plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sent, values)
     return [f"-- {label}: {text}", *[r[0] for r in plan]]
 
 
@@ -256,11 +262,12 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
     each in a rolled-back transaction: for cleanup-old-sessions the one statement of a batch
     (first batch, and a batch halfway through); for cleanup-old-analytics the day skip scan,
     then a run's check and delete."""
-    from sqlalchemy import create_engine
-
     from cronjobs.builtin import analytics_ranges as ranges
+    from cronjobs.builtin import analytics_sql
+    from cronjobs.dbapi import Db, parse
+    from cronjobs.retention.names import DEFAULT_ANALYTICS
     from cronjobs.retention.purge import range_batch
-    from cronjobs.retention.tables import DEFAULT_TABLES, SESSIONS
+    from cronjobs.retention.tables import SESSIONS
 
     cutoff = kind.cutoff(seed.now_utc())
     out: list[str] = []
@@ -278,27 +285,25 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
             out += _explain(conn, f"halfway (last id {mid})", halfway, {"last": mid, "size": BATCH})
             conn.rollback()
             return "\n".join(out)
-        engine = create_engine(
-            server.url(db).replace("postgresql://", "postgresql+psycopg://"),
-            connect_args={"options": "-c TimeZone=UTC"},
-        )
-        with engine.connect() as sa:
-            days = ranges.old_days(sa, DEFAULT_TABLES, cutoff)
-            figures = ranges.figures_by_day(sa, DEFAULT_TABLES, cutoff.date(), days)
-        engine.dispose()
+        names = DEFAULT_ANALYTICS
+        job_db = Db(parse(server.url(db)))  # the job's own kind of connection (TimeZone=UTC)
+        try:
+            days = ranges.old_days(job_db, names, cutoff)
+            figures = ranges.figures_by_day(job_db, names, cutoff.date(), days)
+        finally:
+            job_db.close()
         run = ranges.plan(days, figures, EVENTS_BATCH)[0]
         lo, hi = run.bounds
-        skip_scan = ranges.old_days_statement(DEFAULT_TABLES, cutoff)
-        out += _explain(conn, "the old days (skip scan)", skip_scan, {})
+        skip_scan = analytics_sql.old_days(names)
+        out += _explain(conn, "the old days (skip scan)", skip_scan, {"cutoff": cutoff})
         out += _explain(
             conn,
             f"the first run's check ({run.days[0]} .. {run.days[-1]}, {run.expected:,} events)",
-            ranges.check_run_statement(DEFAULT_TABLES),
+            analytics_sql.check_run(names),
             {"days": run.days, "lo": lo, "hi": hi},
         )
-        out += _explain(
-            conn, "its delete", ranges.delete_run_statement(DEFAULT_TABLES), {"lo": lo, "hi": hi}
-        )
+        delete = analytics_sql.delete_range(names, "postgresql")
+        out += _explain(conn, "its delete", delete, {"lo": lo, "hi": hi})
         conn.rollback()
     return "\n".join(out)
 

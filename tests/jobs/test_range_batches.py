@@ -123,7 +123,7 @@ def test_old_days_go_in_runs_of_whole_days_without_reading_every_event_first(
         result = cleanup_old_analytics(pg_engine, batch_size=24, batch_time=0, now=NOW)
     assert result.purge is not None
     assert (result.purge.deleted, result.purge.batches, result.kept) == (72, 3, 0)
-    deletes = [s for s, _ in statements if s.startswith("DELETE FROM analytics_events")]
+    deletes = [s for s, _ in statements if s.startswith('DELETE FROM "analytics_events"')]
     assert len(deletes) == 3  # two days per run
     grouped = [s for s, _ in statements if "GROUP BY" in s]
     assert len(grouped) == 3  # each run's check; no inventory of all the old events
@@ -188,7 +188,7 @@ def test_a_day_over_the_batch_is_a_run_by_itself_and_a_huge_one_goes_type_by_typ
     # The small day: one range delete. The huge day: its two types (4 and 8 events), each
     # over the batch, one transaction each through the careful per-day statement.
     assert result.purge.batches == 1 + 2
-    deletes = [s for s, _ in statements if s.startswith("DELETE FROM analytics_events")]
+    deletes = [s for s, _ in statements if s.startswith('DELETE FROM "analytics_events"')]
     assert len(deletes) == 1
     assert count(pg_engine, analytics_events) == 0
 
@@ -322,7 +322,9 @@ def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
 
     def spy(kind: str, real: Any) -> Any:
         def wrapped(conn: Any, *args: Any, **kwargs: Any) -> Any:
-            level = conn.exec_driver_sql("SHOW transaction_isolation").scalar()
+            from cronjobs.dbapi import on
+
+            level = on(conn).scalar("SHOW transaction_isolation")
             seen[kind].append(level)
             return real(conn, *args, **kwargs)
 
@@ -388,7 +390,7 @@ def test_a_run_is_counted_on_a_second_connection_in_the_snapshot_of_its_delete(
             select(analytics_events.c.user_id, analytics_events.c.occurred_at)
         ).all()
     assert [(user, at) for user, at in left] == [("late", late)]
-    deleting = {c for c, s in on if s.startswith("DELETE FROM analytics_events")}
+    deleting = {c for c, s in on if s.startswith('DELETE FROM "analytics_events"')}
     exporting = {c for c, s in on if s == "SELECT pg_export_snapshot()"}
     importing = [c for c, s in on if s.startswith("SET TRANSACTION SNAPSHOT")]
     counting = {c for c, s in on if "unnest(" in s}
@@ -422,7 +424,7 @@ def test_without_a_second_connection_each_run_is_counted_before_its_delete(
     texts = [s for s, _ in statements]
     assert not [s for s in texts if "pg_export_snapshot" in s or "SNAPSHOT" in s]
     checks = [i for i, s in enumerate(texts) if "unnest(" in s]
-    deletes = [i for i, s in enumerate(texts) if s.startswith("DELETE FROM analytics_events")]
+    deletes = [i for i, s in enumerate(texts) if s.startswith('DELETE FROM "analytics_events"')]
     assert len(checks) == len(deletes) == 2 and all(
         c < d for c, d in zip(checks, deletes, strict=True)
     )
@@ -466,7 +468,7 @@ def test_a_run_holds_consecutive_days_only(pg_engine: Engine) -> None:
         result = cleanup_old_analytics(pg_engine, batch_size=1000, batch_time=0, now=NOW)
     assert result.purge is not None
     assert (result.purge.deleted, result.purge.batches) == (9, 2)
-    spans = [p for s, p in statements if s.startswith("DELETE FROM analytics_events")]
+    spans = [p for s, p in statements if s.startswith('DELETE FROM "analytics_events"')]
     assert [(p["lo"].date(), p["hi"].date()) for p in spans] == [
         (FIRST, FIRST + timedelta(days=2)),
         (FIRST + timedelta(days=3), FIRST + timedelta(days=4)),
@@ -499,7 +501,7 @@ def test_a_count_that_fails_on_the_second_connection_is_redone_on_the_jobs_own(
     assert any(m.startswith("the second connection failed") for m in caplog.messages)
     texts = [s for s, _ in statements]
     assert sum(s == "SELECT pg_export_snapshot()" for s in texts) == 1
-    assert sum(s.startswith("DELETE FROM analytics_events") for s in texts) == 3  # 1 undone
+    assert sum(s.startswith('DELETE FROM "analytics_events"') for s in texts) == 3  # 1 undone
     assert count(pg_engine, analytics_events) == 0
 
 

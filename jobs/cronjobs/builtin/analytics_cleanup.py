@@ -1,6 +1,12 @@
 """cleanup-old-analytics: delete raw events of whole UTC days past the retention, a day (or a
 few event types of a day) per transaction, each deleted event counted in the daily figures by
 the statement (PostgreSQL) or transaction (SQLite) that deletes it.
+
+Every statement is SQL text (cronjobs.builtin.analytics_sql) on the run's own connection
+(`ctx.db`, cronjobs.dbapi), or on a SQLAlchemy engine's connections where a test or a bench
+passes one (cronjobs.builtin.analytics_links): with the built-in tables a run imports no
+SQLAlchemy. A rules file's tables are reflected with it (cronjobs.retention.rule_tables) and
+named by cronjobs.retention.names; the statements are the same.
 """
 
 from __future__ import annotations
@@ -9,67 +15,45 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import (
-    ARRAY,
-    BigInteger,
-    Connection,
-    Engine,
-    Select,
-    Table,
-    delete,
-    exc,
-    func,
-    literal,
-    select,
+from cronjobs.builtin import analytics_sql as sql
+from cronjobs.builtin.analytics import day_bounds
+from cronjobs.builtin.analytics_links import (
+    FAST_LOCK_WAIT,
+    LOCK_NOT_AVAILABLE,
+    SERIALIZATION_FAILURE,
+    Link,
+    Undo,
+    connected,
+    dialect_of,
+    sqlstate,
 )
-from sqlalchemy import Date as SqlDate
-
-from cronjobs.builtin.analytics import _FIGURE_KEYS, day_bounds
 from cronjobs.builtin.analytics_ranges import (
     CheckFailed,
     Run,
     SnapshotCheck,
+    as_date,
     delete_run,
     figures_by_day,
     old_days,
     runs,
-    utc_day,
 )
 from cronjobs.builtin.partition_months import is_partitioned
 from cronjobs.builtin.partitions import PartitionsResult, drop_old_partitions, holding
 from cronjobs.builtin.sessions import deleted
+from cronjobs.dbapi import on
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
 from cronjobs.render import plural
 from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME, BatchSizer
-from cronjobs.retention.purge import (
-    FAST_LOCK_WAIT,
-    LOCK_NOT_AVAILABLE,
-    PurgeResult,
-    reset_lock_timeout,
-    sized,
-)
-from cronjobs.retention.tables import ANALYTICS_EVENTS, DEFAULT_TABLES, AnalyticsTables, Retention
+from cronjobs.retention.names import DEFAULT_ANALYTICS, AnalyticsNames, analytics_names
+from cronjobs.retention.purged import PurgeResult, sized
+from cronjobs.retention.rules import DEFAULTS, RetentionRule
 
 log = logging.getLogger(__name__)
 
-
-def dialect_insert(dialect: str) -> Any:
-    """The INSERT with ON CONFLICT of `dialect` (postgresql or sqlite), imported on use: a run
-    loads only the dialect it talks to."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
-
-
-SERIALIZATION_FAILURE = "40001"
 
 DEFAULT_BATCH_EVENTS = 20_000
 """Events in the first transaction (whole UTC days are packed up to this many), from which the
@@ -82,16 +66,6 @@ MAX_BATCH_EVENTS = 1_000_000
 BIG_DAY = 4
 """A day with more than `batch_size` events is a run by itself; one with more than BIG_DAY
 times as many goes the careful way, a few event types per transaction."""
-
-
-def _utc_day(column: Any, dialect: str) -> Any:
-    if dialect == "postgresql":
-        return utc_day(column)
-    return func.date(column)  # SQLite holds UTC text: 'YYYY-MM-DD HH:MM:SS...'
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 @dataclass
@@ -112,22 +86,17 @@ class Inventory:
         return {t: n for t, n in self.events[day].items() if counted.get(t, 0) > n}
 
 
-def inventory(
-    conn: Connection, before: datetime, tables: AnalyticsTables = DEFAULT_TABLES
-) -> Inventory:
+def inventory(conn: Any, before: datetime, tables: Any = DEFAULT_ANALYTICS) -> Inventory:
     """One grouped read of the old raw events, and their days' figures."""
-    events, daily = tables.events, tables.daily
-    day = _utc_day(events.c.occurred_at, conn.dialect.name).label("day")
-    old = select(day, events.c.event_type, func.count().label("n"))
-    old = old.where(events.c.occurred_at < before).group_by(day, events.c.event_type)
+    db, names = on(conn), analytics_names(tables)
     found: dict[date, dict[str, int]] = {}
-    for row in conn.execute(old.order_by(day)):
-        found.setdefault(_as_date(row.day), {})[row.event_type] = int(row.n)
+    for day, event_type, n in db.rows(sql.inventory_events(names, db.dialect), {"before": before}):
+        found.setdefault(as_date(day), {})[event_type] = int(n)
     figures: dict[date, dict[str, int]] = {}
-    query = select(daily.c.day, daily.c.event_type, daily.c.event_count)
-    for row in conn.execute(query.where(daily.c.day < before.date())):
-        if _as_date(row.day) in found:
-            figures.setdefault(_as_date(row.day), {})[row.event_type] = int(row.event_count)
+    statement = sql.inventory_figures(names, db.dialect)
+    for day, event_type, n in db.rows(statement, {"before": before.date()}):
+        if as_date(day) in found:
+            figures.setdefault(as_date(day), {})[event_type] = int(n)
     return Inventory(found, figures)
 
 
@@ -139,30 +108,12 @@ class Unit(NamedTuple):
     kept: int
 
 
-def _counted_upsert(daily: Table, dialect: str, rows: Any) -> Any:
-    """Upsert figures from `rows` (a select or a list of dicts by key); rows already equal
-    stay."""
-    insert = dialect_insert(dialect)(daily)
-    if isinstance(rows, Select):
-        insert = insert.from_select([daily.c[k] for k in _FIGURE_KEYS], rows)
-    else:
-        insert = insert.values(rows)
-    changed = (daily.c.event_count != insert.excluded.event_count) | (
-        daily.c.unique_users != insert.excluded.unique_users
-    )
-    return insert.on_conflict_do_update(
-        index_elements=[daily.c.day, daily.c.event_type],
-        set_={daily.c[k]: insert.excluded[k] for k in _FIGURE_KEYS[2:]},
-        where=changed,
-    )
-
-
 def purge_unit(
-    conn: Connection,
+    conn: Any,
     day: date,
-    event_types: list[str] | None,
+    event_types: list[Any] | None,
     now: datetime,
-    tables: AnalyticsTables = DEFAULT_TABLES,
+    tables: Any = DEFAULT_ANALYTICS,
 ) -> Unit:
     """Delete the raw events of `day` (of these types, or all), counting them in its figures in
     the same transaction: each type's figures become exactly the events deleted.
@@ -171,87 +122,30 @@ def purge_unit(
     after an earlier cleanup of the day) is kept: recounting would lose events, adding would
     count some twice. On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED` and a type
     with any row the app holds is left whole for the next run; counting, deleting and the
-    upsert are one statement, one snapshot, so an event committed meanwhile is neither
-    counted nor deleted. SQLite's BEGIN IMMEDIATE keeps writers out of the transaction.
+    upsert are one statement (`analytics_sql.purge_unit`), one snapshot, so an event
+    committed meanwhile is neither counted nor deleted. SQLite's BEGIN IMMEDIATE keeps writers
+    out of the transaction. `conn`: a `Db` in a transaction, or a SQLAlchemy Connection.
     """
-    events = tables.events
+    db, names = on(conn), analytics_names(tables)
     start, end = day_bounds(day)
-    where = [events.c.occurred_at >= start, events.c.occurred_at < end]
+    params: dict[str, Any] = {"day": day, "start": start, "end": end}
+    types = None if event_types is None else len(event_types)
     if event_types is not None:
-        where.append(events.c.event_type.in_(event_types))
-    if conn.dialect.name == "postgresql":
-        return _purge_unit_pg(conn, day, where, now, tables)
-    users = func.count(events.c.user_id.distinct()).label("users")
-    raw = select(events.c.event_type, func.count().label("n"), users).where(*where)
-    found = conn.execute(raw.group_by(events.c.event_type)).all()
-    counted = {str(t): int(n) for t, n in conn.execute(_figures_of(tables.daily, day))}
-    ok = [r for r in found if counted.get(r.event_type, 0) <= r.n]
+        params |= sql.in_params("t", list(event_types))
+    if db.dialect == "postgresql":
+        row = db.rows(sql.purge_unit(names, types), params | {"now": now})[0]
+        return Unit(int(row[0]), int(row[1]), int(row[2]))
+    found = db.rows(sql.unit_raw(names, types), params)
+    counted = {str(t): int(n) for t, n in db.rows(sql.unit_figures(names, db.dialect), params)}
+    ok = [(t, int(n), int(users)) for t, n, users in found if counted.get(t, 0) <= n]
+    for t, n, users in ok:
+        figures = {"day": day, "event_type": t, "event_count": n, "unique_users": users}
+        db.execute(sql.unit_upsert(names), figures | {"updated_at": now})
     if ok:
-        rows = [
-            {"day": day, "event_type": r.event_type, "event_count": r.n}
-            | {"unique_users": r.users, "updated_at": now}
-            for r in ok
-        ]
-        conn.execute(_counted_upsert(tables.daily, "sqlite", rows))
-        types = [r.event_type for r in ok]
-        conn.execute(delete(events).where(*where, events.c.event_type.in_(types)))
-    deleted = sum(r.n for r in ok)
-    return Unit(deleted, 0, sum(r.n for r in found) - deleted)
-
-
-def _figures_of(daily: Table, day: date) -> Select[Any]:
-    return select(daily.c.event_type, daily.c.event_count).where(daily.c.day == day)
-
-
-def _purge_unit_pg(
-    conn: Connection, day: date, where: list[Any], now: datetime, tables: AnalyticsTables
-) -> Unit:
-    events, daily = tables.events, tables.daily
-    raw = select(events.c.event_type, func.count().label("n")).where(*where)
-    raw_cte = raw.group_by(events.c.event_type).cte("raw")
-    mine = select(events.c.id, events.c.event_type).where(*where)
-    mine_cte = mine.with_for_update(skip_locked=True).cte("mine")
-    held = select(mine_cte.c.event_type, func.count().label("n"))
-    held_cte = held.group_by(mine_cte.c.event_type).cte("held")
-    counted = _figures_of(daily, day).cte("counted")
-    in_use = func.coalesce(held_cte.c.n, 0) < raw_cte.c.n
-    kept = func.coalesce(counted.c.event_count, 0) > raw_cte.c.n
-    joined = raw_cte.outerjoin(held_cte, held_cte.c.event_type == raw_cte.c.event_type)
-    joined = joined.outerjoin(counted, counted.c.event_type == raw_cte.c.event_type)
-    verdict = (
-        select(raw_cte.c.event_type, raw_cte.c.n, in_use.label("in_use"))
-        .add_columns((kept & ~in_use).label("kept"))
-        .select_from(joined)
-        .cte("verdict")
-    )
-    ok = select(verdict.c.event_type).where(~verdict.c.in_use, ~verdict.c.kept)
-    ids = select(mine_cte.c.id).where(mine_cte.c.event_type.in_(ok)).scalar_subquery()
-    # The day's bounds again (the rows are `mine`'s): on a partitioned table they prune the
-    # delete to the day's partition instead of probing every partition's key for each id.
-    any_id = events.c.id == func.any(func.array(ids).cast(ARRAY(BigInteger)))
-    gone = delete(events).where(any_id, *where)
-    gone_cte = gone.returning(events.c.event_type, events.c.user_id).cte("gone")
-    figures = select(
-        literal(day, SqlDate),
-        gone_cte.c.event_type,
-        func.count(),
-        func.count(gone_cte.c.user_id.distinct()),
-        literal(now, daily.c.updated_at.type),
-    ).group_by(gone_cte.c.event_type)
-    upsert = _counted_upsert(daily, "postgresql", figures).returning(literal(1)).cte("upsert")
-
-    def rows(*where: Any) -> Any:
-        return select(func.coalesce(func.sum(verdict.c.n), 0)).where(*where).scalar_subquery()
-
-    row = conn.execute(
-        select(
-            select(func.count()).select_from(gone_cte).scalar_subquery(),
-            rows(verdict.c.in_use),
-            rows(verdict.c.kept),
-            select(func.count()).select_from(upsert).scalar_subquery(),
-        )
-    ).one()
-    return Unit(int(row[0]), int(row[1]), int(row[2]))
+        gone = sql.in_params("t", [t for t, _, _ in ok])
+        db.execute(sql.unit_delete(names, len(ok)), {"start": start, "end": end} | gone)
+    deleted = sum(n for _, n, _ in ok)
+    return Unit(deleted, 0, sum(int(r[1]) for r in found) - deleted)
 
 
 def _chunks(types: dict[str, int], batch_size: int) -> list[list[str] | None]:
@@ -338,7 +232,7 @@ class AnalyticsCleanupResult:
         if self.purge is not None:
             out.append(
                 f"{self.purge.table}: {'would delete' if self.dry_run else 'deleted'} "
-                f"{deleted(self.purge)}"
+                f"{deleted(self.purge)}"  # type: ignore[arg-type]  # purge.py's twin (purged.py)
             )
         if self.kept:
             first, last = self.kept_days[0], self.kept_days[-1]
@@ -386,8 +280,19 @@ def _partition_lines(parts: PartitionsResult, dry_run: bool) -> list[str]:
     return out
 
 
+def cutoff_of(rule: Any, days: int, now: datetime) -> datetime:
+    """The cleanup's cutoff: `days` before `now` (rounded down to midnight with the rule's
+    `whole_days`), then the UTC midnight on or before it, whatever a rules file says, so no
+    event at or after it is deleted with its day. `rule`: a RetentionRule (or a Retention)."""
+    rule = getattr(rule, "rule", rule)
+    cutoff = now - timedelta(days=days)
+    if rule.whole_days:
+        cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+    return cutoff.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def cleanup_old_analytics(
-    engine: Engine,
+    source: Any,
     *,
     older_than_days: int | None = None,
     batch_size: int = DEFAULT_BATCH_EVENTS,
@@ -398,31 +303,31 @@ def cleanup_old_analytics(
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
-    rule: Retention = ANALYTICS_EVENTS,
-    tables: AnalyticsTables = DEFAULT_TABLES,
+    rule: RetentionRule | Any = DEFAULTS.analytics,
+    tables: AnalyticsNames | Any = DEFAULT_ANALYTICS,
 ) -> AnalyticsCleanupResult:
     """Delete raw events of whole UTC days older than the cutoff, each counted in the daily
-    figures by the transaction that deletes it. On PostgreSQL: whole partitions first (on a
-    partitioned table), then runs of whole days by time range (cronjobs.builtin.analytics_ranges),
-    of at most `batch_size` events first, then as many as fit in `batch_time` seconds (0:
-    `batch_size`; cronjobs.retention.batch_time). On SQLite, and in a dry run: a day at a time, or a few
-    event types at a time for a day with more than `batch_size` events, from one grouped read
-    of the old events. On a partitioned table the old days of the partition holding the cutoff
-    wait to be dropped with it (retention keeps at least the cutoff's days, at most one
-    partition more), unless `exact_cutoff`: then they go row by row."""
+    figures by the transaction that deletes it, with SQL text (cronjobs.builtin.analytics_sql)
+    on `source`: the run's own `Db` (cronjobs.dbapi), or a SQLAlchemy Engine's connections.
+    On PostgreSQL: whole partitions first (on a partitioned table), then runs of whole days by
+    time range (cronjobs.builtin.analytics_ranges), of at most `batch_size` events first, then
+    as many as fit in `batch_time` seconds (0: `batch_size`; cronjobs.retention.batch_time),
+    each counted on a second connection. On SQLite, and in a dry run: a day at a time, or a
+    few event types at a time for a day with more than `batch_size` events, from one grouped
+    read of the old events. On a partitioned table the old days of the partition holding the
+    cutoff wait to be dropped with it (retention keeps at least the cutoff's days, at most one
+    partition more), unless `exact_cutoff`: then they go row by row. `tables`: AnalyticsNames,
+    or SQLAlchemy AnalyticsTables (a rules file's, reflected)."""
     now = now or datetime.now(UTC)
-    days = older_than_days if older_than_days is not None else rule.days
-    # Whole UTC days only, whatever a rules file says: the cutoff is the UTC midnight on or
-    # before it, so no event at or after it is deleted with its day.
-    cutoff = rule.cutoff(days, now).astimezone(UTC)
-    cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
-    result = AnalyticsCleanupResult(days, cutoff, dry_run=dry_run)
-    pg = engine.dialect.name == "postgresql"
+    names = analytics_names(tables)
+    days = older_than_days if older_than_days is not None else getattr(rule, "rule", rule).days
+    result = AnalyticsCleanupResult(days, cutoff_of(rule, days, now), dry_run=dry_run)
+    pg = dialect_of(source) == "postgresql"
     partitioned, held = False, None
     if pg:
-        with engine.connect() as conn:
-            partitioned = is_partitioned(conn, tables.events)
-            held = holding(conn, tables.events, result.cutoff) if partitioned else None
+        with connected(source) as link, link.transaction() as tx:
+            partitioned = is_partitioned(tx, names.events)
+            held = holding(tx, names.events, result.cutoff) if partitioned else None
     # The per-day path's own cutoff: before the held partition's days.
     before = result.cutoff
     if held is not None and held.lower is not None and not exact_cutoff:
@@ -430,8 +335,8 @@ def cleanup_old_analytics(
         result.held_partition, result.held_from = held.name, held.lower.astimezone(UTC).date()
     found: Inventory | None = None
     if dry_run or not pg or not aggregate_missing:
-        with engine.connect() as conn:
-            found = inventory(conn, before, tables)
+        with connected(source) as link, link.transaction() as tx:
+            found = inventory(tx, before, names)
         missing = found.missing
         if missing and not aggregate_missing:
             raise JobError(
@@ -443,12 +348,12 @@ def cleanup_old_analytics(
         result.aggregated_first = missing
     if partitioned:
         result.partitions = drop_old_partitions(
-            engine,
+            source,
             result.cutoff,
             dry_run=dry_run,
             stop=stop,
             now=now,
-            tables=tables,
+            tables=names,
             recount=recount_partitions,
         )
     if pg and not dry_run:
@@ -458,61 +363,65 @@ def cleanup_old_analytics(
             low=min(MIN_BATCH_EVENTS, batch_size),
             high=MAX_BATCH_EVENTS,
         )
-        _by_runs(engine, result, sizer, stop, now, tables, before)
+        _by_runs(source, result, sizer, stop, now, names, before)
     else:
         assert found is not None
-        _by_days(engine, result, found, batch_size, stop, now, tables)
+        _by_days(source, result, found, batch_size, stop, now, names)
     return result
 
 
+_READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
+"""The careful path's statements rely on READ COMMITTED, whatever the database's default."""
+
+
 def _by_runs(
-    engine: Engine,
+    source: Any,
     result: AnalyticsCleanupResult,
     sizer: BatchSizer,
     stop: threading.Event | None,
     now: datetime,
-    tables: AnalyticsTables,
+    names: AnalyticsNames,
     before: datetime,
 ) -> None:
-    """PostgreSQL: the days left before `before` (the cutoff, or the held partition's start), in runs of whole days by time range, each checked
-    against its figures and deleted in one transaction (`_fast_run`). A run whose figures do
-    not count its events exactly, or that meets a row the app holds or changed, is rolled back
-    and its days go the careful way (`_careful_run`), as do a run with a day lacking figures
-    and a day of more than BIG_DAY x the batch size (`sizer.size`) events (a few event types
-    at a time). A second connection counts each run while the first deletes it (`SnapshotCheck`); if the
-    database refuses it, or it fails to count a run, the runs are counted before their delete
-    on the one connection."""
-    result.purge = purged = PurgeResult(str(tables.events.fullname), result.cutoff)
-    # READ COMMITTED whatever the database's default (the careful path's statements rely on
-    # it); a fast run asks for REPEATABLE READ itself.
-    with engine.connect().execution_options(isolation_level="READ COMMITTED") as conn:
-        days = old_days(conn, tables, before)
+    """PostgreSQL: the days left before `before` (the cutoff, or the held partition's start),
+    in runs of whole days by time range, each checked against its figures and deleted in one
+    transaction (`_fast_run`). A run whose figures do not count its events exactly, or that
+    meets a row the app holds or changed, is rolled back and its days go the careful way
+    (`_careful_run`), as do a run with a day lacking figures and a day of more than BIG_DAY x
+    the batch size (`sizer.size`) events (a few event types at a time). A second connection
+    counts each run while the first deletes it (`SnapshotCheck`); if the database refuses it,
+    or it fails to count a run, the runs are counted before their delete on the one
+    connection."""
+    result.purge = purged = PurgeResult(names.events.fullname, result.cutoff)
+    with connected(source) as link:
+        with link.transaction(_READ_COMMITTED) as tx:
+            days = old_days(tx, names, before)
         if not days:
             return
-        pending = SnapshotCheck(engine, tables)  # connects meanwhile
+        pending = SnapshotCheck(source, names)  # connects meanwhile
         try:
-            figures = figures_by_day(conn, tables, result.cutoff.astimezone(UTC).date(), days)
-            conn.exec_driver_sql(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
-            conn.commit()
+            with link.transaction(_READ_COMMITTED) as tx:
+                figures = figures_by_day(tx, names, result.cutoff.astimezone(UTC).date(), days)
+            link.session(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
             try:
                 check = _connected(pending)
-                _delete_runs(conn, check, days, figures, sizer, stop, now, tables, result)
+                _delete_runs(link, check, days, figures, sizer, stop, now, names, result)
             finally:
-                reset_lock_timeout(conn)
+                link.reset_lock_timeout()
         finally:
             pending.close()
             sized(purged, sizer)
 
 
 def _delete_runs(
-    conn: Connection,
+    link: Link,
     check: SnapshotCheck | None,
     days: list[date],
     figures: dict[date, dict[str, int]],
     sizer: BatchSizer,
     stop: threading.Event | None,
     now: datetime,
-    tables: AnalyticsTables,
+    names: AnalyticsNames,
     result: AnalyticsCleanupResult,
 ) -> None:
     """The days in runs packed to the batch's size as it goes (`runs`), each run the fast way
@@ -529,7 +438,7 @@ def _delete_runs(
         deleted = None
         if run.counted and run.expected <= BIG_DAY * batch_size:
             try:
-                deleted = _fast_run(conn, run, tables, check)
+                deleted = _fast_run(link, run, names, check)
             except CheckFailed as e:
                 log.warning(
                     "the second connection failed: the runs are counted before their delete "
@@ -537,13 +446,13 @@ def _delete_runs(
                     extra={"reason": str(e)},
                 )
                 check = None
-                deleted = _fast_run(conn, run, tables, check)
+                deleted = _fast_run(link, run, names, check)
         if deleted is not None:
             purged.deleted += deleted
             elapsed = time.monotonic() - started
             purged.committed(elapsed, size=batch_size, days=_span(run.days), rows=deleted)
             sizer.after(deleted, elapsed)
-        elif not _careful_run(conn, run, batch_size, now, tables, result, figures, stop):
+        elif not _careful_run(link, run, batch_size, now, names, result, figures, stop):
             _stopped(purged)
             return
 
@@ -568,7 +477,7 @@ def _connected(check: SnapshotCheck) -> SnapshotCheck | None:
 
 
 def _fast_run(
-    conn: Connection, run: Run, tables: AnalyticsTables, check: SnapshotCheck | None
+    link: Link, run: Run, names: AnalyticsNames, check: SnapshotCheck | None
 ) -> int | None:
     """The run by range, counted (on `check`'s connection while it is deleted, else first)
     and deleted in one REPEATABLE READ transaction, committed: the events deleted; None
@@ -576,54 +485,58 @@ def _fast_run(
     meanwhile, or a row lock held past FAST_LOCK_WAIT. CheckFailed (rolled back) if `check`
     failed to count it."""
     try:
-        with conn.begin() as tx:
-            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            deleted = delete_run(conn, tables, run, check)
+        with link.transaction("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ") as tx:
+            deleted = delete_run(tx, names, run, check)
             if deleted is None:
-                tx.rollback()
+                raise Undo
             return deleted
-    except exc.OperationalError as e:
-        if getattr(e.orig, "sqlstate", None) not in (LOCK_NOT_AVAILABLE, SERIALIZATION_FAILURE):
+    except Undo:
+        return None
+    except Exception as e:
+        if sqlstate(e) not in (LOCK_NOT_AVAILABLE, SERIALIZATION_FAILURE):
             raise
         return None
 
 
 def _careful_run(
-    conn: Connection,
+    link: Link,
     run: Run,
     batch_size: int,
     now: datetime,
-    tables: AnalyticsTables,
+    names: AnalyticsNames,
     result: AnalyticsCleanupResult,
     figures: dict[date, dict[str, int]],
     stop: threading.Event | None,
 ) -> bool:
-    """The run's days one by one with `purge_unit`, each unit its own transaction at the job's
-    own lock_timeout: a day whose figures are missing or count more than `batch_size` events
-    is read first and goes a few event types at a time (`_chunks`, by its real counts). False
-    if a stop request ended it between two units."""
+    """The run's days one by one with `purge_unit`, each unit its own READ COMMITTED
+    transaction at the job's own lock_timeout: a day whose figures are missing or count more
+    than `batch_size` events is read first and goes a few event types at a time (`_chunks`,
+    by its real counts). False if a stop request ended it between two units."""
     for day in run.days:
-        chunks: list[list[str] | None] = [None]
+        chunks: list[list[Any] | None] = [None]
         if day not in figures or sum(figures[day].values()) > batch_size:
-            chunks = _chunks(_day_types(conn, tables, day), batch_size)
+            chunks = _chunks(_day_types(link, names, day), batch_size)  # type: ignore[assignment]
         for event_types in chunks:
             if stop is not None and stop.is_set():
                 return False
             started = time.monotonic()
-            with conn.begin():
-                conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
-                unit = purge_unit(conn, day, event_types, now, tables)
+            with link.transaction(_READ_COMMITTED, _OWN_LOCK_WAIT) as tx:
+                unit = purge_unit(tx, day, event_types, now, names)
             _count_unit(result, started, day, event_types, unit)
         if day not in figures and day not in result.aggregated_first:
             result.aggregated_first.append(day)
     return True
 
 
+_OWN_LOCK_WAIT = "SET LOCAL lock_timeout TO DEFAULT"
+"""The job's own lock_timeout (CRONJOBS_LOCK_TIMEOUT), not the fast runs' FAST_LOCK_WAIT."""
+
+
 def _count_unit(
     result: AnalyticsCleanupResult,
     started: float,
     day: date,
-    event_types: list[str] | None,
+    event_types: list[Any] | None,
     unit: Unit,
 ) -> None:
     """Add a committed `purge_unit` to the result and log it."""
@@ -644,31 +557,26 @@ def _count_unit(
     )
 
 
-def _day_types(conn: Connection, tables: AnalyticsTables, day: date) -> dict[Any, int]:
+def _day_types(link: Link, names: AnalyticsNames, day: date) -> dict[Any, int]:
     """One day's raw events per type (a read of that day), keyed by the column's own values
     (a rules file's type column need not be text)."""
-    events = tables.events
     start, end = day_bounds(day)
-    query = select(events.c.event_type, func.count()).where(
-        events.c.occurred_at >= start, events.c.occurred_at < end
-    )
-    with conn.begin():
-        conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
-        return {t: int(n) for t, n in conn.execute(query.group_by(events.c.event_type))}
+    with link.transaction(_READ_COMMITTED, _OWN_LOCK_WAIT) as tx:
+        rows = tx.rows(sql.day_types(names, link.dialect), {"start": start, "end": end})
+    return {t: int(n) for t, n in rows}
 
 
 def _by_days(
-    engine: Engine,
+    source: Any,
     result: AnalyticsCleanupResult,
     found: Inventory,
     batch_size: int,
     stop: threading.Event | None,
     now: datetime,
-    tables: AnalyticsTables,
+    names: AnalyticsNames,
 ) -> None:
     """SQLite, or a dry run: a day (or a few event types of it) per transaction, from the
     inventory."""
-    events = tables.events
     if result.partitions is not None:
         gone = [(p.lower, p.upper) for p in result.partitions.dropped]
         found.events = {
@@ -677,7 +585,9 @@ def _by_days(
             if not any(_within(day, lo, hi) for lo, hi in gone)
         }
         result.aggregated_first = [d for d in result.aggregated_first if d in found.events]
-    purged = result.purge = PurgeResult(str(events.fullname), result.cutoff, dry_run=result.dry_run)
+    purged = result.purge = PurgeResult(
+        names.events.fullname, result.cutoff, dry_run=result.dry_run
+    )
     if result.dry_run:
         for day, types in found.events.items():
             kept = sum(found.kept(day).values())
@@ -688,11 +598,12 @@ def _by_days(
     units = [
         (day, chunk) for day, types in found.events.items() for chunk in _chunks(types, batch_size)
     ]
-    for day, event_types in units:
-        if stop is not None and stop.is_set():
-            _stopped(purged)
-            break
-        started = time.monotonic()
-        with engine.begin() as conn:
-            unit = purge_unit(conn, day, event_types, now, tables)
-        _count_unit(result, started, day, event_types, unit)
+    with connected(source) as link:
+        for day, event_types in units:
+            if stop is not None and stop.is_set():
+                _stopped(purged)
+                break
+            started = time.monotonic()
+            with link.transaction() as tx:
+                unit = purge_unit(tx, day, event_types, now, names)
+            _count_unit(result, started, day, event_types, unit)

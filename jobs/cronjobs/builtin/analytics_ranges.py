@@ -4,7 +4,9 @@ check and one delete per run, every deleted event counted exactly in the daily f
 `old_days` finds the UTC days before the cutoff that hold raw events (one probe per day on the
 `occurred_at` index, not a read of the events). `plan` packs consecutive days into runs of at
 most `batch_size` events, sizes taken from the days' figures. `delete_run` deletes one run in a
-REPEATABLE READ transaction, so the count and the delete see one snapshot:
+REPEATABLE READ transaction, so the count and the delete see one snapshot (the statements,
+SQL text with every name quoted, are cronjobs.builtin.analytics_sql's `check_run` and
+`delete_range`; in outline):
 
     SELECT sum(n), sum(n) FILTER (WHERE figures.event_count IS DISTINCT FROM n)
     FROM (SELECT day, event_type, count(*) AS n FROM unnest(:days) AS run_days(day)
@@ -13,8 +15,9 @@ REPEATABLE READ transaction, so the count and the delete see one snapshot:
     LEFT JOIN daily_analytics figures USING (day, event_type);
     DELETE FROM events WHERE occurred_at >= :lo AND occurred_at < :hi;
 
-The count runs on a second connection in the deleting transaction's snapshot, at the same time
-as the delete (`SnapshotCheck`), so it adds little time; without a second connection (refused,
+The count runs on a second connection (a new one of the run's own kind, cronjobs.dbapi.Db) in
+the deleting transaction's snapshot, at the same time as the delete (`SnapshotCheck`), so it
+adds little time; without a second connection (refused,
 or failed) it runs first.
 The run commits only if every (day, event type) has figures counting exactly its events and the
 delete removed exactly the events counted (an event inserted meanwhile is not in the snapshot:
@@ -36,91 +39,44 @@ from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import (
-    ARRAY,
-    Connection,
-    DateTime,
-    Delete,
-    Engine,
-    Select,
-    and_,
-    bindparam,
-    cast,
-    column,
-    delete,
-    exc,
-    func,
-    select,
-)
-from sqlalchemy import Date as SqlDate
-
+from cronjobs.builtin import analytics_sql as sql
 from cronjobs.builtin.analytics import day_bounds
+from cronjobs.builtin.analytics_links import FAST_LOCK_WAIT, Link, another, refused_kind
+from cronjobs.db_errors import is_database_error
+from cronjobs.dbapi import on
 from cronjobs.retention.batch_time import median
-from cronjobs.retention.purge import FAST_LOCK_WAIT
-from cronjobs.retention.tables import AnalyticsTables
+from cronjobs.retention.names import analytics_names
 
 R = TypeVar("R")
 
 
-def _aware(column: Any) -> bool:
-    return bool(getattr(column.type, "timezone", False))
+def as_date(value: Any) -> date:
+    """A day as the driver returns it: a date (PostgreSQL), or text (SQLite)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def utc_day(column: Any) -> Any:
-    """PostgreSQL: the UTC date of a timestamp column, whatever the session's TimeZone (a
-    column without a time zone holds UTC, as the jobs write and read it)."""
-    return cast(func.timezone("UTC", column) if _aware(column) else column, SqlDate)
-
-
-def utc_midnight(day: Any, column: Any) -> Any:
-    """PostgreSQL: the UTC midnight starting the date `day`, comparable with `column`
-    whatever the session's TimeZone."""
-    midnight = cast(day, DateTime())
-    return func.timezone("UTC", midnight) if _aware(column) else midnight
-
-
-def old_days_statement(
-    tables: AnalyticsTables, cutoff: datetime, since: datetime | None = None
-) -> Select[Any]:
-    """The recursive skip scan `old_days` sends: each step one `min(occurred_at)` probe past
-    the previous day (an index lookup with the `occurred_at` index; on a partitioned table the
-    bounds prune it to the partitions they span)."""
-    at = tables.events.c.occurred_at
-    before = at < bindparam("cutoff", cutoff, type_=at.type)
-    if since is not None:
-        before = and_(before, at >= bindparam("since", since, type_=at.type))
-    first = select(utc_day(func.min(at)).label("day")).where(before)
-    days = first.cte("days", recursive=True)
-    following = select(utc_day(func.min(at))).where(before, at >= utc_midnight(days.c.day + 1, at))
-    step = select(following.scalar_subquery()).where(days.c.day.is_not(None))
-    days = days.union_all(step)
-    return select(days.c.day).where(days.c.day.is_not(None))
-
-
-def old_days(
-    conn: Connection, tables: AnalyticsTables, cutoff: datetime, since: datetime | None = None
-) -> list[date]:
-    """The UTC days before `cutoff` (from `since`) with raw events, oldest first, found
-    without reading the events (`old_days_statement`)."""
-    return list(conn.scalars(old_days_statement(tables, cutoff, since)))
+def old_days(conn: Any, tables: Any, cutoff: datetime, since: datetime | None = None) -> list[date]:
+    """PostgreSQL: the UTC days before `cutoff` (from `since`) with raw events, oldest first,
+    found without reading the events (the skip scan `analytics_sql.old_days`). `conn`: a `Db`
+    or a SQLAlchemy Connection; `tables`: AnalyticsNames or SQLAlchemy AnalyticsTables."""
+    params: dict[str, Any] = {"cutoff": cutoff} | ({} if since is None else {"since": since})
+    statement = sql.old_days(analytics_names(tables), since is not None)
+    return [as_date(d) for d in on(conn).scalars(statement, params)]
 
 
 def figures_by_day(
-    conn: Connection, tables: AnalyticsTables, before: date, days: list[date] | None = None
+    conn: Any, tables: Any, before: date, days: list[date] | None = None
 ) -> dict[date, dict[str, int]]:
     """Each day's figures (event type -> event_count) before `before` (of `days` only, if
     given): the sizes `plan` uses."""
-    daily = tables.daily
-    query = select(daily.c.day, daily.c.event_type, daily.c.event_count)
-    query = query.where(daily.c.day < before)
-    if days is not None:
-        query = query.where(daily.c.day.in_(bindparam("days", days, expanding=True)))
+    db = on(conn)
+    statement = sql.figures_by_day(analytics_names(tables), db.dialect, days is not None)
+    params: dict[str, Any] = {"before": before} | ({} if days is None else {"days": days})
     found: dict[date, dict[str, int]] = {}
-    for day, event_type, n in conn.execute(query):
-        found.setdefault(day, {})[event_type] = int(n)
+    for day, event_type, n in db.rows(statement, params):
+        found.setdefault(as_date(day), {})[event_type] = int(n)
     return found
 
 
@@ -174,40 +130,6 @@ def runs(
         yield run
 
 
-@lru_cache(maxsize=8)
-def check_run_statement(tables: AnalyticsTables) -> Select[Any]:
-    """The check of a run (parameters `days`, the run's days, and its bounds `lo` and `hi`,
-    which let the planner prune partitions): its events, and those of (day, type)s whose
-    figures are missing or count another number of events. Each day is
-    an index range of `occurred_at` joined to its day, so no row's day is computed (0.12 s
-    against 0.21 s grouping by `utc_day(occurred_at)`, for 428k events)."""
-    events, daily = tables.events, tables.daily
-    at = events.c.occurred_at
-    run_days = func.unnest(bindparam("days", type_=ARRAY(SqlDate)))
-    days = run_days.table_valued(column("day", SqlDate)).render_derived("run_days")
-    within = and_(at >= utc_midnight(days.c.day, at), at < utc_midnight(days.c.day + 1, at))
-    got = select(days.c.day, events.c.event_type.label("event_type"), func.count().label("n"))
-    lo, hi = bindparam("lo", type_=at.type), bindparam("hi", type_=at.type)
-    got = got.select_from(days.join(events, within))
-    got = got.where(at >= lo, at < hi)
-    got = got.group_by(days.c.day, events.c.event_type)
-    got_sq = got.subquery("got")
-    same = and_(daily.c.day == got_sq.c.day, daily.c.event_type == got_sq.c.event_type)
-    off = daily.c.event_count.is_distinct_from(got_sq.c.n)
-    return select(
-        func.coalesce(func.sum(got_sq.c.n), 0),
-        func.coalesce(func.sum(got_sq.c.n).filter(off), 0),
-    ).select_from(got_sq.outerjoin(daily, same))
-
-
-@lru_cache(maxsize=8)
-def delete_run_statement(tables: AnalyticsTables) -> Delete:
-    """The delete of a run (parameters `lo`, `hi`: its bounds)."""
-    at = tables.events.c.occurred_at
-    lo, hi = bindparam("lo", type_=at.type), bindparam("hi", type_=at.type)
-    return delete(tables.events).where(at >= lo, at < hi)
-
-
 _SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 
 
@@ -226,26 +148,18 @@ class SnapshotCheck:
     here, in a REPEATABLE READ READ ONLY transaction), so the count takes no time of its own
     (for 428k events: 0.24 s, against 0.31 s counting first and 0.25 s for one DELETE, on
     two cores). It waits at most FAST_LOCK_WAIT for a lock: the deleting transaction waits
-    for it, where the server's deadlock detector cannot see. It connects, and counts each
-    run, in a daemon thread (`_in_thread`: a connect that stalls never holds up the process's
-    exit); the caller uses it from one thread and waits for each count before the next."""
+    for it, where the server's deadlock detector cannot see. It connects (a new connection to
+    the run's database: `analytics_links.another`), and counts each run, in a daemon thread
+    (`_in_thread`: a connect that stalls never holds up the process's exit); the caller uses
+    it from one thread and waits for each count before the next."""
 
-    def __init__(self, engine: Engine, tables: AnalyticsTables) -> None:
-        self._tables = tables
-        self._conn = _in_thread(self._connect, engine)  # while the caller goes on
+    def __init__(self, source: Any, tables: Any) -> None:
+        self._names = analytics_names(tables)
+        self._conn = _in_thread(self._connect, source)  # while the caller goes on
 
     @staticmethod
-    def _connect(engine: Engine) -> Connection:
-        conn = engine.connect()
-        try:
-            conn.exec_driver_sql("SELECT 1")  # a pooler that has no server for it stalls here
-            conn.rollback()
-            return conn.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-        except BaseException:
-            conn.close()
-            raise
+    def _connect(source: Any) -> Link:
+        return another(source)
 
     def refused(self) -> BaseException | None:
         """Wait (at most CONNECT_WAIT) for the connection: None once it is up, else why the
@@ -255,7 +169,7 @@ class SnapshotCheck:
             error = self._conn.exception(timeout=CONNECT_WAIT)
         except FutureTimeout as e:
             return e
-        if error is None or isinstance(error, exc.OperationalError | exc.TimeoutError):
+        if error is None or refused_kind(error):
             return error
         raise error
 
@@ -267,11 +181,13 @@ class SnapshotCheck:
         return _in_thread(self._count, snapshot, run)
 
     def _count(self, snapshot: str, run: Run) -> tuple[int, int]:
-        conn = self._conn.result()
-        with conn.begin():
-            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
-            return _counted(conn, self._tables, run)
+        link = self._conn.result()
+        with link.transaction(
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            f"SET TRANSACTION SNAPSHOT '{snapshot}'",
+            f"SET LOCAL lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'",
+        ) as tx:
+            return _counted(tx, self._names, run)
 
     def close(self) -> None:
         """Close the connection; one still connecting is closed once it is up."""
@@ -293,45 +209,46 @@ def _in_thread(fn: Callable[..., R], *args: Any) -> Future[R]:
     return future
 
 
-def _close_connection(connecting: Future[Connection]) -> None:
+def _close_connection(connecting: Future[Link]) -> None:
     if not connecting.cancelled() and connecting.exception() is None:
         connecting.result().close()
 
 
-def _counted(conn: Connection, tables: AnalyticsTables, run: Run) -> tuple[int, int]:
+def _counted(conn: Any, tables: Any, run: Run) -> tuple[int, int]:
     lo, hi = run.bounds
     params = {"days": run.days, "lo": lo, "hi": hi}
-    events, off = conn.execute(check_run_statement(tables), params).one()
-    return int(events), int(off)
+    row = on(conn).rows(sql.check_run(analytics_names(tables)), params)[0]
+    return int(row[0]), int(row[1])
 
 
-def delete_run(
-    conn: Connection, tables: AnalyticsTables, run: Run, check: SnapshotCheck | None = None
-) -> int | None:
+def delete_run(conn: Any, tables: Any, run: Run, check: SnapshotCheck | None = None) -> int | None:
     """Check and delete the run's events in the caller's transaction, which must be
     REPEATABLE READ (one snapshot for both statements: the rows deleted are the rows
     counted, and a row the app changed meanwhile is a serialization failure). With `check`,
     the count runs on its connection in this snapshot while this one deletes; without, before
     the delete (CheckFailed if that connection fails). The events deleted, or None when a
     figure does not count its events exactly: the caller rolls back."""
+    db, names = on(conn), analytics_names(tables)
     lo, hi = run.bounds
     bounds = {"lo": lo, "hi": hi}
-    deleting = delete_run_statement(tables)
+    deleting = sql.delete_range(names, db.dialect)
     if check is None:
-        events, off = _counted(conn, tables, run)
+        events, off = _counted(db, names, run)
         if off:
             return None
-        deleted: int = conn.execute(deleting, bounds).rowcount  # type: ignore[attr-defined]
+        deleted: int = db.execute(deleting, bounds).rowcount
         return deleted if deleted == events else None
-    snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+    snapshot = db.scalar("SELECT pg_export_snapshot()")
     counted = check.start(str(snapshot), run)
     try:
-        deleted = conn.execute(deleting, bounds).rowcount  # type: ignore[attr-defined]
+        deleted = db.execute(deleting, bounds).rowcount
     except BaseException:
         wait([counted])  # the count ends before this transaction does; its result is moot
         raise
     try:
         events, off = counted.result()
-    except exc.DBAPIError as e:  # a lock not granted in time, a connection gone, ...
-        raise CheckFailed(str(e.orig)) from e
+    except Exception as e:  # a lock not granted in time, a connection gone, ...
+        if not is_database_error(e):
+            raise
+        raise CheckFailed(str(getattr(e, "orig", None) or e)) from e
     return deleted if not off and deleted == events else None

@@ -4,6 +4,7 @@ reads it."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import click
@@ -12,9 +13,13 @@ from cronjobs import options
 from cronjobs.registry import job
 from cronjobs.retention import ANALYTICS_DAYS as DAYS
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from cronjobs.builtin.analytics_cleanup import AnalyticsCleanupResult
     from cronjobs.context import JobContext
+    from cronjobs.retention.names import AnalyticsNames
+    from cronjobs.retention.rules import RetentionRule
 
 
 @job(
@@ -59,11 +64,10 @@ if TYPE_CHECKING:
 )
 def cleanup_old_analytics(ctx: JobContext) -> AnalyticsCleanupResult:
     from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics as cleanup
-    from cronjobs.retention import rule_tables
 
-    rule, tables = rule_tables.analytics(ctx.engine, rule_tables.checked(ctx))
+    rule, tables = _rule_and_tables(ctx)
     return cleanup(
-        ctx.engine,
+        ctx.db,
         older_than_days=ctx.options["older_than_days"],
         batch_size=ctx.options["batch_size"],
         batch_time=ctx.options["batch_time"],
@@ -76,3 +80,23 @@ def cleanup_old_analytics(ctx: JobContext) -> AnalyticsCleanupResult:
         rule=rule,
         tables=tables,
     )
+
+
+def _rule_and_tables(ctx: JobContext) -> tuple[RetentionRule, AnalyticsNames]:
+    """The built-in rule and tables, checked for foreign keys that would cascade from them
+    (SQL text on the run's connection); or a rules file's, checked against the database and
+    reflected (with SQLAlchemy, only then)."""
+    from cronjobs.retention.names import DEFAULT_ANALYTICS, analytics_names
+    from cronjobs.retention.rules import DEFAULTS, load
+
+    loaded = load(ctx.options.get("rules"))
+    if loaded is DEFAULTS:
+        from cronjobs.retention.cascades import require_none_hidden
+
+        for finding in require_none_hidden(ctx.db, loaded, ctx.job):
+            log.warning("rules: %s", finding)
+        return DEFAULTS.analytics, DEFAULT_ANALYTICS
+    from cronjobs.retention import rule_tables
+
+    retention, tables = rule_tables.analytics(ctx.engine, rule_tables.checked(ctx))
+    return retention.rule, analytics_names(tables)

@@ -9,12 +9,13 @@ detaches and drops it, so no event arrives between the check and the drop. The p
 first, as the app's queries lock it (detaching and dropping lock it anyway: taking the partition
 first deadlocked with any app query on the table); each attempt waits at most DROP_LOCK_WAIT
 (the app's queries queue behind it meanwhile), and a partition whose locks are not granted in
-DROP_ATTEMPTS attempts is kept for the next run; days lacking figures are then aggregated by the per-day upsert, outside the
-lock, and the partition is tried once more. With `recount` (the cleanup's
+DROP_ATTEMPTS attempts is kept for the next run; days lacking figures are then aggregated by
+the per-day upsert, outside the lock, and the partition is tried once more. With `recount` (the cleanup's
 `--recount-partitions`) every (day, event type) is also counted against its figures, reading
 every event, once without the lock and again under it: short figures are aggregated first, and
 a day whose figures count more events than are left keeps its partition (the per-day path keeps
-such days too).
+such days too). The statements are SQL text (cronjobs.builtin.analytics_sql), the parent's and
+the partition's names quoted, on one connection (cronjobs.builtin.analytics_links).
 """
 
 from __future__ import annotations
@@ -25,25 +26,23 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as dtime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Table, exc, func, select, text
-
+from cronjobs.builtin import analytics_sql as sql
 from cronjobs.builtin.analytics import aggregate_day, day_bounds
-from cronjobs.builtin.analytics_ranges import figures_by_day, old_days, utc_day
-from cronjobs.builtin.partition_months import Partition, partitions, qualified
-from cronjobs.retention.purge import LOCK_NOT_AVAILABLE
-from cronjobs.retention.tables import AnalyticsTables
+from cronjobs.builtin.analytics_links import (
+    DEADLOCK_DETECTED,
+    LOCK_NOT_AVAILABLE,
+    Link,
+    connected,
+    sqlstate,
+)
+from cronjobs.builtin.analytics_ranges import as_date, figures_by_day, old_days
+from cronjobs.builtin.partition_months import Partition, partitions
+from cronjobs.dbapi import on
+from cronjobs.retention.names import AnalyticsNames, analytics_names
 
 log = logging.getLogger(__name__)
-
-
-def _regclass(conn: Connection, table: Table) -> str:
-    return qualified(table.schema, table.name)
-
-
-def _quoted(conn: Connection, schema: str | None, name: str) -> str:
-    return qualified(schema, name)
 
 
 @dataclass
@@ -78,7 +77,7 @@ class PartitionsResult:
 Counts = dict[date, dict[str, int]]
 
 
-def droppable(conn: Connection, table: Table, cutoff: datetime) -> list[Partition]:
+def droppable(conn: Any, table: Any, cutoff: datetime) -> list[Partition]:
     """Partitions wholly before `cutoff` whose bounds fall on UTC midnights (a day is never
     split between a dropped partition and another)."""
     return [
@@ -90,7 +89,7 @@ def droppable(conn: Connection, table: Table, cutoff: datetime) -> list[Partitio
     ]
 
 
-def holding(conn: Connection, table: Table, cutoff: datetime) -> Partition | None:
+def holding(conn: Any, table: Any, cutoff: datetime) -> Partition | None:
     """The partition that holds the last instant before `cutoff` and reaches past it, if its
     bounds are UTC midnights: it will be dropped whole once all of it is past the cutoff, so
     by default its old days wait for that rather than go row by row."""
@@ -109,17 +108,14 @@ def _utc_date(at: datetime) -> date:
     return at.astimezone(UTC).date()
 
 
-def _raw_counts(conn: Connection, tables: AnalyticsTables, p: Partition) -> Counts:
+def _raw_counts(conn: Any, names: AnalyticsNames, p: Partition) -> Counts:
     """Every event of `p` counted per UTC day and event type (a read of the whole partition)."""
-    events = tables.events
-    at = events.c.occurred_at
-    day = utc_day(at).label("day")
-    query = select(day, events.c.event_type, func.count()).where(at < p.upper)
+    params: dict[str, Any] = {"upper": p.upper}
     if p.lower is not None:
-        query = query.where(at >= p.lower)
+        params["lower"] = p.lower
     found: Counts = {}
-    for d, event_type, n in conn.execute(query.group_by(day, events.c.event_type)):
-        found.setdefault(d, {})[event_type] = int(n)
+    for d, event_type, n in on(conn).rows(sql.raw_counts(names, p.lower is not None), params):
+        found.setdefault(as_date(d), {})[event_type] = int(n)
     return found
 
 
@@ -136,31 +132,31 @@ def _verdict(raw: Counts, figures: Counts) -> tuple[list[date], list[date]]:
 
 
 def _check(
-    conn: Connection, tables: AnalyticsTables, p: Partition, recount: bool, dry_run: bool = False
+    conn: Any, names: AnalyticsNames, p: Partition, recount: bool, dry_run: bool = False
 ) -> tuple[int, list[date], list[date]]:
     """(events counted, days to aggregate first, days that keep the partition): figures for
     every day `p` holds events of, and with `recount` equal to its raw counts. In a dry run the
     events counted include those of the days still to aggregate."""
     assert p.upper is not None
     if recount:
-        raw = _raw_counts(conn, tables, p)
-        over, short = _verdict(raw, figures_by_day(conn, tables, _utc_date(p.upper), sorted(raw)))
+        raw = _raw_counts(conn, names, p)
+        over, short = _verdict(raw, figures_by_day(conn, names, _utc_date(p.upper), sorted(raw)))
         return sum(sum(t.values()) for t in raw.values()), short, over
-    days = old_days(conn, tables, p.upper, since=p.lower)
-    figures = figures_by_day(conn, tables, _utc_date(p.upper), days)
+    days = old_days(conn, names, p.upper, since=p.lower)
+    figures = figures_by_day(conn, names, _utc_date(p.upper), days)
     missing = [d for d in days if d not in figures]
     counted = sum(sum(t.values()) for t in figures.values())
     if dry_run:
-        counted += sum(_events_on(conn, tables, d) for d in missing)
+        counted += sum(_events_on(conn, names, d) for d in missing)
     return counted, missing, []
 
 
-def _events_on(conn: Connection, tables: AnalyticsTables, day: date) -> int:
+def _events_on(conn: Any, names: AnalyticsNames, day: date) -> int:
     """The raw events of one UTC day (a day that has no figures yet: it is read to aggregate
     it anyway)."""
-    at = tables.events.c.occurred_at
+    db = on(conn)
     start, end = day_bounds(day)
-    return int(conn.scalar(select(func.count()).where(at >= start, at < end)) or 0)
+    return int(db.scalar(sql.events_on(names, db.dialect), {"start": start, "end": end}) or 0)
 
 
 class _Stopped(NamedTuple):
@@ -176,19 +172,18 @@ DROP_LOCK_WAIT = 0.2
 queries on the table queue behind the request meanwhile, so it is short."""
 DROP_ATTEMPTS = 5
 """Attempts at those locks (a pause between them) before the partition is kept for the next run."""
-DEADLOCK_DETECTED = "40P01"
 
 
 def _drop_if_counted(
-    engine: Engine, p: Partition, tables: AnalyticsTables, recount: bool
+    link: Link, p: Partition, names: AnalyticsNames, recount: bool
 ) -> int | _Stopped:
     """`_drop_once`, again after a pause (at most DROP_ATTEMPTS in all) when its locks were not
     granted within DROP_LOCK_WAIT; kept, with a warning, if they never were."""
     for attempt in range(1, DROP_ATTEMPTS + 1):
         try:
-            return _drop_once(engine, p, tables, recount)
-        except exc.OperationalError as e:
-            code = getattr(e.orig, "sqlstate", None)
+            return _drop_once(link, p, names, recount)
+        except Exception as e:
+            code = sqlstate(e)
             if code not in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
                 raise
             log.info(
@@ -203,44 +198,40 @@ def _drop_if_counted(
     return _Stopped([], [])
 
 
-def _drop_once(
-    engine: Engine, p: Partition, tables: AnalyticsTables, recount: bool
-) -> int | _Stopped:
+def _drop_once(link: Link, p: Partition, names: AnalyticsNames, recount: bool) -> int | _Stopped:
     """Lock the parent, then `p` (the order of the app's queries on the parent, so neither
     waits on the other in a cycle: detaching and dropping a partition locks its parent
     anyway), check `p` (`_check`), detach and drop it, in one transaction; the events it held
     (as counted) if dropped, else what stopped it. A lock not granted within DROP_LOCK_WAIT
     raises (lock_not_available)."""
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(DROP_LOCK_WAIT * 1000)}ms'")
-        parent = _regclass(conn, tables.events)
-        qualified = _quoted(conn, p.schema, p.name)
-        conn.execute(text(f"LOCK TABLE {parent}, {qualified} IN ACCESS EXCLUSIVE MODE"))
-        rows, short, over = _check(conn, tables, p, recount)
+    wait = f"SET LOCAL lock_timeout = '{int(DROP_LOCK_WAIT * 1000)}ms'"
+    with link.transaction(wait) as tx:
+        tx.execute(sql.lock_partition(names.events, p.schema, p.name))
+        rows, short, over = _check(tx, names, p, recount)
         if over or short:  # commits only the locks: nothing was written
             return _Stopped(short, over)
-        conn.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {qualified}"))
-        conn.execute(text(f"DROP TABLE {qualified}"))
+        for statement in sql.drop_partition(names.events, p.schema, p.name):
+            tx.execute(statement)
         return rows
 
 
 def _aggregate_days(
-    engine: Engine, days: list[date], now: datetime | None, tables: AnalyticsTables
+    link: Link, days: list[date], now: datetime | None, names: AnalyticsNames
 ) -> None:
     """The per-day upsert, a day per transaction (outside any partition's lock)."""
     for day in days:
-        with engine.begin() as conn:
-            aggregate_day(conn, day, now=now, tables=tables)
+        with link.transaction() as tx:
+            aggregate_day(tx, day, now=now, tables=names)
 
 
 def drop_old_partitions(
-    engine: Engine,
+    source: Any,
     cutoff: datetime,
     *,
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
-    tables: AnalyticsTables,
+    tables: Any,
     recount: bool = False,
 ) -> PartitionsResult:
     """Detach and drop every partition wholly before `cutoff` whose days are all counted, each
@@ -248,49 +239,65 @@ def drop_old_partitions(
     outside the lock, a day per transaction, and the partition is tried once more. With
     `recount` (every event counted), the partition is read once without its lock first, so
     one whose figures count more is never locked, and its short days aggregated. A dry run
-    checks without locking."""
+    checks without locking. `source`: the run's `Db`, or a SQLAlchemy Engine; `tables`:
+    AnalyticsNames, or SQLAlchemy AnalyticsTables."""
     result = PartitionsResult(recounted=recount)
-    parent = tables.events
-    with engine.connect() as conn:
-        candidates = droppable(conn, parent, cutoff)
-    for p in candidates:
-        if stop is not None and stop.is_set():
-            result.interrupted = True
-            break
-        if dry_run or recount:  # a recount reads the partition: once without its lock first
-            with engine.connect() as conn:
-                rows, short, over = _check(conn, tables, p, recount, dry_run)
-            if over:
-                result.kept.append(p.name)
-                result.kept_days += over
-                continue
-            result.aggregated += short
-            if dry_run:
-                result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, rows))  # type: ignore[arg-type]
-                continue
-            _aggregate_days(engine, short, now, tables)
-            started = time.monotonic()
-            dropped = _drop_if_counted(engine, p, tables, recount)
-        else:
-            started = time.monotonic()
-            dropped = _drop_if_counted(engine, p, tables, recount)
-            if isinstance(dropped, _Stopped) and dropped.short and not dropped.over:
-                _aggregate_days(engine, dropped.short, now, tables)
-                result.aggregated += dropped.short
-                started = time.monotonic()
-                dropped = _drop_if_counted(engine, p, tables, recount)
-        if isinstance(dropped, _Stopped):  # events arrived, figures changed, or no lock in time
-            result.kept.append(p.name)
-            result.kept_days += dropped.over + dropped.short
-            continue
-        result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, dropped))  # type: ignore[arg-type]
-        log.info(
-            "partition dropped",
-            extra={
-                "table": parent.name,
-                "partition": p.name,
-                "rows": dropped,
-                "seconds": round(time.monotonic() - started, 4),
-            },
-        )
+    names = analytics_names(tables)
+    with connected(source) as link:
+        with link.transaction() as tx:
+            candidates = droppable(tx, names.events, cutoff)
+        for p in candidates:
+            if stop is not None and stop.is_set():
+                result.interrupted = True
+                break
+            _one(link, p, names, result, dry_run=dry_run, now=now, recount=recount)
     return result
+
+
+def _one(
+    link: Link,
+    p: Partition,
+    names: AnalyticsNames,
+    result: PartitionsResult,
+    *,
+    dry_run: bool,
+    now: datetime | None,
+    recount: bool,
+) -> None:
+    """One partition wholly before the cutoff: dropped, kept, or (dry run) checked."""
+    if dry_run or recount:  # a recount reads the partition: once without its lock first
+        with link.transaction() as tx:
+            rows, short, over = _check(tx, names, p, recount, dry_run)
+        if over:
+            result.kept.append(p.name)
+            result.kept_days += over
+            return
+        result.aggregated += short
+        if dry_run:
+            result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, rows))  # type: ignore[arg-type]
+            return
+        _aggregate_days(link, short, now, names)
+        started = time.monotonic()
+        dropped = _drop_if_counted(link, p, names, recount)
+    else:
+        started = time.monotonic()
+        dropped = _drop_if_counted(link, p, names, recount)
+        if isinstance(dropped, _Stopped) and dropped.short and not dropped.over:
+            _aggregate_days(link, dropped.short, now, names)
+            result.aggregated += dropped.short
+            started = time.monotonic()
+            dropped = _drop_if_counted(link, p, names, recount)
+    if isinstance(dropped, _Stopped):  # events arrived, figures changed, or no lock in time
+        result.kept.append(p.name)
+        result.kept_days += dropped.over + dropped.short
+        return
+    result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, dropped))  # type: ignore[arg-type]
+    log.info(
+        "partition dropped",
+        extra={
+            "table": names.events.name,
+            "partition": p.name,
+            "rows": dropped,
+            "seconds": round(time.monotonic() - started, 4),
+        },
+    )

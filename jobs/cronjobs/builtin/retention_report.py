@@ -110,9 +110,9 @@ def report(rules: Rules, engine: Any | None = None, now: datetime | None = None)
 
 
 def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) -> None:
-    from cronjobs.builtin import analytics_ranges as ranges
+    from cronjobs.builtin import analytics_sql
     from cronjobs.builtin.analytics import upsert_sql
-    from cronjobs.builtin.analytics_cleanup import inventory
+    from cronjobs.builtin.analytics_cleanup import cutoff_of, inventory
     from cronjobs.retention import rule_tables
     from cronjobs.retention.names import analytics_names
     from cronjobs.retention.purge import batch_statements, count_old, next_batch, range_batch
@@ -129,15 +129,10 @@ def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) 
         for entry, rule in zip(result.rules, (*sessions, analytics_rule), strict=True):
             cutoff = rule.cutoff(None, now)
             if rule is analytics_rule:
-                found = inventory(conn, cutoff, tables)
+                names = analytics_names(tables)
+                found = inventory(conn, cutoff_of(rule, rule.days, now), names)
                 entry.rows = sum(sum(t.values()) for t in found.events.values())
-                if dialect.name == "postgresql":  # a run of whole days: checked, then deleted
-                    entry.sql = [sql(ranges.old_days_statement(tables, cutoff))]
-                    entry.sql += [sql(ranges.check_run_statement(tables))]
-                    entry.sql += [sql(ranges.delete_run_statement(tables))]
-                else:
-                    entry.sql = ["one transaction per UTC day: the day's events counted into "
-                                 "the roll-up's target, then deleted"]  # fmt: skip
+                entry.sql = [" ".join(s.split()) for s in analytics_sql.shown(names, dialect.name)]
                 continue
             entry.rows, entry.child_rows = count_old(conn, rule, cutoff)
             if dialect.name == "postgresql":

@@ -14,12 +14,17 @@ counted). Any other row the database deletes on the way is one the rules do not 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
+from cronjobs.dbapi import on, quote
+from cronjobs.errors import ConfigError
+from cronjobs.retention.finding import Finding
+from cronjobs.retention.rules import Child, RetentionRule, Rules
 
-from cronjobs.retention.reflect import Finding, Schema
-from cronjobs.retention.rules import Child, RetentionRule
+if TYPE_CHECKING:
+    from cronjobs.retention.reflect import Schema
 
 _PG_ACTIONS = {
     "a": "NO ACTION",
@@ -28,8 +33,7 @@ _PG_ACTIONS = {
     "n": "SET NULL",
     "d": "SET DEFAULT",
 }
-_REFERENCING_PG = text(
-    """
+_REFERENCING_PG = """
     SELECT n.nspname, cl.relname, c.confdeltype,
            ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(num, i)
                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num
@@ -39,8 +43,7 @@ _REFERENCING_PG = text(
     JOIN pg_namespace n ON n.oid = cl.relnamespace
     WHERE c.contype = 'f' AND c.confrelid = to_regclass(:qualified) AND c.conparentid = 0
     ORDER BY cl.relname, c.conname
-    """
-)
+"""
 
 
 @dataclass(frozen=True)
@@ -65,34 +68,108 @@ class Reference:
         )
 
 
-def referencing(schema: Schema, table: str) -> list[Reference]:
+class Catalog:
+    """The foreign keys of the database read with SQL text on a connection (a `Db`, or a
+    SQLAlchemy Connection): the built-in rules' check on the run's own connection."""
+
+    def __init__(self, conn: Any, schema: str | None = None) -> None:
+        self.db = on(conn)
+        self.schema = schema
+        self._ours: str | None = schema
+        self._tables: list[str] | None = None
+
+    def referencing(self, table: str) -> list[Reference]:
+        return _references(self.db, table, self._default_schema, self._sqlite_tables)
+
+    def _default_schema(self) -> str:
+        if self._ours is None:
+            self._ours = str(self.db.scalar("SELECT current_schema()"))
+        return self._ours
+
+    def _sqlite_tables(self) -> Iterable[str]:
+        if self._tables is None:
+            query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~'"
+            self._tables = [str(n) for n in self.db.scalars(query)]
+        return self._tables
+
+
+def referencing(schema: Schema | Catalog, table: str) -> list[Reference]:
     """Every foreign key that points at `table` (PostgreSQL: from any schema; a partitioned
     table's key once, not once per partition)."""
-    with schema.engine.connect() as conn:
-        if schema.engine.dialect.name == "postgresql":
-            rows = conn.execute(_REFERENCING_PG, {"qualified": schema.qt(table)}).all()
-            ours = {schema.schema} if schema.schema else {schema.inspector.default_schema_name}
-            return [
-                Reference(name, tuple(cols), _PG_ACTIONS[action], None if nsp in ours else nsp)
-                for nsp, name, action, cols in rows
-            ]
-        found: list[Reference] = []
-        for child in sorted(schema.tables()):
-            keys: dict[int, tuple[str, list[str], str]] = {}
-            for row in conn.exec_driver_sql(f"PRAGMA foreign_key_list({schema.q(child)})"):
-                key_id, referred, column, on_delete = row[0], row[2], row[3], row[6]
-                keys.setdefault(key_id, (referred, [], on_delete))[1].append(column)
-            for referred, columns, on_delete in keys.values():
-                if referred.lower() == table.lower():  # SQLite: names are case-insensitive
-                    found.append(Reference(child, tuple(columns), str(on_delete).upper()))
-        return found
+    if isinstance(schema, Catalog):
+        return schema.referencing(table)
+    reflected = schema
+    with reflected.engine.connect() as conn:
+        return _references(
+            on(conn),
+            table,
+            lambda: reflected.schema or reflected.inspector.default_schema_name,
+            reflected.tables,
+            reflected.schema,
+        )
+
+
+def _references(
+    db: Any,
+    table: str,
+    ours: Callable[[], str | None],
+    tables: Callable[[], Iterable[str]],
+    schema: str | None = None,
+) -> list[Reference]:
+    """The keys pointing at `table` (in `schema`): PostgreSQL's catalog (`ours()`: the rules'
+    schema, whose tables the rules name bare), or each SQLite table's (`tables()`) PRAGMA."""
+    if db.dialect == "postgresql":
+        qualified = (f"{quote(schema)}." if schema else "") + quote(table)
+        rows = db.rows(_REFERENCING_PG, {"qualified": qualified})
+        own = ours()
+        return [
+            Reference(name, tuple(cols), _PG_ACTIONS[action], None if nsp == own else nsp)
+            for nsp, name, action, cols in rows
+        ]
+    found: list[Reference] = []
+    for child in sorted(tables()):
+        keys: dict[int, tuple[str, list[str], str]] = {}
+        for row in db.rows(f"PRAGMA foreign_key_list({quote(child)})"):
+            key_id, referred, column, on_delete = row[0], row[2], row[3], row[6]
+            keys.setdefault(key_id, (referred, [], on_delete))[1].append(column)
+        for referred, columns, on_delete in keys.values():
+            if referred.lower() == table.lower():  # SQLite: names are case-insensitive
+                found.append(Reference(child, tuple(columns), str(on_delete).upper()))
+    return found
+
+
+def require_none_hidden(conn: Any, rules: Rules, job: str | None) -> list[Finding]:
+    """The built-in rules' one check on the app's database (the rest holds for the built-in
+    tables), with SQL text on `conn` (a `Db`, or a SQLAlchemy Connection): no foreign key ON
+    DELETE CASCADE the rules do not name reaches what the cleanup `job` deletes. A ConfigError
+    (exit 2) lists the errors; the warnings are returned."""
+    catalog = Catalog(conn, rules.schema)
+    found: list[Finding] = []
+    if job in (None, "cleanup-old-sessions"):
+        for rule in rules.sessions:
+            found += findings(catalog, rule)
+    if job in (None, "cleanup-old-analytics"):
+        found += findings(catalog, rules.analytics)
+    return raise_errors(rules, sorted(found, key=lambda f: f.level != "error"))
+
+
+def raise_errors(rules: Rules, found: list[Finding]) -> list[Finding]:
+    """A ConfigError (exit 2) listing the errors among `found`; else the warnings."""
+    errors = [f for f in found if f.level == "error"]
+    if errors:
+        listed = "; ".join(str(f) for f in errors)
+        raise ConfigError(
+            f"the retention rules ({rules.source}) do not match the database: {listed}. Fix the "
+            "rules file (CRONJOBS_RULES) or the schema; nothing was touched"
+        )
+    return found
 
 
 def _entry(ref: Reference) -> str:
     return f'{{ table = "{ref.table}", foreign_key = "{ref.columns[0]}" }}'
 
 
-def findings(schema: Schema, rule: RetentionRule) -> list[Finding]:
+def findings(schema: Schema | Catalog, rule: RetentionRule) -> list[Finding]:
     """What the rule's deletes reach beyond what it declares (see the module's doc)."""
     out: list[Finding] = []
     walked: set[tuple[str, bool]] = set()

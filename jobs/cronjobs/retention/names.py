@@ -28,6 +28,11 @@ class TableName:
         """The table, quoted (and schema-qualified when a rules file names a schema)."""
         return (f"{quote(self.schema)}." if self.schema else "") + quote(self.name)
 
+    @property
+    def fullname(self) -> str:
+        """The table as reports show it: `schema.table` when a rules file names a schema."""
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
     def c(self, key: str) -> str:
         """The column of `key`, quoted."""
         return quote(dict(self.columns)[key])

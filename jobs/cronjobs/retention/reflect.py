@@ -7,25 +7,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, exc, inspect, text
 
 from cronjobs.errors import ConfigError
+from cronjobs.retention.finding import Finding
 
-
-@dataclass(frozen=True)
-class Finding:
-    level: str  # "error" or "warning"
-    rule: str
-    table: str
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        at = f"{self.table}.{self.column}" if self.column else self.table
-        return f"{self.rule}: {at}: {self.message}"
+__all__ = ["Finding", "Schema"]
 
 
 @contextmanager
