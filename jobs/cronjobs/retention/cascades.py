@@ -10,16 +10,25 @@ counted). Any other row the database deletes on the way is one the rules do not 
 - ON DELETE SET NULL / SET DEFAULT: a warning (the rows stay; the key is changed).
 - NO ACTION / RESTRICT: a warning: an old row that such rows still refer to cannot be deleted,
   and every run stops at it until they are gone.
+
+The catalog is read as SQL text, through a `Schema` (cronjobs.retention.reflect, SQLAlchemy's
+inspector, for a rules file) or a `Catalog` on the run's own connection
+(cronjobs.retention.catalog: the built-in rules' check, `require_no_hidden`, costs a run no
+SQLAlchemy).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
+from cronjobs.errors import ConfigError
+from cronjobs.retention.reflect import Finding
+from cronjobs.retention.rules import Child, RetentionRule, Rules
 
-from cronjobs.retention.reflect import Finding, Schema
-from cronjobs.retention.rules import Child, RetentionRule
+if TYPE_CHECKING:
+    from cronjobs.retention.catalog import Catalog
+    from cronjobs.retention.reflect import Schema
 
 _PG_ACTIONS = {
     "a": "NO ACTION",
@@ -28,8 +37,7 @@ _PG_ACTIONS = {
     "n": "SET NULL",
     "d": "SET DEFAULT",
 }
-_REFERENCING_PG = text(
-    """
+_REFERENCING_PG = """
     SELECT n.nspname, cl.relname, c.confdeltype,
            ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(num, i)
                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num
@@ -39,8 +47,7 @@ _REFERENCING_PG = text(
     JOIN pg_namespace n ON n.oid = cl.relnamespace
     WHERE c.contype = 'f' AND c.confrelid = to_regclass(:qualified) AND c.conparentid = 0
     ORDER BY cl.relname, c.conname
-    """
-)
+"""
 
 
 @dataclass(frozen=True)
@@ -65,34 +72,67 @@ class Reference:
         )
 
 
-def referencing(schema: Schema, table: str) -> list[Reference]:
+def referencing(schema: Schema | Catalog, table: str) -> list[Reference]:
     """Every foreign key that points at `table` (PostgreSQL: from any schema; a partitioned
     table's key once, not once per partition)."""
-    with schema.engine.connect() as conn:
-        if schema.engine.dialect.name == "postgresql":
-            rows = conn.execute(_REFERENCING_PG, {"qualified": schema.qt(table)}).all()
-            ours = {schema.schema} if schema.schema else {schema.inspector.default_schema_name}
-            return [
-                Reference(name, tuple(cols), _PG_ACTIONS[action], None if nsp in ours else nsp)
-                for nsp, name, action, cols in rows
-            ]
-        found: list[Reference] = []
-        for child in sorted(schema.tables()):
-            keys: dict[int, tuple[str, list[str], str]] = {}
-            for row in conn.exec_driver_sql(f"PRAGMA foreign_key_list({schema.q(child)})"):
-                key_id, referred, column, on_delete = row[0], row[2], row[3], row[6]
-                keys.setdefault(key_id, (referred, [], on_delete))[1].append(column)
-            for referred, columns, on_delete in keys.values():
-                if referred.lower() == table.lower():  # SQLite: names are case-insensitive
-                    found.append(Reference(child, tuple(columns), str(on_delete).upper()))
-        return found
+    if schema.dialect == "postgresql":
+        rows = schema.rows(_REFERENCING_PG, {"qualified": schema.qt(table)})
+        ours = {schema.schema} if schema.schema else {schema.default_schema}
+        return [
+            Reference(name, tuple(cols), _PG_ACTIONS[action], None if nsp in ours else nsp)
+            for nsp, name, action, cols in rows
+        ]
+    found: list[Reference] = []
+    for child in sorted(schema.tables()):
+        keys: dict[int, tuple[str, list[str], str]] = {}
+        for row in schema.rows(f"PRAGMA foreign_key_list({schema.q(child)})"):
+            key_id, referred, column, on_delete = row[0], row[2], row[3], row[6]
+            keys.setdefault(key_id, (referred, [], on_delete))[1].append(column)
+        for referred, columns, on_delete in keys.values():
+            if referred.lower() == table.lower():  # SQLite: names are case-insensitive
+                found.append(Reference(child, tuple(columns), str(on_delete).upper()))
+    return found
+
+
+def hidden(schema: Schema | Catalog, rules: Rules, job: str | None) -> list[Finding]:
+    """What the deletes of cleanup `job` (or of both) reach beyond what its rules name, errors
+    first."""
+    out: list[Finding] = []
+    if job in (None, "cleanup-old-sessions"):
+        for rule in rules.sessions:
+            out += findings(schema, rule)
+    if job in (None, "cleanup-old-analytics"):
+        out += findings(schema, rules.analytics)
+    return sorted(out, key=lambda f: f.level != "error")
+
+
+def require_no_hidden(db: Any, rules: Rules, job: str | None) -> list[Finding]:
+    """The built-in rules' one check on the app's database, on the run's own connection `db`
+    (cronjobs.dbapi.Db; no SQLAlchemy): no foreign key ON DELETE CASCADE the rules do not name
+    reaches what cleanup `job` deletes. A ConfigError (exit 2) lists the errors; the warnings
+    are returned."""
+    from cronjobs.retention.catalog import Catalog
+
+    return raise_errors(rules, hidden(Catalog(db, rules.schema), rules, job))
+
+
+def raise_errors(rules: Rules, found: list[Finding]) -> list[Finding]:
+    """A ConfigError (exit 2) that lists the errors among `found`; else the warnings."""
+    errors = [f for f in found if f.level == "error"]
+    if errors:
+        listed = "; ".join(str(f) for f in errors)
+        raise ConfigError(
+            f"the retention rules ({rules.source}) do not match the database: {listed}. Fix the "
+            "rules file (CRONJOBS_RULES) or the schema; nothing was touched"
+        )
+    return found
 
 
 def _entry(ref: Reference) -> str:
     return f'{{ table = "{ref.table}", foreign_key = "{ref.columns[0]}" }}'
 
 
-def findings(schema: Schema, rule: RetentionRule) -> list[Finding]:
+def findings(schema: Schema | Catalog, rule: RetentionRule) -> list[Finding]:
     """What the rule's deletes reach beyond what it declares (see the module's doc)."""
     out: list[Finding] = []
     walked: set[tuple[str, bool]] = set()

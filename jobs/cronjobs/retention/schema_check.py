@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, Table
 from sqlalchemy import types as sqltypes
 
-from cronjobs.errors import ConfigError
 from cronjobs.retention import cascades
 from cronjobs.retention.reflect import Finding, Schema
 from cronjobs.retention.rules import Age, Child, RetentionRule, Rollup, Rules
@@ -56,26 +55,12 @@ def require_valid(engine: Engine, rules: Rules, job: str | None = None) -> list[
 def require_no_hidden_cascades(engine: Engine, rules: Rules, job: str | None) -> list[Finding]:
     """The built-in rules' one check on the app's database (the rest holds for the built-in
     tables): no foreign key ON DELETE CASCADE the rules do not name reaches what the cleanup
-    `job` deletes. A ConfigError (exit 2) lists the errors; the warnings are returned."""
-    schema = Schema(engine, rules.schema)
-    findings: list[Finding] = []
-    if job in (None, "cleanup-old-sessions"):
-        for rule in rules.sessions:
-            findings += cascades.findings(schema, rule)
-    if job in (None, "cleanup-old-analytics"):
-        findings += cascades.findings(schema, rules.analytics)
-    return _raise_errors(rules, sorted(findings, key=lambda f: f.level != "error"))
+    `job` deletes. A ConfigError (exit 2) lists the errors; the warnings are returned. (The same
+    check on a run's own connection, without SQLAlchemy: cascades.require_no_hidden.)"""
+    return _raise_errors(rules, cascades.hidden(Schema(engine, rules.schema), rules, job))
 
 
-def _raise_errors(rules: Rules, findings: list[Finding]) -> list[Finding]:
-    errors = [f for f in findings if f.level == "error"]
-    if errors:
-        listed = "; ".join(str(f) for f in errors)
-        raise ConfigError(
-            f"the retention rules ({rules.source}) do not match the database: {listed}. Fix the "
-            "rules file (CRONJOBS_RULES) or the schema; nothing was touched"
-        )
-    return findings
+_raise_errors = cascades.raise_errors
 
 
 def _check_rule(schema: Schema, rule: RetentionRule) -> list[Finding]:
