@@ -251,6 +251,15 @@ def _explain(conn: Any, label: str, statement: Any, params: dict[str, Any]) -> l
     return [f"-- {label}: {text}", *[r[0] for r in plan]]
 
 
+def _explain_text(conn: Any, label: str, sql: str, params: dict[str, Any]) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of SQL text as the job sends it (`:name` parameters), in the
+    caller's transaction (rolled back by the caller)."""
+    from cronjobs.dbapi import pyformat
+
+    plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + pyformat(sql), params)
+    return [f"-- {label}: {sql}", *[r[0] for r in plan]]
+
+
 def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the statements the job sends, built by the job's own code,
     each in a rolled-back transaction: for cleanup-old-sessions the one statement of a batch
@@ -259,23 +268,25 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
     from sqlalchemy import create_engine
 
     from cronjobs.builtin import analytics_ranges as ranges
-    from cronjobs.retention.purge import range_batch
-    from cronjobs.retention.tables import DEFAULT_TABLES, SESSIONS
+    from cronjobs.retention.purge_sql import range_batch
+    from cronjobs.retention.rule_names import DEFAULT_SESSIONS
+    from cronjobs.retention.tables import DEFAULT_TABLES
 
     cutoff = kind.cutoff(seed.now_utc())
     out: list[str] = []
     with server.connect(db, autocommit=False) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         if kind.name == "sessions":
-            rule = SESSIONS[0]
+            rule = DEFAULT_SESSIONS[0]
             mid = conn.execute(
                 f"SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM {rule.name} WHERE {kind.targets[0].age} < %s",  # type: ignore[arg-type]
                 (cutoff,),
             ).fetchone()[0]  # type: ignore[index]
-            out += _explain(conn, "first batch", range_batch(rule, cutoff, False), {"size": BATCH})
+            first = {"cutoff": cutoff, "size": BATCH}
+            out += _explain_text(conn, "first batch", range_batch(rule, False), first)
             conn.rollback()
-            halfway = range_batch(rule, cutoff, True)
-            out += _explain(conn, f"halfway (last id {mid})", halfway, {"last": mid, "size": BATCH})
+            halfway = range_batch(rule, True)
+            out += _explain_text(conn, f"halfway (last id {mid})", halfway, {**first, "last": mid})
             conn.rollback()
             return "\n".join(out)
         engine = create_engine(

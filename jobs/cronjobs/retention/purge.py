@@ -1,12 +1,16 @@
 """Delete rows older than a cutoff in short batches, each batch its own transaction.
 
 Used by `cleanup-old-sessions` (`cleanup-old-analytics` deletes whole days: see
-`cronjobs.builtin.analytics_cleanup`). A batch is the next `batch_size` old rows after the previous
-batch's last id (keyset, so no batch rescans what earlier ones deleted), deleted with their
-child rows in one transaction:
+`cronjobs.builtin.analytics_cleanup`). The statements are SQL text (cronjobs.retention.purge_sql,
+built once per rule and run) on the run's own connection (`ctx.db`, cronjobs.dbapi), naming the
+rule's tables by cronjobs.retention.rule_names, every name quoted: a run with the default rules
+imports no SQLAlchemy. (Tests and benches may pass a SQLAlchemy Engine: the same SQL runs on one
+of its connections, cronjobs.retention.connection.) A batch is the next `batch_size` old rows
+after the previous batch's last id (keyset, so no batch rescans what earlier ones deleted),
+deleted with their child rows in one transaction:
 
 - PostgreSQL: one statement per batch, in a transaction of its own, and no id leaves the
-  server (`range_batch`): it finds the id of the batch's last row (the `batch_size`-th old row
+  server (`purge_sql.range_batch`): it finds the id of the batch's last row (the `batch_size`-th old row
   after the previous batch's last), deletes the old rows of that primary-key range, which are
   exactly the batch, and their children by `fk = ANY(ARRAY(ids deleted))`, returning the
   counts. The delete re-checks the age on the row's latest version (a session the app touched
@@ -16,8 +20,10 @@ child rows in one transaction:
   child delete: ON DELETE CASCADE removes it (uncounted); a foreign key without it fails the
   statement (the job exits 1, nothing of the batch is deleted, the next run redoes it).
   The statement waits at most FAST_LOCK_WAIT (50 ms) for a lock: a session-level
-  `lock_timeout` for the purge's connection, reset after it (so not behind a pooler in
-  transaction mode, which would hand that setting to other clients). If the app holds a row, the
+  `lock_timeout` for the purge's connection, with `default_transaction_isolation` READ
+  COMMITTED whatever the database's default (a delete re-checks a row the app changed
+  meanwhile; REPEATABLE READ would fail the batch on it), both reset after it (so not behind a
+  pooler in transaction mode, which would hand those settings to other clients). If the app holds a row, the
   batch is redone the careful way (`_batch_skipping_held`): its ids are selected, locked `FOR
   UPDATE SKIP LOCKED` with their children, and a row the app holds (locked, being updated, or a
   child being inserted, which holds the parent's key-share lock), or whose child rows the app
