@@ -9,26 +9,26 @@ of its connections, cronjobs.retention.connection.) A batch is the next `batch_s
 after the previous batch's last id (keyset, so no batch rescans what earlier ones deleted),
 deleted with their child rows in one transaction:
 
-- PostgreSQL: one statement per batch, in a transaction of its own, and no id leaves the
-  server (`purge_sql.range_batch`): it finds the id of the batch's last row (the `batch_size`-th old row
-  after the previous batch's last), deletes the old rows of that primary-key range, which are
-  exactly the batch, and their children by `fk = ANY(ARRAY(ids deleted))`, returning the
+- PostgreSQL: one statement per batch, in a transaction of its own, and no id leaves the server
+  (`purge_sql.range_batch`): it finds the id of the batch's last row (the `batch_size`-th old
+  row after the previous batch's last), deletes the old rows of that primary-key range, which
+  are exactly the batch, and their children by `fk = ANY(ARRAY(ids deleted))`, returning the
   counts. The delete re-checks the age on the row's latest version (a session the app touched
   meanwhile is kept, and so are its children); a foreign key without ON DELETE CASCADE is
   checked at the end of the statement, when the children are gone too. A child the app commits
-  in the instant between the statement's snapshot and the parent's row lock is not in the
-  child delete: ON DELETE CASCADE removes it (uncounted); a foreign key without it fails the
-  statement (the job exits 1, nothing of the batch is deleted, the next run redoes it).
-  The statement waits at most FAST_LOCK_WAIT (50 ms) for a lock: a session-level
-  `lock_timeout` for the purge's connection, with `default_transaction_isolation` READ
-  COMMITTED whatever the database's default (a delete re-checks a row the app changed
-  meanwhile; REPEATABLE READ would fail the batch on it), both reset after it (so not behind a
-  pooler in transaction mode, which would hand those settings to other clients). If the app holds a row, the
-  batch is redone the careful way (`_batch_skipping_held`): its ids are selected, locked `FOR
-  UPDATE SKIP LOCKED` with their children, and a row the app holds (locked, being updated, or a
-  child being inserted, which holds the parent's key-share lock), or whose child rows the app
-  holds, is skipped, counted as in use and left for the next run. So a batch never waits long
-  on the app, and an app write waits on a batch at most for that batch.
+  in the instant between the statement's snapshot and the parent's row lock is not in the child
+  delete: ON DELETE CASCADE removes it (uncounted); a foreign key without it fails the statement
+  (the job exits 1, nothing of the batch is deleted, the next run redoes it). The statement
+  waits at most FAST_LOCK_WAIT (50 ms) for a lock: a session-level `lock_timeout` for the
+  purge's connection, with `default_transaction_isolation` READ COMMITTED whatever the
+  database's default (a delete re-checks a row the app changed meanwhile; REPEATABLE READ would
+  fail the batch on it), both reset after it (so not behind a pooler in transaction mode, which
+  would hand those settings to other clients). If the app holds a row, the batch is redone the
+  careful way (`_batch_skipping_held`): its ids are selected, locked `FOR UPDATE SKIP LOCKED`
+  with their children, and a row the app holds (locked, being updated, or a child being
+  inserted, which holds the parent's key-share lock), or whose child rows the app holds, is
+  skipped, counted as in use and left for the next run. So a batch never waits long on the app,
+  and an app write waits on a batch at most for that batch.
 - SQLite: the children of those rows that are still old first, then the rows, inside
   `BEGIN IMMEDIATE`, which holds the database's write lock from the select on (SQLite has no
   row locks, so nothing is ever in use).
