@@ -240,24 +240,21 @@ def verify(
 
 
 def _explain(conn: Any, label: str, statement: Any, params: dict[str, Any]) -> list[str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of a SQLAlchemy statement as the job compiles it, in the
-    caller's transaction (rolled back by the caller)."""
-    from sqlalchemy.dialects import postgresql
+    """EXPLAIN (ANALYZE, BUFFERS) of a statement as the job sends it (SQL text with `:name`
+    parameters, or a SQLAlchemy statement as the job compiles it), in the caller's
+    transaction (rolled back by the caller)."""
+    if isinstance(statement, str):
+        from cronjobs.dbapi import pyformat
 
-    compiled = statement.compile(dialect=postgresql.dialect(paramstyle="pyformat"))
-    values = dict(compiled.params) | params
-    text = " ".join(str(compiled).split())
-    plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(compiled), values)
+        sent, values = pyformat(statement), params
+    else:
+        from sqlalchemy.dialects import postgresql
+
+        compiled = statement.compile(dialect=postgresql.dialect(paramstyle="pyformat"))
+        sent, values = str(compiled), dict(compiled.params) | params
+    text = " ".join(sent.split())
+    plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sent, values)
     return [f"-- {label}: {text}", *[r[0] for r in plan]]
-
-
-def _explain_text(conn: Any, label: str, sql: str, params: dict[str, Any]) -> list[str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of SQL text as the job sends it (`:name` parameters), in the
-    caller's transaction (rolled back by the caller)."""
-    from cronjobs.dbapi import pyformat
-
-    plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + pyformat(sql), params)
-    return [f"-- {label}: {sql}", *[r[0] for r in plan]]
 
 
 def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
@@ -283,10 +280,10 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
                 (cutoff,),
             ).fetchone()[0]  # type: ignore[index]
             first = {"cutoff": cutoff, "size": BATCH}
-            out += _explain_text(conn, "first batch", range_batch(rule, False), first)
+            out += _explain(conn, "first batch", range_batch(rule, False), first)
             conn.rollback()
             halfway = range_batch(rule, True)
-            out += _explain_text(conn, f"halfway (last id {mid})", halfway, {**first, "last": mid})
+            out += _explain(conn, f"halfway (last id {mid})", halfway, {**first, "last": mid})
             conn.rollback()
             return "\n".join(out)
         engine = create_engine(

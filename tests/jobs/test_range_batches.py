@@ -310,7 +310,6 @@ def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
     import cronjobs.builtin.analytics_cleanup as cleanup
     import cronjobs.builtin.analytics_ranges as ranges
     import cronjobs.retention.purge as purge
-    from cronjobs.dbapi import on
 
     with pg_engine.connect() as conn:
         name = conn.exec_driver_sql("SELECT current_database()").scalar()
@@ -323,6 +322,8 @@ def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
 
     def spy(kind: str, real: Any) -> Any:
         def wrapped(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            from cronjobs.dbapi import on
+
             level = on(conn).scalar("SHOW transaction_isolation")
             seen[kind].append(level)
             return real(conn, *args, **kwargs)

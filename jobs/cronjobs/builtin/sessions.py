@@ -59,9 +59,9 @@ def _rules(ctx: JobContext) -> tuple[RuleNames, ...]:
     from cronjobs.retention.rules import DEFAULTS, load
 
     if load(ctx.options.get("rules")) is DEFAULTS:
-        from cronjobs.retention.cascades import require_no_hidden
+        from cronjobs.retention.cascades import require_none_hidden
 
-        for finding in require_no_hidden(ctx.db, DEFAULTS, ctx.job):
+        for finding in require_none_hidden(ctx.db, DEFAULTS, ctx.job):
             log.warning("rules: %s", finding)
         return DEFAULT_SESSIONS
     from cronjobs.retention import rule_tables

@@ -10,24 +10,20 @@ counted). Any other row the database deletes on the way is one the rules do not 
 - ON DELETE SET NULL / SET DEFAULT: a warning (the rows stay; the key is changed).
 - NO ACTION / RESTRICT: a warning: an old row that such rows still refer to cannot be deleted,
   and every run stops at it until they are gone.
-
-The catalog is read as SQL text, through a `Schema` (cronjobs.retention.reflect, SQLAlchemy's
-inspector, for a rules file) or a `Catalog` on the run's own connection
-(cronjobs.retention.catalog: the built-in rules' check, `require_no_hidden`, costs a run no
-SQLAlchemy).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cronjobs.dbapi import on, quote
 from cronjobs.errors import ConfigError
-from cronjobs.retention.reflect import Finding
+from cronjobs.retention.finding import Finding
 from cronjobs.retention.rules import Child, RetentionRule, Rules
 
 if TYPE_CHECKING:
-    from cronjobs.retention.catalog import Catalog
     from cronjobs.retention.reflect import Schema
 
 _PG_ACTIONS = {
@@ -72,20 +68,68 @@ class Reference:
         )
 
 
+class Catalog:
+    """The foreign keys of the database read with SQL text on a connection (a `Db`, or a
+    SQLAlchemy Connection): the built-in rules' check on the run's own connection."""
+
+    def __init__(self, conn: Any, schema: str | None = None) -> None:
+        self.db = on(conn)
+        self.schema = schema
+        self._ours: str | None = schema
+        self._tables: list[str] | None = None
+
+    def referencing(self, table: str) -> list[Reference]:
+        return _references(self.db, table, self._default_schema, self._sqlite_tables)
+
+    def _default_schema(self) -> str:
+        if self._ours is None:
+            self._ours = str(self.db.scalar("SELECT current_schema()"))
+        return self._ours
+
+    def _sqlite_tables(self) -> Iterable[str]:
+        if self._tables is None:
+            query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~'"
+            self._tables = [str(n) for n in self.db.scalars(query)]
+        return self._tables
+
+
 def referencing(schema: Schema | Catalog, table: str) -> list[Reference]:
     """Every foreign key that points at `table` (PostgreSQL: from any schema; a partitioned
     table's key once, not once per partition)."""
-    if schema.dialect == "postgresql":
-        rows = schema.rows(_REFERENCING_PG, {"qualified": schema.qt(table)})
-        ours = {schema.schema} if schema.schema else {schema.default_schema}
+    if isinstance(schema, Catalog):
+        return schema.referencing(table)
+    reflected = schema
+    with reflected.engine.connect() as conn:
+        return _references(
+            on(conn),
+            table,
+            lambda: reflected.schema or reflected.inspector.default_schema_name,
+            reflected.tables,
+            reflected.schema,
+        )
+
+
+def _references(
+    db: Any,
+    table: str,
+    ours: Callable[[], str | None],
+    tables: Callable[[], Iterable[str]],
+    schema: str | None = None,
+) -> list[Reference]:
+    """The keys pointing at `table` (in `schema`): PostgreSQL's catalog (`ours()`: the rules'
+    schema, whose tables the rules name bare), or each SQLite table's (`tables()`) PRAGMA."""
+    if db.dialect == "postgresql":
+        qualified = (f"{quote(schema)}." if schema else "") + quote(table)
+        rows = db.rows(_REFERENCING_PG, {"qualified": qualified})
+        own = ours()
         return [
-            Reference(name, tuple(cols), _PG_ACTIONS[action], None if nsp in ours else nsp)
+            Reference(name, tuple(cols), _PG_ACTIONS[action], None if nsp == own else nsp)
             for nsp, name, action, cols in rows
         ]
     found: list[Reference] = []
-    for child in sorted(schema.tables()):
+    for child in sorted(tables()):
         keys: dict[int, tuple[str, list[str], str]] = {}
-        for row in schema.rows(f"PRAGMA foreign_key_list({schema.q(child)})"):
+        for row in db.rows(f"PRAGMA foreign_key_list({quote(child)})"):
             key_id, referred, column, on_delete = row[0], row[2], row[3], row[6]
             keys.setdefault(key_id, (referred, [], on_delete))[1].append(column)
         for referred, columns, on_delete in keys.values():
@@ -94,30 +138,23 @@ def referencing(schema: Schema | Catalog, table: str) -> list[Reference]:
     return found
 
 
-def hidden(schema: Schema | Catalog, rules: Rules, job: str | None) -> list[Finding]:
-    """What the deletes of cleanup `job` (or of both) reach beyond what its rules name, errors
-    first."""
-    out: list[Finding] = []
+def require_none_hidden(conn: Any, rules: Rules, job: str | None) -> list[Finding]:
+    """The built-in rules' one check on the app's database (the rest holds for the built-in
+    tables), with SQL text on `conn` (a `Db`, or a SQLAlchemy Connection): no foreign key ON
+    DELETE CASCADE the rules do not name reaches what the cleanup `job` deletes. A ConfigError
+    (exit 2) lists the errors; the warnings are returned."""
+    catalog = Catalog(conn, rules.schema)
+    found: list[Finding] = []
     if job in (None, "cleanup-old-sessions"):
         for rule in rules.sessions:
-            out += findings(schema, rule)
+            found += findings(catalog, rule)
     if job in (None, "cleanup-old-analytics"):
-        out += findings(schema, rules.analytics)
-    return sorted(out, key=lambda f: f.level != "error")
-
-
-def require_no_hidden(db: Any, rules: Rules, job: str | None) -> list[Finding]:
-    """The built-in rules' one check on the app's database, on the run's own connection `db`
-    (cronjobs.dbapi.Db; no SQLAlchemy): no foreign key ON DELETE CASCADE the rules do not name
-    reaches what cleanup `job` deletes. A ConfigError (exit 2) lists the errors; the warnings
-    are returned."""
-    from cronjobs.retention.catalog import Catalog
-
-    return raise_errors(rules, hidden(Catalog(db, rules.schema), rules, job))
+        found += findings(catalog, rules.analytics)
+    return raise_errors(rules, sorted(found, key=lambda f: f.level != "error"))
 
 
 def raise_errors(rules: Rules, found: list[Finding]) -> list[Finding]:
-    """A ConfigError (exit 2) that lists the errors among `found`; else the warnings."""
+    """A ConfigError (exit 2) listing the errors among `found`; else the warnings."""
     errors = [f for f in found if f.level == "error"]
     if errors:
         listed = "; ".join(str(f) for f in errors)

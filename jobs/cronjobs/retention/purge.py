@@ -56,6 +56,10 @@ from cronjobs.dbapi import on
 from cronjobs.retention import purge_sql as sql
 from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME, BatchSizer
 from cronjobs.retention.connection import OnEngine, connection
+# PurgeResult and sized are cronjobs.retention.purged's (one model with cleanup-old-analytics),
+# re-exported here for the modules that import them from purge.
+from cronjobs.retention.purged import PurgeResult as PurgeResult
+from cronjobs.retention.purged import sized as sized
 from cronjobs.retention.rule_names import RuleNames
 
 log = logging.getLogger(__name__)
@@ -68,40 +72,6 @@ MIN_BATCH_ROWS = 10
 """The smallest batch the time budget may make (or `batch_size`, if smaller)."""
 MAX_BATCH_ROWS = 100_000
 """The largest batch the time budget may make."""
-
-
-@dataclass
-class PurgeResult:
-    table: str
-    cutoff: datetime
-    deleted: int = 0
-    children_deleted: int = 0
-    batches: int = 0
-    longest_batch_seconds: float = 0.0
-    in_use: int = 0
-    """Rows skipped because the app held them (or their child rows) locked: left for the next
-    run. Always 0 on SQLite and in a dry run."""
-    dry_run: bool = False
-    interrupted: bool = False
-    smallest_batch: int = 0
-    largest_batch: int = 0
-    """The sizes (rows or events asked for) of the run's smallest and largest batches."""
-
-    def committed(self, elapsed: float, **extra: Any) -> None:
-        """Count a committed batch (its counts already added) and log it (`batch committed`,
-        with `extra` between the batch number and the running total)."""
-        self.batches += 1
-        self.longest_batch_seconds = max(self.longest_batch_seconds, elapsed)
-        log.info(
-            "batch committed",
-            extra={
-                "table": self.table,
-                "batch": self.batches,
-                **extra,
-                "total": self.deleted,
-                "seconds": round(elapsed, 4),
-            },
-        )
 
 
 @dataclass
@@ -338,10 +308,3 @@ def _purge_batches(
         )
     sized(result, sizer)
     return result
-
-
-def sized(result: PurgeResult, sizer: BatchSizer) -> None:
-    """Note the run's smallest and largest batch sizes on `result`, and log them."""
-    if sizer.sizes:
-        result.smallest_batch, result.largest_batch = min(sizer.sizes), max(sizer.sizes)
-        log.info("batch sizes", extra={"table": result.table, **sizer.summary()})

@@ -1,41 +1,26 @@
 """The live database as the retention checks read it: one inspector's answers, each asked once
 (`Schema`), and what a check found (`Finding`). jobs/cronjobs/retention/schema_check.py and
-cascades.py both read the schema through it. Importing it costs no SQLAlchemy (a `Finding` is
-plain data): a `Schema` imports it when made."""
+cascades.py both read the schema through it."""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from sqlalchemy import Engine, exc, inspect, text
 
 from cronjobs.errors import ConfigError
+from cronjobs.retention.finding import Finding
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-
-@dataclass(frozen=True)
-class Finding:
-    level: str  # "error" or "warning"
-    rule: str
-    table: str
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        at = f"{self.table}.{self.column}" if self.column else self.table
-        return f"{self.rule}: {at}: {self.message}"
+__all__ = ["Finding", "Schema"]
 
 
 @contextmanager
 def _expression_indexes_unread() -> Iterator[None]:
     """SQLite's expression indexes are not reflected (a warning): `expression_indexes` reads
     their CREATE INDEX text instead."""
-    from sqlalchemy import exc
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Skipped unsupported reflection", exc.SAWarning)
         yield
@@ -49,8 +34,6 @@ class Schema:
     """One inspector's answers, each asked once."""
 
     def __init__(self, engine: Engine, schema: str | None = None) -> None:
-        from sqlalchemy import inspect
-
         self.engine = engine
         self.schema = schema
         self.inspector = inspect(engine)
@@ -75,22 +58,6 @@ class Schema:
                     dict(i) for i in self.inspector.get_indexes(table, schema=self.schema)
                 ]
         return self._indexes[table]
-
-    @property
-    def dialect(self) -> str:
-        return str(self.engine.dialect.name)
-
-    @property
-    def default_schema(self) -> str | None:
-        """The connection's default schema (PostgreSQL: the first of the search_path)."""
-        return self.inspector.default_schema_name
-
-    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """A statement's rows, as SQL text with `:name` parameters (cronjobs.dbapi)."""
-        from cronjobs.dbapi import on
-
-        with self.engine.connect() as conn:
-            return on(conn).rows(sql, params)
 
     def has(self, table: str) -> bool:
         return table in self._tables
@@ -123,8 +90,6 @@ class Schema:
         which compare with a text cutoff by type, not by time."""
         if self.engine.dialect.name != "sqlite":
             return False
-        from sqlalchemy import text
-
         t, c = (self.engine.dialect.identifier_preparer.quote(n) for n in (table, column))
         query = text(f"SELECT 1 FROM {t} WHERE typeof({c}) NOT IN ('text', 'null') LIMIT 1")
         with self.engine.connect() as conn:  # names quoted by the dialect's own preparer
@@ -142,8 +107,6 @@ class Schema:
 
     def expression_indexes(self, table: str) -> list[str]:
         if self.engine.dialect.name == "sqlite":  # not reflected: its CREATE INDEX text
-            from sqlalchemy import text
-
             query = text("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t")
             with self.engine.connect() as conn:
                 return [str(sql) for sql in conn.scalars(query, {"t": table}) if sql]

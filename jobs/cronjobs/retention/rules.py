@@ -3,8 +3,8 @@ how raw analytics roll up into daily figures.
 
 A TOML file (CRONJOBS_RULES or --rules; the chart mounts one from a ConfigMap) describes the
 app's own schema; without one, the defaults below are today's tables. Every name in the file is
-an identifier, never SQL: it is checked here for shape and quoted wherever it is used, and
-`cronjobs.retention.schema_check` checks it against the live database before anything runs.
+an identifier, never SQL: it is checked here for shape and quoted wherever it is used (by
+SQLAlchemy, or by cronjobs.dbapi.quote in SQL text), and `cronjobs.retention.schema_check` checks it against the live database before anything runs.
 
     schema = "app"                      # PostgreSQL: the schema of every table below (default:
                                         # the first of the connection's search_path)

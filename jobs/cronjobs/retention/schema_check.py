@@ -53,14 +53,13 @@ def require_valid(engine: Engine, rules: Rules, job: str | None = None) -> list[
 
 
 def require_no_hidden_cascades(engine: Engine, rules: Rules, job: str | None) -> list[Finding]:
-    """The built-in rules' one check on the app's database (the rest holds for the built-in
-    tables): no foreign key ON DELETE CASCADE the rules do not name reaches what the cleanup
-    `job` deletes. A ConfigError (exit 2) lists the errors; the warnings are returned. (The same
-    check on a run's own connection, without SQLAlchemy: cascades.require_no_hidden.)"""
-    return _raise_errors(rules, cascades.hidden(Schema(engine, rules.schema), rules, job))
+    """`cascades.require_none_hidden` on a connection of `engine`."""
+    with engine.connect() as conn:
+        return cascades.require_none_hidden(conn, rules, job)
 
 
-_raise_errors = cascades.raise_errors
+def _raise_errors(rules: Rules, findings: list[Finding]) -> list[Finding]:
+    return cascades.raise_errors(rules, findings)
 
 
 def _check_rule(schema: Schema, rule: RetentionRule) -> list[Finding]:
