@@ -56,10 +56,8 @@ from cronjobs.dbapi import on
 from cronjobs.retention import purge_sql as sql
 from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME, BatchSizer
 from cronjobs.retention.connection import OnEngine, connection
-# PurgeResult and sized are cronjobs.retention.purged's (one model with cleanup-old-analytics),
-# re-exported here for the modules that import them from purge.
-from cronjobs.retention.purged import PurgeResult as PurgeResult
-from cronjobs.retention.purged import sized as sized
+from cronjobs.retention.purged import PurgeResult as PurgeResult  # re-exported: purged.py's,
+from cronjobs.retention.purged import sized as sized  # one model with cleanup-old-analytics
 from cronjobs.retention.rule_names import RuleNames
 
 log = logging.getLogger(__name__)
