@@ -142,11 +142,11 @@ def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) 
                     entry.sql = ["one transaction per UTC day: the day's events counted into "
                                  "the roll-up's target, then deleted"]  # fmt: skip
                 continue
-            names = names_of(rule)  # the SQL text the job sends, its parameters as :name
-            entry.rows, entry.child_rows = count_old(conn, names, cutoff)
+            table_names = names_of(rule)  # the SQL text the job sends, its parameters as :name
+            entry.rows, entry.child_rows = count_old(conn, table_names, cutoff)
             if dialect.name == "postgresql":
-                entry.sql = [range_sql(names, after=True)]
+                entry.sql = [range_sql(table_names, after=True)]
                 continue
-            entry.sql = [keyset(names, dialect.name, after=True)]
-            entry.sql += list(delete_ids_sqlite(names, 2))
+            entry.sql = [keyset(table_names, dialect.name, after=True)]
+            entry.sql += list(delete_ids_sqlite(table_names, 2))
     result.rollup_sql = [upsert_sql(analytics_names(tables), dialect.name)]
