@@ -116,3 +116,28 @@ def test_a_hidden_cascade_stops_a_run_with_the_default_rules(engine: Engine, db_
     assert "message_votes" in run.stderr and "ON DELETE CASCADE" in run.stderr
     assert "nothing was touched" in run.stderr
     assert count(engine, chat_sessions) == 1 and count(engine, chat_messages) == 1
+
+
+def test_a_date_age_is_compared_as_its_midnight(tmp_path: Path, engine: Engine) -> None:
+    """A rules file whose age column is a DATE: a day is old once its midnight is before the
+    cutoff (so the cutoff's own day goes, the next one stays), as SQLAlchemy's binding of the
+    cutoff compared it before the SQL text."""
+    from cronjobs.builtin.sessions import cleanup
+    from cronjobs.retention import rule_tables
+    from cronjobs.retention.rule_names import names_of
+    from cronjobs.retention.rules import load
+
+    cutoff_day = (NOW - timedelta(days=90)).date()  # NOW is 12:00 UTC: the cutoff is midday
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE visits (id INTEGER PRIMARY KEY, seen DATE)"))
+        days = (cutoff_day - timedelta(days=1), cutoff_day, cutoff_day + timedelta(days=1), None)
+        for i, day in enumerate(days, start=1):
+            conn.execute(text("INSERT INTO visits VALUES (:i, :d)"), {"i": i, "d": day})
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[cleanup-old-sessions]]\ntable = "visits"\nage = "seen"\ndays = 90\n')
+    names = tuple(names_of(r) for r in rule_tables.sessions(engine, load(str(rules))))
+    assert [n.stamp for n in names] == ["timestamp"]
+    result = cleanup(engine, now=NOW, rules=names)
+    assert result.tables[0].deleted == 2
+    with engine.connect() as conn:
+        assert sorted(conn.scalars(text("SELECT id FROM visits"))) == [3, 4]

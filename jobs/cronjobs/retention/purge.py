@@ -90,7 +90,7 @@ def _delete_batch(tx: Any, names: RuleNames, ids: list[int], cutoff: datetime) -
     """Delete these rows (sorted ids), if still old, and their children, in `tx` (a `Db` in a
     transaction, or a SQLAlchemy Connection in one); return both counts."""
     db = on(tx)
-    old = {"cutoff": names.cutoff_value(cutoff)}
+    old = {"cutoff": cutoff}
     if db.dialect == "postgresql":
         row = db.rows(sql.delete_ids_pg(names), {**old, "ids": ids, "lo": ids[0], "hi": ids[-1]})
         return int(row[0][0]), sum(int(n) for n in row[0][1:])
@@ -104,7 +104,7 @@ def _range_batch(
     tx: Any, names: RuleNames, cutoff: datetime, batch_size: int, last_id: int | None
 ) -> Batch:
     """PostgreSQL: one batch in one statement (purge_sql.range_batch)."""
-    params: dict[str, Any] = {"cutoff": names.cutoff_value(cutoff), "size": batch_size}
+    params: dict[str, Any] = {"cutoff": cutoff, "size": batch_size}
     if last_id is not None:
         params["last"] = last_id
     row = on(tx).rows(sql.range_batch(names, after=last_id is not None), params)[0]
@@ -116,7 +116,7 @@ def _next_ids(
 ) -> list[int]:
     """The next batch's ids, sorted (the keyset select)."""
     db = on(tx)
-    params: dict[str, Any] = {"cutoff": names.cutoff_value(cutoff), "size": batch_size}
+    params: dict[str, Any] = {"cutoff": cutoff, "size": batch_size}
     if last_id is not None:
         params["last"] = last_id
     return [int(i) for i in db.scalars(sql.keyset(names, db.dialect, last_id is not None), params)]
@@ -184,7 +184,7 @@ def count_old(db: Any, names: RuleNames, cutoff: datetime) -> tuple[int, int]:
     """How many rows (and child rows) are older than the cutoff, read on `db` (a `Db`, or a
     SQLAlchemy Connection)."""
     db = on(db)
-    params = {"cutoff": names.cutoff_value(cutoff)}
+    params = {"cutoff": cutoff}
     rows, *children = (int(db.scalar(s, params) or 0) for s in sql.count_old(names, db.dialect))
     return rows, sum(children)
 

@@ -9,7 +9,7 @@ bound first (cronjobs.retention.rule_tables), then described by `names_of`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cronjobs.dbapi import quote
@@ -17,8 +17,6 @@ from cronjobs.retention.rules import DEFAULTS, RetentionRule
 
 if TYPE_CHECKING:
     from cronjobs.retention.tables import Retention
-
-STAMPS = ("timestamptz", "timestamp", "date")
 
 
 def qualified(table: str, schema: str | None) -> str:
@@ -57,9 +55,9 @@ class RuleNames:
     children: tuple[ChildNames, ...] = ()
     schema: str | None = None
     stamp: str = "timestamptz"
-    """The SQL type of the age (its first column's): `timestamptz`, `timestamp` or `date`. On
-    PostgreSQL the cutoff is cast to it, so an index on the age serves the comparison; a
-    `date` age is compared with the cutoff's day (on SQLite too)."""
+    """The SQL type the cutoff is cast to on PostgreSQL, so that an index on the age serves the
+    comparison: `timestamptz` for an age (its first column) with a time zone, else `timestamp`
+    (a `date` is compared as its midnight, as SQLAlchemy's binding of the cutoff did)."""
 
     @property
     def name(self) -> str:
@@ -81,10 +79,6 @@ class RuleNames:
 
     def cutoff(self, days: int | None, now: datetime) -> datetime:
         return self.rule.cutoff(days, now)
-
-    def cutoff_value(self, cutoff: datetime) -> datetime | date:
-        """The `:cutoff` parameter: the cutoff, or its day for a `date` age."""
-        return cutoff.date() if self.stamp == "date" else cutoff
 
     def old(self, dialect: str) -> str:
         """The one predicate "this row is old" (`:cutoff`): the age, the first of its columns
@@ -119,9 +113,7 @@ timestamps are `timestamp with time zone`."""
 def _stamp(kind: Any) -> str:
     from sqlalchemy import types
 
-    if isinstance(kind, types.DateTime):
-        return "timestamptz" if kind.timezone else "timestamp"
-    return "date" if isinstance(kind, types.Date) else "timestamptz"
+    return "timestamptz" if isinstance(kind, types.DateTime) and kind.timezone else "timestamp"
 
 
 def names_of(retention: Retention) -> RuleNames:
