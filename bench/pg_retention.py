@@ -266,23 +266,24 @@ def explain_batch_select(server: PgServer, db: str, kind: Kind) -> str:
     from cronjobs.builtin import analytics_sql
     from cronjobs.dbapi import Db, parse
     from cronjobs.retention.names import DEFAULT_ANALYTICS
-    from cronjobs.retention.purge import range_batch
-    from cronjobs.retention.tables import SESSIONS
+    from cronjobs.retention.purge_sql import range_batch
+    from cronjobs.retention.rule_names import DEFAULT_SESSIONS
 
     cutoff = kind.cutoff(seed.now_utc())
     out: list[str] = []
     with server.connect(db, autocommit=False) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         if kind.name == "sessions":
-            rule = SESSIONS[0]
+            rule = DEFAULT_SESSIONS[0]
             mid = conn.execute(
                 f"SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM {rule.name} WHERE {kind.targets[0].age} < %s",  # type: ignore[arg-type]
                 (cutoff,),
             ).fetchone()[0]  # type: ignore[index]
-            out += _explain(conn, "first batch", range_batch(rule, cutoff, False), {"size": BATCH})
+            first = {"cutoff": cutoff, "size": BATCH}
+            out += _explain(conn, "first batch", range_batch(rule, False), first)
             conn.rollback()
-            halfway = range_batch(rule, cutoff, True)
-            out += _explain(conn, f"halfway (last id {mid})", halfway, {"last": mid, "size": BATCH})
+            halfway = range_batch(rule, True)
+            out += _explain(conn, f"halfway (last id {mid})", halfway, {**first, "last": mid})
             conn.rollback()
             return "\n".join(out)
         names = DEFAULT_ANALYTICS

@@ -92,21 +92,21 @@ FIRST = date(2025, 5, 1)  # six old days (the cutoff at NOW is 2025-06-15)
 
 
 def test_a_sessions_run_builds_its_batch_statement_once(pg_engine: Engine) -> None:
-    """Each batch only binds the previous batch's last id: the statement is built once per
-    table and run, not once per batch (building it and its cache key was ~0.8 ms a batch)."""
+    """Each batch only binds the previous batch's last id: the statement's text is built once
+    per table and run (cached), not once per batch."""
     rows = [(i, OLD, None) for i in range(1, 11)]
     insert_sessions(pg_engine, rows, messages_per_session=1)
     executed: list[int] = []
 
-    def seen(_conn: Any, statement: Any, *_: Any) -> None:
-        if "bound" in str(statement):
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "bound" in statement:
             executed.append(id(statement))
 
-    event.listen(pg_engine, "before_execute", seen)
+    event.listen(pg_engine, "before_cursor_execute", seen)
     try:
         result = cleanup_old_sessions(pg_engine, batch_size=2, batch_time=0, now=NOW)
     finally:
-        event.remove(pg_engine, "before_execute", seen)
+        event.remove(pg_engine, "before_cursor_execute", seen)
     assert [t.batches for t in result.tables] == [5, 5]
     # Per table: the first batch's statement, then one for every later batch (the sixth
     # finds nothing left).

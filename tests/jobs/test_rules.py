@@ -491,7 +491,7 @@ def test_a_schema_key_puts_every_table_in_that_postgresql_schema(
     shown = invoke("retention", "show", "-o", "json", env=env)
     assert shown.exit_code == 0, shown.stderr
     sql = [s for rule in json.loads(shown.stdout)["rules"] for s in rule["sql"]]
-    assert any(f'"{schema}".chat_sessions' in s for s in sql), sql
+    assert any(f'"{schema}"."chat_sessions"' in s for s in sql), sql  # names quoted
     assert json.loads(shown.stdout)["schema"] == schema
     offline = invoke("retention", "show", env={k: v for k, v in env.items() if k != "DATABASE_URL"})
     assert f"schema: {schema}" in offline.stdout.splitlines()[1], offline.stdout

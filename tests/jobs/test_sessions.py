@@ -141,7 +141,7 @@ def test_children_go_with_parents_without_on_delete_cascade(engine: Engine) -> N
 def test_a_session_touched_after_the_select_is_kept_with_its_messages(engine: Engine) -> None:
     """The delete re-checks the age: ids selected as old, but active by delete time, stay."""
     from cronjobs.retention.purge import _delete_batch
-    from cronjobs.retention.tables import SESSIONS
+    from cronjobs.retention.rule_names import DEFAULT_SESSIONS
 
     insert_sessions(
         engine,
@@ -149,6 +149,6 @@ def test_a_session_touched_after_the_select_is_kept_with_its_messages(engine: En
         messages_per_session=2,
     )
     with engine.begin() as conn:
-        deleted, children = _delete_batch(conn, SESSIONS[0], [1, 2], CUTOFF)
+        deleted, children = _delete_batch(conn, DEFAULT_SESSIONS[0], [1, 2], CUTOFF)
     assert (deleted, children) == (1, 2)
     assert remaining_ids(engine, chat_sessions) == {2} and count(engine, chat_messages) == 2

@@ -115,7 +115,10 @@ def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) 
     from cronjobs.builtin.analytics_cleanup import cutoff_of, inventory
     from cronjobs.retention import rule_tables
     from cronjobs.retention.names import analytics_names
-    from cronjobs.retention.purge import batch_statements, count_old, next_batch, range_batch
+    from cronjobs.retention.purge import count_old
+    from cronjobs.retention.purge_sql import delete_ids_sqlite, keyset
+    from cronjobs.retention.purge_sql import range_batch as range_sql
+    from cronjobs.retention.rule_names import names_of
 
     dialect = engine.dialect
 
@@ -134,10 +137,11 @@ def _measure(result: RetentionReport, rules: Rules, engine: Any, now: datetime) 
                 entry.rows = sum(sum(t.values()) for t in found.events.values())
                 entry.sql = [" ".join(s.split()) for s in analytics_sql.shown(names, dialect.name)]
                 continue
-            entry.rows, entry.child_rows = count_old(conn, rule, cutoff)
+            table_names = names_of(rule)  # the SQL text the job sends, its parameters as :name
+            entry.rows, entry.child_rows = count_old(conn, table_names, cutoff)
             if dialect.name == "postgresql":
-                entry.sql = [sql(range_batch(rule, cutoff, after=True))]
+                entry.sql = [range_sql(table_names, after=True)]
                 continue
-            entry.sql = [sql(next_batch(rule, cutoff, 5000))]
-            entry.sql += [sql(s) for s in batch_statements(rule, [1, 2], cutoff, dialect.name)]
+            entry.sql = [keyset(table_names, dialect.name, after=True)]
+            entry.sql += list(delete_ids_sqlite(table_names, 2))
     result.rollup_sql = [upsert_sql(analytics_names(tables), dialect.name)]

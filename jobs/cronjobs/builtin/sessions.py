@@ -2,15 +2,18 @@
 (SESSION_DAYS, or each table of a rules file by its own age).
 
 The job's declaration (its schedule and flags) and what it does; the batched delete itself is
-cronjobs.retention.purge. Importing this module costs no SQLAlchemy: `cronjobs list` reads it.
+cronjobs.retention.purge, SQL text on the run's own connection (`ctx.db`). Neither importing
+this module nor a run with the default rules costs SQLAlchemy; a rules file's tables are
+checked and reflected with it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cronjobs import options
 from cronjobs.exitcodes import ExitCode
@@ -20,11 +23,11 @@ from cronjobs.retention import SESSION_DAYS as DAYS
 from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from cronjobs.context import JobContext
     from cronjobs.retention.purge import PurgeResult
-    from cronjobs.retention.tables import Retention
+    from cronjobs.retention.rule_names import RuleNames
+
+log = logging.getLogger(__name__)
 
 
 @job(
@@ -36,18 +39,34 @@ if TYPE_CHECKING:
     options=[options.rules, options.older_than_days(DAYS), options.batch_size, options.batch_time],
 )
 def cleanup_old_sessions(ctx: JobContext) -> CleanupResult:
-    from cronjobs.retention import rule_tables
-
     return cleanup(
-        ctx.engine,
+        ctx.db,
         older_than_days=ctx.options["older_than_days"],
         batch_size=ctx.options["batch_size"],
         batch_time=ctx.options["batch_time"],
         dry_run=ctx.dry_run,
         stop=ctx.stop,
         now=ctx.now,
-        rules=rule_tables.sessions(ctx.engine, rule_tables.checked(ctx)),
+        rules=_rules(ctx),
     )
+
+
+def _rules(ctx: JobContext) -> tuple[RuleNames, ...]:
+    """The built-in tables (checked for foreign keys ON DELETE CASCADE the rules do not name,
+    on the run's own connection), or a rules file's, checked and reflected (with SQLAlchemy,
+    only then)."""
+    from cronjobs.retention.rule_names import DEFAULT_SESSIONS, names_of
+    from cronjobs.retention.rules import DEFAULTS, load
+
+    if load(ctx.options.get("rules")) is DEFAULTS:
+        from cronjobs.retention.cascades import require_none_hidden
+
+        for finding in require_none_hidden(ctx.db, DEFAULTS, ctx.job):
+            log.warning("rules: %s", finding)
+        return DEFAULT_SESSIONS
+    from cronjobs.retention import rule_tables
+
+    return tuple(names_of(r) for r in rule_tables.sessions(ctx.engine, rule_tables.checked(ctx)))
 
 
 @dataclass
@@ -98,7 +117,7 @@ def deleted(t: PurgeResult) -> str:
 
 
 def cleanup(
-    engine: Engine,
+    db: Any,
     *,
     older_than_days: int | None = None,
     batch_size: int = 1000,
@@ -106,14 +125,15 @@ def cleanup(
     dry_run: bool = False,
     stop: threading.Event | None = None,
     now: datetime | None = None,
-    rules: tuple[Retention, ...] | None = None,
+    rules: tuple[RuleNames, ...] | None = None,
 ) -> CleanupResult:
     """Purge each rule's table in turn (the built-in tables, or a rules file's), in batches of
-    `batch_size` rows first, then sized to take `batch_time` seconds each (cronjobs.retention.purge)."""
+    `batch_size` rows first, then sized to take `batch_time` seconds each (cronjobs.retention.purge),
+    on `db`: the run's `Db`, or a SQLAlchemy Engine (tests, benches)."""
     from cronjobs.retention.purge import purge
-    from cronjobs.retention.tables import SESSIONS
+    from cronjobs.retention.rule_names import DEFAULT_SESSIONS
 
-    rules = rules or SESSIONS
+    rules = rules or DEFAULT_SESSIONS
     now = now or datetime.now(UTC)
     days = older_than_days if older_than_days is not None else rules[0].days
     result = CleanupResult(days, rules[0].cutoff(days, now), dry_run=dry_run)
@@ -124,7 +144,7 @@ def cleanup(
         cutoff = rule.cutoff(older_than_days, now)
         result.tables.append(
             purge(
-                engine,
+                db,
                 rule,
                 cutoff,
                 batch_size=batch_size,

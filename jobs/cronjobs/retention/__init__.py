@@ -2,10 +2,12 @@
 
 `rules` is the one model of a retention rule, with the one set of defaults (the built-in
 tables, `models`) and the rules file that describes the app's own schema; `tables` binds a rule
-to SQLAlchemy tables and holds the one predicate "this row is old"; `rule_tables` binds a rules
-file's rules to the live schema; `schema_check` (with `reflect` and `cascades`) checks rules
-against the database before anything runs; `purge` deletes old rows and their children in short
-batches, sized by `batch_time`. Nothing here is a job: the jobs are in cronjobs.builtin.
+to SQLAlchemy tables and holds the one predicate "this row is old"; `rule_names` (and `names`)
+name a rule's tables for SQL text, without SQLAlchemy; `rule_tables` binds a rules file's rules
+to the live schema; `schema_check` (with `reflect` and `cascades`) checks rules against the
+database before anything runs; `purge` deletes old rows and their children in short batches,
+sized by `batch_time`, as SQL text (`purge_sql`) on the run's own connection. Nothing here is a
+job: the jobs are in cronjobs.builtin.
 """
 
 SESSION_DAYS = 90

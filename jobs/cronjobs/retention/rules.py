@@ -47,6 +47,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from cronjobs.errors import ConfigError
@@ -92,6 +93,14 @@ class RetentionRule:
     @property
     def where(self) -> str:
         return f"{self.job} rule for table {self.table!r}"
+
+    def cutoff(self, days: int | None, now: datetime) -> datetime:
+        """Rows older than this are old: `days` (default: the rule's) before `now`, rounded
+        down to midnight UTC with `whole_days` (a day is deleted whole or not at all)."""
+        cutoff = now - timedelta(days=self.days if days is None else days)
+        if self.whole_days:
+            cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+        return cutoff
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ rules on jobs/cronjobs/retention/models.py; a rules file's are reflected from th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Table, func
@@ -45,10 +45,7 @@ class Retention:
 
     def cutoff(self, days: int | None, now: datetime) -> datetime:
         """Rows older than this are old: `days` (default: the rule's) before `now`."""
-        cutoff = now - timedelta(days=self.days if days is None else days)
-        if self.whole_days:
-            cutoff = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
-        return cutoff
+        return self.rule.cutoff(days, now)
 
     def old(self, cutoff: datetime) -> ColumnElement[bool]:
         """Is this row old: the one predicate every statement of the cleanups uses."""
