@@ -12,8 +12,10 @@ doing the same work would be; `bench/job_startup.py` times both as fresh process
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 _connects: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
@@ -46,6 +48,23 @@ def _install() -> None:
         return original_execute(self, query, params, **kwargs)
 
     psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+
+    # A transaction block on an autocommit connection (the run's own, cronjobs.dbapi.Db) sends
+    # BEGIN and COMMIT (or ROLLBACK) itself, not through a cursor: recorded as such.
+    original_transaction = psycopg.Connection.transaction
+
+    @contextlib.contextmanager
+    def transaction(self: Any, *a: Any, **k: Any) -> Iterator[Any]:
+        _calls.append(("execute", "BEGIN", None))
+        try:
+            with original_transaction(self, *a, **k) as tx:
+                yield tx
+        except BaseException:
+            _calls.append(("execute", "ROLLBACK", None))
+            raise
+        _calls.append(("execute", "COMMIT", None))
+
+    psycopg.Connection.transaction = transaction  # type: ignore[assignment,method-assign]
     for name in ("commit", "rollback", "close"):
         original = getattr(psycopg.Connection, name)
 

@@ -1,9 +1,6 @@
 """What a cleanup deleted, batch by batch: `PurgeResult` (its counts, its batches' sizes and
-times, logged as each commits), without SQLAlchemy.
-
-cleanup-old-analytics builds it on the run's own connection; cronjobs.retention.purge
-(cleanup-old-sessions) keeps a class of the same name and fields while it still imports
-SQLAlchemy: the two are one model, to be one class once purge.py no longer needs it.
+times, logged as each commits), without SQLAlchemy: both cleanups build it
+(cronjobs.retention.purge, cronjobs.builtin.analytics_cleanup).
 """
 
 from __future__ import annotations
