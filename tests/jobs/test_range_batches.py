@@ -289,15 +289,17 @@ def test_a_connection_whose_lock_timeout_cannot_be_reset_is_invalidated() -> Non
 
     from sqlalchemy.exc import OperationalError
 
-    from cronjobs.retention.purge import reset_lock_timeout
+    from cronjobs.builtin.analytics_cleanup import reset_lock_timeout
+    from cronjobs.dbapi import OnSqlAlchemy
 
     conn = MagicMock()
     conn.exec_driver_sql.side_effect = OperationalError("RESET lock_timeout", {}, Exception("x"))
-    reset_lock_timeout(conn)
+    reset_lock_timeout(OnSqlAlchemy(conn, autocommit=True))
     conn.invalidate.assert_called_once_with()
     healthy = MagicMock()
-    reset_lock_timeout(healthy)
-    healthy.exec_driver_sql.assert_called_once_with("RESET lock_timeout")
+    reset_lock_timeout(OnSqlAlchemy(healthy, autocommit=True))
+    healthy.exec_driver_sql.assert_called_once()
+    assert healthy.exec_driver_sql.call_args.args[0] == "RESET lock_timeout"
     healthy.invalidate.assert_not_called()
 
 
