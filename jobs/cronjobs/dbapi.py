@@ -12,6 +12,11 @@ SQL is written with `:name` parameters (as sqlite3 and SQLAlchemy's `text()` tak
 PostgreSQL they become psycopg's `%(name)s`. On SQLite a datetime parameter is sent as the
 text SQLAlchemy's DateTime stores (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC), so both read the
 same rows.
+
+The code that sends that SQL takes a `Db`, or a SQLAlchemy connection seen as a `Db`
+(`OnSqlAlchemy`, by duck typing: tests, benches and `cronjobs retention show` hand it an
+Engine): `on(conn)` for a connection in hand, `connection(source)` for one of a `Db` or an
+Engine, `another(source)` for a second one of the same kind.
 """
 
 from __future__ import annotations

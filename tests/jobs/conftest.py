@@ -12,8 +12,9 @@ import pytest
 from pytest_postgresql import factories
 from sqlalchemy import Engine
 
+from cronjobs.dbapi import Db
 from cronjobs.retention.models import metadata
-from tests.jobs.helpers import pg_url
+from tests.jobs.helpers import job_db, pg_url
 
 PG_CTL = Path(__file__).resolve().parent.parent / "pg_ctl"
 
@@ -45,6 +46,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def engine(db_url: str) -> Iterator[Engine]:
     """An engine on `db_url` with the app's schema created."""
     yield from _engine_with_schema(db_url)
+
+
+@pytest.fixture
+def run_db(engine: Engine) -> Iterator[Db]:
+    """The run's own connection (cronjobs.dbapi.Db) to `engine`'s database."""
+    with job_db(engine) as db:
+        yield db
 
 
 def _engine_with_schema(url: str) -> Iterator[Engine]:
