@@ -34,6 +34,13 @@ def pg_engine(pg_db_url: str) -> Iterator[Engine]:
     yield from _engine_with_schema(pg_db_url)
 
 
+@pytest.fixture
+def pg_run_db(pg_engine: Engine) -> Iterator[Db]:
+    """The run's own connection (cronjobs.dbapi.Db) to `pg_engine`'s database."""
+    with job_db(pg_engine) as db:
+        yield db
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of each kind, as the URL a user would give in DATABASE_URL."""
