@@ -304,6 +304,28 @@ def test_a_connection_whose_lock_timeout_cannot_be_reset_is_invalidated() -> Non
     healthy.invalidate.assert_not_called()
 
 
+def test_a_purge_connection_whose_settings_cannot_be_reset_is_discarded() -> None:
+    """cleanup-old-sessions' session settings, likewise: an Engine's connection that cannot be
+    reset is invalidated; the run's own Db fails the run (unless it is failing already)."""
+    from unittest.mock import MagicMock
+
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    from cronjobs.dbapi import OnSqlAlchemy, parse
+    from cronjobs.retention.purge import _reset
+
+    conn = MagicMock()
+    conn.exec_driver_sql.side_effect = OperationalError("RESET lock_timeout", {}, Exception("x"))
+    _reset(OnSqlAlchemy(conn, autocommit=True))
+    conn.invalidate.assert_called_once_with()
+    own = Db(parse("sqlite://"))
+    own.execute = MagicMock(side_effect=OperationalError("RESET", {}, Exception("x")))  # type: ignore[method-assign]
+    with pytest.raises(OperationalError):
+        _reset(own)
+    _reset(own, failing=True)  # the run's own error is the one it reports
+
+
 def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
     pg_engine: Engine, monkeypatch: Any
 ) -> None:
