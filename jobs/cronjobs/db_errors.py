@@ -23,6 +23,9 @@ _MISSING = (
 # libpq's words for a connection option it does not know or a value it does not take.
 _BAD_OPTION = re.compile(r'invalid connection option "|invalid \w+ value: |for connection option "')
 _FK_VIOLATION = "23503"
+LOCK_NOT_AVAILABLE = "55P03"
+SERIALIZATION_FAILURE = "40001"
+DEADLOCK_DETECTED = "40P01"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,6 +38,18 @@ def _kinds(e: BaseException) -> set[str]:
 def is_database_error(e: BaseException) -> bool:
     """Whether `e` is a driver's (DB-API) or SQLAlchemy's error."""
     return bool(_kinds(e) & {"DatabaseError", "InterfaceError", "SQLAlchemyError"})
+
+
+def sqlstate(e: BaseException) -> str | None:
+    """The SQLSTATE of a driver's error (or of the driver error a SQLAlchemy error wraps)."""
+    if not is_database_error(e):
+        return None
+    return getattr(getattr(e, "orig", None) or e, "sqlstate", None)
+
+
+def is_refused(e: BaseException) -> bool:
+    """Whether `e` says the database or a pool refused a connection (rather than a bug)."""
+    return bool(_kinds(e) & {"OperationalError", "TimeoutError"})
 
 
 def _missing(reason: str) -> str | None:

@@ -12,8 +12,9 @@ import pytest
 from pytest_postgresql import factories
 from sqlalchemy import Engine
 
+from cronjobs.dbapi import Db
 from cronjobs.retention.models import metadata
-from tests.jobs.helpers import pg_url
+from tests.jobs.helpers import job_db, pg_url
 
 PG_CTL = Path(__file__).resolve().parent.parent / "pg_ctl"
 
@@ -33,6 +34,13 @@ def pg_engine(pg_db_url: str) -> Iterator[Engine]:
     yield from _engine_with_schema(pg_db_url)
 
 
+@pytest.fixture
+def pg_run_db(pg_engine: Engine) -> Iterator[Db]:
+    """The run's own connection (cronjobs.dbapi.Db) to `pg_engine`'s database."""
+    with job_db(pg_engine) as db:
+        yield db
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of each kind, as the URL a user would give in DATABASE_URL."""
@@ -45,6 +53,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def engine(db_url: str) -> Iterator[Engine]:
     """An engine on `db_url` with the app's schema created."""
     yield from _engine_with_schema(db_url)
+
+
+@pytest.fixture
+def run_db(engine: Engine) -> Iterator[Db]:
+    """The run's own connection (cronjobs.dbapi.Db) to `engine`'s database."""
+    with job_db(engine) as db:
+        yield db
 
 
 def _engine_with_schema(url: str) -> Iterator[Engine]:

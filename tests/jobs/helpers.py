@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, func, insert, select
 
+from cronjobs.dbapi import Db, parse
 from cronjobs.retention.models import chat_messages, chat_sessions, peptide_info_sessions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,3 +76,14 @@ def count(engine: Engine, table: Table) -> int:
 
 
 __all__ = ["NOW", "REPO", "count", "cronjobs", "insert_sessions", "invoke", "pg_url", "timedelta"]
+
+
+@contextmanager
+def job_db(engine: Engine) -> Iterator[Db]:
+    """The run's own connection (`ctx.db`, a cronjobs.dbapi.Db) to `engine`'s database: what a
+    run hands the built-in jobs' code, rather than an engine."""
+    db = Db(parse(engine.url.render_as_string(hide_password=False)))
+    try:
+        yield db
+    finally:
+        db.close()

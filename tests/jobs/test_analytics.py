@@ -10,6 +10,7 @@ from sqlalchemy import Engine, insert, select
 
 from cronjobs.builtin.analytics import aggregate, days_between
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
+from cronjobs.dbapi import Db
 from cronjobs.retention.models import analytics_events, daily_analytics
 from tests.jobs.helpers import NOW, count, invoke
 
@@ -31,7 +32,7 @@ def figures(engine: Engine) -> dict[tuple[date, str], tuple[int, int]]:
     return {(r.day, r.event_type): (r.event_count, r.unique_users) for r in rows}
 
 
-def test_aggregates_one_utc_day_in_sql_and_is_idempotent(engine: Engine) -> None:
+def test_aggregates_one_utc_day_in_sql_and_is_idempotent(engine: Engine, run_db: Db) -> None:
     add_events(
         engine,
         [
@@ -44,19 +45,21 @@ def test_aggregates_one_utc_day_in_sql_and_is_idempotent(engine: Engine) -> None
             ("search", "c", START + timedelta(days=1)),  # the next day: not counted
         ],
     )
-    first = aggregate(engine, [DAY])
+    first = aggregate(run_db, [DAY])
     assert [(d.day, d.events, d.event_types) for d in first.days] == [(DAY, 5, 2)]
     expected = {(DAY, "page_view"): (4, 2), (DAY, "search"): (1, 1)}
     assert figures(engine) == expected
-    aggregate(engine, [DAY])  # twice: the same rows, no duplicates
+    aggregate(run_db, [DAY])  # twice: the same rows, no duplicates
     assert figures(engine) == expected
     # Late events are picked up by a rerun (upsert, not insert-once).
     add_events(engine, [("search", "d", START + timedelta(hours=1))])
-    aggregate(engine, [DAY])
+    aggregate(run_db, [DAY])
     assert figures(engine)[(DAY, "search")] == (2, 2)
 
 
-def test_backfill_matches_a_python_reference_and_dry_run_writes_nothing(engine: Engine) -> None:
+def test_backfill_matches_a_python_reference_and_dry_run_writes_nothing(
+    engine: Engine, run_db: Db
+) -> None:
     rows = []
     for i in range(300):
         at = START - timedelta(hours=7 * i)
@@ -70,15 +73,15 @@ def test_backfill_matches_a_python_reference_and_dry_run_writes_nothing(engine: 
         users[(at.date(), t)].add(u)
     expected = {k: (v[0], len(users[k])) for k, v in reference.items()}
 
-    dry = aggregate(engine, days_between(since, until), dry_run=True)
+    dry = aggregate(run_db, days_between(since, until), dry_run=True)
     assert sum(d.events for d in dry.days) == 300
     assert count(engine, daily_analytics) == 0
 
-    aggregate(engine, days_between(since, until))
+    aggregate(run_db, days_between(since, until))
     assert figures(engine) == expected
 
 
-def test_cleanup_aggregates_missing_days_before_deleting(engine: Engine) -> None:
+def test_cleanup_aggregates_missing_days_before_deleting(engine: Engine, run_db: Db) -> None:
     cutoff = datetime(2025, 6, 15, tzinfo=UTC)  # NOW - 365 days, rounded down to midnight
     add_events(
         engine,
@@ -91,7 +94,7 @@ def test_cleanup_aggregates_missing_days_before_deleting(engine: Engine) -> None
     )
     before = figures(engine)
     assert before == {}
-    result = cleanup_old_analytics(engine, now=NOW, batch_size=1)
+    result = cleanup_old_analytics(run_db, now=NOW, batch_size=1)
     assert result.cutoff == cutoff
     assert result.aggregated_first == [date(2025, 6, 12), date(2025, 6, 14)]
     assert result.purge is not None and result.purge.deleted == 2 and result.purge.batches == 2
@@ -101,7 +104,7 @@ def test_cleanup_aggregates_missing_days_before_deleting(engine: Engine) -> None
         (date(2025, 6, 12), "view"): (1, 1),
         (date(2025, 6, 14), "view"): (1, 1),
     }
-    again = cleanup_old_analytics(engine, now=NOW)
+    again = cleanup_old_analytics(run_db, now=NOW)
     assert again.aggregated_first == [] and again.purge is not None and again.purge.deleted == 0
 
 
@@ -159,12 +162,12 @@ def test_aggregate_cli_date_options(engine: Engine, db_url: str) -> None:
 
 
 def test_a_backfill_keeps_figures_of_days_past_retention_unless_forced(
-    engine: Engine, db_url: str
+    engine: Engine, db_url: str, run_db: Db
 ) -> None:
     old_day = datetime.now(UTC).date() - timedelta(days=400)
     start = datetime.combine(old_day, datetime.min.time(), tzinfo=UTC)
     add_events(engine, [("view", "a", start + timedelta(hours=1))] * 3)
-    aggregate(engine, [old_day])  # complete figures: 3 events
+    aggregate(run_db, [old_day])  # complete figures: 3 events
     with engine.begin() as conn:  # the cleanup then deleted part of that day's raw events
         conn.execute(analytics_events.delete().where(analytics_events.c.id > 1))
     env = {"DATABASE_URL": db_url}
@@ -176,7 +179,7 @@ def test_a_backfill_keeps_figures_of_days_past_retention_unless_forced(
     assert forced.exit_code == 0 and figures(engine)[(old_day, "view")] == (1, 1)
 
 
-def test_an_event_from_1970_does_not_block_the_cleanup(engine: Engine) -> None:
+def test_an_event_from_1970_does_not_block_the_cleanup(engine: Engine, run_db: Db) -> None:
     add_events(
         engine,
         [
@@ -184,7 +187,7 @@ def test_an_event_from_1970_does_not_block_the_cleanup(engine: Engine) -> None:
             ("view", "b", datetime(2020, 2, 29, 23, 59, 59, tzinfo=UTC)),
         ],
     )
-    result = cleanup_old_analytics(engine, now=NOW)
+    result = cleanup_old_analytics(run_db, now=NOW)
     assert result.aggregated_first == [date(1970, 1, 1), date(2020, 2, 29)]
     assert result.purge is not None and result.purge.deleted == 2
 

@@ -17,11 +17,12 @@ from cronjobs.builtin import partition_months, partitions
 from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
 from cronjobs.database import connect
+from cronjobs.dbapi import Db
 from cronjobs.dev.schema import create_missing
 from cronjobs.retention.models import analytics_events, daily_analytics
 from cronjobs.retention.tables import DEFAULT_TABLES
 from cronjobs.settings import Settings, parse_database_url
-from tests.jobs.helpers import NOW, count, invoke
+from tests.jobs.helpers import NOW, count, invoke, job_db
 
 EVENTS = analytics_events
 
@@ -36,6 +37,13 @@ def part_engine(pg_db_url: str) -> Iterator[Engine]:
         partition_months.ensure_months(conn, EVENTS, date(2025, 3, 1), date(2025, 4, 1))
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def part_db(part_engine: Engine) -> Iterator[Db]:
+    """The run's own connection (cronjobs.dbapi.Db) to `part_engine`'s database."""
+    with job_db(part_engine) as db:
+        yield db
 
 
 def names(engine: Engine) -> list[str]:
@@ -104,12 +112,12 @@ def test_init_db_partitioned_needs_postgresql(tmp_path: Path) -> None:
 
 
 def test_ensure_partitions_is_idempotent_and_creates_future_months(
-    part_engine: Engine, pg_db_url: str
+    part_engine: Engine, pg_db_url: str, part_db: Db
 ) -> None:
-    assert partition_months.ensure_ahead(part_engine, EVENTS, 2, now=NOW) == []
-    made = partition_months.ensure_ahead(part_engine, EVENTS, 4, now=NOW)
+    assert partition_months.ensure_ahead(part_db, EVENTS, 2, now=NOW) == []
+    made = partition_months.ensure_ahead(part_db, EVENTS, 4, now=NOW)
     assert made == ["analytics_events_2026_09", "analytics_events_2026_10"]
-    assert partition_months.ensure_ahead(part_engine, EVENTS, 4, now=NOW) == []
+    assert partition_months.ensure_ahead(part_db, EVENTS, 4, now=NOW) == []
     # The aggregation job keeps them ahead of the real clock (default: 2 months).
     env = {"DATABASE_URL": pg_db_url}
     result = invoke("aggregate-daily-analytics", "--ensure-partitions", "3", env=env)
@@ -120,10 +128,13 @@ def test_ensure_partitions_is_idempotent_and_creates_future_months(
 
 
 def test_unpartitioned_table_gets_no_partitions(pg_engine: Engine) -> None:
-    assert partition_months.ensure_ahead(pg_engine, EVENTS, 2, now=NOW) == []
+    with job_db(pg_engine) as db:
+        assert partition_months.ensure_ahead(db, EVENTS, 2, now=NOW) == []
 
 
-def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) -> None:
+def test_recount_drops_old_partitions_counting_every_event(
+    part_engine: Engine, part_db: Db
+) -> None:
     """--recount-partitions: every event of a partition is counted against its figures."""
     rows = [
         ("view", at("2025-03-02")),
@@ -145,7 +156,7 @@ def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) 
             )
     before = names(part_engine)
 
-    dry = cleanup_old_analytics(part_engine, now=NOW, dry_run=True, recount_partitions=True)
+    dry = cleanup_old_analytics(part_db, now=NOW, dry_run=True, recount_partitions=True)
     assert dry.partitions is not None
     assert [p.name for p in dry.partitions.dropped] == [
         "analytics_events_2025_03",
@@ -157,7 +168,7 @@ def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) 
     assert len(figures(part_engine)) == 2
 
     result = cleanup_old_analytics(
-        part_engine, now=NOW, batch_size=1, recount_partitions=True, exact_cutoff=True
+        part_db, now=NOW, batch_size=1, recount_partitions=True, exact_cutoff=True
     )
     assert result.partitions is not None
     assert [(p.name, p.rows) for p in result.partitions.dropped] == [
@@ -186,13 +197,13 @@ def test_recount_drops_old_partitions_counting_every_event(part_engine: Engine) 
     as_json = json.loads(json.dumps(result.partitions.__dict__, default=str))
     assert as_json["dropped"]
 
-    again = cleanup_old_analytics(part_engine, now=NOW, recount_partitions=True)
+    again = cleanup_old_analytics(part_db, now=NOW, recount_partitions=True)
     assert again.partitions is not None and again.partitions.dropped == []
     assert again.purge is not None and again.purge.deleted == 0
 
 
 def test_cleanup_drops_partitions_whose_days_have_figures_without_reading_them(
-    part_engine: Engine,
+    part_engine: Engine, part_db: Db
 ) -> None:
     """The default check: every UTC day a partition holds has figures (days without are
     aggregated first), found by index probes; no statement reads the partition's events."""
@@ -246,7 +257,7 @@ def test_cleanup_drops_partitions_whose_days_have_figures_without_reading_them(
     assert counted[(date(2025, 3, 2), "click")] == 3
 
     # By default the boundary partition's old day waits to be dropped with its month.
-    result = cleanup_old_analytics(part_engine, now=NOW)
+    result = cleanup_old_analytics(part_db, now=NOW)
     assert result.purge is not None and result.purge.deleted == 0
     assert (result.held_partition, result.held_from) == ("analytics_events_2025_06", FIRST_JUNE)
     assert (
@@ -255,7 +266,7 @@ def test_cleanup_drops_partitions_whose_days_have_figures_without_reading_them(
     ) in result.lines()
     assert left_days(part_engine) == [date(2025, 6, 10)] * 3 + [date(2025, 6, 20)] * 3
     # With exact_cutoff, row by row to the cutoff.
-    result = cleanup_old_analytics(part_engine, now=NOW, exact_cutoff=True)
+    result = cleanup_old_analytics(part_db, now=NOW, exact_cutoff=True)
     assert result.purge is not None and result.purge.deleted == 3
     assert result.held_partition is None
     assert left_days(part_engine) == [date(2025, 6, 20)] * 3
@@ -269,18 +280,20 @@ def left_days(engine: Engine) -> list[date]:
         return sorted(r.occurred_at.date() for r in conn.execute(select(analytics_events)))
 
 
-def test_the_held_partition_is_dropped_whole_once_past_the_cutoff(part_engine: Engine) -> None:
+def test_the_held_partition_is_dropped_whole_once_past_the_cutoff(
+    part_engine: Engine, part_db: Db
+) -> None:
     """A year of retention keeps the boundary month's old days until the whole month is past
     the cutoff, then drops the month: no event of it is ever deleted row by row."""
     add(part_engine, [("view", at("2025-06-03")), ("view", at("2025-06-28"))], n=2)
     with part_engine.begin() as conn:
         for day in (date(2025, 6, 3), date(2025, 6, 28)):
             aggregate_day(conn, day, now=NOW)
-    first = cleanup_old_analytics(part_engine, now=NOW)  # cutoff 2025-06-15
+    first = cleanup_old_analytics(part_db, now=NOW)  # cutoff 2025-06-15
     assert first.purge is not None and first.purge.deleted == 0
     assert left_days(part_engine) == [date(2025, 6, 3)] * 2 + [date(2025, 6, 28)] * 2
     later = NOW + timedelta(days=20)  # cutoff 2025-07-05: June is wholly past it
-    second = cleanup_old_analytics(part_engine, now=later)
+    second = cleanup_old_analytics(part_db, now=later)
     assert second.partitions is not None
     assert "analytics_events_2025_06" in [p.name for p in second.partitions.dropped]
     assert second.purge is not None and second.purge.deleted == 0

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, event, insert, select, update
 from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.builtin.analytics_cleanup import cleanup_old_analytics
 from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
+from cronjobs.dbapi import Db
 from cronjobs.retention.models import (
     analytics_events,
     chat_messages,
@@ -132,7 +133,7 @@ def test_old_days_go_in_runs_of_whole_days_without_reading_every_event_first(
 
 
 def test_a_run_whose_figures_are_off_is_rolled_back_and_done_day_by_day(
-    pg_engine: Engine,
+    pg_engine: Engine, pg_run_db: Db
 ) -> None:
     add_days(pg_engine, FIRST, 4, per_day=6)
     late = datetime.combine(FIRST + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
@@ -144,7 +145,7 @@ def test_a_run_whose_figures_are_off_is_rolled_back_and_done_day_by_day(
             daily_analytics.c.event_type == "view"
         )
         conn.execute(update(daily_analytics).where(over).values(event_count=99))
-    result = cleanup_old_analytics(pg_engine, batch_size=1000, batch_time=0, now=NOW)
+    result = cleanup_old_analytics(pg_run_db, batch_size=1000, batch_time=0, now=NOW)
     assert result.purge is not None
     # One run tried and rolled back, then four days one by one.
     assert result.purge.batches == 4
@@ -161,7 +162,7 @@ def test_a_run_whose_figures_are_off_is_rolled_back_and_done_day_by_day(
 
 
 def test_a_day_without_figures_is_aggregated_by_the_transaction_deleting_it(
-    pg_engine: Engine,
+    pg_engine: Engine, pg_run_db: Db
 ) -> None:
     add_days(pg_engine, FIRST, 2, per_day=6)
     start = datetime.combine(FIRST + timedelta(days=5), datetime.min.time(), tzinfo=UTC)
@@ -170,7 +171,7 @@ def test_a_day_without_figures_is_aggregated_by_the_transaction_deleting_it(
             insert(analytics_events),
             [{"event_type": "view", "user_id": f"u{i}", "occurred_at": start} for i in range(3)],
         )
-    result = cleanup_old_analytics(pg_engine, batch_size=1000, batch_time=0, now=NOW)
+    result = cleanup_old_analytics(pg_run_db, batch_size=1000, batch_time=0, now=NOW)
     assert result.purge is not None and result.purge.deleted == 15
     assert result.aggregated_first == [FIRST + timedelta(days=5)]
     assert figures(pg_engine)[(FIRST + timedelta(days=5), "view")] == (3, 3)
@@ -239,7 +240,7 @@ def test_old_days_are_utc_days_whatever_the_sessions_time_zone(pg_engine: Engine
 
 
 def test_the_analytics_cutoff_is_a_utc_midnight_even_without_whole_days(
-    pg_engine: Engine,
+    pg_engine: Engine, pg_run_db: Db
 ) -> None:
     """A rules file may leave out `whole_days`: the job still deletes whole UTC days only, so
     nothing at or after the cutoff goes with its day."""
@@ -258,13 +259,13 @@ def test_the_analytics_cutoff_is_a_utc_midnight_even_without_whole_days(
             ],
         )
     rule = replace(ANALYTICS_EVENTS, rule=replace(ANALYTICS_EVENTS.rule, whole_days=False))
-    result = cleanup_old_analytics(pg_engine, now=NOW, rule=rule)
+    result = cleanup_old_analytics(pg_run_db, now=NOW, rule=rule)
     assert result.cutoff == start
     assert count(pg_engine, analytics_events) == 2
 
 
 def test_a_big_day_without_figures_goes_a_few_event_types_per_transaction(
-    pg_engine: Engine,
+    pg_engine: Engine, pg_run_db: Db
 ) -> None:
     start = datetime.combine(FIRST, datetime.min.time(), tzinfo=UTC)
     with pg_engine.begin() as conn:  # no figures: 6 events of two types, batch of 3
@@ -276,7 +277,7 @@ def test_a_big_day_without_figures_goes_a_few_event_types_per_transaction(
                 for i in range(3)
             ],
         )
-    result = cleanup_old_analytics(pg_engine, batch_size=3, batch_time=0, now=NOW)
+    result = cleanup_old_analytics(pg_run_db, batch_size=3, batch_time=0, now=NOW)
     assert result.purge is not None
     assert (result.purge.deleted, result.purge.batches) == (6, 2)
     assert result.aggregated_first == [FIRST]
@@ -289,16 +290,40 @@ def test_a_connection_whose_lock_timeout_cannot_be_reset_is_invalidated() -> Non
 
     from sqlalchemy.exc import OperationalError
 
-    from cronjobs.retention.purge import reset_lock_timeout
+    from cronjobs.builtin.analytics_cleanup import reset_lock_timeout
+    from cronjobs.dbapi import OnSqlAlchemy
 
     conn = MagicMock()
     conn.exec_driver_sql.side_effect = OperationalError("RESET lock_timeout", {}, Exception("x"))
-    reset_lock_timeout(conn)
+    reset_lock_timeout(OnSqlAlchemy(conn, autocommit=True))
     conn.invalidate.assert_called_once_with()
     healthy = MagicMock()
-    reset_lock_timeout(healthy)
-    healthy.exec_driver_sql.assert_called_once_with("RESET lock_timeout")
+    reset_lock_timeout(OnSqlAlchemy(healthy, autocommit=True))
+    healthy.exec_driver_sql.assert_called_once()
+    assert healthy.exec_driver_sql.call_args.args[0] == "RESET lock_timeout"
     healthy.invalidate.assert_not_called()
+
+
+def test_a_purge_connection_whose_settings_cannot_be_reset_is_discarded() -> None:
+    """cleanup-old-sessions' session settings, likewise: an Engine's connection that cannot be
+    reset is invalidated; the run's own Db fails the run (unless it is failing already)."""
+    from unittest.mock import MagicMock
+
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    from cronjobs.dbapi import OnSqlAlchemy, parse
+    from cronjobs.retention.purge import _reset
+
+    conn = MagicMock()
+    conn.exec_driver_sql.side_effect = OperationalError("RESET lock_timeout", {}, Exception("x"))
+    _reset(OnSqlAlchemy(conn, autocommit=True))
+    conn.invalidate.assert_called_once_with()
+    own = Db(parse("sqlite://"))
+    own.execute = MagicMock(side_effect=OperationalError("RESET", {}, Exception("x")))  # type: ignore[method-assign]
+    with pytest.raises(OperationalError):
+        _reset(own)
+    _reset(own, failing=True)  # the run's own error is the one it reports
 
 
 def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(

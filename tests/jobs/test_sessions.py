@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, Table, select, text
 
 from cronjobs.builtin.sessions import cleanup as cleanup_old_sessions
+from cronjobs.dbapi import Db
 from cronjobs.retention.models import chat_messages, chat_sessions, peptide_info_sessions
 from tests.jobs.helpers import NOW, count, insert_sessions, invoke
 
@@ -20,7 +21,7 @@ def remaining_ids(engine: Engine, table: Table) -> set[int]:
         return set(conn.scalars(select(table.c.id)))
 
 
-def test_boundary_last_activity_and_null_updated_at(engine: Engine) -> None:
+def test_boundary_last_activity_and_null_updated_at(engine: Engine, run_db: Db) -> None:
     insert_sessions(
         engine,
         [
@@ -42,7 +43,7 @@ def test_boundary_last_activity_and_null_updated_at(engine: Engine) -> None:
         ],
         messages_per_session=3,
     )
-    result = cleanup_old_sessions(engine, now=NOW)
+    result = cleanup_old_sessions(run_db, now=NOW)
     assert remaining_ids(engine, chat_sessions) == {2, 3, 5, 6}
     assert remaining_ids(engine, peptide_info_sessions) == {2, 3, 5, 6}
     chat, peptide = result.tables
@@ -53,20 +54,20 @@ def test_boundary_last_activity_and_null_updated_at(engine: Engine) -> None:
         assert set(conn.scalars(select(chat_messages.c.session_id).distinct())) == {2, 3, 5, 6}
 
 
-def test_batches_idempotence_and_dry_run(engine: Engine) -> None:
+def test_batches_idempotence_and_dry_run(engine: Engine, run_db: Db) -> None:
     rows = [(i, CUTOFF - timedelta(days=i), None) for i in range(1, 12)]
     rows += [(i, CUTOFF + timedelta(days=1), None) for i in range(12, 15)]
     insert_sessions(engine, rows, messages_per_session=2)
 
-    dry = cleanup_old_sessions(engine, now=NOW, dry_run=True)
+    dry = cleanup_old_sessions(run_db, now=NOW, dry_run=True)
     assert [t.deleted for t in dry.tables] == [11, 11]
     assert dry.tables[0].children_deleted == 22
     assert count(engine, chat_sessions) == 14 and count(engine, chat_messages) == 28
 
-    first = cleanup_old_sessions(engine, now=NOW, batch_size=4, batch_time=0)
+    first = cleanup_old_sessions(run_db, now=NOW, batch_size=4, batch_time=0)
     assert first.tables[0].batches == 3  # 4 + 4 + 3
     assert [t.deleted for t in first.tables] == [11, 11]
-    second = cleanup_old_sessions(engine, now=NOW, batch_size=4, batch_time=0)
+    second = cleanup_old_sessions(run_db, now=NOW, batch_size=4, batch_time=0)
     assert [t.deleted for t in second.tables] == [0, 0]
     assert remaining_ids(engine, chat_sessions) == {12, 13, 14}
     assert count(engine, chat_messages) == 6
@@ -107,7 +108,7 @@ def test_seed_snake_case_name_still_works(engine: Engine, db_url: str) -> None:
     assert "chat_sessions: would delete 0 rows\n" in result.stdout
 
 
-def test_children_go_with_parents_without_on_delete_cascade(engine: Engine) -> None:
+def test_children_go_with_parents_without_on_delete_cascade(engine: Engine, run_db: Db) -> None:
     """The jobs delete child rows themselves: a schema whose foreign key has no ON DELETE
     CASCADE (NO ACTION) must work too. (The models declare CASCADE, so drop it here.)"""
     with engine.begin() as conn:
@@ -133,7 +134,7 @@ def test_children_go_with_parents_without_on_delete_cascade(engine: Engine) -> N
     insert_sessions(
         engine, [(1, CUTOFF - SECOND, None), (2, CUTOFF + SECOND, None)], messages_per_session=4
     )
-    result = cleanup_old_sessions(engine, now=NOW)
+    result = cleanup_old_sessions(run_db, now=NOW)
     assert (result.tables[0].deleted, result.tables[0].children_deleted) == (1, 4)
     assert remaining_ids(engine, chat_sessions) == {2} and count(engine, chat_messages) == 4
 

@@ -17,7 +17,7 @@ from datetime import time as dtime
 from functools import lru_cache
 from typing import Any
 
-from cronjobs.dbapi import on, transaction_on
+from cronjobs.dbapi import connection, on
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
 from cronjobs.render import plural
@@ -162,35 +162,36 @@ def aggregate(
     """
     result = AggregateResult(dry_run=dry_run)
     names = analytics_names(tables)
-    if keep_before is not None and days and days[0] < keep_before:
-        d = names.daily
-        with transaction_on(db) as tx:
-            done = {
-                date.fromisoformat(str(day)[:10])  # SQLite holds the day as text
-                for day in tx.scalars(
-                    f"SELECT DISTINCT {d.c('day')} FROM {d.sql} WHERE {d.c('day')} < :keep",
-                    {"keep": keep_before},
-                )
-            }
-        result.kept = [d for d in days if d in done]
-        days = [d for d in days if d not in done]
-    for day in days:
-        if stop is not None and stop.is_set():
-            result.interrupted = True
-            log.warning("stop requested: days done stay done", extra={"done": len(result.days)})
-            break
-        started = time.monotonic()
-        with transaction_on(db) as tx:
-            figures = aggregate_day(tx, day, dry_run=dry_run, now=now, tables=names)
-        result.days.append(figures)
-        log.info(
-            "day aggregated" if not dry_run else "dry run: day computed",
-            extra={
-                "day": day.isoformat(),
-                "events": figures.events,
-                "event_types": figures.event_types,
-                "partial": figures.partial,
-                "seconds": round(time.monotonic() - started, 4),
-            },
-        )
+    with connection(db) as conn:
+        if keep_before is not None and days and days[0] < keep_before:
+            d = names.daily
+            with conn.transaction() as tx:
+                done = {
+                    date.fromisoformat(str(day)[:10])  # SQLite holds the day as text
+                    for day in tx.scalars(
+                        f"SELECT DISTINCT {d.c('day')} FROM {d.sql} WHERE {d.c('day')} < :keep",
+                        {"keep": keep_before},
+                    )
+                }
+            result.kept = [d for d in days if d in done]
+            days = [d for d in days if d not in done]
+        for day in days:
+            if stop is not None and stop.is_set():
+                result.interrupted = True
+                log.warning("stop requested: days done stay done", extra={"done": len(result.days)})
+                break
+            started = time.monotonic()
+            with conn.transaction() as tx:
+                figures = aggregate_day(tx, day, dry_run=dry_run, now=now, tables=names)
+            result.days.append(figures)
+            log.info(
+                "day aggregated" if not dry_run else "dry run: day computed",
+                extra={
+                    "day": day.isoformat(),
+                    "events": figures.events,
+                    "event_types": figures.event_types,
+                    "partial": figures.partial,
+                    "seconds": round(time.monotonic() - started, 4),
+                },
+            )
     return result

@@ -4,7 +4,7 @@ the statement (PostgreSQL) or transaction (SQLite) that deletes it.
 
 Every statement is SQL text (cronjobs.builtin.analytics_sql) on the run's own connection
 (`ctx.db`, cronjobs.dbapi), or on a SQLAlchemy engine's connections where a test or a bench
-passes one (cronjobs.builtin.analytics_links): with the built-in tables a run imports no
+passes one (seen as a `Db`: cronjobs.dbapi.connection): with the built-in tables a run imports no
 SQLAlchemy. A rules file's tables are reflected with it (cronjobs.retention.rule_tables) and
 named by cronjobs.retention.names; the statements are the same.
 """
@@ -20,16 +20,6 @@ from typing import Any, NamedTuple
 
 from cronjobs.builtin import analytics_sql as sql
 from cronjobs.builtin.analytics import day_bounds
-from cronjobs.builtin.analytics_links import (
-    FAST_LOCK_WAIT,
-    LOCK_NOT_AVAILABLE,
-    SERIALIZATION_FAILURE,
-    Link,
-    Undo,
-    connected,
-    dialect_of,
-    sqlstate,
-)
 from cronjobs.builtin.analytics_ranges import (
     CheckFailed,
     Run,
@@ -43,12 +33,19 @@ from cronjobs.builtin.analytics_ranges import (
 from cronjobs.builtin.partition_months import is_partitioned
 from cronjobs.builtin.partitions import PartitionsResult, drop_old_partitions, holding
 from cronjobs.builtin.sessions import deleted
-from cronjobs.dbapi import on
+from cronjobs.db_errors import (
+    LOCK_NOT_AVAILABLE,
+    SERIALIZATION_FAILURE,
+    is_database_error,
+    sqlstate,
+)
+from cronjobs.dbapi import Db, DbLike, connection, on
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
 from cronjobs.render import plural
 from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME, BatchSizer
 from cronjobs.retention.names import DEFAULT_ANALYTICS, AnalyticsNames, analytics_names
+from cronjobs.retention.purge import FAST_LOCK_WAIT
 from cronjobs.retention.purged import PurgeResult, sized
 from cronjobs.retention.rules import DEFAULTS, RetentionRule
 
@@ -98,6 +95,10 @@ def inventory(conn: Any, before: datetime, tables: Any = DEFAULT_ANALYTICS) -> I
         if as_date(day) in found:
             figures.setdefault(as_date(day), {})[event_type] = int(n)
     return Inventory(found, figures)
+
+
+class Undo(Exception):
+    """Raised inside a transaction to roll it back; caught by the caller."""
 
 
 class Unit(NamedTuple):
@@ -322,12 +323,13 @@ def cleanup_old_analytics(
     names = analytics_names(tables)
     days = older_than_days if older_than_days is not None else getattr(rule, "rule", rule).days
     result = AnalyticsCleanupResult(days, cutoff_of(rule, days, now), dry_run=dry_run)
-    pg = dialect_of(source) == "postgresql"
     partitioned, held = False, None
-    if pg:
-        with connected(source) as link, link.transaction() as tx:
-            partitioned = is_partitioned(tx, names.events)
-            held = holding(tx, names.events, result.cutoff) if partitioned else None
+    with connection(source) as db:
+        pg = db.dialect == "postgresql"
+        if pg:
+            with db.transaction() as tx:
+                partitioned = is_partitioned(tx, names.events)
+                held = holding(tx, names.events, result.cutoff) if partitioned else None
     # The per-day path's own cutoff: before the held partition's days.
     before = result.cutoff
     if held is not None and held.lower is not None and not exact_cutoff:
@@ -335,7 +337,7 @@ def cleanup_old_analytics(
         result.held_partition, result.held_from = held.name, held.lower.astimezone(UTC).date()
     found: Inventory | None = None
     if dry_run or not pg or not aggregate_missing:
-        with connected(source) as link, link.transaction() as tx:
+        with connection(source) as db, db.transaction() as tx:
             found = inventory(tx, before, names)
         missing = found.missing
         if missing and not aggregate_missing:
@@ -393,28 +395,42 @@ def _by_runs(
     or it fails to count a run, the runs are counted before their delete on the one
     connection."""
     result.purge = purged = PurgeResult(names.events.fullname, result.cutoff)
-    with connected(source) as link:
-        with link.transaction(_READ_COMMITTED) as tx:
+    with connection(source) as db:
+        with db.transaction(_READ_COMMITTED) as tx:
             days = old_days(tx, names, before)
         if not days:
             return
         pending = SnapshotCheck(source, names)  # connects meanwhile
         try:
-            with link.transaction(_READ_COMMITTED) as tx:
+            with db.transaction(_READ_COMMITTED) as tx:
                 figures = figures_by_day(tx, names, result.cutoff.astimezone(UTC).date(), days)
-            link.session(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")
+            db.execute(f"SET lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'")  # the session's
             try:
                 check = _connected(pending)
-                _delete_runs(link, check, days, figures, sizer, stop, now, names, result)
+                _delete_runs(db, check, days, figures, sizer, stop, now, names, result)
             finally:
-                link.reset_lock_timeout()
+                reset_lock_timeout(db)
         finally:
             pending.close()
             sized(purged, sizer)
 
 
+def reset_lock_timeout(db: DbLike) -> None:
+    """Undo the session's `SET lock_timeout`. An Engine's connection that cannot be reset is
+    discarded (closed), never back in its pool with 50 ms; the run's own `Db` ends with the
+    run."""
+    try:
+        db.execute("RESET lock_timeout")
+    except Exception as e:
+        if not is_database_error(e):
+            raise
+        log.debug("resetting lock_timeout failed", exc_info=True)
+        if not isinstance(db, Db):
+            db.discard()
+
+
 def _delete_runs(
-    link: Link,
+    db: DbLike,
     check: SnapshotCheck | None,
     days: list[date],
     figures: dict[date, dict[str, int]],
@@ -438,7 +454,7 @@ def _delete_runs(
         deleted = None
         if run.counted and run.expected <= BIG_DAY * batch_size:
             try:
-                deleted = _fast_run(link, run, names, check)
+                deleted = _fast_run(db, run, names, check)
             except CheckFailed as e:
                 log.warning(
                     "the second connection failed: the runs are counted before their delete "
@@ -446,13 +462,13 @@ def _delete_runs(
                     extra={"reason": str(e)},
                 )
                 check = None
-                deleted = _fast_run(link, run, names, check)
+                deleted = _fast_run(db, run, names, check)
         if deleted is not None:
             purged.deleted += deleted
             elapsed = time.monotonic() - started
             purged.committed(elapsed, size=batch_size, days=_span(run.days), rows=deleted)
             sizer.after(deleted, elapsed)
-        elif not _careful_run(link, run, batch_size, now, names, result, figures, stop):
+        elif not _careful_run(db, run, batch_size, now, names, result, figures, stop):
             _stopped(purged)
             return
 
@@ -477,7 +493,7 @@ def _connected(check: SnapshotCheck) -> SnapshotCheck | None:
 
 
 def _fast_run(
-    link: Link, run: Run, names: AnalyticsNames, check: SnapshotCheck | None
+    db: DbLike, run: Run, names: AnalyticsNames, check: SnapshotCheck | None
 ) -> int | None:
     """The run by range, counted (on `check`'s connection while it is deleted, else first)
     and deleted in one REPEATABLE READ transaction, committed: the events deleted; None
@@ -485,7 +501,7 @@ def _fast_run(
     meanwhile, or a row lock held past FAST_LOCK_WAIT. CheckFailed (rolled back) if `check`
     failed to count it."""
     try:
-        with link.transaction("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ") as tx:
+        with db.transaction("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ") as tx:
             deleted = delete_run(tx, names, run, check)
             if deleted is None:
                 raise Undo
@@ -499,7 +515,7 @@ def _fast_run(
 
 
 def _careful_run(
-    link: Link,
+    db: DbLike,
     run: Run,
     batch_size: int,
     now: datetime,
@@ -515,12 +531,12 @@ def _careful_run(
     for day in run.days:
         chunks: list[list[Any] | None] = [None]
         if day not in figures or sum(figures[day].values()) > batch_size:
-            chunks = _chunks(_day_types(link, names, day), batch_size)  # type: ignore[assignment]
+            chunks = _chunks(_day_types(db, names, day), batch_size)  # type: ignore[assignment]
         for event_types in chunks:
             if stop is not None and stop.is_set():
                 return False
             started = time.monotonic()
-            with link.transaction(_READ_COMMITTED, _OWN_LOCK_WAIT) as tx:
+            with db.transaction(_READ_COMMITTED, _OWN_LOCK_WAIT) as tx:
                 unit = purge_unit(tx, day, event_types, now, names)
             _count_unit(result, started, day, event_types, unit)
         if day not in figures and day not in result.aggregated_first:
@@ -557,12 +573,12 @@ def _count_unit(
     )
 
 
-def _day_types(link: Link, names: AnalyticsNames, day: date) -> dict[Any, int]:
+def _day_types(db: DbLike, names: AnalyticsNames, day: date) -> dict[Any, int]:
     """One day's raw events per type (a read of that day), keyed by the column's own values
     (a rules file's type column need not be text)."""
     start, end = day_bounds(day)
-    with link.transaction(_READ_COMMITTED, _OWN_LOCK_WAIT) as tx:
-        rows = tx.rows(sql.day_types(names, link.dialect), {"start": start, "end": end})
+    with db.transaction(_READ_COMMITTED, _OWN_LOCK_WAIT) as tx:
+        rows = tx.rows(sql.day_types(names, tx.dialect), {"start": start, "end": end})
     return {t: int(n) for t, n in rows}
 
 
@@ -598,12 +614,12 @@ def _by_days(
     units = [
         (day, chunk) for day, types in found.events.items() for chunk in _chunks(types, batch_size)
     ]
-    with connected(source) as link:
+    with connection(source) as db:
         for day, event_types in units:
             if stop is not None and stop.is_set():
                 _stopped(purged)
                 break
             started = time.monotonic()
-            with link.transaction() as tx:
+            with db.transaction() as tx:
                 unit = purge_unit(tx, day, event_types, now, names)
             _count_unit(result, started, day, event_types, unit)

@@ -15,7 +15,7 @@ SQL text with every name quoted, are cronjobs.builtin.analytics_sql's `check_run
     LEFT JOIN daily_analytics figures USING (day, event_type);
     DELETE FROM events WHERE occurred_at >= :lo AND occurred_at < :hi;
 
-The count runs on a second connection (a new one of the run's own kind, cronjobs.dbapi.Db) in
+The count runs on a second connection (a new one of the run's own kind, cronjobs.dbapi.another) in
 the deleting transaction's snapshot, at the same time as the delete (`SnapshotCheck`), so it
 adds little time; without a second connection (refused,
 or failed) it runs first.
@@ -43,11 +43,11 @@ from typing import Any, TypeVar
 
 from cronjobs.builtin import analytics_sql as sql
 from cronjobs.builtin.analytics import day_bounds
-from cronjobs.builtin.analytics_links import FAST_LOCK_WAIT, Link, another, refused_kind
-from cronjobs.db_errors import is_database_error
-from cronjobs.dbapi import on
+from cronjobs.db_errors import is_database_error, is_refused
+from cronjobs.dbapi import DbLike, another, on
 from cronjobs.retention.batch_time import median
 from cronjobs.retention.names import analytics_names
+from cronjobs.retention.purge import FAST_LOCK_WAIT
 
 R = TypeVar("R")
 
@@ -149,7 +149,7 @@ class SnapshotCheck:
     (for 428k events: 0.24 s, against 0.31 s counting first and 0.25 s for one DELETE, on
     two cores). It waits at most FAST_LOCK_WAIT for a lock: the deleting transaction waits
     for it, where the server's deadlock detector cannot see. It connects (a new connection to
-    the run's database: `analytics_links.another`), and counts each run, in a daemon thread
+    the run's database: `cronjobs.dbapi.another`), and counts each run, in a daemon thread
     (`_in_thread`: a connect that stalls never holds up the process's exit); the caller uses
     it from one thread and waits for each count before the next."""
 
@@ -158,7 +158,7 @@ class SnapshotCheck:
         self._conn = _in_thread(self._connect, source)  # while the caller goes on
 
     @staticmethod
-    def _connect(source: Any) -> Link:
+    def _connect(source: Any) -> DbLike:
         return another(source)
 
     def refused(self) -> BaseException | None:
@@ -169,7 +169,7 @@ class SnapshotCheck:
             error = self._conn.exception(timeout=CONNECT_WAIT)
         except FutureTimeout as e:
             return e
-        if error is None or refused_kind(error):
+        if error is None or is_refused(error):
             return error
         raise error
 
@@ -181,8 +181,8 @@ class SnapshotCheck:
         return _in_thread(self._count, snapshot, run)
 
     def _count(self, snapshot: str, run: Run) -> tuple[int, int]:
-        link = self._conn.result()
-        with link.transaction(
+        db = self._conn.result()
+        with db.transaction(
             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
             f"SET TRANSACTION SNAPSHOT '{snapshot}'",
             f"SET LOCAL lock_timeout = '{int(FAST_LOCK_WAIT * 1000)}ms'",
@@ -209,7 +209,7 @@ def _in_thread(fn: Callable[..., R], *args: Any) -> Future[R]:
     return future
 
 
-def _close_connection(connecting: Future[Link]) -> None:
+def _close_connection(connecting: Future[DbLike]) -> None:
     if not connecting.cancelled() and connecting.exception() is None:
         connecting.result().close()
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from datetime import time as dtime
 from typing import Any, NamedTuple
 
-from cronjobs.dbapi import on, quote, transaction_on
+from cronjobs.dbapi import connection, on, quote
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def ensure_ahead(db: Any, table: Any, months: int, now: datetime | None = None) 
     """On a partitioned `table`, create this month's partition and the next `months` months'
     where missing, so inserts never fail for want of one; nothing elsewhere."""
     today = (now or datetime.now(UTC)).date()
-    with transaction_on(db) as conn:
+    with connection(db) as own, own.transaction() as conn:
         if not is_partitioned(conn, table):
             return []
         created = ensure_months(conn, table, today, month_start(today, months))

@@ -15,7 +15,7 @@ the per-day upsert, outside the lock, and the partition is tried once more. With
 every event, once without the lock and again under it: short figures are aggregated first, and
 a day whose figures count more events than are left keeps its partition (the per-day path keeps
 such days too). The statements are SQL text (cronjobs.builtin.analytics_sql), the parent's and
-the partition's names quoted, on one connection (cronjobs.builtin.analytics_links).
+the partition's names quoted, on one connection (cronjobs.dbapi.connection).
 """
 
 from __future__ import annotations
@@ -30,16 +30,10 @@ from typing import Any, NamedTuple
 
 from cronjobs.builtin import analytics_sql as sql
 from cronjobs.builtin.analytics import aggregate_day, day_bounds
-from cronjobs.builtin.analytics_links import (
-    DEADLOCK_DETECTED,
-    LOCK_NOT_AVAILABLE,
-    Link,
-    connected,
-    sqlstate,
-)
 from cronjobs.builtin.analytics_ranges import as_date, figures_by_day, old_days
 from cronjobs.builtin.partition_months import Partition, partitions
-from cronjobs.dbapi import on
+from cronjobs.db_errors import DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, sqlstate
+from cronjobs.dbapi import DbLike, connection, on
 from cronjobs.retention.names import AnalyticsNames, analytics_names
 
 log = logging.getLogger(__name__)
@@ -175,13 +169,13 @@ DROP_ATTEMPTS = 5
 
 
 def _drop_if_counted(
-    link: Link, p: Partition, names: AnalyticsNames, recount: bool
+    db: DbLike, p: Partition, names: AnalyticsNames, recount: bool
 ) -> int | _Stopped:
     """`_drop_once`, again after a pause (at most DROP_ATTEMPTS in all) when its locks were not
     granted within DROP_LOCK_WAIT; kept, with a warning, if they never were."""
     for attempt in range(1, DROP_ATTEMPTS + 1):
         try:
-            return _drop_once(link, p, names, recount)
+            return _drop_once(db, p, names, recount)
         except Exception as e:
             code = sqlstate(e)
             if code not in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
@@ -198,14 +192,14 @@ def _drop_if_counted(
     return _Stopped([], [])
 
 
-def _drop_once(link: Link, p: Partition, names: AnalyticsNames, recount: bool) -> int | _Stopped:
+def _drop_once(db: DbLike, p: Partition, names: AnalyticsNames, recount: bool) -> int | _Stopped:
     """Lock the parent, then `p` (the order of the app's queries on the parent, so neither
     waits on the other in a cycle: detaching and dropping a partition locks its parent
     anyway), check `p` (`_check`), detach and drop it, in one transaction; the events it held
     (as counted) if dropped, else what stopped it. A lock not granted within DROP_LOCK_WAIT
     raises (lock_not_available)."""
     wait = f"SET LOCAL lock_timeout = '{int(DROP_LOCK_WAIT * 1000)}ms'"
-    with link.transaction(wait) as tx:
+    with db.transaction(wait) as tx:
         tx.execute(sql.lock_partition(names.events, p.schema, p.name))
         rows, short, over = _check(tx, names, p, recount)
         if over or short:  # commits only the locks: nothing was written
@@ -216,11 +210,11 @@ def _drop_once(link: Link, p: Partition, names: AnalyticsNames, recount: bool) -
 
 
 def _aggregate_days(
-    link: Link, days: list[date], now: datetime | None, names: AnalyticsNames
+    db: DbLike, days: list[date], now: datetime | None, names: AnalyticsNames
 ) -> None:
     """The per-day upsert, a day per transaction (outside any partition's lock)."""
     for day in days:
-        with link.transaction() as tx:
+        with db.transaction() as tx:
             aggregate_day(tx, day, now=now, tables=names)
 
 
@@ -243,19 +237,19 @@ def drop_old_partitions(
     AnalyticsNames, or SQLAlchemy AnalyticsTables."""
     result = PartitionsResult(recounted=recount)
     names = analytics_names(tables)
-    with connected(source) as link:
-        with link.transaction() as tx:
+    with connection(source) as db:
+        with db.transaction() as tx:
             candidates = droppable(tx, names.events, cutoff)
         for p in candidates:
             if stop is not None and stop.is_set():
                 result.interrupted = True
                 break
-            _one(link, p, names, result, dry_run=dry_run, now=now, recount=recount)
+            _one(db, p, names, result, dry_run=dry_run, now=now, recount=recount)
     return result
 
 
 def _one(
-    link: Link,
+    db: DbLike,
     p: Partition,
     names: AnalyticsNames,
     result: PartitionsResult,
@@ -266,7 +260,7 @@ def _one(
 ) -> None:
     """One partition wholly before the cutoff: dropped, kept, or (dry run) checked."""
     if dry_run or recount:  # a recount reads the partition: once without its lock first
-        with link.transaction() as tx:
+        with db.transaction() as tx:
             rows, short, over = _check(tx, names, p, recount, dry_run)
         if over:
             result.kept.append(p.name)
@@ -276,17 +270,17 @@ def _one(
         if dry_run:
             result.dropped.append(DroppedPartition(p.name, p.lower, p.upper, rows))  # type: ignore[arg-type]
             return
-        _aggregate_days(link, short, now, names)
+        _aggregate_days(db, short, now, names)
         started = time.monotonic()
-        dropped = _drop_if_counted(link, p, names, recount)
+        dropped = _drop_if_counted(db, p, names, recount)
     else:
         started = time.monotonic()
-        dropped = _drop_if_counted(link, p, names, recount)
+        dropped = _drop_if_counted(db, p, names, recount)
         if isinstance(dropped, _Stopped) and dropped.short and not dropped.over:
-            _aggregate_days(link, dropped.short, now, names)
+            _aggregate_days(db, dropped.short, now, names)
             result.aggregated += dropped.short
             started = time.monotonic()
-            dropped = _drop_if_counted(link, p, names, recount)
+            dropped = _drop_if_counted(db, p, names, recount)
     if isinstance(dropped, _Stopped):  # events arrived, figures changed, or no lock in time
         result.kept.append(p.name)
         result.kept_days += dropped.over + dropped.short

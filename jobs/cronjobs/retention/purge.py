@@ -5,7 +5,7 @@ Used by `cleanup-old-sessions` (`cleanup-old-analytics` deletes whole days: see
 built once per rule and run) on the run's own connection (`ctx.db`, cronjobs.dbapi), naming the
 rule's tables by cronjobs.retention.rule_names, every name quoted: a run with the default rules
 imports no SQLAlchemy. (Tests and benches may pass a SQLAlchemy Engine: the same SQL runs on one
-of its connections, cronjobs.retention.connection.) A batch is the next `batch_size` old rows
+of its connections, seen as a `Db`: cronjobs.dbapi.connection.) A batch is the next `batch_size` old rows
 after the previous batch's last id (keyset, so no batch rescans what earlier ones deleted),
 deleted with their child rows in one transaction:
 
@@ -51,11 +51,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cronjobs.db_errors import is_database_error
-from cronjobs.dbapi import on
+from cronjobs.db_errors import LOCK_NOT_AVAILABLE, is_database_error, sqlstate
+from cronjobs.dbapi import OnSqlAlchemy, connection, on
 from cronjobs.retention import purge_sql as sql
 from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME, BatchSizer
-from cronjobs.retention.connection import OnEngine, connection
 from cronjobs.retention.purged import PurgeResult as PurgeResult  # re-exported: purged.py's,
 from cronjobs.retention.purged import sized as sized  # one model with cleanup-old-analytics
 from cronjobs.retention.rule_names import RuleNames
@@ -65,7 +64,6 @@ log = logging.getLogger(__name__)
 SQLITE_MAX_PARAMS = 30_000
 FAST_LOCK_WAIT = 0.05
 """Seconds a batch's delete may wait for a row lock before it is redone with SKIP LOCKED."""
-LOCK_NOT_AVAILABLE = "55P03"
 MIN_BATCH_ROWS = 10
 """The smallest batch the time budget may make (or `batch_size`, if smaller)."""
 MAX_BATCH_ROWS = 100_000
@@ -79,11 +77,6 @@ class Batch:
     deleted: int
     children: int
     in_use: int = 0
-
-
-def _sqlstate(e: BaseException) -> str | None:
-    """The SQLSTATE of a driver's error (psycopg's, or the one SQLAlchemy's wraps)."""
-    return getattr(getattr(e, "orig", None) or e, "sqlstate", None)
 
 
 def _delete_batch(tx: Any, names: RuleNames, ids: list[int], cutoff: datetime) -> tuple[int, int]:
@@ -161,7 +154,7 @@ def _next_pg_batch(
         with conn.transaction() as tx:
             return _range_batch(tx, names, cutoff, batch_size, last_id)
     except Exception as e:
-        if not is_database_error(e) or _sqlstate(e) != LOCK_NOT_AVAILABLE:
+        if sqlstate(e) != LOCK_NOT_AVAILABLE:
             raise
     with conn.transaction() as tx:
         return _batch_skipping_held(tx, names, cutoff, batch_size, last_id)
@@ -245,25 +238,11 @@ def _reset(conn: Any, failing: bool = False) -> None:
     except Exception as e:
         if not is_database_error(e):
             raise
-        if isinstance(conn, OnEngine):
+        if isinstance(conn, OnSqlAlchemy):  # an Engine's: back to its pool otherwise
             conn.discard()
         elif not failing:
             raise
         log.debug("resetting the purge's lock_timeout failed", exc_info=True)
-
-
-def reset_lock_timeout(conn: Any) -> None:
-    """Undo a session-level `SET lock_timeout` on a SQLAlchemy Connection before it goes back
-    to the pool: a connection that cannot be reset is invalidated (closed), never reused with
-    50 ms."""
-    try:
-        conn.rollback()
-        conn.exec_driver_sql("RESET lock_timeout")
-        conn.commit()
-    except Exception as e:
-        if not is_database_error(e):
-            raise
-        conn.invalidate()
 
 
 def _purge_batches(
