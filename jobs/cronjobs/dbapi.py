@@ -245,7 +245,8 @@ class Db:
                         self.execute(sql)
                     yield self
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    if conn.in_transaction:  # SQLite may have rolled back already (disk full,
+                        conn.execute("ROLLBACK")  # ON CONFLICT ROLLBACK): its error stands
                     raise
                 conn.execute("COMMIT")
         finally:
@@ -287,9 +288,12 @@ class Db:
         return conn
 
     def release(self) -> None:
-        """Release the job's lock now, wherever its connection went (`hand_over`), if that
-        connection is still open and idle: closing it would release it too, but the server
-        does so only once the session has ended, a moment after the close."""
+        """Release the job's lock now: a file lock, or an advisory lock wherever its connection
+        went (`hand_over`) if that connection is still open and idle (closing it would release
+        it too, but the server does so only once the session has ended, a moment after)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         locked, self._locked = self._locked, None
         if locked is None:
             return
@@ -304,7 +308,7 @@ class Db:
             log.debug("releasing the advisory lock failed", exc_info=True)
 
     def close(self) -> None:
-        """Release the lock and close the connection; release a file lock."""
+        """Release the lock and close the connection."""
         self.release()
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -312,9 +316,6 @@ class Db:
                 conn.close()
             except Exception:
                 log.debug("closing the database connection failed", exc_info=True)
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
 
 
 def lock_key(job_id: str) -> int:

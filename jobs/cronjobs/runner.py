@@ -164,9 +164,13 @@ def run_registered(
         from cronjobs.db_errors import translate_errors
 
         def locked(stop: threading.Event) -> JobResult:
-            if not dry_run:  # a dry run changes nothing: it may overlap a real run
-                db.lock(job.id)  # held until the run's connection closes (ctx.close)
-            return _call(job, _stopping(ctx, stop), dry_run)
+            if dry_run:  # a dry run changes nothing: it may overlap a real run
+                return _call(job, _stopping(ctx, stop), dry_run)
+            db.lock(job.id)
+            try:
+                return _call(job, _stopping(ctx, stop), dry_run)
+            finally:  # before the summary and the ping: the next run may start at once
+                db.release()
 
         return run(job, lambda stop: translate_errors(db.where, locked, stop))
     finally:

@@ -153,3 +153,42 @@ def test_sql_text_on_a_sqlalchemy_connection_with_no_parameters(pg_engine: Engin
     with pg_engine.begin() as conn:
         assert on(conn).rows('SELECT 1 AS "100%"') == [(1,)]
         assert on(conn).scalar("SELECT :n::int + 1", {"n": 1}) == 2
+
+
+def test_sqlites_own_rollback_does_not_hide_the_error(tmp_path: Path) -> None:
+    """SQLite rolls a transaction back itself on some errors (disk full, ON CONFLICT ROLLBACK):
+    the error that did it is what the run reports, not "cannot rollback"."""
+    db = Db(parse(f"sqlite:///{tmp_path}/t.db"))
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY ON CONFLICT ROLLBACK)")
+    db.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(Exception, match="UNIQUE constraint failed") as e, db.transaction():
+        db.execute("INSERT INTO t VALUES (1)")
+    assert type(e.value).__name__ == "IntegrityError"
+    assert db.scalar("SELECT count(*) FROM t") == 1
+    db.close()
+
+
+def test_the_catalog_reads_the_foreign_keys_of_its_schemas_table(
+    pg_engine: Engine, pg_db_url: str
+) -> None:
+    """`Catalog(db, schema)` names the table in its schema, whatever the search_path says."""
+    from cronjobs.retention.cascades import Catalog
+
+    with pg_engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS other CASCADE"))
+        conn.execute(text("CREATE SCHEMA other"))
+        conn.execute(text("CREATE TABLE other.parent (id bigint PRIMARY KEY)"))
+        conn.execute(
+            text(
+                "CREATE TABLE other.child (id bigint PRIMARY KEY, "
+                "parent_id bigint REFERENCES other.parent ON DELETE CASCADE)"
+            )
+        )
+    db = Db(parse(parse_database_url(pg_db_url)))
+    try:
+        found = Catalog(db, "other").referencing("parent")
+        assert [(r.table, r.columns) for r in found] == [("child", ("parent_id",))]
+    finally:
+        db.close()
+        with pg_engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA other CASCADE"))

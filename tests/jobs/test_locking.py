@@ -6,6 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, event, text
 
 from cronjobs.dbapi import Db, lock_key, parse
@@ -118,3 +119,46 @@ def test_the_lock_is_held_while_its_connection_waits_in_the_pool(
         run.close()
     after = invoke("cleanup-old-sessions", env={"DATABASE_URL": pg_db_url})
     assert after.exit_code == 0, after.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_lock_is_released_before_the_runs_summary_and_ping(
+    backend: str, tmp_path: Path, pg_engine: Engine, pg_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow dead-man's-switch ping must not hold the lock: the next run may start as soon as
+    the work is done (as when the lock was a block around the work)."""
+    from cronjobs import pings
+    from cronjobs.database import connect
+
+    url = pg_db_url
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path}/app.db"
+        metadata.create_all(connect(url))
+    seen: list[str] = []
+
+    def lock_is_free() -> bool:
+        if backend == "sqlite":
+            fd = os.open(f"{tmp_path}/app.db.cleanup_old_sessions.lock", os.O_CREAT | os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+            finally:
+                os.close(fd)
+        with pg_engine.connect() as conn:
+            key = {"k": lock_key("cleanup_old_sessions")}
+            free = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar())
+            if free:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+            return free
+
+    def notify(_url: str, event: str, *_: object, **__: object) -> bool:
+        seen.append(f"{event}: {'free' if lock_is_free() else 'held'}")
+        return True
+
+    monkeypatch.setattr(pings, "notify", notify)
+    env = {"DATABASE_URL": url, "CRONJOBS_PING_URL": "https://hc-ping.com/abc-123"}
+    result = invoke("cleanup-old-sessions", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert seen == ["start: free", "success: free"]

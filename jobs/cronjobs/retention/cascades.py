@@ -79,7 +79,7 @@ class Catalog:
         self._tables: list[str] | None = None
 
     def referencing(self, table: str) -> list[Reference]:
-        return _references(self.db, table, self._default_schema, self._sqlite_tables)
+        return _references(self.db, table, self._default_schema, self._sqlite_tables, self.schema)
 
     def _default_schema(self) -> str:
         if self._ours is None:
