@@ -521,3 +521,30 @@ def test_a_schema_that_cannot_be_used_is_exit_2(
     result = invoke("cleanup-old-sessions", env=env)
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr
+
+
+def test_a_rules_file_is_checked_on_connections_of_its_own(
+    tmp_path: Path, other_schema: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The schema is checked and reflected on an engine closed before the work starts: the
+    run's own connection keeps the job's lock and does the work, rather than sitting idle in a
+    pool holding the lock while a second connection works."""
+    from cronjobs.dbapi import Db
+    from tests.jobs.helpers import invoke
+
+    if db_url.startswith("sqlite"):
+        pytest.skip("on SQLite the lock is a file: an engine never takes the run's connection")
+    handed: list[Db] = []
+    hand_over = Db.hand_over
+
+    def spy(self: Db) -> object:
+        handed.append(self)
+        return hand_over(self)
+
+    monkeypatch.setattr(Db, "hand_over", spy)
+    _seed_other_schema(other_schema, datetime.now(UTC))
+    env = {"DATABASE_URL": db_url, "CRONJOBS_RULES": write(tmp_path, RULES)}
+    for job in ("cleanup-old-sessions", "cleanup-old-analytics", "aggregate-daily-analytics"):
+        result = invoke(job, env=env)
+        assert result.exit_code == 0, result.stderr
+    assert handed == []

@@ -138,4 +138,5 @@ def _tables(ctx: JobContext) -> AnalyticsNames:
         return DEFAULT_ANALYTICS
     from cronjobs.retention import rule_tables
 
-    return analytics_names(rule_tables.analytics(ctx.engine, rule_tables.checked(ctx))[1])
+    with rule_tables.checked(ctx) as (engine, rules):
+        return analytics_names(rule_tables.analytics(engine, rules)[1])

@@ -66,7 +66,8 @@ def _rules(ctx: JobContext) -> tuple[RuleNames, ...]:
         return DEFAULT_SESSIONS
     from cronjobs.retention import rule_tables
 
-    return tuple(names_of(r) for r in rule_tables.sessions(ctx.engine, rule_tables.checked(ctx)))
+    with rule_tables.checked(ctx) as (engine, rules):
+        return tuple(names_of(r) for r in rule_tables.sessions(engine, rules))
 
 
 @dataclass

@@ -9,6 +9,8 @@ by SQLAlchemy: a name from the file is never SQL.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Engine, MetaData, Table, inspect
@@ -30,23 +32,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def checked(ctx: JobContext) -> Rules:
-    """The rules file's rules (--rules, or the defaults), those of this job checked against the
-    database first: a mismatch is exit 2 before any row is touched; a slow rule a warning."""
+@contextmanager
+def checked(ctx: JobContext) -> Iterator[tuple[Engine, Rules]]:
+    """The rules file's rules (--rules, or CRONJOBS_RULES), checked against the database (a
+    mismatch is exit 2 before any row is touched; a slow rule a warning), and the engine to
+    reflect their tables on: an engine of its own, closed when the block ends, so the run's
+    own connection keeps the job's lock and does the work (one connection, not an idle one
+    holding the lock beside another)."""
+    from cronjobs.database import connect
     from cronjobs.retention import rules, schema_check
 
     loaded = rules.load(ctx.options.get("rules"))
-    if loaded is not rules.DEFAULTS:
-        findings = schema_check.require_valid(ctx.engine, loaded, ctx.job)
-    elif (
-        ctx.job != "aggregate-daily-analytics"
-    ):  # the built-in tables: only what else a delete takes
-        findings = schema_check.require_no_hidden_cascades(ctx.engine, loaded, ctx.job)
-    else:
-        findings = []
-    for finding in findings:
-        log.warning("rules: %s", finding)
-    return loaded
+    s = ctx.settings
+    engine = connect(s.require_database(), s.timeout, s.lock_timeout)
+    try:
+        for finding in schema_check.require_valid(engine, loaded, ctx.job):
+            log.warning("rules: %s", finding)
+        yield engine, loaded
+    finally:
+        engine.dispose()
 
 
 def _declare(engine: Engine, name: str, keyed: dict[str, str], schema: str | None) -> Table:

@@ -52,12 +52,6 @@ def require_valid(engine: Engine, rules: Rules, job: str | None = None) -> list[
     return _raise_errors(rules, check(engine, rules, job))
 
 
-def require_no_hidden_cascades(engine: Engine, rules: Rules, job: str | None) -> list[Finding]:
-    """`cascades.require_none_hidden` on a connection of `engine`."""
-    with engine.connect() as conn:
-        return cascades.require_none_hidden(conn, rules, job)
-
-
 def _raise_errors(rules: Rules, findings: list[Finding]) -> list[Finding]:
     return cascades.raise_errors(rules, findings)
 
