@@ -266,9 +266,14 @@ class Db:
                 )
             self._locked = (self.connection, key)
             return
-        if self.target.uri or self.target.path == ":memory:":
+        database = self.target.path
+        if self.target.uri:  # file:PATH?mode=...: the file is PATH
+            database, _, query = database.removeprefix("file:").partition("?")
+            if "mode=memory" in query:
+                return
+        if database in ("", ":memory:"):
             return
-        path = f"{self.target.path}.{job_id}.lock"
+        path = f"{database}.{job_id}.lock"
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

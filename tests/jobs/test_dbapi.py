@@ -192,3 +192,21 @@ def test_the_catalog_reads_the_foreign_keys_of_its_schemas_table(
         db.close()
         with pg_engine.begin() as conn:
             conn.execute(text("DROP SCHEMA other CASCADE"))
+
+
+def test_a_sqlite_uri_is_locked_beside_its_file(tmp_path: Path) -> None:
+    """`sqlite:///file:PATH?mode=rw&uri=true` runs one at a time too: the lock file is beside
+    PATH, as for a plain path."""
+    from cronjobs.errors import Skipped
+
+    (tmp_path / "app.db").touch()
+    url = f"sqlite:///file:{tmp_path}/app.db?mode=rw&uri=true"
+    first, second = Db(parse(url)), Db(parse(url))
+    first.lock("job")
+    assert (tmp_path / "app.db.job.lock").exists()
+    with pytest.raises(Skipped):
+        second.lock("job")
+    first.close()
+    second.lock("job")
+    second.close()
+    Db(parse("sqlite:///file:mem?mode=memory&uri=true")).lock("job")  # nothing to lock
