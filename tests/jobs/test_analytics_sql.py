@@ -15,7 +15,8 @@ from sqlalchemy import Engine, insert, text
 from cronjobs.builtin import partition_months
 from cronjobs.builtin.analytics import aggregate_day
 from cronjobs.database import connect
-from cronjobs.dbapi import on, quote
+from cronjobs.dbapi import quote
+from cronjobs.dblike import on
 from cronjobs.dev.schema import create_missing
 from cronjobs.retention.models import analytics_events, metadata
 from cronjobs.settings import Settings, parse_database_url

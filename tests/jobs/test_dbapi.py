@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
 
 from cronjobs.db_errors import translate_errors
-from cronjobs.dbapi import Db, on, parse, pyformat
+from cronjobs.dbapi import Db, parse, pyformat
+from cronjobs.dblike import on
 from cronjobs.errors import ConfigError, DependencyError, JobError
 from cronjobs.retention.models import analytics_events, metadata
 from cronjobs.settings import parse_database_url

@@ -291,7 +291,7 @@ def test_a_connection_whose_lock_timeout_cannot_be_reset_is_invalidated() -> Non
     from sqlalchemy.exc import OperationalError
 
     from cronjobs.builtin.analytics_cleanup import reset_lock_timeout
-    from cronjobs.dbapi import OnSqlAlchemy
+    from cronjobs.dblike import OnSqlAlchemy
 
     conn = MagicMock()
     conn.exec_driver_sql.side_effect = OperationalError("RESET lock_timeout", {}, Exception("x"))
@@ -312,7 +312,8 @@ def test_a_purge_connection_whose_settings_cannot_be_reset_is_discarded() -> Non
     import pytest
     from sqlalchemy.exc import OperationalError
 
-    from cronjobs.dbapi import OnSqlAlchemy, parse
+    from cronjobs.dbapi import parse
+    from cronjobs.dblike import OnSqlAlchemy
     from cronjobs.retention.purge import _reset
 
     conn = MagicMock()
@@ -347,7 +348,7 @@ def test_the_cleanups_run_at_read_committed_whatever_the_databases_default(
 
     def spy(kind: str, real: Any) -> Any:
         def wrapped(conn: Any, *args: Any, **kwargs: Any) -> Any:
-            from cronjobs.dbapi import on
+            from cronjobs.dblike import on
 
             level = on(conn).scalar("SHOW transaction_isolation")
             seen[kind].append(level)

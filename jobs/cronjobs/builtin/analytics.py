@@ -17,7 +17,7 @@ from datetime import time as dtime
 from functools import lru_cache
 from typing import Any
 
-from cronjobs.dbapi import connection, on
+from cronjobs.dblike import connection, on
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
 from cronjobs.render import plural

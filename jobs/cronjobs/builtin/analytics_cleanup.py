@@ -4,7 +4,7 @@ the statement (PostgreSQL) or transaction (SQLite) that deletes it.
 
 Every statement is SQL text (cronjobs.builtin.analytics_sql) on the run's own connection
 (`ctx.db`, cronjobs.dbapi), or on a SQLAlchemy engine's connections where a test or a bench
-passes one (seen as a `Db`: cronjobs.dbapi.connection): with the built-in tables a run imports no
+passes one (seen as a `Db`: cronjobs.dblike.connection): with the built-in tables a run imports no
 SQLAlchemy. A rules file's tables are reflected with it (cronjobs.retention.rule_tables) and
 named by cronjobs.retention.names; the statements are the same.
 """
@@ -39,7 +39,8 @@ from cronjobs.db_errors import (
     is_database_error,
     sqlstate,
 )
-from cronjobs.dbapi import Db, DbLike, connection, on
+from cronjobs.dbapi import Db
+from cronjobs.dblike import DbLike, connection, on
 from cronjobs.errors import JobError
 from cronjobs.exitcodes import ExitCode
 from cronjobs.render import plural

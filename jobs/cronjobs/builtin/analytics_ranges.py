@@ -15,7 +15,7 @@ SQL text with every name quoted, are cronjobs.builtin.analytics_sql's `check_run
     LEFT JOIN daily_analytics figures USING (day, event_type);
     DELETE FROM events WHERE occurred_at >= :lo AND occurred_at < :hi;
 
-The count runs on a second connection (a new one of the run's own kind, cronjobs.dbapi.another) in
+The count runs on a second connection (a new one of the run's own kind, cronjobs.dblike.another) in
 the deleting transaction's snapshot, at the same time as the delete (`SnapshotCheck`), so it
 adds little time; without a second connection (refused,
 or failed) it runs first.
@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 from cronjobs.builtin import analytics_sql as sql
 from cronjobs.builtin.analytics import day_bounds
 from cronjobs.db_errors import is_database_error, is_refused
-from cronjobs.dbapi import DbLike, another, on
+from cronjobs.dblike import DbLike, another, on
 from cronjobs.retention.batch_time import median
 from cronjobs.retention.names import analytics_names
 from cronjobs.retention.purge import FAST_LOCK_WAIT
@@ -149,7 +149,7 @@ class SnapshotCheck:
     (for 428k events: 0.24 s, against 0.31 s counting first and 0.25 s for one DELETE, on
     two cores). It waits at most FAST_LOCK_WAIT for a lock: the deleting transaction waits
     for it, where the server's deadlock detector cannot see. It connects (a new connection to
-    the run's database: `cronjobs.dbapi.another`), and counts each run, in a daemon thread
+    the run's database: `cronjobs.dblike.another`), and counts each run, in a daemon thread
     (`_in_thread`: a connect that stalls never holds up the process's exit); the caller uses
     it from one thread and waits for each count before the next."""
 

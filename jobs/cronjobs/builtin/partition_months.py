@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 from datetime import time as dtime
 from typing import Any, NamedTuple
 
-from cronjobs.dbapi import connection, on, quote
+from cronjobs.dbapi import quote
+from cronjobs.dblike import connection, on
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ the per-day upsert, outside the lock, and the partition is tried once more. With
 every event, once without the lock and again under it: short figures are aggregated first, and
 a day whose figures count more events than are left keeps its partition (the per-day path keeps
 such days too). The statements are SQL text (cronjobs.builtin.analytics_sql), the parent's and
-the partition's names quoted, on one connection (cronjobs.dbapi.connection).
+the partition's names quoted, on one connection (cronjobs.dblike.connection).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from cronjobs.builtin.analytics import aggregate_day, day_bounds
 from cronjobs.builtin.analytics_ranges import as_date, figures_by_day, old_days
 from cronjobs.builtin.partition_months import Partition, partitions
 from cronjobs.db_errors import DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, sqlstate
-from cronjobs.dbapi import DbLike, connection, on
+from cronjobs.dblike import DbLike, connection, on
 from cronjobs.retention.names import AnalyticsNames, analytics_names
 
 log = logging.getLogger(__name__)

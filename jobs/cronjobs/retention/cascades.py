@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cronjobs.dbapi import on, quote
+from cronjobs.dbapi import quote
+from cronjobs.dblike import on
 from cronjobs.errors import ConfigError
 from cronjobs.retention.finding import Finding
 from cronjobs.retention.rules import Child, RetentionRule, Rules

@@ -5,7 +5,7 @@ Used by `cleanup-old-sessions` (`cleanup-old-analytics` deletes whole days: see
 built once per rule and run) on the run's own connection (`ctx.db`, cronjobs.dbapi), naming the
 rule's tables by cronjobs.retention.rule_names, every name quoted: a run with the default rules
 imports no SQLAlchemy. (Tests and benches may pass a SQLAlchemy Engine: the same SQL runs on one
-of its connections, seen as a `Db`: cronjobs.dbapi.connection.) A batch is the next `batch_size` old rows
+of its connections, seen as a `Db`: cronjobs.dblike.connection.) A batch is the next `batch_size` old rows
 after the previous batch's last id (keyset, so no batch rescans what earlier ones deleted),
 deleted with their child rows in one transaction:
 
@@ -52,7 +52,7 @@ from datetime import datetime
 from typing import Any
 
 from cronjobs.db_errors import LOCK_NOT_AVAILABLE, is_database_error, sqlstate
-from cronjobs.dbapi import OnSqlAlchemy, connection, on
+from cronjobs.dblike import OnSqlAlchemy, connection, on
 from cronjobs.retention import purge_sql as sql
 from cronjobs.retention.batch_time import DEFAULT_BATCH_TIME, BatchSizer
 from cronjobs.retention.purged import PurgeResult as PurgeResult  # re-exported: purged.py's,
