@@ -328,3 +328,8 @@ def lock_key(job_id: str) -> int:
 def quote(name: str) -> str:
     """An identifier (a table, schema or column name) quoted for SQL, on either dialect."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str | None, name: str) -> str:
+    """A table quoted, in `schema` if given: `"schema"."name"` or `"name"`."""
+    return (f"{quote(schema)}." if schema else "") + quote(name)

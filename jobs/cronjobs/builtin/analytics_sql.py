@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from cronjobs.builtin.analytics import _FIGURE_KEYS
-from cronjobs.builtin.partition_months import qualified
+from cronjobs.dbapi import qualified
 from cronjobs.retention.names import AnalyticsNames, TableName
 
 

@@ -12,17 +12,12 @@ from datetime import UTC, date, datetime
 from datetime import time as dtime
 from typing import Any, NamedTuple
 
-from cronjobs.dbapi import quote
+from cronjobs.dbapi import qualified
 from cronjobs.dblike import connection, on
 
 log = logging.getLogger(__name__)
 
 _BOUND = re.compile(r"^FOR VALUES FROM \((.+)\) TO \((.+)\)$")
-
-
-def qualified(schema: str | None, name: str) -> str:
-    """`schema.name` (or `name`), each part quoted."""
-    return (f"{quote(schema)}." if schema else "") + quote(name)
 
 
 class Partition(NamedTuple):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cronjobs.dbapi import quote
+from cronjobs.dbapi import qualified, quote
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class TableName:
     @property
     def sql(self) -> str:
         """The table, quoted (and schema-qualified when a rules file names a schema)."""
-        return (f"{quote(self.schema)}." if self.schema else "") + quote(self.name)
+        return qualified(self.schema, self.name)
 
     @property
     def fullname(self) -> str:

@@ -12,16 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cronjobs.dbapi import quote
+from cronjobs.dbapi import qualified, quote
 from cronjobs.retention.rules import DEFAULTS, RetentionRule
 
 if TYPE_CHECKING:
     from cronjobs.retention.tables import Retention
-
-
-def qualified(table: str, schema: str | None) -> str:
-    """A table quoted, in `schema` if given."""
-    return (f"{quote(schema)}." if schema else "") + quote(table)
 
 
 @dataclass(frozen=True)
@@ -34,7 +29,7 @@ class ChildNames:
 
     @property
     def sql(self) -> str:
-        return qualified(self.table, self.schema)
+        return qualified(self.schema, self.table)
 
     @property
     def fk(self) -> str:
@@ -66,7 +61,7 @@ class RuleNames:
 
     @property
     def sql(self) -> str:
-        return qualified(self.table, self.schema)
+        return qualified(self.schema, self.table)
 
     @property
     def pk(self) -> str:
