@@ -3,11 +3,10 @@
 `aggregate-daily-analytics --date <yesterday>` on a clone of the analytics template, run as the
 real CLI with bench/phases.py's hook (every psycopg connect, execute, commit, rollback and
 close timed), beside the hand-written upsert (connect, one upsert, commit), alternating, on a
-fresh clone each. With `--before`, a third variant runs the job with the lock as it was before
-issue 15 (a connection of its own, AUTOCOMMIT; `_exclusive_before` in bench/phases.py), so
-before and after are measured side by side in one run.
+fresh clone each. `--baseline DIR` adds the job from another checkout (`git worktree add DIR
+REV`), so before and after are measured side by side in one run.
 
-    python3 bench/fixed_cost.py --events 1m --repeat 7 --before
+    python3 bench/fixed_cost.py --events 1m --repeat 7 [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -39,14 +38,13 @@ def _env(root: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **extra}
 
 
-def job(server: PgServer, db: str, day: date, before: bool, root: Path) -> dict[str, Any]:
+def job(server: PgServer, db: str, day: date, root: Path) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         env = _env(
             root,
             DATABASE_URL=server.url(db),
             CRONJOBS_LOG_FORMAT="json",
             BENCH_PHASES_OUT=out.name,
-            BENCH_LOCK="before" if before else "",
         )
         argv = [sys.executable, "-c", "import phases; phases.main()"]
         argv += ["aggregate-daily-analytics", "--date", day.isoformat(), "-o", "json"]
@@ -133,7 +131,9 @@ def reference(server: PgServer, db: str, day: date) -> dict[str, float]:
 def summarise(record: dict[str, Any]) -> dict[str, float]:
     calls = record["calls"]
     inside = [c for c in calls if 0 <= c["at"] <= record["run_seconds"] * 1000]
-    upsert = [c for c in inside if c["sql"].startswith("INSERT INTO daily_analytics")]
+    upsert = [
+        c for c in inside if c["sql"].replace('"', "").startswith("INSERT INTO daily_analytics")
+    ]
     out = {
         "run ms": record["run_seconds"] * 1000,
         "connects": sum(c["kind"] == "connect" for c in inside),
@@ -153,7 +153,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", default="1m", help="analytics events, e.g. 1m or 5m")
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--before", action="store_true", help="also run the pre-issue-15 lock")
     parser.add_argument("--trace", action="store_true", help="print one run's calls")
     parser.add_argument("--floor", action="store_true", help="also run the SQLAlchemy floor")
     parser.add_argument(
@@ -164,7 +163,6 @@ def main() -> int:
     n = int(float(args.events.lower().rstrip("km")) * (1e6 if args.events[-1] in "mM" else 1e3))
     day = date.today() - timedelta(days=1)
     variants = ["job", "reference", "reference, own process"]
-    variants += ["job, lock before issue 15"] if args.before else []
     variants += (["job, baseline"] if args.baseline else []) + (["SQLAlchemy floor"] * args.floor)
     with PgServer() as server:
         tpl, _ = pg_retention.template(server, pg_retention.KINDS["analytics"], n)
@@ -182,9 +180,8 @@ def main() -> int:
                 elif variant == "SQLAlchemy floor":
                     results[variant].append(floor(server, db, day, root))
                 else:
-                    before = variant == "job, lock before issue 15"
                     at = args.baseline.resolve() if variant == "job, baseline" else root
-                    record = job(server, db, day, before, at)
+                    record = job(server, db, day, at)
                     traces[variant] = record
                     # The hook's span of cronjobs.runner.run: the `finished` figure, unrounded.
                     results[variant].append({"seconds": record["run_seconds"], **summarise(record)})

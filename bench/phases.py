@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 _calls: list[dict[str, Any]] = []
@@ -98,56 +96,6 @@ def _install() -> None:
                 profiler.dump_stats(target)
 
     cronjobs.runner.run = run  # type: ignore[assignment]
-    if os.environ.get("BENCH_LOCK") == "before":
-        import cronjobs.database
-
-        cronjobs.database.exclusive = _exclusive_before  # type: ignore[assignment]
-        cronjobs.database.connect = _connect_before(cronjobs.database.connect)  # type: ignore[assignment]
-
-
-def _connect_before(connect: Any) -> Any:
-    """cronjobs.database.connect's PostgreSQL engine before issue 15: pool of 2 + 2 overflow, the
-    dialect's hstore look-up on first connect."""
-
-    def before(url: str, timeout: float = 5.0, lock_timeout: float = 5.0) -> Any:
-        from sqlalchemy import create_engine
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url)
-        if parsed.get_backend_name() != "postgresql":
-            return connect(url, timeout, lock_timeout)
-        return create_engine(
-            parsed,
-            pool_size=2,
-            max_overflow=2,
-            pool_pre_ping=False,
-            connect_args={
-                "connect_timeout": max(1, int(timeout)),
-                "options": f"-c lock_timeout={int(lock_timeout * 1000)} -c TimeZone=UTC",
-                "application_name": "cronjobs",
-            },
-        )
-
-    return before
-
-
-@contextmanager
-def _exclusive_before(engine: Any, job_id: str) -> Iterator[None]:
-    """cronjobs.database.exclusive on PostgreSQL before issue 15 (at 64aaeb2), for before/after
-    in one run: the advisory lock on a connection of its own, in AUTOCOMMIT."""
-    from sqlalchemy import text
-
-    from cronjobs.database import lock_key
-    from cronjobs.errors import Skipped
-
-    key = {"k": lock_key(job_id)}
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar():
-            raise Skipped(f"another run of {job_id} is in progress (advisory lock held); skipped")
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
 
 
 def _dump() -> None:
