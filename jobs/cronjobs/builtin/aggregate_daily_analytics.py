@@ -134,9 +134,10 @@ def _tables(ctx: JobContext) -> AnalyticsNames:
     from cronjobs.retention.names import DEFAULT_ANALYTICS, analytics_names
     from cronjobs.retention.rules import DEFAULTS, load
 
-    if load(ctx.options.get("rules")) is DEFAULTS:
+    loaded = load(ctx.options.get("rules"))
+    if loaded is DEFAULTS:
         return DEFAULT_ANALYTICS
     from cronjobs.retention import rule_tables
 
-    with rule_tables.checked(ctx) as (engine, rules):
+    with rule_tables.checked(ctx, loaded) as (engine, rules):
         return analytics_names(rule_tables.analytics(engine, rules)[1])

@@ -58,7 +58,8 @@ def _rules(ctx: JobContext) -> tuple[RuleNames, ...]:
     from cronjobs.retention.rule_names import DEFAULT_SESSIONS, names_of
     from cronjobs.retention.rules import DEFAULTS, load
 
-    if load(ctx.options.get("rules")) is DEFAULTS:
+    loaded = load(ctx.options.get("rules"))
+    if loaded is DEFAULTS:
         from cronjobs.retention.cascades import require_none_hidden
 
         for finding in require_none_hidden(ctx.db, DEFAULTS, ctx.job):
@@ -66,7 +67,7 @@ def _rules(ctx: JobContext) -> tuple[RuleNames, ...]:
         return DEFAULT_SESSIONS
     from cronjobs.retention import rule_tables
 
-    with rule_tables.checked(ctx) as (engine, rules):
+    with rule_tables.checked(ctx, loaded) as (engine, rules):
         return tuple(names_of(r) for r in rule_tables.sessions(engine, rules))
 
 

@@ -33,16 +33,15 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def checked(ctx: JobContext) -> Iterator[tuple[Engine, Rules]]:
-    """The rules file's rules (--rules, or CRONJOBS_RULES), checked against the database (a
+def checked(ctx: JobContext, loaded: Rules) -> Iterator[tuple[Engine, Rules]]:
+    """A rules file's rules (as the job loaded them), checked against the database (a
     mismatch is exit 2 before any row is touched; a slow rule a warning), and the engine to
     reflect their tables on: an engine of its own, closed when the block ends, so the run's
     own connection keeps the job's lock and does the work (one connection, not an idle one
     holding the lock beside another)."""
     from cronjobs.database import connect
-    from cronjobs.retention import rules, schema_check
+    from cronjobs.retention import schema_check
 
-    loaded = rules.load(ctx.options.get("rules"))
     s = ctx.settings
     engine = connect(s.require_database(), s.timeout, s.lock_timeout)
     try:
