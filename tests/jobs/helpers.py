@@ -87,3 +87,25 @@ def job_db(engine: Engine) -> Iterator[Db]:
         yield db
     finally:
         db.close()
+
+
+def modules_loaded_by(args: list[str], url: str) -> set[str]:
+    """Every module `cronjobs ARGS` imported, run to its end in a fresh process."""
+    code = (
+        "import sys; from cronjobs.entry import main; sys.argv = ['cronjobs', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+        "print('EXIT', code, 'LOADED', ' '.join(sorted(sys.modules)))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
+    env = {k: v for k, v in env.items() if not k.startswith(("QDRANT_", "CRONJOBS_"))}
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**env, "DATABASE_URL": url},
+        check=True,
+    ).stdout
+    exit_code, loaded = out.rsplit("EXIT", 1)[1].split("LOADED")
+    assert exit_code.strip() == "0", out
+    return set(loaded.split())

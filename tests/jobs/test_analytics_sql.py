@@ -20,8 +20,7 @@ from cronjobs.dblike import on
 from cronjobs.dev.schema import create_missing
 from cronjobs.retention.models import analytics_events, metadata
 from cronjobs.settings import Settings, parse_database_url
-from tests.jobs.helpers import count
-from tests.jobs.test_catalogue_and_startup import _run_and_list_modules
+from tests.jobs.helpers import count, modules_loaded_by
 
 OLD_DAY = (datetime.now(UTC) - timedelta(days=500)).date()
 """Well past the 365-day retention, whenever the test runs."""
@@ -69,10 +68,10 @@ def test_cleanup_old_analytics_with_the_built_in_rules_imports_no_sqlalchemy(
             day = OLD_DAY
         _old_events(engine, day)
 
-        dry = _run_and_list_modules(["cleanup-old-analytics", "--dry-run"], url)
+        dry = modules_loaded_by(["cleanup-old-analytics", "--dry-run"], url)
         assert not _sqlalchemy(dry)
         assert count(engine, analytics_events) == 6  # a dry run deletes nothing
-        loaded = _run_and_list_modules(["cleanup-old-analytics", "--output", "json"], url)
+        loaded = modules_loaded_by(["cleanup-old-analytics", "--output", "json"], url)
         assert not _sqlalchemy(loaded)
         assert ("psycopg" in loaded) == backend.startswith("postgresql")
         assert count(engine, analytics_events) == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from sqlalchemy import Engine
 from cronjobs.builtin import catalogue
 from cronjobs.cli import cli
 from cronjobs.registry import cron_problem
-from tests.jobs.helpers import REPO, cronjobs, invoke
+from tests.jobs.helpers import REPO, cronjobs, invoke, modules_loaded_by
 
 HEAVY = ("sqlalchemy", "redis", "qdrant_client", "kubernetes", "psycopg")
 
@@ -125,34 +124,12 @@ JOB_RUNS = [
 ]
 
 
-def _run_and_list_modules(args: list[str], url: str) -> set[str]:
-    """Every module `cronjobs ARGS` imported, run to its end in a fresh process."""
-    code = (
-        "import sys; from cronjobs.entry import main; sys.argv = ['cronjobs', *sys.argv[1:]]\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-        "print('EXIT', code, 'LOADED', ' '.join(sorted(sys.modules)))"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
-    env = {k: v for k, v in env.items() if not k.startswith(("QDRANT_", "CRONJOBS_"))}
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**env, "DATABASE_URL": url},
-        check=True,
-    ).stdout
-    exit_code, loaded = out.rsplit("EXIT", 1)[1].split("LOADED")
-    assert exit_code.strip() == "0", out
-    return set(loaded.split())
-
-
 @pytest.mark.parametrize("args", JOB_RUNS, ids=lambda a: a[0])
 def test_a_job_run_without_a_ping_url_imports_no_http_client(
     args: list[str], pg_engine: Engine, pg_db_url: str
 ) -> None:
     """urllib.request (http.client, email's parser) is only for the dead-man's-switch ping."""
-    loaded = _run_and_list_modules(args, pg_db_url)
+    loaded = modules_loaded_by(args, pg_db_url)
     assert not {"urllib.request", "http.client"} & loaded
 
 
@@ -160,7 +137,7 @@ def test_a_job_run_without_a_ping_url_imports_no_http_client(
 def test_a_job_run_imports_no_orm(args: list[str], pg_engine: Engine, pg_db_url: str) -> None:
     """The built-in jobs use SQLAlchemy Core only: sqlalchemy.orm is start-up they need not pay;
     and a run on PostgreSQL does not load SQLite's dialect."""
-    loaded = _run_and_list_modules(args, pg_db_url)
+    loaded = modules_loaded_by(args, pg_db_url)
     assert "sqlalchemy.orm" not in loaded
     assert "sqlalchemy.dialects.sqlite" not in loaded
 
@@ -176,7 +153,7 @@ def test_the_sql_text_jobs_import_no_sqlalchemy(
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path}/app.db"
         assert invoke("init-db", "--database-url", url).exit_code == 0
-    loaded = _run_and_list_modules(args, url)
+    loaded = modules_loaded_by(args, url)
     assert not {m for m in loaded if m.split(".")[0] == "sqlalchemy"}
     assert ("psycopg" in loaded) == (backend == "postgresql")
 

@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from cronjobs.retention.models import chat_messages, chat_sessions
-from tests.jobs.helpers import NOW, count, insert_sessions, invoke
-from tests.jobs.test_catalogue_and_startup import _run_and_list_modules
+from tests.jobs.helpers import NOW, count, insert_sessions, invoke, modules_loaded_by
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry run"])
@@ -26,7 +25,7 @@ def test_a_run_with_the_default_rules_imports_no_sqlalchemy(
         url = f"sqlite:///{tmp_path}/app.db"
         assert invoke("init-db", "--database-url", url).exit_code == 0
     args = ["cleanup-old-sessions", *(["--dry-run"] if dry_run else [])]
-    loaded = _run_and_list_modules(args, url)
+    loaded = modules_loaded_by(args, url)
     assert not {m for m in loaded if m.split(".")[0] == "sqlalchemy"}
     assert ("psycopg" in loaded) == (backend == "postgresql")
 
