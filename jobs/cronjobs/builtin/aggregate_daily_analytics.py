@@ -139,5 +139,5 @@ def _tables(ctx: JobContext) -> AnalyticsNames:
         return DEFAULT_ANALYTICS
     from cronjobs.retention import rule_tables
 
-    with rule_tables.checked(ctx, loaded) as (engine, rules):
-        return analytics_names(rule_tables.analytics(engine, rules)[1])
+    with rule_tables.checked(ctx, loaded) as engine:
+        return analytics_names(rule_tables.analytics(engine, loaded)[1])

@@ -98,6 +98,6 @@ def _rule_and_tables(ctx: JobContext) -> tuple[RetentionRule, AnalyticsNames]:
         return DEFAULTS.analytics, DEFAULT_ANALYTICS
     from cronjobs.retention import rule_tables
 
-    with rule_tables.checked(ctx, loaded) as (engine, rules):
-        retention, tables = rule_tables.analytics(engine, rules)
+    with rule_tables.checked(ctx, loaded) as engine:
+        retention, tables = rule_tables.analytics(engine, loaded)
     return retention.rule, analytics_names(tables)

@@ -67,8 +67,8 @@ def _rules(ctx: JobContext) -> tuple[RuleNames, ...]:
         return DEFAULT_SESSIONS
     from cronjobs.retention import rule_tables
 
-    with rule_tables.checked(ctx, loaded) as (engine, rules):
-        return tuple(names_of(r) for r in rule_tables.sessions(engine, rules))
+    with rule_tables.checked(ctx, loaded) as engine:
+        return tuple(names_of(r) for r in rule_tables.sessions(engine, loaded))
 
 
 @dataclass

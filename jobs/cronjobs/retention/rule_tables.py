@@ -33,12 +33,12 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def checked(ctx: JobContext, loaded: Rules) -> Iterator[tuple[Engine, Rules]]:
-    """A rules file's rules (as the job loaded them), checked against the database (a
-    mismatch is exit 2 before any row is touched; a slow rule a warning), and the engine to
-    reflect their tables on: an engine of its own, closed when the block ends, so the run's
-    own connection keeps the job's lock and does the work (one connection, not an idle one
-    holding the lock beside another)."""
+def checked(ctx: JobContext, loaded: Rules) -> Iterator[Engine]:
+    """The engine to reflect a rules file's tables on, once its rules (as the job loaded them)
+    are checked against the database: a mismatch is exit 2 before any row is touched, a slow
+    rule a warning. An engine of its own, closed when the block ends, so the run's own
+    connection keeps the job's lock and does the work (one connection, not an idle one holding
+    the lock beside another)."""
     from cronjobs.database import connect
     from cronjobs.retention import schema_check
 
@@ -47,7 +47,7 @@ def checked(ctx: JobContext, loaded: Rules) -> Iterator[tuple[Engine, Rules]]:
     try:
         for finding in schema_check.require_valid(engine, loaded, ctx.job):
             log.warning("rules: %s", finding)
-        yield engine, loaded
+        yield engine
     finally:
         engine.dispose()
 
