@@ -179,3 +179,12 @@ def test_the_built_in_rules_refuse_a_cascade_from_analytics_events(
         "ON DELETE CASCADE" in result.stderr
     ), result.stderr
     assert count(engine, analytics_events) == 6
+
+
+def test_the_default_names_are_the_built_in_tables() -> None:
+    """`DEFAULT_ANALYTICS` names models.py's tables without importing them (a run with the
+    built-in tables imports no SQLAlchemy): it stays what their SQLAlchemy binding derives."""
+    from cronjobs.retention.names import DEFAULT_ANALYTICS, analytics_names
+    from cronjobs.retention.tables import DEFAULT_TABLES
+
+    assert analytics_names(DEFAULT_TABLES) == DEFAULT_ANALYTICS
