@@ -20,7 +20,7 @@ from cronjobs.redact import MASK
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.S)
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_PIECES = re.compile(r"[@:/?#&=%\s]+")
+_PIECES = re.compile(r"[@:/?#&=%\s\[\]]+")
 SECRET_PARAMS = {"password", "sslpassword"}
 
 ENCODE_HINT = (

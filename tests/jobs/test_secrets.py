@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.jobs.helpers import REPO, invoke
@@ -109,6 +109,11 @@ def _grams(text: str) -> set[str]:
     fmt=st.sampled_from(["text", "json"]),
     verbose=st.booleans(),
     up=st.booleans(),
+)
+# Found by CI: redis-py quoted the part of an unencoded password after `][` ("0002") when it
+# read `][` as an IPv6 host's brackets.
+@example(
+    secret="][0002", kind="redis", encode=False, by_flag=False, fmt="text", verbose=False, up=False
 )
 def test_no_secret_in_any_output(
     servers: dict[str, Any],
